@@ -1,0 +1,55 @@
+# The verbs a newcomer types. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help setup wasm build dev test test-unit test-e2e migrate migrate-status size fmt lint deploy clean
+
+help: ## List the make targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+setup: ## Install the pinned toolchain, npm packages and PostgreSQL (idempotent; seconds when done)
+	@scripts/setup.sh
+
+WORKER_SOURCES := $(shell find src templates migrations -type f) Cargo.toml Cargo.lock build.rs
+
+wasm: build/worker/shim.mjs ## Build the release Worker into build/ (wrangler's [build] command)
+
+build/worker/shim.mjs: $(WORKER_SOURCES)
+	@source scripts/lib.sh && export_build_env && cd "$$ROOT" && worker-build --release
+
+build: setup wasm ## Set up, then build the release Worker
+
+dev: ## Run the product locally: Postgres, migrations, mail inbox, wrangler dev (Ctrl-C stops all)
+	@scripts/dev.sh
+
+test: ## Run the whole test suite (unit + end-to-end against workerd, Postgres and fakes)
+	@scripts/test.sh
+
+test-unit: ## Run only the native unit tests
+	@cargo test --quiet --lib --bins
+
+test-e2e: build ## Run only the end-to-end suite (the Worker must build)
+	@cargo test --quiet --test e2e
+
+migrate: ## Apply migrations to DATABASE_URL (default: the local dev cluster)
+	@DATABASE_URL="$${DATABASE_URL:-postgres://ghosttools:dev@127.0.0.1:54329/ghosttools}" cargo run --quiet --release --bin migrate
+
+migrate-status: ## Show applied and pending migrations for DATABASE_URL
+	@DATABASE_URL="$${DATABASE_URL:-postgres://ghosttools:dev@127.0.0.1:54329/ghosttools}" cargo run --quiet --release --bin migrate -- --status
+
+size: ## Print the Worker bundle size (wasm raw and gzip, total upload)
+	@scripts/size.sh
+
+fmt: ## Format the Rust code
+	@cargo fmt
+
+lint: ## Clippy for the Worker (wasm32) and the native code, warnings as errors
+	@cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
+	@cargo clippy --quiet --all-targets -- -D warnings
+
+deploy: build ## Migrate the production DATABASE_URL, then deploy the Worker to Cloudflare
+	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL to the production database"; exit 1; }
+	@cargo run --quiet --release --bin migrate
+	@npx wrangler deploy
+
+clean: ## Remove build output and local state (keeps the dev database in .pg/)
+	@rm -rf build target .wrangler

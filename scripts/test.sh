@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make test`: install what is missing, build the Worker, run the native unit tests and the
+# end-to-end suite (which starts Postgres, the fakes and wrangler dev itself), and stop
+# everything it started again — also when a test fails or the run is interrupted.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+E2E="$ROOT/target/e2e"
+sweep() {
+  # Processes the e2e harness started (each leads its own process group).
+  if [ -f "$E2E/pids" ]; then
+    while read -r pid; do kill -KILL -- "-$pid" 2>/dev/null || true; done <"$E2E/pids"
+    rm -f "$E2E/pids"
+  fi
+  for cluster in "$E2E"/pg "$E2E"/pg-*; do
+    [ -d "$cluster/data" ] && scripts/pg.sh stop "$cluster" 2>/dev/null || true
+  done
+}
+trap sweep EXIT INT TERM
+sweep
+
+scripts/setup.sh
+say "building the Worker (release wasm)"
+make -s wasm
+say "unit tests"
+cargo test --quiet --lib --bins
+say "end-to-end tests (workerd + Postgres + fakes)"
+cargo test --quiet --test e2e

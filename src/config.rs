@@ -1,0 +1,428 @@
+//! Every variable and secret, read once into typed settings; problems are named, never panicked.
+//!
+//! Names follow the seed handbook (`NEXTAUTH_URL`, `STRIPE_*`, …); shorter aliases are accepted
+//! where listed. Each setting is a `Setting<T>`: either a parsed value, or the variable it is
+//! missing/invalid for. Routes that need a setting call `require`, which turns the problem into
+//! a 503 naming the variable; `/api/health` lists all problems of required settings.
+
+use std::fmt;
+use url::Url;
+
+/// A value that must never be printed (Debug and Display are redacted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Why a variable could not be used. `var` names the variable as the operator must set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.var, self.problem)
+    }
+}
+
+pub type Setting<T> = Result<T, ConfigProblem>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+}
+
+/// The public origin of the site, e.g. `https://ghosttools.app` (no path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteUrl(Url);
+
+impl SiteUrl {
+    pub fn is_https(&self) -> bool {
+        self.0.scheme() == "https"
+    }
+    /// An absolute URL on our own origin for a path that starts with `/`.
+    pub fn join(&self, path: &str) -> String {
+        let origin = self.0.origin().ascii_serialization();
+        format!("{origin}{path}")
+    }
+    pub fn origin(&self) -> String {
+        self.0.origin().ascii_serialization()
+    }
+}
+
+/// Parsed Sentry DSN: where envelopes go and the key they carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentryDsn {
+    pub raw: String,
+    pub public_key: String,
+    pub envelope_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub secret_key: Secret,
+    pub webhook_secret: Secret,
+    /// During a secret rotation, events signed with the previous secret still verify.
+    pub previous_webhook_secret: Option<Secret>,
+    pub starter_price_id: String,
+    pub pro_price_id: String,
+    pub publishable_key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    pub api_key: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    pub server: Url,
+    pub from: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GoogleConfig {
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct RewardfulConfig {
+    pub public_id: Option<String>,
+    pub api_key: Option<Secret>,
+}
+
+/// Base URLs of every outside service, overridable so tests and local runs use fakes.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub stripe_api: String,
+    pub openai_api: String,
+    pub google_issuer: String,
+    pub rewardful_api: String,
+    pub rewardful_script: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub site: Setting<SiteUrl>,
+    pub session_secret: Setting<Secret>,
+    pub email: Setting<EmailConfig>,
+    pub stripe: Setting<StripeConfig>,
+    pub openai: Setting<OpenAiConfig>,
+    pub google: Option<Setting<GoogleConfig>>,
+    pub sentry: Option<Setting<SentryDsn>>,
+    pub rewardful: RewardfulConfig,
+    pub endpoints: Endpoints,
+    /// `/api/debug/error` answers with a deliberate 500 so operators can check Sentry wiring.
+    pub debug_error_route: bool,
+}
+
+const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Reads every setting through `get` (the Worker's env, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Config {
+        let read = |names: &[&'static str]| -> Option<(&'static str, String)> {
+            names.iter().find_map(|n| {
+                get(n)
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (*n, v))
+            })
+        };
+        let environment = match read(&["ENVIRONMENT", "NODE_ENV"]).map(|(_, v)| v) {
+            Some(v) if v.eq_ignore_ascii_case("production") => Environment::Production,
+            Some(v) if v.eq_ignore_ascii_case("test") => Environment::Test,
+            _ => Environment::Development,
+        };
+        let site = parse_site(read(&["NEXTAUTH_URL", "SITE_URL", "NEXT_PUBLIC_BASE_URL"]));
+        let session_secret = match read(&["NEXTAUTH_SECRET", "SESSION_SECRET"]) {
+            None => Err(missing("NEXTAUTH_SECRET")),
+            Some((var, v)) if v.len() < MIN_SECRET_BYTES => {
+                Err(invalid(var, "must be at least 32 bytes"))
+            }
+            Some((_, v)) => Ok(Secret(v)),
+        };
+        let email = parse_email(read(&["EMAIL_SERVER"]), read(&["EMAIL_FROM"]));
+        let stripe = parse_stripe(&read);
+        let openai = match read(&["OPENAI_API_KEY"]) {
+            None => Err(missing("OPENAI_API_KEY")),
+            Some((_, v)) => Ok(OpenAiConfig { api_key: Secret(v) }),
+        };
+        let google = match (read(&["GOOGLE_CLIENT_ID"]), read(&["GOOGLE_CLIENT_SECRET"])) {
+            (None, None) => None,
+            (Some(_), None) => Some(Err(missing("GOOGLE_CLIENT_SECRET"))),
+            (None, Some(_)) => Some(Err(missing("GOOGLE_CLIENT_ID"))),
+            (Some((_, id)), Some((_, secret))) => Some(Ok(GoogleConfig {
+                client_id: id,
+                client_secret: Secret(secret),
+            })),
+        };
+        let sentry =
+            read(&["NEXT_PUBLIC_SENTRY_DSN", "SENTRY_DSN"]).map(|(var, v)| parse_dsn(var, &v));
+        let rewardful = RewardfulConfig {
+            public_id: read(&["NEXT_PUBLIC_REWARDFUL_ID", "REWARDFUL_ID"]).map(|(_, v)| v),
+            api_key: read(&["REWARDFUL_API_KEY"]).map(|(_, v)| Secret(v)),
+        };
+        let base = |names: &[&'static str], default: &str| {
+            read(names)
+                .map(|(_, v)| v.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let endpoints = Endpoints {
+            stripe_api: base(&["STRIPE_API_BASE"], "https://api.stripe.com"),
+            openai_api: base(
+                &["OPENAI_API_BASE", "OPENAI_BASE_URL"],
+                "https://api.openai.com",
+            ),
+            google_issuer: base(&["GOOGLE_ISSUER"], "https://accounts.google.com"),
+            rewardful_api: base(&["REWARDFUL_API_BASE"], "https://api.getrewardful.com"),
+            rewardful_script: base(&["REWARDFUL_SCRIPT_URL"], "https://r.wdfl.co/rw.js"),
+        };
+        let debug_error_route =
+            read(&["DEBUG_ERROR_ROUTE"]).is_some_and(|(_, v)| v == "true" || v == "1");
+        Config {
+            environment,
+            site,
+            session_secret,
+            email,
+            stripe,
+            openai,
+            google,
+            sentry,
+            rewardful,
+            endpoints,
+            debug_error_route,
+        }
+    }
+
+    /// Problems that make the deployment unhealthy. Stripe, OpenAI and email are required in
+    /// production; in development a missing one only disables its feature (its routes say so).
+    pub fn problems(&self) -> Vec<ConfigProblem> {
+        let production = self.environment == Environment::Production;
+        let mut out = Vec::new();
+        let mut check = |p: Option<&ConfigProblem>, required: bool| {
+            if let Some(p) = p {
+                if required || !p.problem.starts_with("is not set") {
+                    out.push(p.clone());
+                }
+            }
+        };
+        check(self.site.as_ref().err(), true);
+        check(self.session_secret.as_ref().err(), true);
+        check(self.email.as_ref().err(), production);
+        check(self.stripe.as_ref().err(), production);
+        check(self.openai.as_ref().err(), production);
+        check(self.google.as_ref().and_then(|g| g.as_ref().err()), true);
+        check(self.sentry.as_ref().and_then(|s| s.as_ref().err()), true);
+        out
+    }
+}
+
+fn missing(var: &'static str) -> ConfigProblem {
+    ConfigProblem {
+        var,
+        problem: "is not set".into(),
+    }
+}
+
+fn invalid(var: &'static str, why: &str) -> ConfigProblem {
+    ConfigProblem {
+        var,
+        problem: why.into(),
+    }
+}
+
+fn parse_site(value: Option<(&'static str, String)>) -> Setting<SiteUrl> {
+    let (var, raw) = value.ok_or_else(|| missing("NEXTAUTH_URL"))?;
+    let url = Url::parse(&raw)
+        .map_err(|_| invalid(var, "must be an absolute URL like https://example.com"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid(var, "must be an http(s) URL with a host"));
+    }
+    Ok(SiteUrl(url))
+}
+
+fn parse_email(
+    server: Option<(&'static str, String)>,
+    from: Option<(&'static str, String)>,
+) -> Setting<EmailConfig> {
+    let (var, raw) = server.ok_or_else(|| missing("EMAIL_SERVER"))?;
+    let url = Url::parse(&raw).map_err(|_| {
+        invalid(
+            var,
+            "must look like smtp://user:pass@host:587 or smtps://…:465",
+        )
+    })?;
+    if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none() {
+        return Err(invalid(
+            var,
+            "scheme must be smtp:// or smtps:// with a host",
+        ));
+    }
+    let (from_var, from) = from.ok_or_else(|| missing("EMAIL_FROM"))?;
+    if !from.contains('@') || from.contains(['\r', '\n']) {
+        return Err(invalid(from_var, "must be an email address"));
+    }
+    Ok(EmailConfig { server: url, from })
+}
+
+fn parse_stripe(
+    read: &dyn Fn(&[&'static str]) -> Option<(&'static str, String)>,
+) -> Setting<StripeConfig> {
+    let need = |var: &'static str, prefix: &str| -> Setting<String> {
+        let (_, v) = read(&[var]).ok_or_else(|| missing(var))?;
+        if !v.starts_with(prefix) {
+            return Err(invalid(var, &format!("must start with {prefix}")));
+        }
+        Ok(v)
+    };
+    let secret_key = need("STRIPE_SECRET_KEY", "sk_").or_else(|e| {
+        // Restricted keys work too.
+        read(&["STRIPE_SECRET_KEY"])
+            .filter(|(_, v)| v.starts_with("rk_"))
+            .map(|(_, v)| v)
+            .ok_or(e)
+    })?;
+    let webhook_secret = need("STRIPE_WEBHOOK_SECRET", "whsec_")?;
+    let previous_webhook_secret = match read(&["STRIPE_WEBHOOK_SECRET_PREVIOUS"]) {
+        None => None,
+        Some(_) => Some(Secret(need("STRIPE_WEBHOOK_SECRET_PREVIOUS", "whsec_")?)),
+    };
+    Ok(StripeConfig {
+        secret_key: Secret(secret_key),
+        webhook_secret: Secret(webhook_secret),
+        previous_webhook_secret,
+        starter_price_id: need("STRIPE_STARTER_PRICE_ID", "price_")?,
+        pro_price_id: need("STRIPE_PRO_PRICE_ID", "price_")?,
+        publishable_key: read(&["STRIPE_PUBLISHABLE_KEY"]).map(|(_, v)| v),
+    })
+}
+
+/// `https://<key>@<host>/<project>` → envelope endpoint `https://<host>/api/<project>/envelope/`.
+fn parse_dsn(var: &'static str, raw: &str) -> Setting<SentryDsn> {
+    let bad = || invalid(var, "must look like https://<key>@<host>/<project_id>");
+    let url = Url::parse(raw).map_err(|_| bad())?;
+    let key = url.username();
+    let project = url.path().trim_matches('/');
+    if key.is_empty() || project.is_empty() || url.host_str().is_none() {
+        return Err(bad());
+    }
+    let mut base = url.clone();
+    base.set_username("").map_err(|_| bad())?;
+    base.set_password(None).map_err(|_| bad())?;
+    base.set_path("");
+    let origin = base.as_str().trim_end_matches('/');
+    Ok(SentryDsn {
+        raw: raw.to_string(),
+        public_key: key.to_string(),
+        envelope_url: format!("{origin}/api/{project}/envelope/"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const GOOD: &[(&str, &str)] = &[
+        ("NEXTAUTH_URL", "https://ghosttools.test"),
+        ("NEXTAUTH_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    #[test]
+    fn a_development_config_needs_only_the_site_and_the_secret() {
+        assert!(config(GOOD).problems().is_empty());
+    }
+
+    #[test]
+    fn a_short_secret_is_named_as_the_problem() {
+        let c = config(&[
+            ("NEXTAUTH_URL", "https://x.test"),
+            ("NEXTAUTH_SECRET", "short"),
+        ]);
+        assert_eq!(c.problems()[0].var, "NEXTAUTH_SECRET");
+        assert!(c.problems()[0].problem.contains("32"));
+    }
+
+    #[test]
+    fn production_requires_stripe_openai_and_email() {
+        let mut pairs = GOOD.to_vec();
+        pairs.push(("ENVIRONMENT", "production"));
+        let vars: Vec<_> = config(&pairs).problems().iter().map(|p| p.var).collect();
+        assert_eq!(
+            vars,
+            ["EMAIL_SERVER", "STRIPE_SECRET_KEY", "OPENAI_API_KEY"]
+        );
+    }
+
+    #[test]
+    fn a_malformed_optional_value_is_still_a_problem() {
+        let mut pairs = GOOD.to_vec();
+        pairs.push(("NEXT_PUBLIC_SENTRY_DSN", "not a dsn"));
+        assert_eq!(config(&pairs).problems()[0].var, "NEXT_PUBLIC_SENTRY_DSN");
+    }
+
+    #[test]
+    fn a_dsn_becomes_its_envelope_endpoint() {
+        let dsn = parse_dsn("SENTRY_DSN", "http://abc123@127.0.0.1:9000/42").unwrap();
+        assert_eq!(dsn.public_key, "abc123");
+        assert_eq!(dsn.envelope_url, "http://127.0.0.1:9000/api/42/envelope/");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = config(GOOD);
+        let printed = format!("{:?}", c);
+        assert!(!printed.contains("0123456789abcdef"), "{printed}");
+    }
+
+    #[test]
+    fn base_urls_default_to_the_real_services_and_can_be_overridden() {
+        assert_eq!(config(GOOD).endpoints.stripe_api, "https://api.stripe.com");
+        let mut pairs = GOOD.to_vec();
+        pairs.push(("STRIPE_API_BASE", "http://127.0.0.1:4242/"));
+        assert_eq!(config(&pairs).endpoints.stripe_api, "http://127.0.0.1:4242");
+    }
+
+    #[test]
+    fn the_site_url_gives_our_origin() {
+        let c = config(GOOD);
+        let site = c.site.unwrap();
+        assert!(site.is_https());
+        assert_eq!(site.join("/billing"), "https://ghosttools.test/billing");
+    }
+}

@@ -1,0 +1,111 @@
+//! Per-request state built from the Worker's `Env`: configuration, request id, CSP nonce, the
+//! clock, and the request's one lazily opened database connection.
+
+use crate::config::{Config, SiteUrl};
+use crate::db::Db;
+use crate::error::AppError;
+use std::cell::OnceCell;
+use std::future::Future;
+use std::rc::Rc;
+use worker::{Context, Env};
+
+pub struct Ctx {
+    pub env: Env,
+    pub config: Rc<Config>,
+    pub request_id: String,
+    pub nonce: String,
+    pub method: worker::Method,
+    pub path: String,
+    /// Milliseconds since the epoch at the start of the request, from the runtime's clock.
+    pub now_ms: u64,
+    worker_ctx: Context,
+    db: OnceCell<Db>,
+}
+
+thread_local! {
+    // One isolate serves many requests with the same Env: read and validate it once.
+    static CONFIG: OnceCell<Rc<Config>> = const { OnceCell::new() };
+}
+
+impl Ctx {
+    pub fn new(env: Env, worker_ctx: Context, method: worker::Method, path: String) -> Ctx {
+        let config = CONFIG.with(|cell| {
+            cell.get_or_init(|| {
+                let config = Config::from_lookup(|name| {
+                    env.var(name)
+                        .map(|v| v.to_string())
+                        .ok()
+                        .or_else(|| env.secret(name).map(|v| v.to_string()).ok())
+                });
+                for problem in config.problems() {
+                    log_line("error", "", &format!("configuration: {problem}"));
+                }
+                Rc::new(config)
+            })
+            .clone()
+        });
+        Ctx {
+            env,
+            config,
+            request_id: crate::security::random_token()[..16].to_string(),
+            nonce: crate::security::random_token(),
+            method,
+            path,
+            now_ms: worker::Date::now().as_millis(),
+            worker_ctx,
+            db: OnceCell::new(),
+        }
+    }
+
+    /// `/api/*` answers in JSON; everything else is a page for a browser.
+    pub fn is_api(&self) -> bool {
+        self.path.starts_with("/api/")
+    }
+
+    pub fn site(&self) -> Result<&SiteUrl, AppError> {
+        self.config.site.as_ref().map_err(|p| p.clone().into())
+    }
+
+    /// The request's database connection, opened on first use.
+    pub async fn db(&self) -> Result<&Db, AppError> {
+        if let Some(db) = self.db.get() {
+            return Ok(db);
+        }
+        let db = Db::connect(&self.env).await?;
+        match self.db.set(db) {
+            Ok(()) => {}
+            // Another branch of this request connected meanwhile: keep theirs, close ours.
+            Err(extra) => extra.close().await,
+        }
+        self.db
+            .get()
+            .ok_or_else(|| AppError::internal("database cell empty after set"))
+    }
+
+    /// Closes the request's database connection, if one was opened. Called by `app` before the
+    /// response is returned.
+    pub async fn close_db(&mut self) {
+        if let Some(db) = self.db.take() {
+            db.close().await;
+        }
+    }
+
+    /// Work that may finish after the response (Sentry reports): never delays the user.
+    pub fn wait_until(&self, work: impl Future<Output = ()> + 'static) {
+        self.worker_ctx.wait_until(work);
+    }
+
+    pub fn log(&self, level: &str, message: &str) {
+        log_line(level, &self.request_id, message);
+    }
+}
+
+/// One JSON object per line, so Workers Logs can filter by field.
+pub fn log_line(level: &str, request_id: &str, message: &str) {
+    let line = serde_json::json!({ "level": level, "request_id": request_id, "message": message });
+    match level {
+        "error" => worker::console_error!("{line}"),
+        "warn" => worker::console_warn!("{line}"),
+        _ => worker::console_log!("{line}"),
+    }
+}

@@ -1,0 +1,136 @@
+//! Postgres through the Hyperdrive binding `DB`: one connection per request, opened lazily and
+//! closed before the response returns (an open socket at the end of a request kills
+//! `wrangler dev`, and in production it would leak a pooled connection).
+//!
+//! Protocol features are kept deliberately small so Hyperdrive's transaction-mode pooling is
+//! safe: every statement goes through `query_typed` (unnamed statements: parse, bind and execute
+//! in one round trip, nothing named left on a pooled server connection), and transactions are
+//! plain `BEGIN`/`COMMIT` in the simple protocol. To change that, change `Db` alone.
+
+pub mod schema;
+
+use crate::error::AppError;
+use futures_util::future::{select, Either};
+use std::time::Duration;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, NoTls, Row};
+use worker::postgres_tls::PassthroughTls;
+use worker::{Delay, Env, SecureTransport, Socket};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A typed parameter: the value and its Postgres type (no prepare round trip needed).
+pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
+
+pub struct Db {
+    client: Client,
+    closed: futures_channel::oneshot::Receiver<()>,
+}
+
+impl Db {
+    pub async fn connect(env: &Env) -> Result<Db, AppError> {
+        let hyperdrive = env.hyperdrive("DB").map_err(|e| AppError::Misconfigured {
+            var: "DB",
+            problem: format!("Hyperdrive binding missing: {e}"),
+        })?;
+        let config: tokio_postgres::Config = hyperdrive
+            .connection_string()
+            .parse()
+            .map_err(|e| AppError::internal(format!("Hyperdrive connection string: {e}")))?;
+        let tls = config.get_ssl_mode() != SslMode::Disable;
+        let transport = if tls {
+            SecureTransport::StartTls
+        } else {
+            SecureTransport::Off
+        };
+        let socket = Socket::builder()
+            .secure_transport(transport)
+            .connect(hyperdrive.host(), hyperdrive.port())
+            .map_err(|e| AppError::DatabaseUnavailable(format!("socket: {e}")))?;
+        let (done_tx, closed) = futures_channel::oneshot::channel();
+        let connecting = async {
+            if tls {
+                let (client, connection) = config.connect_raw(socket, PassthroughTls).await?;
+                worker::wasm_bindgen_futures::spawn_local(async move {
+                    let _ = connection.await;
+                    let _ = done_tx.send(());
+                });
+                Ok::<_, tokio_postgres::Error>(client)
+            } else {
+                let (client, connection) = config.connect_raw(socket, NoTls).await?;
+                worker::wasm_bindgen_futures::spawn_local(async move {
+                    let _ = connection.await;
+                    let _ = done_tx.send(());
+                });
+                Ok(client)
+            }
+        };
+        let connecting = std::pin::pin!(connecting);
+        match select(connecting, Delay::from(CONNECT_TIMEOUT)).await {
+            Either::Left((Ok(client), _)) => Ok(Db { client, closed }),
+            Either::Left((Err(e), _)) => Err(AppError::DatabaseUnavailable(e.to_string())),
+            Either::Right(_) => Err(AppError::DatabaseUnavailable("connect timed out".into())),
+        }
+    }
+
+    /// Ends the session (Terminate) and waits until the socket is closed.
+    pub async fn close(self) {
+        drop(self.client);
+        let _ = self.closed.await;
+    }
+
+    pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, AppError> {
+        Ok(self.client.query_typed(sql, params).await?)
+    }
+
+    pub async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Option<Row>, AppError> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    pub async fn query_one(&self, sql: &str, params: &[Param<'_>]) -> Result<Row, AppError> {
+        self.query_opt(sql, params)
+            .await?
+            .ok_or_else(|| AppError::internal(format!("query returned no row: {sql}")))
+    }
+
+    pub async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, AppError> {
+        Ok(self.client.query_typed(sql, params).await?.len() as u64)
+    }
+
+    /// Runs `work` inside one transaction: committed when it returns Ok, rolled back otherwise.
+    pub async fn transaction<T>(
+        &self,
+        work: impl AsyncFnOnce(&Db) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        self.client.batch_execute("BEGIN").await?;
+        match work(self).await {
+            Ok(value) => {
+                self.client.batch_execute("COMMIT").await?;
+                Ok(value)
+            }
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for AppError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.is_closed() {
+            return AppError::DatabaseUnavailable(e.to_string());
+        }
+        match e.as_db_error() {
+            Some(db) => {
+                AppError::Internal(format!("postgres {}: {}", db.code().code(), db.message()))
+            }
+            None => AppError::DatabaseUnavailable(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Parse-don't-validate types of the business. Pure: no I/O, no runtime types.

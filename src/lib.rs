@@ -1,0 +1,33 @@
+//! GhostTools as one Cloudflare Worker: the entry points and the module list.
+
+pub mod app;
+pub mod clients;
+pub mod config;
+pub mod ctx;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod rate_limit;
+pub mod reply;
+pub mod routes;
+pub mod security;
+pub mod views;
+
+/// The build this Worker was compiled from (`GHOSTTOOLS_BUILD`, set by the Makefile to the git
+/// revision), shown by `/api/health` and used to bust static asset caches.
+pub const BUILD_ID: &str = match option_env!("GHOSTTOOLS_BUILD") {
+    Some(id) => id,
+    None => env!("CARGO_PKG_VERSION"),
+};
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    app::handle(req, env, ctx).await
+}

@@ -1,0 +1,47 @@
+//! Askama page structs and the layout every page shares. Rendering is pure: a view takes plain
+//! data (no runtime types) so pages are tested natively.
+
+pub mod errors;
+pub mod pages;
+
+use crate::config::Config;
+use crate::security::CspSources;
+
+/// What the shared layout (templates/base.html) needs on every page.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub title: String,
+    pub nonce: String,
+    pub build: &'static str,
+    /// The signed-in user's email, when there is one.
+    pub user_email: Option<String>,
+}
+
+impl Layout {
+    pub fn new(title: impl Into<String>, nonce: &str) -> Layout {
+        Layout {
+            title: title.into(),
+            nonce: nonce.to_string(),
+            build: crate::BUILD_ID,
+            user_email: None,
+        }
+    }
+}
+
+/// Origins beyond our own that pages may use, derived from configuration.
+pub fn csp_sources(config: &Config) -> CspSources {
+    let mut extra = CspSources::default();
+    if config.rewardful.public_id.is_some() {
+        if let Ok(url) = url::Url::parse(&config.endpoints.rewardful_script) {
+            extra.script.push(url.origin().ascii_serialization());
+        }
+    }
+    extra
+}
+
+/// Renders a template; a failure (a bug) becomes a plain message rather than a panic.
+pub fn render(template: &impl askama::Template) -> String {
+    template.render().unwrap_or_else(|e| {
+        format!("<!doctype html><title>Error</title><p>Rendering failed: {e}</p>")
+    })
+}

@@ -1,0 +1,2 @@
+// GhostTools progressive enhancements. Every page works without this file.
+"use strict";

@@ -1,0 +1,32 @@
+//! A missing or invalid setting is a clear 503, never a crash.
+
+use crate::support::{Options, Stack};
+use crate::trials;
+use libtest_mimic::Trial;
+use serde_json::Value;
+
+pub fn tests() -> Vec<Trial> {
+    trials![a_missing_secret_is_named_by_health_and_the_worker_keeps_serving]
+}
+
+async fn a_missing_secret_is_named_by_health_and_the_worker_keeps_serving(_: &'static Stack) {
+    let s = Stack::start(Options {
+        vars: vec![("NEXTAUTH_SECRET", None)],
+        ..Options::named("no-secret")
+    })
+    .await;
+    let res = s.get("/api/health").await;
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["failing"], serde_json::json!(["configuration"]));
+    let problems = body["checks"]["configuration"]["problems"].to_string();
+    assert!(problems.contains("NEXTAUTH_SECRET"), "{problems}");
+    assert_eq!(body["checks"]["database"]["status"], "ok");
+    // Pages that need no secret still render, and the Worker is still alive afterwards.
+    assert_eq!(s.get("/").await.status(), 200);
+    assert_eq!(s.get("/api/health").await.status(), 503);
+    assert!(
+        s.worker.log_text().contains("NEXTAUTH_SECRET"),
+        "the log should name the variable"
+    );
+}

@@ -1,0 +1,38 @@
+//! End-to-end tests: the real Worker in workerd (`wrangler dev`), a real Postgres, and local
+//! fakes of every outside service. One binary, one shared stack; a module per feature.
+//! Run with `make test` (or `cargo test --test e2e -- <filter>` once `make build` has run).
+
+mod support;
+
+mod config;
+mod health;
+mod migrations;
+mod pages;
+mod security_headers;
+mod sentry;
+
+fn main() {
+    let mut args = libtest_mimic::Arguments::from_args();
+    // Most tests wait on I/O: run more of them at once than there are cores.
+    args.test_threads.get_or_insert(6);
+    let tests: Vec<libtest_mimic::Trial> = [
+        config::tests(),
+        health::tests(),
+        migrations::tests(),
+        pages::tests(),
+        security_headers::tests(),
+        sentry::tests(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let listing = args.list;
+    if !listing {
+        support::start_shared();
+    }
+    let conclusion = libtest_mimic::run(&args, tests);
+    if !listing {
+        support::stop_shared();
+    }
+    conclusion.exit();
+}

@@ -1,0 +1,4 @@
+//! Local fakes of outside services, speaking their wire formats and recording what they got.
+
+pub mod recorder;
+pub mod sentry;

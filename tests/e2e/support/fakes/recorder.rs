@@ -1,0 +1,120 @@
+//! A recording HTTP server on 127.0.0.1: every request a fake receives is kept (method, path,
+//! headers, raw body) so tests can assert on exactly what the Worker sent.
+
+use axum::body::{to_bytes, Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::Response;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{} body is not JSON ({e}): {}", self.path, self.text()))
+    }
+    /// The body as `application/x-www-form-urlencoded` pairs, in order, decoded.
+    pub fn form(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(&self.body)
+            .into_owned()
+            .collect()
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Recorder(Arc<Mutex<Vec<Recorded>>>);
+
+impl Recorder {
+    pub fn all(&self) -> Vec<Recorded> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn matching(&self, pred: impl Fn(&Recorded) -> bool) -> Vec<Recorded> {
+        self.all().into_iter().filter(|r| pred(r)).collect()
+    }
+
+    /// Waits (up to `timeout`) for a request matching `pred`: some calls happen after the
+    /// response (`wait_until`).
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&Recorded) -> bool,
+    ) -> Option<Recorded> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(r) = self.all().into_iter().find(|r| pred(r)) {
+                return Some(r);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    fn push(&self, r: Recorded) {
+        self.0.lock().unwrap().push(r);
+    }
+}
+
+pub struct FakeServer {
+    pub name: &'static str,
+    pub addr: SocketAddr,
+    pub recorder: Recorder,
+}
+
+impl FakeServer {
+    /// Serves `router` on a free port of 127.0.0.1, recording every request.
+    pub async fn start(name: &'static str, router: Router) -> FakeServer {
+        let recorder = Recorder::default();
+        let app = router.layer(from_fn_with_state(recorder.clone(), record));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake");
+        let addr = listener.local_addr().expect("fake addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeServer {
+            name,
+            addr,
+            recorder,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+async fn record(State(recorder): State<Recorder>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, 64 * 1024 * 1024).await.unwrap_or_default();
+    recorder.push(Recorded {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers.clone(),
+        body: bytes.clone(),
+    });
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}

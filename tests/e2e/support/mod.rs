@@ -1,0 +1,215 @@
+#![allow(dead_code)] // A toolkit: each feature module uses a different part of it.
+//! The end-to-end stack: a private Postgres cluster with a fresh database, the fakes of every
+//! outside service, and the real Worker under `wrangler dev`, started once for the suite (and
+//! separately for tests that must break something), torn down even when tests fail.
+
+pub mod db_proxy;
+pub mod fakes;
+pub mod postgres;
+pub mod process;
+pub mod smtp;
+pub mod wrangler;
+
+use libtest_mimic::Trial;
+use postgres::Cluster;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::time::Duration;
+use wrangler::Worker;
+
+pub const SESSION_SECRET: &str = "e2e-session-secret-0123456789abcdef0123";
+
+pub struct Fakes {
+    pub sentry: fakes::sentry::SentryFake,
+    pub smtp: smtp::SmtpSink,
+}
+
+impl Fakes {
+    pub async fn start() -> Fakes {
+        Fakes {
+            sentry: fakes::sentry::SentryFake::start().await,
+            smtp: smtp::SmtpSink::start(smtp::Mode::Accept).await,
+        }
+    }
+}
+
+pub struct Options {
+    pub name: &'static str,
+    /// Vars on top of the test defaults; `None` removes one.
+    pub vars: Vec<(&'static str, Option<String>)>,
+    /// A cluster of its own (tests that stop Postgres must not stop everybody's).
+    pub own_cluster: bool,
+    /// Fakes to use instead of fresh ones with default behaviour.
+    pub fakes: Option<Fakes>,
+}
+
+impl Options {
+    pub fn named(name: &'static str) -> Options {
+        Options {
+            name,
+            vars: Vec::new(),
+            own_cluster: false,
+            fakes: None,
+        }
+    }
+}
+
+pub struct Stack {
+    pub worker: Worker,
+    pub cluster: Cluster,
+    pub own_cluster: bool,
+    /// The test database, directly (for assertions and setup).
+    pub db_url: String,
+    pub fakes: Fakes,
+    /// A client that does not follow redirects and keeps no cookies.
+    pub http: reqwest::Client,
+}
+
+impl Stack {
+    pub async fn start(opts: Options) -> Stack {
+        let cluster = if opts.own_cluster {
+            Cluster::start(&format!("pg-{}", opts.name), process::free_port())
+        } else {
+            shared_cluster()
+        };
+        let db = format!("e2e_{}", opts.name.replace('-', "_"));
+        cluster.create_database(&db).await;
+        let db_url = cluster.url(&db);
+        let out = postgres::migrate(&db_url, &[]);
+        assert!(
+            out.status.success(),
+            "migrations failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let fakes = match opts.fakes {
+            Some(f) => f,
+            None => Fakes::start().await,
+        };
+        let port = process::free_port();
+        let mut vars: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut set = |k: &str, v: String| vars.insert(k.to_string(), Some(v));
+        set("ENVIRONMENT", "test".into());
+        set("NEXTAUTH_URL", format!("http://127.0.0.1:{port}"));
+        set("NEXTAUTH_SECRET", SESSION_SECRET.into());
+        set("EMAIL_SERVER", fakes.smtp.url());
+        set("EMAIL_FROM", "GhostTools <noreply@ghosttools.test>".into());
+        set("NEXT_PUBLIC_SENTRY_DSN", fakes.sentry.dsn());
+        set("DEBUG_ERROR_ROUTE", "true".into());
+        for (k, v) in opts.vars {
+            vars.insert(k.to_string(), v);
+        }
+        // The Worker reaches Postgres through a stand-in for the Hyperdrive service.
+        let proxy = db_proxy::DbProxy::start(cluster.port).await;
+        let worker_db_url =
+            db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
+        let worker = Worker::start(opts.name, port, &worker_db_url, &vars).await;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        Stack {
+            worker,
+            own_cluster: opts.own_cluster,
+            cluster,
+            db_url,
+            fakes,
+            http,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.worker.base_url())
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// A direct connection to the test database, for setup and for checking what was written.
+    pub async fn sql(&self) -> tokio_postgres::Client {
+        postgres::connect(&self.db_url).await
+    }
+
+    /// A browser-like client: keeps cookies, follows no redirects.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("browser client")
+    }
+
+    pub fn shutdown(&self) {
+        self.worker.stop();
+        if self.own_cluster {
+            self.cluster.stop();
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+static SHARED: OnceLock<Stack> = OnceLock::new();
+static SHARED_CLUSTER_PORT: OnceLock<u16> = OnceLock::new();
+
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    })
+}
+
+fn shared_cluster() -> Cluster {
+    let port = *SHARED_CLUSTER_PORT.get_or_init(process::free_port);
+    Cluster::start("pg", port)
+}
+
+/// Starts the shared stack (once, before the tests run).
+pub fn start_shared() {
+    let stack = runtime().block_on(Stack::start(Options::named("shared")));
+    let _ = SHARED.set(stack);
+}
+
+pub fn shared() -> &'static Stack {
+    SHARED.get().expect("shared stack not started")
+}
+
+/// Stops the shared Worker and the shared cluster.
+pub fn stop_shared() {
+    if let Some(stack) = SHARED.get() {
+        stack.shutdown();
+        stack.cluster.stop();
+    }
+}
+
+pub type TestFn = fn(&'static Stack) -> Pin<Box<dyn Future<Output = ()>>>;
+
+pub fn trial(name: &str, test: TestFn) -> Trial {
+    Trial::test(name, move || {
+        runtime().block_on(test(shared()));
+        Ok(())
+    })
+}
+
+/// `trials![module::test_a, module::test_b]`: async tests taking `&'static Stack`.
+#[macro_export]
+macro_rules! trials {
+    ($($test:path),* $(,)?) => {
+        vec![$($crate::support::trial(&stringify!($test).replace(' ', ""), |s| Box::pin($test(s)))),*]
+    };
+}

@@ -1,0 +1,141 @@
+//! The real Worker under `wrangler dev` (workerd), configured from the project's own
+//! wrangler.toml with the build step removed, paths made absolute, Hyperdrive pointed at the
+//! test database and vars pointed at the fakes.
+
+use super::process::{free_port, root, tail, work_dir, ChildGuard};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use toml::{Table, Value};
+
+pub struct Worker {
+    pub name: String,
+    pub port: u16,
+    pub log: PathBuf,
+    guard: std::sync::Mutex<ChildGuard>,
+}
+
+impl Worker {
+    /// Starts `wrangler dev` on a free port and waits until `/api/health` answers.
+    /// `vars` are set as plain vars; `None` removes a var the project config sets.
+    pub async fn start(
+        name: &str,
+        port: u16,
+        database_url: &str,
+        vars: &BTreeMap<String, Option<String>>,
+    ) -> Worker {
+        let dir = work_dir().join(format!("worker-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("worker dir");
+        let config_path = dir.join("wrangler.toml");
+        std::fs::write(&config_path, config(database_url, vars)).expect("write wrangler.toml");
+        let log = work_dir().join("logs").join(format!("wrangler-{name}.log"));
+        let _ = std::fs::remove_file(&log);
+        let mut cmd = Command::new(root().join("node_modules/.bin/wrangler"));
+        cmd.current_dir(&dir)
+            .args(["dev", "--config"])
+            .arg(&config_path)
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &free_port().to_string()])
+            .arg("--persist-to")
+            .arg(dir.join("state"))
+            .args([
+                "--show-interactive-dev-session=false",
+                "--log-level",
+                "info",
+            ])
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("NO_COLOR", "1")
+            .env_remove("CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB");
+        let mut guard = ChildGuard::spawn(&format!("wrangler dev ({name})"), cmd, &log);
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            guard.assert_running(&log);
+            let url = format!("http://127.0.0.1:{port}/api/health");
+            if client
+                .get(&url)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "wrangler dev ({name}) not ready in 90 s:\n{}",
+                tail(&log, 60)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Worker {
+            name: name.to_string(),
+            port,
+            log,
+            guard: std::sync::Mutex::new(guard),
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&self) {
+        self.guard.lock().unwrap_or_else(|p| p.into_inner()).stop();
+    }
+
+    /// The Worker's log so far (console output of the Worker included).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn log_tail(&self) -> String {
+        tail(&self.log, 80)
+    }
+}
+
+fn config(database_url: &str, vars: &BTreeMap<String, Option<String>>) -> String {
+    let project =
+        std::fs::read_to_string(root().join("wrangler.toml")).expect("read wrangler.toml");
+    let mut t: Table = project.parse().expect("wrangler.toml is valid TOML");
+    t.remove("build");
+    let abs = |p: &str| Value::String(root().join(p).to_string_lossy().into_owned());
+    let main = t
+        .get("main")
+        .and_then(Value::as_str)
+        .expect("main")
+        .to_string();
+    t.insert("main".into(), abs(&main));
+    if let Some(Value::Table(assets)) = t.get_mut("assets") {
+        let d = assets
+            .get("directory")
+            .and_then(Value::as_str)
+            .expect("assets.directory")
+            .to_string();
+        assets.insert("directory".into(), abs(&d));
+    }
+    if let Some(Value::Array(hds)) = t.get_mut("hyperdrive") {
+        for hd in hds.iter_mut() {
+            if let Value::Table(hd) = hd {
+                hd.insert(
+                    "localConnectionString".into(),
+                    Value::String(database_url.into()),
+                );
+            }
+        }
+    }
+    let mut merged = match t.remove("vars") {
+        Some(Value::Table(v)) => v,
+        _ => Table::new(),
+    };
+    for (k, v) in vars {
+        match v {
+            Some(v) => merged.insert(k.clone(), Value::String(v.clone())),
+            None => merged.remove(k),
+        };
+    }
+    t.insert("vars".into(), Value::Table(merged));
+    toml::to_string(&t).expect("serialize config")
+}
