@@ -4,12 +4,12 @@
 use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
-use crate::routes::{debug, health, pages};
+use crate::routes::{account, debug, health, pages};
 use crate::security;
 use worker::{Context, Env, Headers, Method, Request, Response, ResponseBuilder, Result};
 
 pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Result<Response> {
-    let mut cx = Ctx::new(env, worker_ctx, req.method(), req.path());
+    let mut cx = Ctx::new(env, worker_ctx, &req);
     let result = route(&mut req, &cx).await;
     cx.close_db().await;
     let reply = result.unwrap_or_else(|err| {
@@ -20,16 +20,18 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Result<R
 }
 
 async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppError> {
-    use Method::{Get, Head};
+    use Method::{Get, Head, Post};
     let path = cx.path.clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = req.method();
     match (method, segments.as_slice()) {
-        (Get | Head, [""]) => pages::landing(cx),
+        (Get | Head, [""]) => pages::landing(cx).await,
+        (Get | Head, ["dashboard"]) => account::dashboard(cx).await,
+        (Post, ["signout"]) => account::sign_out(req, cx).await,
         (Get | Head, ["api", "health"]) => health::report(cx).await,
         (Get, ["api", "debug", "error"]) => debug::forced_error(cx),
         // Known paths with another method.
-        (_, [""] | ["api", "health"]) => Err(AppError::MethodNotAllowed),
+        (_, [""] | ["dashboard"] | ["signout"] | ["api", "health"]) => Err(AppError::MethodNotAllowed),
         _ => Err(AppError::NotFound),
     }
 }
@@ -37,14 +39,8 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
 /// Adds the headers every response carries and hands the reply to the runtime.
 fn into_response(cx: &Ctx, reply: Reply) -> Result<Response> {
     let headers = Headers::new();
-    let https = cx
-        .config
-        .site
-        .as_ref()
-        .map(|s| s.is_https())
-        .unwrap_or(false);
-    for (name, value) in security::headers(&cx.nonce, https, &crate::views::csp_sources(&cx.config))
-    {
+    let https = cx.config.site.as_ref().map(|s| s.is_https()).unwrap_or(false);
+    for (name, value) in security::headers(&cx.nonce, https, &crate::views::csp_sources(&cx.config)) {
         headers.set(name, &value)?;
     }
     headers.set("X-Request-Id", &cx.request_id)?;
@@ -55,12 +51,10 @@ fn into_response(cx: &Ctx, reply: Reply) -> Result<Response> {
         // Pages carry a per-request nonce and may show a signed-in user: never store them.
         headers.set("Cache-Control", "no-store")?;
     }
-    for (name, value) in &reply.headers {
+    for (name, value) in reply.headers.iter().chain(cx.take_extra_headers().iter()) {
         headers.append(name, value)?;
     }
-    let builder = ResponseBuilder::new()
-        .with_status(reply.status)
-        .with_headers(headers);
+    let builder = ResponseBuilder::new().with_status(reply.status).with_headers(headers);
     if cx.method == Method::Head {
         return Ok(builder.empty());
     }

@@ -148,12 +148,9 @@ impl Config {
     /// Reads every setting through `get` (the Worker's env, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Config {
         let read = |names: &[&'static str]| -> Option<(&'static str, String)> {
-            names.iter().find_map(|n| {
-                get(n)
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty())
-                    .map(|v| (*n, v))
-            })
+            names
+                .iter()
+                .find_map(|n| get(n).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).map(|v| (*n, v)))
         };
         let environment = match read(&["ENVIRONMENT", "NODE_ENV"]).map(|(_, v)| v) {
             Some(v) if v.eq_ignore_ascii_case("production") => Environment::Production,
@@ -163,9 +160,7 @@ impl Config {
         let site = parse_site(read(&["NEXTAUTH_URL", "SITE_URL", "NEXT_PUBLIC_BASE_URL"]));
         let session_secret = match read(&["NEXTAUTH_SECRET", "SESSION_SECRET"]) {
             None => Err(missing("NEXTAUTH_SECRET")),
-            Some((var, v)) if v.len() < MIN_SECRET_BYTES => {
-                Err(invalid(var, "must be at least 32 bytes"))
-            }
+            Some((var, v)) if v.len() < MIN_SECRET_BYTES => Err(invalid(var, "must be at least 32 bytes")),
             Some((_, v)) => Ok(Secret(v)),
         };
         let email = parse_email(read(&["EMAIL_SERVER"]), read(&["EMAIL_FROM"]));
@@ -178,13 +173,11 @@ impl Config {
             (None, None) => None,
             (Some(_), None) => Some(Err(missing("GOOGLE_CLIENT_SECRET"))),
             (None, Some(_)) => Some(Err(missing("GOOGLE_CLIENT_ID"))),
-            (Some((_, id)), Some((_, secret))) => Some(Ok(GoogleConfig {
-                client_id: id,
-                client_secret: Secret(secret),
-            })),
+            (Some((_, id)), Some((_, secret))) => {
+                Some(Ok(GoogleConfig { client_id: id, client_secret: Secret(secret) }))
+            }
         };
-        let sentry =
-            read(&["NEXT_PUBLIC_SENTRY_DSN", "SENTRY_DSN"]).map(|(var, v)| parse_dsn(var, &v));
+        let sentry = read(&["NEXT_PUBLIC_SENTRY_DSN", "SENTRY_DSN"]).map(|(var, v)| parse_dsn(var, &v));
         let rewardful = RewardfulConfig {
             public_id: read(&["NEXT_PUBLIC_REWARDFUL_ID", "REWARDFUL_ID"]).map(|(_, v)| v),
             api_key: read(&["REWARDFUL_API_KEY"]).map(|(_, v)| Secret(v)),
@@ -196,16 +189,12 @@ impl Config {
         };
         let endpoints = Endpoints {
             stripe_api: base(&["STRIPE_API_BASE"], "https://api.stripe.com"),
-            openai_api: base(
-                &["OPENAI_API_BASE", "OPENAI_BASE_URL"],
-                "https://api.openai.com",
-            ),
+            openai_api: base(&["OPENAI_API_BASE", "OPENAI_BASE_URL"], "https://api.openai.com"),
             google_issuer: base(&["GOOGLE_ISSUER"], "https://accounts.google.com"),
             rewardful_api: base(&["REWARDFUL_API_BASE"], "https://api.getrewardful.com"),
             rewardful_script: base(&["REWARDFUL_SCRIPT_URL"], "https://r.wdfl.co/rw.js"),
         };
-        let debug_error_route =
-            read(&["DEBUG_ERROR_ROUTE"]).is_some_and(|(_, v)| v == "true" || v == "1");
+        let debug_error_route = read(&["DEBUG_ERROR_ROUTE"]).is_some_and(|(_, v)| v == "true" || v == "1");
         Config {
             environment,
             site,
@@ -245,23 +234,17 @@ impl Config {
 }
 
 fn missing(var: &'static str) -> ConfigProblem {
-    ConfigProblem {
-        var,
-        problem: "is not set".into(),
-    }
+    ConfigProblem { var, problem: "is not set".into() }
 }
 
 fn invalid(var: &'static str, why: &str) -> ConfigProblem {
-    ConfigProblem {
-        var,
-        problem: why.into(),
-    }
+    ConfigProblem { var, problem: why.into() }
 }
 
 fn parse_site(value: Option<(&'static str, String)>) -> Setting<SiteUrl> {
     let (var, raw) = value.ok_or_else(|| missing("NEXTAUTH_URL"))?;
-    let url = Url::parse(&raw)
-        .map_err(|_| invalid(var, "must be an absolute URL like https://example.com"))?;
+    let url =
+        Url::parse(&raw).map_err(|_| invalid(var, "must be an absolute URL like https://example.com"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(invalid(var, "must be an http(s) URL with a host"));
     }
@@ -273,17 +256,10 @@ fn parse_email(
     from: Option<(&'static str, String)>,
 ) -> Setting<EmailConfig> {
     let (var, raw) = server.ok_or_else(|| missing("EMAIL_SERVER"))?;
-    let url = Url::parse(&raw).map_err(|_| {
-        invalid(
-            var,
-            "must look like smtp://user:pass@host:587 or smtps://…:465",
-        )
-    })?;
+    let url = Url::parse(&raw)
+        .map_err(|_| invalid(var, "must look like smtp://user:pass@host:587 or smtps://…:465"))?;
     if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none() {
-        return Err(invalid(
-            var,
-            "scheme must be smtp:// or smtps:// with a host",
-        ));
+        return Err(invalid(var, "scheme must be smtp:// or smtps:// with a host"));
     }
     let (from_var, from) = from.ok_or_else(|| missing("EMAIL_FROM"))?;
     if !from.contains('@') || from.contains(['\r', '\n']) {
@@ -292,9 +268,7 @@ fn parse_email(
     Ok(EmailConfig { server: url, from })
 }
 
-fn parse_stripe(
-    read: &dyn Fn(&[&'static str]) -> Option<(&'static str, String)>,
-) -> Setting<StripeConfig> {
+fn parse_stripe(read: &dyn Fn(&[&'static str]) -> Option<(&'static str, String)>) -> Setting<StripeConfig> {
     let need = |var: &'static str, prefix: &str| -> Setting<String> {
         let (_, v) = read(&[var]).ok_or_else(|| missing(var))?;
         if !v.starts_with(prefix) {
@@ -304,10 +278,7 @@ fn parse_stripe(
     };
     let secret_key = need("STRIPE_SECRET_KEY", "sk_").or_else(|e| {
         // Restricted keys work too.
-        read(&["STRIPE_SECRET_KEY"])
-            .filter(|(_, v)| v.starts_with("rk_"))
-            .map(|(_, v)| v)
-            .ok_or(e)
+        read(&["STRIPE_SECRET_KEY"]).filter(|(_, v)| v.starts_with("rk_")).map(|(_, v)| v).ok_or(e)
     })?;
     let webhook_secret = need("STRIPE_WEBHOOK_SECRET", "whsec_")?;
     let previous_webhook_secret = match read(&["STRIPE_WEBHOOK_SECRET_PREVIOUS"]) {
@@ -351,10 +322,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -370,10 +339,7 @@ mod tests {
 
     #[test]
     fn a_short_secret_is_named_as_the_problem() {
-        let c = config(&[
-            ("NEXTAUTH_URL", "https://x.test"),
-            ("NEXTAUTH_SECRET", "short"),
-        ]);
+        let c = config(&[("NEXTAUTH_URL", "https://x.test"), ("NEXTAUTH_SECRET", "short")]);
         assert_eq!(c.problems()[0].var, "NEXTAUTH_SECRET");
         assert!(c.problems()[0].problem.contains("32"));
     }
@@ -383,10 +349,7 @@ mod tests {
         let mut pairs = GOOD.to_vec();
         pairs.push(("ENVIRONMENT", "production"));
         let vars: Vec<_> = config(&pairs).problems().iter().map(|p| p.var).collect();
-        assert_eq!(
-            vars,
-            ["EMAIL_SERVER", "STRIPE_SECRET_KEY", "OPENAI_API_KEY"]
-        );
+        assert_eq!(vars, ["EMAIL_SERVER", "STRIPE_SECRET_KEY", "OPENAI_API_KEY"]);
     }
 
     #[test]

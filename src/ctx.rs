@@ -1,10 +1,12 @@
 //! Per-request state built from the Worker's `Env`: configuration, request id, CSP nonce, the
 //! clock, and the request's one lazily opened database connection.
 
+use crate::auth::session::Claims;
+use crate::auth::User;
 use crate::config::{Config, SiteUrl};
 use crate::db::Db;
 use crate::error::AppError;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use worker::{Context, Env};
@@ -19,7 +21,14 @@ pub struct Ctx {
     /// Milliseconds since the epoch at the start of the request, from the runtime's clock.
     pub now_ms: u64,
     worker_ctx: Context,
+    headers: worker::Headers,
+    cookies: OnceCell<Vec<(String, String)>>,
     db: OnceCell<Db>,
+    /// Headers added to whatever response this request ends with (cookies, rate limits).
+    extra_headers: RefCell<Vec<(String, String)>>,
+    pub(crate) session: OnceCell<Option<Claims>>,
+    pub(crate) user: OnceCell<Option<User>>,
+    pub(crate) pre_session: OnceCell<String>,
 }
 
 thread_local! {
@@ -28,7 +37,7 @@ thread_local! {
 }
 
 impl Ctx {
-    pub fn new(env: Env, worker_ctx: Context, method: worker::Method, path: String) -> Ctx {
+    pub fn new(env: Env, worker_ctx: Context, req: &worker::Request) -> Ctx {
         let config = CONFIG.with(|cell| {
             cell.get_or_init(|| {
                 let config = Config::from_lookup(|name| {
@@ -49,12 +58,54 @@ impl Ctx {
             config,
             request_id: crate::security::random_token()[..16].to_string(),
             nonce: crate::security::random_token(),
-            method,
-            path,
+            method: req.method(),
+            path: req.path(),
             now_ms: worker::Date::now().as_millis(),
             worker_ctx,
+            headers: req.headers().clone(),
+            cookies: OnceCell::new(),
             db: OnceCell::new(),
+            extra_headers: RefCell::new(Vec::new()),
+            session: OnceCell::new(),
+            user: OnceCell::new(),
+            pre_session: OnceCell::new(),
         }
+    }
+
+    /// A request header (lower-case name).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).ok().flatten()
+    }
+
+    /// A request cookie by name (first occurrence).
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        let cookies = self.cookies.get_or_init(|| {
+            let raw = self.header("cookie").unwrap_or_default();
+            raw.split(';')
+                .filter_map(|pair| pair.trim().split_once('='))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect()
+        });
+        cookies.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The client's address as Cloudflare saw it.
+    pub fn client_ip(&self) -> Option<String> {
+        self.header("cf-connecting-ip")
+    }
+
+    /// Whether the site is served over https (cookies get `Secure` and `__Host-`).
+    pub fn https(&self) -> bool {
+        self.config.site.as_ref().map(|s| s.is_https()).unwrap_or(true)
+    }
+
+    /// Adds a header to the response this request ends with, whatever it is.
+    pub fn add_header(&self, name: &str, value: String) {
+        self.extra_headers.borrow_mut().push((name.to_string(), value));
+    }
+
+    pub fn take_extra_headers(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.extra_headers.borrow_mut())
     }
 
     /// `/api/*` answers in JSON; everything else is a page for a browser.
@@ -77,9 +128,7 @@ impl Ctx {
             // Another branch of this request connected meanwhile: keep theirs, close ours.
             Err(extra) => extra.close().await,
         }
-        self.db
-            .get()
-            .ok_or_else(|| AppError::internal("database cell empty after set"))
+        self.db.get().ok_or_else(|| AppError::internal("database cell empty after set"))
     }
 
     /// Closes the request's database connection, if one was opened. Called by `app` before the

@@ -42,10 +42,7 @@ pub enum AppError {
 
 impl AppError {
     pub fn bad_request(field: &'static str, message: impl Into<String>) -> Self {
-        AppError::BadRequest {
-            field: Some(field),
-            message: message.into(),
-        }
+        AppError::BadRequest { field: Some(field), message: message.into() }
     }
 
     pub fn internal(detail: impl fmt::Display) -> Self {
@@ -95,18 +92,14 @@ impl AppError {
             AppError::NotFound => "We couldn't find that page.".into(),
             AppError::MethodNotAllowed => "That method is not allowed here.".into(),
             AppError::PayloadTooLarge { limit_bytes } => {
-                format!(
-                    "That is too large: the limit is {}.",
-                    human_bytes(*limit_bytes)
-                )
+                format!("That is too large: the limit is {}.", human_bytes(*limit_bytes))
             }
             AppError::UnsupportedMediaType(why) => why.clone(),
             AppError::TooManyRequests { retry_after_secs } => {
                 format!("Too many requests. Please try again in {retry_after_secs} seconds.")
             }
             AppError::Misconfigured { .. } | AppError::DatabaseUnavailable(_) => {
-                "This part of GhostTools is temporarily unavailable. Please try again shortly."
-                    .into()
+                "This part of GhostTools is temporarily unavailable. Please try again shortly.".into()
             }
             AppError::Upstream { .. } => {
                 "A service we depend on did not answer properly. Please try again.".into()
@@ -124,10 +117,7 @@ impl AppError {
 
     /// Server-side failures worth an alert. A misconfiguration is logged, not sent per request.
     pub fn is_reportable(&self) -> bool {
-        matches!(
-            self,
-            AppError::Internal(_) | AppError::Upstream { .. } | AppError::DatabaseUnavailable(_)
-        )
+        matches!(self, AppError::Internal(_) | AppError::Upstream { .. } | AppError::DatabaseUnavailable(_))
     }
 }
 
@@ -148,10 +138,7 @@ impl std::error::Error for AppError {}
 
 impl From<crate::config::ConfigProblem> for AppError {
     fn from(p: crate::config::ConfigProblem) -> Self {
-        AppError::Misconfigured {
-            var: p.var,
-            problem: p.problem,
-        }
+        AppError::Misconfigured { var: p.var, problem: p.problem }
     }
 }
 
@@ -180,10 +167,7 @@ mod tests {
 
     #[test]
     fn a_missing_variable_is_a_503_naming_it_in_the_log_only() {
-        let e = AppError::Misconfigured {
-            var: "NEXTAUTH_SECRET",
-            problem: "is not set".into(),
-        };
+        let e = AppError::Misconfigured { var: "NEXTAUTH_SECRET", problem: "is not set".into() };
         assert_eq!(e.status(), 503);
         assert!(e.to_string().contains("NEXTAUTH_SECRET"));
         assert!(!e.public_message().contains("NEXTAUTH_SECRET"));
@@ -191,9 +175,7 @@ mod tests {
 
     #[test]
     fn size_limits_read_naturally() {
-        let e = AppError::PayloadTooLarge {
-            limit_bytes: 25 * 1024 * 1024,
-        };
+        let e = AppError::PayloadTooLarge { limit_bytes: 25 * 1024 * 1024 };
         assert!(e.public_message().contains("25 MB"));
     }
 }

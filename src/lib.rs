@@ -1,6 +1,7 @@
 //! GhostTools as one Cloudflare Worker: the entry points and the module list.
 
 pub mod app;
+pub mod auth;
 pub mod clients;
 pub mod config;
 pub mod ctx;

@@ -24,11 +24,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(status: u16, body: Body) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body,
-        }
+        Reply { status, headers: Vec::new(), body }
     }
 
     pub fn html(html: String) -> Reply {
@@ -37,10 +33,7 @@ impl Reply {
 
     pub fn json<T: Serialize>(value: &T) -> Reply {
         // Serializing our own plain structs cannot fail; fall back to an empty object regardless.
-        Reply::new(
-            200,
-            Body::Json(serde_json::to_string(value).unwrap_or_else(|_| "{}".into())),
-        )
+        Reply::new(200, Body::Json(serde_json::to_string(value).unwrap_or_else(|_| "{}".into())))
     }
 
     pub fn text(text: impl Into<String>) -> Reply {
@@ -68,10 +61,7 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn content_type(&self) -> Option<&str> {

@@ -50,28 +50,18 @@ pub fn content_security_policy(nonce: &str, extra: &CspSources) -> String {
 /// The headers every response carries.
 pub fn headers(nonce: &str, https: bool, extra: &CspSources) -> Vec<(&'static str, String)> {
     let mut out = vec![
-        (
-            "Content-Security-Policy",
-            content_security_policy(nonce, extra),
-        ),
+        ("Content-Security-Policy", content_security_policy(nonce, extra)),
         ("X-Content-Type-Options", "nosniff".to_string()),
-        (
-            "Referrer-Policy",
-            "strict-origin-when-cross-origin".to_string(),
-        ),
+        ("Referrer-Policy", "strict-origin-when-cross-origin".to_string()),
         (
             "Permissions-Policy",
-            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
-                .to_string(),
+            "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()".to_string(),
         ),
         ("X-Frame-Options", "DENY".to_string()),
         ("Cross-Origin-Opener-Policy", "same-origin".to_string()),
     ];
     if https {
-        out.push((
-            "Strict-Transport-Security",
-            "max-age=63072000; includeSubDomains".to_string(),
-        ));
+        out.push(("Strict-Transport-Security", "max-age=63072000; includeSubDomains".to_string()));
     }
     out
 }
@@ -84,11 +74,7 @@ mod tests {
     fn scripts_run_only_by_nonce_and_nothing_can_frame_us() {
         let csp = content_security_policy("abc", &CspSources::default());
         assert!(csp.contains("script-src 'nonce-abc' 'strict-dynamic';"));
-        for part in [
-            "object-src 'none'",
-            "base-uri 'none'",
-            "frame-ancestors 'none'",
-        ] {
+        for part in ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"] {
             assert!(csp.contains(part), "{part} missing from {csp}");
         }
         assert!(!csp.contains("unsafe-inline"));
@@ -110,9 +96,7 @@ mod tests {
     #[test]
     fn hsts_is_sent_only_over_https() {
         let has = |https| {
-            headers("n", https, &CspSources::default())
-                .iter()
-                .any(|(k, _)| *k == "Strict-Transport-Security")
+            headers("n", https, &CspSources::default()).iter().any(|(k, _)| *k == "Strict-Transport-Security")
         };
         assert!(has(true));
         assert!(!has(false));

@@ -23,8 +23,7 @@ mod native {
     const LOCK_KEY: i64 = 0x6768_6f73_7474_6f6f; // "ghosttoo"
 
     pub fn main() -> i32 {
-        let mut dir =
-            PathBuf::from(std::env::var("MIGRATIONS_DIR").unwrap_or_else(|_| "migrations".into()));
+        let mut dir = PathBuf::from(std::env::var("MIGRATIONS_DIR").unwrap_or_else(|_| "migrations".into()));
         let mut status_only = false;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -41,10 +40,7 @@ mod native {
         let Ok(url) = std::env::var("DATABASE_URL") else {
             return usage("DATABASE_URL is not set");
         };
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt,
             Err(e) => return fail(&format!("cannot start runtime: {e}")),
         };
@@ -58,7 +54,9 @@ mod native {
         if !problem.is_empty() {
             eprintln!("migrate: {problem}");
         }
-        eprintln!("usage: DATABASE_URL=postgres://user:pass@host:port/db migrate [--dir migrations] [--status]");
+        eprintln!(
+            "usage: DATABASE_URL=postgres://user:pass@host:port/db migrate [--dir migrations] [--status]"
+        );
         2
     }
 
@@ -71,21 +69,14 @@ mod native {
         let migrations = refinery::load_sql_migrations(dir)
             .map_err(|e| format!("cannot read migrations in {}: {e}", dir.display()))?;
         let mut client = connect(url).await?;
-        let runner = refinery::Runner::new(&migrations)
-            .set_abort_divergent(true)
-            .set_abort_missing(true);
+        let runner = refinery::Runner::new(&migrations).set_abort_divergent(true).set_abort_missing(true);
         if status_only {
-            let applied = runner
-                .get_applied_migrations_async(&mut client)
-                .await
-                .map_err(|e| e.to_string())?;
+            let applied =
+                runner.get_applied_migrations_async(&mut client).await.map_err(|e| e.to_string())?;
             for m in &applied {
                 println!("applied  V{}__{}", m.version(), m.name());
             }
-            for m in migrations
-                .iter()
-                .filter(|m| !applied.iter().any(|a| a.version() == m.version()))
-            {
+            for m in migrations.iter().filter(|m| !applied.iter().any(|a| a.version() == m.version())) {
                 println!("pending  V{}__{}", m.version(), m.name());
             }
             return Ok(());
@@ -95,9 +86,7 @@ mod native {
             .await
             .map_err(|e| format!("cannot take the migration lock: {e}"))?;
         let result = runner.run_async(&mut client).await;
-        let _ = client
-            .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
-            .await;
+        let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]).await;
         let report = result.map_err(|e| e.to_string())?;
         for m in report.applied_migrations() {
             println!("applied  V{}__{}", m.version(), m.name());
@@ -112,14 +101,10 @@ mod native {
     }
 
     async fn connect(url: &str) -> Result<Client, String> {
-        let config: tokio_postgres::Config =
-            url.parse().map_err(|e| format!("DATABASE_URL: {e}"))?;
+        let config: tokio_postgres::Config = url.parse().map_err(|e| format!("DATABASE_URL: {e}"))?;
         let describe = |e: tokio_postgres::Error| format!("cannot connect to the database: {e}");
         if config.get_ssl_mode() == SslMode::Disable {
-            let (client, connection) = config
-                .connect(tokio_postgres::NoTls)
-                .await
-                .map_err(describe)?;
+            let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(describe)?;
             tokio::spawn(connection);
             Ok(client)
         } else {
@@ -130,9 +115,7 @@ mod native {
     }
 
     fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
         ))

@@ -23,10 +23,7 @@ pub struct Report<'a> {
 }
 
 pub fn auth_header(dsn: &SentryDsn) -> String {
-    format!(
-        "Sentry sentry_version=7, sentry_key={}, sentry_client={CLIENT_NAME}",
-        dsn.public_key
-    )
+    format!("Sentry sentry_version=7, sentry_key={}, sentry_client={CLIENT_NAME}", dsn.public_key)
 }
 
 /// Newline-separated JSON: envelope header, item header, event.
@@ -63,15 +60,9 @@ pub async fn send(dsn: &SentryDsn, body: String) -> Result<u16, String> {
     set("Content-Type", "application/x-sentry-envelope")?;
     set("X-Sentry-Auth", &auth_header(dsn))?;
     let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post)
-        .with_headers(headers.clone())
-        .with_body(Some(body.into()));
-    let request =
-        worker::Request::new_with_init(&dsn.envelope_url, &init).map_err(|e| e.to_string())?;
-    let response = worker::Fetch::Request(request)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    init.with_method(worker::Method::Post).with_headers(headers.clone()).with_body(Some(body.into()));
+    let request = worker::Request::new_with_init(&dsn.envelope_url, &init).map_err(|e| e.to_string())?;
+    let response = worker::Fetch::Request(request).send().await.map_err(|e| e.to_string())?;
     Ok(response.status_code())
 }
 
@@ -101,25 +92,18 @@ mod tests {
             release: "abc",
         };
         let text = envelope(&dsn(), &report);
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0]["event_id"], report.event_id);
         assert_eq!(lines[1]["type"], "event");
         assert_eq!(lines[2]["exception"]["values"][0]["value"], "boom");
         assert_eq!(lines[2]["tags"]["request_id"], "req1");
         assert_eq!(lines[2]["timestamp"], "2023-11-14T22:13:20.123Z");
-        assert_eq!(
-            lines[1]["length"].as_u64().unwrap() as usize,
-            text.lines().nth(2).unwrap().len()
-        );
+        assert_eq!(lines[1]["length"].as_u64().unwrap() as usize, text.lines().nth(2).unwrap().len());
     }
 
     #[test]
     fn the_auth_header_carries_the_public_key() {
-        assert!(auth_header(&dsn())
-            .starts_with("Sentry sentry_version=7, sentry_key=k, sentry_client="));
+        assert!(auth_header(&dsn()).starts_with("Sentry sentry_version=7, sentry_key=k, sentry_client="));
     }
 }

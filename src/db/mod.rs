@@ -8,6 +8,7 @@
 //! plain `BEGIN`/`COMMIT` in the simple protocol. To change that, change `Db` alone.
 
 pub mod schema;
+pub mod users;
 
 use crate::error::AppError;
 use futures_util::future::{select, Either};
@@ -39,11 +40,7 @@ impl Db {
             .parse()
             .map_err(|e| AppError::internal(format!("Hyperdrive connection string: {e}")))?;
         let tls = config.get_ssl_mode() != SslMode::Disable;
-        let transport = if tls {
-            SecureTransport::StartTls
-        } else {
-            SecureTransport::Off
-        };
+        let transport = if tls { SecureTransport::StartTls } else { SecureTransport::Off };
         let socket = Socket::builder()
             .secure_transport(transport)
             .connect(hyperdrive.host(), hyperdrive.port())
@@ -84,11 +81,7 @@ impl Db {
         Ok(self.client.query_typed(sql, params).await?)
     }
 
-    pub async fn query_opt(
-        &self,
-        sql: &str,
-        params: &[Param<'_>],
-    ) -> Result<Option<Row>, AppError> {
+    pub async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, AppError> {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
 
@@ -127,9 +120,7 @@ impl From<tokio_postgres::Error> for AppError {
             return AppError::DatabaseUnavailable(e.to_string());
         }
         match e.as_db_error() {
-            Some(db) => {
-                AppError::Internal(format!("postgres {}: {}", db.code().code(), db.message()))
-            }
+            Some(db) => AppError::Internal(format!("postgres {}: {}", db.code().code(), db.message())),
             None => AppError::DatabaseUnavailable(e.to_string()),
         }
     }

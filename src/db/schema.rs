@@ -11,9 +11,7 @@ pub const EXPECTED_VERSION: i32 = match i32::from_str_radix(env!("GHOSTTOOLS_SCH
 
 /// The newest applied migration, or `None` when migrations were never run.
 pub async fn applied_version(db: &Db) -> Result<Option<i32>, AppError> {
-    let row = db
-        .query_opt("SELECT max(version) FROM refinery_schema_history", &[])
-        .await;
+    let row = db.query_opt("SELECT max(version) FROM refinery_schema_history", &[]).await;
     match row {
         Ok(row) => Ok(row.and_then(|r| r.get::<_, Option<i32>>(0))),
         // 42P01: the history table does not exist yet.

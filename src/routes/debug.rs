@@ -9,7 +9,5 @@ pub fn forced_error(cx: &Ctx) -> Result<Reply, AppError> {
     if !cx.config.debug_error_route {
         return Err(AppError::NotFound);
     }
-    Err(AppError::internal(
-        "forced error from /api/debug/error (Sentry wiring check)",
-    ))
+    Err(AppError::internal("forced error from /api/debug/error (Sentry wiring check)"))
 }

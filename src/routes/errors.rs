@@ -36,10 +36,7 @@ pub fn report(cx: &Ctx, err: &AppError) {
     if status < 500 {
         return;
     }
-    cx.log(
-        "error",
-        &format!("{} {} → {status}: {err}", cx.method, cx.path),
-    );
+    cx.log("error", &format!("{} {} → {status}: {err}", cx.method, cx.path));
     if !err.is_reportable() {
         return;
     }

@@ -38,17 +38,10 @@ struct Check {
 
 impl Check {
     fn ok() -> Check {
-        Check {
-            status: "ok",
-            ..Check::default()
-        }
+        Check { status: "ok", ..Check::default() }
     }
     fn fail(problem: impl Into<String>) -> Check {
-        Check {
-            status: "fail",
-            problems: vec![problem.into()],
-            ..Check::default()
-        }
+        Check { status: "fail", problems: vec![problem.into()], ..Check::default() }
     }
     fn passed(&self) -> bool {
         self.status != "fail"
@@ -67,23 +60,11 @@ pub async fn report(cx: &Ctx) -> Result<Reply, AppError> {
             };
             schema.applied = Some(applied.unwrap_or(0));
             schema.expected = Some(schema::EXPECTED_VERSION);
-            (
-                Check {
-                    latency_ms: Some(latency),
-                    ..Check::ok()
-                },
-                schema,
-            )
+            (Check { latency_ms: Some(latency), ..Check::ok() }, schema)
         }
         Err(err) => {
             cx.log("error", &format!("health: database check failed: {err}"));
-            (
-                Check::fail("database unreachable"),
-                Check {
-                    status: "unknown",
-                    ..Check::default()
-                },
-            )
+            (Check::fail("database unreachable"), Check { status: "unknown", ..Check::default() })
         }
     };
     let problems = cx.config.problems();
@@ -97,29 +78,20 @@ pub async fn report(cx: &Ctx) -> Result<Reply, AppError> {
             ..Check::default()
         }
     };
-    let failing: Vec<&'static str> = [
-        ("database", &database),
-        ("schema", &schema),
-        ("configuration", &configuration),
-    ]
-    .into_iter()
-    .filter(|(_, c)| !c.passed())
-    .map(|(name, _)| name)
-    .collect();
+    let failing: Vec<&'static str> =
+        [("database", &database), ("schema", &schema), ("configuration", &configuration)]
+            .into_iter()
+            .filter(|(_, c)| !c.passed())
+            .map(|(name, _)| name)
+            .collect();
     let healthy = failing.is_empty();
     let body = Health {
         status: if healthy { "ok" } else { "fail" },
         version: crate::BUILD_ID,
-        checks: Checks {
-            database,
-            schema,
-            configuration,
-        },
+        checks: Checks { database, schema, configuration },
         failing,
     };
-    Ok(Reply::json(&body)
-        .with_status(if healthy { 200 } else { 503 })
-        .no_store())
+    Ok(Reply::json(&body).with_status(if healthy { 200 } else { 503 }).no_store())
 }
 
 /// One connection, one query: the applied schema version proves the round trip.

@@ -3,12 +3,9 @@
 use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::reply::Reply;
-use crate::views::{pages::Landing, render, Layout};
+use crate::views::{pages::Landing, render};
 
-pub fn landing(cx: &Ctx) -> Result<Reply, AppError> {
-    let layout = Layout::new(
-        "GhostTools — AI product descriptions and podcast transcripts",
-        &cx.nonce,
-    );
+pub async fn landing(cx: &Ctx) -> Result<Reply, AppError> {
+    let layout = super::layout(cx, "GhostTools — AI product descriptions and podcast transcripts").await;
     Ok(Reply::html(render(&Landing { layout })))
 }

@@ -1,6 +1,7 @@
 //! Askama page structs and the layout every page shares. Rendering is pure: a view takes plain
 //! data (no runtime types) so pages are tested natively.
 
+pub mod account;
 pub mod errors;
 pub mod pages;
 
@@ -15,6 +16,8 @@ pub struct Layout {
     pub build: &'static str,
     /// The signed-in user's email, when there is one.
     pub user_email: Option<String>,
+    /// The CSRF token for this page's forms (empty when the page has none for this visitor).
+    pub csrf: String,
 }
 
 impl Layout {
@@ -24,6 +27,7 @@ impl Layout {
             nonce: nonce.to_string(),
             build: crate::BUILD_ID,
             user_email: None,
+            csrf: String::new(),
         }
     }
 }
@@ -41,7 +45,7 @@ pub fn csp_sources(config: &Config) -> CspSources {
 
 /// Renders a template; a failure (a bug) becomes a plain message rather than a panic.
 pub fn render(template: &impl askama::Template) -> String {
-    template.render().unwrap_or_else(|e| {
-        format!("<!doctype html><title>Error</title><p>Rendering failed: {e}</p>")
-    })
+    template
+        .render()
+        .unwrap_or_else(|e| format!("<!doctype html><title>Error</title><p>Rendering failed: {e}</p>"))
 }

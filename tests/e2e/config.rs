@@ -10,11 +10,8 @@ pub fn tests() -> Vec<Trial> {
 }
 
 async fn a_missing_secret_is_named_by_health_and_the_worker_keeps_serving(_: &'static Stack) {
-    let s = Stack::start(Options {
-        vars: vec![("NEXTAUTH_SECRET", None)],
-        ..Options::named("no-secret")
-    })
-    .await;
+    let s =
+        Stack::start(Options { vars: vec![("NEXTAUTH_SECRET", None)], ..Options::named("no-secret") }).await;
     let res = s.get("/api/health").await;
     assert_eq!(res.status(), 503);
     let body: Value = res.json().await.unwrap();
@@ -25,8 +22,5 @@ async fn a_missing_secret_is_named_by_health_and_the_worker_keeps_serving(_: &'s
     // Pages that need no secret still render, and the Worker is still alive afterwards.
     assert_eq!(s.get("/").await.status(), 200);
     assert_eq!(s.get("/api/health").await.status(), 503);
-    assert!(
-        s.worker.log_text().contains("NEXTAUTH_SECRET"),
-        "the log should name the variable"
-    );
+    assert!(s.worker.log_text().contains("NEXTAUTH_SECRET"), "the log should name the variable");
 }

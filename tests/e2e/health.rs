@@ -17,10 +17,7 @@ async fn health_is_ok_with_the_database_round_trip_and_its_latency(s: &'static S
     let res = s.get("/api/health").await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
-    assert!(res.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/json"));
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     let text = res.text().await.unwrap();
     assert!(!text.contains(crate::support::SESSION_SECRET));
     let body: Value = serde_json::from_str(&text).unwrap();
@@ -29,10 +26,7 @@ async fn health_is_ok_with_the_database_round_trip_and_its_latency(s: &'static S
     assert_eq!(body["checks"]["database"]["status"], "ok");
     assert!(body["checks"]["database"]["latency_ms"].is_u64(), "{body}");
     assert_eq!(body["checks"]["schema"]["status"], "ok");
-    assert_eq!(
-        body["checks"]["schema"]["applied"],
-        body["checks"]["schema"]["expected"]
-    );
+    assert_eq!(body["checks"]["schema"]["applied"], body["checks"]["schema"]["expected"]);
     assert_eq!(body["checks"]["configuration"]["status"], "ok");
     assert_eq!(body["failing"], serde_json::json!([]));
 }
@@ -44,14 +38,8 @@ async fn health_answers_head_with_the_status_and_no_body(s: &'static Stack) {
     assert!(res.bytes().await.unwrap().is_empty());
 }
 
-async fn health_names_the_database_while_postgres_is_down_and_recovers_without_a_restart(
-    _: &'static Stack,
-) {
-    let s = Stack::start(Options {
-        own_cluster: true,
-        ..Options::named("db-down")
-    })
-    .await;
+async fn health_names_the_database_while_postgres_is_down_and_recovers_without_a_restart(_: &'static Stack) {
+    let s = Stack::start(Options { own_cluster: true, ..Options::named("db-down") }).await;
     assert_eq!(s.get("/api/health").await.status(), 200);
 
     s.cluster.stop();

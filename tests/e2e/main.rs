@@ -10,6 +10,7 @@ mod migrations;
 mod pages;
 mod security_headers;
 mod sentry;
+mod sessions;
 
 fn main() {
     let mut args = libtest_mimic::Arguments::from_args();
@@ -22,6 +23,7 @@ fn main() {
         pages::tests(),
         security_headers::tests(),
         sentry::tests(),
+        sessions::tests(),
     ]
     .into_iter()
     .flatten()

@@ -20,11 +20,7 @@ async fn fresh_db(s: &Stack, name: &str) -> String {
 }
 
 fn output(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 /// migrations/ copied to a temporary folder, with `extra` files added.
@@ -47,19 +43,12 @@ async fn migrating_twice_changes_nothing_the_second_time(s: &'static Stack) {
     assert!(output(&first).contains("applied  V1__users"));
     let db = connect(&url).await;
     let count = |db: tokio_postgres::Client| async move {
-        db.query_one("SELECT count(*) FROM refinery_schema_history", &[])
-            .await
-            .unwrap()
-            .get::<_, i64>(0)
+        db.query_one("SELECT count(*) FROM refinery_schema_history", &[]).await.unwrap().get::<_, i64>(0)
     };
     let before = count(connect(&url).await).await;
     let second = migrate(&url, &[]);
     assert!(second.status.success(), "{}", output(&second));
-    assert!(
-        output(&second).contains("up to date"),
-        "{}",
-        output(&second)
-    );
+    assert!(output(&second).contains("up to date"), "{}", output(&second));
     assert_eq!(count(db).await, before);
 }
 
@@ -71,27 +60,14 @@ async fn a_failing_migration_rolls_back_whole(s: &'static Stack) {
         "CREATE TABLE half_done (id int);\nINSERT INTO half_done VALUES (1);\nSELECT 1 / 0;\n",
     )]);
     let out = migrate(&url, &["--dir", dir.path().to_str().unwrap()]);
-    assert!(
-        !out.status.success(),
-        "a broken migration must fail: {}",
-        output(&out)
-    );
+    assert!(!out.status.success(), "a broken migration must fail: {}", output(&out));
     let db = connect(&url).await;
-    let table: Option<String> = db
-        .query_one("SELECT to_regclass('half_done')::text", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let table: Option<String> =
+        db.query_one("SELECT to_regclass('half_done')::text", &[]).await.unwrap().get(0);
     assert_eq!(table, None, "the failed migration left a table behind");
-    let newest: i32 = db
-        .query_one("SELECT max(version) FROM refinery_schema_history", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert!(
-        newest < 9999,
-        "the failed migration was recorded as applied"
-    );
+    let newest: i32 =
+        db.query_one("SELECT max(version) FROM refinery_schema_history", &[]).await.unwrap().get(0);
+    assert!(newest < 9999, "the failed migration was recorded as applied");
 }
 
 async fn an_edited_migration_is_refused(s: &'static Stack) {
@@ -100,15 +76,8 @@ async fn an_edited_migration_is_refused(s: &'static Stack) {
     let dir = migrations_with(&[]);
     let v1 = dir.path().join("V1__users.sql");
     let text = std::fs::read_to_string(&v1).unwrap();
-    std::fs::write(
-        &v1,
-        format!("{text}\n-- edited after it was applied\nCREATE TABLE sneaky (id int);\n"),
-    )
-    .unwrap();
+    std::fs::write(&v1, format!("{text}\n-- edited after it was applied\nCREATE TABLE sneaky (id int);\n"))
+        .unwrap();
     let out = migrate(&url, &["--dir", dir.path().to_str().unwrap()]);
-    assert!(
-        !out.status.success(),
-        "an edited migration must be refused: {}",
-        output(&out)
-    );
+    assert!(!out.status.success(), "an edited migration must be refused: {}", output(&out));
 }

@@ -37,10 +37,7 @@ async fn an_unknown_page_is_a_404_page_in_the_site_layout(s: &'static Stack) {
     assert!(res.headers().contains_key("x-request-id"));
     let html = res.text().await.unwrap();
     assert!(html.contains("Page not found"));
-    assert!(
-        html.contains("class=\"site-header\""),
-        "404 page should use the layout"
-    );
+    assert!(html.contains("class=\"site-header\""), "404 page should use the layout");
 }
 
 async fn an_unknown_api_path_is_a_json_404(s: &'static Stack) {

@@ -23,30 +23,13 @@ async fn every_response_carries_the_security_headers(s: &'static Stack) {
         let res = s.get(path).await;
         let h = res.headers();
         let csp = h["content-security-policy"].to_str().unwrap();
-        for part in [
-            "object-src 'none'",
-            "base-uri 'none'",
-            "frame-ancestors 'none'",
-            "script-src 'nonce-",
-        ] {
+        for part in ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "script-src 'nonce-"] {
             assert!(csp.contains(part), "{path}: CSP lacks {part}: {csp}");
         }
-        assert!(
-            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
-            "{path}: {csp}"
-        );
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{path}: {csp}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(
-            h["referrer-policy"], "strict-origin-when-cross-origin",
-            "{path}"
-        );
-        assert!(
-            h["permissions-policy"]
-                .to_str()
-                .unwrap()
-                .contains("camera=()"),
-            "{path}"
-        );
+        assert_eq!(h["referrer-policy"], "strict-origin-when-cross-origin", "{path}");
+        assert!(h["permissions-policy"].to_str().unwrap().contains("camera=()"), "{path}");
         assert_eq!(h["x-frame-options"], "DENY", "{path}");
         // The test site is plain http: HSTS would be wrong there.
         assert!(!h.contains_key("strict-transport-security"), "{path}");
@@ -72,13 +55,7 @@ async fn each_page_gets_a_fresh_nonce_that_its_scripts_carry(s: &'static Stack) 
 async fn static_assets_are_served_with_nosniff_and_a_strict_policy(s: &'static Stack) {
     let res = s.get("/app.css").await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/css"));
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
     assert_eq!(res.headers()["x-content-type-options"], "nosniff");
-    assert!(res.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .contains("default-src 'none'"));
+    assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
 }

@@ -16,25 +16,15 @@ async fn a_forced_internal_error_is_opaque_to_the_user_and_reaches_sentry(s: &'s
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "internal_error");
     assert_eq!(body["error"]["request_id"], request_id);
-    assert!(
-        !body.to_string().contains("forced"),
-        "the cause leaked to the user: {body}"
-    );
+    assert!(!body.to_string().contains("forced"), "the cause leaked to the user: {body}");
 
-    let (envelope, event) = s
-        .fakes
-        .sentry
-        .event_for_request(&request_id)
-        .await
-        .expect("Sentry received no event");
+    let (envelope, event) =
+        s.fakes.sentry.event_for_request(&request_id).await.expect("Sentry received no event");
     let auth = envelope.header("x-sentry-auth").unwrap();
     assert!(auth.contains(&format!("sentry_key={PUBLIC_KEY}")), "{auth}");
     assert_eq!(envelope.path, "/api/1/envelope/");
     assert_eq!(event["level"], "error");
     assert_eq!(event["environment"], "test");
-    assert!(event["exception"]["values"][0]["value"]
-        .as_str()
-        .unwrap()
-        .contains("forced error"));
+    assert!(event["exception"]["values"][0]["value"].as_str().unwrap().contains("forced error"));
     assert_eq!(event["request"]["url"], "/api/debug/error");
 }

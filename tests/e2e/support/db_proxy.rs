@@ -16,9 +16,7 @@ pub struct DbProxy {
 
 impl DbProxy {
     pub async fn start(upstream_port: u16) -> DbProxy {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind db proxy");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind db proxy");
         let port = listener.local_addr().expect("proxy addr").port();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {

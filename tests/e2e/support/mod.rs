@@ -7,6 +7,7 @@ pub mod db_proxy;
 pub mod fakes;
 pub mod postgres;
 pub mod process;
+pub mod session;
 pub mod smtp;
 pub mod wrangler;
 
@@ -47,12 +48,7 @@ pub struct Options {
 
 impl Options {
     pub fn named(name: &'static str) -> Options {
-        Options {
-            name,
-            vars: Vec::new(),
-            own_cluster: false,
-            fakes: None,
-        }
+        Options { name, vars: Vec::new(), own_cluster: false, fakes: None }
     }
 }
 
@@ -78,11 +74,7 @@ impl Stack {
         cluster.create_database(&db).await;
         let db_url = cluster.url(&db);
         let out = postgres::migrate(&db_url, &[]);
-        assert!(
-            out.status.success(),
-            "migrations failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "migrations failed: {}", String::from_utf8_lossy(&out.stderr));
         let fakes = match opts.fakes {
             Some(f) => f,
             None => Fakes::start().await,
@@ -102,22 +94,14 @@ impl Stack {
         }
         // The Worker reaches Postgres through a stand-in for the Hyperdrive service.
         let proxy = db_proxy::DbProxy::start(cluster.port).await;
-        let worker_db_url =
-            db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
+        let worker_db_url = db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
         let worker = Worker::start(opts.name, port, &worker_db_url, &vars).await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        Stack {
-            worker,
-            own_cluster: opts.own_cluster,
-            cluster,
-            db_url,
-            fakes,
-            http,
-        }
+        Stack { worker, own_cluster: opts.own_cluster, cluster, db_url, fakes, http }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -125,11 +109,7 @@ impl Stack {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        self.http.get(self.url(path)).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
     /// A direct connection to the test database, for setup and for checking what was written.
@@ -166,12 +146,7 @@ static SHARED: OnceLock<Stack> = OnceLock::new();
 static SHARED_CLUSTER_PORT: OnceLock<u16> = OnceLock::new();
 
 pub fn runtime() -> &'static tokio::runtime::Runtime {
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    })
+    RUNTIME.get_or_init(|| tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime"))
 }
 
 fn shared_cluster() -> Cluster {

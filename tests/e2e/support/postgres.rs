@@ -13,10 +13,7 @@ pub struct Cluster {
 impl Cluster {
     /// Starts (initdb on first use) the cluster in target/e2e/<name> on `port`.
     pub fn start(name: &str, port: u16) -> Cluster {
-        let cluster = Cluster {
-            dir: work_dir().join(name),
-            port,
-        };
+        let cluster = Cluster { dir: work_dir().join(name), port };
         cluster.resume();
         cluster
     }
@@ -34,12 +31,7 @@ impl Cluster {
     }
 
     pub fn stop(&self) {
-        run(
-            "stop postgres",
-            Command::new(root().join("scripts/pg.sh"))
-                .arg("stop")
-                .arg(&self.dir),
-        );
+        run("stop postgres", Command::new(root().join("scripts/pg.sh")).arg("stop").arg(&self.dir));
     }
 
     pub fn url(&self, db: &str) -> String {
@@ -49,21 +41,13 @@ impl Cluster {
 
     pub async fn create_database(&self, db: &str) {
         let admin = connect(&self.url("postgres")).await;
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-            .await
-            .expect("drop db");
-        admin
-            .batch_execute(&format!("CREATE DATABASE {db}"))
-            .await
-            .expect("create db");
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await.expect("drop db");
+        admin.batch_execute(&format!("CREATE DATABASE {db}")).await.expect("create db");
     }
 
     pub async fn drop_database(&self, db: &str) {
         let admin = connect(&self.url("postgres")).await;
-        let _ = admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-            .await;
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
     }
 }
 

@@ -18,16 +18,9 @@ pub struct ChildGuard {
 impl ChildGuard {
     /// Spawns `cmd` with stdout and stderr appended to `log`.
     pub fn spawn(name: &str, mut cmd: Command, log: &Path) -> ChildGuard {
-        let out = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .expect("open log");
+        let out = OpenOptions::new().create(true).append(true).open(log).expect("open log");
         let err = out.try_clone().expect("clone log handle");
-        cmd.stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0);
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
         // SAFETY: prctl is async-signal-safe; it only asks the kernel to signal us when our parent dies.
         unsafe {
             cmd.pre_exec(|| {
@@ -35,14 +28,9 @@ impl ChildGuard {
                 Ok(())
             });
         }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         record_pid(child.id());
-        ChildGuard {
-            name: name.to_string(),
-            child,
-        }
+        ChildGuard { name: name.to_string(), child }
     }
 
     /// Panics with the log's tail when the process has already exited.
@@ -77,10 +65,7 @@ impl Drop for ChildGuard {
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 pub fn root() -> PathBuf {
@@ -95,11 +80,7 @@ pub fn work_dir() -> PathBuf {
 }
 
 fn record_pid(pid: u32) {
-    if let Ok(mut f) = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(work_dir().join("pids"))
-    {
+    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(work_dir().join("pids")) {
         let _ = writeln!(f, "{pid}");
     }
 }
@@ -112,18 +93,8 @@ pub fn tail(log: &Path, lines: usize) -> String {
 
 /// Runs a command to completion, panicking with its output when it fails.
 pub fn run(what: &str, cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{text}",
-        out.status
-    );
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{what} failed ({}):\n{text}", out.status);
     text
 }

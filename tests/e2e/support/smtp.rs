@@ -61,10 +61,7 @@ impl SmtpSink {
     }
 
     pub fn mails_to(&self, rcpt: &str) -> Vec<Mail> {
-        self.mails()
-            .into_iter()
-            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(rcpt)))
-            .collect()
+        self.mails().into_iter().filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(rcpt))).collect()
     }
 
     /// Waits up to 10 s for a message to `rcpt`.
@@ -81,19 +78,11 @@ impl SmtpSink {
 }
 
 fn b64(s: &str) -> String {
-    String::from_utf8_lossy(
-        &base64::engine::general_purpose::STANDARD
-            .decode(s.trim())
-            .unwrap_or_default(),
-    )
-    .into_owned()
+    String::from_utf8_lossy(&base64::engine::general_purpose::STANDARD.decode(s.trim()).unwrap_or_default())
+        .into_owned()
 }
 
-async fn session(
-    stream: TcpStream,
-    mode: Mode,
-    store: Arc<Mutex<Vec<Mail>>>,
-) -> std::io::Result<()> {
+async fn session(stream: TcpStream, mode: Mode, store: Arc<Mutex<Vec<Mail>>>) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut line = String::new();
@@ -141,9 +130,7 @@ async fn session(
             to.push(addr_of(&cmd[8..]));
             "250 2.1.5 OK".into()
         } else if upper == "DATA" {
-            write
-                .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
-                .await?;
+            write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;
             let mut data = String::new();
             loop {
                 let l = read_line!();
@@ -184,8 +171,5 @@ fn auth_reply(mode: Mode) -> String {
 fn addr_of(s: &str) -> String {
     let s = s.trim();
     let inner = s.split_whitespace().next().unwrap_or("");
-    inner
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .to_string()
+    inner.trim_start_matches('<').trim_end_matches('>').to_string()
 }

@@ -40,11 +40,7 @@ impl Worker {
             .args(["--inspector-port", &free_port().to_string()])
             .arg("--persist-to")
             .arg(dir.join("state"))
-            .args([
-                "--show-interactive-dev-session=false",
-                "--log-level",
-                "info",
-            ])
+            .args(["--show-interactive-dev-session=false", "--log-level", "info"])
             .env("WRANGLER_SEND_METRICS", "false")
             .env("NO_COLOR", "1")
             .env_remove("CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB");
@@ -54,13 +50,7 @@ impl Worker {
         loop {
             guard.assert_running(&log);
             let url = format!("http://127.0.0.1:{port}/api/health");
-            if client
-                .get(&url)
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await
-                .is_ok()
-            {
+            if client.get(&url).timeout(Duration::from_secs(5)).send().await.is_ok() {
                 break;
             }
             assert!(
@@ -70,12 +60,7 @@ impl Worker {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Worker {
-            name: name.to_string(),
-            port,
-            log,
-            guard: std::sync::Mutex::new(guard),
-        }
+        Worker { name: name.to_string(), port, log, guard: std::sync::Mutex::new(guard) }
     }
 
     pub fn base_url(&self) -> String {
@@ -97,32 +82,20 @@ impl Worker {
 }
 
 fn config(database_url: &str, vars: &BTreeMap<String, Option<String>>) -> String {
-    let project =
-        std::fs::read_to_string(root().join("wrangler.toml")).expect("read wrangler.toml");
+    let project = std::fs::read_to_string(root().join("wrangler.toml")).expect("read wrangler.toml");
     let mut t: Table = project.parse().expect("wrangler.toml is valid TOML");
     t.remove("build");
     let abs = |p: &str| Value::String(root().join(p).to_string_lossy().into_owned());
-    let main = t
-        .get("main")
-        .and_then(Value::as_str)
-        .expect("main")
-        .to_string();
+    let main = t.get("main").and_then(Value::as_str).expect("main").to_string();
     t.insert("main".into(), abs(&main));
     if let Some(Value::Table(assets)) = t.get_mut("assets") {
-        let d = assets
-            .get("directory")
-            .and_then(Value::as_str)
-            .expect("assets.directory")
-            .to_string();
+        let d = assets.get("directory").and_then(Value::as_str).expect("assets.directory").to_string();
         assets.insert("directory".into(), abs(&d));
     }
     if let Some(Value::Array(hds)) = t.get_mut("hyperdrive") {
         for hd in hds.iter_mut() {
             if let Value::Table(hd) = hd {
-                hd.insert(
-                    "localConnectionString".into(),
-                    Value::String(database_url.into()),
-                );
+                hd.insert("localConnectionString".into(), Value::String(database_url.into()));
             }
         }
     }

@@ -33,9 +33,7 @@ impl Recorded {
     }
     /// The body as `application/x-www-form-urlencoded` pairs, in order, decoded.
     pub fn form(&self) -> Vec<(String, String)> {
-        url::form_urlencoded::parse(&self.body)
-            .into_owned()
-            .collect()
+        url::form_urlencoded::parse(&self.body).into_owned().collect()
     }
 }
 
@@ -53,11 +51,7 @@ impl Recorder {
 
     /// Waits (up to `timeout`) for a request matching `pred`: some calls happen after the
     /// response (`wait_until`).
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        pred: impl Fn(&Recorded) -> bool,
-    ) -> Option<Recorded> {
+    pub async fn wait_for(&self, timeout: Duration, pred: impl Fn(&Recorded) -> bool) -> Option<Recorded> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(r) = self.all().into_iter().find(|r| pred(r)) {
@@ -86,18 +80,12 @@ impl FakeServer {
     pub async fn start(name: &'static str, router: Router) -> FakeServer {
         let recorder = Recorder::default();
         let app = router.layer(from_fn_with_state(recorder.clone(), record));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind fake");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake");
         let addr = listener.local_addr().expect("fake addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        FakeServer {
-            name,
-            addr,
-            recorder,
-        }
+        FakeServer { name, addr, recorder }
     }
 
     pub fn url(&self) -> String {
@@ -115,6 +103,5 @@ async fn record(State(recorder): State<Recorder>, req: Request, next: Next) -> R
         headers: parts.headers.clone(),
         body: bytes.clone(),
     });
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
 }

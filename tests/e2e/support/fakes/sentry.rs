@@ -27,9 +27,7 @@ impl SentryFake {
                 Json(json!({ "id": id }))
             }),
         );
-        SentryFake {
-            server: FakeServer::start("sentry", router).await,
-        }
+        SentryFake { server: FakeServer::start("sentry", router).await }
     }
 
     pub fn dsn(&self) -> String {
@@ -50,18 +48,10 @@ impl SentryFake {
     }
 
     pub fn events(&self) -> Vec<Value> {
-        self.server
-            .recorder
-            .all()
-            .iter()
-            .filter_map(event)
-            .collect()
+        self.server.recorder.all().iter().filter_map(event).collect()
     }
 }
 
 pub fn event(r: &Recorded) -> Option<Value> {
-    r.text()
-        .lines()
-        .nth(2)
-        .and_then(|l| serde_json::from_str(l).ok())
+    r.text().lines().nth(2).and_then(|l| serde_json::from_str(l).ok())
 }

@@ -1,0 +1,147 @@
+//! Who is signing in: the current user from the session cookie, starting and ending sessions,
+//! and CSRF tokens for forms. Sign-in flows (email links, Google) build on these.
+
+pub mod csrf;
+pub mod session;
+
+use crate::ctx::Ctx;
+use crate::error::AppError;
+use session::Claims;
+
+/// A signed-in user, as verified against the database for this request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub session_version: i32,
+}
+
+impl Ctx {
+    fn secret(&self) -> Result<&str, AppError> {
+        self.config.session_secret.as_ref().map(|s| s.expose()).map_err(|p| p.clone().into())
+    }
+
+    fn now_secs(&self) -> u64 {
+        self.now_ms / 1000
+    }
+
+    /// The session's claims, when the cookie holds a valid, unexpired token.
+    fn session_claims(&self) -> Result<Option<&Claims>, AppError> {
+        if let Some(claims) = self.session.get() {
+            return Ok(claims.as_ref());
+        }
+        let claims = match self.cookie(session::cookie_name(self.https())) {
+            None => None,
+            Some(token) => {
+                let decoded = session::decode(self.secret()?, token, self.now_secs());
+                if decoded.is_none() {
+                    // Tampered, expired or signed with another key: signed out, cookie cleared.
+                    self.add_header("Set-Cookie", session::clear_cookie(self.https()));
+                }
+                decoded
+            }
+        };
+        Ok(self.session.get_or_init(|| claims).as_ref())
+    }
+
+    /// The signed-in user, or `None`. One query per request (cached), which also enforces
+    /// "sign out everywhere" (the token's session version must be the user's current one).
+    pub async fn user(&self) -> Result<Option<&User>, AppError> {
+        if let Some(user) = self.user.get() {
+            return Ok(user.as_ref());
+        }
+        let user = match self.session_claims()?.cloned() {
+            None => None,
+            Some(claims) => self.load_session_user(&claims).await?,
+        };
+        Ok(self.user.get_or_init(|| user).as_ref())
+    }
+
+    /// The signed-in user, or `AppError::Unauthenticated` (pages redirect to sign-in).
+    pub async fn require_user(&self) -> Result<&User, AppError> {
+        self.user().await?.ok_or(AppError::Unauthenticated)
+    }
+
+    async fn load_session_user(&self, claims: &Claims) -> Result<Option<User>, AppError> {
+        let Some(id) = claims.user_id() else { return Ok(None) };
+        let user = crate::db::users::find_active(self.db().await?, id).await?;
+        match user {
+            Some(user) if user.session_version == claims.sv => {
+                if claims.needs_renewal(self.now_secs()) {
+                    self.set_session_cookie(&claims.renewed(self.now_secs()))?;
+                }
+                Ok(Some(user))
+            }
+            _ => {
+                self.add_header("Set-Cookie", session::clear_cookie(self.https()));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Signs `user` in: a new session id (never reusing one from before sign-in).
+    pub fn start_session(&self, user: &User) -> Result<(), AppError> {
+        let claims =
+            Claims::new(user.id, user.session_version, crate::security::random_token(), self.now_secs());
+        self.set_session_cookie(&claims)
+    }
+
+    /// Signs out this browser (other sessions end by bumping the user's session version).
+    pub fn end_session(&self) {
+        self.add_header("Set-Cookie", session::clear_cookie(self.https()));
+    }
+
+    fn set_session_cookie(&self, claims: &Claims) -> Result<(), AppError> {
+        let token = session::encode(self.secret()?, claims).map_err(AppError::internal)?;
+        self.add_header("Set-Cookie", session::set_cookie(self.https(), &token));
+        Ok(())
+    }
+
+    /// What CSRF tokens are bound to: the session id when signed in, else the pre-session
+    /// cookie (created on first use).
+    fn csrf_binding(&self) -> Result<String, AppError> {
+        if let Some(claims) = self.session_claims()? {
+            return Ok(format!("sid:{}", claims.sid));
+        }
+        let name = csrf::pre_session_cookie_name(self.https());
+        if let Some(value) = self.cookie(name) {
+            return Ok(format!("pre:{value}"));
+        }
+        let fresh = self.pre_session.get_or_init(crate::security::random_token).clone();
+        self.add_header("Set-Cookie", csrf::pre_session_set_cookie(self.https(), &fresh));
+        Ok(format!("pre:{fresh}"))
+    }
+
+    /// The token for forms on this page (hidden field `csrf`, or header `X-CSRF-Token`).
+    pub fn csrf_token(&self) -> Result<String, AppError> {
+        Ok(csrf::token(self.secret()?, &self.csrf_binding()?))
+    }
+
+    /// 403 unless the request is same-origin and carries the token for this browser.
+    pub fn verify_csrf(&self, submitted: Option<&str>) -> Result<(), AppError> {
+        let forbidden = || {
+            AppError::Forbidden(
+                "This form expired or came from another site. Please reload the page and try again.".into(),
+            )
+        };
+        let origin = self.site()?.origin();
+        if !csrf::same_origin(
+            self.header("origin").as_deref(),
+            self.header("sec-fetch-site").as_deref(),
+            &origin,
+        ) {
+            return Err(forbidden());
+        }
+        let binding = match self.session_claims()? {
+            Some(claims) => format!("sid:{}", claims.sid),
+            None => match self.cookie(csrf::pre_session_cookie_name(self.https())) {
+                Some(v) => format!("pre:{v}"),
+                None => return Err(forbidden()),
+            },
+        };
+        match submitted {
+            Some(token) if csrf::verify(self.secret()?, &binding, token) => Ok(()),
+            _ => Err(forbidden()),
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Pages of a signed-in user.
+
+use super::Layout;
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "account/dashboard.html")]
+pub struct Dashboard {
+    pub layout: Layout,
+}
