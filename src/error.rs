@@ -24,6 +24,11 @@ pub enum AppError {
     TooManyRequests {
         retry_after_secs: u64,
     },
+    /// The user's credit balance does not cover what they asked for.
+    InsufficientCredits {
+        needed: i64,
+        balance: i64,
+    },
     /// A required variable is missing or invalid: the affected routes answer 503.
     Misconfigured {
         var: &'static str,
@@ -59,6 +64,7 @@ impl AppError {
             AppError::PayloadTooLarge { .. } => 413,
             AppError::UnsupportedMediaType(_) => 415,
             AppError::TooManyRequests { .. } => 429,
+            AppError::InsufficientCredits { .. } => 402,
             AppError::Internal(_) => 500,
             AppError::Upstream { .. } => 502,
             AppError::Misconfigured { .. } | AppError::DatabaseUnavailable(_) => 503,
@@ -76,6 +82,7 @@ impl AppError {
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::TooManyRequests { .. } => "rate_limited",
+            AppError::InsufficientCredits { .. } => "insufficient_credits",
             AppError::Misconfigured { .. } => "service_unavailable",
             AppError::DatabaseUnavailable(_) => "service_unavailable",
             AppError::Upstream { .. } => "upstream_error",
@@ -98,6 +105,10 @@ impl AppError {
             AppError::TooManyRequests { retry_after_secs } => {
                 format!("Too many requests. Please try again in {retry_after_secs} seconds.")
             }
+            AppError::InsufficientCredits { needed, balance } => format!(
+                "This needs {needed} credit{} and you have {balance}. Buy credits or upgrade your plan to continue.",
+                if *needed == 1 { "" } else { "s" }
+            ),
             AppError::Misconfigured { .. } | AppError::DatabaseUnavailable(_) => {
                 "This part of GhostTools is temporarily unavailable. Please try again shortly.".into()
             }

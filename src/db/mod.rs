@@ -7,6 +7,7 @@
 //! in one round trip, nothing named left on a pooled server connection), and transactions are
 //! plain `BEGIN`/`COMMIT` in the simple protocol. To change that, change `Db` alone.
 
+pub mod credits;
 pub mod schema;
 pub mod users;
 
@@ -120,8 +121,17 @@ impl From<tokio_postgres::Error> for AppError {
             return AppError::DatabaseUnavailable(e.to_string());
         }
         match e.as_db_error() {
+            // Connection exceptions (08…), shutdowns/startup (57P0…) and too many connections
+            // mean the database is unavailable, not that our query is wrong.
+            Some(db) if is_unavailable(db.code().code()) => {
+                AppError::DatabaseUnavailable(format!("postgres {}: {}", db.code().code(), db.message()))
+            }
             Some(db) => AppError::Internal(format!("postgres {}: {}", db.code().code(), db.message())),
             None => AppError::DatabaseUnavailable(e.to_string()),
         }
     }
+}
+
+fn is_unavailable(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || sqlstate.starts_with("57P0") || sqlstate == "53300"
 }

@@ -22,6 +22,7 @@ pub fn heading(status: u16) -> &'static str {
         401 | 403 => "You can't open this page",
         404 => "Page not found",
         405 => "Not allowed",
+        402 => "Not enough credits",
         413 => "Too large",
         429 => "Slow down a little",
         503 => "Temporarily unavailable",

@@ -5,6 +5,7 @@
 mod support;
 
 mod config;
+mod credits;
 mod health;
 mod migrations;
 mod pages;
@@ -18,6 +19,7 @@ fn main() {
     args.test_threads.get_or_insert(6);
     let tests: Vec<libtest_mimic::Trial> = [
         config::tests(),
+        credits::tests(),
         health::tests(),
         migrations::tests(),
         pages::tests(),

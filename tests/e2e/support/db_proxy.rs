@@ -3,8 +3,10 @@
 //! Locally, wrangler's own Hyperdrive proxy crashes the whole `wrangler dev` process when
 //! Postgres refuses a connection (an unhandled ECONNREFUSED), whereas in production Hyperdrive
 //! stays up and the Worker sees a failed connection. This proxy keeps that production shape:
-//! it always accepts, forwards to Postgres when it can, and otherwise closes the connection
-//! gracefully (FIN after draining, never a reset), so tests can stop and restart Postgres.
+//! it always accepts, forwards to Postgres when it can, and otherwise answers the client's
+//! startup with a Postgres `ErrorResponse` (SQLSTATE 08006, as a pooler does when its origin is
+//! down) and waits for the client to hang up — never closing first, since wrangler's proxy
+//! crashes on a write after the peer's FIN — so tests can stop and restart Postgres.
 
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -33,10 +35,27 @@ async fn forward(mut client: TcpStream, upstream_port: u16) {
             let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
         }
         Err(_) => {
-            let _ = client.shutdown().await;
+            let _ = client.write_all(&origin_down()).await;
             let mut sink = [0u8; 4096];
             let drain = async { while matches!(client.read(&mut sink).await, Ok(n) if n > 0) {} };
-            let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+            let _ = tokio::time::timeout(Duration::from_secs(30), drain).await;
         }
     }
+}
+
+/// A Postgres ErrorResponse message: FATAL 08006 connection_failure.
+fn origin_down() -> Vec<u8> {
+    let mut fields = Vec::new();
+    for (code, value) in
+        [(b'S', "FATAL"), (b'V', "FATAL"), (b'C', "08006"), (b'M', "origin database is unreachable")]
+    {
+        fields.push(code);
+        fields.extend_from_slice(value.as_bytes());
+        fields.push(0);
+    }
+    fields.push(0);
+    let mut msg = vec![b'E'];
+    msg.extend_from_slice(&((fields.len() + 4) as u32).to_be_bytes());
+    msg.extend_from_slice(&fields);
+    msg
 }

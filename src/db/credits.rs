@@ -1,0 +1,176 @@
+//! The credits ledger: every change to a balance is one statement that writes the ledger row
+//! and the balance together, so they can never disagree, and a balance can never go negative
+//! (the spend only happens `WHERE balance >= amount`, under the row lock; a CHECK backs it).
+//!
+//! The statements are public so the e2e suite can drive the exact SQL under real concurrency.
+
+use super::Db;
+use crate::error::AppError;
+use tokio_postgres::types::Type;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    Purchase,
+    SubscriptionAllowance,
+    AllowanceExpiry,
+    AdminGrant,
+    AgentWrite,
+    PodScribe,
+    ToolRefund,
+    Adjustment,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Purchase => "purchase",
+            Reason::SubscriptionAllowance => "subscription_allowance",
+            Reason::AllowanceExpiry => "allowance_expiry",
+            Reason::AdminGrant => "admin_grant",
+            Reason::AgentWrite => "agentwrite",
+            Reason::PodScribe => "podscribe",
+            Reason::ToolRefund => "tool_refund",
+            Reason::Adjustment => "adjustment",
+        }
+    }
+}
+
+/// Adds `$2` credits once per (reason, reference): the ledger insert waits for a concurrent
+/// insert of the same key and then does nothing, so the balance moves only with a new row.
+pub const GRANT_SQL: &str = "\
+WITH entry AS (
+    INSERT INTO credit_ledger (user_id, delta, reason, reference, note)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (reason, reference) DO NOTHING
+    RETURNING delta
+)
+INSERT INTO credit_balances (user_id, balance)
+SELECT $1, delta FROM entry
+ON CONFLICT (user_id) DO UPDATE
+    SET balance = credit_balances.balance + EXCLUDED.balance, updated_at = now()
+RETURNING balance";
+
+/// Takes `$2` credits only when the balance covers them; no row means it did not.
+pub const SPEND_SQL: &str = "\
+WITH charged AS (
+    UPDATE credit_balances SET balance = balance - $2, updated_at = now()
+    WHERE user_id = $1 AND balance >= $2
+    RETURNING balance
+)
+INSERT INTO credit_ledger (user_id, delta, reason, reference, note)
+SELECT $1, -$2, $3, $4, $5 FROM charged
+RETURNING (SELECT balance FROM charged)";
+
+/// What a grant did: the new balance, or nothing because it was applied before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granted {
+    Now { balance: i64 },
+    Already,
+}
+
+pub async fn balance(db: &Db, user_id: i64) -> Result<i64, AppError> {
+    let row = db
+        .query_opt("SELECT balance FROM credit_balances WHERE user_id = $1", &[(&user_id, Type::INT8)])
+        .await?;
+    Ok(row.map(|r| r.get(0)).unwrap_or(0))
+}
+
+/// Adds credits (amount > 0), once per (reason, reference).
+pub async fn grant(
+    db: &Db,
+    user_id: i64,
+    amount: i64,
+    reason: Reason,
+    reference: &str,
+    note: Option<&str>,
+) -> Result<Granted, AppError> {
+    if amount <= 0 {
+        return Err(AppError::internal(format!("credit grant of {amount} for {reference}")));
+    }
+    let reason = reason.as_str();
+    let row = db
+        .query_opt(
+            GRANT_SQL,
+            &[
+                (&user_id, Type::INT8),
+                (&amount, Type::INT8),
+                (&reason, Type::TEXT),
+                (&reference, Type::TEXT),
+                (&note, Type::TEXT),
+            ],
+        )
+        .await?;
+    Ok(match row {
+        Some(r) => Granted::Now { balance: r.get(0) },
+        None => Granted::Already,
+    })
+}
+
+/// Takes credits (amount > 0) or answers `InsufficientCredits` and changes nothing.
+pub async fn spend(
+    db: &Db,
+    user_id: i64,
+    amount: i64,
+    reason: Reason,
+    reference: &str,
+    note: Option<&str>,
+) -> Result<i64, AppError> {
+    if amount <= 0 {
+        return Err(AppError::internal(format!("credit spend of {amount} for {reference}")));
+    }
+    let reason_text = reason.as_str();
+    let row = db
+        .query_opt(
+            SPEND_SQL,
+            &[
+                (&user_id, Type::INT8),
+                (&amount, Type::INT8),
+                (&reason_text, Type::TEXT),
+                (&reference, Type::TEXT),
+                (&note, Type::TEXT),
+            ],
+        )
+        .await?;
+    match row {
+        Some(r) => Ok(r.get(0)),
+        None => Err(AppError::InsufficientCredits { needed: amount, balance: balance(db, user_id).await? }),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub delta: i64,
+    pub reason: String,
+    pub reference: String,
+    pub note: Option<String>,
+    pub created_at_ms: i64,
+    /// The balance right after this entry (derived: the running sum of the user's deltas).
+    pub balance_after: i64,
+}
+
+/// The newest `limit` ledger entries of a user, newest first, with running balances.
+pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<LedgerEntry>, AppError> {
+    let rows = db
+        .query(
+            "SELECT id, delta, reason, reference, note,
+                    (extract(epoch FROM created_at) * 1000)::int8,
+                    sum(delta) OVER (ORDER BY id)::int8
+             FROM credit_ledger WHERE user_id = $1
+             ORDER BY id DESC LIMIT $2",
+            &[(&user_id, Type::INT8), (&limit, Type::INT8)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| LedgerEntry {
+            id: r.get(0),
+            delta: r.get(1),
+            reason: r.get(2),
+            reference: r.get(3),
+            note: r.get(4),
+            created_at_ms: r.get(5),
+            balance_after: r.get(6),
+        })
+        .collect())
+}
