@@ -8,9 +8,14 @@ cd "$ROOT"
 
 E2E="$ROOT/target/e2e"
 sweep() {
-  # Processes the e2e harness started (each leads its own process group).
+  # Processes the e2e harness started (each leads its own process group). A pid is only
+  # trusted while its process still works inside this checkout's target/e2e: pids get reused.
   if [ -f "$E2E/pids" ]; then
-    while read -r pid; do kill -KILL -- "-$pid" 2>/dev/null || true; done <"$E2E/pids"
+    while read -r pid; do
+      case "$(readlink "/proc/$pid/cwd" 2>/dev/null)" in
+        "$E2E"/*) kill -KILL -- "-$pid" 2>/dev/null || true ;;
+      esac
+    done <"$E2E/pids"
     rm -f "$E2E/pids"
   fi
   for cluster in "$E2E"/pg "$E2E"/pg-*; do
