@@ -31,6 +31,11 @@ pub enum AppError {
     },
     /// The database could not be reached.
     DatabaseUnavailable(String),
+    /// The rate limiter could not decide for a fail-closed policy (reported by `rate_limit`,
+    /// at most once a minute, so not again per request here).
+    RateLimiterUnavailable {
+        policy: &'static str,
+    },
     /// An outside service (Stripe, OpenAI, …) failed; `detail` is for logs only.
     Upstream {
         service: &'static str,
@@ -64,7 +69,9 @@ impl AppError {
             AppError::TooManyRequests { .. } => 429,
             AppError::Internal(_) => 500,
             AppError::Upstream { .. } => 502,
-            AppError::Misconfigured { .. } | AppError::DatabaseUnavailable(_) => 503,
+            AppError::Misconfigured { .. }
+            | AppError::DatabaseUnavailable(_)
+            | AppError::RateLimiterUnavailable { .. } => 503,
         }
     }
 
@@ -81,6 +88,7 @@ impl AppError {
             AppError::TooManyRequests { .. } => "rate_limited",
             AppError::Misconfigured { .. } => "service_unavailable",
             AppError::DatabaseUnavailable(_) => "service_unavailable",
+            AppError::RateLimiterUnavailable { .. } => "service_unavailable",
             AppError::Upstream { .. } => "upstream_error",
             AppError::Internal(_) => "internal_error",
         }
@@ -104,7 +112,9 @@ impl AppError {
             AppError::TooManyRequests { retry_after_secs } => {
                 format!("Too many requests. Please try again in {retry_after_secs} seconds.")
             }
-            AppError::Misconfigured { .. } | AppError::DatabaseUnavailable(_) => {
+            AppError::Misconfigured { .. }
+            | AppError::DatabaseUnavailable(_)
+            | AppError::RateLimiterUnavailable { .. } => {
                 "This part of GhostTools is temporarily unavailable. Please try again shortly."
                     .into()
             }
@@ -137,6 +147,12 @@ impl fmt::Display for AppError {
         match self {
             AppError::Misconfigured { var, problem } => write!(f, "misconfigured: {var} {problem}"),
             AppError::DatabaseUnavailable(d) => write!(f, "database unavailable: {d}"),
+            AppError::RateLimiterUnavailable { policy } => {
+                write!(
+                    f,
+                    "rate limiter unavailable for fail-closed policy {policy}"
+                )
+            }
             AppError::Upstream { service, detail } => write!(f, "{service} failed: {detail}"),
             AppError::Internal(d) => write!(f, "internal: {d}"),
             other => write!(f, "{}: {}", other.code(), other.public_message()),
@@ -157,7 +173,7 @@ impl From<crate::config::ConfigProblem> for AppError {
 
 fn human_bytes(n: u64) -> String {
     const MB: u64 = 1024 * 1024;
-    if n >= MB && n % MB == 0 {
+    if n >= MB && n.is_multiple_of(MB) {
         format!("{} MB", n / MB)
     } else if n >= 1024 {
         format!("{} KB", n / 1024)

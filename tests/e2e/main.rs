@@ -8,6 +8,7 @@ mod config;
 mod health;
 mod migrations;
 mod pages;
+mod rate_limit;
 mod security_headers;
 mod sentry;
 
@@ -20,6 +21,7 @@ fn main() {
         health::tests(),
         migrations::tests(),
         pages::tests(),
+        rate_limit::tests(),
         security_headers::tests(),
         sentry::tests(),
     ]
@@ -32,6 +34,7 @@ fn main() {
     }
     let conclusion = libtest_mimic::run(&args, tests);
     if !listing {
+        rate_limit::shutdown();
         support::stop_shared();
     }
     conclusion.exit();

@@ -43,6 +43,9 @@ pub struct Options {
     pub own_cluster: bool,
     /// Fakes to use instead of fresh ones with default behaviour.
     pub fakes: Option<Fakes>,
+    /// Top-level wrangler.toml keys to leave out (e.g. "durable_objects": a deployment that
+    /// lacks a binding).
+    pub drop_config: Vec<&'static str>,
 }
 
 impl Options {
@@ -52,6 +55,7 @@ impl Options {
             vars: Vec::new(),
             own_cluster: false,
             fakes: None,
+            drop_config: Vec::new(),
         }
     }
 }
@@ -97,6 +101,7 @@ impl Stack {
         set("EMAIL_FROM", "GhostTools <noreply@ghosttools.test>".into());
         set("NEXT_PUBLIC_SENTRY_DSN", fakes.sentry.dsn());
         set("DEBUG_ERROR_ROUTE", "true".into());
+        set("DEBUG_RATE_LIMIT_ROUTE", "true".into());
         for (k, v) in opts.vars {
             vars.insert(k.to_string(), v);
         }
@@ -104,7 +109,7 @@ impl Stack {
         let proxy = db_proxy::DbProxy::start(cluster.port).await;
         let worker_db_url =
             db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
-        let worker = Worker::start(opts.name, port, &worker_db_url, &vars).await;
+        let worker = Worker::start(opts.name, port, &worker_db_url, &vars, &opts.drop_config).await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
