@@ -1,8 +1,9 @@
-//! The request pipeline (context → route → error mapping → security headers) and the whole
-//! route table on one screen.
+//! The request pipeline (context → rate-limit gate → route → error mapping → headers) and the
+//! whole route table on one screen.
 
 use crate::ctx::Ctx;
 use crate::error::AppError;
+use crate::rate_limit::{self, Policy};
 use crate::reply::{Body, Reply};
 use crate::routes::{account, debug, health, pages};
 use crate::security;
@@ -10,7 +11,11 @@ use worker::{Context, Env, Headers, Method, Request, Response, ResponseBuilder, 
 
 pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Result<Response> {
     let mut cx = Ctx::new(env, worker_ctx, &req);
-    let result = route(&mut req, &cx).await;
+    cx.subject = rate_limit::subject(&cx);
+    let result = match cx.limit(route_class(&cx.path), &cx.subject).await {
+        Ok(_) => route(&mut req, &cx).await,
+        Err(refused) => Err(refused),
+    };
     cx.close_db().await;
     let reply = result.unwrap_or_else(|err| {
         crate::routes::errors::report(&cx, &err);
@@ -30,9 +35,20 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
         (Post, ["signout"]) => account::sign_out(req, cx).await,
         (Get | Head, ["api", "health"]) => health::report(cx).await,
         (Get, ["api", "debug", "error"]) => debug::forced_error(cx),
+        (Post, ["api", "debug", "rate-limit", policy]) => debug::rate_limit_check(cx, policy).await,
         // Known paths with another method.
         (_, [""] | ["dashboard"] | ["signout"] | ["api", "health"]) => Err(AppError::MethodNotAllowed),
         _ => Err(AppError::NotFound),
+    }
+}
+
+/// The rate-limit class every request is counted against before routing (static assets never
+/// reach the Worker). Handlers add the policies of their costly actions (`cx.limit`).
+fn route_class(path: &str) -> Policy {
+    match path {
+        "/api/stripe/webhook" => Policy::StripeWebhook,
+        p if p.starts_with("/api/") => Policy::GeneralApi,
+        _ => Policy::Pages,
     }
 }
 
@@ -53,6 +69,9 @@ fn into_response(cx: &Ctx, reply: Reply) -> Result<Response> {
     }
     for (name, value) in reply.headers.iter().chain(cx.take_extra_headers().iter()) {
         headers.append(name, value)?;
+    }
+    for (name, value) in cx.rate_limit_headers() {
+        headers.set(name, &value)?;
     }
     let builder = ResponseBuilder::new().with_status(reply.status).with_headers(headers);
     if cx.method == Method::Head {

@@ -126,6 +126,18 @@ pub struct Endpoints {
     pub rewardful_script: String,
 }
 
+/// Rate limits: the policy table with `RATE_LIMITS` applied, and how long a request waits for
+/// the limiter before its policy's fail mode applies (`RATE_LIMIT_TIMEOUT_MS`).
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    pub limits: crate::rate_limit::RateLimits,
+    pub timeout_ms: u32,
+    /// Invalid entries (each keeps its default); listed by `/api/health`.
+    pub problems: Vec<ConfigProblem>,
+}
+
+const DEFAULT_RATE_LIMIT_TIMEOUT_MS: u32 = 1000;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub environment: Environment,
@@ -138,8 +150,11 @@ pub struct Config {
     pub sentry: Option<Setting<SentryDsn>>,
     pub rewardful: RewardfulConfig,
     pub endpoints: Endpoints,
+    pub rate_limits: RateLimitSettings,
     /// `/api/debug/error` answers with a deliberate 500 so operators can check Sentry wiring.
     pub debug_error_route: bool,
+    /// `POST /api/debug/rate-limit/<policy>` counts one request and shows the decision.
+    pub debug_rate_limit_route: bool,
 }
 
 const MIN_SECRET_BYTES: usize = 32;
@@ -194,7 +209,8 @@ impl Config {
             rewardful_api: base(&["REWARDFUL_API_BASE"], "https://api.getrewardful.com"),
             rewardful_script: base(&["REWARDFUL_SCRIPT_URL"], "https://r.wdfl.co/rw.js"),
         };
-        let debug_error_route = read(&["DEBUG_ERROR_ROUTE"]).is_some_and(|(_, v)| v == "true" || v == "1");
+        let flag = |name: &'static str| read(&[name]).is_some_and(|(_, v)| v == "true" || v == "1");
+        let rate_limits = parse_rate_limits(read(&["RATE_LIMITS"]), read(&["RATE_LIMIT_TIMEOUT_MS"]));
         Config {
             environment,
             site,
@@ -206,7 +222,9 @@ impl Config {
             sentry,
             rewardful,
             endpoints,
-            debug_error_route,
+            rate_limits,
+            debug_error_route: flag("DEBUG_ERROR_ROUTE"),
+            debug_rate_limit_route: flag("DEBUG_RATE_LIMIT_ROUTE"),
         }
     }
 
@@ -229,6 +247,7 @@ impl Config {
         check(self.openai.as_ref().err(), production);
         check(self.google.as_ref().and_then(|g| g.as_ref().err()), true);
         check(self.sentry.as_ref().and_then(|s| s.as_ref().err()), true);
+        out.extend(self.rate_limits.problems.iter().cloned());
         out
     }
 }
@@ -268,7 +287,10 @@ fn parse_email(
     Ok(EmailConfig { server: url, from })
 }
 
-fn parse_stripe(read: &dyn Fn(&[&'static str]) -> Option<(&'static str, String)>) -> Setting<StripeConfig> {
+/// Reads the first of several variable names that is set: `(name, trimmed value)`.
+type Read<'a> = dyn Fn(&[&'static str]) -> Option<(&'static str, String)> + 'a;
+
+fn parse_stripe(read: &Read) -> Setting<StripeConfig> {
     let need = |var: &'static str, prefix: &str| -> Setting<String> {
         let (_, v) = read(&[var]).ok_or_else(|| missing(var))?;
         if !v.starts_with(prefix) {
@@ -293,6 +315,26 @@ fn parse_stripe(read: &dyn Fn(&[&'static str]) -> Option<(&'static str, String)>
         pro_price_id: need("STRIPE_PRO_PRICE_ID", "price_")?,
         publishable_key: read(&["STRIPE_PUBLISHABLE_KEY"]).map(|(_, v)| v),
     })
+}
+
+fn parse_rate_limits(
+    table: Option<(&'static str, String)>,
+    timeout: Option<(&'static str, String)>,
+) -> RateLimitSettings {
+    let (limits, messages) =
+        crate::rate_limit::RateLimits::parse(table.as_ref().map(|(_, v)| v.as_str()).unwrap_or(""));
+    let mut problems: Vec<ConfigProblem> = messages.into_iter().map(|m| invalid("RATE_LIMITS", &m)).collect();
+    let timeout_ms = match timeout {
+        None => DEFAULT_RATE_LIMIT_TIMEOUT_MS,
+        Some((var, v)) => match v.parse::<u32>() {
+            Ok(ms) if (10..=10_000).contains(&ms) => ms,
+            _ => {
+                problems.push(invalid(var, "must be a number of milliseconds from 10 to 10000"));
+                DEFAULT_RATE_LIMIT_TIMEOUT_MS
+            }
+        },
+    };
+    RateLimitSettings { limits, timeout_ms, problems }
 }
 
 /// `https://<key>@<host>/<project>` → envelope endpoint `https://<host>/api/<project>/envelope/`.
@@ -379,6 +421,34 @@ mod tests {
         let mut pairs = GOOD.to_vec();
         pairs.push(("STRIPE_API_BASE", "http://127.0.0.1:4242/"));
         assert_eq!(config(&pairs).endpoints.stripe_api, "http://127.0.0.1:4242");
+    }
+
+    #[test]
+    fn rate_limit_overrides_apply_and_bad_entries_are_named_problems() {
+        use crate::rate_limit::{Policy, Rule};
+        let c = config(GOOD);
+        assert_eq!(c.rate_limits.timeout_ms, 1000);
+        assert_eq!(c.rate_limits.limits, Default::default());
+        let mut pairs = GOOD.to_vec();
+        pairs.push(("RATE_LIMITS", "ai_generation=3/10s,pages=many/1m"));
+        pairs.push(("RATE_LIMIT_TIMEOUT_MS", "250"));
+        let c = config(&pairs);
+        let rule = c.rate_limits.limits.rule(Policy::AiGeneration);
+        assert_eq!(rule, Some(Rule { limit: 3, window_secs: 10 }));
+        assert_eq!(c.rate_limits.timeout_ms, 250);
+        let problems = c.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].var, "RATE_LIMITS");
+        assert!(problems[0].problem.contains("pages=many/1m"));
+    }
+
+    #[test]
+    fn a_bad_limiter_timeout_is_named_and_the_default_kept() {
+        let mut pairs = GOOD.to_vec();
+        pairs.push(("RATE_LIMIT_TIMEOUT_MS", "0"));
+        let c = config(&pairs);
+        assert_eq!(c.rate_limits.timeout_ms, 1000);
+        assert_eq!(c.problems()[0].var, "RATE_LIMIT_TIMEOUT_MS");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Per-request state built from the Worker's `Env`: configuration, request id, CSP nonce, the
-//! clock, and the request's one lazily opened database connection.
+//! clock, the rate-limit subject and decisions, and the request's one lazily opened database
+//! connection.
 
 use crate::auth::session::Claims;
 use crate::auth::User;
 use crate::config::{Config, SiteUrl};
 use crate::db::Db;
 use crate::error::AppError;
+use crate::rate_limit::{Decision, Policy, Subject};
 use std::cell::{OnceCell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
@@ -20,6 +22,10 @@ pub struct Ctx {
     pub path: String,
     /// Milliseconds since the epoch at the start of the request, from the runtime's clock.
     pub now_ms: u64,
+    /// Who the request is counted as by rate limits; set by `app` from `rate_limit::subject`.
+    pub subject: Subject,
+    /// Every rate-limit decision taken for this request (their headers go on the response).
+    limits: RefCell<Vec<Decision>>,
     worker_ctx: Context,
     headers: worker::Headers,
     cookies: OnceCell<Vec<(String, String)>>,
@@ -61,6 +67,8 @@ impl Ctx {
             method: req.method(),
             path: req.path(),
             now_ms: worker::Date::now().as_millis(),
+            subject: Subject::ip(None),
+            limits: RefCell::new(Vec::new()),
             worker_ctx,
             headers: req.headers().clone(),
             cookies: OnceCell::new(),
@@ -137,6 +145,23 @@ impl Ctx {
         if let Some(db) = self.db.take() {
             db.close().await;
         }
+    }
+
+    /// Counts this request against `policy` for `subject`: `Err(TooManyRequests)` when over the
+    /// limit, and, if the limiter is down, `Ok(None)` or a 503 by the policy's fail mode. `None`
+    /// also when the policy is turned off. See `rate_limit` for the whole story.
+    pub async fn limit(&self, policy: Policy, subject: &Subject) -> Result<Option<Decision>, AppError> {
+        crate::rate_limit::enforce::enforce(self, policy, subject, false).await
+    }
+
+    pub fn record_limit(&self, decision: Decision) {
+        self.limits.borrow_mut().push(decision);
+    }
+
+    /// The `RateLimit-*` headers for the response: those of the tightest decision taken.
+    pub fn rate_limit_headers(&self) -> Vec<(&'static str, String)> {
+        let limits = self.limits.borrow();
+        crate::rate_limit::enforce::most_pressing(&limits).map(|d| d.headers().to_vec()).unwrap_or_default()
     }
 
     /// Work that may finish after the response (Sentry reports): never delays the user.

@@ -36,6 +36,11 @@ pub enum AppError {
     },
     /// The database could not be reached.
     DatabaseUnavailable(String),
+    /// The rate limiter could not decide for a fail-closed policy (reported by `rate_limit`,
+    /// at most once a minute, so not again per request here).
+    RateLimiterUnavailable {
+        policy: &'static str,
+    },
     /// An outside service (Stripe, OpenAI, …) failed; `detail` is for logs only.
     Upstream {
         service: &'static str,
@@ -67,7 +72,9 @@ impl AppError {
             AppError::InsufficientCredits { .. } => 402,
             AppError::Internal(_) => 500,
             AppError::Upstream { .. } => 502,
-            AppError::Misconfigured { .. } | AppError::DatabaseUnavailable(_) => 503,
+            AppError::Misconfigured { .. }
+            | AppError::DatabaseUnavailable(_)
+            | AppError::RateLimiterUnavailable { .. } => 503,
         }
     }
 
@@ -85,6 +92,7 @@ impl AppError {
             AppError::InsufficientCredits { .. } => "insufficient_credits",
             AppError::Misconfigured { .. } => "service_unavailable",
             AppError::DatabaseUnavailable(_) => "service_unavailable",
+            AppError::RateLimiterUnavailable { .. } => "service_unavailable",
             AppError::Upstream { .. } => "upstream_error",
             AppError::Internal(_) => "internal_error",
         }
@@ -109,8 +117,11 @@ impl AppError {
                 "This needs {needed} credit{} and you have {balance}. Buy credits or upgrade your plan to continue.",
                 if *needed == 1 { "" } else { "s" }
             ),
-            AppError::Misconfigured { .. } | AppError::DatabaseUnavailable(_) => {
-                "This part of GhostTools is temporarily unavailable. Please try again shortly.".into()
+            AppError::Misconfigured { .. }
+            | AppError::DatabaseUnavailable(_)
+            | AppError::RateLimiterUnavailable { .. } => {
+                "This part of GhostTools is temporarily unavailable. Please try again shortly."
+                    .into()
             }
             AppError::Upstream { .. } => {
                 "A service we depend on did not answer properly. Please try again.".into()
@@ -138,6 +149,9 @@ impl fmt::Display for AppError {
         match self {
             AppError::Misconfigured { var, problem } => write!(f, "misconfigured: {var} {problem}"),
             AppError::DatabaseUnavailable(d) => write!(f, "database unavailable: {d}"),
+            AppError::RateLimiterUnavailable { policy } => {
+                write!(f, "rate limiter unavailable for fail-closed policy {policy}")
+            }
             AppError::Upstream { service, detail } => write!(f, "{service} failed: {detail}"),
             AppError::Internal(d) => write!(f, "internal: {d}"),
             other => write!(f, "{}: {}", other.code(), other.public_message()),
@@ -155,7 +169,7 @@ impl From<crate::config::ConfigProblem> for AppError {
 
 fn human_bytes(n: u64) -> String {
     const MB: u64 = 1024 * 1024;
-    if n >= MB && n % MB == 0 {
+    if n >= MB && n.is_multiple_of(MB) {
         format!("{} MB", n / MB)
     } else if n >= 1024 {
         format!("{} KB", n / 1024)

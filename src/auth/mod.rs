@@ -44,6 +44,12 @@ impl Ctx {
         Ok(self.session.get_or_init(|| claims).as_ref())
     }
 
+    /// The user id of a validly signed, unexpired session token — without checking the
+    /// database (for rate-limit subjects; authorization must use `user()`).
+    pub fn session_user_id(&self) -> Option<i64> {
+        self.session_claims().ok().flatten().and_then(|c| c.user_id())
+    }
+
     /// The signed-in user, or `None`. One query per request (cached), which also enforces
     /// "sign out everywhere" (the token's session version must be the user's current one).
     pub async fn user(&self) -> Result<Option<&User>, AppError> {

@@ -1,21 +1,53 @@
-//! The rate limiter Durable Object. One instance per subject key, so limits are shared by every
-//! Worker instance at the edge. (Foundation: the class and its binding exist; the sliding window
-//! and the policy table arrive with the rate-limiting work.)
+//! Rate limits: one sliding-window limiter (a Durable Object per subject) for the whole edge.
+//!
+//! # Using it from a feature
+//!
+//! A handler counts its costly action against a policy, before doing it:
+//!
+//! ```ignore
+//! // AI generation, per caller (the signed-in user, else the client IP):
+//! cx.limit(Policy::AiGeneration, &cx.subject).await?;
+//! // Sign-in emails, per address *and* per IP (two windows, two objects):
+//! cx.limit(Policy::SignInEmailPerAddress, &Subject::email(address.as_str())).await?;
+//! cx.limit(Policy::SignInEmailPerIp, &cx.subject).await?;
+//! ```
+//!
+//! `?` turns a refusal into `AppError::TooManyRequests` (429 with `Retry-After`: an HTML page,
+//! or JSON under `/api/`), and a limiter outage on a fail-closed policy into a 503. Every
+//! decision is recorded in the `Ctx`; `app` puts the `RateLimit-Limit`/`-Remaining`/`-Reset`/
+//! `-Policy` headers of the tightest one on whatever response the handler returns.
+//!
+//! Before routing, `app` already counts every request against its route class (`Pages`,
+//! `GeneralApi`, `StripeWebhook`), so handlers only add the policies of their costly action.
+//!
+//! # Pieces
+//!
+//! - `policy`: the one table (limit, window, fail mode per policy); `overrides`: `RATE_LIMITS`.
+//! - `subject`: who is counted; `subject()` below is the one place that decides it per request.
+//! - `window`: the exact sliding-window algorithm; `object`: the Durable Object running it on
+//!   SQLite; `client`: the typed, time-bounded call to it; `enforce`: decisions, the local memory
+//!   of refusals, fail open/closed, logs and Sentry.
 
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+pub mod client;
+pub mod enforce;
+pub mod object;
+pub mod overrides;
+pub mod policy;
+pub mod subject;
+pub mod window;
 
-#[durable_object]
-pub struct RateLimiter {
-    #[allow(dead_code)]
-    state: State,
-}
+pub use enforce::Decision;
+pub use object::RateLimiter;
+pub use overrides::RateLimits;
+pub use policy::{FailMode, Policy, Rule};
+pub use subject::Subject;
 
-impl DurableObject for RateLimiter {
-    fn new(state: State, _env: Env) -> Self {
-        Self { state }
-    }
+use crate::ctx::Ctx;
 
-    async fn fetch(&self, _req: Request) -> Result<Response> {
-        Response::from_json(&serde_json::json!({ "allowed": true }))
-    }
+/// Who this request is counted as: the signed-in user when there is one, otherwise the client
+/// IP (`CF-Connecting-IP`, set by Cloudflare's edge; clients cannot forge it there). The user
+/// comes from the session token's verified signature alone, with no database query: a revoked
+/// session still belongs to that user, so counting it against them is right.
+pub fn subject(cx: &Ctx) -> Subject {
+    Subject::of_request(cx.session_user_id(), cx.client_ip().as_deref())
 }

@@ -1,13 +1,41 @@
-//! `GET /api/debug/error`: a deliberate 500 so an operator can see that errors reach Sentry.
-//! Off unless `DEBUG_ERROR_ROUTE=true`; then it answers 404 like any unknown path.
+//! Operators' checks, each off (a 404 like any unknown path) unless its variable is `true`:
+//! - `GET /api/debug/error` (`DEBUG_ERROR_ROUTE`): a deliberate 500, to see errors reach Sentry.
+//! - `POST /api/debug/rate-limit/<policy>` (`DEBUG_RATE_LIMIT_ROUTE`): counts one request of the
+//!   caller against a policy, to check the limiter and a deployment's limits. It only spends
+//!   the caller's own quota, under the same rules as the real routes.
 
 use crate::ctx::Ctx;
 use crate::error::AppError;
+use crate::rate_limit::{enforce, Policy};
 use crate::reply::Reply;
+use serde_json::json;
 
 pub fn forced_error(cx: &Ctx) -> Result<Reply, AppError> {
     if !cx.config.debug_error_route {
         return Err(AppError::NotFound);
     }
     Err(AppError::internal("forced error from /api/debug/error (Sentry wiring check)"))
+}
+
+pub async fn rate_limit_check(cx: &Ctx, policy: &str) -> Result<Reply, AppError> {
+    if !cx.config.debug_rate_limit_route {
+        return Err(AppError::NotFound);
+    }
+    let policy = Policy::from_name(policy)
+        .ok_or_else(|| AppError::bad_request("policy", format!("unknown policy `{policy}`")))?;
+    let decision = enforce::enforce(cx, policy, &cx.subject, true).await?;
+    Ok(Reply::json(&json!({
+        "policy": policy.name(),
+        "subject": cx.subject.key(),
+        "fail_mode": format!("{:?}", policy.fail_mode()).to_lowercase(),
+        // null: the policy is off, or the limiter is down and the policy fails open.
+        "decision": decision.map(|d| json!({
+            "allowed": d.allowed,
+            "limit": d.limit,
+            "remaining": d.remaining,
+            "reset_ms": d.reset_ms,
+            "stored": d.stored,
+        })),
+    }))
+    .no_store())
 }

@@ -40,19 +40,24 @@ pub fn report(cx: &Ctx, err: &AppError) {
     if !err.is_reportable() {
         return;
     }
+    report_to_sentry(cx, err.code(), &err.to_string());
+}
+
+/// Sends one event to Sentry after the response (when a DSN is configured). `kind` groups
+/// events (an error code); `message` is the full cause, never shown to users.
+pub fn report_to_sentry(cx: &Ctx, kind: &str, message: &str) {
     let Some(Ok(dsn)) = cx.config.sentry.clone() else {
         return;
     };
-    let message = err.to_string();
     let body = sentry::envelope(
         &dsn,
         &sentry::Report {
             event_id: hex::encode(random_16()),
             now_ms: cx.now_ms,
-            kind: err.code(),
-            message: &message,
+            kind,
+            message,
             request_id: &cx.request_id,
-            method: &cx.method.to_string(),
+            method: cx.method.as_ref(),
             path: &cx.path,
             environment: cx.config.environment.as_str(),
             release: crate::BUILD_ID,

@@ -9,6 +9,7 @@ mod credits;
 mod health;
 mod migrations;
 mod pages;
+mod rate_limit;
 mod security_headers;
 mod sentry;
 mod sessions;
@@ -23,6 +24,7 @@ fn main() {
         health::tests(),
         migrations::tests(),
         pages::tests(),
+        rate_limit::tests(),
         security_headers::tests(),
         sentry::tests(),
         sessions::tests(),
@@ -36,6 +38,7 @@ fn main() {
     }
     let conclusion = libtest_mimic::run(&args, tests);
     if !listing {
+        rate_limit::shutdown();
         support::stop_shared();
     }
     conclusion.exit();

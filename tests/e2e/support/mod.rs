@@ -44,11 +44,14 @@ pub struct Options {
     pub own_cluster: bool,
     /// Fakes to use instead of fresh ones with default behaviour.
     pub fakes: Option<Fakes>,
+    /// Top-level wrangler.toml keys to leave out (e.g. "durable_objects": a deployment that
+    /// lacks a binding).
+    pub drop_config: Vec<&'static str>,
 }
 
 impl Options {
     pub fn named(name: &'static str) -> Options {
-        Options { name, vars: Vec::new(), own_cluster: false, fakes: None }
+        Options { name, vars: Vec::new(), own_cluster: false, fakes: None, drop_config: Vec::new() }
     }
 }
 
@@ -89,13 +92,14 @@ impl Stack {
         set("EMAIL_FROM", "GhostTools <noreply@ghosttools.test>".into());
         set("NEXT_PUBLIC_SENTRY_DSN", fakes.sentry.dsn());
         set("DEBUG_ERROR_ROUTE", "true".into());
+        set("DEBUG_RATE_LIMIT_ROUTE", "true".into());
         for (k, v) in opts.vars {
             vars.insert(k.to_string(), v);
         }
         // The Worker reaches Postgres through a stand-in for the Hyperdrive service.
         let proxy = db_proxy::DbProxy::start(cluster.port).await;
         let worker_db_url = db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
-        let worker = Worker::start(opts.name, port, &worker_db_url, &vars).await;
+        let worker = Worker::start(opts.name, port, &worker_db_url, &vars, &opts.drop_config).await;
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))

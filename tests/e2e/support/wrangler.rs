@@ -18,18 +18,20 @@ pub struct Worker {
 
 impl Worker {
     /// Starts `wrangler dev` on a free port and waits until `/api/health` answers.
-    /// `vars` are set as plain vars; `None` removes a var the project config sets.
+    /// `vars` are set as plain vars; `None` removes a var the project config sets. `drop` names
+    /// top-level keys of the project config to leave out.
     pub async fn start(
         name: &str,
         port: u16,
         database_url: &str,
         vars: &BTreeMap<String, Option<String>>,
+        drop: &[&str],
     ) -> Worker {
         let dir = work_dir().join(format!("worker-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("worker dir");
         let config_path = dir.join("wrangler.toml");
-        std::fs::write(&config_path, config(database_url, vars)).expect("write wrangler.toml");
+        std::fs::write(&config_path, config(database_url, vars, drop)).expect("write wrangler.toml");
         let log = work_dir().join("logs").join(format!("wrangler-{name}.log"));
         let _ = std::fs::remove_file(&log);
         let mut cmd = Command::new(root().join("node_modules/.bin/wrangler"));
@@ -81,10 +83,13 @@ impl Worker {
     }
 }
 
-fn config(database_url: &str, vars: &BTreeMap<String, Option<String>>) -> String {
+fn config(database_url: &str, vars: &BTreeMap<String, Option<String>>, drop: &[&str]) -> String {
     let project = std::fs::read_to_string(root().join("wrangler.toml")).expect("read wrangler.toml");
     let mut t: Table = project.parse().expect("wrangler.toml is valid TOML");
     t.remove("build");
+    for key in drop {
+        assert!(t.remove(*key).is_some(), "wrangler.toml has no `{key}` to drop");
+    }
     let abs = |p: &str| Value::String(root().join(p).to_string_lossy().into_owned());
     let main = t.get("main").and_then(Value::as_str).expect("main").to_string();
     t.insert("main".into(), abs(&main));

@@ -1,0 +1,227 @@
+//! Enforcement inside the Worker: ask the subject's limiter (bounded in time), remember the
+//! decision for the response headers, refuse with 429, and apply the policy's fail mode when the
+//! limiter cannot answer.
+
+use super::client::{self, Ask};
+use super::policy::{FailMode, Policy};
+use super::subject::Subject;
+use crate::ctx::Ctx;
+use crate::error::AppError;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// One policy's answer for this request; its `RateLimit-*` headers go on the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub policy: Policy,
+    pub allowed: bool,
+    pub limit: u32,
+    pub remaining: u32,
+    /// Milliseconds until `remaining` grows; when refused, until a request can succeed.
+    pub reset_ms: u64,
+    pub window_secs: u32,
+    /// Admissions stored by the subject's limiter (asked for by the operators' check only).
+    pub stored: Option<u64>,
+}
+
+impl Decision {
+    /// Whole seconds, rounded up: a client that waits this long is never refused for being early.
+    pub fn reset_secs(&self) -> u64 {
+        self.reset_ms.div_ceil(1000)
+    }
+
+    /// `RateLimit-*` header fields (draft-ietf-httpapi-ratelimit-headers).
+    pub fn headers(&self) -> [(&'static str, String); 4] {
+        [
+            ("RateLimit-Limit", self.limit.to_string()),
+            ("RateLimit-Remaining", self.remaining.to_string()),
+            ("RateLimit-Reset", self.reset_secs().to_string()),
+            ("RateLimit-Policy", format!("{};w={}", self.limit, self.window_secs)),
+        ]
+    }
+}
+
+/// The decision a response reports when several policies applied: a refusal, else the policy
+/// with the fewest requests left (the one the client will hit first).
+pub fn most_pressing(decisions: &[Decision]) -> Option<&Decision> {
+    decisions.iter().min_by_key(|d| (d.allowed, d.remaining))
+}
+
+/// Counts one request of `policy` for `subject`. See the module doc of `rate_limit`.
+pub async fn enforce(
+    cx: &Ctx,
+    policy: Policy,
+    subject: &Subject,
+    report_stored: bool,
+) -> Result<Option<Decision>, AppError> {
+    let Some(rule) = cx.config.rate_limits.limits.rule(policy) else {
+        return Ok(None); // turned off by RATE_LIMITS
+    };
+    let now = worker::Date::now().as_millis();
+    if let Some(refused) = recently_refused(subject, policy, now) {
+        cx.record_limit(refused.clone());
+        return Err(too_many(&refused));
+    }
+    let ask = Ask {
+        policy: policy.name().to_string(),
+        limit: rule.limit,
+        window_secs: rule.window_secs,
+        report_stored,
+    };
+    let timeout = cx.config.rate_limits.timeout_ms;
+    match client::decide(&cx.env, subject, &ask, timeout).await {
+        Ok(answer) => {
+            let decision = Decision {
+                policy,
+                allowed: answer.allowed,
+                limit: answer.limit,
+                remaining: answer.remaining,
+                reset_ms: answer.reset_ms,
+                window_secs: rule.window_secs,
+                stored: answer.stored,
+            };
+            cx.record_limit(decision.clone());
+            if decision.allowed {
+                Ok(Some(decision))
+            } else {
+                remember_refusal(subject, &decision, worker::Date::now().as_millis());
+                Err(too_many(&decision))
+            }
+        }
+        Err(why) => limiter_failed(cx, policy, subject, &why, now),
+    }
+}
+
+fn too_many(d: &Decision) -> AppError {
+    AppError::TooManyRequests { retry_after_secs: d.reset_secs().max(1) }
+}
+
+fn limiter_failed(
+    cx: &Ctx,
+    policy: Policy,
+    subject: &Subject,
+    why: &str,
+    now: u64,
+) -> Result<Option<Decision>, AppError> {
+    let mode = policy.fail_mode();
+    let outcome = match mode {
+        FailMode::Open => "failing open: request allowed",
+        FailMode::Closed => "failing closed: request refused",
+    };
+    let message = format!("rate limiter unavailable for policy {} ({outcome}): {why}", policy.name());
+    cx.log("error", &format!("{message} [subject {subject}]"));
+    if first_report_this_minute(policy, now) {
+        crate::routes::errors::report_to_sentry(cx, "rate_limiter_unavailable", &message);
+    }
+    match mode {
+        FailMode::Open => Ok(None),
+        FailMode::Closed => Err(AppError::RateLimiterUnavailable { policy: policy.name() }),
+    }
+}
+
+// Per-isolate memory (one isolate serves many requests). Both maps are bounded.
+thread_local! {
+    /// Refusals until they expire: a subject over its limit cannot get back in before the
+    /// oldest counted request leaves the window, so later requests are refused here without a
+    /// round trip. This is exact, saves the object from a flood by one subject (which could
+    /// otherwise overload it into timeouts and so into failing open), and answers faster.
+    static REFUSED: RefCell<HashMap<(String, Policy), Decision>> = RefCell::new(HashMap::new());
+    /// When each policy's limiter failure was last sent to Sentry: an outage is reported, but
+    /// not once per request.
+    static REPORTED: RefCell<HashMap<Policy, u64>> = RefCell::new(HashMap::new());
+}
+
+const MAX_REMEMBERED_REFUSALS: usize = 10_000;
+const REPORT_EVERY_MS: u64 = 60_000;
+
+/// A refusal stored as a decision whose `reset_ms` is an absolute deadline (isolate clock).
+fn remember_refusal(subject: &Subject, d: &Decision, now: u64) {
+    REFUSED.with(|cell| {
+        let mut map = cell.borrow_mut();
+        if map.len() >= MAX_REMEMBERED_REFUSALS {
+            map.retain(|_, r| r.reset_ms > now);
+            if map.len() >= MAX_REMEMBERED_REFUSALS {
+                return;
+            }
+        }
+        let until = Decision { reset_ms: now + d.reset_ms, ..d.clone() };
+        map.insert((subject.key().to_string(), d.policy), until);
+    });
+}
+
+fn recently_refused(subject: &Subject, policy: Policy, now: u64) -> Option<Decision> {
+    REFUSED.with(|cell| {
+        let mut map = cell.borrow_mut();
+        let key = (subject.key().to_string(), policy);
+        let until = map.get(&key)?.reset_ms;
+        if until <= now {
+            map.remove(&key);
+            return None;
+        }
+        map.get(&key).map(|d| Decision { reset_ms: until - now, stored: None, ..d.clone() })
+    })
+}
+
+fn first_report_this_minute(policy: Policy, now: u64) -> bool {
+    REPORTED.with(|cell| {
+        let mut map = cell.borrow_mut();
+        match map.get(&policy) {
+            Some(&last) if now.saturating_sub(last) < REPORT_EVERY_MS => false,
+            _ => {
+                map.insert(policy, now);
+                true
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(policy: Policy, allowed: bool, remaining: u32) -> Decision {
+        Decision { policy, allowed, limit: 10, remaining, reset_ms: 1500, window_secs: 60, stored: None }
+    }
+
+    #[test]
+    fn headers_round_reset_up_to_whole_seconds() {
+        let d = decision(Policy::Pages, true, 7);
+        let h = d.headers();
+        assert_eq!(h[0], ("RateLimit-Limit", "10".into()));
+        assert_eq!(h[1], ("RateLimit-Remaining", "7".into()));
+        assert_eq!(h[2], ("RateLimit-Reset", "2".into()));
+        assert_eq!(h[3], ("RateLimit-Policy", "10;w=60".into()));
+        assert_eq!(too_many(&d), AppError::TooManyRequests { retry_after_secs: 2 });
+    }
+
+    #[test]
+    fn a_response_reports_the_refusal_or_else_the_tightest_policy() {
+        let pages = decision(Policy::Pages, true, 900);
+        let ai = decision(Policy::AiGeneration, true, 3);
+        assert_eq!(most_pressing(&[pages.clone(), ai.clone()]), Some(&ai));
+        let refused = decision(Policy::GeneralApi, false, 0);
+        let spent = decision(Policy::AiGeneration, true, 0);
+        assert_eq!(most_pressing(&[spent, refused.clone()]), Some(&refused));
+        assert_eq!(most_pressing(&[]), None);
+    }
+
+    #[test]
+    fn a_refusal_is_remembered_until_its_deadline_only() {
+        let s = Subject::ip(Some("198.51.100.1"));
+        let d = decision(Policy::AiGeneration, false, 0);
+        remember_refusal(&s, &d, 10_000);
+        let again = recently_refused(&s, Policy::AiGeneration, 10_400).unwrap();
+        assert_eq!(again.reset_ms, 1100);
+        assert!(recently_refused(&s, Policy::Pages, 10_400).is_none());
+        assert!(recently_refused(&Subject::ip(Some("198.51.100.2")), Policy::AiGeneration, 10_400).is_none());
+        assert!(recently_refused(&s, Policy::AiGeneration, 11_500).is_none());
+    }
+
+    #[test]
+    fn limiter_failures_reach_sentry_at_most_once_a_minute_per_policy() {
+        assert!(first_report_this_minute(Policy::CheckoutCreation, 1_000));
+        assert!(!first_report_this_minute(Policy::CheckoutCreation, 30_000));
+        assert!(first_report_this_minute(Policy::TranscriptionUpload, 30_000));
+        assert!(first_report_this_minute(Policy::CheckoutCreation, 61_000));
+    }
+}

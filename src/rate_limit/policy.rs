@@ -1,0 +1,120 @@
+//! The one rate-limit policy table: route class → limit, window, and what to do when the limiter
+//! itself is down. Limits can be overridden per deployment with `RATE_LIMITS` (see overrides.rs).
+
+/// What a request is counted against. Each policy keeps its own sliding window per subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Policy {
+    SignInEmailPerAddress,
+    SignInEmailPerIp,
+    AiGeneration,
+    TranscriptionUpload,
+    CheckoutCreation,
+    StripeWebhook,
+    GeneralApi,
+    Pages,
+}
+
+/// When the limiter cannot answer (error or timeout): let the request through, or refuse it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailMode {
+    /// Cheap or must-not-break traffic (pages, the API at large, Stripe's webhooks).
+    Open,
+    /// Traffic that costs money or can be abused (AI calls, uploads, checkout, outgoing email).
+    Closed,
+}
+
+/// At most `limit` requests in any window of `window_secs` seconds (a sliding window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub limit: u32,
+    pub window_secs: u32,
+}
+
+const MIN: u32 = 60;
+const HOUR: u32 = 3600;
+
+#[rustfmt::skip]
+const TABLE: [(Policy, &str, u32, u32, FailMode); 8] = [
+    // policy                          config name                 limit  window     limiter down
+    (Policy::SignInEmailPerAddress, "signin_email_per_address",     5,    HOUR,     FailMode::Closed),
+    (Policy::SignInEmailPerIp,      "signin_email_per_ip",         20,    HOUR,     FailMode::Closed),
+    (Policy::AiGeneration,          "ai_generation",               20,    MIN,      FailMode::Closed),
+    (Policy::TranscriptionUpload,   "transcription_upload",        10,    HOUR,     FailMode::Closed),
+    (Policy::CheckoutCreation,      "checkout_creation",           10,    10 * MIN, FailMode::Closed),
+    // Generous: Stripe retries for days and must never be turned away by us.
+    (Policy::StripeWebhook,         "stripe_webhook",            6000,    MIN,      FailMode::Open),
+    (Policy::GeneralApi,            "general_api",               1200,    MIN,      FailMode::Open),
+    (Policy::Pages,                 "pages",                     1200,    MIN,      FailMode::Open),
+];
+
+impl Policy {
+    pub const ALL: [Policy; 8] = [
+        Policy::SignInEmailPerAddress,
+        Policy::SignInEmailPerIp,
+        Policy::AiGeneration,
+        Policy::TranscriptionUpload,
+        Policy::CheckoutCreation,
+        Policy::StripeWebhook,
+        Policy::GeneralApi,
+        Policy::Pages,
+    ];
+
+    fn row(self) -> &'static (Policy, &'static str, u32, u32, FailMode) {
+        // TABLE lists every policy in declaration order (checked by a test).
+        &TABLE[self as usize]
+    }
+
+    /// The policy's name in `RATE_LIMITS`, logs and the limiter's storage.
+    pub fn name(self) -> &'static str {
+        self.row().1
+    }
+
+    pub fn default_rule(self) -> Rule {
+        let &(_, _, limit, window_secs, _) = self.row();
+        Rule { limit, window_secs }
+    }
+
+    pub fn fail_mode(self) -> FailMode {
+        self.row().4
+    }
+
+    pub fn from_name(name: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+impl Rule {
+    pub fn window_ms(self) -> u64 {
+        u64::from(self.window_secs) * 1000
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_lists_every_policy_once_in_order() {
+        for (i, p) in Policy::ALL.into_iter().enumerate() {
+            assert_eq!(TABLE[i].0, p);
+            assert_eq!(Policy::from_name(p.name()), Some(p));
+        }
+    }
+
+    #[test]
+    fn costly_actions_fail_closed_and_cheap_traffic_fails_open() {
+        use FailMode::*;
+        for (p, mode) in [
+            (Policy::AiGeneration, Closed),
+            (Policy::TranscriptionUpload, Closed),
+            (Policy::CheckoutCreation, Closed),
+            (Policy::SignInEmailPerAddress, Closed),
+            (Policy::SignInEmailPerIp, Closed),
+            (Policy::Pages, Open),
+            (Policy::GeneralApi, Open),
+            (Policy::StripeWebhook, Open),
+        ] {
+            assert_eq!(p.fail_mode(), mode, "{}", p.name());
+        }
+    }
+}
