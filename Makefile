@@ -1,7 +1,7 @@
 # The verbs a newcomer types. `make help` lists them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help setup wasm build dev test test-unit test-e2e bench-ratelimit migrate migrate-status size fmt lint deploy clean
+.PHONY: preflight smoke help setup wasm build dev test test-unit test-e2e bench-ratelimit migrate migrate-status size fmt lint deploy clean
 
 help: ## List the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -49,7 +49,13 @@ lint: ## Clippy for the Worker (wasm32) and the native code, warnings as errors
 	@cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
 	@cargo clippy --quiet --all-targets -- -D warnings
 
-deploy: build ## Migrate the production DATABASE_URL, then deploy the Worker to Cloudflare
+preflight: ## Check the production config: wrangler.toml [vars] + secrets exported in this shell
+	@cargo run --quiet --release --bin preflight -- wrangler.toml
+
+smoke: ## After a deploy: health ok, security headers, webhook refuses unsigned (URL=https://…)
+	@scripts/smoke.sh "$(URL)"
+
+deploy: preflight build ## Migrate the production DATABASE_URL, then deploy the Worker to Cloudflare
 	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL to the production database"; exit 1; }
 	@cargo run --quiet --release --bin migrate
 	@npx wrangler deploy

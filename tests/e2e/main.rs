@@ -8,6 +8,7 @@ mod config;
 mod credits;
 mod health;
 mod migrations;
+mod operations;
 mod pages;
 mod rate_limit;
 mod security_headers;
@@ -23,6 +24,7 @@ fn main() {
         credits::tests(),
         health::tests(),
         migrations::tests(),
+        operations::tests(),
         pages::tests(),
         rate_limit::tests(),
         security_headers::tests(),
