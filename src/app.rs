@@ -4,7 +4,7 @@
 use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
-use crate::routes::{account, debug, health, pages};
+use crate::routes::{account, debug, google, health, pages, sign_in};
 use crate::security;
 use worker::{Context, Env, Headers, Method, Request, Response, ResponseBuilder, Result};
 
@@ -28,10 +28,30 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
         (Get | Head, [""]) => pages::landing(cx).await,
         (Get | Head, ["dashboard"]) => account::dashboard(cx).await,
         (Post, ["signout"]) => account::sign_out(req, cx).await,
+        (Get | Head, ["account"]) => account::account(cx).await,
+        (Post, ["account", "signout-everywhere"]) => account::sign_out_everywhere(req, cx).await,
+        (Post, ["account", "delete"]) => account::delete(req, cx).await,
+        (Get | Head, ["signin"]) => sign_in::form(req, cx).await,
+        (Post, ["signin"]) => sign_in::submit(req, cx).await,
+        (Get | Head, ["signin", "confirm"]) => sign_in::confirm_page(req, cx).await,
+        (Post, ["signin", "confirm"]) => sign_in::confirm(req, cx).await,
+        (Post, ["signin", "google"]) => google::start(req, cx).await,
+        (Get, ["signin", "google", "callback"]) => google::callback(req, cx).await,
         (Get | Head, ["api", "health"]) => health::report(cx).await,
         (Get, ["api", "debug", "error"]) => debug::forced_error(cx),
         // Known paths with another method.
-        (_, [""] | ["dashboard"] | ["signout"] | ["api", "health"]) => Err(AppError::MethodNotAllowed),
+        (
+            _,
+            [""]
+            | ["dashboard"]
+            | ["signout"]
+            | ["account"]
+            | ["account", "signout-everywhere" | "delete"]
+            | ["signin"]
+            | ["signin", "confirm" | "google"]
+            | ["signin", "google", "callback"]
+            | ["api", "health"],
+        ) => Err(AppError::MethodNotAllowed),
         _ => Err(AppError::NotFound),
     }
 }

@@ -72,6 +72,10 @@ impl SiteUrl {
     pub fn origin(&self) -> String {
         self.0.origin().ascii_serialization()
     }
+    /// The host name (or IP) of the site, without port.
+    pub fn host(&self) -> String {
+        self.0.host_str().unwrap_or_default().to_string()
+    }
 }
 
 /// Parsed Sentry DSN: where envelopes go and the key they carry.
@@ -101,6 +105,8 @@ pub struct OpenAiConfig {
 #[derive(Debug, Clone)]
 pub struct EmailConfig {
     pub server: Url,
+    /// `EMAIL_FROM` as given, e.g. `GhostTools <noreply@ghosttools.app>` (checked to parse as a
+    /// `Mailbox`).
     pub from: String,
 }
 
@@ -138,11 +144,14 @@ pub struct Config {
     pub sentry: Option<Setting<SentryDsn>>,
     pub rewardful: RewardfulConfig,
     pub endpoints: Endpoints,
+    /// How long an emailed sign-in link stays valid (`EMAIL_LINK_TTL_MINUTES`, default 30).
+    pub email_link_ttl_minutes: Setting<u32>,
     /// `/api/debug/error` answers with a deliberate 500 so operators can check Sentry wiring.
     pub debug_error_route: bool,
 }
 
 const MIN_SECRET_BYTES: usize = 32;
+pub const DEFAULT_EMAIL_LINK_TTL_MINUTES: u32 = 30;
 
 impl Config {
     /// Reads every setting through `get` (the Worker's env, or a map in tests).
@@ -194,6 +203,13 @@ impl Config {
             rewardful_api: base(&["REWARDFUL_API_BASE"], "https://api.getrewardful.com"),
             rewardful_script: base(&["REWARDFUL_SCRIPT_URL"], "https://r.wdfl.co/rw.js"),
         };
+        let email_link_ttl_minutes = match read(&["EMAIL_LINK_TTL_MINUTES"]) {
+            None => Ok(DEFAULT_EMAIL_LINK_TTL_MINUTES),
+            Some((var, v)) => match v.parse::<u32>() {
+                Ok(n) if (1..=24 * 60).contains(&n) => Ok(n),
+                _ => Err(invalid(var, "must be a whole number of minutes from 1 to 1440")),
+            },
+        };
         let debug_error_route = read(&["DEBUG_ERROR_ROUTE"]).is_some_and(|(_, v)| v == "true" || v == "1");
         Config {
             environment,
@@ -206,6 +222,7 @@ impl Config {
             sentry,
             rewardful,
             endpoints,
+            email_link_ttl_minutes,
             debug_error_route,
         }
     }
@@ -229,6 +246,7 @@ impl Config {
         check(self.openai.as_ref().err(), production);
         check(self.google.as_ref().and_then(|g| g.as_ref().err()), true);
         check(self.sentry.as_ref().and_then(|s| s.as_ref().err()), true);
+        check(self.email_link_ttl_minutes.as_ref().err(), true);
         out
     }
 }
@@ -262,13 +280,16 @@ fn parse_email(
         return Err(invalid(var, "scheme must be smtp:// or smtps:// with a host"));
     }
     let (from_var, from) = from.ok_or_else(|| missing("EMAIL_FROM"))?;
-    if !from.contains('@') || from.contains(['\r', '\n']) {
-        return Err(invalid(from_var, "must be an email address"));
+    if crate::domain::Mailbox::parse(&from).is_err() {
+        return Err(invalid(from_var, "must be an address like GhostTools <noreply@example.com>"));
     }
     Ok(EmailConfig { server: url, from })
 }
 
-fn parse_stripe(read: &dyn Fn(&[&'static str]) -> Option<(&'static str, String)>) -> Setting<StripeConfig> {
+/// Reads the first set variable of a list of names: its name and trimmed value.
+type Reader<'a> = &'a dyn Fn(&[&'static str]) -> Option<(&'static str, String)>;
+
+fn parse_stripe(read: Reader) -> Setting<StripeConfig> {
     let need = |var: &'static str, prefix: &str| -> Setting<String> {
         let (_, v) = read(&[var]).ok_or_else(|| missing(var))?;
         if !v.starts_with(prefix) {
@@ -379,6 +400,25 @@ mod tests {
         let mut pairs = GOOD.to_vec();
         pairs.push(("STRIPE_API_BASE", "http://127.0.0.1:4242/"));
         assert_eq!(config(&pairs).endpoints.stripe_api, "http://127.0.0.1:4242");
+    }
+
+    #[test]
+    fn the_sign_in_link_lifetime_defaults_to_30_minutes_and_is_checked() {
+        assert_eq!(config(GOOD).email_link_ttl_minutes, Ok(30));
+        let mut pairs = GOOD.to_vec();
+        pairs.push(("EMAIL_LINK_TTL_MINUTES", "15"));
+        assert_eq!(config(&pairs).email_link_ttl_minutes, Ok(15));
+        for bad in ["soon", "0", "-5", "100000"] {
+            let c = config(&[GOOD, &[("EMAIL_LINK_TTL_MINUTES", bad)]].concat());
+            assert_eq!(c.problems()[0].var, "EMAIL_LINK_TTL_MINUTES", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_sender_that_is_not_a_mailbox_is_a_problem() {
+        let pairs =
+            [GOOD, &[("EMAIL_SERVER", "smtp://h.example:587"), ("EMAIL_FROM", "GhostTools")]].concat();
+        assert_eq!(config(&pairs).email.unwrap_err().var, "EMAIL_FROM");
     }
 
     #[test]
