@@ -119,3 +119,111 @@ pub fn verify(token: &str, jwks: &JwkSet, expected: &Expected) -> Result<Identit
     let name = claims.name.filter(|n| !n.trim().is_empty() && !n.chars().any(char::is_control));
     Ok(Identity { subject: claims.sub, email, name })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use jsonwebtoken::{EncodingKey, Header};
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+    use serde_json::json;
+
+    // The e2e suite's fake provider key (test-only).
+    const PEM: &str = include_str!("../../tests/e2e/support/fakes/google-test-key.pem");
+    const NOW: u64 = 1_800_000_000;
+    const ISS: &str = "https://accounts.google.com";
+
+    fn key() -> rsa::RsaPrivateKey {
+        rsa::RsaPrivateKey::from_pkcs8_pem(PEM).unwrap()
+    }
+
+    fn jwks() -> JwkSet {
+        let public = key().to_public_key();
+        serde_json::from_value(json!({ "keys": [{
+            "kty": "RSA", "alg": "RS256", "use": "sig", "kid": "k1",
+            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+        }]}))
+        .unwrap()
+    }
+
+    fn claims() -> serde_json::Value {
+        json!({ "iss": ISS, "aud": "client-1", "sub": "1234", "email": "Ada@Example.com",
+                "email_verified": true, "nonce": "n-1", "iat": NOW - 10, "exp": NOW + 3600, "name": "Ada" })
+    }
+
+    fn sign(claims: &serde_json::Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("k1".into());
+        let der = key().to_pkcs1_der().unwrap();
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_der(der.as_bytes())).unwrap()
+    }
+
+    fn check(token: &str) -> Result<Identity, Rejected> {
+        let issuers = vec![ISS.to_string(), "accounts.google.com".to_string()];
+        verify(
+            token,
+            &jwks(),
+            &Expected { issuers: &issuers, client_id: "client-1", nonce: "n-1", now_secs: NOW },
+        )
+    }
+
+    #[test]
+    fn a_correct_token_names_the_verified_person() {
+        let id = check(&sign(&claims())).unwrap();
+        assert_eq!(
+            (id.subject.as_str(), id.email.as_str(), id.name.as_deref()),
+            ("1234", "ada@example.com", Some("Ada"))
+        );
+        let mut bare_issuer = claims();
+        bare_issuer["iss"] = json!("accounts.google.com");
+        assert!(check(&sign(&bare_issuer)).is_ok());
+    }
+
+    #[test]
+    fn each_claim_is_checked() {
+        let cases: [(&str, serde_json::Value, Rejected); 6] = [
+            ("iss", json!("https://evil.example"), Rejected::WrongIssuer),
+            ("aud", json!("client-2"), Rejected::WrongAudience),
+            ("exp", json!(NOW - 61), Rejected::Expired),
+            ("nonce", json!("n-2"), Rejected::WrongNonce),
+            ("email_verified", json!(false), Rejected::EmailNotVerified),
+            ("email", json!("not an address"), Rejected::BadEmail),
+        ];
+        for (claim, value, expected) in cases {
+            let mut c = claims();
+            c[claim] = value;
+            assert_eq!(check(&sign(&c)).unwrap_err(), expected, "{claim}");
+        }
+        let mut no_nonce = claims();
+        no_nonce.as_object_mut().unwrap().remove("nonce");
+        assert_eq!(check(&sign(&no_nonce)).unwrap_err(), Rejected::WrongNonce);
+    }
+
+    #[test]
+    fn a_changed_payload_or_a_foreign_algorithm_is_refused() {
+        let token = sign(&claims());
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut c = claims();
+        c["email"] = json!("mallory@example.com");
+        let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(c.to_string()), parts[2]);
+        assert_eq!(check(&forged).unwrap_err(), Rejected::BadSignature);
+        // alg none, and HS256 keyed with the public modulus (algorithm confusion).
+        let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k1"}"#), parts[1]);
+        assert!(check(&none).is_err());
+        let mut hs = Header::new(Algorithm::HS256);
+        hs.kid = Some("k1".into());
+        let public_n = key().to_public_key().n().to_bytes_be();
+        let confused = jsonwebtoken::encode(&hs, &claims(), &EncodingKey::from_secret(&public_n)).unwrap();
+        assert_eq!(check(&confused).unwrap_err(), Rejected::WrongAlgorithm);
+        let mut other_kid = Header::new(Algorithm::RS256);
+        other_kid.kid = Some("k2".into());
+        let der = key().to_pkcs1_der().unwrap();
+        let t =
+            jsonwebtoken::encode(&other_kid, &claims(), &EncodingKey::from_rsa_der(der.as_bytes())).unwrap();
+        assert_eq!(check(&t).unwrap_err(), Rejected::UnknownKey(Some("k2".into())));
+    }
+}

@@ -3,7 +3,9 @@
 //! The SMTP conversation is `wasm-smtp`'s (made for Workers); this module only decides how to
 //! connect: `smtps://` is implicit TLS (465); `smtp://` starts in plaintext on a socket that
 //! can be upgraded and switches to TLS when the server offers STARTTLS (587). Credentials are
-//! never sent in plaintext to anything but this machine (a local sink in dev and tests).
+//! never sent in plaintext to anything but this machine (a local sink in dev and tests), and a
+//! local inbox that offers no AUTH (maildev) is written to without it; a remote server that
+//! offers none while we hold credentials is an error, not a reason to skip authentication.
 //! Every send has a deadline: a server that accepts the connection and then stalls must not
 //! hold a visitor's request forever.
 
@@ -137,12 +139,22 @@ async fn converse(server: &SmtpServer, ehlo_domain: &str, envelope: &Envelope<'_
         client
     };
     if let Some((user, pass)) = &server.credentials {
-        client.login(user, pass).await.map_err(classify)?;
+        if offers_auth(client.capabilities()) || !server.is_loopback() {
+            client.login(user, pass).await.map_err(classify)?;
+        }
+        // else: a local inbox (maildev in `make dev`) that asks for no credentials.
     }
     client.send_mail(envelope.from, &[envelope.to], envelope.message).await.map_err(classify)?;
     // The message is accepted; a failed goodbye changes nothing.
     let _ = client.quit().await;
     Ok(())
+}
+
+fn offers_auth(capabilities: &[String]) -> bool {
+    capabilities.iter().any(|c| {
+        let c = c.trim().to_ascii_uppercase();
+        c.starts_with("AUTH ") || c.starts_with("AUTH=")
+    })
 }
 
 fn offers_starttls(capabilities: &[String]) -> bool {
@@ -195,6 +207,8 @@ mod tests {
     fn starttls_is_recognised_among_capabilities() {
         assert!(offers_starttls(&["PIPELINING".into(), "starttls".into()]));
         assert!(!offers_starttls(&["AUTH PLAIN LOGIN".into()]));
+        assert!(offers_auth(&["SIZE 100".into(), "AUTH PLAIN LOGIN".into()]));
+        assert!(!offers_auth(&["SIZE 100".into(), "8BITMIME".into()]));
     }
 
     #[test]

@@ -45,6 +45,12 @@ impl std::error::Error for EmailError {}
 
 impl EmailAddress {
     pub fn parse(raw: &str) -> Result<EmailAddress, EmailError> {
+        EmailAddress::parse_with(raw, false)
+    }
+
+    /// `single_label` admits a domain without dots (`noreply@localhost`): fine for our own
+    /// configured sender in development, never for an address a visitor types.
+    fn parse_with(raw: &str, single_label: bool) -> Result<EmailAddress, EmailError> {
         if raw.chars().any(char::is_control) {
             return Err(EmailError::ControlCharacters);
         }
@@ -60,7 +66,7 @@ impl EmailAddress {
             return Err(EmailError::NotOneAt);
         };
         let local = parse_local(local)?;
-        let domain = parse_domain(domain)?;
+        let domain = parse_domain(domain, single_label)?;
         let address = format!("{local}@{domain}");
         if address.len() > MAX_TOTAL {
             return Err(EmailError::TooLong);
@@ -99,7 +105,7 @@ fn parse_local(local: &str) -> Result<String, EmailError> {
 }
 
 /// A DNS name with at least two labels; IDN domains become their ASCII (punycode) form.
-fn parse_domain(domain: &str) -> Result<String, EmailError> {
+fn parse_domain(domain: &str, single_label: bool) -> Result<String, EmailError> {
     if domain.is_empty() || domain.starts_with('[') {
         return Err(EmailError::BadDomain);
     }
@@ -120,7 +126,7 @@ fn parse_domain(domain: &str) -> Result<String, EmailError> {
             && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
     let tld_ok = labels.last().is_some_and(|t| t.chars().any(|c| c.is_ascii_alphabetic()));
-    if labels.len() < 2 || !labels.iter().all(label_ok) || !tld_ok {
+    if (labels.len() < 2 && !single_label) || !labels.iter().all(label_ok) || !tld_ok {
         return Err(EmailError::BadDomain);
     }
     Ok(ascii.to_ascii_lowercase())
@@ -142,11 +148,11 @@ impl Mailbox {
         match (raw.rfind('<'), raw.strip_suffix('>')) {
             (Some(open), Some(_)) => {
                 let name = raw[..open].trim().trim_matches('"').trim();
-                let address = EmailAddress::parse(&raw[open + 1..raw.len() - 1])?;
+                let address = EmailAddress::parse_with(&raw[open + 1..raw.len() - 1], true)?;
                 let name = (!name.is_empty()).then(|| name.to_string());
                 Ok(Mailbox { name, address })
             }
-            _ => Ok(Mailbox { name: None, address: EmailAddress::parse(raw)? }),
+            _ => Ok(Mailbox { name: None, address: EmailAddress::parse_with(raw, true)? }),
         }
     }
 }
@@ -235,5 +241,10 @@ mod tests {
         let bare = Mailbox::parse("noreply@ghosttools.test").unwrap();
         assert_eq!(bare.name, None);
         assert!(Mailbox::parse("Evil\r\nBcc: x@y.z <a@b.c>").is_err());
+        // The development sender (see .dev.vars.example).
+        assert_eq!(
+            Mailbox::parse("GhostTools <noreply@localhost>").unwrap().address.as_str(),
+            "noreply@localhost"
+        );
     }
 }

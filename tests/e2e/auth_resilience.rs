@@ -12,6 +12,7 @@ pub fn tests() -> Vec<Trial> {
     trials![
         when_the_mail_server_is_down_the_visitor_is_told_to_retry_and_no_token_is_left,
         when_the_mail_server_refuses_our_credentials_no_token_is_left,
+        a_local_inbox_that_asks_for_no_credentials_still_gets_the_link,
         a_session_survives_a_worker_restart,
     ]
 }
@@ -59,6 +60,19 @@ async fn when_the_mail_server_refuses_our_credentials_no_token_is_left(_: &'stat
     assert_try_again(&s, &email).await;
     assert!(s.fakes.smtp.mails_to(&email).is_empty());
     assert!(s.worker.log_text().contains("refused our credentials"), "the log says why");
+}
+
+async fn a_local_inbox_that_asks_for_no_credentials_still_gets_the_link(_: &'static Stack) {
+    // `make dev`: maildev on 127.0.0.1 offers no AUTH while .dev.vars names a user.
+    let sink = SmtpSink::start(Mode::NoAuth).await;
+    let s =
+        Stack::start(Options { fakes: Some(Fakes::with_smtp(sink).await), ..Options::named("smtp-no-auth") })
+            .await;
+    let email = unique_email("dev-inbox");
+    let token = emailed_token(&s, &s.browser(), &email, None).await;
+    let mail = s.fakes.smtp.mails_to(&email).pop().unwrap();
+    assert_eq!(mail.auth_user, None, "no AUTH was attempted");
+    assert_eq!(confirm(&s, &s.browser(), &token).await.status(), 303);
 }
 
 async fn a_session_survives_a_worker_restart(_: &'static Stack) {
