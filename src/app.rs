@@ -5,7 +5,7 @@ use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::rate_limit::{self, Policy};
 use crate::reply::{Body, Reply};
-use crate::routes::{account, debug, health, pages};
+use crate::routes::{account, debug, google, health, pages, sign_in};
 use crate::security;
 use worker::{Context, Env, Headers, Method, Request, Response, ResponseBuilder, Result};
 
@@ -33,11 +33,31 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
         (Get | Head, [""]) => pages::landing(cx).await,
         (Get | Head, ["dashboard"]) => account::dashboard(cx).await,
         (Post, ["signout"]) => account::sign_out(req, cx).await,
+        (Get | Head, ["account"]) => account::account(cx).await,
+        (Post, ["account", "signout-everywhere"]) => account::sign_out_everywhere(req, cx).await,
+        (Post, ["account", "delete"]) => account::delete(req, cx).await,
+        (Get | Head, ["signin"]) => sign_in::form(req, cx).await,
+        (Post, ["signin"]) => sign_in::submit(req, cx).await,
+        (Get | Head, ["signin", "confirm"]) => sign_in::confirm_page(req, cx).await,
+        (Post, ["signin", "confirm"]) => sign_in::confirm(req, cx).await,
+        (Post, ["signin", "google"]) => google::start(req, cx).await,
+        (Get, ["signin", "google", "callback"]) => google::callback(req, cx).await,
         (Get | Head, ["api", "health"]) => health::report(cx).await,
         (Get, ["api", "debug", "error"]) => debug::forced_error(cx),
         (Post, ["api", "debug", "rate-limit", policy]) => debug::rate_limit_check(cx, policy).await,
         // Known paths with another method.
-        (_, [""] | ["dashboard"] | ["signout"] | ["api", "health"]) => Err(AppError::MethodNotAllowed),
+        (
+            _,
+            [""]
+            | ["dashboard"]
+            | ["signout"]
+            | ["account"]
+            | ["account", "signout-everywhere" | "delete"]
+            | ["signin"]
+            | ["signin", "confirm" | "google"]
+            | ["signin", "google", "callback"]
+            | ["api", "health"],
+        ) => Err(AppError::MethodNotAllowed),
         _ => Err(AppError::NotFound),
     }
 }
@@ -68,7 +88,13 @@ fn into_response(cx: &Ctx, reply: Reply) -> Result<Response> {
         headers.set("Cache-Control", "no-store")?;
     }
     for (name, value) in reply.headers.iter().chain(cx.take_extra_headers().iter()) {
-        headers.append(name, value)?;
+        // A handler's own value replaces a default (e.g. a stricter Referrer-Policy); only
+        // cookies accumulate.
+        if name.eq_ignore_ascii_case("set-cookie") {
+            headers.append(name, value)?;
+        } else {
+            headers.set(name, value)?;
+        }
     }
     for (name, value) in cx.rate_limit_headers() {
         headers.set(name, &value)?;

@@ -72,6 +72,10 @@ impl SiteUrl {
     pub fn origin(&self) -> String {
         self.0.origin().ascii_serialization()
     }
+    /// The host name (or IP) of the site, without port.
+    pub fn host(&self) -> String {
+        self.0.host_str().unwrap_or_default().to_string()
+    }
 }
 
 /// Parsed Sentry DSN: where envelopes go and the key they carry.
@@ -101,6 +105,8 @@ pub struct OpenAiConfig {
 #[derive(Debug, Clone)]
 pub struct EmailConfig {
     pub server: Url,
+    /// `EMAIL_FROM` as given, e.g. `GhostTools <noreply@ghosttools.app>` (checked to parse as a
+    /// `Mailbox`).
     pub from: String,
 }
 
@@ -151,6 +157,8 @@ pub struct Config {
     pub rewardful: RewardfulConfig,
     pub endpoints: Endpoints,
     pub rate_limits: RateLimitSettings,
+    /// How long an emailed sign-in link stays valid (`EMAIL_LINK_TTL_MINUTES`, default 30).
+    pub email_link_ttl_minutes: Setting<u32>,
     /// `/api/debug/error` answers with a deliberate 500 so operators can check Sentry wiring.
     pub debug_error_route: bool,
     /// `POST /api/debug/rate-limit/<policy>` counts one request and shows the decision.
@@ -158,6 +166,7 @@ pub struct Config {
 }
 
 const MIN_SECRET_BYTES: usize = 32;
+pub const DEFAULT_EMAIL_LINK_TTL_MINUTES: u32 = 30;
 
 impl Config {
     /// Reads every setting through `get` (the Worker's env, or a map in tests).
@@ -211,6 +220,13 @@ impl Config {
         };
         let flag = |name: &'static str| read(&[name]).is_some_and(|(_, v)| v == "true" || v == "1");
         let rate_limits = parse_rate_limits(read(&["RATE_LIMITS"]), read(&["RATE_LIMIT_TIMEOUT_MS"]));
+        let email_link_ttl_minutes = match read(&["EMAIL_LINK_TTL_MINUTES"]) {
+            None => Ok(DEFAULT_EMAIL_LINK_TTL_MINUTES),
+            Some((var, v)) => match v.parse::<u32>() {
+                Ok(n) if (1..=24 * 60).contains(&n) => Ok(n),
+                _ => Err(invalid(var, "must be a whole number of minutes from 1 to 1440")),
+            },
+        };
         Config {
             environment,
             site,
@@ -225,6 +241,7 @@ impl Config {
             rate_limits,
             debug_error_route: flag("DEBUG_ERROR_ROUTE"),
             debug_rate_limit_route: flag("DEBUG_RATE_LIMIT_ROUTE"),
+            email_link_ttl_minutes,
         }
     }
 
@@ -247,6 +264,7 @@ impl Config {
         check(self.openai.as_ref().err(), production);
         check(self.google.as_ref().and_then(|g| g.as_ref().err()), true);
         check(self.sentry.as_ref().and_then(|s| s.as_ref().err()), true);
+        check(self.email_link_ttl_minutes.as_ref().err(), true);
         out.extend(self.rate_limits.problems.iter().cloned());
         out
     }
@@ -281,8 +299,8 @@ fn parse_email(
         return Err(invalid(var, "scheme must be smtp:// or smtps:// with a host"));
     }
     let (from_var, from) = from.ok_or_else(|| missing("EMAIL_FROM"))?;
-    if !from.contains('@') || from.contains(['\r', '\n']) {
-        return Err(invalid(from_var, "must be an email address"));
+    if crate::domain::Mailbox::parse(&from).is_err() {
+        return Err(invalid(from_var, "must be an address like GhostTools <noreply@example.com>"));
     }
     Ok(EmailConfig { server: url, from })
 }
@@ -449,6 +467,25 @@ mod tests {
         let c = config(&pairs);
         assert_eq!(c.rate_limits.timeout_ms, 1000);
         assert_eq!(c.problems()[0].var, "RATE_LIMIT_TIMEOUT_MS");
+    }
+
+    #[test]
+    fn the_sign_in_link_lifetime_defaults_to_30_minutes_and_is_checked() {
+        assert_eq!(config(GOOD).email_link_ttl_minutes, Ok(30));
+        let mut pairs = GOOD.to_vec();
+        pairs.push(("EMAIL_LINK_TTL_MINUTES", "15"));
+        assert_eq!(config(&pairs).email_link_ttl_minutes, Ok(15));
+        for bad in ["soon", "0", "-5", "100000"] {
+            let c = config(&[GOOD, &[("EMAIL_LINK_TTL_MINUTES", bad)]].concat());
+            assert_eq!(c.problems()[0].var, "EMAIL_LINK_TTL_MINUTES", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_sender_that_is_not_a_mailbox_is_a_problem() {
+        let pairs =
+            [GOOD, &[("EMAIL_SERVER", "smtp://h.example:587"), ("EMAIL_FROM", "GhostTools")]].concat();
+        assert_eq!(config(&pairs).email.unwrap_err().var, "EMAIL_FROM");
     }
 
     #[test]

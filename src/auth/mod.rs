@@ -1,7 +1,13 @@
 //! Who is signing in: the current user from the session cookie, starting and ending sessions,
-//! and CSRF tokens for forms. Sign-in flows (email links, Google) build on these.
+//! CSRF tokens for forms, and the sign-in flows built on them (email links, Google) with their
+//! abuse limits.
 
+pub mod abuse;
 pub mod csrf;
+pub mod email_link;
+pub mod google;
+pub mod id_token;
+pub mod oauth_state;
 pub mod session;
 
 use crate::ctx::Ctx;
@@ -130,6 +136,8 @@ impl Ctx {
                 "This form expired or came from another site. Please reload the page and try again.".into(),
             )
         };
+        // Without the secret no token can be checked: 503 (naming the variable in the log).
+        let secret = self.secret()?;
         let origin = self.site()?.origin();
         if !csrf::same_origin(
             self.header("origin").as_deref(),
@@ -146,7 +154,7 @@ impl Ctx {
             },
         };
         match submitted {
-            Some(token) if csrf::verify(self.secret()?, &binding, token) => Ok(()),
+            Some(token) if csrf::verify(secret, &binding, token) => Ok(()),
             _ => Err(forbidden()),
         }
     }

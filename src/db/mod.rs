@@ -9,6 +9,7 @@
 
 pub mod credits;
 pub mod schema;
+pub mod sign_in_tokens;
 pub mod users;
 
 use crate::error::AppError;

@@ -1,9 +1,18 @@
-//! Queries about users.
+//! Queries about users: finding them for a session, creating them at first sign-in, linking
+//! sign-in providers, ending all their sessions, and anonymizing a deleted account.
 
 use super::Db;
 use crate::auth::User;
+use crate::domain::EmailAddress;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
+use tokio_postgres::Row;
+
+const USER_COLUMNS: &str = "id, email, session_version";
+
+fn user(row: &Row) -> User {
+    User { id: row.get(0), email: row.get(1), session_version: row.get(2) }
+}
 
 /// A user who has not deleted their account.
 pub async fn find_active(db: &Db, id: i64) -> Result<Option<User>, AppError> {
@@ -13,5 +22,100 @@ pub async fn find_active(db: &Db, id: i64) -> Result<Option<User>, AppError> {
             &[(&id, Type::INT8)],
         )
         .await?;
-    Ok(row.map(|r| User { id: r.get(0), email: r.get(1), session_version: r.get(2) }))
+    Ok(row.map(|r| user(&r)))
+}
+
+/// The user who owns `email` (proven by the caller: a spent link, a verified ID token),
+/// created on first sign-in. The address counts as verified from now on.
+pub async fn sign_in_by_email(db: &Db, email: &EmailAddress, name: Option<&str>) -> Result<User, AppError> {
+    let email = email.as_str();
+    let row = db
+        .query_one(
+            &format!(
+                "INSERT INTO users (email, email_verified_at, name) VALUES ($1, now(), $2)
+                 ON CONFLICT (email) WHERE email IS NOT NULL DO UPDATE
+                 SET email_verified_at = COALESCE(users.email_verified_at, now()),
+                     name = COALESCE(users.name, EXCLUDED.name),
+                     updated_at = now()
+                 RETURNING {USER_COLUMNS}"
+            ),
+            &[(&email, Type::TEXT), (&name, Type::TEXT)],
+        )
+        .await?;
+    Ok(user(&row))
+}
+
+/// The active user linked to a provider account.
+pub async fn find_by_provider(db: &Db, provider: &str, account_id: &str) -> Result<Option<User>, AppError> {
+    let row = db
+        .query_opt(
+            "SELECT u.id, u.email, u.session_version
+             FROM oauth_accounts o JOIN users u ON u.id = o.user_id
+             WHERE o.provider = $1 AND o.provider_account_id = $2
+               AND u.deleted_at IS NULL AND u.email IS NOT NULL",
+            &[(&provider, Type::TEXT), (&account_id, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.map(|r| user(&r)))
+}
+
+/// Links a provider account to a user (a no-op when that provider account is linked already).
+pub async fn link_provider(
+    db: &Db,
+    user_id: i64,
+    provider: &str,
+    account_id: &str,
+    email: &EmailAddress,
+) -> Result<(), AppError> {
+    let email = email.as_str();
+    db.execute(
+        "INSERT INTO oauth_accounts (provider, provider_account_id, user_id, email) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (provider, provider_account_id) DO NOTHING",
+        &[(&provider, Type::TEXT), (&account_id, Type::TEXT), (&user_id, Type::INT8), (&email, Type::TEXT)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The address of the user's linked account at `provider`, if any.
+pub async fn provider_email(db: &Db, user_id: i64, provider: &str) -> Result<Option<String>, AppError> {
+    let row = db
+        .query_opt(
+            "SELECT email FROM oauth_accounts WHERE user_id = $1 AND provider = $2 ORDER BY created_at LIMIT 1",
+            &[(&user_id, Type::INT8), (&provider, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.and_then(|r| r.get(0)))
+}
+
+/// "Sign out everywhere": every session token issued before carries an older version.
+pub async fn bump_session_version(db: &Db, user_id: i64) -> Result<(), AppError> {
+    db.execute(
+        "UPDATE users SET session_version = session_version + 1, updated_at = now() WHERE id = $1",
+        &[(&user_id, Type::INT8)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes an account the way the law lets us: personal data goes (email, name, sign-in links,
+/// linked provider accounts), every session ends, and the row itself stays with its id so the
+/// records accounting must keep (the credit ledger today) still add up without naming anyone.
+///
+/// Run it inside a transaction. Billing tables that arrive later (customers, invoices,
+/// payments) must extend this function: clear what identifies the person (names, addresses,
+/// the email copy on a customer row) and keep the amounts, dates and the user id.
+pub async fn anonymize(db: &Db, user_id: i64) -> Result<(), AppError> {
+    let id = [(&user_id as &(dyn tokio_postgres::types::ToSql + Sync), Type::INT8)];
+    db.execute("DELETE FROM email_sign_in_tokens WHERE email = (SELECT email FROM users WHERE id = $1)", &id)
+        .await?;
+    db.execute("DELETE FROM oauth_accounts WHERE user_id = $1", &id).await?;
+    db.execute(
+        "UPDATE users SET email = NULL, name = NULL, email_verified_at = NULL,
+                session_version = session_version + 1, deleted_at = now(), updated_at = now()
+         WHERE id = $1 AND deleted_at IS NULL",
+        &id,
+    )
+    .await?;
+    Ok(())
 }

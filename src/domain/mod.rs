@@ -1,1 +1,7 @@
 //! Parse-don't-validate types of the business. Pure: no I/O, no runtime types.
+
+pub mod email;
+pub mod next_path;
+
+pub use email::{EmailAddress, EmailError, Mailbox};
+pub use next_path::NextPath;

@@ -36,7 +36,8 @@ const HOUR: u32 = 3600;
 #[rustfmt::skip]
 const TABLE: [(Policy, &str, u32, u32, FailMode); 8] = [
     // policy                          config name                 limit  window     limiter down
-    (Policy::SignInEmailPerAddress, "signin_email_per_address",     5,    HOUR,     FailMode::Closed),
+    // Above the 5 pending links the database allows per address (a friendlier refusal first).
+    (Policy::SignInEmailPerAddress, "signin_email_per_address",    10,    HOUR,     FailMode::Closed),
     (Policy::SignInEmailPerIp,      "signin_email_per_ip",         20,    HOUR,     FailMode::Closed),
     (Policy::AiGeneration,          "ai_generation",               20,    MIN,      FailMode::Closed),
     (Policy::TranscriptionUpload,   "transcription_upload",        10,    HOUR,     FailMode::Closed),

@@ -1,10 +1,14 @@
-//! The signed-in home (dashboard) and signing out.
+//! The signed-in home (dashboard), the account page, signing out (here or everywhere) and
+//! deleting the account.
 
 use super::input::Form;
+use crate::auth::google::PROVIDER as GOOGLE;
 use crate::ctx::Ctx;
+use crate::db::users;
 use crate::error::AppError;
 use crate::reply::Reply;
-use crate::views::{account::Dashboard, render};
+use crate::views::account::{Account, Dashboard, Deleted};
+use crate::views::render;
 use worker::Request;
 
 pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
@@ -13,9 +17,49 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
     Ok(Reply::html(render(&Dashboard { layout })))
 }
 
+/// `GET /account`: email, linked Google account, sessions, deletion.
+pub async fn account(cx: &Ctx) -> Result<Reply, AppError> {
+    account_page(cx, None).await.map(Reply::html)
+}
+
+async fn account_page(cx: &Ctx, delete_error: Option<String>) -> Result<String, AppError> {
+    let user = cx.require_user().await?;
+    let google_email = users::provider_email(cx.db().await?, user.id, GOOGLE).await?;
+    let layout = super::layout(cx, "Your account · GhostTools").await;
+    Ok(render(&Account { layout, email: user.email.clone(), google_email, delete_error }))
+}
+
 /// POST only, with the CSRF token: a link or an image on another site cannot sign you out.
 pub async fn sign_out(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     Form::read(req, cx).await?;
     cx.end_session();
     Ok(Reply::redirect("/"))
+}
+
+/// `POST /account/signout-everywhere`: every session of this user ends, this one included.
+pub async fn sign_out_everywhere(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
+    Form::read(req, cx).await?;
+    let user = cx.require_user().await?;
+    users::bump_session_version(cx.db().await?, user.id).await?;
+    cx.end_session();
+    Ok(Reply::redirect("/signin"))
+}
+
+/// `POST /account/delete`: with the user's own address typed as confirmation.
+pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
+    let form = Form::read(req, cx).await?;
+    let user = cx.require_user().await?;
+    let typed = form.text("confirm").trim().to_ascii_lowercase();
+    if typed != user.email {
+        let message = "That is not your account's email address. Type it exactly to delete the account.";
+        let html = account_page(cx, Some(message.to_string())).await?;
+        return Ok(Reply::html(html).with_status(400));
+    }
+    let id = user.id;
+    cx.db().await?.transaction(async |db| users::anonymize(db, id).await).await?;
+    cx.log("info", &format!("account {id} deleted and anonymized"));
+    cx.end_session();
+    // A fresh layout: the person is no longer signed in.
+    let layout = crate::views::Layout::new("Account deleted · GhostTools", &cx.nonce);
+    Ok(Reply::html(render(&Deleted { layout })))
 }

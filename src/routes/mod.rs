@@ -3,9 +3,11 @@
 pub mod account;
 pub mod debug;
 pub mod errors;
+pub mod google;
 pub mod health;
 pub mod input;
 pub mod pages;
+pub mod sign_in;
 
 use crate::ctx::Ctx;
 use crate::views::Layout;

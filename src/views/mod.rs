@@ -2,7 +2,9 @@
 //! data (no runtime types) so pages are tested natively.
 
 pub mod account;
+pub mod auth;
 pub mod errors;
+pub mod mail;
 pub mod pages;
 
 use crate::config::Config;

@@ -23,4 +23,17 @@ async fn a_missing_secret_is_named_by_health_and_the_worker_keeps_serving(_: &'s
     assert_eq!(s.get("/").await.status(), 200);
     assert_eq!(s.get("/api/health").await.status(), 503);
     assert!(s.worker.log_text().contains("NEXTAUTH_SECRET"), "the log should name the variable");
+    // Routes that need the secret (signing in, every form) answer 503, and the Worker lives on.
+    assert_eq!(s.get("/signin").await.status(), 503);
+    let res = s
+        .http
+        .post(s.url("/signin"))
+        .header("cookie", "gt_csrf=whatever")
+        .form(&[("email", "someone@example.test"), ("csrf", "00")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503, "POST /signin without a secret");
+    assert!(res.text().await.unwrap().contains("temporarily unavailable"));
+    assert_eq!(s.get("/").await.status(), 200);
 }

@@ -4,6 +4,11 @@
 
 mod support;
 
+mod auth_account;
+mod auth_email;
+mod auth_google;
+mod auth_redirects;
+mod auth_resilience;
 mod config;
 mod credits;
 mod health;
@@ -20,6 +25,11 @@ fn main() {
     // Most tests wait on I/O: run more of them at once than there are cores.
     args.test_threads.get_or_insert(6);
     let tests: Vec<libtest_mimic::Trial> = [
+        auth_account::tests(),
+        auth_email::tests(),
+        auth_google::tests(),
+        auth_redirects::tests(),
+        auth_resilience::tests(),
         config::tests(),
         credits::tests(),
         health::tests(),

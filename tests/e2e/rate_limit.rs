@@ -25,6 +25,7 @@ pub fn tests() -> Vec<Trial> {
         the_window_slides_and_admits_again_as_the_oldest_request_leaves,
         each_client_is_counted_on_its_own_and_an_ipv6_client_by_its_64_prefix,
         a_signed_in_user_is_counted_per_account_whatever_their_ip,
+        one_client_cannot_send_sign_in_links_to_more_addresses_than_its_hourly_limit,
         the_limiter_forgets_expired_windows_by_itself,
         a_bad_limit_override_is_named_by_health_while_the_good_ones_apply,
         when_the_limiter_is_down_pages_stay_open_and_costly_actions_are_refused,
@@ -244,6 +245,35 @@ async fn a_signed_in_user_is_counted_per_account_whatever_their_ip(_: &'static S
     assert_eq!(page(s, &fresh_ip()).await.status(), 200, "anonymous visitors are counted apart");
 }
 
+async fn one_client_cannot_send_sign_in_links_to_more_addresses_than_its_hourly_limit(_: &'static Stack) {
+    use crate::support::{session::unique_email, sign_in::request_link};
+    let s = Stack::start(Options {
+        vars: vec![("RATE_LIMITS", Some("signin_email_per_ip=3/1h".into()))],
+        ..Options::named("signin-per-ip")
+    })
+    .await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("CF-Connecting-IP", fresh_ip().parse().unwrap());
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    for n in 0..3 {
+        let res = request_link(&s, &browser, &unique_email("spray"), None).await;
+        assert_eq!(res.status(), 200, "link {n}");
+    }
+    let victim = unique_email("spray-victim");
+    let res = request_link(&s, &browser, &victim, None).await;
+    assert_eq!(res.status(), 429, "a 4th address from one client within the hour");
+    assert!(number(&res, "retry-after") > 60);
+    let other_client = request_link(&s, &s.browser(), &unique_email("spray-other"), None).await;
+    assert_eq!(other_client.status(), 200, "other clients are not affected");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(s.fakes.smtp.mails_to(&victim).is_empty(), "nothing was sent");
+}
+
 static NEXT_LINE: AtomicU32 = AtomicU32::new(0x100);
 
 async fn the_limiter_forgets_expired_windows_by_itself(_: &'static Stack) {
@@ -284,6 +314,7 @@ async fn when_the_limiter_is_down_pages_stay_open_and_costly_actions_are_refused
     // A deployment whose Worker lacks the RATE_LIMITER binding: every call to the limiter fails.
     let s = Stack::start(Options {
         drop_config: vec!["durable_objects", "migrations"],
+        vars: vec![("RATE_LIMITS", None)],
         ..Options::named("limiter-down")
     })
     .await;

@@ -8,6 +8,7 @@ pub mod fakes;
 pub mod postgres;
 pub mod process;
 pub mod session;
+pub mod sign_in;
 pub mod smtp;
 pub mod wrangler;
 
@@ -25,13 +26,20 @@ pub const SESSION_SECRET: &str = "e2e-session-secret-0123456789abcdef0123";
 pub struct Fakes {
     pub sentry: fakes::sentry::SentryFake,
     pub smtp: smtp::SmtpSink,
+    pub google: fakes::google::GoogleFake,
 }
 
 impl Fakes {
     pub async fn start() -> Fakes {
+        Fakes::with_smtp(smtp::SmtpSink::start(smtp::Mode::Accept).await).await
+    }
+
+    /// Default fakes around a given SMTP sink (e.g. one that refuses AUTH).
+    pub async fn with_smtp(smtp: smtp::SmtpSink) -> Fakes {
         Fakes {
             sentry: fakes::sentry::SentryFake::start().await,
-            smtp: smtp::SmtpSink::start(smtp::Mode::Accept).await,
+            smtp,
+            google: fakes::google::GoogleFake::start().await,
         }
     }
 }
@@ -93,6 +101,12 @@ impl Stack {
         set("NEXT_PUBLIC_SENTRY_DSN", fakes.sentry.dsn());
         set("DEBUG_ERROR_ROUTE", "true".into());
         set("DEBUG_RATE_LIMIT_ROUTE", "true".into());
+        // Every test client is 127.0.0.1 without CF-Connecting-IP, i.e. one "client": the
+        // per-IP sign-in limit is tested on its own (rate_limit.rs) and off here.
+        set("RATE_LIMITS", "signin_email_per_ip=off".into());
+        set("GOOGLE_CLIENT_ID", fakes::google::CLIENT_ID.into());
+        set("GOOGLE_CLIENT_SECRET", fakes::google::CLIENT_SECRET.into());
+        set("GOOGLE_ISSUER", fakes.google.issuer());
         for (k, v) in opts.vars {
             vars.insert(k.to_string(), v);
         }

@@ -63,9 +63,26 @@ impl Drop for ChildGuard {
     }
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port that was free a moment ago on 127.0.0.1, chosen below the kernel's ephemeral range
+/// (32768+): servers that bind port 0 (the fakes, the database proxy) are given ephemeral
+/// ports, so they can never take a port handed out here before its owner binds it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+            as u64
+            ^ (u64::from(std::process::id()) << 20);
+    for attempt in 0..1000u64 {
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let mixed =
+            (seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ attempt).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        let port = 20000 + (mixed >> 33) as u16 % 12000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000");
 }
 
 pub fn root() -> PathBuf {

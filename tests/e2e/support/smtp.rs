@@ -1,6 +1,7 @@
 //! An SMTP sink on 127.0.0.1 that records every message it accepts: EHLO, AUTH PLAIN/LOGIN,
 //! MAIL, RCPT, DATA (dot-unstuffed), RSET, NOOP, QUIT. No STARTTLS (not advertised), so the
-//! Worker's plaintext path is what runs here. `Mode::RefuseAuth` answers 535 to AUTH.
+//! Worker's plaintext path is what runs here. `Mode::RefuseAuth` answers 535 to AUTH;
+//! `Mode::NoAuth` offers no AUTH at all, like the dev inbox.
 
 use base64::Engine;
 use std::net::SocketAddr;
@@ -13,6 +14,8 @@ use tokio::net::{TcpListener, TcpStream};
 pub enum Mode {
     Accept,
     RefuseAuth,
+    /// Like a local dev inbox (maildev): AUTH is neither advertised nor accepted.
+    NoAuth,
 }
 
 #[derive(Clone, Debug)]
@@ -100,7 +103,11 @@ async fn session(stream: TcpStream, mode: Mode, store: Arc<Mutex<Vec<Mail>>>) ->
     loop {
         let cmd = read_line!();
         let upper = cmd.to_ascii_uppercase();
-        let reply: String = if upper.starts_with("EHLO") {
+        let reply: String = if upper.starts_with("EHLO") && mode == Mode::NoAuth {
+            "250-sink.e2e\r\n250-8BITMIME\r\n250 SIZE 10485760".into()
+        } else if upper.starts_with("AUTH") && mode == Mode::NoAuth {
+            "502 5.5.1 AUTH not available".into()
+        } else if upper.starts_with("EHLO") {
             "250-sink.e2e\r\n250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250 SIZE 10485760".into()
         } else if upper.starts_with("HELO") {
             "250 sink.e2e".into()
@@ -164,7 +171,7 @@ async fn session(stream: TcpStream, mode: Mode, store: Arc<Mutex<Vec<Mail>>>) ->
 fn auth_reply(mode: Mode) -> String {
     match mode {
         Mode::Accept => "235 2.7.0 Authentication successful".into(),
-        Mode::RefuseAuth => "535 5.7.8 Authentication credentials invalid".into(),
+        Mode::RefuseAuth | Mode::NoAuth => "535 5.7.8 Authentication credentials invalid".into(),
     }
 }
 

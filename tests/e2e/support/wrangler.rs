@@ -13,6 +13,7 @@ pub struct Worker {
     pub name: String,
     pub port: u16,
     pub log: PathBuf,
+    dir: PathBuf,
     guard: std::sync::Mutex<ChildGuard>,
 }
 
@@ -34,35 +35,16 @@ impl Worker {
         std::fs::write(&config_path, config(database_url, vars, drop)).expect("write wrangler.toml");
         let log = work_dir().join("logs").join(format!("wrangler-{name}.log"));
         let _ = std::fs::remove_file(&log);
-        let mut cmd = Command::new(root().join("node_modules/.bin/wrangler"));
-        cmd.current_dir(&dir)
-            .args(["dev", "--config"])
-            .arg(&config_path)
-            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--inspector-port", &free_port().to_string()])
-            .arg("--persist-to")
-            .arg(dir.join("state"))
-            .args(["--show-interactive-dev-session=false", "--log-level", "info"])
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("NO_COLOR", "1")
-            .env_remove("CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB");
-        let mut guard = ChildGuard::spawn(&format!("wrangler dev ({name})"), cmd, &log);
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            guard.assert_running(&log);
-            let url = format!("http://127.0.0.1:{port}/api/health");
-            if client.get(&url).timeout(Duration::from_secs(5)).send().await.is_ok() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "wrangler dev ({name}) not ready in 90 s:\n{}",
-                tail(&log, 60)
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Worker { name: name.to_string(), port, log, guard: std::sync::Mutex::new(guard) }
+        let guard = launch(name, port, &dir, &log).await;
+        Worker { name: name.to_string(), port, log, dir, guard: std::sync::Mutex::new(guard) }
+    }
+
+    /// Stops the Worker and starts it again with the same configuration, port and local state
+    /// (what a deploy or an evicted isolate looks like to a browser).
+    pub async fn restart(&self) {
+        self.stop();
+        let guard = launch(&self.name, self.port, &self.dir, &self.log).await;
+        *self.guard.lock().unwrap_or_else(|p| p.into_inner()) = guard;
     }
 
     pub fn base_url(&self) -> String {
@@ -81,6 +63,38 @@ impl Worker {
     pub fn log_tail(&self) -> String {
         tail(&self.log, 80)
     }
+}
+
+/// Runs `wrangler dev` with the config in `dir` and waits until `/api/health` answers.
+async fn launch(name: &str, port: u16, dir: &std::path::Path, log: &std::path::Path) -> ChildGuard {
+    let config_path = dir.join("wrangler.toml");
+    let mut cmd = Command::new(root().join("node_modules/.bin/wrangler"));
+    cmd.current_dir(dir)
+        .args(["dev", "--config"])
+        .arg(&config_path)
+        .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--inspector-port", &free_port().to_string()])
+        .arg("--persist-to")
+        .arg(dir.join("state"))
+        .args(["--show-interactive-dev-session=false", "--log-level", "info"])
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("NO_COLOR", "1")
+        .env_remove("CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB");
+    let mut guard = ChildGuard::spawn(&format!("wrangler dev ({name})"), cmd, log);
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        guard.assert_running(log);
+        let url = format!("http://127.0.0.1:{port}/api/health");
+        if let Ok(res) = client.get(&url).timeout(Duration::from_secs(5)).send().await {
+            // Only our Worker stamps a request id: anything else on the port is a collision.
+            assert!(res.headers().contains_key("x-request-id"), "port {port} answered by something else");
+            break;
+        }
+        assert!(Instant::now() < deadline, "wrangler dev ({name}) not ready in 90 s:\n{}", tail(log, 60));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    guard
 }
 
 fn config(database_url: &str, vars: &BTreeMap<String, Option<String>>, drop: &[&str]) -> String {

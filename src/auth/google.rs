@@ -1,0 +1,182 @@
+//! Sign-in with Google: the authorization code flow with PKCE (S256), `state` and `nonce` kept
+//! in a signed short-lived cookie, the code exchanged at the token endpoint, the ID token
+//! verified (see `id_token`), and the verified address linked to the user who owns it.
+
+use super::id_token::{self, Expected, Identity, Rejected};
+use super::oauth_state::{self, Flow};
+use super::User;
+use crate::clients::google::{self as client, CodeExchange};
+use crate::config::GoogleConfig;
+use crate::ctx::Ctx;
+use crate::domain::NextPath;
+use crate::error::AppError;
+
+pub const PROVIDER: &str = "google";
+pub const CALLBACK_PATH: &str = "/signin/google/callback";
+
+/// Why a callback did not sign anyone in. Shown as a friendly page; the detail is logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failed {
+    /// No flow cookie, or it was tampered with or expired (another browser, a stale tab).
+    NoFlow,
+    /// The `state` did not match this browser's flow.
+    WrongState,
+    /// The person cancelled at Google, or Google reported an error.
+    Denied(String),
+    MissingCode,
+    Token(Rejected),
+}
+
+/// Google is on when both the client id and secret are configured (404 otherwise).
+pub fn config(cx: &Ctx) -> Result<&GoogleConfig, AppError> {
+    match &cx.config.google {
+        None => Err(AppError::NotFound),
+        Some(Err(p)) => Err(p.clone().into()),
+        Some(Ok(g)) => Ok(g),
+    }
+}
+
+pub fn enabled(cx: &Ctx) -> bool {
+    matches!(cx.config.google, Some(Ok(_)))
+}
+
+/// Starts a sign-in: sets the flow cookie and returns the provider's authorization URL.
+pub async fn begin(cx: &Ctx, next: &NextPath) -> Result<String, AppError> {
+    let google = config(cx)?;
+    let secret = session_secret(cx)?;
+    let discovery = client::discover(&cx.config.endpoints.google_issuer, cx.now_ms).await?;
+    let flow = Flow::start(next.as_str(), cx.now_ms / 1000);
+    cx.add_header("Set-Cookie", oauth_state::set_cookie(cx.https(), &oauth_state::encode(secret, &flow)));
+    let mut url = url::Url::parse(&discovery.authorization_endpoint).map_err(|e| AppError::Upstream {
+        service: "google",
+        detail: format!("authorization_endpoint: {e}"),
+    })?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &google.client_id)
+        .append_pair("redirect_uri", &redirect_uri(cx)?)
+        .append_pair("scope", "openid email profile")
+        .append_pair("state", &flow.state)
+        .append_pair("nonce", &flow.nonce)
+        .append_pair("code_challenge", &flow.code_challenge())
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("prompt", "select_account");
+    Ok(url.into())
+}
+
+/// Finishes a sign-in from the callback's query. The flow cookie is cleared in every case.
+pub async fn finish(
+    cx: &Ctx,
+    query: &[(String, String)],
+) -> Result<Result<(User, NextPath), Failed>, AppError> {
+    let google = config(cx)?;
+    let secret = session_secret(cx)?;
+    cx.add_header("Set-Cookie", oauth_state::clear_cookie(cx.https()));
+    let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let flow = cx
+        .cookie(oauth_state::cookie_name(cx.https()))
+        .and_then(|raw| oauth_state::decode(secret, raw, cx.now_ms / 1000));
+    let Some(flow) = flow else { return Ok(Err(Failed::NoFlow)) };
+    if !param("state").is_some_and(|s| oauth_state::same(s, &flow.state)) {
+        return Ok(Err(Failed::WrongState));
+    }
+    if let Some(error) = param("error") {
+        return Ok(Err(Failed::Denied(error.chars().take(64).collect())));
+    }
+    let Some(code) = param("code").filter(|c| !c.is_empty()) else {
+        return Ok(Err(Failed::MissingCode));
+    };
+
+    let issuer = &cx.config.endpoints.google_issuer;
+    let discovery = client::discover(issuer, cx.now_ms).await?;
+    if discovery.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+        return Err(AppError::Upstream {
+            service: "google",
+            detail: format!("discovery names issuer {} instead of {issuer}", discovery.issuer),
+        });
+    }
+    let id_token = client::exchange_code(
+        &discovery,
+        &CodeExchange {
+            code,
+            redirect_uri: &redirect_uri(cx)?,
+            client_id: &google.client_id,
+            client_secret: google.client_secret.expose(),
+            code_verifier: &flow.verifier,
+        },
+    )
+    .await?;
+    let issuers = accepted_issuers(issuer);
+    let expected = Expected {
+        issuers: &issuers,
+        client_id: &google.client_id,
+        nonce: &flow.nonce,
+        now_secs: cx.now_ms / 1000,
+    };
+    let keys = client::keys(&discovery, cx.now_ms, false).await?;
+    let identity = match id_token::verify(&id_token, &keys, &expected) {
+        Err(Rejected::UnknownKey(_)) => {
+            // Keys rotate: fetch them again once before giving up.
+            let keys = client::keys(&discovery, cx.now_ms, true).await?;
+            id_token::verify(&id_token, &keys, &expected)
+        }
+        other => other,
+    };
+    let identity = match identity {
+        Ok(identity) => identity,
+        Err(rejected) => return Ok(Err(Failed::Token(rejected))),
+    };
+    let user = link(cx, &identity).await?;
+    Ok(Ok((user, NextPath::parse_or_default(Some(&flow.next)))))
+}
+
+/// The user for a verified Google identity: the one already linked to it, else the one who
+/// owns the verified address (linked now), else a new user.
+async fn link(cx: &Ctx, identity: &Identity) -> Result<User, AppError> {
+    use crate::db::users;
+    cx.db()
+        .await?
+        .transaction(async |db| {
+            if let Some(user) = users::find_by_provider(db, PROVIDER, &identity.subject).await? {
+                return Ok(user);
+            }
+            let user = users::sign_in_by_email(db, &identity.email, identity.name.as_deref()).await?;
+            users::link_provider(db, user.id, PROVIDER, &identity.subject, &identity.email).await?;
+            Ok(user)
+        })
+        .await
+}
+
+fn session_secret(cx: &Ctx) -> Result<&str, AppError> {
+    cx.config.session_secret.as_ref().map(|s| s.expose()).map_err(|p| p.clone().into())
+}
+
+fn redirect_uri(cx: &Ctx) -> Result<String, AppError> {
+    Ok(cx.site()?.join(CALLBACK_PATH))
+}
+
+/// Google's ID tokens name their issuer with or without the scheme.
+fn accepted_issuers(issuer: &str) -> Vec<String> {
+    let issuer = issuer.trim_end_matches('/').to_string();
+    let mut out = vec![issuer.clone()];
+    if let Some(bare) = issuer.strip_prefix("https://") {
+        if bare == "accounts.google.com" {
+            out.push(bare.to_string());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn googles_bare_issuer_is_accepted_only_for_google() {
+        assert_eq!(
+            accepted_issuers("https://accounts.google.com"),
+            vec!["https://accounts.google.com", "accounts.google.com"]
+        );
+        assert_eq!(accepted_issuers("http://127.0.0.1:9000/"), vec!["http://127.0.0.1:9000"]);
+    }
+}

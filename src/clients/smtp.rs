@@ -1,0 +1,219 @@
+//! Sending mail from the Worker over its TCP socket API, through `EMAIL_SERVER`.
+//!
+//! The SMTP conversation is `wasm-smtp`'s (made for Workers); this module only decides how to
+//! connect: `smtps://` is implicit TLS (465); `smtp://` starts in plaintext on a socket that
+//! can be upgraded and switches to TLS when the server offers STARTTLS (587). Credentials are
+//! never sent in plaintext to anything but this machine (a local sink in dev and tests), and a
+//! local inbox that offers no AUTH (maildev) is written to without it; a remote server that
+//! offers none while we hold credentials is an error, not a reason to skip authentication.
+//! Every send has a deadline: a server that accepts the connection and then stalls must not
+//! hold a visitor's request forever.
+
+use std::time::Duration;
+use url::Url;
+use wasm_smtp::SmtpError;
+use worker::Delay;
+
+/// The whole conversation (connect, TLS, AUTH, DATA) must finish within this.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Where and how to deliver, parsed from `EMAIL_SERVER`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpServer {
+    pub host: String,
+    pub port: u16,
+    pub implicit_tls: bool,
+    pub credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for SmtpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password never prints.
+        f.debug_struct("SmtpServer")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("implicit_tls", &self.implicit_tls)
+            .field("user", &self.credentials.as_ref().map(|(u, _)| u))
+            .finish()
+    }
+}
+
+impl SmtpServer {
+    pub fn from_url(url: &Url) -> Result<SmtpServer, String> {
+        let implicit_tls = match url.scheme() {
+            "smtps" => true,
+            "smtp" => false,
+            other => return Err(format!("unsupported scheme {other}")),
+        };
+        let host = url.host_str().ok_or("no host")?.trim_matches(['[', ']']).to_string();
+        let port = url.port().unwrap_or(if implicit_tls { 465 } else { 587 });
+        let decode = |s: &str| {
+            percent_decode(s).ok_or_else(|| "user or password is not valid percent-encoding".to_string())
+        };
+        let credentials = match (url.username(), url.password()) {
+            ("", None) => None,
+            (user, pass) => Some((decode(user)?, decode(pass.unwrap_or(""))?)),
+        };
+        Ok(SmtpServer { host, port, implicit_tls, credentials })
+    }
+
+    /// Loopback only: the one place plaintext AUTH is acceptable.
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self.host.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned().into_bytes())?;
+    String::from_utf8(bytes).ok()
+}
+
+/// Why a message was not handed over. Each ends the attempt; none leaves a usable token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    /// Could not connect or the connection broke.
+    Unreachable(String),
+    /// The server refused our credentials.
+    AuthRefused(String),
+    /// The server refused the message or spoke unexpectedly.
+    Refused(String),
+    /// Credentials would have gone over plaintext to a remote host.
+    Insecure(String),
+    TimedOut,
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Unreachable(d) => write!(f, "smtp server unreachable: {d}"),
+            SendError::AuthRefused(d) => write!(f, "smtp server refused our credentials: {d}"),
+            SendError::Refused(d) => write!(f, "smtp server refused the message: {d}"),
+            SendError::Insecure(d) => write!(f, "not sending credentials in plaintext: {d}"),
+            SendError::TimedOut => write!(f, "smtp server did not finish within {}s", DEADLINE.as_secs()),
+        }
+    }
+}
+
+fn classify(e: SmtpError) -> SendError {
+    match e {
+        SmtpError::Io(io) => SendError::Unreachable(io.to_string()),
+        SmtpError::Auth(auth) => SendError::AuthRefused(auth.to_string()),
+        other => SendError::Refused(other.to_string()),
+    }
+}
+
+/// An RFC 5322 message and its envelope.
+pub struct Envelope<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    /// Headers and body with CRLF line ends (as mail-builder writes them).
+    pub message: &'a str,
+}
+
+/// Delivers one message, or says why not, within the deadline.
+pub async fn send(server: &SmtpServer, ehlo_domain: &str, envelope: &Envelope<'_>) -> Result<(), SendError> {
+    let conversation = std::pin::pin!(converse(server, ehlo_domain, envelope));
+    match futures_util::future::select(conversation, Delay::from(DEADLINE)).await {
+        futures_util::future::Either::Left((result, _)) => result,
+        futures_util::future::Either::Right(_) => Err(SendError::TimedOut),
+    }
+}
+
+async fn converse(server: &SmtpServer, ehlo_domain: &str, envelope: &Envelope<'_>) -> Result<(), SendError> {
+    let mut client = if server.implicit_tls {
+        wasm_smtp_cloudflare::connect_smtps(&server.host, server.port, ehlo_domain).await.map_err(classify)?
+    } else {
+        let transport = wasm_smtp_cloudflare::connect_starttls(&server.host, server.port)
+            .await
+            .map_err(|e| SendError::Unreachable(e.to_string()))?;
+        let mut client = wasm_smtp::SmtpClient::connect(transport, ehlo_domain).await.map_err(classify)?;
+        if offers_starttls(client.capabilities()) {
+            client.starttls().await.map_err(classify)?;
+        } else if server.credentials.is_some() && !server.is_loopback() {
+            let _ = client.quit().await;
+            return Err(SendError::Insecure(format!("{} does not offer STARTTLS", server.host)));
+        }
+        client
+    };
+    if let Some((user, pass)) = &server.credentials {
+        if offers_auth(client.capabilities()) || !server.is_loopback() {
+            client.login(user, pass).await.map_err(classify)?;
+        }
+        // else: a local inbox (maildev in `make dev`) that asks for no credentials.
+    }
+    client.send_mail(envelope.from, &[envelope.to], envelope.message).await.map_err(classify)?;
+    // The message is accepted; a failed goodbye changes nothing.
+    let _ = client.quit().await;
+    Ok(())
+}
+
+fn offers_auth(capabilities: &[String]) -> bool {
+    capabilities.iter().any(|c| {
+        let c = c.trim().to_ascii_uppercase();
+        c.starts_with("AUTH ") || c.starts_with("AUTH=")
+    })
+}
+
+fn offers_starttls(capabilities: &[String]) -> bool {
+    capabilities.iter().any(|c| c.trim().eq_ignore_ascii_case("STARTTLS"))
+}
+
+/// How we name ourselves in EHLO: our site's host, as an address literal when it is an IP.
+pub fn ehlo_domain(site_host: &str) -> String {
+    match site_host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => format!("[{ip}]"),
+        Ok(std::net::IpAddr::V6(ip)) => format!("[IPv6:{ip}]"),
+        Err(_) => site_host.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(url: &str) -> SmtpServer {
+        SmtpServer::from_url(&Url::parse(url).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn smtp_urls_give_host_port_tls_and_decoded_credentials() {
+        let s = server("smtp://apikey:p%40ss%2Bword@smtp.example.com:587");
+        assert_eq!((s.host.as_str(), s.port, s.implicit_tls), ("smtp.example.com", 587, false));
+        assert_eq!(s.credentials, Some(("apikey".into(), "p@ss+word".into())));
+        let s = server("smtps://u:p@smtp.example.com");
+        assert_eq!((s.port, s.implicit_tls), (465, true));
+        assert_eq!(server("smtp://127.0.0.1:1025").credentials, None);
+        assert_eq!(server("smtp://mail.example.com").port, 587);
+    }
+
+    #[test]
+    fn only_loopback_may_receive_plaintext_credentials() {
+        assert!(server("smtp://u:p@127.0.0.1:1025").is_loopback());
+        assert!(server("smtp://u:p@localhost:1025").is_loopback());
+        assert!(server("smtp://u:p@[::1]:1025").is_loopback());
+        assert!(!server("smtp://u:p@smtp.example.com:587").is_loopback());
+    }
+
+    #[test]
+    fn the_password_never_prints() {
+        let printed = format!("{:?}", server("smtp://user:hunter2@h.example:587"));
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
+
+    #[test]
+    fn starttls_is_recognised_among_capabilities() {
+        assert!(offers_starttls(&["PIPELINING".into(), "starttls".into()]));
+        assert!(!offers_starttls(&["AUTH PLAIN LOGIN".into()]));
+        assert!(offers_auth(&["SIZE 100".into(), "AUTH PLAIN LOGIN".into()]));
+        assert!(!offers_auth(&["SIZE 100".into(), "8BITMIME".into()]));
+    }
+
+    #[test]
+    fn ip_hosts_become_address_literals() {
+        assert_eq!(ehlo_domain("127.0.0.1"), "[127.0.0.1]");
+        assert_eq!(ehlo_domain("ghosttools.app"), "ghosttools.app");
+    }
+}

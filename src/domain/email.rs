@@ -1,0 +1,250 @@
+//! Email addresses as the product accepts them: one mailbox, dot-atom local part, a real domain
+//! name, lower-cased. Anything that could smuggle a header or a second recipient (CR, LF, other
+//! control characters, quotes, commas, angle brackets, spaces) is refused with a reason.
+
+use std::fmt;
+
+/// RFC 5321 limits: 64 octets of local part, 254 for the whole path.
+const MAX_LOCAL: usize = 64;
+const MAX_TOTAL: usize = 254;
+const MAX_LABEL: usize = 63;
+
+/// A syntactically sound, lower-cased email address (ASCII; an internationalised domain is
+/// stored in its `xn--` form).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EmailAddress(String);
+
+/// Why an address was refused, in words a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailError {
+    Empty,
+    TooLong,
+    /// Control characters (CR/LF and the like): never part of an address; often an injection.
+    ControlCharacters,
+    NotOneAt,
+    BadLocalPart,
+    BadDomain,
+}
+
+impl fmt::Display for EmailError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EmailError::Empty => "Enter your email address.",
+            EmailError::TooLong => "That email address is too long.",
+            EmailError::ControlCharacters => "That email address contains characters that are not allowed.",
+            EmailError::NotOneAt => "Enter one email address, like name@example.com.",
+            EmailError::BadLocalPart => {
+                "The part before the @ can use letters, digits, dots and - _ + only, like name@example.com."
+            }
+            EmailError::BadDomain => "The part after the @ must be a domain name, like example.com.",
+        })
+    }
+}
+
+impl std::error::Error for EmailError {}
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> Result<EmailAddress, EmailError> {
+        EmailAddress::parse_with(raw, false)
+    }
+
+    /// `single_label` admits a domain without dots (`noreply@localhost`): fine for our own
+    /// configured sender in development, never for an address a visitor types.
+    fn parse_with(raw: &str, single_label: bool) -> Result<EmailAddress, EmailError> {
+        if raw.chars().any(char::is_control) {
+            return Err(EmailError::ControlCharacters);
+        }
+        let s = raw.trim_matches(' ');
+        if s.is_empty() {
+            return Err(EmailError::Empty);
+        }
+        if s.len() > MAX_TOTAL * 2 {
+            return Err(EmailError::TooLong);
+        }
+        let mut parts = s.split('@');
+        let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(EmailError::NotOneAt);
+        };
+        let local = parse_local(local)?;
+        let domain = parse_domain(domain, single_label)?;
+        let address = format!("{local}@{domain}");
+        if address.len() > MAX_TOTAL {
+            return Err(EmailError::TooLong);
+        }
+        Ok(EmailAddress(address))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Dot-atom (RFC 5322 §3.2.3) without the rarely used symbols that confuse people and tools.
+fn parse_local(local: &str) -> Result<String, EmailError> {
+    if local.is_empty() {
+        return Err(EmailError::BadLocalPart);
+    }
+    if local.len() > MAX_LOCAL {
+        return Err(EmailError::TooLong);
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '\'');
+    if !local.chars().all(allowed) || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Err(EmailError::BadLocalPart);
+    }
+    Ok(local.to_ascii_lowercase())
+}
+
+/// A DNS name with at least two labels; IDN domains become their ASCII (punycode) form.
+fn parse_domain(domain: &str, single_label: bool) -> Result<String, EmailError> {
+    if domain.is_empty() || domain.starts_with('[') {
+        return Err(EmailError::BadDomain);
+    }
+    // Only what a domain name can hold goes to the IDNA conversion (which would accept more).
+    if domain.chars().any(|c| c.is_ascii() && !(c.is_ascii_alphanumeric() || c == '-' || c == '.')) {
+        return Err(EmailError::BadDomain);
+    }
+    let ascii = match url::Host::parse(domain) {
+        Ok(url::Host::Domain(d)) => d,
+        _ => return Err(EmailError::BadDomain),
+    };
+    let labels: Vec<&str> = ascii.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= MAX_LABEL
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let tld_ok = labels.last().is_some_and(|t| t.chars().any(|c| c.is_ascii_alphabetic()));
+    if (labels.len() < 2 && !single_label) || !labels.iter().all(label_ok) || !tld_ok {
+        return Err(EmailError::BadDomain);
+    }
+    Ok(ascii.to_ascii_lowercase())
+}
+
+/// `Display Name <address>` or a bare address, as in `EMAIL_FROM`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub address: EmailAddress,
+}
+
+impl Mailbox {
+    pub fn parse(raw: &str) -> Result<Mailbox, EmailError> {
+        if raw.chars().any(char::is_control) {
+            return Err(EmailError::ControlCharacters);
+        }
+        let raw = raw.trim();
+        match (raw.rfind('<'), raw.strip_suffix('>')) {
+            (Some(open), Some(_)) => {
+                let name = raw[..open].trim().trim_matches('"').trim();
+                let address = EmailAddress::parse_with(&raw[open + 1..raw.len() - 1], true)?;
+                let name = (!name.is_empty()).then(|| name.to_string());
+                Ok(Mailbox { name, address })
+            }
+            _ => Ok(Mailbox { name: None, address: EmailAddress::parse_with(raw, true)? }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> String {
+        EmailAddress::parse(s).unwrap_or_else(|e| panic!("{s:?} refused: {e}")).to_string()
+    }
+
+    fn err(s: &str) -> EmailError {
+        EmailAddress::parse(s).expect_err(s)
+    }
+
+    #[test]
+    fn ordinary_addresses_are_accepted_and_lower_cased() {
+        assert_eq!(ok("Ada.Lovelace@Example.COM"), "ada.lovelace@example.com");
+        assert_eq!(ok("  name+tag@mail.example.co.uk "), "name+tag@mail.example.co.uk");
+        assert_eq!(ok("o'brien@example.ie"), "o'brien@example.ie");
+        assert_eq!(ok("a_b-c@sub-domain.example.org"), "a_b-c@sub-domain.example.org");
+    }
+
+    #[test]
+    fn an_internationalised_domain_is_kept_in_ascii_form() {
+        assert_eq!(ok("user@bücher.example"), "user@xn--bcher-kva.example");
+    }
+
+    #[test]
+    fn header_injection_is_refused() {
+        for s in [
+            "a@example.com\r\nBcc: victim@example.org",
+            "a@example.com\nSubject: hi",
+            "a@example.com\r",
+            "a\u{0}@example.com",
+            "a@example.com\t",
+        ] {
+            assert_eq!(err(s), EmailError::ControlCharacters, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn more_than_one_recipient_is_refused() {
+        assert!(EmailAddress::parse("a@example.com, b@example.com").is_err());
+        assert!(EmailAddress::parse("a@example.com;b@example.com").is_err());
+        assert_eq!(err("a@b@example.com"), EmailError::NotOneAt);
+        assert!(EmailAddress::parse("Eve <eve@example.com>").is_err());
+    }
+
+    #[test]
+    fn malformed_addresses_name_their_problem() {
+        assert_eq!(err(""), EmailError::Empty);
+        assert_eq!(err("   "), EmailError::Empty);
+        assert_eq!(err("plainaddress"), EmailError::NotOneAt);
+        assert_eq!(err("@example.com"), EmailError::BadLocalPart);
+        assert_eq!(err(".a@example.com"), EmailError::BadLocalPart);
+        assert_eq!(err("a..b@example.com"), EmailError::BadLocalPart);
+        assert_eq!(err("\"quoted\"@example.com"), EmailError::BadLocalPart);
+        assert_eq!(err("a b@example.com"), EmailError::BadLocalPart);
+        assert_eq!(err("a@localhost"), EmailError::BadDomain);
+        assert_eq!(err("a@[127.0.0.1]"), EmailError::BadDomain);
+        assert_eq!(err("a@127.0.0.1"), EmailError::BadDomain);
+        assert_eq!(err("a@-x.example.com"), EmailError::BadDomain);
+        assert_eq!(err("a@example..com"), EmailError::BadDomain);
+        assert_eq!(err("a@exa_mple.com"), EmailError::BadDomain);
+        assert_eq!(err("a@"), EmailError::BadDomain);
+    }
+
+    #[test]
+    fn length_limits_hold() {
+        let local = "a".repeat(65);
+        assert_eq!(err(&format!("{local}@example.com")), EmailError::TooLong);
+        let label = "b".repeat(64);
+        assert_eq!(err(&format!("a@{label}.com")), EmailError::BadDomain);
+        let long_domain = vec!["c".repeat(60); 5].join(".");
+        assert_eq!(err(&format!("a@{long_domain}.com")), EmailError::TooLong);
+        assert_eq!(err(&"x".repeat(1000)), EmailError::TooLong);
+    }
+
+    #[test]
+    fn a_sender_mailbox_keeps_its_display_name() {
+        let m = Mailbox::parse("GhostTools <NoReply@GhostTools.test>").unwrap();
+        assert_eq!(m.name.as_deref(), Some("GhostTools"));
+        assert_eq!(m.address.as_str(), "noreply@ghosttools.test");
+        let bare = Mailbox::parse("noreply@ghosttools.test").unwrap();
+        assert_eq!(bare.name, None);
+        assert!(Mailbox::parse("Evil\r\nBcc: x@y.z <a@b.c>").is_err());
+        // The development sender (see .dev.vars.example).
+        assert_eq!(
+            Mailbox::parse("GhostTools <noreply@localhost>").unwrap().address.as_str(),
+            "noreply@localhost"
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! Signing in by email: the form, sending the link, the link's confirm page and spending it.
+
+use super::input::Form;
+use crate::auth::{abuse, email_link};
+use crate::ctx::Ctx;
+use crate::db::sign_in_tokens::LinkState;
+use crate::domain::{EmailAddress, NextPath};
+use crate::error::AppError;
+use crate::reply::Reply;
+use crate::views::auth::{CheckEmail, Confirm, Problem, SignIn};
+use crate::views::render;
+use worker::Request;
+
+/// `GET /signin?next=/path`: the form (a signed-in visitor goes straight on).
+pub async fn form(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
+    let next = NextPath::parse_or_default(query(req, "next").as_deref());
+    if cx.user().await?.is_some() {
+        return Ok(Reply::redirect(next.as_str()));
+    }
+    page(cx, "", &next, None).await.map(Reply::html)
+}
+
+/// `POST /signin`: parse the address, check the limits, send the link. The answer is the same
+/// whether or not the address has an account.
+pub async fn submit(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
+    let form = Form::read(req, cx).await?;
+    let typed = form.text("email");
+    let next = NextPath::parse_or_default(form.get("next"));
+    let email = match EmailAddress::parse(typed) {
+        Ok(email) => email,
+        Err(why) => {
+            let html = page(cx, typed, &next, Some(why.to_string())).await?;
+            return Ok(Reply::html(html).with_status(400));
+        }
+    };
+    match abuse::check_sign_in_email(cx, &email).await {
+        Ok(()) => {}
+        Err(AppError::TooManyRequests { retry_after_secs }) => {
+            let minutes = retry_after_secs.div_ceil(60);
+            let message = format!(
+                "We have sent several sign-in links to this address recently. Use the newest email, or try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let html = page(cx, email.as_str(), &next, Some(message)).await?;
+            return Ok(Reply::html(html)
+                .with_status(429)
+                .with_header("Retry-After", retry_after_secs.to_string()));
+        }
+        Err(other) => return Err(other),
+    }
+    match email_link::request(cx, &email, &next, &coarse_origin(req)).await? {
+        email_link::Requested::Sent => {
+            let minutes = cx
+                .config
+                .email_link_ttl_minutes
+                .clone()
+                .unwrap_or(crate::config::DEFAULT_EMAIL_LINK_TTL_MINUTES);
+            let layout = super::layout(cx, "Check your email · GhostTools").await;
+            Ok(Reply::html(render(&CheckEmail { layout, email: email.to_string(), minutes })))
+        }
+        email_link::Requested::NotSent => {
+            let message = "We couldn't send the email just now. Please try again in a minute.".to_string();
+            let html = page(cx, email.as_str(), &next, Some(message)).await?;
+            Ok(Reply::html(html).with_status(503))
+        }
+    }
+}
+
+/// `GET /signin/confirm?token=…`: shows a button; opening the link spends nothing (mail
+/// scanners open links too).
+pub async fn confirm_page(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
+    let token = query(req, "token").unwrap_or_default();
+    let reply = match email_link::inspect(cx, &token).await? {
+        LinkState::Usable => {
+            let mut layout = super::layout(cx, "Sign in · GhostTools").await;
+            layout.csrf = cx.csrf_token()?;
+            Reply::html(render(&Confirm { layout, token }))
+        }
+        state => problem(cx, &state).await,
+    };
+    // The token is in this page's URL: never send it onwards in a Referer.
+    Ok(reply.with_header("Referrer-Policy", "no-referrer"))
+}
+
+/// `POST /signin/confirm`: spends the token (once), signs in, goes to the return path.
+pub async fn confirm(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
+    let form = Form::read(req, cx).await?;
+    match email_link::spend(cx, form.text("token")).await? {
+        Ok((user, next)) => {
+            cx.start_session(&user)?;
+            Ok(Reply::redirect(next.as_str()))
+        }
+        Err(state) => Ok(problem(cx, &state).await),
+    }
+}
+
+async fn page(cx: &Ctx, email: &str, next: &NextPath, error: Option<String>) -> Result<String, AppError> {
+    let mut layout = super::layout(cx, "Sign in · GhostTools").await;
+    layout.csrf = cx.csrf_token()?;
+    let next = next.to_string();
+    Ok(render(&SignIn {
+        layout,
+        email: email.to_string(),
+        next,
+        error,
+        google: crate::auth::google::enabled(cx),
+    }))
+}
+
+async fn problem(cx: &Ctx, state: &LinkState) -> Reply {
+    let (heading, message, status) = match state {
+        LinkState::Used => (
+            "This link was already used",
+            "Each sign-in link works once. Ask for a new one and we'll email it right away.",
+            410,
+        ),
+        LinkState::Expired => (
+            "This link has expired",
+            "Sign-in links work for a short time only. Ask for a new one and we'll email it right away.",
+            410,
+        ),
+        LinkState::Unknown | LinkState::Usable => (
+            "This link doesn't work",
+            "It may have been copied incompletely, or replaced by a newer link. Ask for a new one and we'll email it right away.",
+            404,
+        ),
+    };
+    let layout = super::layout(cx, format!("{heading} · GhostTools")).await;
+    Reply::html(render(&Problem { layout, heading, message })).with_status(status)
+}
+
+/// One query parameter, decoded.
+pub fn query(req: &Request, name: &str) -> Option<String> {
+    let url = req.url().ok()?;
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// Where the request came from, as coarsely as Cloudflare tells us (`Berlin, DE`), for the
+/// email: enough for someone to notice a request that was not theirs, nothing more.
+fn coarse_origin(req: &Request) -> String {
+    let clean = |s: Option<String>| {
+        s.map(|s| s.chars().filter(|c| !c.is_control()).take(60).collect::<String>())
+            .filter(|s| !s.trim().is_empty())
+    };
+    let cf = req.cf();
+    let city = clean(cf.and_then(|cf| cf.city()));
+    let country = clean(cf.and_then(|cf| cf.country()));
+    match (city, country) {
+        (Some(city), Some(country)) => format!("{city}, {country}"),
+        (None, Some(country)) => country,
+        (Some(city), None) => city,
+        (None, None) => "unknown".into(),
+    }
+}

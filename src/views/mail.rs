@@ -1,0 +1,139 @@
+//! Email messages: the sign-in link as a MIME message (text and HTML alternatives), built with
+//! mail-builder so headers are encoded and folded correctly. Pure, so tested natively.
+
+use crate::domain::{EmailAddress, Mailbox};
+use askama::Template;
+use mail_builder::headers::address::Address;
+use mail_builder::headers::date::Date;
+use mail_builder::MessageBuilder;
+
+/// What the sign-in email says.
+pub struct SignInMail<'a> {
+    pub to: &'a EmailAddress,
+    pub link: &'a str,
+    pub minutes: u32,
+    /// When the link expires, e.g. `14:05 UTC`.
+    pub expires_at: &'a str,
+    /// The coarse origin of the request (`Berlin, DE`, or `unknown`).
+    pub origin: &'a str,
+    /// Our site, e.g. `ghosttools.app`.
+    pub site: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/sign_in.txt")]
+struct SignInText<'a> {
+    to: &'a str,
+    link: &'a str,
+    minutes: u32,
+    expires_at: &'a str,
+    origin: &'a str,
+    site: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/sign_in.html")]
+struct SignInHtml<'a> {
+    to: &'a str,
+    link: &'a str,
+    minutes: u32,
+    expires_at: &'a str,
+    origin: &'a str,
+    site: &'a str,
+}
+
+pub const SIGN_IN_SUBJECT: &str = "Your GhostTools sign-in link";
+
+/// The whole message (headers and body, CRLF line ends).
+pub fn sign_in_message(
+    from: &Mailbox,
+    mail: &SignInMail,
+    now_secs: u64,
+    message_id: &str,
+) -> Result<String, String> {
+    let to = mail.to.as_str();
+    let text = SignInText {
+        to,
+        link: mail.link,
+        minutes: mail.minutes,
+        expires_at: mail.expires_at,
+        origin: mail.origin,
+        site: mail.site,
+    }
+    .render()
+    .map_err(|e| e.to_string())?;
+    let html = SignInHtml {
+        to,
+        link: mail.link,
+        minutes: mail.minutes,
+        expires_at: mail.expires_at,
+        origin: mail.origin,
+        site: mail.site,
+    }
+    .render()
+    .map_err(|e| e.to_string())?;
+    let from_address = match &from.name {
+        Some(name) => Address::new_address(Some(name.clone()), from.address.to_string()),
+        None => Address::new_address(None::<String>, from.address.to_string()),
+    };
+    MessageBuilder::new()
+        .from(from_address)
+        .to(to.to_string())
+        .subject(SIGN_IN_SUBJECT)
+        .message_id(format!("{message_id}@{}", from.address.domain()))
+        .date(Date::new(now_secs as i64))
+        // Automated mail: no auto-replies (RFC 3834).
+        .header("Auto-Submitted", mail_builder::headers::raw::Raw::new("auto-generated"))
+        .text_body(text)
+        .html_body(html)
+        .write_to_string()
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mail_parser::MessageParser;
+
+    fn sample(origin: &str) -> String {
+        let from = Mailbox::parse("GhostTools <noreply@ghosttools.test>").unwrap();
+        let to = EmailAddress::parse("ada@example.com").unwrap();
+        let mail = SignInMail {
+            to: &to,
+            link: "https://ghosttools.test/signin/confirm?token=abc_DEF-123",
+            minutes: 30,
+            expires_at: "14:05 UTC",
+            origin,
+            site: "ghosttools.test",
+        };
+        sign_in_message(&from, &mail, 1_800_000_000, "m1").unwrap()
+    }
+
+    #[test]
+    fn the_sign_in_mail_has_text_and_html_with_the_link_expiry_and_origin() {
+        let raw = sample("Berlin, DE");
+        let msg = MessageParser::default().parse(raw.as_bytes()).expect("parses as MIME");
+        assert_eq!(msg.subject(), Some(SIGN_IN_SUBJECT));
+        let from = msg.from().and_then(|a| a.first()).unwrap();
+        assert_eq!((from.name(), from.address()), (Some("GhostTools"), Some("noreply@ghosttools.test")));
+        assert_eq!(msg.to().and_then(|a| a.first()).and_then(|a| a.address()), Some("ada@example.com"));
+        assert_eq!(msg.message_id(), Some("m1@ghosttools.test"));
+        let text = msg.body_text(0).unwrap();
+        let html = msg.body_html(0).unwrap();
+        for part in [&text, &html] {
+            assert!(part.contains("https://ghosttools.test/signin/confirm?token=abc_DEF-123"), "{part}");
+            assert!(part.contains("30 minutes") && part.contains("14:05 UTC"), "{part}");
+            assert!(part.contains("Berlin, DE"), "{part}");
+        }
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.lines().all(|l| l.len() <= 998), "no line over the SMTP limit");
+    }
+
+    #[test]
+    fn html_in_the_origin_is_escaped_in_the_html_part() {
+        let raw = sample("<script>");
+        let msg = MessageParser::default().parse(raw.as_bytes()).unwrap();
+        let html = msg.body_html(0).unwrap();
+        assert!(!html.contains("<script>") && html.contains("script"), "{html}");
+    }
+}

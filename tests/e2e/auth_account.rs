@@ -1,0 +1,149 @@
+//! The account page: what it shows, signing out everywhere, and deleting the account.
+
+use crate::support::fakes::google::Account;
+use crate::support::session::{csrf_in, unique_email};
+use crate::support::sign_in::*;
+use crate::support::Stack;
+use crate::trials;
+use ghosttools::db::credits::Reason;
+use libtest_mimic::Trial;
+
+pub fn tests() -> Vec<Trial> {
+    trials![
+        the_account_page_shows_the_address_and_the_google_link,
+        the_account_page_needs_a_signed_in_user,
+        signing_out_everywhere_ends_every_session_of_the_user,
+        a_deletion_needs_the_address_typed_exactly,
+        deleting_the_account_removes_personal_data_ends_sessions_and_keeps_the_ledger,
+    ]
+}
+
+async fn page_csrf(client: &reqwest::Client, s: &Stack) -> String {
+    let html = client.get(s.url("/account")).send().await.unwrap().text().await.unwrap();
+    csrf_in(&html).expect("account forms carry csrf")
+}
+
+async fn status(client: &reqwest::Client, s: &Stack, path: &str) -> u16 {
+    client.get(s.url(path)).send().await.unwrap().status().as_u16()
+}
+
+async fn the_account_page_shows_the_address_and_the_google_link(s: &'static Stack) {
+    let user = s.sign_in_new("acct-page").await;
+    let html = user.client.get(s.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&user.email));
+    assert!(html.contains("Not linked"));
+    for action in
+        ["action=\"/signout\"", "action=\"/account/signout-everywhere\"", "action=\"/account/delete\""]
+    {
+        assert!(html.contains(action), "{action}");
+    }
+    let browser = s.browser();
+    assert_eq!(google_sign_in(s, &browser, Account::new(&user.email)).await.status(), 303);
+    let html = browser.get(s.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("Linked ({})", user.email)), "{html}");
+}
+
+async fn the_account_page_needs_a_signed_in_user(s: &'static Stack) {
+    let res = s.get("/account").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/signin?next=%2Faccount");
+}
+
+async fn signing_out_everywhere_ends_every_session_of_the_user(s: &'static Stack) {
+    let email = unique_email("everywhere-form");
+    let laptop = sign_in_by_email(s, &email).await;
+    let phone = sign_in_by_email(s, &email).await;
+    let bystander = s.sign_in_new("bystander").await;
+    assert_eq!((status(&laptop, s, "/dashboard").await, status(&phone, s, "/dashboard").await), (200, 200));
+    let csrf = page_csrf(&laptop, s).await;
+    let res = laptop
+        .post(s.url("/account/signout-everywhere"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(status(&laptop, s, "/dashboard").await, 303, "this session ended");
+    assert_eq!(status(&phone, s, "/dashboard").await, 303, "the other session ended too");
+    assert_eq!(status(&bystander.client, s, "/dashboard").await, 200, "other users are untouched");
+    // Signing in again works.
+    let again = sign_in_by_email(s, &email).await;
+    assert_eq!(status(&again, s, "/dashboard").await, 200);
+}
+
+async fn a_deletion_needs_the_address_typed_exactly(s: &'static Stack) {
+    let user = s.sign_in_new("delete-typo").await;
+    let csrf = page_csrf(&user.client, s).await;
+    for typed in ["", "DELETE", "someone.else@example.test"] {
+        let res = user
+            .client
+            .post(s.url("/account/delete"))
+            .form(&[("csrf", csrf.as_str()), ("confirm", typed)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{typed:?}");
+        assert!(res.text().await.unwrap().contains("not your account&#39;s email address"));
+    }
+    assert_eq!(status(&user.client, s, "/dashboard").await, 200, "still there");
+}
+
+async fn deleting_the_account_removes_personal_data_ends_sessions_and_keeps_the_ledger(s: &'static Stack) {
+    let email = unique_email("delete-me");
+    let browser = sign_in_by_email(s, &email).await;
+    let other_session = sign_in_by_email(s, &email).await;
+    assert_eq!(google_sign_in(s, &s.browser(), Account::new(&email)).await.status(), 303);
+    let sql = s.sql().await;
+    let user_id: i64 =
+        sql.query_one("SELECT id FROM users WHERE email = $1", &[&email]).await.unwrap().get(0);
+    sql.execute("UPDATE users SET name = 'Ada Lovelace' WHERE id = $1", &[&user_id]).await.unwrap();
+    sql.query_one(
+        ghosttools::db::credits::GRANT_SQL,
+        &[&user_id, &50i64, &Reason::AdminGrant.as_str(), &format!("delete-test-{user_id}"), &None::<String>],
+    )
+    .await
+    .unwrap();
+    // A pending link for the address, which must go too.
+    let _ = emailed_token(s, &s.browser(), &email, None).await;
+
+    let csrf = page_csrf(&browser, s).await;
+    let res = browser
+        .post(s.url("/account/delete"))
+        .form(&[("csrf", csrf.as_str()), ("confirm", email.to_uppercase().as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Your account was deleted"));
+
+    let row = sql
+        .query_one(
+            "SELECT email, name, email_verified_at IS NULL, deleted_at IS NOT NULL, session_version FROM users WHERE id = $1",
+            &[&user_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0), None, "email removed");
+    assert_eq!(row.get::<_, Option<String>>(1), None, "name removed");
+    assert!(row.get::<_, bool>(2) && row.get::<_, bool>(3));
+    assert!(row.get::<_, i32>(4) > 1, "session version bumped");
+    let count = |q: &'static str| {
+        let sql = &sql;
+        let email = email.clone();
+        async move { sql.query_one(q, &[&user_id, &email]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(count("SELECT count(*) FROM oauth_accounts WHERE user_id = $1 OR email = $2").await, 0);
+    assert_eq!(count("SELECT count(*) FROM email_sign_in_tokens WHERE $1::int8 > 0 AND email = $2").await, 0);
+    assert_eq!(
+        count("SELECT count(*) FROM credit_ledger WHERE user_id = $1 AND $2 <> ''").await,
+        1,
+        "the ledger keeps its rows under the user id"
+    );
+    assert_eq!(status(&browser, s, "/dashboard").await, 303, "signed out");
+    assert_eq!(status(&other_session, s, "/dashboard").await, 303, "every session ended");
+    // The address is free: signing in again makes a new, empty account.
+    let again = sign_in_by_email(s, &email).await;
+    assert_eq!(status(&again, s, "/dashboard").await, 200);
+    let new_id: i64 = sql.query_one("SELECT id FROM users WHERE email = $1", &[&email]).await.unwrap().get(0);
+    assert_ne!(new_id, user_id);
+}
