@@ -4,7 +4,7 @@
 use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
-use crate::routes::{account, debug, health, pages};
+use crate::routes::{account, billing, debug, health, pages, webhooks};
 use crate::security;
 use worker::{Context, Env, Headers, Method, Request, Response, ResponseBuilder, Result};
 
@@ -30,8 +30,21 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
         (Post, ["signout"]) => account::sign_out(req, cx).await,
         (Get | Head, ["api", "health"]) => health::report(cx).await,
         (Get, ["api", "debug", "error"]) => debug::forced_error(cx),
+        (Get | Head, ["pricing"]) => billing::pricing(req, cx).await,
+        (Get | Head, ["billing"]) => billing::overview(cx).await,
+        (Post, ["billing", "checkout"]) => billing::start_checkout(req, cx).await,
+        (Get, ["billing", "success"]) => billing::checkout_success(req, cx).await,
+        (Post, ["billing", "portal"]) => billing::open_portal(req, cx).await,
+        (Post, ["api", "stripe", "webhook"]) => webhooks::stripe::receive_stripe_event(req, cx).await,
         // Known paths with another method.
         (_, [""] | ["dashboard"] | ["signout"] | ["api", "health"]) => Err(AppError::MethodNotAllowed),
+        (
+            _,
+            ["pricing"]
+            | ["billing"]
+            | ["billing", "checkout" | "success" | "portal"]
+            | ["api", "stripe", "webhook"],
+        ) => Err(AppError::MethodNotAllowed),
         _ => Err(AppError::NotFound),
     }
 }

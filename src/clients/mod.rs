@@ -2,3 +2,7 @@
 //! local runs can point it at a fake on 127.0.0.1.
 
 pub mod sentry;
+pub mod stripe;
+pub mod stripe_form;
+pub mod stripe_objects;
+pub mod stripe_signature;

@@ -7,8 +7,10 @@
 //! in one round trip, nothing named left on a pooled server connection), and transactions are
 //! plain `BEGIN`/`COMMIT` in the simple protocol. To change that, change `Db` alone.
 
+pub mod billing;
 pub mod credits;
 pub mod schema;
+pub mod stripe_events;
 pub mod users;
 
 use crate::error::AppError;

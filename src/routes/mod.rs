@@ -1,11 +1,13 @@
 //! Thin handlers, one module per feature: parse → authorize → call a service → render.
 
 pub mod account;
+pub mod billing;
 pub mod debug;
 pub mod errors;
 pub mod health;
 pub mod input;
 pub mod pages;
+pub mod webhooks;
 
 use crate::ctx::Ctx;
 use crate::views::Layout;
