@@ -283,7 +283,10 @@ fn parse_email(
     Ok(EmailConfig { server: url, from })
 }
 
-fn parse_stripe(read: &dyn Fn(&[&'static str]) -> Option<(&'static str, String)>) -> Setting<StripeConfig> {
+/// Reads the first set variable among `names`: (the name that was set, its trimmed value).
+type Reader<'a> = &'a dyn Fn(&[&'static str]) -> Option<(&'static str, String)>;
+
+fn parse_stripe(read: Reader) -> Setting<StripeConfig> {
     let need = |var: &'static str, prefix: &str| -> Setting<String> {
         let (_, v) = read(&[var]).ok_or_else(|| missing(var))?;
         if !v.starts_with(prefix) {

@@ -42,7 +42,7 @@ struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StripeError {
     /// Stripe answered with an error status.
-    Api { status: u16, error: ApiError, request_id: Option<String> },
+    Api { status: u16, error: Box<ApiError>, request_id: Option<String> },
     /// No answer: connection failed, or the attempt timed out.
     Network(String),
     /// An answer we could not read.
@@ -280,7 +280,7 @@ fn parse<T: DeserializeOwned>(outcome: Result<Answer, StripeError>) -> Result<T,
             message: Some(format!("non-JSON error body ({} bytes)", answer.body.len())),
             ..ApiError::default()
         });
-    Err(StripeError::Api { status: answer.status, error, request_id: answer.request_id })
+    Err(StripeError::Api { status: answer.status, error: Box::new(error), request_id: answer.request_id })
 }
 
 /// Ids go into paths: keep only the characters Stripe ids have.

@@ -52,7 +52,7 @@ pub fn report(cx: &Ctx, err: &AppError) {
             kind: err.code(),
             message: &message,
             request_id: &cx.request_id,
-            method: &cx.method.to_string(),
+            method: cx.method.as_ref(),
             path: &cx.path,
             environment: cx.config.environment.as_str(),
             release: crate::BUILD_ID,

@@ -4,6 +4,10 @@
 
 mod support;
 
+mod billing_checkout;
+mod billing_events;
+mod billing_pages;
+mod billing_webhook;
 mod config;
 mod credits;
 mod health;
@@ -18,6 +22,10 @@ fn main() {
     // Most tests wait on I/O: run more of them at once than there are cores.
     args.test_threads.get_or_insert(6);
     let tests: Vec<libtest_mimic::Trial> = [
+        billing_checkout::tests(),
+        billing_events::tests(),
+        billing_pages::tests(),
+        billing_webhook::tests(),
         config::tests(),
         credits::tests(),
         health::tests(),

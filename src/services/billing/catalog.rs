@@ -9,6 +9,7 @@ use crate::config::{Config, StripeConfig};
 use crate::domain::billing::Plan;
 use crate::domain::money::{format_amount, format_interval};
 use crate::error::AppError;
+use futures_util::future::join_all;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -156,10 +157,13 @@ pub async fn offers(config: &Config, now_ms: u64, log: &dyn Fn(&str)) -> Result<
         }
     }
     let stripe = Stripe::from_config(config)?;
+    let wanted = configured(stripe_config);
+    // The prices are read side by side: a cold page waits for one round trip, not one per price.
+    let answers = join_all(wanted.iter().map(|(id, _)| stripe.retrieve_price(id))).await;
     let mut offers = Vec::new();
     let mut failure = None;
-    for (id, role) in configured(stripe_config) {
-        match stripe.retrieve_price(&id).await {
+    for ((id, role), answer) in wanted.into_iter().zip(answers) {
+        match answer {
             Ok(price) => match offer_from_price(&price, role) {
                 Ok(offer) => offers.push(offer),
                 Err(why) => log(&format!("price not offered: {why}")),

@@ -81,19 +81,24 @@ pub async fn apply(db: &Db, p: &Prepared) -> Result<Fulfilment, AppError> {
         }
         return Ok(Fulfilment::NotCompleted);
     }
-    let note = Some(row.item_name.as_str());
     let granted = match row.mode.as_str() {
         "payment" => {
+            let note = Some(row.item_name.as_str());
             credits::grant(db, row.user_id, row.credits, Reason::Purchase, &session.id, note).await?
         }
         _ => {
             if let Some(synced) = &p.subscription {
                 subscriptions::save(db, synced).await?;
             }
+            // The same note as the invoice's grant, whichever of the two comes first.
+            let note = match &p.subscription {
+                Some(synced) => super::allowance_note(&synced.record.plan),
+                None => row.item_name.clone(),
+            };
             match &session.invoice {
                 Some(invoice) => {
-                    credits::grant(db, row.user_id, row.credits, Reason::SubscriptionAllowance, invoice, note)
-                        .await?
+                    let reason = Reason::SubscriptionAllowance;
+                    credits::grant(db, row.user_id, row.credits, reason, invoice, Some(&note)).await?
                 }
                 // No first invoice to key the allowance by: `invoice.payment_succeeded` grants it.
                 None => Granted::Already,

@@ -67,6 +67,14 @@ pub fn grants_access(s: &SubscriptionRecord, now: i64) -> bool {
     !(s.cancel_at_period_end && s.period_end.is_some_and(|t| t <= now))
 }
 
+/// The ledger note of a plan's allowance: "Starter plan".
+pub fn allowance_note(plan: &str) -> String {
+    match Plan::parse(plan) {
+        Plan::Free => "subscription".to_string(),
+        named => format!("{} plan", named.name()),
+    }
+}
+
 /// A live subscription (not canceled or expired) that a second purchase of a plan would
 /// duplicate: the user is sent to the portal to change it instead.
 pub fn live_subscription(records: &[SubscriptionRecord]) -> Option<&SubscriptionRecord> {

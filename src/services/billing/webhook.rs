@@ -236,7 +236,7 @@ async fn grant_allowance(db: &Db, invoice: &Invoice, synced: &Synced) -> Result<
     let Some(amount) = synced.allowance else {
         return Ok(format!("no allowance: price {} has no metadata[credits]", synced.record.price_id));
     };
-    let note = format!("{} plan allowance", synced.record.plan);
+    let note = super::allowance_note(&synced.record.plan);
     let granted = credits::grant(
         db,
         synced.record.user_id,

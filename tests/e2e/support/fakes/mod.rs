@@ -2,3 +2,5 @@
 
 pub mod recorder;
 pub mod sentry;
+pub mod stripe;
+pub mod stripe_wire;
