@@ -26,6 +26,7 @@ pub fn tests() -> Vec<Trial> {
         an_update_arriving_before_its_create_leaves_the_newest_state,
         a_delete_arriving_before_an_update_is_never_undone,
         events_for_customers_that_are_not_ours_are_ignored,
+        a_subscription_made_outside_checkout_belongs_to_the_user_in_its_metadata,
     ]
 }
 
@@ -241,4 +242,24 @@ async fn events_for_customers_that_are_not_ours_are_ignored(s: &'static Stack) {
     let (outcome, _, detail) = event_row(s, foreign["id"].as_str().unwrap()).await.unwrap();
     assert_eq!(outcome, "ignored");
     assert!(detail.unwrap().contains("not a GhostTools"));
+}
+
+async fn a_subscription_made_outside_checkout_belongs_to_the_user_in_its_metadata(s: &'static Stack) {
+    let user = s.sign_in_new("dashboard-sub").await;
+    let sub = s.stripe().create_subscription(PRO, json!({ "user_id": user.user_id.to_string() }));
+    let id = sub["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        deliver_ok(s, &s.stripe().event("customer.subscription.created", sub)).await["outcome"],
+        "applied"
+    );
+    assert_eq!(subscription_row(s, &id).await, Some(("active".into(), "pro".into(), false)));
+    assert!(page(s, &user, "/billing").await.contains("<strong id=\"plan\">Pro</strong>"));
+    // Metadata naming nobody we know is not trusted to create anything.
+    let stray = s.stripe().create_subscription(PRO, json!({ "user_id": "987654321987" }));
+    let stray_id = stray["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        deliver_ok(s, &s.stripe().event("customer.subscription.created", stray)).await["outcome"],
+        "ignored"
+    );
+    assert_eq!(subscription_row(s, &stray_id).await, None);
 }

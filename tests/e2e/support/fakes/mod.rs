@@ -3,4 +3,5 @@
 pub mod recorder;
 pub mod sentry;
 pub mod stripe;
+pub mod stripe_server;
 pub mod stripe_wire;
