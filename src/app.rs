@@ -5,7 +5,7 @@ use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::rate_limit::{self, Policy};
 use crate::reply::{Body, Reply};
-use crate::routes::{account, debug, google, health, pages, sign_in};
+use crate::routes::{account, billing, debug, google, health, pages, sign_in, webhooks};
 use crate::security;
 use worker::{Context, Env, Headers, Method, Request, Response, ResponseBuilder, Result};
 
@@ -44,6 +44,12 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
         (Get, ["signin", "google", "callback"]) => google::callback(req, cx).await,
         (Get | Head, ["api", "health"]) => health::report(cx).await,
         (Get, ["api", "debug", "error"]) => debug::forced_error(cx),
+        (Get | Head, ["pricing"]) => billing::pricing(req, cx).await,
+        (Get | Head, ["billing"]) => billing::overview(cx).await,
+        (Post, ["billing", "checkout"]) => billing::start_checkout(req, cx).await,
+        (Get, ["billing", "success"]) => billing::checkout_success(req, cx).await,
+        (Post, ["billing", "portal"]) => billing::open_portal(req, cx).await,
+        (Post, ["api", "stripe", "webhook"]) => webhooks::stripe::receive_stripe_event(req, cx).await,
         (Post, ["api", "debug", "rate-limit", policy]) => debug::rate_limit_check(cx, policy).await,
         // Known paths with another method.
         (
@@ -56,6 +62,10 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
             | ["signin"]
             | ["signin", "confirm" | "google"]
             | ["signin", "google", "callback"]
+            | ["pricing"]
+            | ["billing"]
+            | ["billing", "checkout" | "success" | "portal"]
+            | ["api", "stripe", "webhook"]
             | ["api", "health"],
         ) => Err(AppError::MethodNotAllowed),
         _ => Err(AppError::NotFound),

@@ -94,6 +94,8 @@ pub struct StripeConfig {
     pub previous_webhook_secret: Option<Secret>,
     pub starter_price_id: String,
     pub pro_price_id: String,
+    /// One-time prices sold as credit packs (`STRIPE_CREDIT_PACK_PRICE_IDS`, comma-separated).
+    pub credit_pack_price_ids: Vec<String>,
     pub publishable_key: Option<String>,
 }
 
@@ -126,6 +128,10 @@ pub struct RewardfulConfig {
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     pub stripe_api: String,
+    /// Origins our forms redirect to (the CSP's `form-action` must allow them: browsers enforce
+    /// it on the redirect after a form POST).
+    pub stripe_checkout: String,
+    pub stripe_portal: String,
     pub openai_api: String,
     pub google_issuer: String,
     pub rewardful_api: String,
@@ -159,6 +165,8 @@ pub struct Config {
     pub rate_limits: RateLimitSettings,
     /// How long an emailed sign-in link stays valid (`EMAIL_LINK_TTL_MINUTES`, default 30).
     pub email_link_ttl_minutes: Setting<u32>,
+    /// How long one Stripe API attempt may take before it is aborted (`STRIPE_TIMEOUT_MS`).
+    pub stripe_timeout_ms: u64,
     /// `/api/debug/error` answers with a deliberate 500 so operators can check Sentry wiring.
     pub debug_error_route: bool,
     /// `POST /api/debug/rate-limit/<policy>` counts one request and shows the decision.
@@ -213,6 +221,8 @@ impl Config {
         };
         let endpoints = Endpoints {
             stripe_api: base(&["STRIPE_API_BASE"], "https://api.stripe.com"),
+            stripe_checkout: origin_of(&base(&["STRIPE_CHECKOUT_ORIGIN"], "https://checkout.stripe.com")),
+            stripe_portal: origin_of(&base(&["STRIPE_PORTAL_ORIGIN"], "https://billing.stripe.com")),
             openai_api: base(&["OPENAI_API_BASE", "OPENAI_BASE_URL"], "https://api.openai.com"),
             google_issuer: base(&["GOOGLE_ISSUER"], "https://accounts.google.com"),
             rewardful_api: base(&["REWARDFUL_API_BASE"], "https://api.getrewardful.com"),
@@ -227,6 +237,10 @@ impl Config {
                 _ => Err(invalid(var, "must be a whole number of minutes from 1 to 1440")),
             },
         };
+        let stripe_timeout_ms = read(&["STRIPE_TIMEOUT_MS"])
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+            .filter(|ms| (100..=60_000).contains(ms))
+            .unwrap_or(8_000);
         Config {
             environment,
             site,
@@ -242,6 +256,7 @@ impl Config {
             debug_error_route: flag("DEBUG_ERROR_ROUTE"),
             debug_rate_limit_route: flag("DEBUG_RATE_LIMIT_ROUTE"),
             email_link_ttl_minutes,
+            stripe_timeout_ms,
         }
     }
 
@@ -331,6 +346,7 @@ fn parse_stripe(read: &Read) -> Setting<StripeConfig> {
         previous_webhook_secret,
         starter_price_id: need("STRIPE_STARTER_PRICE_ID", "price_")?,
         pro_price_id: need("STRIPE_PRO_PRICE_ID", "price_")?,
+        credit_pack_price_ids: parse_price_list(read(&["STRIPE_CREDIT_PACK_PRICE_IDS"]))?,
         publishable_key: read(&["STRIPE_PUBLISHABLE_KEY"]).map(|(_, v)| v),
     })
 }
@@ -353,6 +369,26 @@ fn parse_rate_limits(
         },
     };
     RateLimitSettings { limits, timeout_ms, problems }
+}
+
+/// `price_a, price_b` → the ids, each checked; empty or absent → none.
+fn parse_price_list(value: Option<(&'static str, String)>) -> Setting<Vec<String>> {
+    let Some((var, raw)) = value else { return Ok(Vec::new()) };
+    let mut ids: Vec<String> = Vec::new();
+    for id in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if !id.starts_with("price_") || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(invalid(var, "must be a comma-separated list of price_… ids"));
+        }
+        if !ids.iter().any(|known| known == id) {
+            ids.push(id.to_string());
+        }
+    }
+    Ok(ids)
+}
+
+/// The origin (scheme://host[:port]) of a URL; the text itself when it does not parse.
+fn origin_of(raw: &str) -> String {
+    Url::parse(raw).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| raw.to_string())
 }
 
 /// `https://<key>@<host>/<project>` → envelope endpoint `https://<host>/api/<project>/envelope/`.
@@ -439,6 +475,41 @@ mod tests {
         let mut pairs = GOOD.to_vec();
         pairs.push(("STRIPE_API_BASE", "http://127.0.0.1:4242/"));
         assert_eq!(config(&pairs).endpoints.stripe_api, "http://127.0.0.1:4242");
+    }
+
+    fn with_stripe(extra: &[(&'static str, &'static str)]) -> Config {
+        let mut pairs = GOOD.to_vec();
+        pairs.extend_from_slice(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+            ("STRIPE_STARTER_PRICE_ID", "price_starter"),
+            ("STRIPE_PRO_PRICE_ID", "price_pro"),
+        ]);
+        pairs.extend_from_slice(extra);
+        config(&pairs)
+    }
+
+    #[test]
+    fn credit_pack_prices_are_an_optional_checked_list() {
+        assert_eq!(with_stripe(&[]).stripe.unwrap().credit_pack_price_ids, Vec::<String>::new());
+        let c = with_stripe(&[("STRIPE_CREDIT_PACK_PRICE_IDS", " price_a, price_b,,price_a ")]);
+        assert_eq!(c.stripe.unwrap().credit_pack_price_ids, ["price_a", "price_b"]);
+        let c = with_stripe(&[("STRIPE_CREDIT_PACK_PRICE_IDS", "price_a, prod_b")]);
+        assert_eq!(c.stripe.unwrap_err().var, "STRIPE_CREDIT_PACK_PRICE_IDS");
+    }
+
+    #[test]
+    fn stripe_redirect_origins_default_to_stripe_and_are_reduced_to_origins() {
+        let c = with_stripe(&[]);
+        assert_eq!(c.endpoints.stripe_checkout, "https://checkout.stripe.com");
+        assert_eq!(c.endpoints.stripe_portal, "https://billing.stripe.com");
+        assert_eq!(c.stripe_timeout_ms, 8_000);
+        let c = with_stripe(&[
+            ("STRIPE_CHECKOUT_ORIGIN", "http://127.0.0.1:4242/pay"),
+            ("STRIPE_TIMEOUT_MS", "1500"),
+        ]);
+        assert_eq!(c.endpoints.stripe_checkout, "http://127.0.0.1:4242");
+        assert_eq!(c.stripe_timeout_ms, 1500);
     }
 
     #[test]

@@ -4,3 +4,7 @@
 pub mod google;
 pub mod sentry;
 pub mod smtp;
+pub mod stripe;
+pub mod stripe_form;
+pub mod stripe_objects;
+pub mod stripe_signature;

@@ -7,9 +7,11 @@
 //! in one round trip, nothing named left on a pooled server connection), and transactions are
 //! plain `BEGIN`/`COMMIT` in the simple protocol. To change that, change `Db` alone.
 
+pub mod billing;
 pub mod credits;
 pub mod schema;
 pub mod sign_in_tokens;
+pub mod stripe_events;
 pub mod users;
 
 use crate::error::AppError;

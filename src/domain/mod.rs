@@ -5,3 +5,5 @@ pub mod next_path;
 
 pub use email::{EmailAddress, EmailError, Mailbox};
 pub use next_path::NextPath;
+pub mod billing;
+pub mod money;

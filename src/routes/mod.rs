@@ -1,6 +1,7 @@
 //! Thin handlers, one module per feature: parse → authorize → call a service → render.
 
 pub mod account;
+pub mod billing;
 pub mod debug;
 pub mod errors;
 pub mod google;
@@ -8,6 +9,7 @@ pub mod health;
 pub mod input;
 pub mod pages;
 pub mod sign_in;
+pub mod webhooks;
 
 use crate::ctx::Ctx;
 use crate::views::Layout;

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod billing;
 pub mod errors;
 pub mod mail;
 pub mod pages;
@@ -40,6 +41,13 @@ pub fn csp_sources(config: &Config) -> CspSources {
     if config.rewardful.public_id.is_some() {
         if let Ok(url) = url::Url::parse(&config.endpoints.rewardful_script) {
             extra.script.push(url.origin().ascii_serialization());
+        }
+    }
+    // Checkout and the billing portal are reached by a 303 after a form POST; browsers apply
+    // form-action to that redirect.
+    for origin in [&config.endpoints.stripe_checkout, &config.endpoints.stripe_portal] {
+        if !extra.form_action.contains(origin) {
+            extra.form_action.push(origin.clone());
         }
     }
     extra

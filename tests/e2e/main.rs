@@ -9,6 +9,10 @@ mod auth_email;
 mod auth_google;
 mod auth_redirects;
 mod auth_resilience;
+mod billing_checkout;
+mod billing_events;
+mod billing_pages;
+mod billing_webhook;
 mod config;
 mod credits;
 mod health;
@@ -30,6 +34,10 @@ fn main() {
         auth_google::tests(),
         auth_redirects::tests(),
         auth_resilience::tests(),
+        billing_checkout::tests(),
+        billing_events::tests(),
+        billing_pages::tests(),
+        billing_webhook::tests(),
         config::tests(),
         credits::tests(),
         health::tests(),

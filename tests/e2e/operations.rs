@@ -1,4 +1,4 @@
-//! Operators' tools: the production preflight check.
+//! Operators' tools: the production preflight check and the post-deploy smoke check.
 
 use crate::support::{process::root, Stack};
 use crate::trials;
@@ -9,6 +9,7 @@ pub fn tests() -> Vec<Trial> {
     trials![
         preflight_names_every_missing_production_setting_and_the_placeholder_binding,
         preflight_passes_a_complete_production_configuration,
+        the_post_deploy_smoke_check_passes_against_a_healthy_site,
     ]
 }
 
@@ -54,4 +55,11 @@ async fn preflight_passes_a_complete_production_configuration(_: &'static Stack)
     ];
     let (ok, out) = preflight(&path, &env);
     assert!(ok, "a complete configuration must pass:\n{out}");
+}
+
+async fn the_post_deploy_smoke_check_passes_against_a_healthy_site(s: &'static Stack) {
+    let out = Command::new(root().join("scripts/smoke.sh")).arg(s.url("")).output().expect("run smoke.sh");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "smoke.sh failed:\n{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("ok    unsigned webhook refused (400)"), "{text}");
 }

@@ -26,6 +26,7 @@ pub fn tests() -> Vec<Trial> {
         each_client_is_counted_on_its_own_and_an_ipv6_client_by_its_64_prefix,
         a_signed_in_user_is_counted_per_account_whatever_their_ip,
         one_client_cannot_send_sign_in_links_to_more_addresses_than_its_hourly_limit,
+        starting_checkouts_is_limited_per_account,
         the_limiter_forgets_expired_windows_by_itself,
         a_bad_limit_override_is_named_by_health_while_the_good_ones_apply,
         when_the_limiter_is_down_pages_stay_open_and_costly_actions_are_refused,
@@ -272,6 +273,23 @@ async fn one_client_cannot_send_sign_in_links_to_more_addresses_than_its_hourly_
     assert_eq!(other_client.status(), 200, "other clients are not affected");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(s.fakes.smtp.mails_to(&victim).is_empty(), "nothing was sent");
+}
+
+async fn starting_checkouts_is_limited_per_account(_: &'static Stack) {
+    let s = small_limits().await;
+    let user = s.sign_in_new("checkout-limit").await;
+    let start = || {
+        user.client
+            .post(s.url("/billing/checkout"))
+            .form(&[("csrf", user.csrf.as_str()), ("price", crate::support::fakes::stripe::PACK)])
+            .send()
+    };
+    for n in 0..4 {
+        assert_eq!(start().await.unwrap().status(), 303, "checkout {n} goes to Stripe");
+    }
+    let refused = start().await.unwrap();
+    assert_eq!(refused.status(), 429, "checkout_creation is 4 per minute on this stack");
+    assert_eq!(number(&refused, "ratelimit-limit"), 4);
 }
 
 static NEXT_LINE: AtomicU32 = AtomicU32::new(0x100);

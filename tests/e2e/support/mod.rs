@@ -3,6 +3,7 @@
 //! outside service, and the real Worker under `wrangler dev`, started once for the suite (and
 //! separately for tests that must break something), torn down even when tests fail.
 
+pub mod billing;
 pub mod db_proxy;
 pub mod fakes;
 pub mod postgres;
@@ -27,6 +28,7 @@ pub struct Fakes {
     pub sentry: fakes::sentry::SentryFake,
     pub smtp: smtp::SmtpSink,
     pub google: fakes::google::GoogleFake,
+    pub stripe: fakes::stripe::StripeFake,
 }
 
 impl Fakes {
@@ -40,6 +42,7 @@ impl Fakes {
             sentry: fakes::sentry::SentryFake::start().await,
             smtp,
             google: fakes::google::GoogleFake::start().await,
+            stripe: fakes::stripe::StripeFake::start().await,
         }
     }
 }
@@ -107,6 +110,20 @@ impl Stack {
         set("GOOGLE_CLIENT_ID", fakes::google::CLIENT_ID.into());
         set("GOOGLE_CLIENT_SECRET", fakes::google::CLIENT_SECRET.into());
         set("GOOGLE_ISSUER", fakes.google.issuer());
+        {
+            use fakes::stripe::*;
+            set("STRIPE_SECRET_KEY", SECRET_KEY.into());
+            set("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET.into());
+            set("STRIPE_WEBHOOK_SECRET_PREVIOUS", PREVIOUS_WEBHOOK_SECRET.into());
+            set("STRIPE_STARTER_PRICE_ID", STARTER.into());
+            set("STRIPE_PRO_PRICE_ID", PRO.into());
+            set("STRIPE_CREDIT_PACK_PRICE_IDS", PACK.into());
+            set("STRIPE_API_BASE", fakes.stripe.url());
+            set("STRIPE_CHECKOUT_ORIGIN", fakes.stripe.url());
+            set("STRIPE_PORTAL_ORIGIN", fakes.stripe.url());
+            // Short enough for a test of the timeout to be quick, long enough for a busy machine.
+            set("STRIPE_TIMEOUT_MS", "5000".into());
+        }
         for (k, v) in opts.vars {
             vars.insert(k.to_string(), v);
         }
@@ -114,6 +131,7 @@ impl Stack {
         let proxy = db_proxy::DbProxy::start(cluster.port).await;
         let worker_db_url = db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
         let worker = Worker::start(opts.name, port, &worker_db_url, &vars, &opts.drop_config).await;
+        fakes.stripe.set_webhook_url(format!("{}/api/stripe/webhook", worker.base_url()));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))

@@ -3,3 +3,6 @@
 pub mod google;
 pub mod recorder;
 pub mod sentry;
+pub mod stripe;
+pub mod stripe_server;
+pub mod stripe_wire;

@@ -1,0 +1,310 @@
+//! Billing rows: Stripe customers, our Checkout Sessions, subscriptions and invoices. Times go
+//! in and out as Unix seconds (Stripe's unit). Every write here is safe to repeat and safe to
+//! receive out of order: each statement says what it may overwrite.
+
+use super::Db;
+use crate::error::AppError;
+use tokio_postgres::types::Type;
+use tokio_postgres::Row;
+
+pub async fn customer_of(db: &Db, user_id: i64) -> Result<Option<String>, AppError> {
+    let row = db
+        .query_opt(
+            "SELECT stripe_customer_id FROM billing_customers WHERE user_id = $1",
+            &[(&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Stores the user's customer id unless one is stored already; answers the one that is.
+pub async fn save_customer(db: &Db, user_id: i64, customer_id: &str) -> Result<String, AppError> {
+    db.execute(
+        "INSERT INTO billing_customers (user_id, stripe_customer_id) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO NOTHING",
+        &[(&user_id, Type::INT8), (&customer_id, Type::TEXT)],
+    )
+    .await?;
+    customer_of(db, user_id).await?.ok_or_else(|| AppError::internal("customer vanished after insert"))
+}
+
+pub async fn user_of_customer(db: &Db, customer_id: &str) -> Result<Option<i64>, AppError> {
+    let row = db
+        .query_opt(
+            "SELECT user_id FROM billing_customers WHERE stripe_customer_id = $1",
+            &[(&customer_id, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Whether a user row exists (deleted accounts included: their payments still belong to them).
+pub async fn user_exists(db: &Db, user_id: i64) -> Result<bool, AppError> {
+    Ok(db.query_opt("SELECT 1 FROM users WHERE id = $1", &[(&user_id, Type::INT8)]).await?.is_some())
+}
+
+pub struct NewCheckout<'a> {
+    pub id: &'a str,
+    pub user_id: i64,
+    pub mode: &'a str,
+    pub price_id: &'a str,
+    pub item_name: &'a str,
+    pub credits: i64,
+    pub amount: i64,
+    pub currency: &'a str,
+}
+
+pub async fn insert_checkout(db: &Db, c: &NewCheckout<'_>) -> Result<(), AppError> {
+    db.execute(
+        "INSERT INTO checkout_sessions (id, user_id, mode, price_id, item_name, credits, amount, currency)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        &[
+            (&c.id, Type::TEXT),
+            (&c.user_id, Type::INT8),
+            (&c.mode, Type::TEXT),
+            (&c.price_id, Type::TEXT),
+            (&c.item_name, Type::TEXT),
+            (&c.credits, Type::INT8),
+            (&c.amount, Type::INT8),
+            (&c.currency, Type::TEXT),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutRow {
+    pub id: String,
+    pub user_id: i64,
+    pub mode: String,
+    pub price_id: String,
+    pub item_name: String,
+    pub credits: i64,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub updated_at: i64,
+}
+
+const CHECKOUT_COLUMNS: &str = "id, user_id, mode, price_id, item_name, credits, amount, currency, status,
+    extract(epoch FROM updated_at)::int8";
+
+fn checkout_row(r: &Row) -> CheckoutRow {
+    CheckoutRow {
+        id: r.get(0),
+        user_id: r.get(1),
+        mode: r.get(2),
+        price_id: r.get(3),
+        item_name: r.get(4),
+        credits: r.get(5),
+        amount: r.get(6),
+        currency: r.get(7),
+        status: r.get(8),
+        updated_at: r.get(9),
+    }
+}
+
+pub async fn checkout(db: &Db, id: &str) -> Result<Option<CheckoutRow>, AppError> {
+    let sql = format!("SELECT {CHECKOUT_COLUMNS} FROM checkout_sessions WHERE id = $1");
+    Ok(db.query_opt(&sql, &[(&id, Type::TEXT)]).await?.as_ref().map(checkout_row))
+}
+
+/// Moves a checkout to `status` where the move is allowed (paid is final; a failure or an
+/// "awaiting payment" never overwrites a payment). Answers whether it moved.
+pub async fn set_checkout_status(db: &Db, id: &str, status: &str) -> Result<bool, AppError> {
+    let from: &[&str] = match status {
+        "paid" => &["open", "awaiting_payment", "payment_failed"],
+        "awaiting_payment" => &["open"],
+        "payment_failed" => &["open", "awaiting_payment"],
+        other => return Err(AppError::internal(format!("unknown checkout status {other}"))),
+    };
+    let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
+    let rows = db
+        .query(
+            "UPDATE checkout_sessions SET status = $2, updated_at = now(),
+                 paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END,
+                 failed_at = CASE WHEN $2 = 'payment_failed' THEN now() ELSE failed_at END
+             WHERE id = $1 AND status = ANY($3) RETURNING id",
+            &[(&id, Type::TEXT), (&status, Type::TEXT), (&from, Type::TEXT_ARRAY)],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// The user's checkouts that need a word on the billing page (awaiting or failed payment),
+/// newest first, from the last 30 days.
+pub async fn checkouts_to_mention(db: &Db, user_id: i64) -> Result<Vec<CheckoutRow>, AppError> {
+    let sql = format!(
+        "SELECT {CHECKOUT_COLUMNS} FROM checkout_sessions
+         WHERE user_id = $1 AND status IN ('awaiting_payment', 'payment_failed')
+           AND updated_at > now() - interval '30 days'
+         ORDER BY updated_at DESC LIMIT 5"
+    );
+    Ok(db.query(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(checkout_row).collect())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    pub id: String,
+    pub user_id: i64,
+    pub customer_id: String,
+    pub price_id: String,
+    /// `starter`, `pro` or `other`.
+    pub plan: String,
+    pub status: String,
+    pub cancel_at_period_end: bool,
+    pub period_start: Option<i64>,
+    pub period_end: Option<i64>,
+    pub cancel_at: Option<i64>,
+    pub canceled_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub created: i64,
+    pub synced_at_ms: i64,
+}
+
+/// Stores a subscription state read from Stripe, unless a newer read is stored already or the
+/// stored state is final (canceled, incomplete_expired). Answers whether it was stored.
+pub async fn save_subscription(db: &Db, s: &SubscriptionRecord) -> Result<bool, AppError> {
+    let rows = db
+        .query(
+            "INSERT INTO subscriptions (id, user_id, stripe_customer_id, price_id, plan, status,
+                 cancel_at_period_end, current_period_start, current_period_end, cancel_at, canceled_at,
+                 ended_at, stripe_created_at, synced_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8), to_timestamp($9), to_timestamp($10),
+                 to_timestamp($11), to_timestamp($12), to_timestamp($13), $14)
+             ON CONFLICT (id) DO UPDATE SET
+                 stripe_customer_id = EXCLUDED.stripe_customer_id, price_id = EXCLUDED.price_id,
+                 plan = EXCLUDED.plan, status = EXCLUDED.status,
+                 cancel_at_period_end = EXCLUDED.cancel_at_period_end,
+                 current_period_start = EXCLUDED.current_period_start,
+                 current_period_end = EXCLUDED.current_period_end, cancel_at = EXCLUDED.cancel_at,
+                 canceled_at = EXCLUDED.canceled_at, ended_at = EXCLUDED.ended_at,
+                 synced_at_ms = EXCLUDED.synced_at_ms, updated_at = now()
+             WHERE subscriptions.synced_at_ms <= EXCLUDED.synced_at_ms
+               AND (subscriptions.status NOT IN ('canceled', 'incomplete_expired')
+                    OR EXCLUDED.status IN ('canceled', 'incomplete_expired'))
+             RETURNING id",
+            &[
+                (&s.id, Type::TEXT),
+                (&s.user_id, Type::INT8),
+                (&s.customer_id, Type::TEXT),
+                (&s.price_id, Type::TEXT),
+                (&s.plan, Type::TEXT),
+                (&s.status, Type::TEXT),
+                (&s.cancel_at_period_end, Type::BOOL),
+                (&s.period_start, Type::INT8),
+                (&s.period_end, Type::INT8),
+                (&s.cancel_at, Type::INT8),
+                (&s.canceled_at, Type::INT8),
+                (&s.ended_at, Type::INT8),
+                (&s.created, Type::INT8),
+                (&s.synced_at_ms, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+const SUBSCRIPTION_COLUMNS: &str =
+    "id, user_id, stripe_customer_id, price_id, plan, status, cancel_at_period_end,
+    extract(epoch FROM current_period_start)::int8, extract(epoch FROM current_period_end)::int8,
+    extract(epoch FROM cancel_at)::int8, extract(epoch FROM canceled_at)::int8,
+    extract(epoch FROM ended_at)::int8, extract(epoch FROM stripe_created_at)::int8, synced_at_ms";
+
+fn subscription_row(r: &Row) -> SubscriptionRecord {
+    SubscriptionRecord {
+        id: r.get(0),
+        user_id: r.get(1),
+        customer_id: r.get(2),
+        price_id: r.get(3),
+        plan: r.get(4),
+        status: r.get(5),
+        cancel_at_period_end: r.get(6),
+        period_start: r.get(7),
+        period_end: r.get(8),
+        cancel_at: r.get(9),
+        canceled_at: r.get(10),
+        ended_at: r.get(11),
+        created: r.get(12),
+        synced_at_ms: r.get(13),
+    }
+}
+
+/// The user's subscriptions, newest first.
+pub async fn subscriptions_of(db: &Db, user_id: i64) -> Result<Vec<SubscriptionRecord>, AppError> {
+    let sql = format!(
+        "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE user_id = $1
+         ORDER BY stripe_created_at DESC, id DESC LIMIT 20"
+    );
+    Ok(db.query(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(subscription_row).collect())
+}
+
+pub async fn subscription(db: &Db, id: &str) -> Result<Option<SubscriptionRecord>, AppError> {
+    let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1");
+    Ok(db.query_opt(&sql, &[(&id, Type::TEXT)]).await?.as_ref().map(subscription_row))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceRecord {
+    pub id: String,
+    pub user_id: i64,
+    pub subscription_id: Option<String>,
+    pub billing_reason: Option<String>,
+    /// `paid` or `payment_failed`.
+    pub status: String,
+    pub amount_due: i64,
+    pub amount_paid: i64,
+    pub currency: String,
+    pub period_start: Option<i64>,
+    pub period_end: Option<i64>,
+}
+
+/// Records an invoice's payment outcome. A payment overrides an earlier failure (Stripe's retry
+/// succeeded); a failure never overrides a payment (it arrived late). Answers whether it changed.
+pub async fn record_invoice(db: &Db, i: &InvoiceRecord) -> Result<bool, AppError> {
+    let rows = db
+        .query(
+            "INSERT INTO invoices (id, user_id, subscription_id, billing_reason, status, amount_due,
+                 amount_paid, currency, period_start, period_end)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_timestamp($9), to_timestamp($10))
+             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, amount_due = EXCLUDED.amount_due,
+                 amount_paid = EXCLUDED.amount_paid, updated_at = now()
+             WHERE invoices.status <> 'paid' AND invoices.status <> EXCLUDED.status
+             RETURNING id",
+            &[
+                (&i.id, Type::TEXT),
+                (&i.user_id, Type::INT8),
+                (&i.subscription_id, Type::TEXT),
+                (&i.billing_reason, Type::TEXT),
+                (&i.status, Type::TEXT),
+                (&i.amount_due, Type::INT8),
+                (&i.amount_paid, Type::INT8),
+                (&i.currency, Type::TEXT),
+                (&i.period_start, Type::INT8),
+                (&i.period_end, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Failed invoices of the user's live subscriptions that no later payment has settled:
+/// (invoice id, amount due, currency).
+pub async fn unsettled_invoices(db: &Db, user_id: i64) -> Result<Vec<(String, i64, String)>, AppError> {
+    let rows = db
+        .query(
+            "SELECT f.id, f.amount_due, f.currency FROM invoices f
+             JOIN subscriptions s ON s.id = f.subscription_id
+             WHERE f.user_id = $1 AND f.status = 'payment_failed'
+               AND s.status NOT IN ('canceled', 'incomplete_expired')
+               AND NOT EXISTS (
+                   SELECT 1 FROM invoices p
+                   WHERE p.subscription_id = f.subscription_id AND p.status = 'paid'
+                     AND p.period_end >= f.period_end)
+             ORDER BY f.created_at DESC",
+            &[(&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+}

@@ -1,0 +1,90 @@
+//! Stripe webhook events as received: the exactly-once guard and the record an operator reads.
+//!
+//! `claim` inserts the event id as the first statement of the transaction that applies its
+//! effect: a concurrent delivery of the same event waits on the id's unique index until that
+//! transaction ends, then finds it taken (or, after a rollback, takes it itself). A failed
+//! attempt is written afterwards as `failed`, which a later delivery may claim again.
+
+use super::Db;
+use crate::error::AppError;
+use tokio_postgres::types::Type;
+
+pub struct EventMeta<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub object_id: Option<&'a str>,
+    /// Unix seconds (Stripe's `created`).
+    pub created: i64,
+    pub livemode: bool,
+}
+
+/// Whether the event was already handled (applied or ignored) — a cheap check before any work.
+pub async fn already_handled(db: &Db, id: &str) -> Result<bool, AppError> {
+    let row = db
+        .query_opt(
+            "SELECT 1 FROM stripe_events WHERE id = $1 AND outcome IN ('applied', 'ignored')",
+            &[(&id, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Takes the event for this transaction; `false` means it was handled by someone else.
+pub async fn claim(db: &Db, e: &EventMeta<'_>) -> Result<bool, AppError> {
+    let rows = db
+        .query(
+            "INSERT INTO stripe_events (id, type, object_id, stripe_created_at, livemode, outcome)
+             VALUES ($1, $2, $3, to_timestamp($4), $5, 'processing')
+             ON CONFLICT (id) DO UPDATE SET outcome = 'processing', detail = NULL,
+                 attempts = stripe_events.attempts + 1
+             WHERE stripe_events.outcome = 'failed'
+             RETURNING id",
+            &[
+                (&e.id, Type::TEXT),
+                (&e.kind, Type::TEXT),
+                (&e.object_id, Type::TEXT),
+                (&e.created, Type::INT8),
+                (&e.livemode, Type::BOOL),
+            ],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Writes the outcome of a claimed event (inside the claiming transaction).
+pub async fn finish(
+    db: &Db,
+    id: &str,
+    outcome: &str,
+    detail: &str,
+    user_id: Option<i64>,
+) -> Result<(), AppError> {
+    db.execute(
+        "UPDATE stripe_events SET outcome = $2, detail = $3, user_id = coalesce($4, user_id),
+             processed_at = now()
+         WHERE id = $1",
+        &[(&id, Type::TEXT), (&outcome, Type::TEXT), (&detail, Type::TEXT), (&user_id, Type::INT8)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt (after its transaction rolled back). Never overwrites a success.
+pub async fn record_failure(db: &Db, e: &EventMeta<'_>, detail: &str) -> Result<(), AppError> {
+    db.execute(
+        "INSERT INTO stripe_events (id, type, object_id, stripe_created_at, livemode, outcome, detail)
+         VALUES ($1, $2, $3, to_timestamp($4), $5, 'failed', $6)
+         ON CONFLICT (id) DO UPDATE SET detail = EXCLUDED.detail, attempts = stripe_events.attempts + 1
+         WHERE stripe_events.outcome = 'failed'",
+        &[
+            (&e.id, Type::TEXT),
+            (&e.kind, Type::TEXT),
+            (&e.object_id, Type::TEXT),
+            (&e.created, Type::INT8),
+            (&e.livemode, Type::BOOL),
+            (&detail, Type::TEXT),
+        ],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Billing pages and actions: pricing (live from Stripe), checkout, the success page that
+//! fulfils eagerly, the billing overview, and the way into Stripe's portal.
+
+use super::input::Form;
+use crate::clients::stripe::Stripe;
+use crate::ctx::Ctx;
+use crate::db::{billing as rows, credits};
+use crate::domain::billing::Referral;
+use crate::error::AppError;
+use crate::rate_limit::Policy;
+use crate::reply::Reply;
+use crate::services::billing::checkout::{self, Started};
+use crate::services::billing::{catalog, fulfilment, plan_for};
+use crate::views::billing::{BillingPage, PricingPage, SuccessPage};
+use crate::views::render;
+use worker::Request;
+
+fn query(req: &Request, name: &str) -> Option<String> {
+    let url = req.url().ok()?;
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+pub async fn pricing(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
+    let offers = catalog::offers(&cx.config, cx.now_ms, &|m| cx.log("warn", m)).await?;
+    let layout = super::layout(cx, "Pricing · GhostTools").await;
+    let current = match cx.user().await.ok().flatten() {
+        Some(user) => Some(plan_for(cx.db().await?, user.id, cx.now_ms).await?.plan),
+        None => None,
+    };
+    let cancelled = query(req, "checkout").as_deref() == Some("cancelled");
+    Ok(Reply::html(render(&PricingPage::new(layout, &offers, current, cancelled))))
+}
+
+/// POST /billing/checkout: `price` (one of the offers) and `referral` (Rewardful's id, set by
+/// the page's script; optional). Answers 303 to Stripe Checkout, or to the portal for a user
+/// who already has a subscription and picks a plan.
+pub async fn start_checkout(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
+    let form = Form::read(req, cx).await?;
+    let Some(user) = cx.user().await? else { return Ok(Reply::redirect("/signin?next=%2Fpricing")) };
+    cx.limit(Policy::CheckoutCreation, &cx.subject).await?;
+    let price = form.get("price").map(str::trim).filter(|p| !p.is_empty());
+    let price = price.ok_or_else(|| AppError::bad_request("price", "Choose a plan or a credit pack."))?;
+    let referral = Referral::parse(form.get("referral"))?;
+    let offer = catalog::find(&cx.config, cx.now_ms, price, &|m| cx.log("warn", m)).await?;
+    let stripe = Stripe::from_config(&cx.config)?;
+    let started =
+        checkout::start(cx.db().await?, &stripe, cx.site()?, user, &offer, referral.as_ref()).await?;
+    Ok(match started {
+        Started::Checkout { url, session_id } => {
+            if !url.starts_with(&cx.config.endpoints.stripe_checkout) {
+                cx.log(
+                    "warn",
+                    &format!("checkout {session_id} is at {url}: not allowed by the CSP's form-action"),
+                );
+            }
+            Reply::redirect(url)
+        }
+        Started::Portal { url } => Reply::redirect(url),
+    })
+}
+
+/// A Checkout Session id as Stripe makes them (`cs_test_…`, `cs_live_…`).
+fn session_id(raw: Option<String>) -> Result<String, AppError> {
+    let bad = || AppError::bad_request("session_id", "The checkout session id is missing or malformed.");
+    let id = raw.ok_or_else(bad)?;
+    let ok = id.starts_with("cs_")
+        && id.len() <= 255
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(id)
+    } else {
+        Err(bad())
+    }
+}
+
+/// GET /billing/success?session_id=…: fulfils at once through the webhook's own function, so
+/// the credits show even when the webhook is late. Another user's session is a 404.
+pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
+    let user = cx.require_user().await?;
+    let id = session_id(query(req, "session_id"))?;
+    let db = cx.db().await?;
+    match rows::checkout(db, &id).await? {
+        Some(row) if row.user_id == user.id => {}
+        _ => return Err(AppError::NotFound),
+    }
+    let stripe = Stripe::from_config(&cx.config)?;
+    let session = match stripe.retrieve_checkout_session(&id).await {
+        Ok(s) => s,
+        Err(e) if e.is_not_found() => return Err(AppError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let Some((row, outcome)) = fulfilment::fulfil(db, &stripe, &cx.config, session, cx.now_ms).await? else {
+        cx.log("warn", &format!("checkout {id}: Stripe's metadata names another user"));
+        return Err(AppError::NotFound);
+    };
+    // Re-read: a failure recorded by the webhook shows here too.
+    let status = rows::checkout(db, &id).await?.map(|r| r.status).unwrap_or_default();
+    let balance = credits::balance(db, user.id).await?;
+    let layout = super::layout(cx, "Thank you · GhostTools").await;
+    Ok(Reply::html(render(&SuccessPage::new(layout, &row, outcome, &status, balance))))
+}
+
+/// GET /billing: plan, status, dates, notices, balance and ledger.
+pub async fn overview(cx: &Ctx) -> Result<Reply, AppError> {
+    let user = cx.require_user().await?;
+    let db = cx.db().await?;
+    let entitlement = plan_for(db, user.id, cx.now_ms).await?;
+    let balance = credits::balance(db, user.id).await?;
+    let ledger = credits::recent(db, user.id, 25).await?;
+    let checkouts = rows::checkouts_to_mention(db, user.id).await?;
+    let unsettled = rows::unsettled_invoices(db, user.id).await?;
+    let has_customer = rows::customer_of(db, user.id).await?.is_some();
+    let layout = super::layout(cx, "Billing · GhostTools").await;
+    let page = BillingPage::new(layout, &entitlement, balance, &ledger, &checkouts, &unsettled, has_customer);
+    Ok(Reply::html(render(&page)))
+}
+
+/// POST /billing/portal: 303 to a Stripe billing portal session for the user's customer.
+pub async fn open_portal(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
+    Form::read(req, cx).await?;
+    let user = cx.require_user().await?;
+    let stripe = Stripe::from_config(&cx.config)?;
+    let url = checkout::portal_url(cx.db().await?, &stripe, cx.site()?, user.id).await?;
+    Ok(Reply::redirect(url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_checkout_session_ids_are_accepted() {
+        assert_eq!(session_id(Some("cs_test_a1B2".into())).unwrap(), "cs_test_a1B2");
+        for bad in ["", "cus_123", "cs_test_../x", "cs_test_a?b", "{CHECKOUT_SESSION_ID}"] {
+            assert_eq!(session_id(Some(bad.into())).unwrap_err().field(), Some("session_id"), "{bad}");
+        }
+        assert!(session_id(None).is_err());
+    }
+}

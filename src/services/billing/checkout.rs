@@ -1,0 +1,185 @@
+//! Selling: a Stripe customer per user (created once, reused), a Checkout Session for an offer,
+//! and the billing portal for everything after.
+//!
+//! Idempotency keys: creating the customer uses a key derived from the user (id + a hash of the
+//! email sent), so two first purchases racing each other get the same customer back from
+//! Stripe. A Checkout Session or a portal session gets a random key per user action, reused by
+//! that action's retries: a second click is a new, harmless open session (only the one paid for
+//! counts), whereas a derived key would replay an already completed session for 24 hours.
+
+use super::catalog::Offer;
+use crate::auth::User;
+use crate::clients::stripe::{random_idempotency_key, Stripe};
+use crate::clients::stripe_form::StripeForm;
+use crate::config::SiteUrl;
+use crate::db::billing::{self as rows, NewCheckout};
+use crate::db::Db;
+use crate::domain::billing::Referral;
+use crate::error::AppError;
+use sha2::{Digest, Sha256};
+
+/// Where to send the user next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// Stripe Checkout for the offer.
+    Checkout { url: String, session_id: String },
+    /// They already have a subscription: change it in the portal instead of buying a second.
+    Portal { url: String },
+}
+
+/// The user's Stripe customer id, created at Stripe (with our user id in metadata) the first
+/// time and stored.
+pub async fn ensure_customer(db: &Db, stripe: &Stripe, user: &User) -> Result<String, AppError> {
+    if let Some(id) = rows::customer_of(db, user.id).await? {
+        return Ok(id);
+    }
+    let form = StripeForm::new().field(&["email"], &user.email).field(&["metadata", "user_id"], user.id);
+    let customer = stripe.create_customer(&form, &customer_key(user.id, &user.email)).await?;
+    rows::save_customer(db, user.id, &customer.id).await
+}
+
+/// Same user and email → same key (Stripe refuses one key with different parameters, so the
+/// email is part of it).
+pub fn customer_key(user_id: i64, email: &str) -> String {
+    let digest = Sha256::digest(email.as_bytes());
+    format!("gt-customer-{user_id}-{}", &hex::encode(digest)[..16])
+}
+
+/// The Checkout Session's parameters. Our user id rides in metadata on the session and on the
+/// subscription or payment intent; `client_reference_id` is Rewardful's referral, only when
+/// there is one.
+pub fn checkout_form(
+    offer: &Offer,
+    customer_id: &str,
+    user_id: i64,
+    referral: Option<&Referral>,
+    site: &SiteUrl,
+) -> StripeForm {
+    let metadata_on = match offer.mode() {
+        "subscription" => "subscription_data",
+        _ => "payment_intent_data",
+    };
+    StripeForm::new()
+        .field(&["mode"], offer.mode())
+        .field(&["customer"], customer_id)
+        .field(&["line_items", "0", "price"], &offer.price_id)
+        .field(&["line_items", "0", "quantity"], 1)
+        .field(&["success_url"], site.join("/billing/success?session_id={CHECKOUT_SESSION_ID}"))
+        .field(&["cancel_url"], site.join("/pricing?checkout=cancelled"))
+        .field(&["allow_promotion_codes"], true)
+        .field(&["metadata", "user_id"], user_id)
+        .field(&[metadata_on, "metadata", "user_id"], user_id)
+        .optional(&["client_reference_id"], referral.map(Referral::as_str))
+}
+
+/// Starts buying `offer`: Checkout, or the portal when a plan is chosen by someone who already
+/// has a live subscription. The session is recorded (with the credits it is worth) before the
+/// user is sent to Stripe.
+pub async fn start(
+    db: &Db,
+    stripe: &Stripe,
+    site: &SiteUrl,
+    user: &User,
+    offer: &Offer,
+    referral: Option<&Referral>,
+) -> Result<Started, AppError> {
+    if offer.plan().is_some() {
+        let subscriptions = rows::subscriptions_of(db, user.id).await?;
+        if super::live_subscription(&subscriptions).is_some() {
+            return Ok(Started::Portal { url: portal_url(db, stripe, site, user.id).await? });
+        }
+    }
+    let customer = ensure_customer(db, stripe, user).await?;
+    let form = checkout_form(offer, &customer, user.id, referral, site);
+    let session = stripe.create_checkout_session(&form, &random_idempotency_key("gt-checkout")).await?;
+    let url = session.url.clone().ok_or_else(|| AppError::Upstream {
+        service: "stripe",
+        detail: format!("checkout session {} has no url", session.id),
+    })?;
+    rows::insert_checkout(
+        db,
+        &NewCheckout {
+            id: &session.id,
+            user_id: user.id,
+            mode: offer.mode(),
+            price_id: &offer.price_id,
+            item_name: &offer.name,
+            credits: offer.credits,
+            amount: offer.amount,
+            currency: &offer.currency,
+        },
+    )
+    .await?;
+    Ok(Started::Checkout { url, session_id: session.id })
+}
+
+/// A billing portal session for the user's customer, returning to /billing.
+pub async fn portal_url(db: &Db, stripe: &Stripe, site: &SiteUrl, user_id: i64) -> Result<String, AppError> {
+    let customer = rows::customer_of(db, user_id).await?.ok_or_else(|| AppError::BadRequest {
+        field: None,
+        message: "You have no billing account yet: choose a plan or a credit pack first.".into(),
+    })?;
+    let form =
+        StripeForm::new().field(&["customer"], &customer).field(&["return_url"], site.join("/billing"));
+    let session = stripe.create_portal_session(&form, &random_idempotency_key("gt-portal")).await?;
+    Ok(session.url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::billing::Plan;
+    use crate::services::billing::catalog::OfferKind;
+
+    fn site() -> SiteUrl {
+        let c = crate::config::Config::from_lookup(|k| match k {
+            "NEXTAUTH_URL" => Some("https://ghosttools.test".into()),
+            _ => None,
+        });
+        c.site.unwrap()
+    }
+
+    fn offer(kind: OfferKind) -> Offer {
+        Offer {
+            price_id: "price_1".into(),
+            name: "Pack".into(),
+            description: None,
+            amount: 500,
+            currency: "usd".into(),
+            credits: 50,
+            kind,
+        }
+    }
+
+    #[test]
+    fn a_credit_pack_is_a_payment_with_metadata_on_the_payment_intent() {
+        let form = checkout_form(&offer(OfferKind::CreditPack), "cus_1", 42, None, &site());
+        assert_eq!(
+            form.encode(),
+            "mode=payment&customer=cus_1&line_items[0][price]=price_1&line_items[0][quantity]=1\
+             &success_url=https%3A%2F%2Fghosttools.test%2Fbilling%2Fsuccess%3Fsession_id%3D%7BCHECKOUT_SESSION_ID%7D\
+             &cancel_url=https%3A%2F%2Fghosttools.test%2Fpricing%3Fcheckout%3Dcancelled\
+             &allow_promotion_codes=true&metadata[user_id]=42&payment_intent_data[metadata][user_id]=42"
+        );
+    }
+
+    #[test]
+    fn a_plan_is_a_subscription_with_metadata_on_the_subscription_and_the_referral() {
+        let plan = OfferKind::Plan { plan: Plan::Pro, interval: "month".into(), interval_count: 1 };
+        let referral = Referral::parse(Some("ref-123")).unwrap().unwrap();
+        let form = checkout_form(&offer(plan), "cus_1", 42, Some(&referral), &site());
+        let pairs = form.pairs();
+        assert!(pairs.contains(&("mode".into(), "subscription".into())));
+        assert!(pairs.contains(&("subscription_data[metadata][user_id]".into(), "42".into())));
+        assert!(!pairs.iter().any(|(k, _)| k.starts_with("payment_intent_data")));
+        assert_eq!(pairs.last().unwrap(), &("client_reference_id".into(), "ref-123".into()));
+    }
+
+    #[test]
+    fn customer_keys_are_stable_per_user_and_email() {
+        assert_eq!(customer_key(7, "a@x.test"), customer_key(7, "a@x.test"));
+        assert_ne!(customer_key(7, "a@x.test"), customer_key(7, "b@x.test"));
+        assert_ne!(customer_key(7, "a@x.test"), customer_key(8, "a@x.test"));
+        assert!(!customer_key(7, "a@x.test").contains("a@x.test"));
+    }
+}

@@ -1,0 +1,126 @@
+//! Fulfilment: granting what a completed Checkout Session paid for. One function (`apply`)
+//! serves both the webhook and the success page, and is safe to call any number of times, also
+//! concurrently: the credits are a ledger grant keyed by the session (a pack) or by the first
+//! invoice (a plan's first allowance — the same key `invoice.payment_succeeded` uses).
+//!
+//! `prepare` does the network part (reading the subscription from Stripe) before a transaction
+//! opens; `apply` only writes, inside the caller's transaction.
+
+use super::subscriptions::{self, Synced};
+use crate::clients::stripe::Stripe;
+use crate::clients::stripe_objects::CheckoutSession;
+use crate::config::Config;
+use crate::db::billing::{self as rows, CheckoutRow};
+use crate::db::credits::{self, Granted, Reason};
+use crate::db::Db;
+use crate::error::AppError;
+
+/// Everything `apply` needs, read beforehand.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub session: CheckoutSession,
+    /// Our record of the session (who bought what, for how many credits).
+    pub row: CheckoutRow,
+    /// The subscription a subscription-mode session created, as Stripe has it now.
+    pub subscription: Option<Synced>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fulfilment {
+    /// Credits granted by this call.
+    Granted { credits: i64, balance: i64 },
+    /// Granted before (by the webhook or the success page).
+    AlreadyFulfilled,
+    /// Completed with a delayed payment method: nothing until the money arrives.
+    AwaitingPayment,
+    /// Still open: the customer has not finished paying.
+    NotCompleted,
+}
+
+impl Fulfilment {
+    pub fn describe(&self) -> String {
+        match self {
+            Fulfilment::Granted { credits, balance } => {
+                format!("granted {credits} credits (balance {balance})")
+            }
+            Fulfilment::AlreadyFulfilled => "already fulfilled".into(),
+            Fulfilment::AwaitingPayment => "completed, awaiting a delayed payment: nothing granted".into(),
+            Fulfilment::NotCompleted => "not completed: nothing granted".into(),
+        }
+    }
+}
+
+/// Reads what fulfilling `session` needs. `Ok(None)`: not a session GhostTools created, or one
+/// whose metadata names another user than the one we recorded (logged by the caller).
+pub async fn prepare(
+    db: &Db,
+    stripe: &Stripe,
+    config: &Config,
+    session: CheckoutSession,
+    now_ms: u64,
+) -> Result<Option<Prepared>, AppError> {
+    let Some(row) = rows::checkout(db, &session.id).await? else { return Ok(None) };
+    let named = session.metadata.get("user_id").and_then(|v| v.parse::<i64>().ok());
+    if named.is_some_and(|id| id != row.user_id) {
+        return Ok(None);
+    }
+    let subscription = match (&session.subscription, row.mode.as_str(), session.is_paid()) {
+        (Some(id), "subscription", true) => subscriptions::read(db, stripe, config, id, None, now_ms).await?,
+        _ => None,
+    };
+    Ok(Some(Prepared { session, row, subscription }))
+}
+
+/// Grants what the session paid for, once. Call inside a transaction.
+pub async fn apply(db: &Db, p: &Prepared) -> Result<Fulfilment, AppError> {
+    let (session, row) = (&p.session, &p.row);
+    if !session.is_paid() {
+        if session.status.as_deref() == Some("complete") {
+            rows::set_checkout_status(db, &row.id, "awaiting_payment").await?;
+            return Ok(Fulfilment::AwaitingPayment);
+        }
+        return Ok(Fulfilment::NotCompleted);
+    }
+    let granted = match row.mode.as_str() {
+        "payment" => {
+            let note = Some(row.item_name.as_str());
+            credits::grant(db, row.user_id, row.credits, Reason::Purchase, &session.id, note).await?
+        }
+        _ => {
+            if let Some(synced) = &p.subscription {
+                subscriptions::save(db, synced).await?;
+            }
+            // The same note as the invoice's grant, whichever of the two comes first.
+            let note = match &p.subscription {
+                Some(synced) => super::allowance_note(&synced.record.plan),
+                None => row.item_name.clone(),
+            };
+            match &session.invoice {
+                Some(invoice) => {
+                    let reason = Reason::SubscriptionAllowance;
+                    credits::grant(db, row.user_id, row.credits, reason, invoice, Some(&note)).await?
+                }
+                // No first invoice to key the allowance by: `invoice.payment_succeeded` grants it.
+                None => Granted::Already,
+            }
+        }
+    };
+    rows::set_checkout_status(db, &row.id, "paid").await?;
+    Ok(match granted {
+        Granted::Now { balance } => Fulfilment::Granted { credits: row.credits, balance },
+        Granted::Already => Fulfilment::AlreadyFulfilled,
+    })
+}
+
+/// The success page's way in: read the session's needs, then `apply` in a transaction.
+pub async fn fulfil(
+    db: &Db,
+    stripe: &Stripe,
+    config: &Config,
+    session: CheckoutSession,
+    now_ms: u64,
+) -> Result<Option<(CheckoutRow, Fulfilment)>, AppError> {
+    let Some(prepared) = prepare(db, stripe, config, session, now_ms).await? else { return Ok(None) };
+    let outcome = db.transaction(async |db| apply(db, &prepared).await).await?;
+    Ok(Some((prepared.row, outcome)))
+}

@@ -1,0 +1,134 @@
+//! Keeping our copy of a subscription in step with Stripe, order-proof: whatever event arrives
+//! (created, updated, deleted, an invoice), the subscription is read again from Stripe and the
+//! newest read wins (`synced_at_ms`), so a late `.created` cannot undo an `.updated`, and a
+//! canceled subscription never comes back to life.
+
+use super::catalog::{credits_of, plan_of_price};
+use crate::clients::stripe::Stripe;
+use crate::clients::stripe_objects::Subscription;
+use crate::config::Config;
+use crate::db::billing::{self as rows, SubscriptionRecord};
+use crate::db::Db;
+use crate::domain::billing::SubscriptionStatus;
+use crate::error::AppError;
+
+/// A subscription as read from Stripe, with its owner and the allowance its price grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synced {
+    pub record: SubscriptionRecord,
+    /// Credits per period (`metadata[credits]` of the price); `None` when the price has none.
+    pub allowance: Option<i64>,
+}
+
+/// Reads subscription `id` from Stripe at `now_ms` (the request's clock dates the read).
+/// `fallback` (the event's copy, dated by the event) is used only when Stripe no longer has it.
+/// `Ok(None)`: not one of our users' subscriptions.
+pub async fn read(
+    db: &Db,
+    stripe: &Stripe,
+    config: &Config,
+    id: &str,
+    fallback: Option<(&Subscription, i64)>,
+    now_ms: u64,
+) -> Result<Option<Synced>, AppError> {
+    let (subscription, synced_at_ms) = match stripe.retrieve_subscription(id).await {
+        Ok(s) => (s, now_ms as i64),
+        Err(e) if e.is_not_found() => match fallback {
+            Some((s, event_created)) => (s.clone(), event_created * 1000),
+            None => return Ok(None),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    let Some(user_id) = owner(db, &subscription).await? else { return Ok(None) };
+    Ok(Some(from_stripe(&subscription, user_id, config, synced_at_ms)?))
+}
+
+/// Whose subscription it is: the user we created the customer for, or (a customer made
+/// elsewhere) the user id our Checkout put in the subscription's metadata.
+pub async fn owner(db: &Db, s: &Subscription) -> Result<Option<i64>, AppError> {
+    if let Some(customer) = &s.customer {
+        if let Some(user) = rows::user_of_customer(db, customer).await? {
+            return Ok(Some(user));
+        }
+    }
+    match s.metadata.get("user_id").and_then(|v| v.parse::<i64>().ok()) {
+        Some(id) if rows::user_exists(db, id).await? => Ok(Some(id)),
+        _ => Ok(None),
+    }
+}
+
+/// Pure: Stripe's subscription → our record.
+pub fn from_stripe(
+    s: &Subscription,
+    user_id: i64,
+    config: &Config,
+    synced_at_ms: i64,
+) -> Result<Synced, AppError> {
+    let bad = |why: &str| AppError::internal(format!("subscription {}: {why}", s.id));
+    let status = SubscriptionStatus::parse(&s.status).ok_or_else(|| bad("unknown status"))?;
+    let price = s.price().ok_or_else(|| bad("no items"))?;
+    let (period_start, period_end) = s.period();
+    Ok(Synced {
+        record: SubscriptionRecord {
+            id: s.id.clone(),
+            user_id,
+            customer_id: s.customer.clone().unwrap_or_default(),
+            price_id: price.id.clone(),
+            plan: plan_of_price(config, &price.id).to_string(),
+            status: status.as_str().to_string(),
+            cancel_at_period_end: s.cancel_at_period_end,
+            period_start,
+            period_end,
+            cancel_at: s.cancel_at,
+            canceled_at: s.canceled_at,
+            ended_at: s.ended_at,
+            created: s.created,
+            synced_at_ms,
+        },
+        allowance: credits_of(price),
+    })
+}
+
+/// Stores the read unless a newer one is stored (see `db::billing::save_subscription`).
+pub async fn save(db: &Db, synced: &Synced) -> Result<bool, AppError> {
+    rows::save_subscription(db, &synced.record).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_basil_subscription_becomes_a_record_with_its_plan_and_allowance() {
+        let config = Config::from_lookup(|k| {
+            Some(
+                match k {
+                    "NEXTAUTH_URL" => "https://x.test",
+                    "STRIPE_SECRET_KEY" => "sk_test_1",
+                    "STRIPE_WEBHOOK_SECRET" => "whsec_1",
+                    "STRIPE_STARTER_PRICE_ID" => "price_s",
+                    "STRIPE_PRO_PRICE_ID" => "price_p",
+                    _ => return None,
+                }
+                .to_string(),
+            )
+        });
+        let s: Subscription = serde_json::from_value(json!({
+            "id": "sub_1", "customer": "cus_1", "status": "past_due", "created": 5,
+            "cancel_at_period_end": true,
+            "items": { "data": [ { "price": { "id": "price_p", "metadata": { "credits": "500" } },
+                "current_period_start": 10, "current_period_end": 20 } ] }
+        }))
+        .unwrap();
+        let synced = from_stripe(&s, 9, &config, 1234).unwrap();
+        assert_eq!(synced.allowance, Some(500));
+        let r = synced.record;
+        assert_eq!((r.plan.as_str(), r.status.as_str(), r.user_id), ("pro", "past_due", 9));
+        assert_eq!((r.period_start, r.period_end, r.synced_at_ms), (Some(10), Some(20), 1234));
+        assert!(r.cancel_at_period_end);
+        let mut odd = s.clone();
+        odd.status = "exploded".into();
+        assert!(from_stripe(&odd, 9, &config, 0).is_err());
+    }
+}

@@ -1,0 +1,253 @@
+//! What each verified Stripe event does, exactly once. The event id is claimed as the first
+//! write of the transaction that applies the effect, and its outcome is written in the same
+//! transaction: a duplicate (also one delivered concurrently) finds the id taken and does
+//! nothing; a failure rolls everything back, is recorded as `failed`, and answers 5xx so Stripe
+//! delivers again. Network reads (the subscription, again from Stripe) happen before the
+//! transaction opens.
+
+use super::fulfilment::{self, Prepared};
+use super::subscriptions::{self, Synced};
+use crate::clients::stripe::Stripe;
+use crate::clients::stripe_objects::{CheckoutSession, Event, Invoice, Subscription};
+use crate::config::Config;
+use crate::db::billing::{self as rows, CheckoutRow, InvoiceRecord};
+use crate::db::credits::{self, Granted, Reason};
+use crate::db::stripe_events::{self as events, EventMeta};
+use crate::db::Db;
+use crate::error::AppError;
+
+/// The events this endpoint acts on (configure the Stripe endpoint for these).
+pub const HANDLED: [&str; 8] = [
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+];
+
+/// Invoices that start a new period of a plan: each grants the period's allowance.
+const ALLOWANCE_REASONS: [&str; 2] = ["subscription_create", "subscription_cycle"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Applied {
+        detail: String,
+        user_id: Option<i64>,
+    },
+    Ignored {
+        detail: String,
+    },
+    /// Handled before: nothing done.
+    Duplicate,
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Applied { .. } => "applied",
+            Outcome::Ignored { .. } => "ignored",
+            Outcome::Duplicate => "duplicate",
+        }
+    }
+}
+
+enum Action {
+    Ignore(String),
+    Fulfil(Box<Prepared>),
+    CheckoutFailed(CheckoutRow),
+    Subscription(Synced),
+    Invoice { invoice: Invoice, paid: bool, synced: Synced },
+}
+
+/// Applies `event` once. Errors are recorded on the event (outcome `failed`) and returned.
+pub async fn receive(
+    db: &Db,
+    stripe: &Stripe,
+    config: &Config,
+    event: &Event,
+    now_ms: u64,
+) -> Result<Outcome, AppError> {
+    if events::already_handled(db, &event.id).await? {
+        return Ok(Outcome::Duplicate);
+    }
+    let meta = EventMeta {
+        id: &event.id,
+        kind: &event.kind,
+        object_id: event.object_id(),
+        created: event.created,
+        livemode: event.livemode,
+    };
+    let result = process(db, stripe, config, event, &meta, now_ms).await;
+    if let Err(e) = &result {
+        // Best effort: the operator sees the failure; Stripe's retry may take the event over.
+        let _ = events::record_failure(db, &meta, &e.to_string()).await;
+    }
+    result
+}
+
+async fn process(
+    db: &Db,
+    stripe: &Stripe,
+    config: &Config,
+    event: &Event,
+    meta: &EventMeta<'_>,
+    now_ms: u64,
+) -> Result<Outcome, AppError> {
+    let action = prepare(db, stripe, config, event, now_ms).await?;
+    db.transaction(async |db| {
+        if !events::claim(db, meta).await? {
+            return Ok(Outcome::Duplicate);
+        }
+        let outcome = apply(db, &action).await?;
+        let (detail, user_id) = match &outcome {
+            Outcome::Applied { detail, user_id } => (detail.as_str(), *user_id),
+            Outcome::Ignored { detail } => (detail.as_str(), None),
+            Outcome::Duplicate => ("", None),
+        };
+        events::finish(db, &event.id, outcome.label(), detail, user_id).await?;
+        Ok(outcome)
+    })
+    .await
+}
+
+fn object<T: serde::de::DeserializeOwned>(event: &Event) -> Result<T, AppError> {
+    event
+        .object()
+        .map_err(|e| AppError::internal(format!("{} {}: unreadable object: {e}", event.kind, event.id)))
+}
+
+async fn prepare(
+    db: &Db,
+    stripe: &Stripe,
+    config: &Config,
+    event: &Event,
+    now_ms: u64,
+) -> Result<Action, AppError> {
+    let not_ours = |what: &str| Action::Ignore(format!("{what} is not a GhostTools one"));
+    Ok(match event.kind.as_str() {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            let session: CheckoutSession = object(event)?;
+            match fulfilment::prepare(db, stripe, config, session, now_ms).await? {
+                Some(prepared) => Action::Fulfil(Box::new(prepared)),
+                None => not_ours("checkout session"),
+            }
+        }
+        "checkout.session.async_payment_failed" => {
+            let session: CheckoutSession = object(event)?;
+            match rows::checkout(db, &session.id).await? {
+                Some(row) => Action::CheckoutFailed(row),
+                None => not_ours("checkout session"),
+            }
+        }
+        "customer.subscription.created"
+        | "customer.subscription.updated"
+        | "customer.subscription.deleted" => {
+            let copy: Subscription = object(event)?;
+            let fallback = Some((&copy, event.created));
+            match subscriptions::read(db, stripe, config, &copy.id, fallback, now_ms).await? {
+                Some(synced) => Action::Subscription(synced),
+                None => not_ours("subscription"),
+            }
+        }
+        "invoice.payment_succeeded" | "invoice.payment_failed" => {
+            let invoice: Invoice = object(event)?;
+            let Some(subscription_id) = invoice.subscription_id().map(str::to_string) else {
+                return Ok(Action::Ignore("not a subscription invoice".into()));
+            };
+            match subscriptions::read(db, stripe, config, &subscription_id, None, now_ms).await? {
+                Some(synced) => {
+                    Action::Invoice { invoice, paid: event.kind == "invoice.payment_succeeded", synced }
+                }
+                None => not_ours("subscription"),
+            }
+        }
+        other => Action::Ignore(format!("{other} is not handled")),
+    })
+}
+
+async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
+    let applied = |detail: String, user_id: i64| Outcome::Applied { detail, user_id: Some(user_id) };
+    Ok(match action {
+        Action::Ignore(why) => Outcome::Ignored { detail: why.clone() },
+        Action::Fulfil(prepared) => {
+            let done = fulfilment::apply(db, prepared).await?;
+            applied(format!("checkout {}: {}", prepared.row.id, done.describe()), prepared.row.user_id)
+        }
+        Action::CheckoutFailed(row) => {
+            let moved = rows::set_checkout_status(db, &row.id, "payment_failed").await?;
+            let detail =
+                if moved { "delayed payment failed: the billing page says so" } else { "already settled" };
+            applied(format!("checkout {}: {detail}", row.id), row.user_id)
+        }
+        Action::Subscription(synced) => applied(save_subscription(db, synced).await?, synced.record.user_id),
+        Action::Invoice { invoice, paid, synced } => {
+            let user_id = synced.record.user_id;
+            let record = InvoiceRecord {
+                id: invoice.id.clone(),
+                user_id,
+                subscription_id: Some(synced.record.id.clone()),
+                billing_reason: invoice.billing_reason.clone(),
+                status: if *paid { "paid" } else { "payment_failed" }.to_string(),
+                amount_due: invoice.amount_due,
+                amount_paid: invoice.amount_paid,
+                currency: invoice.currency.clone(),
+                period_start: invoice.period_start,
+                period_end: invoice.period_end,
+            };
+            let changed = rows::record_invoice(db, &record).await?;
+            let subscription = save_subscription(db, synced).await?;
+            let mut detail = format!(
+                "invoice {} {}; {subscription}",
+                invoice.id,
+                match (paid, changed) {
+                    (true, _) => "paid",
+                    (false, true) => "payment failed: past due shown",
+                    (false, false) => "payment failed after it was paid: ignored",
+                }
+            );
+            if *paid {
+                detail.push_str("; ");
+                detail.push_str(&grant_allowance(db, invoice, synced).await?);
+            }
+            applied(detail, user_id)
+        }
+    })
+}
+
+async fn save_subscription(db: &Db, synced: &Synced) -> Result<String, AppError> {
+    let r = &synced.record;
+    Ok(if subscriptions::save(db, synced).await? {
+        format!("subscription {} {} ({})", r.id, r.status, r.plan)
+    } else {
+        format!("subscription {}: a newer or final state is stored", r.id)
+    })
+}
+
+/// A new period's allowance, once per invoice. Invoices for mid-period changes (prorations)
+/// grant nothing, so switching plans back and forth cannot mint credits.
+async fn grant_allowance(db: &Db, invoice: &Invoice, synced: &Synced) -> Result<String, AppError> {
+    let reason = invoice.billing_reason.as_deref().unwrap_or("");
+    if !ALLOWANCE_REASONS.contains(&reason) {
+        return Ok(format!("no allowance for billing reason {reason:?}"));
+    }
+    let Some(amount) = synced.allowance else {
+        return Ok(format!("no allowance: price {} has no metadata[credits]", synced.record.price_id));
+    };
+    let note = super::allowance_note(&synced.record.plan);
+    let granted = credits::grant(
+        db,
+        synced.record.user_id,
+        amount,
+        Reason::SubscriptionAllowance,
+        &invoice.id,
+        Some(&note),
+    )
+    .await?;
+    Ok(match granted {
+        Granted::Now { balance } => format!("allowance of {amount} credits granted (balance {balance})"),
+        Granted::Already => "allowance already granted".into(),
+    })
+}

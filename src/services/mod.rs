@@ -1,0 +1,3 @@
+//! The rules of the business, between thin handlers and the db/clients below.
+
+pub mod billing;

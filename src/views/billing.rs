@@ -1,0 +1,224 @@
+//! Billing pages: pricing, the checkout success page, and the billing overview. Pure: built from
+//! plain rows and offers so they render natively in tests.
+
+use super::Layout;
+use crate::db::billing::CheckoutRow;
+use crate::db::credits::LedgerEntry;
+use crate::domain::billing::{Plan, SubscriptionStatus};
+use crate::domain::money::format_amount;
+use crate::services::billing::catalog::{Offer, OfferKind};
+use crate::services::billing::fulfilment::Fulfilment;
+use crate::services::billing::Entitlement;
+use askama::Template;
+
+/// "12 May 2026" (UTC) from Unix seconds.
+pub fn date(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).map(|t| t.format("%-d %B %Y").to_string()).unwrap_or_default()
+}
+
+pub struct OfferView {
+    pub price_id: String,
+    pub name: String,
+    pub description: String,
+    pub price: String,
+    /// `per month` for plans; empty for credit packs.
+    pub interval: String,
+    pub credits: i64,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "billing/pricing.html")]
+pub struct PricingPage {
+    pub layout: Layout,
+    pub packs: Vec<OfferView>,
+    pub plans: Vec<OfferView>,
+    pub signed_in: bool,
+    pub has_plan: bool,
+    pub cancelled: bool,
+}
+
+impl PricingPage {
+    /// `current`: the signed-in user's plan (`None` for visitors).
+    pub fn new(layout: Layout, offers: &[Offer], current: Option<Plan>, cancelled: bool) -> PricingPage {
+        let view = |o: &Offer| OfferView {
+            price_id: o.price_id.clone(),
+            name: o.name.clone(),
+            description: o.description.clone().unwrap_or_default(),
+            price: o.price_label(),
+            interval: o.interval_label(),
+            credits: o.credits,
+            current: o.plan().is_some() && o.plan() == current,
+        };
+        let packs = offers.iter().filter(|o| o.kind == OfferKind::CreditPack).map(view).collect();
+        let plans = offers.iter().filter(|o| o.kind != OfferKind::CreditPack).map(view).collect();
+        PricingPage {
+            signed_in: layout.user_email.is_some(),
+            layout,
+            packs,
+            plans,
+            has_plan: current.is_some_and(|p| p != Plan::Free),
+            cancelled,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "billing/success.html")]
+pub struct SuccessPage {
+    pub layout: Layout,
+    pub heading: String,
+    pub message: String,
+    pub balance: i64,
+    /// Whether something went wrong (the message is a warning).
+    pub problem: bool,
+}
+
+impl SuccessPage {
+    pub fn new(
+        layout: Layout,
+        row: &CheckoutRow,
+        outcome: Fulfilment,
+        status: &str,
+        balance: i64,
+    ) -> SuccessPage {
+        let what = if row.mode == "subscription" {
+            format!(
+                "Your {} subscription is active: {} credits a period are yours.",
+                row.item_name, row.credits
+            )
+        } else {
+            format!("{} credits from {} were added to your balance.", row.credits, row.item_name)
+        };
+        let (heading, message, problem) = match (outcome, status) {
+            (_, "payment_failed") => (
+                "Your payment did not go through".to_string(),
+                format!("The payment for {} failed, so no credits were added. Please try again with another payment method.", row.item_name),
+                true,
+            ),
+            (Fulfilment::Granted { .. } | Fulfilment::AlreadyFulfilled, _) => ("Thank you!".to_string(), what, false),
+            (Fulfilment::AwaitingPayment, _) => (
+                "Payment processing".to_string(),
+                format!("Your payment for {} is on its way. We add the credits as soon as it arrives, usually within a few business days.", row.item_name),
+                false,
+            ),
+            (Fulfilment::NotCompleted, _) => (
+                "Checkout not finished".to_string(),
+                "This checkout has not been paid yet. You can go back to the pricing page and try again.".to_string(),
+                true,
+            ),
+        };
+        SuccessPage { layout, heading, message, balance, problem }
+    }
+}
+
+pub struct LedgerView {
+    pub date: String,
+    pub what: String,
+    pub delta: String,
+    pub balance_after: i64,
+}
+
+fn reason_label(reason: &str) -> &'static str {
+    match reason {
+        "purchase" => "Credit pack",
+        "subscription_allowance" => "Plan allowance",
+        "allowance_expiry" => "Allowance expired",
+        "admin_grant" => "Granted by GhostTools",
+        "agentwrite" => "AgentWrite",
+        "podscribe" => "PodScribe",
+        "tool_refund" => "Refund",
+        _ => "Adjustment",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "billing/overview.html")]
+pub struct BillingPage {
+    pub layout: Layout,
+    pub plan: String,
+    pub status: String,
+    /// "Renews on …", "Ends on …", "Ended on …" (empty when there is no subscription).
+    pub period: String,
+    pub past_due: bool,
+    pub notices: Vec<String>,
+    pub balance: i64,
+    pub ledger: Vec<LedgerView>,
+    pub has_customer: bool,
+}
+
+impl BillingPage {
+    pub fn new(
+        layout: Layout,
+        e: &Entitlement,
+        balance: i64,
+        ledger: &[LedgerEntry],
+        checkouts: &[CheckoutRow],
+        unsettled: &[(String, i64, String)],
+        has_customer: bool,
+    ) -> BillingPage {
+        let sub = e.subscription.as_ref();
+        let status = e.status();
+        let period = match (sub, status) {
+            (Some(s), Some(SubscriptionStatus::Canceled)) => {
+                s.ended_at.or(s.canceled_at).map(|t| format!("Ended on {}", date(t))).unwrap_or_default()
+            }
+            (Some(s), _) if s.cancel_at_period_end || s.cancel_at.is_some() => {
+                s.cancel_at.or(s.period_end).map(|t| format!("Ends on {}", date(t))).unwrap_or_default()
+            }
+            (Some(s), Some(st)) if st.grants_access() => {
+                s.period_end.map(|t| format!("Renews on {}", date(t))).unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        let plan_name = match (e.plan, sub) {
+            (Plan::Free, Some(s)) if s.plan != "other" => {
+                format!("Free (your {} plan is not active)", Plan::parse(&s.plan).name())
+            }
+            (plan, _) => plan.name().to_string(),
+        };
+        let mut notices: Vec<String> = checkouts
+            .iter()
+            .map(|c| match c.status.as_str() {
+                "payment_failed" => format!(
+                    "Your payment of {} for {} failed, so no credits were added. Please try again with another payment method.",
+                    format_amount(c.amount, &c.currency),
+                    c.item_name
+                ),
+                _ => format!(
+                    "Your payment of {} for {} is processing. We add the credits when it arrives.",
+                    format_amount(c.amount, &c.currency),
+                    c.item_name
+                ),
+            })
+            .collect();
+        for (_, amount, currency) in unsettled {
+            notices.push(format!(
+                "A subscription payment of {} failed. Please update your payment method in “Manage subscription”.",
+                format_amount(*amount, currency)
+            ));
+        }
+        BillingPage {
+            layout,
+            plan: plan_name,
+            status: status.map(|s| s.label().to_string()).unwrap_or_default(),
+            period,
+            past_due: e.is_past_due() || !unsettled.is_empty(),
+            notices,
+            balance,
+            ledger: ledger
+                .iter()
+                .map(|l| LedgerView {
+                    date: date(l.created_at_ms / 1000),
+                    what: match &l.note {
+                        Some(note) if !note.is_empty() => format!("{} · {note}", reason_label(&l.reason)),
+                        _ => reason_label(&l.reason).to_string(),
+                    },
+                    delta: if l.delta > 0 { format!("+{}", l.delta) } else { l.delta.to_string() },
+                    balance_after: l.balance_after,
+                })
+                .collect(),
+            has_customer,
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! The fake Stripe's server side: its state, the REST API (`/v1/...`), and the hosted checkout
+//! and portal pages. Tests use it through `StripeFake` (stripe.rs).
+
+use super::stripe::{now, Fault, MONTH, SECRET_KEY, WEBHOOK_SECRET};
+use super::stripe_wire::{error, parse_form, signature_header};
+use axum::body::Bytes;
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Default)]
+pub struct State {
+    pub base: String,
+    pub webhook_url: Option<String>,
+    pub next: u64,
+    pub customers: HashMap<String, Value>,
+    pub products: HashMap<String, Value>,
+    pub prices: HashMap<String, Value>,
+    pub sessions: HashMap<String, Value>,
+    /// Per session: the price bought and the metadata for the subscription it may create.
+    pub session_price: HashMap<String, (String, Value)>,
+    pub subscriptions: HashMap<String, Value>,
+    pub invoices: HashMap<String, Value>,
+    pub portal_sessions: HashMap<String, Value>,
+    /// Idempotency key → (method + path + body, status, response).
+    pub idempotency: HashMap<String, (String, u16, Value)>,
+    pub faults: Vec<Fault>,
+}
+
+impl State {
+    pub fn id(&mut self, prefix: &str) -> String {
+        self.next += 1;
+        format!("{prefix}_e2e{}x{}", std::process::id(), self.next)
+    }
+}
+
+pub type Shared = Arc<Mutex<State>>;
+
+pub async fn post_event(
+    http: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+    signature: Option<String>,
+) -> (u16, String) {
+    let mut req = http
+        .post(url)
+        .header("content-type", "application/json; charset=utf-8")
+        .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+        .body(body);
+    if let Some(sig) = signature {
+        req = req.header("stripe-signature", sig);
+    }
+    let res = req.send().await.expect("deliver event");
+    (res.status().as_u16(), res.text().await.unwrap_or_default())
+}
+
+pub fn event(st: &mut State, kind: &str, object: Value) -> Value {
+    json!({
+        "id": st.id("evt"), "object": "event", "api_version": "2025-03-31.basil", "created": now(),
+        "data": { "object": object }, "livemode": false, "pending_webhooks": 1,
+        "request": { "id": null, "idempotency_key": null }, "type": kind,
+    })
+}
+
+pub fn invoice_for(id: &str, sub: &Value, reason: &str, paid: bool) -> Value {
+    let item = &sub["items"]["data"][0];
+    let amount = item["price"]["unit_amount"].as_i64().unwrap_or(0);
+    json!({
+        "id": id, "object": "invoice", "customer": sub["customer"], "billing_reason": reason,
+        "status": if paid { "paid" } else { "open" }, "attempted": true,
+        "amount_due": amount, "amount_paid": if paid { amount } else { 0 }, "currency": item["price"]["currency"],
+        "period_start": item["current_period_start"], "period_end": item["current_period_end"],
+        "parent": { "type": "subscription_details", "quote_details": null,
+            "subscription_details": { "subscription": sub["id"], "metadata": sub["metadata"] } },
+        "lines": { "object": "list", "data": [ { "id": format!("il_{id}"), "amount": amount,
+            "pricing": { "type": "price_details", "price_details": { "price": item["price"]["id"] } } } ] },
+        "livemode": false, "created": now(),
+    })
+}
+
+/// Completes a session: payment → paid (or awaiting a delayed payment); subscription → a new
+/// subscription with its first, paid invoice. Answers the events Stripe would send.
+pub fn complete(st: &mut State, id: &str, paid: bool) -> Result<Vec<Value>, String> {
+    let session = st.sessions.get(id).cloned().ok_or("no such session")?;
+    if session["status"] != "open" {
+        return Err(format!("session {id} is {}", session["status"]));
+    }
+    let (price_id, sub_metadata) = st.session_price.get(id).cloned().ok_or("no line item")?;
+    let price = st.prices.get(&price_id).cloned().ok_or("price vanished")?;
+    let mut events = Vec::new();
+    let mut session = session;
+    session["status"] = json!("complete");
+    if session["mode"] == "subscription" {
+        let (sub_id, item_id, invoice_id) = (st.id("sub"), st.id("si"), st.id("in"));
+        let t = now();
+        let sub = json!({
+            "id": sub_id, "object": "subscription", "customer": session["customer"], "status": "active",
+            "cancel_at_period_end": false, "cancel_at": null, "canceled_at": null, "ended_at": null,
+            "created": t, "start_date": t, "latest_invoice": invoice_id, "metadata": sub_metadata, "livemode": false,
+            "items": { "object": "list", "data": [ { "id": item_id, "object": "subscription_item", "price": price,
+                "quantity": 1, "current_period_start": t, "current_period_end": t + MONTH } ] },
+        });
+        let invoice = invoice_for(&invoice_id, &sub, "subscription_create", true);
+        session["subscription"] = json!(sub_id);
+        session["invoice"] = json!(invoice_id);
+        session["payment_status"] = json!("paid");
+        st.subscriptions.insert(sub_id, sub.clone());
+        st.invoices.insert(invoice_id, invoice.clone());
+        st.sessions.insert(id.to_string(), session.clone());
+        events.push(event(st, "customer.subscription.created", sub));
+        events.push(event(st, "checkout.session.completed", session));
+        events.push(event(st, "invoice.payment_succeeded", invoice));
+    } else {
+        let pi = st.id("pi");
+        session["payment_intent"] = json!(pi);
+        session["payment_status"] = json!(if paid { "paid" } else { "unpaid" });
+        st.sessions.insert(id.to_string(), session.clone());
+        events.push(event(st, "checkout.session.completed", session));
+    }
+    Ok(events)
+}
+
+fn answer(status: u16, body: Value) -> Response {
+    (StatusCode::from_u16(status).unwrap(), [("request-id", "req_fake")], axum::Json(body)).into_response()
+}
+
+fn missing(param: &str, what: &str) -> (u16, Value) {
+    (
+        400,
+        error(
+            "invalid_request_error",
+            Some("parameter_missing"),
+            &format!("Missing required param: {what}."),
+            Some(param),
+        ),
+    )
+}
+
+pub async fn handle(
+    AxState(state): AxState<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    if !path.starts_with("/v1/") {
+        return hosted(state, method, &path, body).await;
+    }
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {SECRET_KEY}")) {
+        let msg = "Invalid API Key provided (fake).";
+        return answer(401, error("invalid_request_error", None, msg, None));
+    }
+    let form = if method == Method::POST {
+        parse_form(&body)
+    } else {
+        parse_form(uri.query().unwrap_or("").as_bytes())
+    };
+    // A scripted fault, if one matches (the lock is not held while delaying).
+    let fault = {
+        let mut st = state.lock().unwrap();
+        let found = st.faults.iter_mut().find(|f| {
+            f.times > 0
+                && f.method == method.as_str()
+                && f.path == path
+                && f.form_field.as_ref().is_none_or(|(k, v)| form_value(&form, k) == Some(v.clone()))
+        });
+        found.map(|f| {
+            f.times -= 1;
+            f.clone()
+        })
+    };
+    if let Some(f) = &fault {
+        tokio::time::sleep(Duration::from_millis(f.delay_ms)).await;
+        if f.status != 0 {
+            let mut res = answer(f.status, f.body.clone());
+            if let Some(v) = f.should_retry {
+                res.headers_mut().insert("stripe-should-retry", v.parse().unwrap());
+            }
+            return res;
+        }
+    }
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let fingerprint = format!("{method} {path} {}", String::from_utf8_lossy(&body));
+    let mut st = state.lock().unwrap();
+    if let (Some(k), true) = (&key, method == Method::POST) {
+        if let Some((seen, status, response)) = st.idempotency.get(k).cloned() {
+            if seen != fingerprint {
+                let msg = format!("Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '{k}' if you meant to execute a different request.");
+                return answer(400, error("idempotency_error", None, &msg, None));
+            }
+            let mut res = answer(status, response);
+            res.headers_mut().insert("idempotent-replayed", "true".parse().unwrap());
+            return res;
+        }
+    }
+    let (status, response) = api(&mut st, &method, &path, &form);
+    if let (Some(k), true) = (key, method == Method::POST && (200..300).contains(&status)) {
+        st.idempotency.insert(k, (fingerprint, status, response.clone()));
+    }
+    answer(status, response)
+}
+
+/// A form value by its bracketed key (`metadata[user_id]`), from the parsed form.
+fn form_value(form: &Value, key: &str) -> Option<String> {
+    let mut node = form;
+    for part in key.split('[') {
+        let part = part.trim_end_matches(']');
+        node = match part.parse::<usize>() {
+            Ok(i) if node.is_array() => node.get(i)?,
+            _ => node.get(part)?,
+        };
+    }
+    node.as_str().map(str::to_string)
+}
+
+fn api(st: &mut State, method: &Method, path: &str, form: &Value) -> (u16, Value) {
+    let parts: Vec<&str> = path.trim_start_matches("/v1/").split('/').collect();
+    let not_found = |what: &str, id: &str| {
+        (
+            404,
+            error(
+                "invalid_request_error",
+                Some("resource_missing"),
+                &format!("No such {what}: '{id}'"),
+                Some("id"),
+            ),
+        )
+    };
+    let get = |map: &HashMap<String, Value>, what: &str, id: &str| match map.get(id) {
+        Some(v) => (200, v.clone()),
+        None => not_found(what, id),
+    };
+    match (method.as_str(), parts.as_slice()) {
+        ("POST", ["customers"]) => {
+            let id = st.id("cus");
+            let customer = json!({ "id": id, "object": "customer", "email": form.get("email"),
+                "metadata": form.get("metadata").cloned().unwrap_or(json!({})), "created": now(), "livemode": false });
+            st.customers.insert(id, customer.clone());
+            (200, customer)
+        }
+        ("GET", ["customers", id]) => get(&st.customers, "customer", id),
+        ("GET", ["prices", id]) => match st.prices.get(*id).cloned() {
+            Some(mut price) => {
+                let expand = form.get("expand").map(|e| e.to_string()).unwrap_or_default();
+                if expand.contains("product") {
+                    let product_id = price["product"].as_str().unwrap_or_default().to_string();
+                    price["product"] = st.products.get(&product_id).cloned().unwrap_or(Value::Null);
+                }
+                (200, price)
+            }
+            None => not_found("price", id),
+        },
+        ("POST", ["checkout", "sessions"]) => create_session(st, form),
+        ("GET", ["checkout", "sessions", id]) => get(&st.sessions, "checkout.session", id),
+        ("POST", ["billing_portal", "sessions"]) => {
+            let Some(customer) = form.get("customer").and_then(Value::as_str) else {
+                return missing("customer", "customer");
+            };
+            if !st.customers.contains_key(customer) {
+                return not_found("customer", customer);
+            }
+            let id = st.id("bps");
+            let session = json!({ "id": id, "object": "billing_portal.session", "customer": customer,
+                "return_url": form.get("return_url"), "url": format!("{}/portal/{id}", st.base),
+                "created": now(), "livemode": false });
+            st.portal_sessions.insert(id, session.clone());
+            (200, session)
+        }
+        ("GET", ["subscriptions", id]) => get(&st.subscriptions, "subscription", id),
+        ("GET", ["invoices", id]) => get(&st.invoices, "invoice", id),
+        _ => (
+            404,
+            error(
+                "invalid_request_error",
+                None,
+                &format!("Unrecognized request URL ({method}: {path})."),
+                None,
+            ),
+        ),
+    }
+}
+
+fn create_session(st: &mut State, form: &Value) -> (u16, Value) {
+    let mode = form.get("mode").and_then(Value::as_str).unwrap_or("");
+    if !["payment", "subscription", "setup"].contains(&mode) {
+        return missing("mode", "mode");
+    }
+    let Some(price_id) = form.pointer("/line_items/0/price").and_then(Value::as_str) else {
+        return missing("line_items", "line_items");
+    };
+    let Some(price) = st.prices.get(price_id).cloned() else {
+        let msg = format!("No such price: '{price_id}'");
+        return (
+            400,
+            error("invalid_request_error", Some("resource_missing"), &msg, Some("line_items[0][price]")),
+        );
+    };
+    if mode == "payment" && price["type"] == "recurring" {
+        let msg = "You must be in `subscription` mode to use recurring prices.";
+        return (400, error("invalid_request_error", None, msg, Some("line_items[0][price]")));
+    }
+    if mode == "subscription" && price["type"] != "recurring" {
+        let msg = "You must provide at least one recurring price in `subscription` mode.";
+        return (400, error("invalid_request_error", None, msg, Some("line_items")));
+    }
+    if form.get("success_url").and_then(Value::as_str).is_none_or(str::is_empty) {
+        return missing("success_url", "success_url");
+    }
+    if form.get("client_reference_id").is_some_and(|v| v.as_str().is_none_or(str::is_empty)) {
+        let msg = "Invalid string: client_reference_id must be at least 1 character.";
+        return (400, error("invalid_request_error", None, msg, Some("client_reference_id")));
+    }
+    let customer = form.get("customer").and_then(Value::as_str);
+    if let Some(c) = customer {
+        if !st.customers.contains_key(c) {
+            let msg = format!("No such customer: '{c}'");
+            return (400, error("invalid_request_error", Some("resource_missing"), &msg, Some("customer")));
+        }
+    }
+    let id = format!("cs_test_{}", st.id("a").replace('_', ""));
+    let session = json!({
+        "id": id, "object": "checkout.session", "url": format!("{}/checkout/{id}", st.base),
+        "status": "open", "payment_status": "unpaid", "mode": mode, "customer": customer,
+        "client_reference_id": form.get("client_reference_id"), "metadata": form.get("metadata").cloned().unwrap_or(json!({})),
+        "success_url": form["success_url"], "cancel_url": form.get("cancel_url"),
+        "allow_promotion_codes": form.get("allow_promotion_codes").map(|v| v == "true"),
+        "amount_total": price["unit_amount"], "currency": price["currency"], "subscription": null,
+        "invoice": null, "payment_intent": null, "created": now(), "expires_at": now() + 24 * 3600, "livemode": false,
+    });
+    let sub_metadata = form.pointer("/subscription_data/metadata").cloned().unwrap_or(json!({}));
+    st.session_price.insert(id.clone(), (price_id.to_string(), sub_metadata));
+    st.sessions.insert(id, session.clone());
+    (200, session)
+}
+
+/// The hosted pages a browser sees: checkout (pay, or pay later) and the portal.
+async fn hosted(state: Shared, method: Method, path: &str, body: Bytes) -> Response {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method.as_str(), parts.as_slice()) {
+        ("GET", ["checkout", id]) => {
+            let st = state.lock().unwrap();
+            let Some(session) = st.sessions.get(*id) else {
+                return (StatusCode::NOT_FOUND, "no such session").into_response();
+            };
+            let cancel = session["cancel_url"].as_str().unwrap_or("/");
+            Html(format!(
+                "<!doctype html><title>Fake Stripe Checkout</title><h1>Pay {} {}</h1>\
+                 <form method=\"post\" action=\"/checkout/{id}/pay\"><button name=\"method\" value=\"card\">Pay</button>\
+                 <button name=\"method\" value=\"delayed\">Pay by bank transfer</button></form>\
+                 <a href=\"{cancel}\">Cancel</a>",
+                session["amount_total"], session["currency"].as_str().unwrap_or("")
+            ))
+            .into_response()
+        }
+        ("POST", ["checkout", id, "pay"]) => {
+            let paid = parse_form(&body)["method"] != "delayed";
+            let (events, success_url, url, http) = {
+                let mut st = state.lock().unwrap();
+                let events = match complete(&mut st, id, paid) {
+                    Ok(e) => e,
+                    Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
+                };
+                let success = st.sessions[*id]["success_url"]
+                    .as_str()
+                    .unwrap_or("/")
+                    .replace("{CHECKOUT_SESSION_ID}", id);
+                (events, success, st.webhook_url.clone(), reqwest::Client::new())
+            };
+            // Stripe delivers after the redirect, in the background, one event after another.
+            if let Some(url) = url {
+                tokio::spawn(async move {
+                    for e in events {
+                        let body = serde_json::to_vec(&e).unwrap();
+                        let sig = signature_header(&body, now() as u64, &[WEBHOOK_SECRET]);
+                        post_event(&http, &url, body, Some(sig)).await;
+                    }
+                });
+            }
+            Redirect::to(&success_url).into_response()
+        }
+        ("GET", ["portal", id]) => {
+            let st = state.lock().unwrap();
+            let Some(session) = st.portal_sessions.get(*id) else {
+                return (StatusCode::NOT_FOUND, "no such portal session").into_response();
+            };
+            let back = session["return_url"].as_str().unwrap_or("/");
+            Html(format!(
+                "<!doctype html><title>Fake billing portal</title><h1>Billing portal for {}</h1><a href=\"{back}\">Return</a>",
+                session["customer"].as_str().unwrap_or("")
+            ))
+            .into_response()
+        }
+        _ => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
