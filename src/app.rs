@@ -4,7 +4,8 @@
 use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
-use crate::routes::{account, debug, health, pages};
+use crate::routes::tools::{agentwrite, podscribe};
+use crate::routes::{account, debug, health, history, pages};
 use crate::security;
 use worker::{Context, Env, Headers, Method, Request, Response, ResponseBuilder, Result};
 
@@ -30,8 +31,33 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
         (Post, ["signout"]) => account::sign_out(req, cx).await,
         (Get | Head, ["api", "health"]) => health::report(cx).await,
         (Get, ["api", "debug", "error"]) => debug::forced_error(cx),
+        // AI tools (tools/), their history.
+        (Get | Head, ["tools", "agentwrite"]) => agentwrite::form(cx).await,
+        (Post, ["tools", "agentwrite"]) => agentwrite::generate(req, cx).await,
+        (Post, ["api", "tools", "agentwrite", "stream"]) => agentwrite::stream(req, cx).await,
+        (Get | Head, ["tools", "agentwrite", id]) => agentwrite::show(cx, id).await,
+        (Get, ["tools", "agentwrite", id, "download"]) => agentwrite::download(cx, id).await,
+        (Post, ["tools", "agentwrite", id, "delete"]) => agentwrite::delete(req, cx, id).await,
+        (Get | Head, ["tools", "podscribe"]) => podscribe::form(cx).await,
+        (Post, ["tools", "podscribe"]) => podscribe::upload(req, cx, podscribe::Mode::Page).await,
+        (Post, ["api", "tools", "podscribe", "upload"]) => {
+            podscribe::upload(req, cx, podscribe::Mode::Progress).await
+        }
+        (Get | Head, ["tools", "podscribe", id]) => podscribe::show(cx, id).await,
+        (Post, ["tools", "podscribe", id, "notes"]) => podscribe::retry_notes(req, cx, id).await,
+        (Post, ["tools", "podscribe", id, "delete"]) => podscribe::delete(req, cx, id).await,
+        (Get, ["tools", "podscribe", id, file]) => podscribe::download(cx, id, file).await,
+        (Get | Head, ["history"]) => history::list(req, cx).await,
         // Known paths with another method.
-        (_, [""] | ["dashboard"] | ["signout"] | ["api", "health"]) => Err(AppError::MethodNotAllowed),
+        (_, [""] | ["dashboard"] | ["signout"] | ["api", "health"] | ["history"]) => {
+            Err(AppError::MethodNotAllowed)
+        }
+        (
+            _,
+            ["tools", "agentwrite" | "podscribe"]
+            | ["api", "tools", "agentwrite", "stream"]
+            | ["api", "tools", "podscribe", "upload"],
+        ) => Err(AppError::MethodNotAllowed),
         _ => Err(AppError::NotFound),
     }
 }

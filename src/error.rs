@@ -155,7 +155,7 @@ impl From<crate::config::ConfigProblem> for AppError {
 
 fn human_bytes(n: u64) -> String {
     const MB: u64 = 1024 * 1024;
-    if n >= MB && n % MB == 0 {
+    if n >= MB && n.is_multiple_of(MB) {
         format!("{} MB", n / MB)
     } else if n >= 1024 {
         format!("{} KB", n / 1024)

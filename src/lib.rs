@@ -12,6 +12,7 @@ pub mod rate_limit;
 pub mod reply;
 pub mod routes;
 pub mod security;
+pub mod services;
 pub mod views;
 
 /// The build this Worker was compiled from (`GHOSTTOOLS_BUILD`, set by the Makefile to the git

@@ -1,4 +1,5 @@
 //! Typed clients for outside services. Each takes its base URL from configuration so tests and
 //! local runs can point it at a fake on 127.0.0.1.
 
+pub mod openai;
 pub mod sentry;

@@ -8,7 +8,10 @@
 //! plain `BEGIN`/`COMMIT` in the simple protocol. To change that, change `Db` alone.
 
 pub mod credits;
+pub mod generations;
+pub mod history;
 pub mod schema;
+pub mod transcripts;
 pub mod users;
 
 use crate::error::AppError;

@@ -10,7 +10,7 @@ use worker::Request;
 pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
     cx.require_user().await?;
     let layout = super::layout(cx, "Dashboard · GhostTools").await;
-    Ok(Reply::html(render(&Dashboard { layout })))
+    Ok(Reply::html(render(&Dashboard { layout, podscribe: cx.config.tools.podscribe_enabled })))
 }
 
 /// POST only, with the CSRF token: a link or an image on another site cannot sign you out.

@@ -4,8 +4,11 @@ pub mod account;
 pub mod debug;
 pub mod errors;
 pub mod health;
+pub mod history;
 pub mod input;
+pub mod multipart;
 pub mod pages;
+pub mod tools;
 
 use crate::ctx::Ctx;
 use crate::views::Layout;

@@ -7,4 +7,6 @@ use askama::Template;
 #[template(path = "account/dashboard.html")]
 pub struct Dashboard {
     pub layout: Layout,
+    /// PodScribe is offered only when enabled by configuration.
+    pub podscribe: bool,
 }

@@ -3,7 +3,9 @@
 
 pub mod account;
 pub mod errors;
+pub mod history;
 pub mod pages;
+pub mod tools;
 
 use crate::config::Config;
 use crate::security::CspSources;

@@ -9,6 +9,7 @@ pub mod postgres;
 pub mod process;
 pub mod session;
 pub mod smtp;
+pub mod tools;
 pub mod wrangler;
 
 use libtest_mimic::Trial;
@@ -21,10 +22,13 @@ use std::time::Duration;
 use wrangler::Worker;
 
 pub const SESSION_SECRET: &str = "e2e-session-secret-0123456789abcdef0123";
+/// The chat model the test Worker is configured with (so requests prove it is configurable).
+pub const CHAT_MODEL: &str = "gpt-4o-mini-e2e";
 
 pub struct Fakes {
     pub sentry: fakes::sentry::SentryFake,
     pub smtp: smtp::SmtpSink,
+    pub openai: fakes::openai::OpenAiFake,
 }
 
 impl Fakes {
@@ -32,6 +36,7 @@ impl Fakes {
         Fakes {
             sentry: fakes::sentry::SentryFake::start().await,
             smtp: smtp::SmtpSink::start(smtp::Mode::Accept).await,
+            openai: fakes::openai::OpenAiFake::start().await,
         }
     }
 }
@@ -89,6 +94,11 @@ impl Stack {
         set("EMAIL_FROM", "GhostTools <noreply@ghosttools.test>".into());
         set("NEXT_PUBLIC_SENTRY_DSN", fakes.sentry.dsn());
         set("DEBUG_ERROR_ROUTE", "true".into());
+        set("OPENAI_API_KEY", fakes::openai::API_KEY.into());
+        set("OPENAI_API_BASE", fakes.openai.url());
+        set("OPENAI_MODEL", CHAT_MODEL.into());
+        set("OPENAI_TRANSCRIBE_MODEL", "whisper-1".into());
+        set("PODSCRIBE_ENABLED", "true".into());
         for (k, v) in opts.vars {
             vars.insert(k.to_string(), v);
         }
