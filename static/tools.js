@@ -130,9 +130,10 @@
       if (!res.ok || type.indexOf("text/event-stream") !== 0) {
         return res.json().then(function (body) {
           var e = (body && body.error) || {};
-          if (e.fields) { showFieldErrors(e.fields); show($("aw-result"), false); }
+          show($("aw-result"), false);
+          if (e.fields) { showFieldErrors(e.fields); }
           failed(e.message || "Something went wrong. Please try again.");
-        }, function () { failed("Something went wrong. Please try again."); });
+        }, function () { show($("aw-result"), false); failed("Something went wrong. Please try again."); });
       }
       var reader = res.body.getReader();
       var decoder = new TextDecoder();

@@ -79,7 +79,12 @@ impl Reporter {
     /// Logs `err` and sends it to Sentry (when configured and worth an alert), waiting for the
     /// send: for work already running after the response.
     pub async fn report_now(&self, err: &AppError) {
-        self.log(err);
+        // No status here: the user's answer (if any) was decided elsewhere.
+        crate::ctx::log_line(
+            "error",
+            &self.request_id,
+            &format!("{} {} (run): {err}", self.method, self.path),
+        );
         if let Some(sending) = self.sentry(err, worker::Date::now().as_millis()) {
             sending.await;
         }

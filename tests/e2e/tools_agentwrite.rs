@@ -24,6 +24,7 @@ pub fn tests() -> Vec<Trial> {
         the_saved_result_offers_its_brief_again_to_regenerate,
         without_credits_nothing_is_sent_to_openai,
         a_run_a_dead_worker_left_behind_is_refunded,
+        tool_posts_without_the_forms_token_or_from_another_site_are_refused,
     ]
 }
 
@@ -330,4 +331,51 @@ async fn a_run_a_dead_worker_left_behind_is_refunded(s: &'static Stack) {
         vec![(-1, "agentwrite".into(), id.clone()), (1, "tool_refund".into(), id)]
     );
     assert_eq!(balance(s, user.user_id).await, 1);
+}
+
+async fn tool_posts_without_the_forms_token_or_from_another_site_are_refused(s: &'static Stack) {
+    let user = s.sign_in_new("aw-csrf").await;
+    grant(s, user.user_id, 5).await;
+    let name = format!("Forged {}", unique());
+    let mut forged: Vec<(&str, String)> = vec![("csrf", "forged".into())];
+    forged.extend(brief(&name));
+    for path in ["/tools/agentwrite", "/api/tools/agentwrite/stream"] {
+        let res = user.client.post(s.url(path)).form(&forged).send().await.unwrap();
+        assert_eq!(res.status(), 403, "{path} without the token");
+    }
+    let mut cross: Vec<(&str, String)> = vec![("csrf", user.csrf.clone())];
+    cross.extend(brief(&format!("Cross {}", unique())));
+    let res = user
+        .client
+        .post(s.url("/api/tools/agentwrite/stream"))
+        .header("origin", "https://evil.example")
+        .form(&cross)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403, "a post from another site");
+    // An upload without the token keeps nothing.
+    let part = reqwest::multipart::Part::bytes(crate::support::tools::wav(5))
+        .file_name("forged.wav")
+        .mime_str("audio/wav")
+        .unwrap();
+    let res = user
+        .client
+        .post(s.url("/api/tools/podscribe/upload"))
+        .multipart(reqwest::multipart::Form::new().text("csrf", "forged").part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let transcripts: i64 = s
+        .sql()
+        .await
+        .query_one("SELECT count(*) FROM transcripts WHERE user_id = $1", &[&user.user_id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(transcripts, 0);
+    assert!(tool_ledger(s, user.user_id).await.is_empty(), "nothing was charged");
+    assert_eq!(balance(s, user.user_id).await, 5);
+    assert!(s.fakes.openai.chats_mentioning(&name).is_empty());
 }

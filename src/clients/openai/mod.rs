@@ -6,6 +6,7 @@
 //! `retry-after`, capped); a deadline for the answer to start and between stream pieces. The key
 //! travels only in the Authorization header: it is never formatted into a log line or an error.
 
+pub mod sse;
 pub mod wire;
 
 use crate::config::{Config, Secret};
@@ -133,7 +134,7 @@ impl OpenAi {
             self.post("/v1/chat/completions", "application/json", &body, self.timeout, false).await?;
         let mut bytes =
             response.stream().map_err(|e| Failure::Interrupted(format!("no stream body: {e}")))?;
-        let mut parser = wire::SseParser::default();
+        let mut parser = sse::SseParser::default();
         let (mut content, mut id, mut finish, mut usage, mut done) =
             (String::new(), String::new(), None, None, false);
         while !done {
@@ -150,7 +151,7 @@ impl OpenAi {
                 Either::Left((Some(Ok(piece)), _)) => piece,
             };
             for data in parser.push(&piece) {
-                let chunk = wire::chunk(&data);
+                let chunk = sse::chunk(&data);
                 if let Some(e) = chunk.error {
                     controller.abort();
                     self.log("warn", &format!("openai stream broke off: {e}"));
