@@ -5,7 +5,8 @@ use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::rate_limit::{self, Policy};
 use crate::reply::{Body, Reply};
-use crate::routes::{account, billing, debug, google, health, pages, sign_in, webhooks};
+use crate::routes::tools::{agentwrite, podscribe};
+use crate::routes::{account, billing, debug, google, health, history, pages, sign_in, webhooks};
 use crate::security;
 use worker::{Context, Env, Headers, Method, Request, Response, ResponseBuilder, Result};
 
@@ -51,6 +52,23 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
         (Post, ["billing", "portal"]) => billing::open_portal(req, cx).await,
         (Post, ["api", "stripe", "webhook"]) => webhooks::stripe::receive_stripe_event(req, cx).await,
         (Post, ["api", "debug", "rate-limit", policy]) => debug::rate_limit_check(cx, policy).await,
+        // AI tools (tools/), their history.
+        (Get | Head, ["tools", "agentwrite"]) => agentwrite::form(cx).await,
+        (Post, ["tools", "agentwrite"]) => agentwrite::generate(req, cx).await,
+        (Post, ["api", "tools", "agentwrite", "stream"]) => agentwrite::stream(req, cx).await,
+        (Get | Head, ["tools", "agentwrite", id]) => agentwrite::show(cx, id).await,
+        (Get, ["tools", "agentwrite", id, "download"]) => agentwrite::download(cx, id).await,
+        (Post, ["tools", "agentwrite", id, "delete"]) => agentwrite::delete(req, cx, id).await,
+        (Get | Head, ["tools", "podscribe"]) => podscribe::form(cx).await,
+        (Post, ["tools", "podscribe"]) => podscribe::upload(req, cx, podscribe::Mode::Page).await,
+        (Post, ["api", "tools", "podscribe", "upload"]) => {
+            podscribe::upload(req, cx, podscribe::Mode::Progress).await
+        }
+        (Get | Head, ["tools", "podscribe", id]) => podscribe::show(cx, id).await,
+        (Post, ["tools", "podscribe", id, "notes"]) => podscribe::retry_notes(req, cx, id).await,
+        (Post, ["tools", "podscribe", id, "delete"]) => podscribe::delete(req, cx, id).await,
+        (Get, ["tools", "podscribe", id, file]) => podscribe::download(cx, id, file).await,
+        (Get | Head, ["history"]) => history::list(req, cx).await,
         // Known paths with another method.
         (
             _,
@@ -66,7 +84,11 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
             | ["billing"]
             | ["billing", "checkout" | "success" | "portal"]
             | ["api", "stripe", "webhook"]
-            | ["api", "health"],
+            | ["api", "health"]
+            | ["history"]
+            | ["tools", "agentwrite" | "podscribe"]
+            | ["api", "tools", "agentwrite", "stream"]
+            | ["api", "tools", "podscribe", "upload"],
         ) => Err(AppError::MethodNotAllowed),
         _ => Err(AppError::NotFound),
     }

@@ -104,6 +104,21 @@ pub struct OpenAiConfig {
     pub api_key: Secret,
 }
 
+/// The AI tools: which models, how long to wait, whether PodScribe is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolsConfig {
+    /// Chat model for AgentWrite and show notes (`OPENAI_MODEL`).
+    pub chat_model: String,
+    /// Transcription model (`OPENAI_TRANSCRIBE_MODEL`).
+    pub transcribe_model: String,
+    /// PodScribe's routes exist only when `PODSCRIBE_ENABLED` is true.
+    pub podscribe_enabled: bool,
+    /// Longest wait for a chat answer to start, and between two pieces of a stream.
+    pub timeout_secs: u64,
+    /// Longest wait for a transcription.
+    pub transcribe_timeout_secs: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct EmailConfig {
     pub server: Url,
@@ -158,6 +173,9 @@ pub struct Config {
     pub email: Setting<EmailConfig>,
     pub stripe: Setting<StripeConfig>,
     pub openai: Setting<OpenAiConfig>,
+    pub tools: ToolsConfig,
+    /// A tools variable that could not be read (its default is used meanwhile).
+    pub tools_problem: Option<ConfigProblem>,
     pub google: Option<Setting<GoogleConfig>>,
     pub sentry: Option<Setting<SentryDsn>>,
     pub rewardful: RewardfulConfig,
@@ -201,6 +219,7 @@ impl Config {
             None => Err(missing("OPENAI_API_KEY")),
             Some((_, v)) => Ok(OpenAiConfig { api_key: Secret(v) }),
         };
+        let (tools, tools_problem) = parse_tools(&read);
         let google = match (read(&["GOOGLE_CLIENT_ID"]), read(&["GOOGLE_CLIENT_SECRET"])) {
             (None, None) => None,
             (Some(_), None) => Some(Err(missing("GOOGLE_CLIENT_SECRET"))),
@@ -248,6 +267,8 @@ impl Config {
             email,
             stripe,
             openai,
+            tools,
+            tools_problem,
             google,
             sentry,
             rewardful,
@@ -280,6 +301,7 @@ impl Config {
         check(self.google.as_ref().and_then(|g| g.as_ref().err()), true);
         check(self.sentry.as_ref().and_then(|s| s.as_ref().err()), true);
         check(self.email_link_ttl_minutes.as_ref().err(), true);
+        check(self.tools_problem.as_ref(), true);
         out.extend(self.rate_limits.problems.iter().cloned());
         out
     }
@@ -320,10 +342,10 @@ fn parse_email(
     Ok(EmailConfig { server: url, from })
 }
 
-/// Reads the first of several variable names that is set: `(name, trimmed value)`.
-type Read<'a> = dyn Fn(&[&'static str]) -> Option<(&'static str, String)> + 'a;
+/// Looks a variable up by its names (first set one wins): (the name found, its trimmed value).
+type Read<'a> = &'a dyn Fn(&[&'static str]) -> Option<(&'static str, String)>;
 
-fn parse_stripe(read: &Read) -> Setting<StripeConfig> {
+fn parse_stripe(read: Read) -> Setting<StripeConfig> {
     let need = |var: &'static str, prefix: &str| -> Setting<String> {
         let (_, v) = read(&[var]).ok_or_else(|| missing(var))?;
         if !v.starts_with(prefix) {
@@ -389,6 +411,32 @@ fn parse_price_list(value: Option<(&'static str, String)>) -> Setting<Vec<String
 /// The origin (scheme://host[:port]) of a URL; the text itself when it does not parse.
 fn origin_of(raw: &str) -> String {
     Url::parse(raw).map(|u| u.origin().ascii_serialization()).unwrap_or_else(|_| raw.to_string())
+}
+
+fn parse_tools(read: Read) -> (ToolsConfig, Option<ConfigProblem>) {
+    let mut problem = None;
+    let mut secs = |var: &'static str, default: u64| match read(&[var]) {
+        None => default,
+        Some((_, v)) => match v.parse::<u64>() {
+            Ok(n) if (1..=3600).contains(&n) => n,
+            _ => {
+                problem = Some(invalid(var, "must be a number of seconds from 1 to 3600"));
+                default
+            }
+        },
+    };
+    let timeout_secs = secs("OPENAI_TIMEOUT_SECS", 60);
+    let transcribe_timeout_secs = secs("OPENAI_TRANSCRIBE_TIMEOUT_SECS", 600);
+    let tools = ToolsConfig {
+        chat_model: read(&["OPENAI_MODEL"]).map(|(_, v)| v).unwrap_or_else(|| "gpt-4o-mini".into()),
+        transcribe_model: read(&["OPENAI_TRANSCRIBE_MODEL"])
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| "whisper-1".into()),
+        podscribe_enabled: read(&["PODSCRIBE_ENABLED"]).is_some_and(|(_, v)| v == "true" || v == "1"),
+        timeout_secs,
+        transcribe_timeout_secs,
+    };
+    (tools, problem)
 }
 
 /// `https://<key>@<host>/<project>` → envelope endpoint `https://<host>/api/<project>/envelope/`.
@@ -557,6 +605,25 @@ mod tests {
         let pairs =
             [GOOD, &[("EMAIL_SERVER", "smtp://h.example:587"), ("EMAIL_FROM", "GhostTools")]].concat();
         assert_eq!(config(&pairs).email.unwrap_err().var, "EMAIL_FROM");
+    }
+
+    #[test]
+    fn tools_default_to_small_models_and_podscribe_off() {
+        let c = config(GOOD);
+        assert_eq!(c.tools.chat_model, "gpt-4o-mini");
+        assert_eq!(c.tools.transcribe_model, "whisper-1");
+        assert!(!c.tools.podscribe_enabled);
+        let mut pairs = GOOD.to_vec();
+        pairs.extend([
+            ("PODSCRIBE_ENABLED", "true"),
+            ("OPENAI_MODEL", "gpt-x"),
+            ("OPENAI_TIMEOUT_SECS", "soon"),
+        ]);
+        let c = config(&pairs);
+        assert!(c.tools.podscribe_enabled);
+        assert_eq!(c.tools.chat_model, "gpt-x");
+        assert_eq!(c.tools.timeout_secs, 60);
+        assert_eq!(c.problems()[0].var, "OPENAI_TIMEOUT_SECS");
     }
 
     #[test]

@@ -9,9 +9,12 @@
 
 pub mod billing;
 pub mod credits;
+pub mod generations;
+pub mod history;
 pub mod schema;
 pub mod sign_in_tokens;
 pub mod stripe_events;
+pub mod transcripts;
 pub mod users;
 
 use crate::error::AppError;

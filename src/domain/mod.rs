@@ -5,5 +5,12 @@ pub mod next_path;
 
 pub use email::{EmailAddress, EmailError, Mailbox};
 pub use next_path::NextPath;
+pub mod audio;
+pub mod audio_duration;
 pub mod billing;
+pub mod brief;
+pub mod copy;
+pub mod item_id;
 pub mod money;
+pub mod show_notes;
+pub mod transcript;

@@ -14,7 +14,7 @@ use worker::Request;
 pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
     cx.require_user().await?;
     let layout = super::layout(cx, "Dashboard · GhostTools").await;
-    Ok(Reply::html(render(&Dashboard { layout })))
+    Ok(Reply::html(render(&Dashboard { layout, podscribe: cx.config.tools.podscribe_enabled })))
 }
 
 /// `GET /account`: email, linked Google account, sessions, deletion.

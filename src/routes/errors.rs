@@ -2,11 +2,13 @@
 //! line, and a Sentry event for server-side failures).
 
 use crate::clients::sentry;
+use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::reply::Reply;
 use crate::views;
 use serde_json::json;
+use std::rc::Rc;
 
 pub fn render(cx: &Ctx, err: &AppError) -> Reply {
     let mut reply = if cx.is_api() {
@@ -32,43 +34,110 @@ pub fn render(cx: &Ctx, err: &AppError) -> Reply {
 }
 
 pub fn report(cx: &Ctx, err: &AppError) {
-    let status = err.status();
-    if status < 500 {
+    if err.status() < 500 {
         return;
     }
-    cx.log("error", &format!("{} {} → {status}: {err}", cx.method, cx.path));
-    if !err.is_reportable() {
-        return;
+    let reporter = Reporter::of(cx);
+    reporter.log(err);
+    if let Some(sending) = reporter.sentry(err, cx.now_ms) {
+        cx.wait_until(sending);
     }
-    report_to_sentry(cx, err.code(), &err.to_string());
 }
 
-/// Sends one event to Sentry after the response (when a DSN is configured). `kind` groups
-/// events (an error code); `message` is the full cause, never shown to users.
+/// Sends one event to Sentry after the response (when a DSN is configured), for failures that
+/// are not the request's own error (e.g. the rate limiter being down). `kind` groups events;
+/// `message` is the full cause, never shown to users.
 pub fn report_to_sentry(cx: &Ctx, kind: &str, message: &str) {
-    let Some(Ok(dsn)) = cx.config.sentry.clone() else {
-        return;
-    };
-    let body = sentry::envelope(
-        &dsn,
-        &sentry::Report {
-            event_id: hex::encode(random_16()),
-            now_ms: cx.now_ms,
-            kind,
-            message,
-            request_id: &cx.request_id,
-            method: cx.method.as_ref(),
-            path: &cx.path,
-            environment: cx.config.environment.as_str(),
-            release: crate::BUILD_ID,
-        },
-    );
-    let request_id = cx.request_id.clone();
-    cx.wait_until(async move {
-        if let Err(e) = sentry::send(&dsn, body).await {
-            crate::ctx::log_line("warn", &request_id, &format!("sentry report not sent: {e}"));
+    if let Some(sending) = Reporter::of(cx).send(kind, message, cx.now_ms) {
+        cx.wait_until(sending);
+    }
+}
+
+/// What a report needs from the request, detached from it: work that outlives its handler (a
+/// relayed stream, a transcription) reports operator errors through this.
+#[derive(Clone)]
+pub struct Reporter {
+    config: Rc<Config>,
+    request_id: String,
+    method: String,
+    path: String,
+}
+
+impl Reporter {
+    pub fn of(cx: &Ctx) -> Reporter {
+        Reporter {
+            config: cx.config.clone(),
+            request_id: cx.request_id.clone(),
+            method: cx.method.to_string(),
+            path: cx.path.clone(),
         }
-    });
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    fn log(&self, err: &AppError) {
+        crate::ctx::log_line(
+            "error",
+            &self.request_id,
+            &format!("{} {} → {}: {err}", self.method, self.path, err.status()),
+        );
+    }
+
+    /// Logs `err` and sends it to Sentry (when configured and worth an alert), waiting for the
+    /// send: for work already running after the response.
+    pub async fn report_now(&self, err: &AppError) {
+        // No status here: the user's answer (if any) was decided elsewhere.
+        crate::ctx::log_line(
+            "error",
+            &self.request_id,
+            &format!("{} {} (run): {err}", self.method, self.path),
+        );
+        if let Some(sending) = self.sentry(err, worker::Date::now().as_millis()) {
+            sending.await;
+        }
+    }
+
+    /// The Sentry send for `err`, or None when there is nothing to send.
+    fn sentry(&self, err: &AppError, now_ms: u64) -> Option<impl std::future::Future<Output = ()> + 'static> {
+        if !err.is_reportable() {
+            return None;
+        }
+        self.send(err.code(), &err.to_string(), now_ms)
+    }
+
+    /// The Sentry send of one event, or None when no DSN is configured.
+    fn send(
+        &self,
+        kind: &str,
+        message: &str,
+        now_ms: u64,
+    ) -> Option<impl std::future::Future<Output = ()> + 'static> {
+        let Some(Ok(dsn)) = self.config.sentry.clone() else {
+            return None;
+        };
+        let body = sentry::envelope(
+            &dsn,
+            &sentry::Report {
+                event_id: hex::encode(random_16()),
+                now_ms,
+                kind,
+                message,
+                request_id: &self.request_id,
+                method: &self.method,
+                path: &self.path,
+                environment: self.config.environment.as_str(),
+                release: crate::BUILD_ID,
+            },
+        );
+        let request_id = self.request_id.clone();
+        Some(async move {
+            if let Err(e) = sentry::send(&dsn, body).await {
+                crate::ctx::log_line("warn", &request_id, &format!("sentry report not sent: {e}"));
+            }
+        })
+    }
 }
 
 fn random_16() -> [u8; 16] {

@@ -6,9 +6,12 @@ pub mod debug;
 pub mod errors;
 pub mod google;
 pub mod health;
+pub mod history;
 pub mod input;
+pub mod multipart;
 pub mod pages;
 pub mod sign_in;
+pub mod tools;
 pub mod webhooks;
 
 use crate::ctx::Ctx;

@@ -8,6 +8,8 @@ use askama::Template;
 #[template(path = "account/dashboard.html")]
 pub struct Dashboard {
     pub layout: Layout,
+    /// PodScribe is offered only when enabled by configuration.
+    pub podscribe: bool,
 }
 
 #[derive(Template)]

@@ -5,8 +5,10 @@ pub mod account;
 pub mod auth;
 pub mod billing;
 pub mod errors;
+pub mod history;
 pub mod mail;
 pub mod pages;
+pub mod tools;
 
 use crate::config::Config;
 use crate::security::CspSources;

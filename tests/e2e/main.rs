@@ -23,6 +23,10 @@ mod rate_limit;
 mod security_headers;
 mod sentry;
 mod sessions;
+mod tools_agentwrite;
+mod tools_failures;
+mod tools_history;
+mod tools_podscribe;
 
 fn main() {
     let mut args = libtest_mimic::Arguments::from_args();
@@ -48,6 +52,10 @@ fn main() {
         security_headers::tests(),
         sentry::tests(),
         sessions::tests(),
+        tools_agentwrite::tests(),
+        tools_failures::tests(),
+        tools_history::tests(),
+        tools_podscribe::tests(),
     ]
     .into_iter()
     .flatten()

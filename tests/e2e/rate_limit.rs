@@ -27,6 +27,7 @@ pub fn tests() -> Vec<Trial> {
         a_signed_in_user_is_counted_per_account_whatever_their_ip,
         one_client_cannot_send_sign_in_links_to_more_addresses_than_its_hourly_limit,
         starting_checkouts_is_limited_per_account,
+        ai_generations_are_limited_per_account_and_a_refused_one_costs_nothing,
         the_limiter_forgets_expired_windows_by_itself,
         a_bad_limit_override_is_named_by_health_while_the_good_ones_apply,
         when_the_limiter_is_down_pages_stay_open_and_costly_actions_are_refused,
@@ -290,6 +291,27 @@ async fn starting_checkouts_is_limited_per_account(_: &'static Stack) {
     let refused = start().await.unwrap();
     assert_eq!(refused.status(), 429, "checkout_creation is 4 per minute on this stack");
     assert_eq!(number(&refused, "ratelimit-limit"), 4);
+}
+
+async fn ai_generations_are_limited_per_account_and_a_refused_one_costs_nothing(_: &'static Stack) {
+    use crate::support::tools::{balance, brief, grant, post_form, unique};
+    let s = small_limits().await;
+    let user = s.sign_in_new("ai-limit").await;
+    grant(s, user.user_id, 10).await;
+    // ai_generation=3/4s on this stack: four at once, exactly three are written.
+    let name = format!("Limited {}", unique());
+    let fields = brief(&name);
+    let statuses =
+        join_all((0..4).map(|_| post_form(s, &user, "/api/tools/agentwrite/stream", &fields))).await;
+    let mut codes: Vec<u16> = Vec::new();
+    for res in statuses {
+        codes.push(res.status().as_u16());
+        let _ = res.bytes().await; // let each stream finish
+    }
+    codes.sort();
+    assert_eq!(codes, [200, 200, 200, 429], "exactly the limit gets through");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(balance(s, user.user_id).await, 7, "the refused request was never charged");
 }
 
 static NEXT_LINE: AtomicU32 = AtomicU32::new(0x100);

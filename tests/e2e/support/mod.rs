@@ -11,6 +11,7 @@ pub mod process;
 pub mod session;
 pub mod sign_in;
 pub mod smtp;
+pub mod tools;
 pub mod wrangler;
 
 use libtest_mimic::Trial;
@@ -23,12 +24,15 @@ use std::time::Duration;
 use wrangler::Worker;
 
 pub const SESSION_SECRET: &str = "e2e-session-secret-0123456789abcdef0123";
+/// The chat model the test Worker is configured with (so requests prove it is configurable).
+pub const CHAT_MODEL: &str = "gpt-4o-mini-e2e";
 
 pub struct Fakes {
     pub sentry: fakes::sentry::SentryFake,
     pub smtp: smtp::SmtpSink,
     pub google: fakes::google::GoogleFake,
     pub stripe: fakes::stripe::StripeFake,
+    pub openai: fakes::openai::OpenAiFake,
 }
 
 impl Fakes {
@@ -43,6 +47,7 @@ impl Fakes {
             smtp,
             google: fakes::google::GoogleFake::start().await,
             stripe: fakes::stripe::StripeFake::start().await,
+            openai: fakes::openai::OpenAiFake::start().await,
         }
     }
 }
@@ -124,6 +129,11 @@ impl Stack {
             // Short enough for a test of the timeout to be quick, long enough for a busy machine.
             set("STRIPE_TIMEOUT_MS", "5000".into());
         }
+        set("OPENAI_API_KEY", fakes::openai::API_KEY.into());
+        set("OPENAI_API_BASE", fakes.openai.url());
+        set("OPENAI_MODEL", CHAT_MODEL.into());
+        set("OPENAI_TRANSCRIBE_MODEL", "whisper-1".into());
+        set("PODSCRIBE_ENABLED", "true".into());
         for (k, v) in opts.vars {
             vars.insert(k.to_string(), v);
         }

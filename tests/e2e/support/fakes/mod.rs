@@ -1,6 +1,8 @@
 //! Local fakes of outside services, speaking their wire formats and recording what they got.
 
 pub mod google;
+pub mod multipart;
+pub mod openai;
 pub mod recorder;
 pub mod sentry;
 pub mod stripe;

@@ -1,0 +1,249 @@
+//! OpenAI over the Worker's fetch: chat completions (streamed or not) and audio transcriptions,
+//! against a configurable base URL (any OpenAI-compatible server; a local fake in tests).
+//!
+//! Every call is bounded: at most `MAX_ATTEMPTS` tries, retried only for 429 rate limits, 408/409
+//! and 5xx (never `insufficient_quota`), with backoff (or the server's `retry-after-ms` /
+//! `retry-after`, capped); a deadline for the answer to start and between stream pieces. The key
+//! travels only in the Authorization header: it is never formatted into a log line or an error.
+
+pub mod sse;
+pub mod wire;
+
+use crate::config::{Config, Secret};
+use crate::ctx::log_line;
+use crate::error::AppError;
+use futures_util::future::{select, Either};
+use futures_util::StreamExt;
+use std::time::Duration;
+use wasm_bindgen::JsValue;
+pub use wire::{Completion, Failure, Transcription};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Response};
+
+pub const MAX_ATTEMPTS: u32 = 3;
+const BASE_BACKOFF_MS: u64 = 500;
+const MAX_BACKOFF_MS: u64 = 5_000;
+
+pub struct OpenAi {
+    base: String,
+    key: Secret,
+    timeout: Duration,
+    transcribe_timeout: Duration,
+    /// For log lines: the request that started this work.
+    request_id: String,
+}
+
+impl OpenAi {
+    pub fn new(config: &Config, request_id: &str) -> Result<OpenAi, AppError> {
+        let key = config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?.api_key.clone();
+        Ok(OpenAi {
+            base: config.endpoints.openai_api.clone(),
+            key,
+            timeout: Duration::from_secs(config.tools.timeout_secs),
+            transcribe_timeout: Duration::from_secs(config.tools.transcribe_timeout_secs),
+            request_id: request_id.to_string(),
+        })
+    }
+
+    fn log(&self, level: &str, message: &str) {
+        log_line(level, &self.request_id, message);
+    }
+
+    /// POSTs `body` until it is answered 200, a failure is final, or attempts run out. Returns the
+    /// response and the controller that can abort reading it.
+    async fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &JsValue,
+        timeout: Duration,
+        audio: bool,
+    ) -> Result<(Response, AbortController), Failure> {
+        let url = format!("{}{path}", self.base);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let headers = Headers::new();
+            let auth = format!("Bearer {}", self.key.expose());
+            let set =
+                headers.set("Authorization", &auth).and_then(|_| headers.set("Content-Type", content_type));
+            let mut init = RequestInit::new();
+            init.with_method(Method::Post).with_headers(headers).with_body(Some(body.clone()));
+            let request = set
+                .and_then(|_| Request::new_with_init(&url, &init))
+                .map_err(|e| Failure::Operator(format!("building the request to {path}: {e}")))?;
+            let controller = AbortController::default();
+            let signal = controller.signal();
+            let fetch = Fetch::Request(request);
+            let sending = std::pin::pin!(fetch.send_with_signal(&signal));
+            let (failure, retry, wait) = match select(sending, Delay::from(timeout)).await {
+                Either::Right(_) => {
+                    controller.abort();
+                    self.log("warn", &format!("openai {path}: no answer in {} s", timeout.as_secs()));
+                    return Err(Failure::TimedOut);
+                }
+                Either::Left((Ok(response), _)) if response.status_code() == 200 => {
+                    return Ok((response, controller));
+                }
+                Either::Left((Ok(mut response), _)) => {
+                    let status = response.status_code();
+                    let wait = retry_after_ms(&response);
+                    let text = match select(std::pin::pin!(response.text()), Delay::from(timeout)).await {
+                        Either::Left((Ok(t), _)) => t,
+                        _ => String::new(),
+                    };
+                    let (failure, retry) = wire::classify(status, &text, audio);
+                    (failure, retry, wait)
+                }
+                // A refused or reset connection: like a 503.
+                Either::Left((Err(e), _)) => {
+                    (Failure::Busy(format!("network: {}", wire::redact(&e.to_string()))), true, None)
+                }
+            };
+            if !retry || attempt >= MAX_ATTEMPTS {
+                self.log(
+                    "warn",
+                    &format!("openai {path} failed (attempt {attempt}/{MAX_ATTEMPTS}): {}", failure.detail()),
+                );
+                return Err(failure);
+            }
+            let backoff = wait
+                .unwrap_or_else(|| BASE_BACKOFF_MS * 2u64.pow(attempt - 1) + jitter_ms())
+                .min(MAX_BACKOFF_MS);
+            self.log(
+                "warn",
+                &format!(
+                    "openai {path} attempt {attempt}/{MAX_ATTEMPTS}: {}; retrying in {backoff} ms",
+                    failure.detail()
+                ),
+            );
+            Delay::from(Duration::from_millis(backoff)).await;
+        }
+    }
+
+    /// A chat completion, streamed: `on_delta` receives each piece of text as it arrives.
+    pub async fn stream_chat(
+        &self,
+        model: &str,
+        system: &str,
+        user: &str,
+        max_tokens: u32,
+        mut on_delta: impl FnMut(&str),
+    ) -> Result<Completion, Failure> {
+        let body = JsValue::from_str(&wire::chat_body(model, system, user, max_tokens, true));
+        let (mut response, controller) =
+            self.post("/v1/chat/completions", "application/json", &body, self.timeout, false).await?;
+        let mut bytes =
+            response.stream().map_err(|e| Failure::Interrupted(format!("no stream body: {e}")))?;
+        let mut parser = sse::SseParser::default();
+        let (mut content, mut id, mut finish, mut usage, mut done) =
+            (String::new(), String::new(), None, None, false);
+        while !done {
+            let piece = match select(bytes.next(), Delay::from(self.timeout)).await {
+                Either::Right(_) => {
+                    controller.abort();
+                    self.log("warn", &format!("openai stream: nothing for {} s", self.timeout.as_secs()));
+                    return Err(Failure::TimedOut);
+                }
+                Either::Left((None, _)) => break,
+                Either::Left((Some(Err(e)), _)) => {
+                    return Err(Failure::Interrupted(format!("stream read: {e}")))
+                }
+                Either::Left((Some(Ok(piece)), _)) => piece,
+            };
+            for data in parser.push(&piece) {
+                let chunk = sse::chunk(&data);
+                if let Some(e) = chunk.error {
+                    controller.abort();
+                    self.log("warn", &format!("openai stream broke off: {e}"));
+                    return Err(Failure::Interrupted(e));
+                }
+                if let Some(text) = chunk.content {
+                    on_delta(&text);
+                    content.push_str(&text);
+                }
+                if let Some(chunk_id) = chunk.id {
+                    id = chunk_id;
+                }
+                finish = chunk.finish_reason.or(finish);
+                usage = chunk.usage.or(usage);
+                done |= chunk.done;
+            }
+        }
+        if finish.is_none() {
+            return Err(Failure::Interrupted("the stream ended without a finish reason".into()));
+        }
+        Completion { id, content, finish_reason: finish, usage }.check()
+    }
+
+    /// A chat completion, answered whole.
+    pub async fn chat(
+        &self,
+        model: &str,
+        system: &str,
+        user: &str,
+        max_tokens: u32,
+    ) -> Result<Completion, Failure> {
+        let body = JsValue::from_str(&wire::chat_body(model, system, user, max_tokens, false));
+        let (mut response, _controller) =
+            self.post("/v1/chat/completions", "application/json", &body, self.timeout, false).await?;
+        let text = match select(std::pin::pin!(response.text()), Delay::from(self.timeout)).await {
+            Either::Left((Ok(t), _)) => t,
+            Either::Left((Err(e), _)) => {
+                return Err(Failure::Interrupted(format!("reading the completion: {e}")))
+            }
+            Either::Right(_) => return Err(Failure::TimedOut),
+        };
+        wire::parse_completion(&text)
+    }
+
+    /// Transcribes an audio file (multipart; `verbose_json` with segments when the model can).
+    pub async fn transcribe(
+        &self,
+        model: &str,
+        file_name: &str,
+        media_type: &str,
+        audio: Vec<u8>,
+    ) -> Result<Transcription, Failure> {
+        let boundary = format!("----ghosttools{}", hex::encode(random_bytes::<12>()));
+        let (head, tail) = wire::transcription_form(&boundary, model, file_name, media_type);
+        // One copy into JS memory, reused by every attempt; the Rust copy is freed at once.
+        let body =
+            worker::js_sys::Uint8Array::new_with_length((head.len() + audio.len() + tail.len()) as u32);
+        body.subarray(0, head.len() as u32).copy_from(&head);
+        body.subarray(head.len() as u32, (head.len() + audio.len()) as u32).copy_from(&audio);
+        body.subarray((head.len() + audio.len()) as u32, body.length()).copy_from(&tail);
+        drop(audio);
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let (mut response, _controller) = self
+            .post("/v1/audio/transcriptions", &content_type, &body.into(), self.transcribe_timeout, true)
+            .await?;
+        let text = match select(std::pin::pin!(response.text()), Delay::from(self.transcribe_timeout)).await {
+            Either::Left((Ok(t), _)) => t,
+            Either::Left((Err(e), _)) => {
+                return Err(Failure::Interrupted(format!("reading the transcription: {e}")))
+            }
+            Either::Right(_) => return Err(Failure::TimedOut),
+        };
+        wire::parse_transcription(&text)
+    }
+}
+
+/// `retry-after-ms`, else `retry-after` (seconds), as OpenAI's own clients read them.
+fn retry_after_ms(response: &Response) -> Option<u64> {
+    let header = |name: &str| response.headers().get(name).ok().flatten();
+    if let Some(ms) = header("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
+        return Some(ms.max(0.0) as u64);
+    }
+    header("retry-after").and_then(|v| v.trim().parse::<f64>().ok()).map(|s| (s.max(0.0) * 1000.0) as u64)
+}
+
+fn jitter_ms() -> u64 {
+    let [a, b] = random_bytes::<2>();
+    u64::from(u16::from_le_bytes([a, b]) % 250)
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    crate::security::fill_random(&mut b);
+    b
+}

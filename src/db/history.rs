@@ -1,0 +1,44 @@
+//! A user's history: generations and transcripts together, newest first, a page at a time.
+
+use super::Db;
+use crate::error::AppError;
+use tokio_postgres::types::Type;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryItem {
+    /// "agentwrite" or "podscribe".
+    pub kind: String,
+    pub id: String,
+    /// The product name or the episode's file name.
+    pub title: String,
+    pub status: String,
+    pub created_at_ms: i64,
+}
+
+/// Up to `limit` items after skipping `offset`, newest first (ties broken by id, so pages
+/// never repeat or skip an item).
+pub async fn page(db: &Db, user_id: i64, limit: i64, offset: i64) -> Result<Vec<HistoryItem>, AppError> {
+    let rows = db
+        .query(
+            "SELECT kind, id, title, status, (extract(epoch FROM created_at) * 1000)::int8 FROM (
+                 SELECT 'agentwrite' AS kind, id, product_name AS title, status, created_at
+                 FROM generations WHERE user_id = $1
+                 UNION ALL
+                 SELECT 'podscribe', id, file_name, status, created_at
+                 FROM transcripts WHERE user_id = $1
+             ) items
+             ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+            &[(&user_id, Type::INT8), (&limit, Type::INT8), (&offset, Type::INT8)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| HistoryItem {
+            kind: r.get(0),
+            id: r.get(1),
+            title: r.get(2),
+            status: r.get(3),
+            created_at_ms: r.get(4),
+        })
+        .collect())
+}

@@ -1,0 +1,190 @@
+//! PodScribe transcripts: `transcribing` → `writing_notes` → `done`, or `failed`. The charge is
+//! settled when the text is stored (leaving `transcribing`, guarded like generations); show notes
+//! come after and never change the charge.
+
+use super::generations::Deleted;
+use super::Db;
+use crate::domain::show_notes::ShowNotes;
+use crate::domain::transcript::Segment;
+use crate::error::AppError;
+use tokio_postgres::types::Type;
+
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    pub id: String,
+    pub status: String,
+    pub file_name: String,
+    pub size_bytes: i64,
+    pub duration_secs: Option<f64>,
+    pub model: String,
+    pub credits: i32,
+    pub credits_refunded: i32,
+    pub language: Option<String>,
+    pub text: Option<String>,
+    pub segments: Vec<Segment>,
+    pub notes: Option<ShowNotes>,
+    pub notes_error: Option<String>,
+    pub error: Option<String>,
+    pub created_at_ms: i64,
+}
+
+pub struct NewTranscript<'a> {
+    pub id: &'a str,
+    pub user_id: i64,
+    pub file_name: &'a str,
+    pub media_type: &'a str,
+    pub size_bytes: i64,
+    pub duration_secs: Option<f64>,
+    pub model: &'a str,
+    pub credits: i32,
+}
+
+pub async fn insert(db: &Db, t: &NewTranscript<'_>) -> Result<(), AppError> {
+    db.execute(
+        "INSERT INTO transcripts (id, user_id, status, file_name, media_type, size_bytes, duration_secs, model, credits)
+         VALUES ($1, $2, 'transcribing', $3, $4, $5, $6, $7, $8)",
+        &[
+            (&t.id, Type::TEXT),
+            (&t.user_id, Type::INT8),
+            (&t.file_name, Type::TEXT),
+            (&t.media_type, Type::TEXT),
+            (&t.size_bytes, Type::INT8),
+            (&t.duration_secs, Type::FLOAT8),
+            (&t.model, Type::TEXT),
+            (&t.credits, Type::INT4),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What the transcription gave; stored when leaving `transcribing`.
+pub struct Transcribed<'a> {
+    pub text: &'a str,
+    pub language: Option<&'a str>,
+    pub duration_secs: Option<f64>,
+    pub segments: &'a [Segment],
+    /// Credits given back because the audio was shorter than reserved for.
+    pub refunded: i32,
+}
+
+/// `transcribing` → `writing_notes`; the owner, or None when it had already left `transcribing`.
+pub async fn store_text(db: &Db, id: &str, t: &Transcribed<'_>) -> Result<Option<i64>, AppError> {
+    let segments = serde_json::to_string(t.segments).map_err(AppError::internal)?;
+    let row = db
+        .query_opt(
+            "UPDATE transcripts SET status = 'writing_notes', text = $2, language = $3,
+                    duration_secs = coalesce($4, duration_secs), segments = $5::jsonb, credits_refunded = $6
+             WHERE id = $1 AND status = 'transcribing' RETURNING user_id",
+            &[
+                (&id, Type::TEXT),
+                (&t.text, Type::TEXT),
+                (&t.language, Type::TEXT),
+                (&t.duration_secs, Type::FLOAT8),
+                (&segments, Type::TEXT),
+                (&t.refunded, Type::INT4),
+            ],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Show notes written (or why not): the transcript is `done` either way.
+pub async fn store_notes(
+    db: &Db,
+    id: &str,
+    notes: Option<&ShowNotes>,
+    notes_error: Option<&str>,
+) -> Result<bool, AppError> {
+    let notes = notes.map(serde_json::to_string).transpose().map_err(AppError::internal)?;
+    let rows = db
+        .query(
+            "UPDATE transcripts SET status = 'done', notes = coalesce($2::jsonb, notes), notes_error = $3,
+                    finished_at = coalesce(finished_at, now())
+             WHERE id = $1 AND status IN ('writing_notes', 'done') RETURNING id",
+            &[(&id, Type::TEXT), (&notes, Type::TEXT), (&notes_error, Type::TEXT)],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// `transcribing` → `failed`: the owner and the credits to give back, or None.
+pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(i64, i32)>, AppError> {
+    let row = db
+        .query_opt(
+            "UPDATE transcripts SET status = 'failed', error = $2, finished_at = now()
+             WHERE id = $1 AND status = 'transcribing' RETURNING user_id, credits",
+            &[(&id, Type::TEXT), (&code, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Runs a dead Worker left behind: still `transcribing` → failed (returned, to refund); stuck in
+/// `writing_notes` → done without notes (the transcript was delivered and charged).
+pub async fn abandon_stale(db: &Db, user_id: i64, secs: i64) -> Result<Vec<(String, i32)>, AppError> {
+    db.execute(
+        "UPDATE transcripts SET status = 'done', notes_error = 'abandoned', finished_at = now()
+         WHERE user_id = $1 AND status = 'writing_notes' AND created_at < now() - $2::int8 * interval '1 second'",
+        &[(&user_id, Type::INT8), (&secs, Type::INT8)],
+    )
+    .await?;
+    let rows = db
+        .query(
+            "UPDATE transcripts SET status = 'failed', error = 'abandoned', finished_at = now()
+             WHERE user_id = $1 AND status = 'transcribing' AND created_at < now() - $2::int8 * interval '1 second'
+             RETURNING id, credits",
+            &[(&user_id, Type::INT8), (&secs, Type::INT8)],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Transcript>, AppError> {
+    let row = db
+        .query_opt(
+            "SELECT id, status, file_name, size_bytes, duration_secs, model, credits, credits_refunded,
+                    language, text, segments::text, notes::text, notes_error, error,
+                    (extract(epoch FROM created_at) * 1000)::int8
+             FROM transcripts WHERE id = $1 AND user_id = $2",
+            &[(&id, Type::TEXT), (&user_id, Type::INT8)],
+        )
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    let segments: Option<String> = r.get(10);
+    let notes: Option<String> = r.get(11);
+    Ok(Some(Transcript {
+        id: r.get(0),
+        status: r.get(1),
+        file_name: r.get(2),
+        size_bytes: r.get(3),
+        duration_secs: r.get(4),
+        model: r.get(5),
+        credits: r.get(6),
+        credits_refunded: r.get(7),
+        language: r.get(8),
+        text: r.get(9),
+        segments: segments.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
+        notes: notes.and_then(|n| serde_json::from_str(&n).ok()),
+        notes_error: r.get(12),
+        error: r.get(13),
+        created_at_ms: r.get(14),
+    }))
+}
+
+pub async fn delete(db: &Db, user_id: i64, id: &str) -> Result<Deleted, AppError> {
+    let row = db
+        .query_opt(
+            "WITH target AS (SELECT id, status FROM transcripts WHERE id = $1 AND user_id = $2),
+                  gone AS (DELETE FROM transcripts t USING target
+                           WHERE t.id = target.id AND target.status IN ('done', 'failed') RETURNING t.id)
+             SELECT target.status, (SELECT count(*) FROM gone)::int8 FROM target",
+            &[(&id, Type::TEXT), (&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(match row {
+        None => Deleted::NotFound,
+        Some(r) if r.get::<_, i64>(1) > 0 => Deleted::Yes,
+        Some(_) => Deleted::Running,
+    })
+}

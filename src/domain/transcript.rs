@@ -1,0 +1,137 @@
+//! A transcript's timed segments and its downloads: plain text, SubRip (SRT) and WebVTT.
+//!
+//! SRT: numbered cues from 1, `HH:MM:SS,mmm --> HH:MM:SS,mmm`, text, a blank line between cues.
+//! WebVTT: a `WEBVTT` header line and a blank line, then cues with `HH:MM:SS.mmm`; cue text may
+//! not contain `-->` or a blank line, and `&`/`<` must be escaped.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+}
+
+/// Segments fit for subtitles: finite, non-negative, in order, each ending after it starts,
+/// text on one line; empty ones dropped.
+pub fn tidy(segments: &[Segment]) -> Vec<Segment> {
+    let mut out: Vec<Segment> = Vec::new();
+    for s in segments {
+        let text = s.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() || !s.start.is_finite() || !s.end.is_finite() {
+            continue;
+        }
+        let floor = out.last().map(|p| p.end).unwrap_or(0.0);
+        let start = s.start.max(floor).max(0.0);
+        let end = if s.end > start { s.end } else { start + 1.0 };
+        out.push(Segment { start, end, text });
+    }
+    out
+}
+
+/// `HH:MM:SS<sep>mmm`, rounded to the millisecond.
+pub fn timestamp(secs: f64, sep: char) -> String {
+    let ms = (secs.max(0.0) * 1000.0).round() as u64;
+    let (h, m, s, ms) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+    format!("{h:02}:{m:02}:{s:02}{sep}{ms:03}")
+}
+
+/// `M:SS` or `H:MM:SS`, for people (chapters, the transcript page).
+pub fn clock(secs: f64) -> String {
+    let t = secs.max(0.0) as u64;
+    let (h, m, s) = (t / 3600, t / 60 % 60, t % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+pub fn srt(segments: &[Segment]) -> String {
+    let mut out = String::new();
+    for (i, s) in tidy(segments).iter().enumerate() {
+        out.push_str(&format!(
+            "{}\n{} --> {}\n{}\n\n",
+            i + 1,
+            timestamp(s.start, ','),
+            timestamp(s.end, ','),
+            s.text
+        ));
+    }
+    out
+}
+
+pub fn vtt(segments: &[Segment]) -> String {
+    let mut out = String::from("WEBVTT\n\n");
+    for s in tidy(segments) {
+        let text = s.text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        out.push_str(&format!("{} --> {}\n{}\n\n", timestamp(s.start, '.'), timestamp(s.end, '.'), text));
+    }
+    out
+}
+
+/// The transcript as plain text: one paragraph per segment when there are segments.
+pub fn txt(text: &str, segments: &[Segment]) -> String {
+    let tidy = tidy(segments);
+    if tidy.is_empty() {
+        let mut t = text.trim().to_string();
+        t.push('\n');
+        return t;
+    }
+    tidy.iter().map(|s| format!("[{}] {}\n", clock(s.start), s.text)).collect()
+}
+
+/// The transcript with `[M:SS]` marks, for the show-notes prompt (so chapters can be timed).
+pub fn timed_text(text: &str, segments: &[Segment]) -> String {
+    txt(text, segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(start: f64, end: f64, text: &str) -> Segment {
+        Segment { start, end, text: text.into() }
+    }
+
+    #[test]
+    fn timestamps_use_the_format_separator_and_round_to_milliseconds() {
+        assert_eq!(timestamp(0.0, ','), "00:00:00,000");
+        assert_eq!(timestamp(3723.4567, '.'), "01:02:03.457");
+        assert_eq!(timestamp(59.9996, ','), "00:01:00,000");
+    }
+
+    #[test]
+    fn srt_numbers_cues_from_one_with_blank_lines_between() {
+        let out = srt(&[seg(0.0, 2.5, " Hello  there "), seg(2.5, 5.0, "Second\nline")]);
+        assert_eq!(
+            out,
+            "1\n00:00:00,000 --> 00:00:02,500\nHello there\n\n2\n00:00:02,500 --> 00:00:05,000\nSecond line\n\n"
+        );
+    }
+
+    #[test]
+    fn vtt_has_its_header_and_escapes_markup() {
+        let out = vtt(&[seg(1.0, 2.0, "a --> b & <c>")]);
+        assert_eq!(out, "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\na --&gt; b &amp; &lt;c&gt;\n\n");
+    }
+
+    #[test]
+    fn broken_timings_are_repaired_and_empty_segments_dropped() {
+        let out = tidy(&[
+            seg(5.0, 4.0, "backwards"),
+            seg(3.0, 7.0, "overlaps"),
+            seg(8.0, 9.0, "  "),
+            seg(f64::NAN, 1.0, "x"),
+        ]);
+        assert_eq!(out, vec![seg(5.0, 6.0, "backwards"), seg(6.0, 7.0, "overlaps")]);
+    }
+
+    #[test]
+    fn plain_text_marks_segment_times() {
+        assert_eq!(txt("ignored", &[seg(65.0, 70.0, "Hi")]), "[1:05] Hi\n");
+        assert_eq!(txt(" Just text ", &[]), "Just text\n");
+        assert_eq!(clock(3725.0), "1:02:05");
+    }
+}

@@ -1,0 +1,70 @@
+//! `GET /history`: the signed-in user's generations and transcripts, newest first, paginated.
+//! Runs a dead Worker left behind are settled (refunded) before they are listed.
+
+use crate::ctx::Ctx;
+use crate::db::history;
+use crate::error::AppError;
+use crate::reply::Reply;
+use crate::services::runs::sweep_abandoned;
+use crate::views::history::{HistoryPage, HistoryRow};
+use crate::views::render;
+use crate::views::tools::when;
+use worker::Request;
+
+pub const PAGE_SIZE: i64 = 20;
+
+pub async fn list(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
+    let user_id = cx.require_user().await?.id;
+    let page = req
+        .url()
+        .ok()
+        .and_then(|u| u.query_pairs().find(|(k, _)| k == "page").and_then(|(_, v)| v.parse::<i64>().ok()))
+        .unwrap_or(1)
+        .clamp(1, 10_000);
+    let db = cx.db().await?;
+    db.transaction(async |db| sweep_abandoned(db, user_id).await).await?;
+    // One more than a page tells whether there is a next one.
+    let mut items = history::page(db, user_id, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE).await?;
+    let has_next = items.len() as i64 > PAGE_SIZE;
+    items.truncate(PAGE_SIZE as usize);
+    let rows = items
+        .into_iter()
+        .map(|i| {
+            let agentwrite = i.kind == "agentwrite";
+            let url = format!("/tools/{}/{}", i.kind, i.id);
+            let download = match (agentwrite, i.status.as_str()) {
+                (true, "done") => Some(format!("{url}/download")),
+                (false, "done" | "writing_notes") => Some(format!("{url}/transcript.txt")),
+                _ => None,
+            };
+            HistoryRow {
+                tool: if agentwrite { "AgentWrite" } else { "PodScribe" },
+                deletable: matches!(i.status.as_str(), "done" | "failed"),
+                status: status_label(&i.status).into(),
+                created: when(i.created_at_ms),
+                id: i.id,
+                title: i.title,
+                url,
+                download,
+            }
+        })
+        .collect();
+    let layout = crate::routes::layout(cx, "History · GhostTools").await;
+    Ok(Reply::html(render(&HistoryPage {
+        layout,
+        items: rows,
+        podscribe: cx.config.tools.podscribe_enabled,
+        prev: (page > 1).then_some(page - 1),
+        next: has_next.then_some(page + 1),
+    })))
+}
+
+fn status_label(status: &str) -> &'static str {
+    match status {
+        "done" => "Done",
+        "running" => "Writing…",
+        "transcribing" => "Transcribing…",
+        "writing_notes" => "Writing show notes…",
+        _ => "Failed (refunded)",
+    }
+}

@@ -1,0 +1,76 @@
+//! The AI tools' handlers (AgentWrite, PodScribe) and what they share: the rate-limit seam,
+//! item ids from URLs, and relaying a run's events to the browser as a streamed body.
+
+pub mod agentwrite;
+pub mod podscribe;
+
+use crate::ctx::Ctx;
+use crate::domain::item_id::ItemId;
+use crate::error::AppError;
+use crate::rate_limit::Policy;
+use crate::reply::{Body, Reply};
+use futures_channel::mpsc::UnboundedReceiver;
+use futures_util::future::{select, Either};
+use futures_util::{Stream, StreamExt};
+use std::time::Duration;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::Delay;
+
+/// Which AI route is being asked for (what a rate limit is counted against).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolKind {
+    /// A product description (AgentWrite): `Policy::AiGeneration`.
+    AgentWrite,
+    /// An episode upload (PodScribe): `Policy::TranscriptionUpload`.
+    PodScribe,
+    /// Show notes written again for a transcript: `Policy::AiGeneration`.
+    ShowNotes,
+}
+
+/// Every AI handler calls this once, first: the rate limiter's `AiGeneration` or
+/// `TranscriptionUpload` window for this account (or client), failing closed when the limiter
+/// is down — these calls cost money. Over the limit it answers `AppError::TooManyRequests`.
+pub async fn limit(cx: &Ctx, kind: ToolKind) -> Result<(), AppError> {
+    let policy = match kind {
+        ToolKind::AgentWrite | ToolKind::ShowNotes => Policy::AiGeneration,
+        ToolKind::PodScribe => Policy::TranscriptionUpload,
+    };
+    cx.limit(policy, &cx.subject).await.map(|_| ())
+}
+
+/// The id in a URL; anything that is not one of ours is simply not found.
+pub fn item_id(segment: &str) -> Result<ItemId, AppError> {
+    ItemId::parse(segment).ok_or(AppError::NotFound)
+}
+
+/// While a run is quiet (a long transcription), something is sent this often so no proxy
+/// between us and the browser closes the connection as idle.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// A run's events as a body written while the response is sent. When the browser goes away
+/// the body is cancelled and the receiver dropped; the run itself (in `wait_until`) goes on.
+pub fn relay<E: 'static>(
+    content_type: &str,
+    events: UnboundedReceiver<E>,
+    encode: fn(&E) -> Vec<u8>,
+    heartbeat: &'static [u8],
+) -> Reply {
+    let body = futures_util::stream::unfold(events, move |mut events| async move {
+        let step = match select(events.next(), Delay::from(HEARTBEAT)).await {
+            Either::Left((event, _)) => event.map(|e| encode(&e)),
+            Either::Right(_) => Some(heartbeat.to_vec()),
+        };
+        step.map(|bytes| (bytes, events))
+    });
+    Reply::new(200, Body::Stream(readable(body)))
+        .with_header("Content-Type", content_type)
+        // Never cached or transformed (compression would hold pieces back).
+        .with_header("Cache-Control", "no-store, no-transform")
+        .with_header("X-Accel-Buffering", "no")
+}
+
+fn readable(body: impl Stream<Item = Vec<u8>> + 'static) -> worker::web_sys::ReadableStream {
+    let chunks =
+        body.map(|bytes| Ok::<JsValue, JsValue>(worker::js_sys::Uint8Array::from(bytes.as_slice()).into()));
+    wasm_streams::ReadableStream::from_stream(chunks).into_raw().unchecked_into()
+}

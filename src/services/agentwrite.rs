@@ -1,0 +1,180 @@
+//! AgentWrite's rules: one credit per description, reserved with the run's row in one
+//! transaction (so concurrent runs can never overspend), settled when the answer is saved, and
+//! refunded in the same transaction that marks a run failed. The run itself is detached from the
+//! request: it keeps reading OpenAI's stream and settles even when the browser has gone.
+
+use super::runs::{failure_message, new_id, sweep_abandoned, JobEnv};
+use crate::clients::openai::{Failure, OpenAi};
+use crate::db::credits::{self, Reason};
+use crate::db::{generations, Db};
+use crate::domain::brief::ProductBrief;
+use crate::domain::copy::ProductCopy;
+use crate::domain::item_id::ItemId;
+use crate::error::AppError;
+use futures_channel::mpsc::UnboundedSender;
+use serde_json::json;
+
+/// The price of one description.
+pub const CREDITS: i32 = 1;
+
+/// What a run tells whoever is listening (a streaming browser, or a form POST waiting).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Started { id: ItemId },
+    Delta(String),
+    Done { id: ItemId, copy: ProductCopy, balance: i64 },
+    Failed { code: &'static str, message: String },
+}
+
+impl Event {
+    /// As a server-sent event for the browser's stream.
+    pub fn to_sse(&self) -> Vec<u8> {
+        let (name, data) = match self {
+            Event::Started { id } => ("start", json!({ "id": id.as_str() })),
+            Event::Delta(text) => ("delta", json!({ "text": text })),
+            Event::Done { id, copy, balance } => (
+                "done",
+                json!({
+                    "id": id.as_str(),
+                    "url": format!("/tools/agentwrite/{id}"),
+                    "download": format!("/tools/agentwrite/{id}/download"),
+                    "title": copy.title,
+                    "paragraphs": copy.paragraphs(),
+                    "bullets": copy.bullets,
+                    "balance": balance,
+                }),
+            ),
+            Event::Failed { code, message } => ("error", json!({ "code": code, "message": message })),
+        };
+        format!("event: {name}\ndata: {data}\n\n").into_bytes()
+    }
+}
+
+/// Reserves the credit and records the run (after settling any run a dead Worker left).
+/// `InsufficientCredits` when the balance does not cover it: then nothing is written.
+pub async fn start(db: &Db, user_id: i64, brief: &ProductBrief, model: &str) -> Result<ItemId, AppError> {
+    let id = new_id();
+    db.transaction(async |db| {
+        sweep_abandoned(db, user_id).await?;
+        generations::insert(db, id.as_str(), user_id, brief, model, CREDITS).await?;
+        let note = format!("AgentWrite: {}", brief.product_name());
+        credits::spend(db, user_id, i64::from(CREDITS), Reason::AgentWrite, id.as_str(), Some(&note)).await?;
+        Ok(())
+    })
+    .await?;
+    Ok(id)
+}
+
+/// Writes the description, relaying each piece to `events`, then settles. Never fails: every
+/// outcome ends in the database and as a last event (listeners that left are ignored).
+pub async fn run(job: JobEnv, id: ItemId, user_id: i64, brief: ProductBrief, events: UnboundedSender<Event>) {
+    let send = |event: Event| {
+        let _ = events.unbounded_send(event);
+    };
+    let model = job.config.tools.chat_model.clone();
+    let answer = match OpenAi::new(&job.config, job.request_id()) {
+        Ok(openai) => {
+            openai
+                .stream_chat(
+                    &model,
+                    &brief.system_prompt(),
+                    &brief.user_prompt(),
+                    brief.length().max_tokens(),
+                    |d| send(Event::Delta(d.to_string())),
+                )
+                .await
+        }
+        Err(e) => Err(Failure::Operator(e.to_string())),
+    };
+    let answer = answer.and_then(|c| {
+        let copy = ProductCopy::parse(&c.content);
+        if copy.is_empty() {
+            Err(Failure::Busy("the model answered with nothing usable".into()))
+        } else {
+            Ok((c, copy))
+        }
+    });
+    let last = match answer {
+        Ok((completion, copy)) => {
+            let usage = completion.usage.as_ref().map(|u| u.to_string());
+            let saved = job
+                .with_db(async |db| {
+                    db.transaction(async |db| {
+                        let finished = generations::finish(
+                            db,
+                            id.as_str(),
+                            &completion.content,
+                            &copy,
+                            usage.as_deref(),
+                        )
+                        .await?;
+                        Ok((finished, credits::balance(db, user_id).await?))
+                    })
+                    .await
+                })
+                .await;
+            match saved {
+                Ok((true, balance)) => Event::Done { id: id.clone(), copy, balance },
+                // The sweep settled it first (and refunded it): say so rather than show a result
+                // that is not in the history.
+                Ok((false, _)) => Event::Failed {
+                    code: "abandoned",
+                    message: failure_message("AgentWrite", "abandoned", true),
+                },
+                Err(e) => {
+                    // Left `running`: the sweep refunds it later.
+                    job.reporter.report_now(&e).await;
+                    Event::Failed {
+                        code: "not_saved",
+                        message: failure_message("AgentWrite", "not_saved", true),
+                    }
+                }
+            }
+        }
+        Err(failure) => {
+            job.report_operator_failure(&failure).await;
+            let code = failure.code();
+            let refunded = refund(&job, &id, code).await;
+            if let Err(e) = &refunded {
+                job.reporter.report_now(e).await;
+            }
+            Event::Failed { code, message: failure_message("AgentWrite", code, refunded.is_ok()) }
+        }
+    };
+    send(last);
+}
+
+/// Marks the run failed and gives its credit back, in one transaction.
+async fn refund(job: &JobEnv, id: &ItemId, code: &'static str) -> Result<(), AppError> {
+    job.with_db(async |db| {
+        db.transaction(async |db| {
+            if let Some((user_id, amount)) = generations::fail(db, id.as_str(), code).await? {
+                let note = format!("AgentWrite failed: {code}");
+                credits::grant(db, user_id, i64::from(amount), Reason::ToolRefund, id.as_str(), Some(&note))
+                    .await?;
+            }
+            Ok(())
+        })
+        .await
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_server_sent_events_with_json_data() {
+        let id = ItemId::from_bytes([1; 16]);
+        let delta = String::from_utf8(Event::Delta("a\nb".into()).to_sse()).unwrap();
+        assert_eq!(delta, "event: delta\ndata: {\"text\":\"a\\nb\"}\n\n");
+        let copy =
+            ProductCopy { title: "T".into(), description: "P1\n\nP2".into(), bullets: vec!["B".into()] };
+        let done = String::from_utf8(Event::Done { id: id.clone(), copy, balance: 4 }.to_sse()).unwrap();
+        let data: serde_json::Value =
+            serde_json::from_str(done.strip_prefix("event: done\ndata: ").unwrap().trim()).unwrap();
+        assert_eq!(data["paragraphs"], json!(["P1", "P2"]));
+        assert_eq!(data["url"], format!("/tools/agentwrite/{id}"));
+    }
+}

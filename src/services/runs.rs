@@ -1,0 +1,137 @@
+//! What AgentWrite and PodScribe runs share: ids, the detached job environment (a run outlives
+//! its request when the user walks away), a database connection of the job's own, the sweep
+//! that refunds runs a dead Worker left behind, and what a failure means to the user.
+
+use crate::clients::openai::Failure;
+use crate::config::Config;
+use crate::ctx::Ctx;
+use crate::db::credits::{self, Reason};
+use crate::db::{generations, transcripts, Db};
+use crate::domain::item_id::ItemId;
+use crate::error::AppError;
+use crate::routes::errors::Reporter;
+use std::rc::Rc;
+use std::time::Duration;
+use worker::{Delay, Env};
+
+/// A generation still `running` after this long lost its Worker: it is refunded.
+pub const GENERATION_STALE_SECS: i64 = 15 * 60;
+/// Transcriptions may take up to the transcription timeout plus the notes: give them longer.
+pub const TRANSCRIPT_STALE_SECS: i64 = 45 * 60;
+
+pub fn new_id() -> ItemId {
+    let mut bytes = [0u8; 16];
+    crate::security::fill_random(&mut bytes);
+    ItemId::from_bytes(bytes)
+}
+
+/// Everything a run needs once its request may be gone (owned, no borrow of `Ctx`).
+#[derive(Clone)]
+pub struct JobEnv {
+    pub env: Env,
+    pub config: Rc<Config>,
+    pub reporter: Reporter,
+}
+
+impl JobEnv {
+    pub fn of(cx: &Ctx) -> JobEnv {
+        JobEnv { env: cx.env.clone(), config: cx.config.clone(), reporter: Reporter::of(cx) }
+    }
+
+    pub fn request_id(&self) -> &str {
+        self.reporter.request_id()
+    }
+
+    pub fn log(&self, level: &str, message: &str) {
+        crate::ctx::log_line(level, self.request_id(), message);
+    }
+
+    /// Runs `work` on a connection of the job's own, closed before this returns (the request's
+    /// connection is long closed when a stream or a transcription ends).
+    pub async fn with_db<T>(
+        &self,
+        work: impl AsyncFnOnce(&Db) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let db = match Db::connect(&self.env).await {
+            Ok(db) => db,
+            Err(first) => {
+                self.log("warn", &format!("job database connect failed, retrying once: {first}"));
+                Delay::from(Duration::from_millis(500)).await;
+                Db::connect(&self.env).await?
+            }
+        };
+        let result = work(&db).await;
+        db.close().await;
+        result
+    }
+
+    /// An operator problem (bad key, no quota, a request OpenAI refuses): log + Sentry.
+    pub async fn report_operator_failure(&self, failure: &Failure) {
+        if let Failure::Operator(detail) = failure {
+            let err = AppError::Upstream { service: "openai", detail: detail.clone() };
+            self.reporter.report_now(&err).await;
+        }
+    }
+}
+
+/// Settles the user's runs that a dead Worker left unfinished: failed and refunded (generations,
+/// transcriptions), or done without notes (transcripts stuck writing notes). Call inside a
+/// transaction.
+pub async fn sweep_abandoned(db: &Db, user_id: i64) -> Result<(), AppError> {
+    for (id, amount) in generations::abandon_stale(db, user_id, GENERATION_STALE_SECS).await? {
+        let note = Some("AgentWrite run abandoned by its worker");
+        credits::grant(db, user_id, i64::from(amount), Reason::ToolRefund, &id, note).await?;
+    }
+    for (id, amount) in transcripts::abandon_stale(db, user_id, TRANSCRIPT_STALE_SECS).await? {
+        let note = Some("PodScribe run abandoned by its worker");
+        credits::grant(db, user_id, i64::from(amount), Reason::ToolRefund, &id, note).await?;
+    }
+    Ok(())
+}
+
+/// What the user reads when a run fails (credits were refunded when `refunded`).
+pub fn failure_message(tool: &str, failure_code: &str, refunded: bool) -> String {
+    let credits = if refunded { " No credits were used." } else { "" };
+    let what = match failure_code {
+        "busy" => format!("{tool} is busy right now. Please try again in a minute."),
+        "timed_out" => format!("{tool} took too long to answer. Please try again in a minute."),
+        "interrupted" => "The connection broke off before the answer was finished. Please try again.".into(),
+        "filtered" => "The AI provider's content filter refused this. Please rephrase and try again.".into(),
+        "too_long" => {
+            "The answer ran longer than allowed and was cut off. Try a shorter length or fewer details."
+                .into()
+        }
+        "unreadable" => {
+            "OpenAI could not read this audio. Check that it plays, or convert it to mp3, and try again."
+                .into()
+        }
+        "abandoned" => format!("{tool} stopped before finishing. Please try again."),
+        "not_saved" => "The answer was written but could not be saved. Please try again.".into(),
+        _ => format!("{tool} is unavailable right now. We have been notified and are looking into it."),
+    };
+    format!("{what}{credits}")
+}
+
+/// The HTTP status a failed run is shown with.
+pub fn failure_status(failure_code: &str) -> u16 {
+    match failure_code {
+        "filtered" | "too_long" | "unreadable" => 422,
+        "timed_out" => 504,
+        _ => 503,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_problems_read_neutrally() {
+        let m = failure_message("AgentWrite", "unavailable", true);
+        assert!(m.contains("unavailable") && m.ends_with("No credits were used."));
+        assert!(!m.to_lowercase().contains("key") && !m.contains("quota"));
+        assert!(failure_message("PodScribe", "busy", true).contains("busy"));
+        assert_eq!(failure_status("busy"), 503);
+        assert_eq!(failure_status("filtered"), 422);
+    }
+}

@@ -1,0 +1,254 @@
+// GhostTools AI tools, progressive enhancement (the pages work without this file):
+// - AgentWrite: the description streams onto the page as it is written (server-sent events
+//   read from a fetch POST), then shows as title / description / bullets with copy buttons.
+// - PodScribe: the upload shows a progress bar (XHR), then the transcription's stages.
+// - Copy buttons copy the text of the element they name.
+"use strict";
+(function () {
+  var $ = function (id) { return document.getElementById(id); };
+
+  function show(el, on) { if (el) { el.hidden = !on; } }
+
+  function clearFieldErrors(form) {
+    form.querySelectorAll(".field-error").forEach(function (p) { p.textContent = ""; p.hidden = true; });
+    form.querySelectorAll("[aria-invalid]").forEach(function (el) {
+      el.removeAttribute("aria-invalid");
+      el.removeAttribute("aria-describedby");
+    });
+  }
+
+  function showFieldErrors(fields) {
+    var first = null;
+    Object.keys(fields || {}).forEach(function (name) {
+      var p = $(name + "-error");
+      var input = $(name);
+      if (p) { p.textContent = fields[name]; p.hidden = false; }
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", name + "-error");
+        first = first || input;
+      }
+    });
+    if (first && first.focus) { first.focus(); }
+  }
+
+  // ---- Copy buttons -------------------------------------------------------------------------
+  function enableCopyButtons(root) {
+    if (!navigator.clipboard) { return; }
+    root.querySelectorAll("[data-copy]").forEach(function (b) { b.hidden = false; });
+  }
+  document.addEventListener("click", function (ev) {
+    var button = ev.target.closest ? ev.target.closest("[data-copy]") : null;
+    if (!button || !navigator.clipboard) { return; }
+    var source = $(button.getAttribute("data-copy"));
+    if (!source) { return; }
+    var text = source.value !== undefined ? source.value : source.innerText;
+    var label = button.textContent;
+    navigator.clipboard.writeText(text.trim()).then(function () {
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    });
+  });
+  enableCopyButtons(document);
+
+  // ---- AgentWrite: stream the description ----------------------------------------------------
+  var writeForm = document.querySelector("form[data-agentwrite]");
+  if (writeForm && window.fetch && window.TextDecoder && window.ReadableStream) {
+    writeForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      writeDescription(writeForm);
+    });
+  }
+
+  function parseEvent(raw) {
+    var name = "message";
+    var data = [];
+    raw.split("\n").forEach(function (line) {
+      if (line.indexOf("event:") === 0) { name = line.slice(6).trim(); }
+      else if (line.indexOf("data:") === 0) { data.push(line.slice(5).replace(/^ /, "")); }
+    });
+    if (!data.length) { return null; }
+    try { return { name: name, data: JSON.parse(data.join("\n")) }; } catch (e) { return null; }
+  }
+
+  function renderResult(d) {
+    $("aw-title").textContent = d.title;
+    var description = $("aw-description");
+    description.textContent = "";
+    (d.paragraphs || []).forEach(function (text) {
+      var p = document.createElement("p");
+      p.textContent = text;
+      description.appendChild(p);
+    });
+    var bullets = $("aw-bullets");
+    bullets.textContent = "";
+    (d.bullets || []).forEach(function (text) {
+      var li = document.createElement("li");
+      li.textContent = text;
+      bullets.appendChild(li);
+    });
+    var plain = d.title + "\n\n" + (d.paragraphs || []).join("\n\n") + "\n";
+    if ((d.bullets || []).length) { plain += "\n- " + d.bullets.join("\n- ") + "\n"; }
+    $("aw-plain").value = plain;
+    $("aw-download").href = d.download;
+    show($("aw-live"), false);
+    show($("aw-output"), true);
+    enableCopyButtons($("aw-output"));
+    if (typeof d.balance === "number") { $("aw-balance").textContent = String(d.balance); }
+    $("aw-status").textContent = "Done — saved to your history.";
+    if (d.url && window.history && history.replaceState) { history.replaceState(null, "", d.url); }
+  }
+
+  function writeDescription(form) {
+    var submit = $("aw-submit");
+    var notice = $("aw-notice");
+    var live = $("aw-live");
+    clearFieldErrors(form);
+    show(notice, false);
+    submit.disabled = true;
+    show($("aw-result"), true);
+    show($("aw-output"), false);
+    live.textContent = "";
+    show(live, true);
+    $("aw-status").textContent = "Writing…";
+    var failed = function (message) {
+      notice.textContent = message;
+      show(notice, true);
+      show(live, false);
+      $("aw-status").textContent = "";
+      notice.scrollIntoView && notice.scrollIntoView({ block: "nearest" });
+    };
+    var finished = false;
+    fetch(form.getAttribute("data-stream"), {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      headers: { "Accept": "text/event-stream" },
+      credentials: "same-origin",
+    }).then(function (res) {
+      var type = res.headers.get("content-type") || "";
+      if (res.status === 401) { form.submit(); return; }
+      if (!res.ok || type.indexOf("text/event-stream") !== 0) {
+        return res.json().then(function (body) {
+          var e = (body && body.error) || {};
+          show($("aw-result"), false);
+          if (e.fields) { showFieldErrors(e.fields); }
+          failed(e.message || "Something went wrong. Please try again.");
+        }, function () { show($("aw-result"), false); failed("Something went wrong. Please try again."); });
+      }
+      var reader = res.body.getReader();
+      var decoder = new TextDecoder();
+      var buffer = "";
+      var pump = function () {
+        return reader.read().then(function (step) {
+          if (step.done) {
+            if (!finished) { failed("The connection broke off. If a description was saved, it is in your history."); }
+            return;
+          }
+          buffer += decoder.decode(step.value, { stream: true }).replace(/\r/g, "");
+          var end;
+          while ((end = buffer.indexOf("\n\n")) >= 0) {
+            var event = parseEvent(buffer.slice(0, end));
+            buffer = buffer.slice(end + 2);
+            if (!event) { continue; }
+            if (event.name === "delta") { live.textContent += event.data.text; }
+            else if (event.name === "done") { finished = true; renderResult(event.data); }
+            else if (event.name === "error") { finished = true; failed(event.data.message); }
+          }
+          return pump();
+        });
+      };
+      return pump();
+    }).catch(function () {
+      failed("We could not reach GhostTools. Check your connection and try again.");
+    }).then(function () {
+      submit.disabled = false;
+      submit.textContent = "Regenerate (1 credit)";
+    });
+  }
+
+  // ---- PodScribe: upload with progress -------------------------------------------------------
+  var uploadForm = document.querySelector("form[data-podscribe]");
+  if (uploadForm && window.XMLHttpRequest && window.FormData) {
+    uploadForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      uploadEpisode(uploadForm);
+    });
+  }
+
+  var STAGES = {
+    accepted: "Uploaded. Starting the transcription…",
+    transcribing: "Transcribing… this can take a minute or two for a long episode.",
+    writing_notes: "Writing show notes…",
+    done: "Done! Opening the transcript…",
+  };
+
+  function uploadEpisode(form) {
+    var input = $("file");
+    var error = $("file-error");
+    var notice = $("ps-notice");
+    var bar = $("ps-bar");
+    var stage = $("ps-stage");
+    var submit = $("ps-submit");
+    clearFieldErrors(form);
+    show(notice, false);
+    var file = input.files && input.files[0];
+    var max = Number(form.getAttribute("data-max-bytes"));
+    if (!file) { showFieldErrors({ file: "Choose an audio file to upload." }); return; }
+    if (max && file.size > max) {
+      showFieldErrors({ file: "That file is larger than 25 MB. Please upload a shorter or more compressed episode." });
+      return;
+    }
+    var failed = function (message) {
+      error.textContent = message;
+      error.hidden = false;
+      show($("ps-progress"), false);
+      submit.disabled = false;
+    };
+    submit.disabled = true;
+    bar.value = 0;
+    $("ps-bar-label").textContent = "Uploading…";
+    stage.textContent = "";
+    show($("ps-progress"), true);
+    var xhr = new XMLHttpRequest();
+    var seen = 0;
+    var last = null;
+    var readLines = function () {
+      var text = xhr.responseText || "";
+      var lines = text.slice(seen).split("\n");
+      if (lines.length < 2) { return; }
+      var complete = lines.slice(0, -1);
+      seen += complete.join("\n").length + 1;
+      complete.forEach(function (line) {
+        if (!line.trim()) { return; }
+        try { last = JSON.parse(line); } catch (e) { return; }
+        if (last.status === "failed") { stage.textContent = last.message; }
+        else if (STAGES[last.status]) { stage.textContent = STAGES[last.status]; }
+      });
+    };
+    xhr.open("POST", form.getAttribute("data-upload"));
+    xhr.setRequestHeader("Accept", "application/x-ndjson");
+    xhr.upload.onprogress = function (e) {
+      if (e.lengthComputable) { bar.value = Math.round((e.loaded / e.total) * 100); }
+    };
+    xhr.upload.onload = function () {
+      bar.value = 100;
+      $("ps-bar-label").textContent = "Uploaded";
+      stage.textContent = "Checking the file…";
+    };
+    xhr.onprogress = function () { if (xhr.status === 200) { readLines(); } };
+    xhr.onerror = function () { failed("The upload was interrupted. Check your connection and try again."); };
+    xhr.onload = function () {
+      if (xhr.status === 200) {
+        readLines();
+        if (last && last.url) { window.location.assign(last.url); return; }
+        failed("The transcription stopped unexpectedly. Your history shows what was saved.");
+        return;
+      }
+      if (xhr.status === 401) { window.location.assign("/signin?next=%2Ftools%2Fpodscribe"); return; }
+      var message = "The upload was refused. Please try again.";
+      try { message = JSON.parse(xhr.responseText).error.message || message; } catch (e) { /* not JSON */ }
+      failed(message);
+    };
+    xhr.send(new FormData(form));
+  }
+})();
