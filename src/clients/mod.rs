@@ -2,6 +2,7 @@
 //! local runs can point it at a fake on 127.0.0.1.
 
 pub mod google;
+pub mod rewardful;
 pub mod sentry;
 pub mod smtp;
 pub mod stripe;
