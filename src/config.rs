@@ -357,7 +357,8 @@ fn parse_company(
         None => {
             let host = site.map(SiteUrl::host).unwrap_or_default();
             let is_domain = host.contains('.') && host.parse::<std::net::IpAddr>().is_err();
-            let host = if is_domain { host.trim_start_matches("www.").to_string() } else { "ghosttools.app".into() };
+            let host =
+                if is_domain { host.trim_start_matches("www.").to_string() } else { "ghosttools.app".into() };
             format!("support@{host}")
         }
     };
@@ -609,7 +610,8 @@ mod tests {
         assert_eq!((c.name.as_str(), c.contact_email.as_str()), ("GhostTools", "support@ghosttools.test"));
         let local = config(&[("NEXTAUTH_URL", "http://127.0.0.1:8787"), GOOD[1]]).company.unwrap();
         assert_eq!(local.contact_email, "support@ghosttools.app");
-        let pairs = [GOOD, &[("COMPANY_NAME", "Ghost Ltd"), ("CONTACT_EMAIL", "Help@Ghost.example")]].concat();
+        let pairs =
+            [GOOD, &[("COMPANY_NAME", "Ghost Ltd"), ("CONTACT_EMAIL", "Help@Ghost.example")]].concat();
         let c = config(&pairs).company.unwrap();
         assert_eq!((c.name.as_str(), c.contact_email.as_str()), ("Ghost Ltd", "help@ghost.example"));
         let bad = config(&[GOOD, &[("CONTACT_EMAIL", "nobody")]].concat());

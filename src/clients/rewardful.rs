@@ -64,7 +64,10 @@ struct List<T> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RewardfulError {
     /// Rewardful answered with an error status; `message` is its `error` (and `details`).
-    Api { status: u16, message: String },
+    Api {
+        status: u16,
+        message: String,
+    },
     Network(String),
     Decode(String),
 }
@@ -108,10 +111,11 @@ pub struct Rewardful {
 impl Rewardful {
     /// 503 (naming `REWARDFUL_API_KEY` in the log) when the programme is not configured.
     pub fn from_config(config: &Config) -> Result<Rewardful, AppError> {
-        let key = config.rewardful.api_key.clone().ok_or(AppError::Misconfigured {
-            var: "REWARDFUL_API_KEY",
-            problem: "is not set".into(),
-        })?;
+        let key = config
+            .rewardful
+            .api_key
+            .clone()
+            .ok_or(AppError::Misconfigured { var: "REWARDFUL_API_KEY", problem: "is not set".into() })?;
         Ok(Rewardful { base: config.endpoints.rewardful_api.clone(), key })
     }
 
@@ -135,7 +139,8 @@ impl Rewardful {
 
     /// The affiliate with this address, if there is one.
     pub async fn affiliate_by_email(&self, email: &str) -> Result<Option<Affiliate>, RewardfulError> {
-        let query: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("email", email).finish();
+        let query: String =
+            url::form_urlencoded::Serializer::new(String::new()).append_pair("email", email).finish();
         let list: List<Affiliate> = self.call(Method::Get, &format!("/v1/affiliates?{query}"), None).await?;
         Ok(list.data.into_iter().find(|a| a.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email))))
     }
@@ -232,8 +237,11 @@ mod tests {
 
     #[test]
     fn errors_carry_rewardfuls_message_and_details() {
-        let e = parse::<Affiliate>(422, r#"{"error":"Validation failed","details":["Email has already been taken"]}"#)
-            .unwrap_err();
+        let e = parse::<Affiliate>(
+            422,
+            r#"{"error":"Validation failed","details":["Email has already been taken"]}"#,
+        )
+        .unwrap_err();
         assert!(e.is_email_taken(), "{e}");
         let e = parse::<Affiliate>(404, r#"{"error":"Affiliate not found: x"}"#).unwrap_err();
         assert!(!e.is_email_taken());

@@ -28,7 +28,8 @@ const PLAN_NOW: &str = "(SELECT s.plan FROM subscriptions s
 /// Users whose email contains `query` (case-insensitive), or the newest when `query` is empty;
 /// newest first.
 pub async fn search_users(db: &Db, query: &str, limit: i64) -> Result<Vec<UserRow>, AppError> {
-    let pattern = format!("%{}%", query.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let pattern =
+        format!("%{}%", query.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
     let sql = format!(
         "SELECT u.id, u.email, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
                 coalesce(b.balance, 0), {PLAN_NOW}
@@ -39,17 +40,20 @@ pub async fn search_users(db: &Db, query: &str, limit: i64) -> Result<Vec<UserRo
     let rows = db.query(&sql, &[(&pattern, Type::TEXT), (&limit, Type::INT8)]).await?;
     Ok(rows
         .iter()
-        .map(|r| UserRow { id: r.get(0), email: r.get(1), signed_up: r.get(2), balance: r.get(3), plan: r.get(4) })
+        .map(|r| UserRow {
+            id: r.get(0),
+            email: r.get(1),
+            signed_up: r.get(2),
+            balance: r.get(3),
+            plan: r.get(4),
+        })
         .collect())
 }
 
 /// The id of the active account with this (lower-cased) address.
 pub async fn user_id_by_email(db: &Db, email: &str) -> Result<Option<i64>, AppError> {
     let row = db
-        .query_opt(
-            "SELECT id FROM users WHERE email = $1 AND deleted_at IS NULL",
-            &[(&email, Type::TEXT)],
-        )
+        .query_opt("SELECT id FROM users WHERE email = $1 AND deleted_at IS NULL", &[(&email, Type::TEXT)])
         .await?;
     Ok(row.map(|r| r.get(0)))
 }
@@ -78,7 +82,10 @@ pub async fn revenue(db: &Db) -> Result<Vec<RevenueRow>, AppError> {
             &[],
         )
         .await?;
-    Ok(rows.iter().map(|r| RevenueRow { currency: r.get(0), all_time: r.get(1), last_30_days: r.get(2) }).collect())
+    Ok(rows
+        .iter()
+        .map(|r| RevenueRow { currency: r.get(0), all_time: r.get(1), last_30_days: r.get(2) })
+        .collect())
 }
 
 /// Live subscriptions per plan (the ones that give their plan now).

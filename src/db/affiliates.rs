@@ -6,7 +6,10 @@ use tokio_postgres::types::Type;
 
 pub async fn affiliate_of(db: &Db, user_id: i64) -> Result<Option<String>, AppError> {
     let row = db
-        .query_opt("SELECT rewardful_affiliate_id FROM affiliates WHERE user_id = $1", &[(&user_id, Type::INT8)])
+        .query_opt(
+            "SELECT rewardful_affiliate_id FROM affiliates WHERE user_id = $1",
+            &[(&user_id, Type::INT8)],
+        )
         .await?;
     Ok(row.map(|r| r.get(0)))
 }

@@ -36,7 +36,10 @@ mod tests {
     fn names_are_trimmed_and_bounded() {
         assert_eq!(PersonName::parse("first_name", "first name", Some("  Zoë ")).unwrap().as_str(), "Zoë");
         for bad in [None, Some(""), Some("   "), Some("a\nb")] {
-            assert_eq!(PersonName::parse("first_name", "first name", bad).unwrap_err().field(), Some("first_name"));
+            assert_eq!(
+                PersonName::parse("first_name", "first name", bad).unwrap_err().field(),
+                Some("first_name")
+            );
         }
         let long = "x".repeat(61);
         assert!(PersonName::parse("last_name", "last name", Some(&long)).is_err());

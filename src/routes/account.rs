@@ -6,13 +6,13 @@ use crate::auth::google::PROVIDER as GOOGLE;
 use crate::ctx::Ctx;
 use crate::db::{credits, users};
 use crate::domain::billing::Plan;
-use crate::services::billing::plan_for;
-use crate::views::account::RecentWork;
-use crate::views::billing::ledger_views;
-use crate::views::flash::FlashKind;
 use crate::error::AppError;
 use crate::reply::Reply;
+use crate::services::billing::plan_for;
+use crate::views::account::RecentWork;
 use crate::views::account::{Account, Dashboard, Deleted};
+use crate::views::billing::ledger_views;
+use crate::views::flash::FlashKind;
 use crate::views::render;
 use worker::Request;
 
@@ -83,6 +83,7 @@ pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     cx.log("info", &format!("account {id} deleted and anonymized"));
     cx.end_session();
     // A fresh layout: the person is no longer signed in.
-    let layout = crate::views::Layout::new("Account deleted · GhostTools", &cx.nonce).for_site(&cx.config, &cx.path);
+    let layout =
+        crate::views::Layout::new("Account deleted · GhostTools", &cx.nonce).for_site(&cx.config, &cx.path);
     Ok(Reply::html(render(&Deleted { layout })))
 }

@@ -95,7 +95,10 @@ pub async fn grant(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     let reference = format!("admin:{}:{reference}", admin.id);
     match credits::grant(db, user_id, amount, credits::Reason::AdminGrant, &reference, Some(&reason)).await? {
         credits::Granted::Now { balance } => {
-            cx.log("info", &format!("admin {} granted {amount} credits to user {user_id} ({reference})", admin.id));
+            cx.log(
+                "info",
+                &format!("admin {} granted {amount} credits to user {user_id} ({reference})", admin.id),
+            );
             cx.set_flash(
                 FlashKind::Success,
                 format!("Credits added: {amount} to {} (balance now {balance}).", input.email),
@@ -116,17 +119,28 @@ pub fn parse_grant(input: &GrantForm, reference: Option<&str>) -> Result<(i64, S
     }
     let amount = match input.amount.parse::<i64>() {
         Ok(n) if (1..=MAX_GRANT).contains(&n) => n,
-        _ => return Err(AppError::bad_request("amount", format!("Enter a whole number of credits from 1 to {MAX_GRANT}."))),
+        _ => {
+            return Err(AppError::bad_request(
+                "amount",
+                format!("Enter a whole number of credits from 1 to {MAX_GRANT}."),
+            ))
+        }
     };
     let reason_chars = input.reason.chars().count();
     if reason_chars == 0 || reason_chars > 200 || input.reason.chars().any(char::is_control) {
-        return Err(AppError::bad_request("reason", "Say why, in at most 200 characters (it goes in the ledger)."));
+        return Err(AppError::bad_request(
+            "reason",
+            "Say why, in at most 200 characters (it goes in the ledger).",
+        ));
     }
     let reference = reference.unwrap_or("").trim();
     let ok = (16..=64).contains(&reference.len())
         && reference.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !ok {
-        return Err(AppError::bad_request("reference", "This form is incomplete. Reload the page and try again."));
+        return Err(AppError::bad_request(
+            "reference",
+            "This form is incomplete. Reload the page and try again.",
+        ));
     }
     Ok((amount, input.reason.clone(), reference.to_string()))
 }
@@ -143,7 +157,12 @@ mod tests {
     use super::*;
 
     fn form(email: &str, amount: &str, reason: &str) -> GrantForm {
-        GrantForm { email: email.into(), amount: amount.into(), reason: reason.into(), ..GrantForm::default() }
+        GrantForm {
+            email: email.into(),
+            amount: amount.into(),
+            reason: reason.into(),
+            ..GrantForm::default()
+        }
     }
 
     #[test]

@@ -37,7 +37,11 @@ mod tests {
     use super::*;
 
     fn legal() -> Legal {
-        Legal { company: "Ghost & Co".into(), contact_email: "help@ghost.example".into(), site: "https://g.example".into() }
+        Legal {
+            company: "Ghost & Co".into(),
+            contact_email: "help@ghost.example".into(),
+            site: "https://g.example".into(),
+        }
     }
 
     #[test]
@@ -46,7 +50,10 @@ mod tests {
             Terms { layout: Layout::new("Terms", "n"), legal: legal() }.render().unwrap(),
             Privacy { layout: Layout::new("Privacy", "n"), legal: legal() }.render().unwrap(),
         ] {
-            assert!(html.contains("Ghost &#38; Co") || html.contains("Ghost &amp; Co"), "company escaped and named");
+            assert!(
+                html.contains("Ghost &#38; Co") || html.contains("Ghost &amp; Co"),
+                "company escaped and named"
+            );
             assert!(html.contains("mailto:help@ghost.example"));
         }
     }

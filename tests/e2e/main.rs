@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admin;
 mod auth_account;
 mod auth_email;
 mod auth_google;
@@ -20,15 +21,18 @@ mod migrations;
 mod operations;
 mod pages;
 mod rate_limit;
+mod refer;
 mod security_headers;
 mod sentry;
 mod sessions;
+mod site;
 
 fn main() {
     let mut args = libtest_mimic::Arguments::from_args();
     // Most tests wait on I/O: run more of them at once than there are cores.
     args.test_threads.get_or_insert(6);
     let tests: Vec<libtest_mimic::Trial> = [
+        admin::tests(),
         auth_account::tests(),
         auth_email::tests(),
         auth_google::tests(),
@@ -45,9 +49,11 @@ fn main() {
         operations::tests(),
         pages::tests(),
         rate_limit::tests(),
+        refer::tests(),
         security_headers::tests(),
         sentry::tests(),
         sessions::tests(),
+        site::tests(),
     ]
     .into_iter()
     .flatten()

@@ -2,6 +2,7 @@
 
 pub mod google;
 pub mod recorder;
+pub mod rewardful;
 pub mod sentry;
 pub mod stripe;
 pub mod stripe_server;
