@@ -13,6 +13,7 @@ mod auth_resilience;
 mod billing_checkout;
 mod billing_events;
 mod billing_pages;
+mod browser;
 mod billing_webhook;
 mod config;
 mod credits;
@@ -42,6 +43,7 @@ fn main() {
         billing_events::tests(),
         billing_pages::tests(),
         billing_webhook::tests(),
+        browser::tests(),
         config::tests(),
         credits::tests(),
         health::tests(),
