@@ -114,8 +114,13 @@ export async function signInByEmail(page, email) {
   const link = await signInLink(email);
   assert.ok(link.startsWith(env.base), `the link is on the site: ${link}`);
   await page.goto(link);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL((u) => !u.pathname.startsWith("/signin"));
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  try {
+    await page.waitForURL((u) => !u.pathname.startsWith("/signin"), { timeout: 15000 });
+  } catch (e) {
+    const text = await page.locator("main").innerText().catch(() => "");
+    throw new Error(`signing in as ${email} stopped at ${page.url()}: ${text.slice(0, 400)}`);
+  }
 }
 
 export function uniqueEmail(prefix) {

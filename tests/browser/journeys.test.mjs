@@ -54,10 +54,10 @@ test("a visitor browses every public page, light and dark, on a desktop and a ph
   await page.goto(env.base + "/pricing");
   const menu = page.getByRole("button", { name: "Menu" });
   await menu.waitFor();
-  assert.equal(await page.getByRole("link", { name: "Sign in" }).isVisible(), false);
+  assert.equal(await page.getByRole("link", { name: "Sign in", exact: true }).isVisible(), false);
   await menu.click();
   assert.equal(await menu.getAttribute("aria-expanded"), "true");
-  await page.getByRole("link", { name: "Sign in" }).waitFor();
+  await page.getByRole("link", { name: "Sign in", exact: true }).waitFor();
   await page.screenshot({ path: `${env.shots}/nav-open-phone.png` });
   // No horizontal scrolling at 360 px.
   for (const path of ["/", "/pricing", "/signin", "/terms"]) {
@@ -73,6 +73,22 @@ test("a visitor browses every public page, light and dark, on a desktop and a ph
   assert.notEqual(outline, "none", "the focused element has a visible outline");
   await context.close();
   assertClean(problems);
+});
+
+test("the watch itself catches a CSP violation and a console error (so the other tests can fail)", async () => {
+  const { context, problems } = await watchedContext(browser);
+  const page = await context.newPage();
+  await page.goto(env.base + "/terms");
+  await page.evaluate(() => {
+    const img = document.createElement("img");
+    img.src = "http://203.0.113.9/tracker.png"; // not allowed by img-src
+    document.body.append(img);
+    console.error("deliberate");
+  });
+  await page.waitForTimeout(300);
+  await context.close();
+  assert.ok(problems.some((p) => p.includes("CSP violation") && p.includes("img-src")), problems.join("\n"));
+  assert.ok(problems.some((p) => p.includes("console error: deliberate")), problems.join("\n"));
 });
 
 test("a referred visitor signs up by magic link, buys a plan, opens the portal and signs out", async () => {

@@ -92,7 +92,8 @@ async fn the_console_shows_users_with_plan_credits_and_sign_up_date(s: &'static 
         html.contains("href=\"/admin\" aria-current=\"page\""),
         "operators see the console in the navigation"
     );
-    let table = html.split("id=\"users\"").nth(1).expect("the users table");
+    let table =
+        html.split("id=\"users\"").nth(1).and_then(|t| t.split("<tbody>").nth(1)).expect("the users table");
     let row = table.split("<tr>").find(|r| r.contains(&user.email)).expect("the user is listed");
     assert!(row.contains("<td>Pro</td>") && row.contains("<td class=\"num\">500</td>"), "{row}");
     let today = chrono_today();

@@ -27,7 +27,10 @@ pub fn tests() -> Vec<Trial> {
 /// `GET /link?to=<email>`: the sign-in link of the newest mail to that address (waits up to
 /// 15 s for one), as text.
 async fn start_mailbox(smtp: SmtpSink) -> String {
-    async fn link(State(smtp): State<SmtpSink>, Query(q): Query<HashMap<String, String>>) -> (StatusCode, String) {
+    async fn link(
+        State(smtp): State<SmtpSink>,
+        Query(q): Query<HashMap<String, String>>,
+    ) -> (StatusCode, String) {
         let to = q.get("to").cloned().unwrap_or_default();
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
@@ -47,9 +50,14 @@ async fn start_mailbox(smtp: SmtpSink) -> String {
     format!("http://{addr}")
 }
 
-async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_or_csp_violations(s: &'static Stack) {
+async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_or_csp_violations(
+    s: &'static Stack,
+) {
     let chromium = std::env::var("GT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).exists(), "{chromium} is missing: run `make setup` (installs Debian's chromium)");
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: run `make setup` (installs Debian's chromium)"
+    );
     assert!(
         root().join("node_modules/playwright-core/package.json").exists(),
         "playwright-core is missing: run `make setup`"
@@ -84,10 +92,11 @@ async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_o
     };
     let report = output(&log);
     assert!(status.success(), "browser journeys failed ({status}):\n{report}");
-    assert!(report.contains("# fail 0"), "{report}");
+    assert!(report.contains("pass 4") && report.contains("fail 0"), "{report}");
 
     // What the browser did, checked where it landed.
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results).expect("results file")).unwrap();
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).expect("results file")).unwrap();
     let referral = r["referral"].as_str().expect("a referral id");
     let session_id = r["session_id"].as_str().expect("a checkout session id");
     let email = r["email"].as_str().unwrap();
@@ -96,8 +105,11 @@ async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_o
     let session = s.stripe().session(session_id);
     assert_eq!(session["client_reference_id"], referral, "the referral went to Stripe Checkout");
     let db = s.sql().await;
-    let user_id: i64 =
-        db.query_one("SELECT id FROM users WHERE email = $1", &[&email]).await.expect("the user signed up").get(0);
+    let user_id: i64 = db
+        .query_one("SELECT id FROM users WHERE email = $1", &[&email])
+        .await
+        .expect("the user signed up")
+        .get(0);
     assert_eq!(session["metadata"]["user_id"], user_id.to_string(), "our user id rides in metadata only");
     let ledger = crate::support::billing::ledger(s, user_id).await;
     let reasons: Vec<(i64, &str)> = ledger.iter().map(|(d, r, _)| (*d, r.as_str())).collect();
