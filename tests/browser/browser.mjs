@@ -84,6 +84,9 @@ export async function shoot(page, name, { dark = false } = {}) {
     await page.emulateMedia({ colorScheme: scheme });
     for (const [label, size] of [["desktop", DESKTOP], ["phone", PHONE]]) {
       await page.setViewportSize(size);
+      // Nothing may make the page scroll sideways (at 360 px especially).
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at ${size.width}px`);
       const suffix = scheme === "dark" ? `${label}-dark` : label;
       await page.screenshot({ path: join(env.shots, `${name}-${suffix}.png`), fullPage: true });
       shotCount++;
