@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs, pinned and idempotently, what building, running and testing GhostTools needs on a
 # Debian machine that has Rust and Node: the wasm target, worker-build, the wasm-bindgen CLI
-# matching Cargo.lock, npm packages (wrangler, esbuild, binaryen's wasm-opt, maildev), and the
-# PostgreSQL server. A second run only checks, and takes seconds.
+# matching Cargo.lock, npm packages (wrangler, esbuild, binaryen's wasm-opt, maildev,
+# playwright-core), the PostgreSQL server, and Chromium for the browser tests. A second run
+# only checks, and takes seconds.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -41,6 +42,13 @@ if [ -z "$(pg_bin_dir)" ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   [ -n "$(pg_bin_dir)" ] || die "PostgreSQL server binaries still missing after install"
+fi
+
+if ! command -v chromium >/dev/null; then
+  say "installing Chromium for the browser tests (Debian package chromium)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  command -v chromium >/dev/null || die "chromium still missing after install"
 fi
 
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then

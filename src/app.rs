@@ -6,7 +6,9 @@ use crate::error::AppError;
 use crate::rate_limit::{self, Policy};
 use crate::reply::{Body, Reply};
 use crate::routes::tools::{agentwrite, podscribe};
-use crate::routes::{account, billing, debug, google, health, history, pages, sign_in, webhooks};
+use crate::routes::{
+    account, admin, billing, debug, google, health, history, pages, refer, sign_in, webhooks,
+};
 use crate::security;
 use worker::{Context, Env, Headers, Method, Request, Response, ResponseBuilder, Result};
 
@@ -32,6 +34,13 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
     let method = req.method();
     match (method, segments.as_slice()) {
         (Get | Head, [""]) => pages::landing(cx).await,
+        (Get | Head, ["terms"]) => pages::terms(cx).await,
+        (Get | Head, ["privacy"]) => pages::privacy(cx).await,
+        (Get | Head, ["refer"]) => refer::page(cx).await,
+        (Post, ["refer", "join"]) => refer::join(req, cx).await,
+        (Get | Head, ["admin"]) => admin::console(req, cx).await,
+        (Post, ["admin", "grant"]) => admin::grant(req, cx).await,
+        (Get | Head, ["debug", "error", status]) => debug::error_page(cx, status),
         (Get | Head, ["dashboard"]) => account::dashboard(cx).await,
         (Post, ["signout"]) => account::sign_out(req, cx).await,
         (Get | Head, ["account"]) => account::account(cx).await,
@@ -73,6 +82,8 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
         (
             _,
             [""]
+            | ["terms" | "privacy" | "refer"]
+            | ["refer", "join"]
             | ["dashboard"]
             | ["signout"]
             | ["account"]

@@ -133,6 +133,16 @@ pub struct GoogleConfig {
     pub client_secret: Secret,
 }
 
+/// Who runs the site, as the terms, privacy notice and footer name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanyInfo {
+    /// `COMPANY_NAME` (default "GhostTools").
+    pub name: String,
+    /// `CONTACT_EMAIL` (default `support@<site host>`, or support@ghosttools.app when the site
+    /// has no domain name, e.g. 127.0.0.1 in development).
+    pub contact_email: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct RewardfulConfig {
     pub public_id: Option<String>,
@@ -179,6 +189,10 @@ pub struct Config {
     pub google: Option<Setting<GoogleConfig>>,
     pub sentry: Option<Setting<SentryDsn>>,
     pub rewardful: RewardfulConfig,
+    pub company: Setting<CompanyInfo>,
+    /// Operators (`ADMIN_EMAILS`, comma-separated, lower-cased): they see `/admin`; nobody else
+    /// learns it exists.
+    pub admin_emails: Vec<String>,
     pub endpoints: Endpoints,
     pub rate_limits: RateLimitSettings,
     /// How long an emailed sign-in link stays valid (`EMAIL_LINK_TTL_MINUTES`, default 30).
@@ -233,6 +247,12 @@ impl Config {
             public_id: read(&["NEXT_PUBLIC_REWARDFUL_ID", "REWARDFUL_ID"]).map(|(_, v)| v),
             api_key: read(&["REWARDFUL_API_KEY"]).map(|(_, v)| Secret(v)),
         };
+        let company = parse_company(read(&["COMPANY_NAME"]), read(&["CONTACT_EMAIL"]), site.as_ref().ok());
+        let admin_emails = read(&["ADMIN_EMAILS"])
+            .map(|(_, v)| {
+                v.split(',').map(|e| e.trim().to_ascii_lowercase()).filter(|e| e.contains('@')).collect()
+            })
+            .unwrap_or_default();
         let base = |names: &[&'static str], default: &str| {
             read(names)
                 .map(|(_, v)| v.trim_end_matches('/').to_string())
@@ -272,6 +292,8 @@ impl Config {
             google,
             sentry,
             rewardful,
+            company,
+            admin_emails,
             endpoints,
             rate_limits,
             debug_error_route: flag("DEBUG_ERROR_ROUTE"),
@@ -302,6 +324,7 @@ impl Config {
         check(self.sentry.as_ref().and_then(|s| s.as_ref().err()), true);
         check(self.email_link_ttl_minutes.as_ref().err(), true);
         check(self.tools_problem.as_ref(), true);
+        check(self.company.as_ref().err(), true);
         out.extend(self.rate_limits.problems.iter().cloned());
         out
     }
@@ -340,6 +363,28 @@ fn parse_email(
         return Err(invalid(from_var, "must be an address like GhostTools <noreply@example.com>"));
     }
     Ok(EmailConfig { server: url, from })
+}
+
+fn parse_company(
+    name: Option<(&'static str, String)>,
+    contact: Option<(&'static str, String)>,
+    site: Option<&SiteUrl>,
+) -> Setting<CompanyInfo> {
+    let name = name.map(|(_, v)| v).unwrap_or_else(|| "GhostTools".to_string());
+    let contact_email = match contact {
+        Some((var, v)) => match crate::domain::EmailAddress::parse(&v) {
+            Ok(email) => email.as_str().to_string(),
+            Err(_) => return Err(invalid(var, "must be an email address like support@example.com")),
+        },
+        None => {
+            let host = site.map(SiteUrl::host).unwrap_or_default();
+            let is_domain = host.contains('.') && host.parse::<std::net::IpAddr>().is_err();
+            let host =
+                if is_domain { host.trim_start_matches("www.").to_string() } else { "ghosttools.app".into() };
+            format!("support@{host}")
+        }
+    };
+    Ok(CompanyInfo { name, contact_email })
 }
 
 /// Looks a variable up by its names (first set one wins): (the name found, its trimmed value).
@@ -624,6 +669,27 @@ mod tests {
         assert_eq!(c.tools.chat_model, "gpt-x");
         assert_eq!(c.tools.timeout_secs, 60);
         assert_eq!(c.problems()[0].var, "OPENAI_TIMEOUT_SECS");
+    }
+
+    #[test]
+    fn the_company_and_contact_default_sensibly_and_are_checked() {
+        let c = config(GOOD).company.unwrap();
+        assert_eq!((c.name.as_str(), c.contact_email.as_str()), ("GhostTools", "support@ghosttools.test"));
+        let local = config(&[("NEXTAUTH_URL", "http://127.0.0.1:8787"), GOOD[1]]).company.unwrap();
+        assert_eq!(local.contact_email, "support@ghosttools.app");
+        let pairs =
+            [GOOD, &[("COMPANY_NAME", "Ghost Ltd"), ("CONTACT_EMAIL", "Help@Ghost.example")]].concat();
+        let c = config(&pairs).company.unwrap();
+        assert_eq!((c.name.as_str(), c.contact_email.as_str()), ("Ghost Ltd", "help@ghost.example"));
+        let bad = config(&[GOOD, &[("CONTACT_EMAIL", "nobody")]].concat());
+        assert_eq!(bad.problems()[0].var, "CONTACT_EMAIL");
+    }
+
+    #[test]
+    fn admin_emails_are_a_lower_cased_list() {
+        assert!(config(GOOD).admin_emails.is_empty());
+        let c = config(&[GOOD, &[("ADMIN_EMAILS", " Ops@Example.test, ,x@y.test,notanemail")]].concat());
+        assert_eq!(c.admin_emails, ["ops@example.test", "x@y.test"]);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod google;
 pub mod openai;
+pub mod rewardful;
 pub mod sentry;
 pub mod smtp;
 pub mod stripe;

@@ -7,6 +7,8 @@
 //! in one round trip, nothing named left on a pooled server connection), and transactions are
 //! plain `BEGIN`/`COMMIT` in the simple protocol. To change that, change `Db` alone.
 
+pub mod admin;
+pub mod affiliates;
 pub mod billing;
 pub mod credits;
 pub mod generations;

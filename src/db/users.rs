@@ -110,6 +110,8 @@ pub async fn anonymize(db: &Db, user_id: i64) -> Result<(), AppError> {
     db.execute("DELETE FROM email_sign_in_tokens WHERE email = (SELECT email FROM users WHERE id = $1)", &id)
         .await?;
     db.execute("DELETE FROM oauth_accounts WHERE user_id = $1", &id).await?;
+    // The link to their Rewardful affiliate (which Rewardful keeps under their email).
+    db.execute("DELETE FROM affiliates WHERE user_id = $1", &id).await?;
     db.execute(
         "UPDATE users SET email = NULL, name = NULL, email_verified_at = NULL,
                 session_version = session_version + 1, deleted_at = now(), updated_at = now()

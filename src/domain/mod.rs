@@ -2,6 +2,7 @@
 
 pub mod email;
 pub mod next_path;
+pub mod person;
 
 pub use email::{EmailAddress, EmailError, Mailbox};
 pub use next_path::NextPath;

@@ -4,17 +4,47 @@
 use super::input::Form;
 use crate::auth::google::PROVIDER as GOOGLE;
 use crate::ctx::Ctx;
-use crate::db::users;
+use crate::db::{credits, users};
+use crate::domain::billing::Plan;
 use crate::error::AppError;
 use crate::reply::Reply;
+use crate::services::billing::plan_for;
+use crate::views::account::RecentWork;
 use crate::views::account::{Account, Dashboard, Deleted};
+use crate::views::billing::ledger_views;
+use crate::views::flash::FlashKind;
 use crate::views::render;
 use worker::Request;
 
+/// `GET /dashboard`: balance, plan, recent work, recent credit changes and what to do next.
 pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
-    cx.require_user().await?;
+    let user = cx.require_user().await?;
+    let db = cx.db().await?;
+    let balance = credits::balance(db, user.id).await?;
+    let entitlement = plan_for(db, user.id, cx.now_ms).await?;
+    let ledger = credits::recent(db, user.id, 5).await?;
+    let recent_work: Vec<RecentWork> = crate::db::history::page(db, user.id, 5, 0)
+        .await?
+        .into_iter()
+        .map(|i| RecentWork {
+            tool: super::history::tool_name(&i.kind).into(),
+            href: format!("/tools/{}/{}", i.kind, i.id),
+            title: i.title,
+            date: crate::views::tools::when(i.created_at_ms),
+            status: super::history::status_label(&i.status).into(),
+        })
+        .collect();
     let layout = super::layout(cx, "Dashboard · GhostTools").await;
-    Ok(Reply::html(render(&Dashboard { layout, podscribe: cx.config.tools.podscribe_enabled })))
+    Ok(Reply::html(render(&Dashboard {
+        layout,
+        podscribe: cx.config.tools.podscribe_enabled,
+        balance,
+        plan: entitlement.plan.name().to_string(),
+        on_paid_plan: entitlement.plan != Plan::Free,
+        past_due: entitlement.is_past_due(),
+        recent_work,
+        ledger: ledger_views(&ledger),
+    })))
 }
 
 /// `GET /account`: email, linked Google account, sessions, deletion.
@@ -33,6 +63,7 @@ async fn account_page(cx: &Ctx, delete_error: Option<String>) -> Result<String, 
 pub async fn sign_out(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     Form::read(req, cx).await?;
     cx.end_session();
+    cx.set_flash(FlashKind::Info, "You are signed out.");
     Ok(Reply::redirect("/"))
 }
 
@@ -42,6 +73,7 @@ pub async fn sign_out_everywhere(req: &mut Request, cx: &Ctx) -> Result<Reply, A
     let user = cx.require_user().await?;
     users::bump_session_version(cx.db().await?, user.id).await?;
     cx.end_session();
+    cx.set_flash(FlashKind::Info, "You are signed out on every device.");
     Ok(Reply::redirect("/signin"))
 }
 
@@ -60,6 +92,7 @@ pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     cx.log("info", &format!("account {id} deleted and anonymized"));
     cx.end_session();
     // A fresh layout: the person is no longer signed in.
-    let layout = crate::views::Layout::new("Account deleted · GhostTools", &cx.nonce);
+    let layout =
+        crate::views::Layout::new("Account deleted · GhostTools", &cx.nonce).for_site(&cx.config, &cx.path);
     Ok(Reply::html(render(&Deleted { layout })))
 }

@@ -1,5 +1,7 @@
 //! Operators' checks, each off (a 404 like any unknown path) unless its variable is `true`:
 //! - `GET /api/debug/error` (`DEBUG_ERROR_ROUTE`): a deliberate 500, to see errors reach Sentry.
+//! - `GET /debug/error/<404|429|500|503>` (`DEBUG_ERROR_ROUTE`): that error page as a browser
+//!   sees it, to check how error pages look (the browser tests screenshot them).
 //! - `POST /api/debug/rate-limit/<policy>` (`DEBUG_RATE_LIMIT_ROUTE`): counts one request of the
 //!   caller against a policy, to check the limiter and a deployment's limits. It only spends
 //!   the caller's own quota, under the same rules as the real routes.
@@ -15,6 +17,19 @@ pub fn forced_error(cx: &Ctx) -> Result<Reply, AppError> {
         return Err(AppError::NotFound);
     }
     Err(AppError::internal("forced error from /api/debug/error (Sentry wiring check)"))
+}
+
+pub fn error_page(cx: &Ctx, status: &str) -> Result<Reply, AppError> {
+    if !cx.config.debug_error_route {
+        return Err(AppError::NotFound);
+    }
+    Err(match status {
+        "404" => AppError::NotFound,
+        "429" => AppError::TooManyRequests { retry_after_secs: 30 },
+        "500" => AppError::internal("forced error page from /debug/error/500"),
+        "503" => AppError::RateLimiterUnavailable { policy: "debug" },
+        _ => return Err(AppError::bad_request("status", "Pick one of 404, 429, 500 or 503.")),
+    })
 }
 
 pub async fn rate_limit_check(cx: &Ctx, policy: &str) -> Result<Reply, AppError> {

@@ -38,7 +38,7 @@ pub async fn list(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
                 _ => None,
             };
             HistoryRow {
-                tool: if agentwrite { "AgentWrite" } else { "PodScribe" },
+                tool: tool_name(&i.kind),
                 deletable: matches!(i.status.as_str(), "done" | "failed"),
                 status: status_label(&i.status).into(),
                 created: when(i.created_at_ms),
@@ -59,7 +59,16 @@ pub async fn list(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
     })))
 }
 
-fn status_label(status: &str) -> &'static str {
+/// How a run's status reads to its owner.
+pub fn tool_name(kind: &str) -> &'static str {
+    if kind == "agentwrite" {
+        "AgentWrite"
+    } else {
+        "PodScribe"
+    }
+}
+
+pub fn status_label(status: &str) -> &'static str {
     match status {
         "done" => "Done",
         "running" => "Writing…",

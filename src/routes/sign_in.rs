@@ -78,8 +78,10 @@ pub async fn confirm_page(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
         }
         state => problem(cx, &state).await,
     };
-    // The token is in this page's URL: never send it onwards in a Referer.
-    Ok(reply.with_header("Referrer-Policy", "no-referrer"))
+    // The token is in this page's URL: never send it to another site in a Referer. Not
+    // `no-referrer`: under that policy browsers send `Origin: null` with the page's own form
+    // POST, which the CSRF check rightly refuses (found by the browser tests).
+    Ok(reply.with_header("Referrer-Policy", "same-origin"))
 }
 
 /// `POST /signin/confirm`: spends the token (once), signs in, goes to the return path.

@@ -3,4 +3,5 @@
 pub mod agentwrite;
 pub mod billing;
 pub mod podscribe;
+pub mod referrals;
 pub mod runs;

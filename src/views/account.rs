@@ -1,8 +1,24 @@
 //! Pages of a signed-in user: the dashboard and the account page (and the goodbye page after
 //! deleting an account).
 
+use super::billing::LedgerView;
 use super::Layout;
 use askama::Template;
+
+/// One piece of recent work on the dashboard (a generated description, a transcript). The
+/// tools fill these from their own tables; `templates/partials/recent_work.html` shows them.
+#[derive(Debug, Clone)]
+pub struct RecentWork {
+    /// "AgentWrite" or "PodScribe".
+    pub tool: String,
+    pub title: String,
+    /// "12 May 2026".
+    pub date: String,
+    /// Where the result can be opened.
+    pub href: String,
+    /// "Done", "In progress", "Failed" …
+    pub status: String,
+}
 
 #[derive(Template)]
 #[template(path = "account/dashboard.html")]
@@ -10,6 +26,16 @@ pub struct Dashboard {
     pub layout: Layout,
     /// PodScribe is offered only when enabled by configuration.
     pub podscribe: bool,
+    pub balance: i64,
+    /// "Free", "Starter", "Pro".
+    pub plan: String,
+    /// Whether the user pays for a plan (next steps differ).
+    pub on_paid_plan: bool,
+    /// The subscription payment is late: the dashboard says so.
+    pub past_due: bool,
+    pub recent_work: Vec<RecentWork>,
+    /// The newest credit changes.
+    pub ledger: Vec<LedgerView>,
 }
 
 #[derive(Template)]

@@ -119,7 +119,23 @@ pub struct LedgerView {
     pub balance_after: i64,
 }
 
-fn reason_label(reason: &str) -> &'static str {
+/// Ledger rows as the billing page and the dashboard show them.
+pub fn ledger_views(ledger: &[LedgerEntry]) -> Vec<LedgerView> {
+    ledger
+        .iter()
+        .map(|l| LedgerView {
+            date: date(l.created_at_ms / 1000),
+            what: match &l.note {
+                Some(note) if !note.is_empty() => format!("{} · {note}", reason_label(&l.reason)),
+                _ => reason_label(&l.reason).to_string(),
+            },
+            delta: if l.delta > 0 { format!("+{}", l.delta) } else { l.delta.to_string() },
+            balance_after: l.balance_after,
+        })
+        .collect()
+}
+
+pub fn reason_label(reason: &str) -> &'static str {
     match reason {
         "purchase" => "Credit pack",
         "subscription_allowance" => "Plan allowance",
@@ -206,18 +222,7 @@ impl BillingPage {
             past_due: e.is_past_due() || !unsettled.is_empty(),
             notices,
             balance,
-            ledger: ledger
-                .iter()
-                .map(|l| LedgerView {
-                    date: date(l.created_at_ms / 1000),
-                    what: match &l.note {
-                        Some(note) if !note.is_empty() => format!("{} · {note}", reason_label(&l.reason)),
-                        _ => reason_label(&l.reason).to_string(),
-                    },
-                    delta: if l.delta > 0 { format!("+{}", l.delta) } else { l.delta.to_string() },
-                    balance_after: l.balance_after,
-                })
-                .collect(),
+            ledger: ledger_views(ledger),
             has_customer,
         }
     }

@@ -33,7 +33,7 @@ pub fn heading(status: u16) -> &'static str {
 pub fn page(cx: &Ctx, err: &AppError) -> String {
     let status = err.status();
     render(&ErrorPage {
-        layout: Layout::new(format!("{} · GhostTools", heading(status)), &cx.nonce),
+        layout: crate::routes::layout_without_lookup(cx, format!("{} · GhostTools", heading(status))),
         status,
         heading: heading(status),
         message: err.public_message(),

@@ -2,12 +2,15 @@
 //! data (no runtime types) so pages are tested natively.
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod billing;
 pub mod errors;
+pub mod flash;
 pub mod history;
 pub mod mail;
 pub mod pages;
+pub mod refer;
 pub mod tools;
 
 use crate::config::Config;
@@ -23,6 +26,25 @@ pub struct Layout {
     pub user_email: Option<String>,
     /// The CSRF token for this page's forms (empty when the page has none for this visitor).
     pub csrf: String,
+    /// Whether the signed-in user is an operator (the navigation links the console).
+    pub is_admin: bool,
+    /// The message of the last action (signed flash cookie), shown once.
+    pub flash: Option<flash::Flash>,
+    /// The path of this page, so the navigation can mark where the visitor is.
+    pub path: String,
+    /// Who runs the site (`COMPANY_NAME`), for the footer.
+    pub company: String,
+    /// Rewardful's script, when `NEXT_PUBLIC_REWARDFUL_ID` is set.
+    pub rewardful: Option<RewardfulScript>,
+    /// Whether PodScribe is offered (`PODSCRIBE_ENABLED`): the navigation links it.
+    pub podscribe: bool,
+}
+
+/// Rewardful's tracking script: the public id (`data-rewardful`) and where the script lives.
+#[derive(Debug, Clone)]
+pub struct RewardfulScript {
+    pub id: String,
+    pub src: String,
 }
 
 impl Layout {
@@ -33,7 +55,33 @@ impl Layout {
             build: crate::BUILD_ID,
             user_email: None,
             csrf: String::new(),
+            is_admin: false,
+            flash: None,
+            path: String::new(),
+            company: "GhostTools".to_string(),
+            rewardful: None,
+            podscribe: false,
         }
+    }
+
+    /// What every page takes from configuration: the company name and the Rewardful script.
+    pub fn for_site(mut self, config: &Config, path: &str) -> Layout {
+        self.path = path.to_string();
+        self.podscribe = config.tools.podscribe_enabled;
+        if let Ok(company) = &config.company {
+            self.company = company.name.clone();
+        }
+        self.rewardful = config
+            .rewardful
+            .public_id
+            .clone()
+            .map(|id| RewardfulScript { id, src: config.endpoints.rewardful_script.clone() });
+        self
+    }
+
+    /// Whether the navigation link to `href` is this page (`aria-current="page"`).
+    pub fn is_current(&self, href: &str) -> bool {
+        self.path == href || (href != "/" && self.path.starts_with(&format!("{href}/")))
     }
 }
 
@@ -42,7 +90,10 @@ pub fn csp_sources(config: &Config) -> CspSources {
     let mut extra = CspSources::default();
     if config.rewardful.public_id.is_some() {
         if let Ok(url) = url::Url::parse(&config.endpoints.rewardful_script) {
+            // The script is loaded by nonce ('strict-dynamic'); its host is listed for browsers
+            // without CSP level 3, and for the visit it reports back to its own host.
             extra.script.push(url.origin().ascii_serialization());
+            extra.connect.push(url.origin().ascii_serialization());
         }
     }
     // Checkout and the billing portal are reached by a 303 after a form POST; browsers apply

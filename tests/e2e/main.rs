@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admin;
 mod auth_account;
 mod auth_email;
 mod auth_google;
@@ -13,6 +14,7 @@ mod billing_checkout;
 mod billing_events;
 mod billing_pages;
 mod billing_webhook;
+mod browser;
 mod config;
 mod credits;
 mod health;
@@ -20,9 +22,11 @@ mod migrations;
 mod operations;
 mod pages;
 mod rate_limit;
+mod refer;
 mod security_headers;
 mod sentry;
 mod sessions;
+mod site;
 mod tools_agentwrite;
 mod tools_failures;
 mod tools_history;
@@ -33,6 +37,7 @@ fn main() {
     // Most tests wait on I/O: run more of them at once than there are cores.
     args.test_threads.get_or_insert(6);
     let tests: Vec<libtest_mimic::Trial> = [
+        admin::tests(),
         auth_account::tests(),
         auth_email::tests(),
         auth_google::tests(),
@@ -42,6 +47,7 @@ fn main() {
         billing_events::tests(),
         billing_pages::tests(),
         billing_webhook::tests(),
+        browser::tests(),
         config::tests(),
         credits::tests(),
         health::tests(),
@@ -49,6 +55,7 @@ fn main() {
         operations::tests(),
         pages::tests(),
         rate_limit::tests(),
+        refer::tests(),
         security_headers::tests(),
         sentry::tests(),
         sessions::tests(),
@@ -56,6 +63,7 @@ fn main() {
         tools_failures::tests(),
         tools_history::tests(),
         tools_podscribe::tests(),
+        site::tests(),
     ]
     .into_iter()
     .flatten()

@@ -23,6 +23,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use wrangler::Worker;
 
+/// The operator of every test stack (`ADMIN_EMAILS`).
+pub const ADMIN_EMAIL: &str = "ops-admin@ghosttools.test";
+
 pub const SESSION_SECRET: &str = "e2e-session-secret-0123456789abcdef0123";
 /// The chat model the test Worker is configured with (so requests prove it is configurable).
 pub const CHAT_MODEL: &str = "gpt-4o-mini-e2e";
@@ -33,6 +36,7 @@ pub struct Fakes {
     pub google: fakes::google::GoogleFake,
     pub stripe: fakes::stripe::StripeFake,
     pub openai: fakes::openai::OpenAiFake,
+    pub rewardful: fakes::rewardful::RewardfulFake,
 }
 
 impl Fakes {
@@ -48,6 +52,7 @@ impl Fakes {
             google: fakes::google::GoogleFake::start().await,
             stripe: fakes::stripe::StripeFake::start().await,
             openai: fakes::openai::OpenAiFake::start().await,
+            rewardful: fakes::rewardful::RewardfulFake::start().await,
         }
     }
 }
@@ -134,6 +139,13 @@ impl Stack {
         set("OPENAI_MODEL", CHAT_MODEL.into());
         set("OPENAI_TRANSCRIBE_MODEL", "whisper-1".into());
         set("PODSCRIBE_ENABLED", "true".into());
+        set("NEXT_PUBLIC_REWARDFUL_ID", fakes::rewardful::PUBLIC_ID.into());
+        set("REWARDFUL_API_KEY", fakes::rewardful::API_KEY.into());
+        set("REWARDFUL_API_BASE", fakes.rewardful.url());
+        set("REWARDFUL_SCRIPT_URL", fakes.rewardful.script_url());
+        set("ADMIN_EMAILS", ADMIN_EMAIL.into());
+        set("COMPANY_NAME", "GhostTools Test Ltd".into());
+        set("CONTACT_EMAIL", "help@ghosttools.test".into());
         for (k, v) in opts.vars {
             vars.insert(k.to_string(), v);
         }
@@ -142,6 +154,7 @@ impl Stack {
         let worker_db_url = db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
         let worker = Worker::start(opts.name, port, &worker_db_url, &vars, &opts.drop_config).await;
         fakes.stripe.set_webhook_url(format!("{}/api/stripe/webhook", worker.base_url()));
+        fakes.rewardful.set_campaign_url(worker.base_url());
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))

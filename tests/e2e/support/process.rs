@@ -40,6 +40,11 @@ impl ChildGuard {
         }
     }
 
+    /// The exit status, once the process has ended.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     pub fn stop(&mut self) {
         let pgid = self.child.id() as i32;
         // SAFETY: signalling our own child's process group.

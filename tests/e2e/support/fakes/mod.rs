@@ -4,6 +4,7 @@ pub mod google;
 pub mod multipart;
 pub mod openai;
 pub mod recorder;
+pub mod rewardful;
 pub mod sentry;
 pub mod stripe;
 pub mod stripe_server;

@@ -349,7 +349,7 @@ async fn hosted(state: Shared, method: Method, path: &str, body: Bytes) -> Respo
             };
             let cancel = session["cancel_url"].as_str().unwrap_or("/");
             Html(format!(
-                "<!doctype html><title>Fake Stripe Checkout</title><h1>Pay {} {}</h1>\
+                "<!doctype html><link rel=\"icon\" href=\"data:,\"><title>Fake Stripe Checkout</title><h1>Pay {} {}</h1>\
                  <form method=\"post\" action=\"/checkout/{id}/pay\"><button name=\"method\" value=\"card\">Pay</button>\
                  <button name=\"method\" value=\"delayed\">Pay by bank transfer</button></form>\
                  <a href=\"{cancel}\">Cancel</a>",
@@ -390,7 +390,7 @@ async fn hosted(state: Shared, method: Method, path: &str, body: Bytes) -> Respo
             };
             let back = session["return_url"].as_str().unwrap_or("/");
             Html(format!(
-                "<!doctype html><title>Fake billing portal</title><h1>Billing portal for {}</h1><a href=\"{back}\">Return</a>",
+                "<!doctype html><link rel=\"icon\" href=\"data:,\"><title>Fake billing portal</title><h1>Billing portal for {}</h1><a href=\"{back}\">Return</a>",
                 session["customer"].as_str().unwrap_or("")
             ))
             .into_response()

@@ -1,0 +1,192 @@
+//! The operator console (`/admin`): users, revenue, subscriptions, AI usage, Stripe events, and
+//! granting credits. Only for the addresses in `ADMIN_EMAILS`; everyone else — signed out
+//! included — gets the same 404 as a page that does not exist, so the console is not revealed.
+
+use super::input::Form;
+use crate::auth::User;
+use crate::config::Config;
+use crate::ctx::Ctx;
+use crate::db::{admin as rows, credits};
+use crate::domain::money::format_amount;
+use crate::error::AppError;
+use crate::reply::Reply;
+use crate::views::admin::{Console, GrantForm};
+use crate::views::flash::FlashKind;
+use crate::views::render;
+use worker::Request;
+
+/// The most credits one grant may add (a typo guard, not a policy).
+pub const MAX_GRANT: i64 = 100_000;
+
+pub fn is_admin(config: &Config, user: &User) -> bool {
+    !user.email.is_empty() && config.admin_emails.contains(&user.email)
+}
+
+/// The signed-in operator, or a 404 for anyone else.
+async fn require_admin(cx: &Ctx) -> Result<&User, AppError> {
+    match cx.user().await? {
+        Some(user) if is_admin(&cx.config, user) => Ok(user),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+fn query(req: &Request, name: &str) -> String {
+    req.url()
+        .ok()
+        .and_then(|u| u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string()))
+        .unwrap_or_default()
+}
+
+/// `GET /admin?q=<part of an email>`.
+pub async fn console(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
+    require_admin(cx).await?;
+    let search = query(req, "q");
+    let grant = GrantForm { email: query(req, "grant_to"), ..GrantForm::default() };
+    console_page(cx, search, grant).await.map(Reply::html)
+}
+
+async fn console_page(cx: &Ctx, search: String, mut grant: GrantForm) -> Result<String, AppError> {
+    let db = cx.db().await?;
+    let users = rows::search_users(db, &search, 50).await?;
+    let revenue = rows::revenue(db).await?;
+    let subscriptions = rows::active_subscriptions(db).await?;
+    let usage = rows::usage_per_day(db, 14).await?;
+    let events = rows::recent_events(db, 25).await?;
+    // A fresh reference per rendered form: sending the same form twice grants once.
+    grant.reference = crate::security::random_token();
+    let layout = super::layout(cx, "Operator console · GhostTools").await;
+    Ok(render(&Console {
+        layout,
+        search,
+        users,
+        revenue: revenue
+            .iter()
+            .map(|r| (format_amount(r.all_time, &r.currency), format_amount(r.last_30_days, &r.currency)))
+            .collect(),
+        subscriptions,
+        usage,
+        events,
+        grant,
+        max_grant: MAX_GRANT,
+    }))
+}
+
+/// `POST /admin/grant`: `email`, `amount` (1–100000), `reason` (the ledger note), `reference`
+/// (random, from the form; makes the grant idempotent).
+pub async fn grant(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
+    let admin = require_admin(cx).await?;
+    let form = Form::read(req, cx).await?;
+    let input = GrantForm {
+        email: form.text("email").trim().to_ascii_lowercase(),
+        amount: form.text("amount").trim().to_string(),
+        reason: form.text("reason").trim().to_string(),
+        ..GrantForm::default()
+    };
+    let parsed = parse_grant(&input, form.get("reference"));
+    let (amount, reason, reference) = match parsed {
+        Ok(p) => p,
+        Err(e) => return refuse(cx, input, e).await,
+    };
+    let db = cx.db().await?;
+    let Some(user_id) = rows::user_id_by_email(db, &input.email).await? else {
+        let e = AppError::bad_request("email", "No account has that email address.");
+        return refuse(cx, input, e).await;
+    };
+    let reference = format!("admin:{}:{reference}", admin.id);
+    match credits::grant(db, user_id, amount, credits::Reason::AdminGrant, &reference, Some(&reason)).await? {
+        credits::Granted::Now { balance } => {
+            cx.log(
+                "info",
+                &format!("admin {} granted {amount} credits to user {user_id} ({reference})", admin.id),
+            );
+            cx.set_flash(
+                FlashKind::Success,
+                format!("Credits added: {amount} to {} (balance now {balance}).", input.email),
+            );
+        }
+        credits::Granted::Already => {
+            cx.set_flash(FlashKind::Info, "That grant was made already (the form was sent twice).");
+        }
+    }
+    let q: String = url::form_urlencoded::byte_serialize(input.email.as_bytes()).collect();
+    Ok(Reply::redirect(format!("/admin?q={q}")))
+}
+
+/// The grant's amount, reason and reference, or a 400 naming the field.
+pub fn parse_grant(input: &GrantForm, reference: Option<&str>) -> Result<(i64, String, String), AppError> {
+    if input.email.is_empty() {
+        return Err(AppError::bad_request("email", "Enter the email address of the account."));
+    }
+    let amount = match input.amount.parse::<i64>() {
+        Ok(n) if (1..=MAX_GRANT).contains(&n) => n,
+        _ => {
+            return Err(AppError::bad_request(
+                "amount",
+                format!("Enter a whole number of credits from 1 to {MAX_GRANT}."),
+            ))
+        }
+    };
+    let reason_chars = input.reason.chars().count();
+    if reason_chars == 0 || reason_chars > 200 || input.reason.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            "reason",
+            "Say why, in at most 200 characters (it goes in the ledger).",
+        ));
+    }
+    let reference = reference.unwrap_or("").trim();
+    let ok = (16..=64).contains(&reference.len())
+        && reference.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        return Err(AppError::bad_request(
+            "reference",
+            "This form is incomplete. Reload the page and try again.",
+        ));
+    }
+    Ok((amount, input.reason.clone(), reference.to_string()))
+}
+
+async fn refuse(cx: &Ctx, mut input: GrantForm, e: AppError) -> Result<Reply, AppError> {
+    input.error_field = e.field().unwrap_or_default().to_string();
+    input.error = Some(e.public_message());
+    let html = console_page(cx, input.email.clone(), input).await?;
+    Ok(Reply::html(html).with_status(400))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(email: &str, amount: &str, reason: &str) -> GrantForm {
+        GrantForm {
+            email: email.into(),
+            amount: amount.into(),
+            reason: reason.into(),
+            ..GrantForm::default()
+        }
+    }
+
+    #[test]
+    fn a_grant_needs_an_account_a_sane_amount_a_reason_and_a_reference() {
+        let r = Some("0123456789abcdef0123");
+        assert_eq!(parse_grant(&form("a@b.test", "50", "Refund for outage"), r).unwrap().0, 50);
+        let field = |f: GrantForm, r: Option<&str>| parse_grant(&f, r).unwrap_err().field();
+        assert_eq!(field(form("", "50", "x"), r), Some("email"));
+        for bad in ["0", "-5", "1.5", "lots", "100001", ""] {
+            assert_eq!(field(form("a@b.test", bad, "x"), r), Some("amount"), "{bad}");
+        }
+        assert_eq!(field(form("a@b.test", "5", ""), r), Some("reason"));
+        assert_eq!(field(form("a@b.test", "5", &"x".repeat(201)), r), Some("reason"));
+        for bad in [None, Some("short"), Some("has spaces in it, sixteen+")] {
+            assert_eq!(field(form("a@b.test", "5", "ok"), bad), Some("reference"));
+        }
+    }
+
+    #[test]
+    fn only_configured_addresses_are_operators() {
+        let config = Config::from_lookup(|k| (k == "ADMIN_EMAILS").then(|| "ops@example.test".to_string()));
+        let user = |email: &str| User { id: 1, email: email.into(), session_version: 1 };
+        assert!(is_admin(&config, &user("ops@example.test")));
+        assert!(!is_admin(&config, &user("someone@example.test")));
+        assert!(!is_admin(&config, &user("")));
+    }
+}

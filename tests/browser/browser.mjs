@@ -1,0 +1,131 @@
+// Shared by the browser journeys: one headless Chromium (Debian's, driven by playwright-core),
+// a watch on every page for console errors and CSP violations, and screenshots at desktop
+// (1280 px) and phone (360 px) widths, light and dark.
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+export const env = {
+  base: need("GT_BASE_URL"),
+  mailbox: need("GT_MAILBOX_URL"),
+  shots: need("GT_SCREENSHOT_DIR"),
+  chromium: process.env.GT_CHROMIUM || "/usr/bin/chromium",
+  adminEmail: need("GT_ADMIN_EMAIL"),
+  referralToken: need("GT_REFERRAL_TOKEN"),
+  results: need("GT_RESULTS_FILE"),
+};
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (the Rust e2e harness sets it: cargo test --test e2e -- browser)`);
+  return v;
+}
+
+export const DESKTOP = { width: 1280, height: 900 };
+export const PHONE = { width: 360, height: 780 };
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: env.chromium,
+    headless: true,
+    // Playwright gives each launch a fresh, empty profile (its own --user-data-dir).
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+}
+
+/// A fresh browser context (its own cookies) whose pages are watched: every console error and
+/// every CSP violation is kept in `problems` (a test asserts it is empty at the end).
+/// `expected(msg)` may excuse console errors a journey causes on purpose (an error page's status).
+export async function watchedContext(browser, { expected = () => false } = {}) {
+  const context = await browser.newContext({ viewport: DESKTOP, colorScheme: "light" });
+  const problems = [];
+  await context.exposeBinding("__gtCspViolation", (_source, v) => {
+    problems.push(`CSP violation on ${v.page}: ${v.directive} blocked ${v.blocked || "(inline)"} ${v.sample || ""}`);
+  });
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      window.__gtCspViolation({
+        page: location.href, directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample,
+      });
+    });
+  });
+  context.on("page", (page) => watchPage(page, problems, expected));
+  return { context, problems };
+}
+
+function watchPage(page, problems, expected) {
+  page.on("console", (msg) => {
+    if (msg.type() !== "error") return;
+    const where = msg.location()?.url || page.url();
+    const text = `${msg.text()} (at ${where})`;
+    if (!expected(text)) problems.push(`console error: ${text}`);
+  });
+  page.on("pageerror", (err) => problems.push(`uncaught exception on ${page.url()}: ${err.message}`));
+}
+
+export function assertClean(problems) {
+  assert.deepEqual(problems, [], `the browser reported problems:\n${problems.join("\n")}`);
+}
+
+let shotCount = 0;
+/// Screenshots of the page at desktop and phone width (and dark, when asked), full page.
+export async function shoot(page, name, { dark = false } = {}) {
+  mkdirSync(env.shots, { recursive: true });
+  const schemes = dark ? ["light", "dark"] : ["light"];
+  for (const scheme of schemes) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const [label, size] of [["desktop", DESKTOP], ["phone", PHONE]]) {
+      await page.setViewportSize(size);
+      // Nothing may make the page scroll sideways (at 360 px especially).
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${name} scrolls sideways by ${overflow}px at ${size.width}px`);
+      const suffix = scheme === "dark" ? `${label}-dark` : label;
+      await page.screenshot({ path: join(env.shots, `${name}-${suffix}.png`), fullPage: true });
+      shotCount++;
+    }
+  }
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize(DESKTOP);
+}
+
+export function screenshotsTaken() {
+  return shotCount;
+}
+
+/// The sign-in link the SMTP sink received for `email` (the harness's mailbox endpoint waits
+/// for it).
+export async function signInLink(email) {
+  const res = await fetch(`${env.mailbox}/link?to=${encodeURIComponent(email)}`);
+  assert.equal(res.status, 200, `no sign-in mail reached ${email}`);
+  return (await res.text()).trim();
+}
+
+/// Signs in through the real form and the emailed link; ends on the page `next` leads to.
+export async function signInByEmail(page, email) {
+  await page.goto(`${env.base}/signin`);
+  await page.getByLabel("Email address").fill(email);
+  await page.getByRole("button", { name: "Email me a sign-in link" }).click();
+  await page.getByRole("heading", { name: "Check your email" }).waitFor();
+  const link = await signInLink(email);
+  assert.ok(link.startsWith(env.base), `the link is on the site: ${link}`);
+  await page.goto(link);
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  try {
+    await page.waitForURL((u) => !u.pathname.startsWith("/signin"), { timeout: 15000 });
+  } catch (e) {
+    const text = await page.locator("main").innerText().catch(() => "");
+    throw new Error(`signing in as ${email} stopped at ${page.url()}: ${text.slice(0, 400)}`);
+  }
+}
+
+export function uniqueEmail(prefix) {
+  return `${prefix}.${process.pid}.${Date.now()}@example.test`;
+}

@@ -1,0 +1,123 @@
+//! Real-browser journeys: headless Chromium (Debian's `chromium`, installed by `make setup`)
+//! driven by npm `playwright-core` from Node's test runner (tests/browser/*.mjs). This trial
+//! starts a tiny mailbox endpoint over the SMTP sink (the browser side asks it for sign-in
+//! links), runs the journeys against the shared stack, then checks on the server side what the
+//! browser cannot see: the Rewardful referral reached Stripe Checkout, and the ledger rows.
+//! Screenshots land in target/e2e/screenshots/ (desktop 1280 px and phone 360 px).
+
+use crate::support::fakes::rewardful::PARTNER_TOKEN;
+use crate::support::process::{root, work_dir, ChildGuard};
+use crate::support::smtp::SmtpSink;
+use crate::support::{Stack, ADMIN_EMAIL};
+use crate::trials;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use libtest_mimic::Trial;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub fn tests() -> Vec<Trial> {
+    trials![the_browser_journeys_pass_in_headless_chromium_without_console_errors_or_csp_violations]
+}
+
+/// `GET /link?to=<email>`: the sign-in link of the newest mail to that address (waits up to
+/// 15 s for one), as text.
+async fn start_mailbox(smtp: SmtpSink) -> String {
+    async fn link(
+        State(smtp): State<SmtpSink>,
+        Query(q): Query<HashMap<String, String>>,
+    ) -> (StatusCode, String) {
+        let to = q.get("to").cloned().unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(mail) = smtp.mails_to(&to).pop() {
+                return (StatusCode::OK, crate::support::sign_in::link_in(&mail));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (StatusCode::NOT_FOUND, format!("no mail to {to}"))
+    }
+    let app = Router::new().route("/link", get(link)).with_state(smtp);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mailbox");
+    let addr = listener.local_addr().expect("mailbox addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_or_csp_violations(
+    s: &'static Stack,
+) {
+    let chromium = std::env::var("GT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: run `make setup` (installs Debian's chromium)"
+    );
+    assert!(
+        root().join("node_modules/playwright-core/package.json").exists(),
+        "playwright-core is missing: run `make setup`"
+    );
+    let mailbox = start_mailbox(s.fakes.smtp.clone()).await;
+    let shots = root().join("target/e2e/screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let results = work_dir().join("browser-results.json");
+    let _ = std::fs::remove_file(&results);
+    let log = work_dir().join("logs").join("browser.log");
+    let _ = std::fs::remove_file(&log);
+
+    let mut cmd = Command::new("node");
+    cmd.current_dir(root())
+        .args(["--test", "--test-concurrency=1", "--test-reporter=spec", "tests/browser/journeys.test.mjs"])
+        .env("GT_BASE_URL", s.url(""))
+        .env("GT_MAILBOX_URL", &mailbox)
+        .env("GT_SCREENSHOT_DIR", &shots)
+        .env("GT_CHROMIUM", &chromium)
+        .env("GT_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("GT_REFERRAL_TOKEN", PARTNER_TOKEN)
+        .env("GT_RESULTS_FILE", &results);
+    let mut node = ChildGuard::spawn("browser journeys (node --test)", cmd, &log);
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let status = loop {
+        if let Some(status) = node.try_wait() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "browser journeys still running after 240 s:\n{}", output(&log));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let report = output(&log);
+    assert!(status.success(), "browser journeys failed ({status}):\n{report}");
+    assert!(report.contains("pass 4") && report.contains("fail 0"), "{report}");
+
+    // What the browser did, checked where it landed.
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).expect("results file")).unwrap();
+    let referral = r["referral"].as_str().expect("a referral id");
+    let session_id = r["session_id"].as_str().expect("a checkout session id");
+    let email = r["email"].as_str().unwrap();
+    let partner = s.fakes.rewardful.affiliate_of_referral(referral);
+    assert!(partner.is_some(), "the referral {referral} is the partner affiliate's");
+    let session = s.stripe().session(session_id);
+    assert_eq!(session["client_reference_id"], referral, "the referral went to Stripe Checkout");
+    let db = s.sql().await;
+    let user_id: i64 = db
+        .query_one("SELECT id FROM users WHERE email = $1", &[&email])
+        .await
+        .expect("the user signed up")
+        .get(0);
+    assert_eq!(session["metadata"]["user_id"], user_id.to_string(), "our user id rides in metadata only");
+    let ledger = crate::support::billing::ledger(s, user_id).await;
+    let reasons: Vec<(i64, &str)> = ledger.iter().map(|(d, r, _)| (*d, r.as_str())).collect();
+    assert_eq!(reasons, [(100, "subscription_allowance"), (5, "admin_grant")], "{ledger:?}");
+    let shots_taken = std::fs::read_dir(&shots).unwrap().count();
+    assert!(shots_taken >= 40, "screenshots at both widths: {shots_taken}");
+}
+
+fn output(log: &Path) -> String {
+    std::fs::read_to_string(log).unwrap_or_default()
+}
