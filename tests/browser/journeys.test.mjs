@@ -4,7 +4,7 @@
 // (tests/e2e/browser.rs), which starts the stack and passes its URLs in GT_* variables.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { env, launch, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail } from "./browser.mjs";
 
 let browser;
@@ -187,19 +187,91 @@ test("the operator finds the new customer and grants credits with a reason", asy
   assertClean(problems);
 });
 
-// The tools journeys: enabled by the lead once AgentWrite and PodScribe are merged
-// (GT_BROWSER_TOOLS=1). Each follows the same pattern: watchedContext, sign in, act, shoot,
-// assertClean.
-test("a customer generates a product description and watches it stream", { skip: !process.env.GT_BROWSER_TOOLS }, async () => {
-  // TODO(tools merge): open /tools/agentwrite, fill the brief, press Generate, wait until the
-  // output region has grown at least twice (streaming), then until it is done; shoot
-  // "agentwrite"; assert the balance dropped by the shown price.
-  assert.fail("enable after the tools merge");
+// The tools, as the customer who bought a plan above uses them.
+
+/// A small WAV file (8 kHz, 8-bit mono silence) of `secs` seconds.
+function wav(secs) {
+  const rate = 8000, data = rate * secs;
+  const b = Buffer.alloc(44 + data, 128);
+  b.write("RIFF", 0); b.writeUInt32LE(36 + data, 4); b.write("WAVEfmt ", 8);
+  b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate, 28); b.writeUInt16LE(1, 32); b.writeUInt16LE(8, 34);
+  b.write("data", 36); b.writeUInt32LE(data, 40);
+  return b;
+}
+
+test("a customer generates a product description and watches it stream", async () => {
+  assert.ok(results.email, "runs after the sign-up journey (the customer has credits)");
+  const { context, problems } = await watchedContext(browser);
+  const page = await context.newPage();
+  await signInByEmail(page, results.email);
+  await page.goto(`${env.base}/tools/agentwrite`);
+  const before = Number(await page.locator("#aw-balance").textContent());
+  // "slow": the fake OpenAI writes its pieces 300 ms apart, so the page can be seen growing.
+  await page.getByLabel("Product name").fill(`TrailLite 2 fake-chat-slow-${process.pid}${Date.now()}`);
+  await page.getByLabel("Key features").fill("1.1 kg\nSets up in 3 minutes\nTwo doors");
+  await page.getByLabel("Who is it for?").fill("Backpackers who count every gram");
+  await page.getByRole("button", { name: /Write description/ }).click();
+  const live = page.locator("#aw-live");
+  // The text grows while it is written: seen at least three different lengths before the end.
+  const lengths = new Set();
+  const deadline = Date.now() + 20000;
+  while (lengths.size < 3 && Date.now() < deadline) {
+    const text = (await live.isVisible()) ? await live.textContent() : "";
+    if (text.length > 0) lengths.add(text.length);
+    await page.waitForTimeout(100);
+  }
+  assert.ok(lengths.size >= 3, `the description streamed in pieces (lengths seen: ${[...lengths]})`);
+  await shoot(page, "agentwrite-streaming");
+  await page.locator("#aw-status", { hasText: "Done" }).waitFor({ timeout: 30000 });
+  assert.ok((await page.locator("#aw-title").textContent()).trim().length > 0, "a title");
+  assert.ok((await page.locator("#aw-bullets li").count()) > 0, "bullet points");
+  assert.equal(Number(await page.locator("#aw-balance").textContent()), before - 1, "one credit spent");
+  await shoot(page, "agentwrite", { dark: true });
+  await context.close();
+  assertClean(problems);
 });
 
-test("a customer transcribes a small audio file and downloads the SRT", { skip: !process.env.GT_BROWSER_TOOLS }, async () => {
-  // TODO(tools merge): open /tools/podscribe, setInputFiles with a small generated WAV, watch
-  // the upload progress and the "transcribing" state, then page.waitForEvent("download") on
-  // "Download SRT" and check it starts with "1\n00:00:"; shoot "podscribe".
-  assert.fail("enable after the tools merge");
+test("a customer transcribes a small audio file and downloads the SRT", async () => {
+  assert.ok(results.email, "runs after the sign-up journey (the customer has credits)");
+  const { context, problems } = await watchedContext(browser);
+  const page = await context.newPage();
+  await signInByEmail(page, results.email);
+  // The upload shows its progress bar; the upload is quick here, so a watcher notes what the
+  // bar showed (in sessionStorage, which survives the navigation to the transcript).
+  await page.addInitScript(() => {
+    document.addEventListener("DOMContentLoaded", () => {
+      const box = document.getElementById("ps-progress");
+      const bar = document.getElementById("ps-bar");
+      if (!box || !bar) return;
+      const note = () => {
+        if (!box.hidden) sessionStorage.setItem("gt-progress-shown", "1");
+        sessionStorage.setItem("gt-progress-max", String(Math.max(Number(sessionStorage.getItem("gt-progress-max") || 0), bar.value)));
+      };
+      new MutationObserver(note).observe(box, { attributes: true, subtree: true, attributeFilter: ["hidden", "value"] });
+      bar.addEventListener("change", note);
+      setInterval(note, 10);
+    });
+  });
+  await page.goto(`${env.base}/tools/podscribe`);
+  await page.getByLabel(/Episode/).setInputFiles({
+    name: `interview-fake-audio-ok-${process.pid}${Date.now()}.wav`,
+    mimeType: "audio/wav",
+    buffer: wav(5),
+  });
+  await page.getByRole("button", { name: "Upload and transcribe" }).click();
+  await page.waitForURL(/\/tools\/podscribe\/[0-9a-f]{32}$/, { timeout: 30000 });
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("gt-progress-shown")), "1", "upload progress shown");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("gt-progress-max")), "100", "the bar reached 100%");
+  await page.locator('#ps-status[data-status="done"]').waitFor({ timeout: 30000 });
+  await shoot(page, "transcript", { dark: true });
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Subtitles (.srt)" }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /\.srt$/);
+  const srt = readFileSync(await download.path(), "utf8");
+  assert.match(srt, /^1\r?\n00:00:\d\d,\d{3} --> 00:00:\d\d,\d{3}\r?\n\S/, `a valid SRT:\n${srt.slice(0, 200)}`);
+  await context.close();
+  assertClean(problems);
 });

@@ -92,7 +92,7 @@ async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_o
     };
     let report = output(&log);
     assert!(status.success(), "browser journeys failed ({status}):\n{report}");
-    assert!(report.contains("pass 4") && report.contains("fail 0"), "{report}");
+    assert!(report.contains("pass 6") && report.contains("fail 0"), "{report}");
 
     // What the browser did, checked where it landed.
     let r: serde_json::Value =
@@ -113,7 +113,11 @@ async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_o
     assert_eq!(session["metadata"]["user_id"], user_id.to_string(), "our user id rides in metadata only");
     let ledger = crate::support::billing::ledger(s, user_id).await;
     let reasons: Vec<(i64, &str)> = ledger.iter().map(|(d, r, _)| (*d, r.as_str())).collect();
-    assert_eq!(reasons, [(100, "subscription_allowance"), (5, "admin_grant")], "{ledger:?}");
+    assert_eq!(
+        reasons,
+        [(100, "subscription_allowance"), (5, "admin_grant"), (-1, "agentwrite"), (-1, "podscribe")],
+        "the plan's allowance, the operator's grant, one description and one started minute: {ledger:?}"
+    );
     let shots_taken = std::fs::read_dir(&shots).unwrap().count();
     assert!(shots_taken >= 40, "screenshots at both widths: {shots_taken}");
 }
