@@ -27,6 +27,7 @@ mod tools_agentwrite;
 mod tools_failures;
 mod tools_history;
 mod tools_podscribe;
+mod tools_uploads;
 
 fn main() {
     let mut args = libtest_mimic::Arguments::from_args();
@@ -56,6 +57,7 @@ fn main() {
         tools_failures::tests(),
         tools_history::tests(),
         tools_podscribe::tests(),
+        tools_uploads::tests(),
     ]
     .into_iter()
     .flatten()

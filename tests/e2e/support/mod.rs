@@ -109,6 +109,7 @@ impl Stack {
         set("NEXT_PUBLIC_SENTRY_DSN", fakes.sentry.dsn());
         set("DEBUG_ERROR_ROUTE", "true".into());
         set("DEBUG_RATE_LIMIT_ROUTE", "true".into());
+        set("DEBUG_MEMORY_ROUTE", "true".into());
         // Every test client is 127.0.0.1 without CF-Connecting-IP, i.e. one "client": the
         // per-IP sign-in limit is tested on its own (rate_limit.rs) and off here.
         set("RATE_LIMITS", "signin_email_per_ip=off".into());
