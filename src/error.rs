@@ -178,6 +178,14 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// What a JS error says (a thrown string, or an Error's message), for logs and messages.
+pub fn js_message(e: &wasm_bindgen::JsValue) -> String {
+    use wasm_bindgen::JsCast;
+    e.as_string()
+        .or_else(|| e.dyn_ref::<worker::js_sys::Error>().map(|e| String::from(e.message())))
+        .unwrap_or_else(|| "no details".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

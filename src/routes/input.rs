@@ -3,33 +3,69 @@
 //! form without checking its token.
 
 use crate::ctx::Ctx;
-use crate::error::AppError;
+use crate::error::{js_message, AppError};
 use futures_util::StreamExt;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::js_sys::Uint8Array;
 use worker::Request;
 
 /// Forms are small; anything bigger is refused before it is read whole.
 pub const FORM_LIMIT: u64 = 64 * 1024;
 
-/// The body, refusing more than `limit` bytes (by Content-Length, and again while reading).
+/// A body over its limit is still read to its end, discarded, up to this much more.
+const DRAIN_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The body, refusing more than `limit` bytes (by Content-Length before reading, and again while
+/// reading a body that declares no length).
+///
+/// A body found too large while it is read is read on to its end (and dropped) before the 413:
+/// a body abandoned half-read, cancelled or not, broke the connection it came on, and under
+/// `wrangler dev` the next POST on that connection failed with "Your worker restarted
+/// mid-request" (503). An untouched body is left alone safely, so a declared length over the
+/// limit is refused without reading anything.
 pub async fn read_body(req: &mut Request, limit: u64) -> Result<Vec<u8>, AppError> {
     let too_large = || AppError::PayloadTooLarge { limit_bytes: limit };
-    let declared = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
+    let declared = declared_length(req);
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
     // Sized once from the declared length: growing by doubling would briefly hold one and a
-    // half copies of a 25 MB upload.
+    // half copies of a large body.
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit) as usize);
-    let Ok(mut stream) = req.stream() else { return Ok(body) };
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk
-            .map_err(|e| AppError::bad_request("body", format!("could not read the request body: {e}")))?;
-        if body.len() as u64 + chunk.len() as u64 > limit {
-            return Err(too_large());
+    let Some(raw) = req.inner().body() else { return Ok(body) };
+    let mut stream = wasm_streams::ReadableStream::from_raw(raw.unchecked_into());
+    let unreadable = |e: JsValue| {
+        AppError::bad_request("body", format!("could not read the request body: {}", js_message(&e)))
+    };
+    let mut chunks = stream.try_get_reader().map_err(|e| unreadable(e.into()))?.into_stream();
+    let mut seen = 0u64;
+    while let Some(chunk) = chunks.next().await {
+        let chunk: Uint8Array = match chunk.and_then(|c| c.dyn_into()) {
+            Ok(chunk) => chunk,
+            Err(_) if seen > limit => break,
+            Err(e) => return Err(unreadable(e)),
+        };
+        seen += u64::from(chunk.length());
+        if seen > limit {
+            body = Vec::new();
+            if seen > limit + DRAIN_BYTES {
+                break;
+            }
+            continue;
         }
-        body.extend_from_slice(&chunk);
+        let at = body.len();
+        body.resize(at + chunk.length() as usize, 0);
+        chunk.copy_to(&mut body[at..]);
+    }
+    if seen > limit {
+        return Err(too_large());
     }
     Ok(body)
+}
+
+/// The request's Content-Length, when it declares one.
+pub fn declared_length(req: &Request) -> Option<u64> {
+    req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// The media type of the request without parameters, lower-cased.

@@ -8,7 +8,6 @@ pub mod google;
 pub mod health;
 pub mod history;
 pub mod input;
-pub mod multipart;
 pub mod pages;
 pub mod sign_in;
 pub mod tools;
