@@ -54,6 +54,7 @@ async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppErr
         (Get, ["signin", "google", "callback"]) => google::callback(req, cx).await,
         (Get | Head, ["api", "health"]) => health::report(cx).await,
         (Get, ["api", "debug", "error"]) => debug::forced_error(cx),
+        (Get, ["api", "debug", "memory"]) => debug::memory(cx),
         (Get | Head, ["pricing"]) => billing::pricing(req, cx).await,
         (Get | Head, ["billing"]) => billing::overview(cx).await,
         (Post, ["billing", "checkout"]) => billing::start_checkout(req, cx).await,

@@ -203,6 +203,8 @@ pub struct Config {
     pub debug_error_route: bool,
     /// `POST /api/debug/rate-limit/<policy>` counts one request and shows the decision.
     pub debug_rate_limit_route: bool,
+    /// `GET /api/debug/memory` shows the Worker's WebAssembly memory size.
+    pub debug_memory_route: bool,
 }
 
 const MIN_SECRET_BYTES: usize = 32;
@@ -298,6 +300,7 @@ impl Config {
             rate_limits,
             debug_error_route: flag("DEBUG_ERROR_ROUTE"),
             debug_rate_limit_route: flag("DEBUG_RATE_LIMIT_ROUTE"),
+            debug_memory_route: flag("DEBUG_MEMORY_ROUTE"),
             email_link_ttl_minutes,
             stripe_timeout_ms,
         }

@@ -17,6 +17,8 @@ pub enum AppError {
     Forbidden(String),
     NotFound,
     MethodNotAllowed,
+    /// A body without a declared length (we never read a body we may have to abandon half-way).
+    LengthRequired,
     PayloadTooLarge {
         limit_bytes: u64,
     },
@@ -66,6 +68,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound => 404,
             AppError::MethodNotAllowed => 405,
+            AppError::LengthRequired => 411,
             AppError::PayloadTooLarge { .. } => 413,
             AppError::UnsupportedMediaType(_) => 415,
             AppError::TooManyRequests { .. } => 429,
@@ -86,6 +89,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound => "not_found",
             AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::LengthRequired => "length_required",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
             AppError::TooManyRequests { .. } => "rate_limited",
@@ -106,6 +110,7 @@ impl AppError {
             AppError::Forbidden(why) => why.clone(),
             AppError::NotFound => "We couldn't find that page.".into(),
             AppError::MethodNotAllowed => "That method is not allowed here.".into(),
+            AppError::LengthRequired => "Please send the request with its length (Content-Length).".into(),
             AppError::PayloadTooLarge { limit_bytes } => {
                 format!("That is too large: the limit is {}.", human_bytes(*limit_bytes))
             }
@@ -176,6 +181,14 @@ fn human_bytes(n: u64) -> String {
     } else {
         format!("{n} bytes")
     }
+}
+
+/// What a JS error says (a thrown string, or an Error's message), for logs and messages.
+pub fn js_message(e: &wasm_bindgen::JsValue) -> String {
+    use wasm_bindgen::JsCast;
+    e.as_string()
+        .or_else(|| e.dyn_ref::<worker::js_sys::Error>().map(|e| String::from(e.message())))
+        .unwrap_or_else(|| "no details".into())
 }
 
 #[cfg(test)]

@@ -2,19 +2,24 @@
 //! be reserved for its real length): WAV data size / byte rate, FLAC STREAMINFO, MP3 Xing/Info/
 //! VBRI frame counts or the constant bit rate, MP4 `mvhd`, Ogg's last granule position, WebM's
 //! Segment Info Duration. `None` when the file does not say.
+//!
+//! Readers see the file through an [`Excerpt`] (offsets are the file's): the bytes they need
+//! and the file's size, never necessarily the whole file.
 
 use super::audio::AudioKind;
+use super::excerpt::Excerpt;
+use std::ops::Range;
 
 const MAX_PLAUSIBLE_SECS: f64 = 24.0 * 3600.0;
 
-pub fn read(kind: AudioKind, b: &[u8]) -> Option<f64> {
+pub fn read(kind: AudioKind, e: &Excerpt) -> Option<f64> {
     let secs = match kind {
-        AudioKind::Wav => wav(b),
-        AudioKind::Flac => flac(b),
-        AudioKind::Mp3 => mp3(b),
-        AudioKind::Mp4 => mp4(b),
-        AudioKind::Ogg => ogg(b),
-        AudioKind::Webm => webm(b),
+        AudioKind::Wav => wav(e),
+        AudioKind::Flac => flac(e),
+        AudioKind::Mp3 => mp3(e),
+        AudioKind::Mp4 => mp4(e),
+        AudioKind::Ogg => ogg(e),
+        AudioKind::Webm => webm(e),
     }?;
     (secs.is_finite() && secs > 0.0 && secs < MAX_PLAUSIBLE_SECS).then_some(secs)
 }
@@ -35,32 +40,33 @@ fn u64be(b: &[u8], i: usize) -> Option<u64> {
     Some(u64::from_be_bytes(b.get(i..i.checked_add(8)?)?.try_into().ok()?))
 }
 
-fn wav(b: &[u8]) -> Option<f64> {
+fn wav(e: &Excerpt) -> Option<f64> {
     let mut i = 12usize;
     let mut byte_rate = None;
-    while i.checked_add(8)? <= b.len() {
-        let size = u32le(b, i + 4)? as usize;
+    loop {
+        let chunk = e.get(i, 8)?;
+        let size = u32le(chunk, 4)? as usize;
         let body = i + 8;
-        match &b[i..i + 4] {
-            b"fmt " => byte_rate = Some(u32le(b, body + 8)?),
+        match &chunk[..4] {
+            b"fmt " => byte_rate = Some(u32le(e.get(body + 8, 4)?, 0)?),
             b"data" => {
                 // Streamed WAVs may claim more (or 0xFFFFFFFF) than they hold.
-                let held = (b.len() - body).min(size);
+                let held = e.size().saturating_sub(body).min(size);
                 return Some(held as f64 / f64::from(byte_rate.filter(|r| *r > 0)?));
             }
             _ => {}
         }
         i = body.checked_add(size)?.checked_add(size & 1)?;
     }
-    None
 }
 
-fn flac(b: &[u8]) -> Option<f64> {
+fn flac(e: &Excerpt) -> Option<f64> {
+    let b = e.get(0, 26)?;
     // "fLaC", then the STREAMINFO block (type 0) must come first.
-    if b.get(4)? & 0x7F != 0 {
+    if b[4] & 0x7F != 0 {
         return None;
     }
-    let d = b.get(8..26)?;
+    let d = &b[8..26];
     let rate = (u32::from(d[10]) << 12) | (u32::from(d[11]) << 4) | (u32::from(d[12]) >> 4);
     let samples = (u64::from(d[13] & 0x0F) << 32) | u64::from(u32::from_be_bytes(d[14..18].try_into().ok()?));
     (rate > 0 && samples > 0).then(|| samples as f64 / f64::from(rate))
@@ -76,8 +82,9 @@ pub struct Mp3Frame {
     samples_per_frame: u32,
 }
 
-fn mp3_header(b: &[u8], at: usize) -> Option<Mp3Frame> {
-    let h = b.get(at..at + 4)?;
+/// The MPEG audio frame header in `h` (its first 4 bytes), found at `at` in the file.
+fn mp3_header(h: &[u8], at: usize) -> Option<Mp3Frame> {
+    let h = h.get(..4)?;
     if h[0] != 0xFF || h[1] & 0xE0 != 0xE0 {
         return None;
     }
@@ -114,19 +121,20 @@ fn mp3_header(b: &[u8], at: usize) -> Option<Mp3Frame> {
 }
 
 /// The first MPEG audio frame: at the start, or after an ID3v2 tag (and a little padding).
-pub fn first_mp3_frame(b: &[u8]) -> Option<Mp3Frame> {
-    let mut start = 0usize;
+pub fn first_mp3_frame(e: &Excerpt) -> Option<Mp3Frame> {
+    let b = e.get_upto(0, 10)?;
     if b.starts_with(b"ID3") && b.len() >= 10 {
         let size = b[6..10].iter().fold(0usize, |acc, x| (acc << 7) | usize::from(x & 0x7F));
-        start = 10 + size + if b[5] & 0x10 != 0 { 10 } else { 0 };
-        let end = b.len().min(start + 4096);
-        return (start..end).find_map(|i| mp3_header(b, i));
+        let start = 10 + size + if b[5] & 0x10 != 0 { 10 } else { 0 };
+        // Where the tag ends, the first frame starts within 4 KB.
+        let window = e.get_upto(start, 4096 + 3)?;
+        return (0..window.len().min(4096)).find_map(|k| mp3_header(&window[k..], start + k));
     }
-    mp3_header(b, start)
+    mp3_header(e.get(0, 4)?, 0)
 }
 
-fn mp3(b: &[u8]) -> Option<f64> {
-    let f = first_mp3_frame(b)?;
+fn mp3(e: &Excerpt) -> Option<f64> {
+    let f = first_mp3_frame(e)?;
     let frames_to_secs =
         |frames: u32| f64::from(frames) * f64::from(f.samples_per_frame) / f64::from(f.sample_rate);
     let side_info = match (f.mpeg1, f.mono) {
@@ -135,43 +143,49 @@ fn mp3(b: &[u8]) -> Option<f64> {
         (false, true) => 9,
     };
     let xing = f.at + 4 + side_info;
-    if matches!(b.get(xing..xing + 4), Some(b"Xing") | Some(b"Info")) && u32be(b, xing + 4)? & 1 != 0 {
-        return Some(frames_to_secs(u32be(b, xing + 8)?));
+    if let Some(b"Xing" | b"Info") = e.get(xing, 4) {
+        if u32be(e.get(xing + 4, 4)?, 0)? & 1 != 0 {
+            return Some(frames_to_secs(u32be(e.get(xing + 8, 4)?, 0)?));
+        }
     }
     let vbri = f.at + 4 + 32;
-    if b.get(vbri..vbri + 4) == Some(b"VBRI") {
-        return Some(frames_to_secs(u32be(b, vbri + 14)?));
+    if e.get(vbri, 4) == Some(b"VBRI") {
+        return Some(frames_to_secs(u32be(e.get(vbri + 14, 4)?, 0)?));
     }
-    let mut end = b.len();
-    if end >= 128 && &b[end - 128..end - 125] == b"TAG" {
+    let mut end = e.size();
+    if end >= 128 && e.get(end - 128, 3) == Some(b"TAG") {
         end -= 128;
     }
-    Some((end - f.at) as f64 * 8.0 / (f64::from(f.bitrate_kbps) * 1000.0))
+    Some(end.saturating_sub(f.at) as f64 * 8.0 / (f64::from(f.bitrate_kbps) * 1000.0))
 }
 
-/// The contents of the first box of `kind` among the boxes in `b`.
-fn mp4_box<'a>(b: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
-    let mut i = 0usize;
-    while i.checked_add(8)? <= b.len() {
-        let (header, size) = match u32be(b, i)? {
-            1 => (16usize, usize::try_from(u64be(b, i + 8)?).ok()?),
-            0 => (8, b.len() - i),
+/// Where the contents of the first box of `kind` among the boxes in `from..to` are.
+fn mp4_box(e: &Excerpt, from: usize, to: usize, kind: &[u8; 4]) -> Option<Range<usize>> {
+    let mut i = from;
+    while i.checked_add(8)? <= to {
+        let h = e.get(i, 8)?;
+        let (header, size) = match u32be(h, 0)? {
+            1 => (16usize, usize::try_from(u64be(e.get(i + 8, 8)?, 0)?).ok()?),
+            0 => (8, to - i),
             n => (8, n as usize),
         };
         if size < header {
             return None;
         }
-        let end = i.checked_add(size)?.min(b.len());
-        if &b[i + 4..i + 8] == kind {
-            return b.get(i + header..end);
+        let end = i.checked_add(size)?.min(to);
+        if &h[4..8] == kind {
+            return Some((i + header).min(end)..end);
         }
         i = end;
     }
     None
 }
 
-fn mp4(b: &[u8]) -> Option<f64> {
-    let mvhd = mp4_box(mp4_box(b, b"moov")?, b"mvhd")?;
+fn mp4(e: &Excerpt) -> Option<f64> {
+    let moov = mp4_box(e, 0, e.size(), b"moov")?;
+    let mvhd = mp4_box(e, moov.start, moov.end, b"mvhd")?;
+    // Version 1 keeps its scale and duration in the first 32 bytes, version 0 in the first 20.
+    let mvhd = e.get(mvhd.start, mvhd.len().min(32))?;
     let (scale, duration) = if *mvhd.first()? == 1 {
         (u32be(mvhd, 20)?, u64be(mvhd, 24)?)
     } else {
@@ -180,8 +194,12 @@ fn mp4(b: &[u8]) -> Option<f64> {
     (scale > 0).then(|| duration as f64 / f64::from(scale))
 }
 
-fn ogg(b: &[u8]) -> Option<f64> {
-    let packet = b.get(27 + usize::from(*b.get(26)?)..)?;
+/// How far from the end the last Ogg page starts at most (pages are at most ~64 KB).
+pub const OGG_TAIL_BYTES: usize = 70_000;
+
+fn ogg(e: &Excerpt) -> Option<f64> {
+    let segments = usize::from(*e.get(26, 1)?.first()?);
+    let packet = e.get_upto(27 + segments, 16)?;
     let (rate, pre_skip) = if packet.starts_with(b"\x01vorbis") {
         (f64::from(u32le(packet, 12)?), 0.0)
     } else if packet.starts_with(b"OpusHead") {
@@ -189,66 +207,74 @@ fn ogg(b: &[u8]) -> Option<f64> {
     } else {
         return None;
     };
-    // The last page (pages are at most ~64 KB) carries the final granule position.
-    let tail = b.len().saturating_sub(70_000);
-    let last = tail + b[tail..].windows(4).rposition(|w| w == b"OggS")?;
-    let granule = u64le(b, last + 6)?;
+    // The last page carries the final granule position.
+    let tail = e.size().saturating_sub(OGG_TAIL_BYTES);
+    let last = tail + e.get(tail, e.size() - tail)?.windows(4).rposition(|w| w == b"OggS")?;
+    let granule = u64le(e.get(last + 6, 8)?, 0)?;
     (granule != u64::MAX && rate > 0.0).then(|| (granule as f64 - pre_skip) / rate)
 }
 
 /// An EBML variable-length integer at `i`: (value, length, all value bits set).
-fn vint(b: &[u8], i: usize, keep_marker: bool) -> Option<(u64, usize, bool)> {
-    let first = *b.get(i)?;
+fn vint(e: &Excerpt, i: usize, keep_marker: bool) -> Option<(u64, usize, bool)> {
+    let first = *e.get(i, 1)?.first()?;
     let len = first.leading_zeros() as usize + 1;
     if len > 8 {
         return None;
     }
+    let bytes = e.get(i, len)?;
     let mut value = if keep_marker { u64::from(first) } else { u64::from(first) & (0xFF >> len) };
-    for k in 1..len {
-        value = (value << 8) | u64::from(*b.get(i + k)?);
+    for b in &bytes[1..] {
+        value = (value << 8) | u64::from(*b);
     }
     let all_ones = !keep_marker && value == (1u64 << (7 * len)) - 1;
     Some((value, len, all_ones))
 }
 
 /// (id, size or None when unknown, header length) of the EBML element at `i`.
-fn ebml(b: &[u8], i: usize) -> Option<(u64, Option<usize>, usize)> {
-    let (id, id_len, _) = vint(b, i, true)?;
-    let (size, size_len, unknown) = vint(b, i + id_len, false)?;
+fn ebml(e: &Excerpt, i: usize) -> Option<(u64, Option<usize>, usize)> {
+    let (id, id_len, _) = vint(e, i, true)?;
+    let (size, size_len, unknown) = vint(e, i + id_len, false)?;
     let size = if unknown { None } else { Some(usize::try_from(size).ok()?) };
     Some((id, size, id_len + size_len))
 }
 
-fn webm(b: &[u8]) -> Option<f64> {
+fn webm(e: &Excerpt) -> Option<f64> {
     const SEGMENT: u64 = 0x1853_8067;
     const INFO: u64 = 0x1549_A966;
     const CLUSTER: u64 = 0x1F43_B675;
-    let (_, header_size, header_len) = ebml(b, 0)?;
+    let (_, header_size, header_len) = ebml(e, 0)?;
     let mut i = header_len.checked_add(header_size?)?;
-    let (id, size, len) = ebml(b, i)?;
+    let (id, size, len) = ebml(e, i)?;
     if id != SEGMENT {
         return None;
     }
     i += len;
-    let segment_end = size.and_then(|s| i.checked_add(s)).unwrap_or(b.len()).min(b.len());
+    let segment_end = size.and_then(|s| i.checked_add(s)).unwrap_or(e.size()).min(e.size());
     while i < segment_end {
-        let (id, size, len) = ebml(b, i)?;
+        let (id, size, len) = ebml(e, i)?;
         let body = i + len;
         let end = body.checked_add(size?)?.min(segment_end);
         if id == INFO {
             let (mut scale, mut duration, mut k) = (1_000_000.0f64, None, body);
             while k < end {
-                let (cid, csize, clen) = ebml(b, k)?;
-                let data = b.get(k + clen..k + clen + csize?)?;
-                match cid {
-                    0x2A_D7B1 => scale = data.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x)) as f64,
-                    0x4489 if data.len() == 4 => {
-                        duration = Some(f64::from(f32::from_be_bytes(data.try_into().ok()?)))
+                let (cid, csize, clen) = ebml(e, k)?;
+                let csize = csize?;
+                // Only the two values needed are read; other children are skipped unread.
+                match (cid, csize) {
+                    (0x2A_D7B1, 1..=8) => {
+                        let data = e.get(k + clen, csize)?;
+                        scale = data.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x)) as f64;
                     }
-                    0x4489 if data.len() == 8 => duration = Some(f64::from_be_bytes(data.try_into().ok()?)),
+                    (0x4489, 4) => {
+                        let data = e.get(k + clen, 4)?;
+                        duration = Some(f64::from(f32::from_be_bytes(data.try_into().ok()?)));
+                    }
+                    (0x4489, 8) => {
+                        duration = Some(f64::from_be_bytes(e.get(k + clen, 8)?.try_into().ok()?));
+                    }
                     _ => {}
                 }
-                k += clen + csize?;
+                k = k.checked_add(clen + csize)?;
             }
             return duration.map(|d| d * scale / 1e9);
         }
@@ -263,6 +289,11 @@ fn webm(b: &[u8]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The whole file in hand.
+    fn read(kind: AudioKind, b: &[u8]) -> Option<f64> {
+        super::read(kind, &Excerpt::whole(b))
+    }
 
     #[test]
     fn wav_length_is_data_over_byte_rate_even_when_the_header_overstates() {

@@ -5,6 +5,9 @@
 //! - `POST /api/debug/rate-limit/<policy>` (`DEBUG_RATE_LIMIT_ROUTE`): counts one request of the
 //!   caller against a policy, to check the limiter and a deployment's limits. It only spends
 //!   the caller's own quota, under the same rules as the real routes.
+//! - `GET /api/debug/memory` (`DEBUG_MEMORY_ROUTE`): the size of this isolate's WebAssembly
+//!   memory. It only ever grows, so it is the most the Worker has held at once since the
+//!   isolate started (what counts against the isolate's memory limit, with the JS heap).
 
 use crate::ctx::Ctx;
 use crate::error::AppError;
@@ -53,4 +56,15 @@ pub async fn rate_limit_check(cx: &Ctx, policy: &str) -> Result<Reply, AppError>
         })),
     }))
     .no_store())
+}
+
+pub fn memory(cx: &Ctx) -> Result<Reply, AppError> {
+    if !cx.config.debug_memory_route {
+        return Err(AppError::NotFound);
+    }
+    use wasm_bindgen::JsCast;
+    use worker::js_sys::{ArrayBuffer, WebAssembly};
+    let memory: WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    let bytes = memory.buffer().unchecked_into::<ArrayBuffer>().byte_length();
+    Ok(Reply::json(&json!({ "wasm_memory_bytes": bytes })).no_store())
 }

@@ -10,7 +10,6 @@ pub mod google;
 pub mod health;
 pub mod history;
 pub mod input;
-pub mod multipart;
 pub mod pages;
 pub mod refer;
 pub mod sign_in;

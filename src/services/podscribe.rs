@@ -18,6 +18,7 @@ use crate::domain::transcript::{tidy, Segment};
 use crate::error::AppError;
 use futures_channel::mpsc::UnboundedSender;
 use serde_json::json;
+use worker::web_sys::Blob;
 
 /// Room for a summary, key points and chapters.
 const NOTES_MAX_TOKENS: u32 = 900;
@@ -90,13 +91,13 @@ pub async fn start(
     Ok((id, credits))
 }
 
-/// Transcribes, settles, writes show notes; every outcome ends in the database and as the last
-/// stage sent to `stages`.
+/// Transcribes `audio` (the upload, in the runtime's memory), settles, writes show notes; every
+/// outcome ends in the database and as the last stage sent to `stages`.
 pub async fn run(
     job: JobEnv,
     id: ItemId,
     upload: AudioUpload,
-    audio: Vec<u8>,
+    audio: Blob,
     reserved: i32,
     stages: UnboundedSender<Stage>,
 ) {
@@ -113,7 +114,7 @@ pub async fn run(
     };
     let model = job.config.tools.transcribe_model.clone();
     let transcription =
-        match openai.transcribe(&model, &upload.upload_name, upload.kind.media_type(), audio).await {
+        match openai.transcribe(&model, &upload.upload_name, upload.kind.media_type(), &audio).await {
             Ok(t) if !t.text.is_empty() => t,
             Ok(_) => {
                 send(fail(&job, &id, Failure::Unreadable("empty transcription".into())).await);

@@ -23,6 +23,7 @@ pub fn heading(status: u16) -> &'static str {
         404 => "Page not found",
         405 => "Not allowed",
         402 => "Not enough credits",
+        411 => "Length required",
         413 => "Too large",
         429 => "Slow down a little",
         503 => "Temporarily unavailable",

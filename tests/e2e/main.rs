@@ -31,6 +31,7 @@ mod tools_agentwrite;
 mod tools_failures;
 mod tools_history;
 mod tools_podscribe;
+mod tools_uploads;
 
 fn main() {
     let mut args = libtest_mimic::Arguments::from_args();
@@ -64,6 +65,7 @@ fn main() {
         tools_history::tests(),
         tools_podscribe::tests(),
         site::tests(),
+        tools_uploads::tests(),
     ]
     .into_iter()
     .flatten()

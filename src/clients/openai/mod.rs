@@ -11,12 +11,13 @@ pub mod wire;
 
 use crate::config::{Config, Secret};
 use crate::ctx::log_line;
-use crate::error::AppError;
+use crate::error::{js_message, AppError};
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use std::time::Duration;
 use wasm_bindgen::JsValue;
 pub use wire::{Completion, Failure, Transcription};
+use worker::web_sys::{Blob, FormData};
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Response};
 
 pub const MAX_ATTEMPTS: u32 = 3;
@@ -53,7 +54,7 @@ impl OpenAi {
     async fn post(
         &self,
         path: &str,
-        content_type: &str,
+        content_type: Option<&str>,
         body: &JsValue,
         timeout: Duration,
         audio: bool,
@@ -64,8 +65,10 @@ impl OpenAi {
             attempt += 1;
             let headers = Headers::new();
             let auth = format!("Bearer {}", self.key.expose());
-            let set =
-                headers.set("Authorization", &auth).and_then(|_| headers.set("Content-Type", content_type));
+            // A FormData body has no Content-Type here: the runtime sets it, with its boundary.
+            let set = headers
+                .set("Authorization", &auth)
+                .and_then(|_| content_type.map_or(Ok(()), |t| headers.set("Content-Type", t)));
             let mut init = RequestInit::new();
             init.with_method(Method::Post).with_headers(headers).with_body(Some(body.clone()));
             let request = set
@@ -131,7 +134,7 @@ impl OpenAi {
     ) -> Result<Completion, Failure> {
         let body = JsValue::from_str(&wire::chat_body(model, system, user, max_tokens, true));
         let (mut response, controller) =
-            self.post("/v1/chat/completions", "application/json", &body, self.timeout, false).await?;
+            self.post("/v1/chat/completions", Some("application/json"), &body, self.timeout, false).await?;
         let mut bytes =
             response.stream().map_err(|e| Failure::Interrupted(format!("no stream body: {e}")))?;
         let mut parser = sse::SseParser::default();
@@ -185,7 +188,7 @@ impl OpenAi {
     ) -> Result<Completion, Failure> {
         let body = JsValue::from_str(&wire::chat_body(model, system, user, max_tokens, false));
         let (mut response, _controller) =
-            self.post("/v1/chat/completions", "application/json", &body, self.timeout, false).await?;
+            self.post("/v1/chat/completions", Some("application/json"), &body, self.timeout, false).await?;
         let text = match select(std::pin::pin!(response.text()), Delay::from(self.timeout)).await {
             Either::Left((Ok(t), _)) => t,
             Either::Left((Err(e), _)) => {
@@ -197,26 +200,19 @@ impl OpenAi {
     }
 
     /// Transcribes an audio file (multipart; `verbose_json` with segments when the model can).
+    /// The form is a runtime FormData around the Blob, so the runtime writes the multipart body
+    /// and the audio never passes through the Worker's memory; every attempt sends the same form.
     pub async fn transcribe(
         &self,
         model: &str,
         file_name: &str,
         media_type: &str,
-        audio: Vec<u8>,
+        audio: &Blob,
     ) -> Result<Transcription, Failure> {
-        let boundary = format!("----ghosttools{}", hex::encode(random_bytes::<12>()));
-        let (head, tail) = wire::transcription_form(&boundary, model, file_name, media_type);
-        // One copy into JS memory, reused by every attempt; the Rust copy is freed at once.
-        let body =
-            worker::js_sys::Uint8Array::new_with_length((head.len() + audio.len() + tail.len()) as u32);
-        body.subarray(0, head.len() as u32).copy_from(&head);
-        body.subarray(head.len() as u32, (head.len() + audio.len()) as u32).copy_from(&audio);
-        body.subarray((head.len() + audio.len()) as u32, body.length()).copy_from(&tail);
-        drop(audio);
-        let content_type = format!("multipart/form-data; boundary={boundary}");
-        let (mut response, _controller) = self
-            .post("/v1/audio/transcriptions", &content_type, &body.into(), self.transcribe_timeout, true)
-            .await?;
+        let form = transcription_form(model, file_name, media_type, audio)
+            .map_err(|e| Failure::Operator(format!("building the transcription form: {}", js_message(&e))))?;
+        let (mut response, _controller) =
+            self.post("/v1/audio/transcriptions", None, &form.into(), self.transcribe_timeout, true).await?;
         let text = match select(std::pin::pin!(response.text()), Delay::from(self.transcribe_timeout)).await {
             Either::Left((Ok(t), _)) => t,
             Either::Left((Err(e), _)) => {
@@ -226,6 +222,23 @@ impl OpenAi {
         };
         wire::parse_transcription(&text)
     }
+}
+
+/// The transcription request's form: its text fields, then the file under `file_name`, typed as
+/// what it really is (a slice of the Blob: the same bytes, not a copy).
+fn transcription_form(
+    model: &str,
+    file_name: &str,
+    media_type: &str,
+    audio: &Blob,
+) -> Result<FormData, JsValue> {
+    let form = FormData::new()?;
+    for (name, value) in wire::transcription_fields(model) {
+        form.append_with_str(name, value)?;
+    }
+    let typed = audio.slice_with_f64_and_f64_and_content_type(0.0, audio.size(), media_type)?;
+    form.append_with_blob_and_filename("file", &typed, file_name)?;
+    Ok(form)
 }
 
 /// `retry-after-ms`, else `retry-after` (seconds), as OpenAI's own clients read them.

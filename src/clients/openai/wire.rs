@@ -1,5 +1,5 @@
 //! OpenAI's wire format, pure (tested natively): request bodies, answers, errors and how we
-//! classify them, the transcription multipart. (The chat stream's events: `sse.rs`.)
+//! classify them, the transcription form's fields. (The chat stream's events: `sse.rs`.)
 
 use crate::domain::transcript::Segment;
 use serde_json::{json, Value};
@@ -84,32 +84,16 @@ pub fn supports_verbose_json(model: &str) -> bool {
     !model.to_ascii_lowercase().starts_with("gpt-4o")
 }
 
-/// The multipart body around the file: everything before its bytes, and everything after.
-pub fn transcription_form(
-    boundary: &str,
-    model: &str,
-    file_name: &str,
-    media_type: &str,
-) -> (Vec<u8>, Vec<u8>) {
-    let mut head = String::new();
-    let mut field = |name: &str, value: &str| {
-        head.push_str(&format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-        ));
-    };
-    field("model", model);
+/// The transcription form's text fields, in order (the file follows them).
+pub fn transcription_fields(model: &str) -> Vec<(&'static str, &str)> {
+    let mut fields = vec![("model", model)];
     if supports_verbose_json(model) {
-        field("response_format", "verbose_json");
-        field("timestamp_granularities[]", "segment");
+        fields.push(("response_format", "verbose_json"));
+        fields.push(("timestamp_granularities[]", "segment"));
     } else {
-        field("response_format", "json");
+        fields.push(("response_format", "json"));
     }
-    let safe_name: String =
-        file_name.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect();
-    head.push_str(&format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{safe_name}\"\r\nContent-Type: {media_type}\r\n\r\n"
-    ));
-    (head.into_bytes(), format!("\r\n--{boundary}--\r\n").into_bytes())
+    fields
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -320,18 +304,19 @@ mod tests {
     }
 
     #[test]
-    fn the_multipart_form_names_model_format_and_file() {
-        let (head, tail) = transcription_form("XyZ", "whisper-1", "ep\"1.wav", "audio/wav");
-        let head = String::from_utf8(head).unwrap();
-        assert!(
-            head.starts_with("--XyZ\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n")
+    fn the_transcription_form_names_model_and_format() {
+        assert_eq!(
+            transcription_fields("whisper-1"),
+            vec![
+                ("model", "whisper-1"),
+                ("response_format", "verbose_json"),
+                ("timestamp_granularities[]", "segment")
+            ]
         );
-        assert!(head.contains("name=\"response_format\"\r\n\r\nverbose_json\r\n"));
-        assert!(head.contains("name=\"timestamp_granularities[]\"\r\n\r\nsegment\r\n"));
-        assert!(head.ends_with("name=\"file\"; filename=\"ep1.wav\"\r\nContent-Type: audio/wav\r\n\r\n"));
-        assert_eq!(tail, b"\r\n--XyZ--\r\n");
-        let (head, _) = transcription_form("b", "gpt-4o-mini-transcribe", "a.mp3", "audio/mpeg");
-        let head = String::from_utf8(head).unwrap();
-        assert!(head.contains("\r\n\r\njson\r\n") && !head.contains("timestamp_granularities"));
+        assert_eq!(
+            transcription_fields("gpt-4o-mini-transcribe"),
+            vec![("model", "gpt-4o-mini-transcribe"), ("response_format", "json")],
+            "the gpt-4o models take only json, without timestamps"
+        );
     }
 }

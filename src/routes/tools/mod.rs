@@ -3,6 +3,7 @@
 
 pub mod agentwrite;
 pub mod podscribe;
+pub mod upload;
 
 use crate::ctx::Ctx;
 use crate::domain::item_id::ItemId;

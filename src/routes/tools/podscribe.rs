@@ -4,16 +4,16 @@
 //! (TXT, SRT, VTT, show notes), writing show notes again, deleting it.
 
 use super::agentwrite::file_stem;
+use super::upload::{self, Episode, Refused};
 use super::{item_id, limit, relay, ToolKind};
 use crate::clients::openai::OpenAi;
 use crate::ctx::Ctx;
 use crate::db::{credits, generations::Deleted, transcripts};
-use crate::domain::audio::{AudioUpload, UploadError, MAX_BYTES};
+use crate::domain::audio::MAX_BYTES;
 use crate::domain::transcript::{self, clock};
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
-use crate::routes::input::{read_body, Form};
-use crate::routes::multipart;
+use crate::routes::input::Form;
 use crate::services::podscribe::{self, Stage};
 use crate::services::runs::{failure_message, JobEnv};
 use crate::views::render;
@@ -22,9 +22,6 @@ use futures_channel::mpsc;
 use futures_util::StreamExt;
 use serde_json::json;
 use worker::Request;
-
-/// The body may carry the file plus the form's other fields and multipart framing.
-const BODY_LIMIT: u64 = MAX_BYTES + 64 * 1024;
 
 /// Who is waiting for the upload's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,14 +53,8 @@ async fn upload_page(cx: &Ctx, user_id: i64, notice: Option<String>) -> Result<R
 }
 
 /// The upload refused before anything was kept, in the form the caller understands.
-async fn refuse(
-    cx: &Ctx,
-    mode: Mode,
-    user_id: i64,
-    status: u16,
-    code: &str,
-    message: String,
-) -> Result<Reply, AppError> {
+async fn refuse(cx: &Ctx, mode: Mode, user_id: i64, refused: Refused) -> Result<Reply, AppError> {
+    let Refused { status, code, message } = refused;
     match mode {
         Mode::Progress => Ok(Reply::json(&json!({ "error": { "code": code, "message": message } }))
             .with_status(status)
@@ -72,67 +63,27 @@ async fn refuse(
     }
 }
 
-fn upload_error(e: &UploadError) -> (u16, &'static str) {
-    match e {
-        UploadError::TooLarge => (413, "payload_too_large"),
-        UploadError::Missing => (400, "bad_request"),
-        UploadError::UnsupportedExtension | UploadError::NotAudio => (415, "unsupported_media_type"),
-    }
-}
-
 pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, AppError> {
     limit(cx, ToolKind::PodScribe).await?;
     enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     cx.config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?;
-    let Some(boundary) =
-        req.headers().get("content-type").ok().flatten().as_deref().and_then(multipart::boundary)
-    else {
-        let message = "Please upload the episode with the upload form.".to_string();
-        return refuse(cx, mode, user_id, 415, "unsupported_media_type", message).await;
+    let Episode { audio, file } = match upload::receive(req, cx).await? {
+        Ok(episode) => episode,
+        Err(refused) => return refuse(cx, mode, user_id, refused).await,
     };
-    // 413 by the declared length before reading, and again while reading: nothing is kept.
-    let mut body = match read_body(req, BODY_LIMIT).await {
-        Ok(body) => body,
-        Err(AppError::PayloadTooLarge { .. }) => {
-            let e = UploadError::TooLarge;
-            return refuse(cx, mode, user_id, 413, "payload_too_large", e.message()).await;
-        }
-        Err(e) => return Err(e),
-    };
-    let parts = multipart::parse(&body, &boundary).map_err(|why| AppError::BadRequest {
-        field: None,
-        message: format!("The upload was malformed: {why}."),
-    })?;
-    let token =
-        multipart::field(&body, &parts, "csrf").map(|t| t.into_owned()).or_else(|| cx.header("x-csrf-token"));
-    cx.verify_csrf(token.as_deref())?;
-    let Some(file) = parts.iter().find(|p| p.name == "file" && p.filename.is_some()).cloned() else {
-        let e = UploadError::Missing;
-        return refuse(cx, mode, user_id, 400, "bad_request", e.message()).await;
-    };
-    let upload = match AudioUpload::inspect(file.filename.as_deref().unwrap_or(""), &body[file.range.clone()])
-    {
-        Ok(u) => u,
-        Err(e) => {
-            let (status, code) = upload_error(&e);
-            return refuse(cx, mode, user_id, status, code, e.message()).await;
-        }
-    };
-    let started = podscribe::start(cx.db().await?, user_id, &upload, &cx.config.tools.transcribe_model).await;
+    let started = podscribe::start(cx.db().await?, user_id, &audio, &cx.config.tools.transcribe_model).await;
     let (id, reserved) = match started {
         Ok(s) => s,
         Err(e @ AppError::InsufficientCredits { .. }) => {
-            return refuse(cx, mode, user_id, 402, e.code(), e.public_message()).await;
+            let refused = Refused { status: 402, code: e.code(), message: e.public_message() };
+            return refuse(cx, mode, user_id, refused).await;
         }
         Err(e) => return Err(e),
     };
-    // The file itself, in place: no second 25 MB copy.
-    body.truncate(file.range.end);
-    body.drain(..file.range.start);
     let (tx, mut stages) = mpsc::unbounded();
     let _ = tx.unbounded_send(Stage::Accepted { id: id.clone(), credits: reserved });
-    cx.wait_until(podscribe::run(JobEnv::of(cx), id.clone(), upload, body, reserved, tx));
+    cx.wait_until(podscribe::run(JobEnv::of(cx), id.clone(), audio, file, reserved, tx));
     match mode {
         Mode::Progress => Ok(relay("application/x-ndjson", stages, Stage::to_ndjson, b"\n")),
         Mode::Page => {

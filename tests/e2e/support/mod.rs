@@ -114,6 +114,7 @@ impl Stack {
         set("NEXT_PUBLIC_SENTRY_DSN", fakes.sentry.dsn());
         set("DEBUG_ERROR_ROUTE", "true".into());
         set("DEBUG_RATE_LIMIT_ROUTE", "true".into());
+        set("DEBUG_MEMORY_ROUTE", "true".into());
         // Every test client is 127.0.0.1 without CF-Connecting-IP, i.e. one "client": the
         // per-IP sign-in limit is tested on its own (rate_limit.rs) and off here.
         set("RATE_LIMITS", "signin_email_per_ip=off".into());
@@ -244,6 +245,10 @@ pub fn trial(name: &str, test: TestFn) -> Trial {
 #[macro_export]
 macro_rules! trials {
     ($($test:path),* $(,)?) => {
-        vec![$($crate::support::trial(&stringify!($test).replace(' ', ""), |s| Box::pin($test(s)))),*]
+        vec![$($crate::support::trial(
+            // "module::test", so `cargo test --test e2e -- billing_` picks a whole module.
+            &format!("{}::{}", module_path!().trim_start_matches("e2e::"), stringify!($test).replace(' ', "")),
+            |s| Box::pin($test(s)),
+        )),*]
     };
 }

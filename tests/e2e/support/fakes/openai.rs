@@ -15,7 +15,7 @@
 pub use super::multipart::multipart;
 use super::recorder::{FakeServer, Recorded};
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -61,6 +61,8 @@ impl OpenAiFake {
         let router = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/audio/transcriptions", post(transcribe))
+            // OpenAI takes files up to 25 MB (axum's default would refuse over 2 MB).
+            .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
             .with_state(shared.clone());
         OpenAiFake { server: FakeServer::start("openai", router).await, shared }
     }
