@@ -188,27 +188,37 @@ async fn parallel_api_calls_over_the_limit_get_a_json_429_with_retry_after(_: &'
 }
 
 async fn the_window_slides_and_admits_again_as_the_oldest_request_leaves(_: &'static Stack) {
-    // ai_generation=3/4s: one request at t0, two at t0+2s. The window slides: at t0+4.7s the
-    // first has left (one slot), the other two have not (until t0+6s).
+    // ai_generation=3/4s: one request at t0, two at t0+2s. When the server says the oldest has
+    // left, exactly one slot is free (remaining 0 — a fixed window would have reset to 2) while
+    // the t0+2s requests still fill the rest. Timings come from the server's own Retry-After;
+    // on a machine so loaded that the t0+2s requests left too, the sequence is tried again.
     let s = small_limits().await;
-    let ip = fresh_ip();
-    let t0 = Instant::now();
-    assert_eq!(check(s, "ai_generation", &ip).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(2000)).await;
-    assert_eq!(check(s, "ai_generation", &ip).await.status(), 200);
-    assert_eq!(check(s, "ai_generation", &ip).await.status(), 200);
-    let full = check(s, "ai_generation", &ip).await;
-    assert_eq!(full.status(), 429);
-    assert!(number(&full, "retry-after") <= 2, "the t0 request leaves within 2 s");
+    for attempt in 0..3 {
+        let ip = fresh_ip();
+        assert_eq!(check(s, "ai_generation", &ip).await.status(), 200);
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        let pair_sent = Instant::now();
+        assert_eq!(check(s, "ai_generation", &ip).await.status(), 200);
+        assert_eq!(check(s, "ai_generation", &ip).await.status(), 200);
+        let full = check(s, "ai_generation", &ip).await;
+        assert_eq!(full.status(), 429);
+        let wait = number(&full, "retry-after");
+        assert!((1..=4).contains(&wait), "the oldest leaves within the window: {wait}");
 
-    tokio::time::sleep_until((t0 + Duration::from_millis(4700)).into()).await;
-    let again = check(s, "ai_generation", &ip).await;
-    assert_eq!(again.status(), 200, "the oldest request left the window");
-    assert_eq!(number(&again, "ratelimit-remaining"), 0);
-    let full = check(s, "ai_generation", &ip).await;
-    assert!(t0.elapsed() < Duration::from_millis(6000), "machine too slow for this test's timing");
-    assert_eq!(full.status(), 429, "the t0+2s requests are still in the window");
-    assert!(number(&full, "retry-after") <= 2);
+        tokio::time::sleep(Duration::from_millis(wait * 1000 + 200)).await;
+        let again = check(s, "ai_generation", &ip).await;
+        assert_eq!(again.status(), 200, "the oldest request left the window");
+        assert_eq!(number(&again, "ratelimit-remaining"), 0, "exactly one slot freed: the window slides");
+        let full = check(s, "ai_generation", &ip).await;
+        if pair_sent.elapsed() >= Duration::from_millis(3500) {
+            eprintln!("attempt {attempt}: too slow to see the t0+2s requests still counted; again");
+            continue;
+        }
+        assert_eq!(full.status(), 429, "the t0+2s requests are still in the window");
+        assert!((1..=4).contains(&number(&full, "retry-after")));
+        return;
+    }
+    panic!("the machine was too slow for this test three times in a row");
 }
 
 async fn each_client_is_counted_on_its_own_and_an_ipv6_client_by_its_64_prefix(_: &'static Stack) {
@@ -328,7 +338,8 @@ async fn the_limiter_forgets_expired_windows_by_itself(_: &'static Stack) {
     let second: Value = check(s, "transcription_upload", &ip).await.json().await.unwrap();
     assert_eq!(stored(&second), 4);
 
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // Everything expired after 2 s; the alarm gets generous slack on a loaded machine.
+    tokio::time::sleep(Duration::from_millis(6000)).await;
     let later: Value = check(s, "ai_generation", &ip).await.json().await.unwrap();
     assert_eq!(later["decision"]["allowed"], true);
     assert_eq!(stored(&later), 2, "only the new general_api and ai_generation admissions are stored");
