@@ -34,10 +34,10 @@ bench-ratelimit: ## What the rate limiter costs: decisions/s and added latency v
 	@scripts/bench-ratelimit.sh
 
 migrate: ## Apply migrations to DATABASE_URL (default: the local dev cluster)
-	@DATABASE_URL="$${DATABASE_URL:-postgres://ghosttools:dev@127.0.0.1:54329/ghosttools}" cargo run --quiet --release --bin migrate
+	@DATABASE_URL="$${DATABASE_URL:-postgres://ghosttools:dev@127.0.0.1:54329/ghosttools}" cargo run --quiet --bin migrate
 
 migrate-status: ## Show applied and pending migrations for DATABASE_URL
-	@DATABASE_URL="$${DATABASE_URL:-postgres://ghosttools:dev@127.0.0.1:54329/ghosttools}" cargo run --quiet --release --bin migrate -- --status
+	@DATABASE_URL="$${DATABASE_URL:-postgres://ghosttools:dev@127.0.0.1:54329/ghosttools}" cargo run --quiet --bin migrate -- --status
 
 size: ## Print the Worker bundle size (wasm raw and gzip, total upload)
 	@scripts/size.sh
@@ -50,14 +50,14 @@ lint: ## Clippy for the Worker (wasm32) and the native code, warnings as errors
 	@cargo clippy --quiet --all-targets -- -D warnings
 
 preflight: ## Check the production config: wrangler.toml [vars] + secrets exported in this shell
-	@cargo run --quiet --release --bin preflight -- wrangler.toml
+	@cargo run --quiet --bin preflight -- wrangler.toml
 
 smoke: ## After a deploy: health ok, security headers, webhook refuses unsigned (URL=https://…)
 	@scripts/smoke.sh "$(URL)"
 
 deploy: preflight build ## Migrate the production DATABASE_URL, then deploy the Worker to Cloudflare
 	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL to the production database"; exit 1; }
-	@cargo run --quiet --release --bin migrate
+	@cargo run --quiet --bin migrate
 	@npx wrangler deploy
 
 clean: ## Remove build output and local state (keeps the dev database in .pg/)

@@ -35,7 +35,7 @@ say "postgres on 127.0.0.1:$PG_PORT (data in .pg/)"
 scripts/pg.sh start .pg "$PG_PORT" ghosttools
 
 say "applying migrations"
-DATABASE_URL="$DB_URL" cargo run --quiet --release --bin migrate
+DATABASE_URL="$DB_URL" cargo run --quiet --bin migrate
 
 say "mail inbox (maildev)"
 maildev --smtp "$MAIL_SMTP_PORT" --web "$MAIL_WEB_PORT" --ip 127.0.0.1 --silent >/dev/null 2>&1 &

@@ -18,7 +18,7 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
-if [ "$(worker-build --version 2>/dev/null)" != "worker-build $WORKER_BUILD_VERSION" ]; then
+if [ "$(worker-build --version 2>/dev/null | grep -oE "[0-9]+\.[0-9]+\.[0-9]+")" != "$WORKER_BUILD_VERSION" ]; then
   say "installing worker-build $WORKER_BUILD_VERSION (a few minutes, once)"
   cargo install worker-build --version "$WORKER_BUILD_VERSION" --locked
 fi
