@@ -3,16 +3,18 @@
 
 use crate::ctx::Ctx;
 use crate::error::AppError;
+use crate::incoming::Incoming;
 use crate::rate_limit::{self, Policy};
 use crate::reply::{Body, Reply};
+use crate::respond::{self, HeaderList};
 use crate::routes::tools::{agentwrite, podscribe};
 use crate::routes::{
     account, admin, billing, debug, google, health, history, pages, refer, sign_in, webhooks,
 };
 use crate::security;
-use worker::{Context, Env, Headers, Method, Request, Response, ResponseBuilder, Result};
+use worker::{web_sys, Context, Env, Method, Result};
 
-pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Result<Response> {
+pub async fn handle(mut req: Incoming, env: Env, worker_ctx: Context) -> Result<web_sys::Response> {
     let mut cx = Ctx::new(env, worker_ctx, &req);
     cx.subject = rate_limit::subject(&cx);
     let result = match cx.limit(route_class(&cx.path), &cx.subject).await {
@@ -27,7 +29,8 @@ pub async fn handle(mut req: Request, env: Env, worker_ctx: Context) -> Result<R
     into_response(&cx, reply)
 }
 
-async fn route(req: &mut Request, cx: &Ctx) -> std::result::Result<Reply, AppError> {
+/// `req` becomes a `worker::Request` (`&mut Request` for handlers) only where one is used.
+async fn route(req: &mut Incoming, cx: &Ctx) -> std::result::Result<Reply, AppError> {
     use Method::{Get, Head, Post};
     let path = cx.path.clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -116,41 +119,52 @@ fn route_class(path: &str) -> Policy {
     }
 }
 
-/// Adds the headers every response carries and hands the reply to the runtime.
-fn into_response(cx: &Ctx, reply: Reply) -> Result<Response> {
-    let headers = Headers::new();
+/// Adds the headers every response carries and hands the reply to the runtime (in one call:
+/// see `respond`).
+fn into_response(cx: &Ctx, reply: Reply) -> Result<web_sys::Response> {
+    let mut headers = HeaderList::default();
+    let mut problems = Vec::new();
+    let mut keep = |outcome: std::result::Result<(), String>| {
+        if let Err(problem) = outcome {
+            problems.push(problem);
+        }
+    };
     let https = cx.config.site.as_ref().map(|s| s.is_https()).unwrap_or(false);
     for (name, value) in security::headers(&cx.nonce, https, &crate::views::csp_sources(&cx.config)) {
-        headers.set(name, &value)?;
+        keep(headers.set(name, value));
     }
-    headers.set("X-Request-Id", &cx.request_id)?;
+    keep(headers.set("X-Request-Id", cx.request_id.clone()));
     if let Some(content_type) = reply.content_type() {
-        headers.set("Content-Type", content_type)?;
+        keep(headers.set("Content-Type", content_type));
     }
     if reply.header("Cache-Control").is_none() {
         // Pages carry a per-request nonce and may show a signed-in user: never store them.
-        headers.set("Cache-Control", "no-store")?;
+        keep(headers.set("Cache-Control", "no-store"));
     }
     for (name, value) in reply.headers.iter().chain(cx.take_extra_headers().iter()) {
         // A handler's own value replaces a default (e.g. a stricter Referrer-Policy); only
         // cookies accumulate.
         if name.eq_ignore_ascii_case("set-cookie") {
-            headers.append(name, value)?;
+            keep(headers.append(name.clone(), value.clone()));
         } else {
-            headers.set(name, value)?;
+            keep(headers.set(name.clone(), value.clone()));
         }
     }
     for (name, value) in cx.rate_limit_headers() {
-        headers.set(name, &value)?;
+        keep(headers.set(name, value));
     }
-    let builder = ResponseBuilder::new().with_status(reply.status).with_headers(headers);
-    if cx.method == Method::Head {
-        return Ok(builder.empty());
+    if cx.config.server_timing {
+        keep(headers.set("Server-Timing", cx.timing.header(crate::ctx::now_ms())));
     }
-    Ok(match reply.body {
-        Body::Empty => builder.empty(),
-        Body::Html(s) | Body::Json(s) | Body::Text(s) => builder.fixed(s.into_bytes()),
-        Body::Bytes { bytes, .. } => builder.fixed(bytes),
-        Body::Stream(stream) => builder.stream(stream),
-    })
+    for problem in problems {
+        cx.log("error", &problem);
+    }
+    let body = match &reply.body {
+        _ if cx.method == Method::Head => respond::Body::Empty,
+        Body::Empty => respond::Body::Empty,
+        Body::Html(s) | Body::Json(s) | Body::Text(s) => respond::Body::Bytes(s.as_bytes()),
+        Body::Bytes { bytes, .. } => respond::Body::Bytes(bytes),
+        Body::Stream(stream) => respond::Body::Stream(stream),
+    };
+    respond::response(reply.status, &headers, body)
 }

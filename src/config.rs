@@ -205,6 +205,9 @@ pub struct Config {
     pub debug_rate_limit_route: bool,
     /// `GET /api/debug/memory` shows the Worker's WebAssembly memory size.
     pub debug_memory_route: bool,
+    /// Responses carry `Server-Timing` (database round trips, limiter calls; see `timing`):
+    /// `SERVER_TIMING`, on by default except in production.
+    pub server_timing: bool,
 }
 
 const MIN_SECRET_BYTES: usize = 32;
@@ -303,6 +306,10 @@ impl Config {
             debug_memory_route: flag("DEBUG_MEMORY_ROUTE"),
             email_link_ttl_minutes,
             stripe_timeout_ms,
+            server_timing: match read(&["SERVER_TIMING"]) {
+                Some((_, v)) => v == "true" || v == "1",
+                None => environment != Environment::Production,
+            },
         }
     }
 
@@ -542,6 +549,19 @@ mod tests {
         pairs.push(("ENVIRONMENT", "production"));
         let vars: Vec<_> = config(&pairs).problems().iter().map(|p| p.var).collect();
         assert_eq!(vars, ["EMAIL_SERVER", "STRIPE_SECRET_KEY", "OPENAI_API_KEY"]);
+    }
+
+    #[test]
+    fn server_timing_is_off_in_production_unless_asked_for() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = GOOD.to_vec();
+            pairs.extend_from_slice(extra);
+            config(&pairs).server_timing
+        };
+        assert!(with(&[]));
+        assert!(!with(&[("ENVIRONMENT", "production")]));
+        assert!(with(&[("ENVIRONMENT", "production"), ("SERVER_TIMING", "true")]));
+        assert!(!with(&[("SERVER_TIMING", "false")]));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Per-request state built from the Worker's `Env`: configuration, request id, CSP nonce, the
-//! clock, the rate-limit subject and decisions, and the request's one lazily opened database
-//! connection.
+//! clock, the rate-limit subject and decisions, the request's one lazily opened database
+//! connection, and what it spent on I/O (`timing`).
 
 use crate::auth::session::Claims;
 use crate::auth::User;
@@ -8,6 +8,7 @@ use crate::config::{Config, SiteUrl};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::rate_limit::{Decision, Policy, Subject};
+use crate::timing::Timing;
 use std::cell::{OnceCell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
@@ -26,6 +27,8 @@ pub struct Ctx {
     pub subject: Subject,
     /// Every rate-limit decision taken for this request (their headers go on the response).
     limits: RefCell<Vec<Decision>>,
+    /// Database and limiter work of this request (the `Server-Timing` header).
+    pub timing: Timing,
     worker_ctx: Context,
     headers: worker::Headers,
     cookies: OnceCell<Vec<(String, String)>>,
@@ -43,7 +46,7 @@ thread_local! {
 }
 
 impl Ctx {
-    pub fn new(env: Env, worker_ctx: Context, req: &worker::Request) -> Ctx {
+    pub fn new(env: Env, worker_ctx: Context, req: &crate::incoming::Incoming) -> Ctx {
         let config = CONFIG.with(|cell| {
             cell.get_or_init(|| {
                 let config = Config::from_lookup(|name| {
@@ -59,18 +62,23 @@ impl Ctx {
             })
             .clone()
         });
+        let now_ms = now_ms();
+        let mut random = [0u8; 28];
+        crate::security::fill_random(&mut random);
         Ctx {
             env,
             config,
-            request_id: crate::security::random_token()[..16].to_string(),
-            nonce: crate::security::random_token(),
+            // 96 bits for the id, 128 for the nonce, from one call to the runtime's randomness.
+            request_id: crate::security::token(&random[16..]),
+            nonce: crate::security::token(&random[..16]),
             method: req.method(),
             path: req.path(),
-            now_ms: worker::Date::now().as_millis(),
+            now_ms,
             subject: Subject::ip(None),
             limits: RefCell::new(Vec::new()),
+            timing: Timing::new(now_ms),
             worker_ctx,
-            headers: req.headers().clone(),
+            headers: req.headers(),
             cookies: OnceCell::new(),
             db: OnceCell::new(),
             extra_headers: RefCell::new(Vec::new()),
@@ -130,11 +138,14 @@ impl Ctx {
         if let Some(db) = self.db.get() {
             return Ok(db);
         }
-        let db = Db::connect(&self.env).await?;
+        let started = now_ms();
+        let connected = Db::connect(&self.env).await;
+        self.timing.db_connected(now_ms().saturating_sub(started));
+        let db = connected?;
         match self.db.set(db) {
             Ok(()) => {}
             // Another branch of this request connected meanwhile: keep theirs, close ours.
-            Err(extra) => extra.close().await,
+            Err(extra) => self.close(extra).await,
         }
         self.db.get().ok_or_else(|| AppError::internal("database cell empty after set"))
     }
@@ -143,8 +154,15 @@ impl Ctx {
     /// response is returned.
     pub async fn close_db(&mut self) {
         if let Some(db) = self.db.take() {
-            db.close().await;
+            self.close(db).await;
         }
+    }
+
+    async fn close(&self, db: Db) {
+        let (round_trips, waited) = db.usage();
+        let started = now_ms();
+        db.close().await;
+        self.timing.db_used(round_trips, waited + now_ms().saturating_sub(started));
     }
 
     /// Counts this request against `policy` for `subject`: `Err(TooManyRequests)` when over the
@@ -172,6 +190,12 @@ impl Ctx {
     pub fn log(&self, level: &str, message: &str) {
         log_line(level, &self.request_id, message);
     }
+}
+
+/// Milliseconds since the epoch from the runtime's clock (`Date.now()`, without allocating a
+/// `Date` as `worker::Date::now` does). Wasm only: native code gets its time passed in.
+pub fn now_ms() -> u64 {
+    worker::js_sys::Date::now() as u64
 }
 
 /// One JSON object per line, so Workers Logs can filter by field.

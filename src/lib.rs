@@ -8,11 +8,14 @@ pub mod ctx;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod incoming;
 pub mod rate_limit;
 pub mod reply;
+pub mod respond;
 pub mod routes;
 pub mod security;
 pub mod services;
+pub mod timing;
 pub mod views;
 
 /// The build this Worker was compiled from (`GHOSTTOOLS_BUILD`, set by the Makefile to the git
@@ -22,14 +25,15 @@ pub const BUILD_ID: &str = match option_env!("GHOSTTOOLS_BUILD") {
     None => env!("CARGO_PKG_VERSION"),
 };
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, web_sys, Context, Env, Result};
 
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
 }
 
+/// Takes the runtime's request as is: `incoming` converts it only for handlers that need it.
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
-    app::handle(req, env, ctx).await
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+    app::handle(incoming::Incoming::new(req), env, ctx).await
 }

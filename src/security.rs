@@ -16,7 +16,12 @@ pub struct CspSources {
 pub fn random_token() -> String {
     let mut bytes = [0u8; 16];
     fill_random(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    token(&bytes)
+}
+
+/// Random bytes as a URL-safe token (base64, no padding).
+pub fn token(random: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
 }
 
 /// Cryptographically secure randomness (crypto.getRandomValues on Workers).

@@ -6,6 +6,9 @@
 //! safe: every statement goes through `query_typed` (unnamed statements: parse, bind and execute
 //! in one round trip, nothing named left on a pooled server connection), and transactions are
 //! plain `BEGIN`/`COMMIT` in the simple protocol. To change that, change `Db` alone.
+//!
+//! `Db` counts its round trips (one per statement) and the time spent waiting for them; `Ctx`
+//! reports both in `Server-Timing` (see `timing`).
 
 pub mod admin;
 pub mod affiliates;
@@ -21,6 +24,8 @@ pub mod users;
 
 use crate::error::AppError;
 use futures_util::future::{select, Either};
+use std::cell::Cell;
+use std::future::Future;
 use std::time::Duration;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{ToSql, Type};
@@ -36,6 +41,8 @@ pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 pub struct Db {
     client: Client,
     closed: futures_channel::oneshot::Receiver<()>,
+    round_trips: Cell<u32>,
+    busy_ms: Cell<u64>,
 }
 
 impl Db {
@@ -74,7 +81,9 @@ impl Db {
         };
         let connecting = std::pin::pin!(connecting);
         match select(connecting, Delay::from(CONNECT_TIMEOUT)).await {
-            Either::Left((Ok(client), _)) => Ok(Db { client, closed }),
+            Either::Left((Ok(client), _)) => {
+                Ok(Db { client, closed, round_trips: Cell::new(0), busy_ms: Cell::new(0) })
+            }
             Either::Left((Err(e), _)) => Err(AppError::DatabaseUnavailable(e.to_string())),
             Either::Right(_) => Err(AppError::DatabaseUnavailable("connect timed out".into())),
         }
@@ -86,8 +95,23 @@ impl Db {
         let _ = self.closed.await;
     }
 
+    /// Statements sent on this connection so far, and milliseconds spent waiting for them.
+    pub fn usage(&self) -> (u32, u64) {
+        (self.round_trips.get(), self.busy_ms.get())
+    }
+
+    /// Awaits one statement, counting it as a round trip.
+    async fn round_trip<T>(&self, statement: impl Future<Output = T>) -> T {
+        let started = crate::ctx::now_ms();
+        let out = statement.await;
+        self.round_trips.set(self.round_trips.get() + 1);
+        let waited = crate::ctx::now_ms().saturating_sub(started);
+        self.busy_ms.set(self.busy_ms.get() + waited);
+        out
+    }
+
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, AppError> {
-        Ok(self.client.query_typed(sql, params).await?)
+        Ok(self.round_trip(self.client.query_typed(sql, params)).await?)
     }
 
     pub async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, AppError> {
@@ -101,7 +125,7 @@ impl Db {
     }
 
     pub async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, AppError> {
-        Ok(self.client.query_typed(sql, params).await?.len() as u64)
+        Ok(self.round_trip(self.client.query_typed(sql, params)).await?.len() as u64)
     }
 
     /// Runs `work` inside one transaction: committed when it returns Ok, rolled back otherwise.
@@ -109,14 +133,14 @@ impl Db {
         &self,
         work: impl AsyncFnOnce(&Db) -> Result<T, AppError>,
     ) -> Result<T, AppError> {
-        self.client.batch_execute("BEGIN").await?;
+        self.round_trip(self.client.batch_execute("BEGIN")).await?;
         match work(self).await {
             Ok(value) => {
-                self.client.batch_execute("COMMIT").await?;
+                self.round_trip(self.client.batch_execute("COMMIT")).await?;
                 Ok(value)
             }
             Err(e) => {
-                let _ = self.client.batch_execute("ROLLBACK").await;
+                let _ = self.round_trip(self.client.batch_execute("ROLLBACK")).await;
                 Err(e)
             }
         }

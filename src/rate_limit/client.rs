@@ -12,7 +12,8 @@ pub const BINDING: &str = "RATE_LIMITER";
 const DECIDE_URL: &str = "https://rate-limiter.internal/decide";
 
 /// Count one request of `policy` against the subject's window (limit and window travel with the
-/// question, so the policy table and its overrides live only in the Worker).
+/// question, so the policy table and its overrides live only in the Worker), after recording
+/// `report` admissions an isolate decided by itself (batched policies, see `tally`).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Ask {
     pub policy: String,
@@ -21,12 +22,25 @@ pub struct Ask {
     /// Also answer how many admissions the subject's object stores (operators' check route).
     #[serde(default)]
     pub report_stored: bool,
+    /// Admissions decided in an isolate since its last report: recorded as they are.
+    #[serde(default)]
+    pub report: u32,
+    /// Decide one request (false: only record `report` and answer the count).
+    #[serde(default = "yes")]
+    pub decide: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Answer {
     pub allowed: bool,
     pub limit: u32,
+    /// Admissions in the subject's window after this call.
+    #[serde(default)]
+    pub count: u32,
     pub remaining: u32,
     pub reset_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,14 +1,17 @@
-//! Enforcement inside the Worker: ask the subject's limiter (bounded in time), remember the
-//! decision for the response headers, refuse with 429, and apply the policy's fail mode when the
-//! limiter cannot answer.
+//! Enforcement inside the Worker: count batched policies in the isolate (`tally`) or ask the
+//! subject's limiter (bounded in time), remember the decision for the response headers, refuse
+//! with 429, and apply the policy's fail mode when the limiter cannot answer.
 
 use super::client::{self, Ask};
-use super::policy::{FailMode, Policy};
+use super::policy::{Counting, FailMode, Policy, Rule};
 use super::subject::Subject;
+use super::tally::{self, Local, Report};
 use crate::ctx::Ctx;
 use crate::error::AppError;
+use crate::routes::errors::Reporter;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// One policy's answer for this request; its `RateLimit-*` headers go on the response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,20 +60,60 @@ pub async fn enforce(
     let Some(rule) = cx.config.rate_limits.limits.rule(policy) else {
         return Ok(None); // turned off by RATE_LIMITS
     };
-    let now = worker::Date::now().as_millis();
+    let now = crate::ctx::now_ms();
     if let Some(refused) = recently_refused(subject, policy, now) {
         cx.record_limit(refused.clone());
         return Err(too_many(&refused));
+    }
+    let mut pending = None;
+    if policy.counting() == Counting::Batched {
+        match tally::count(subject.key(), policy, rule, now, report_stored) {
+            Local::Admitted { remaining, reset_ms, report } => {
+                let decision = Decision {
+                    policy,
+                    allowed: true,
+                    limit: rule.limit,
+                    remaining,
+                    reset_ms,
+                    window_secs: rule.window_secs,
+                    stored: None,
+                };
+                cx.record_limit(decision.clone());
+                if let Some(report) = report {
+                    report_in_background(cx, policy, rule, subject, report);
+                }
+                return Ok(Some(decision));
+            }
+            Local::AskLimiter => {
+                // Let the limiter count this isolate's reports before it decides, or one
+                // isolate could admit the limit once per report still travelling. Polled with
+                // this request's own timer (see `tally`), bounded by the limiter timeout.
+                let timeout = u64::from(cx.config.rate_limits.timeout_ms);
+                while tally::reports_in_flight(subject.key(), policy) && crate::ctx::now_ms() < now + timeout
+                {
+                    worker::Delay::from(REPORT_POLL).await;
+                }
+                pending = Some(tally::take_report(subject.key(), policy));
+            }
+        }
     }
     let ask = Ask {
         policy: policy.name().to_string(),
         limit: rule.limit,
         window_secs: rule.window_secs,
         report_stored,
+        report: pending.map_or(0, |r| r.admissions),
+        decide: true,
     };
     let timeout = cx.config.rate_limits.timeout_ms;
-    match client::decide(&cx.env, subject, &ask, timeout).await {
+    let answer = client::decide(&cx.env, subject, &ask, timeout).await;
+    let answered_at = crate::ctx::now_ms();
+    cx.timing.limiter_called(answered_at.saturating_sub(now));
+    match answer {
         Ok(answer) => {
+            if let Some(report) = pending {
+                tally::answered(subject.key(), policy, report, answer.count, answer.reset_ms, answered_at);
+            }
             let decision = Decision {
                 policy,
                 allowed: answer.allowed,
@@ -84,16 +127,67 @@ pub async fn enforce(
             if decision.allowed {
                 Ok(Some(decision))
             } else {
-                remember_refusal(subject, &decision, worker::Date::now().as_millis());
+                remember_refusal(subject, &decision, answered_at);
                 Err(too_many(&decision))
             }
         }
-        Err(why) => limiter_failed(cx, policy, subject, &why, now),
+        Err(why) => {
+            if let Some(report) = pending {
+                tally::failed(subject.key(), policy, report);
+            }
+            limiter_failed(cx, policy, subject, &why, now)
+        }
     }
+}
+
+/// Reports admissions counted in the isolate after the response; the answer updates what the
+/// isolate knows of the subject's count.
+fn report_in_background(cx: &Ctx, policy: Policy, rule: Rule, subject: &Subject, report: Report) {
+    cx.timing.limiter_reported_in_background();
+    let env = cx.env.clone();
+    let subject = subject.clone();
+    let timeout = cx.config.rate_limits.timeout_ms;
+    let reporter = Reporter::of(cx);
+    cx.wait_until(async move {
+        let ask = Ask {
+            policy: policy.name().to_string(),
+            limit: rule.limit,
+            window_secs: rule.window_secs,
+            report_stored: false,
+            report: report.admissions,
+            decide: false,
+        };
+        let now = crate::ctx::now_ms();
+        match client::decide(&env, &subject, &ask, timeout).await {
+            Ok(answer) => tally::answered(subject.key(), policy, report, answer.count, answer.reset_ms, now),
+            Err(why) => {
+                tally::failed(subject.key(), policy, report);
+                let message = failure_message(policy, &why);
+                crate::ctx::log_line(
+                    "error",
+                    reporter.request_id(),
+                    &format!("{message} [subject {subject}]"),
+                );
+                if first_report_this_minute(policy, now) {
+                    if let Some(sending) = reporter.send("rate_limiter_unavailable", &message, now) {
+                        sending.await;
+                    }
+                }
+            }
+        }
+    });
 }
 
 fn too_many(d: &Decision) -> AppError {
     AppError::TooManyRequests { retry_after_secs: d.reset_secs().max(1) }
+}
+
+fn failure_message(policy: Policy, why: &str) -> String {
+    let outcome = match policy.fail_mode() {
+        FailMode::Open => "failing open: request allowed",
+        FailMode::Closed => "failing closed: request refused",
+    };
+    format!("rate limiter unavailable for policy {} ({outcome}): {why}", policy.name())
 }
 
 fn limiter_failed(
@@ -103,17 +197,12 @@ fn limiter_failed(
     why: &str,
     now: u64,
 ) -> Result<Option<Decision>, AppError> {
-    let mode = policy.fail_mode();
-    let outcome = match mode {
-        FailMode::Open => "failing open: request allowed",
-        FailMode::Closed => "failing closed: request refused",
-    };
-    let message = format!("rate limiter unavailable for policy {} ({outcome}): {why}", policy.name());
+    let message = failure_message(policy, why);
     cx.log("error", &format!("{message} [subject {subject}]"));
     if first_report_this_minute(policy, now) {
         crate::routes::errors::report_to_sentry(cx, "rate_limiter_unavailable", &message);
     }
-    match mode {
+    match policy.fail_mode() {
         FailMode::Open => Ok(None),
         FailMode::Closed => Err(AppError::RateLimiterUnavailable { policy: policy.name() }),
     }
@@ -132,6 +221,8 @@ thread_local! {
 }
 
 const MAX_REMEMBERED_REFUSALS: usize = 10_000;
+/// How often an exact question near the limit looks whether the isolate's reports arrived.
+const REPORT_POLL: Duration = Duration::from_millis(2);
 const REPORT_EVERY_MS: u64 = 60_000;
 
 /// A refusal stored as a decision whose `reset_ms` is an absolute deadline (isolate clock).

@@ -20,13 +20,20 @@
 //! Before routing, `app` already counts every request against its route class (`Pages`,
 //! `GeneralApi`, `StripeWebhook`), so handlers only add the policies of their costly action.
 //!
+//! Policies are counted in one of two ways (a column of the table): `Exact` policies (everything
+//! that fails closed) ask the subject's limiter for every request; `Batched` ones (the lenient
+//! route classes, which fail open) are counted in the isolate and reported in batches after the
+//! response, and become exact again near their limit (`tally`). That keeps a Durable Object
+//! write off the path of every page view.
+//!
 //! # Pieces
 //!
 //! - `policy`: the one table (limit, window, fail mode per policy); `overrides`: `RATE_LIMITS`.
 //! - `subject`: who is counted; `subject()` below is the one place that decides it per request.
 //! - `window`: the exact sliding-window algorithm; `object`: the Durable Object running it on
-//!   SQLite; `client`: the typed, time-bounded call to it; `enforce`: decisions, the local memory
-//!   of refusals, fail open/closed, logs and Sentry.
+//!   SQLite; `client`: the typed, time-bounded call to it; `tally`: batched counting in the
+//!   isolate; `enforce`: decisions, the local memory of refusals, fail open/closed, logs and
+//!   Sentry.
 
 pub mod client;
 pub mod enforce;
@@ -34,12 +41,13 @@ pub mod object;
 pub mod overrides;
 pub mod policy;
 pub mod subject;
+pub mod tally;
 pub mod window;
 
 pub use enforce::Decision;
 pub use object::RateLimiter;
 pub use overrides::RateLimits;
-pub use policy::{FailMode, Policy, Rule};
+pub use policy::{Counting, FailMode, Policy, Rule};
 pub use subject::Subject;
 
 use crate::ctx::Ctx;

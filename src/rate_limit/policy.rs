@@ -1,5 +1,6 @@
-//! The one rate-limit policy table: route class → limit, window, and what to do when the limiter
-//! itself is down. Limits can be overridden per deployment with `RATE_LIMITS` (see overrides.rs).
+//! The one rate-limit policy table: route class → limit, window, how requests are counted, and
+//! what to do when the limiter itself is down. Limits can be overridden per deployment with
+//! `RATE_LIMITS` (see overrides.rs).
 
 /// What a request is counted against. Each policy keeps its own sliding window per subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,6 +24,18 @@ pub enum FailMode {
     Closed,
 }
 
+/// How a policy's requests reach the limiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    /// Every request waits for the subject's limiter: exact, one Durable Object call each.
+    /// For what costs money or can be abused.
+    Exact,
+    /// Counted in the isolate and reported in batches; exact again near the limit (see
+    /// `tally`). For lenient classes that fail open anyway: a page view must not wait for a
+    /// Durable Object write.
+    Batched,
+}
+
 /// At most `limit` requests in any window of `window_secs` seconds (a sliding window).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
@@ -34,18 +47,18 @@ const MIN: u32 = 60;
 const HOUR: u32 = 3600;
 
 #[rustfmt::skip]
-const TABLE: [(Policy, &str, u32, u32, FailMode); 8] = [
-    // policy                          config name                 limit  window     limiter down
+const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 8] = [
+    // policy                          config name                 limit  window     limiter down      counted
     // Above the 5 pending links the database allows per address (a friendlier refusal first).
-    (Policy::SignInEmailPerAddress, "signin_email_per_address",    10,    HOUR,     FailMode::Closed),
-    (Policy::SignInEmailPerIp,      "signin_email_per_ip",         20,    HOUR,     FailMode::Closed),
-    (Policy::AiGeneration,          "ai_generation",               20,    MIN,      FailMode::Closed),
-    (Policy::TranscriptionUpload,   "transcription_upload",        10,    HOUR,     FailMode::Closed),
-    (Policy::CheckoutCreation,      "checkout_creation",           10,    10 * MIN, FailMode::Closed),
+    (Policy::SignInEmailPerAddress, "signin_email_per_address",    10,    HOUR,     FailMode::Closed, Counting::Exact),
+    (Policy::SignInEmailPerIp,      "signin_email_per_ip",         20,    HOUR,     FailMode::Closed, Counting::Exact),
+    (Policy::AiGeneration,          "ai_generation",               20,    MIN,      FailMode::Closed, Counting::Exact),
+    (Policy::TranscriptionUpload,   "transcription_upload",        10,    HOUR,     FailMode::Closed, Counting::Exact),
+    (Policy::CheckoutCreation,      "checkout_creation",           10,    10 * MIN, FailMode::Closed, Counting::Exact),
     // Generous: Stripe retries for days and must never be turned away by us.
-    (Policy::StripeWebhook,         "stripe_webhook",            6000,    MIN,      FailMode::Open),
-    (Policy::GeneralApi,            "general_api",               1200,    MIN,      FailMode::Open),
-    (Policy::Pages,                 "pages",                     1200,    MIN,      FailMode::Open),
+    (Policy::StripeWebhook,         "stripe_webhook",            6000,    MIN,      FailMode::Open,   Counting::Batched),
+    (Policy::GeneralApi,            "general_api",               1200,    MIN,      FailMode::Open,   Counting::Batched),
+    (Policy::Pages,                 "pages",                     1200,    MIN,      FailMode::Open,   Counting::Batched),
 ];
 
 impl Policy {
@@ -60,7 +73,7 @@ impl Policy {
         Policy::Pages,
     ];
 
-    fn row(self) -> &'static (Policy, &'static str, u32, u32, FailMode) {
+    fn row(self) -> &'static (Policy, &'static str, u32, u32, FailMode, Counting) {
         // TABLE lists every policy in declaration order (checked by a test).
         &TABLE[self as usize]
     }
@@ -71,12 +84,16 @@ impl Policy {
     }
 
     pub fn default_rule(self) -> Rule {
-        let &(_, _, limit, window_secs, _) = self.row();
+        let &(_, _, limit, window_secs, _, _) = self.row();
         Rule { limit, window_secs }
     }
 
     pub fn fail_mode(self) -> FailMode {
         self.row().4
+    }
+
+    pub fn counting(self) -> Counting {
+        self.row().5
     }
 
     pub fn from_name(name: &str) -> Option<Policy> {
@@ -117,5 +134,16 @@ mod tests {
         ] {
             assert_eq!(p.fail_mode(), mode, "{}", p.name());
         }
+    }
+
+    #[test]
+    fn only_lenient_policies_that_fail_open_are_counted_in_batches() {
+        for p in Policy::ALL {
+            if p.counting() == Counting::Batched {
+                assert_eq!(p.fail_mode(), FailMode::Open, "{} is batched but fails closed", p.name());
+            }
+        }
+        assert_eq!(Policy::Pages.counting(), Counting::Batched);
+        assert_eq!(Policy::AiGeneration.counting(), Counting::Exact);
     }
 }

@@ -8,6 +8,9 @@
 //! than `limit` in some window. The log is exact, and its cost is bounded: at most `limit`
 //! timestamps per policy per subject, pruned on every access (and by the object's alarm).
 //!
+//! Admissions of lenient policies may be decided in an isolate and reported later in a batch
+//! (`tally`); the log records them as admitted at the time of the report, whatever the count.
+//!
 //! The algorithm is written once over `HitLog`, so the Durable Object (SQLite) and the native
 //! unit tests (a Vec) run the same code.
 
@@ -23,12 +26,22 @@ pub trait HitLog {
     fn kth_oldest(&mut self, policy: &str, k: u32) -> Result<Option<u64>, Self::Error>;
     /// Records an admission at `at_ms`, which may be forgotten from `expires_ms` on.
     fn record(&mut self, policy: &str, at_ms: u64, expires_ms: u64) -> Result<(), Self::Error>;
+    /// Records `n` admissions at once (a batch reported by an isolate).
+    fn record_many(&mut self, policy: &str, at_ms: u64, expires_ms: u64, n: u32) -> Result<(), Self::Error> {
+        for _ in 0..n {
+            self.record(policy, at_ms, expires_ms)?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
+    /// Whether the request was admitted (a report alone refuses nothing: always true).
     pub allowed: bool,
     pub limit: u32,
+    /// Admissions in the window after this call.
+    pub count: u32,
     /// Requests still allowed in the current window after this one.
     pub remaining: u32,
     /// Milliseconds until `remaining` next grows. When refused: until a request can succeed.
@@ -37,17 +50,33 @@ pub struct Verdict {
 
 /// Decides one request of `policy` at `now_ms`, recording it when admitted.
 pub fn admit<L: HitLog>(log: &mut L, policy: &str, rule: Rule, now_ms: u64) -> Result<Verdict, L::Error> {
+    report_and_admit(log, policy, rule, now_ms, 0, true)
+}
+
+/// Records `reported` admissions decided in an isolate, then, when `decide`, decides one more
+/// request as `admit` does. The verdict describes the window after both.
+pub fn report_and_admit<L: HitLog>(
+    log: &mut L,
+    policy: &str,
+    rule: Rule,
+    now_ms: u64,
+    reported: u32,
+    decide: bool,
+) -> Result<Verdict, L::Error> {
     let window = rule.window_ms();
     // A hit at `t` is in the window while `t > now - window`.
     if let Some(cutoff) = now_ms.checked_sub(window) {
         log.forget_until(policy, cutoff)?;
     }
+    if reported > 0 {
+        log.record_many(policy, now_ms, now_ms + window, reported)?;
+    }
     let before = log.count(policy)?;
-    let allowed = before < rule.limit;
-    if allowed {
+    let allowed = !decide || before < rule.limit;
+    if decide && allowed {
         log.record(policy, now_ms, now_ms + window)?;
     }
-    let counted = before + u32::from(allowed);
+    let counted = before + u32::from(decide && allowed);
     // `remaining` grows (or a refused request could pass) once `counted - limit + 1` hits have
     // left the window: when the k-th oldest expires (k = 0 while within the limit; larger only
     // after the limit was lowered by configuration).
@@ -57,7 +86,13 @@ pub fn admit<L: HitLog>(log: &mut L, policy: &str, rule: Rule, now_ms: u64) -> R
         // Nothing to wait for (a limit of 0): the window is the honest hint.
         None => window,
     };
-    Ok(Verdict { allowed, limit: rule.limit, remaining: rule.limit.saturating_sub(counted), reset_ms })
+    Ok(Verdict {
+        allowed,
+        limit: rule.limit,
+        count: counted,
+        remaining: rule.limit.saturating_sub(counted),
+        reset_ms,
+    })
 }
 
 /// An in-memory `HitLog`, for unit tests of the algorithm.
@@ -169,6 +204,32 @@ mod tests {
         let zero = Rule { limit: 0, window_secs: 60 };
         let v = ask(&mut log, zero, 1);
         assert_eq!((v.allowed, v.remaining, v.reset_ms), (false, 0, 60_000));
+    }
+
+    #[test]
+    fn reported_admissions_count_against_the_next_decision() {
+        let mut log = MemoryLog::default();
+        let ten = Rule { limit: 10, window_secs: 10 };
+        let v = report_and_admit(&mut log, "p", ten, 1000, 7, false).unwrap();
+        assert_eq!((v.allowed, v.count, v.remaining, v.reset_ms), (true, 7, 3, 10_000));
+        let v = report_and_admit(&mut log, "p", ten, 2000, 2, true).unwrap();
+        assert_eq!((v.allowed, v.count, v.remaining), (true, 10, 0));
+        assert!(!ask(&mut log, ten, 3000).allowed, "7 + 2 reported + 1 decided fill the window");
+    }
+
+    #[test]
+    fn reports_are_recorded_even_over_the_limit_and_refuse_until_enough_leave() {
+        let mut log = MemoryLog::default();
+        let five = FIVE_PER_10S;
+        let v = report_and_admit(&mut log, "p", five, 0, 4, false).unwrap();
+        assert_eq!(v.count, 4);
+        // Another isolate reports 3 more: 7 in a window of 5 (admitted elsewhere, not undone).
+        let v = report_and_admit(&mut log, "p", five, 1000, 3, true).unwrap();
+        assert_eq!((v.allowed, v.count, v.remaining), (false, 7, 0));
+        // Three must leave before one more fits: the t=0 hits leave together at 10 000.
+        assert_eq!(v.reset_ms, 9_000);
+        assert!(!ask(&mut log, five, 9_999).allowed);
+        assert!(ask(&mut log, five, 10_000).allowed);
     }
 
     #[test]

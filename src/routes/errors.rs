@@ -107,8 +107,9 @@ impl Reporter {
         self.send(err.code(), &err.to_string(), now_ms)
     }
 
-    /// The Sentry send of one event, or None when no DSN is configured.
-    fn send(
+    /// The Sentry send of one event, or None when no DSN is configured (also for failures
+    /// found after the response, e.g. a rate limiter report that got no answer).
+    pub fn send(
         &self,
         kind: &str,
         message: &str,

@@ -27,6 +27,7 @@ mod security_headers;
 mod sentry;
 mod sessions;
 mod site;
+mod timing;
 mod tools_agentwrite;
 mod tools_failures;
 mod tools_history;
@@ -66,6 +67,7 @@ fn main() {
         tools_podscribe::tests(),
         site::tests(),
         tools_uploads::tests(),
+        timing::tests(),
     ]
     .into_iter()
     .flatten()
