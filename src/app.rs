@@ -34,7 +34,7 @@ async fn route(req: &mut Incoming, cx: &Ctx) -> std::result::Result<Reply, AppEr
     use Method::{Get, Head, Post};
     let path = cx.path.clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let method = req.method();
+    let method = cx.method.clone();
     match (method, segments.as_slice()) {
         (Get | Head, [""]) => pages::landing(cx).await,
         (Get | Head, ["terms"]) => pages::terms(cx).await,
