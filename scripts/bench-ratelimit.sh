@@ -3,9 +3,11 @@
 #
 # Starts the release Worker twice under `wrangler dev` (loopback only, no database needed):
 #   unlimited  RATE_LIMITS=pages=off,general_api=off
-#   limited    the production page policy (1200/min per client): every page view is one
-#              decision of a Durable Object, never refused (see below), so each takes the full
-#              path; plus RATE_LIMITS=stripe_webhook=1/1d for the flood below
+#   limited    the production page policy (1200/min per client), never refused (see below):
+#              page views are counted in the isolate and reported to the client's Durable
+#              Object in batches (rate_limit::tally), so this measures the gate as pages pay
+#              it; plus RATE_LIMITS=stripe_webhook=1/1d for the flood below. The cost of one
+#              exact decision (fail-closed policies) is the rate-limited target of `make bench`
 # and drives the landing page of each with wrk, straight at the Worker's own port (wrangler's
 # entry proxy would be the bottleneck and hide the difference), alternating the two so both see
 # the same machine: at concurrency 1 (the latency a decision adds) and 8 (decisions per second).
@@ -161,6 +163,6 @@ $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ). Shared machine: compare the ratios,
   throughput, 8 connections    ${u8} req/s    ${l8} req/s   $(awk -v a="$l8" -v b="$u8" 'BEGIN { printf "%.2fx", a / b }')
   latency p50, 8 connections   ${u8p} ms     ${l8p} ms    $(awk -v a="$l8p" -v b="$u8p" 'BEGIN { printf "%.2fx", a / b }')
 
-  limiter decisions per second (limited, 8 connections, one decision per request): ${l8}
+  page views per second with the production page policy (limited, 8 connections, counted in batches): ${l8}
   refusals per second, one client over its limit (answered from the isolate's memory): ${flood_rps} (${flood_bad} non-2xx, p50 ${flood_p50} ms)
 REPORT

@@ -1,0 +1,341 @@
+// `make bench` (after scripts/bench.sh built the Worker and started Postgres): starts our
+// Worker, the ceiling (a trivial JavaScript Worker) and the Hono peer under `wrangler dev`,
+// measures cold starts, startup, bundle, and — in interleaved rounds, at fixed concurrency,
+// against 127.0.0.1 only — throughput and latency of representative routes; then prints the
+// table, the ratios and the budgets. BENCHMARKS.md explains every figure.
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import * as fx from "./lib/fixtures.mjs";
+import { rawRequest, runWrk, writeRequests } from "./lib/load.mjs";
+import { profile } from "./lib/profile.mjs";
+import { budget, fmt, median, parseServerTiming, ratio, summarize, table } from "./lib/report.mjs";
+import { projectConfig, ROOT, startupProfile, startWorker, stopAll, stopWorker, tomlString } from "./lib/workers.mjs";
+
+const env = process.env;
+const SECONDS = Number(env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(env.BENCH_CONNECTIONS ?? 8);
+const ONLY = env.BENCH_ONLY ? new Set(env.BENCH_ONLY.split(",").map((s) => s.trim())) : null;
+// A target key (e.g. landing@inner) to CPU-profile after the measurements.
+const PROFILE = env.BENCH_PROFILE ?? null;
+const DB_URL = env.BENCH_DATABASE_URL;
+// A folder holding an earlier build/ (a copy of build/ made at another commit): its Worker runs
+// beside ours, interleaved, for before/after ratios of a change.
+const BEFORE = env.BENCH_BEFORE ? env.BENCH_BEFORE.replace(/\/$/, "") : null;
+const WORK = env.BENCH_WORK ?? join(ROOT, "target/bench");
+const COMPAT_DATE = readFileSync(join(ROOT, "wrangler.toml"), "utf8").match(/compatibility_date = "([^"]+)"/)[1];
+if (!DB_URL) throw new Error("run through `make bench` (BENCH_DATABASE_URL is not set)");
+if (!(SECONDS > 0 && SECONDS <= 60 && ROUNDS >= 1 && ROUNDS <= 10 && CONNECTIONS >= 1 && CONNECTIONS <= 64)) {
+  throw new Error("BENCH_SECONDS 1–60, BENCH_ROUNDS 1–10, BENCH_CONNECTIONS 1–64");
+}
+
+const say = (m) => process.stderr.write(`\x1b[1;35m==>\x1b[0m ${m}\n`);
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => { stopAll(); process.exit(130); });
+process.on("exit", stopAll);
+
+const quietLoad = loadavg()[0];
+const fake = await fx.startFakeOpenAi();
+const oursVars = {
+  ENVIRONMENT: "production",
+  NEXTAUTH_URL: fx.SITE,
+  NEXTAUTH_SECRET: fx.SESSION_SECRET,
+  EMAIL_SERVER: "smtp://bench:bench@127.0.0.1:9",
+  EMAIL_FROM: "GhostTools <noreply@ghosttools.bench>",
+  STRIPE_SECRET_KEY: "sk_test_bench",
+  STRIPE_WEBHOOK_SECRET: fx.WEBHOOK_SECRET,
+  STRIPE_STARTER_PRICE_ID: "price_bench_starter",
+  STRIPE_PRO_PRICE_ID: "price_bench_pro",
+  STRIPE_API_BASE: `http://127.0.0.1:${fake.port}`,
+  OPENAI_API_KEY: "sk-bench",
+  OPENAI_API_BASE: `http://127.0.0.1:${fake.port}`,
+  // The bench measures decisions and the stream relay, not refusals: room for every request.
+  RATE_LIMITS: "ai_generation=10000/1m",
+  DEBUG_RATE_LIMIT_ROUTE: "true",
+  SERVER_TIMING: "true",
+};
+const oursConfig = projectConfig(DB_URL, oursVars);
+const beforeConfig = BEFORE && oursConfig.replace(tomlString(join(ROOT, "build/worker/shim.mjs")), tomlString(join(BEFORE, "build/worker/shim.mjs")));
+const assets = `[assets]\ndirectory = ${tomlString(join(ROOT, "static"))}\n`;
+const ceilingConfig = () =>
+  `name = "bench-ceiling"\nmain = ${tomlString(join(WORK, "ceiling-src/worker.js"))}\ncompatibility_date = "${COMPAT_DATE}"\n` +
+  `${assets}[[rules]]\ntype = "Text"\nglobs = ["**/*.html"]\nfallthrough = false\n`;
+const honoConfig =
+  `name = "bench-hono"\nmain = ${tomlString(join(ROOT, "bench/hono/src/index.js"))}\ncompatibility_date = "${COMPAT_DATE}"\n` +
+  `compatibility_flags = ["nodejs_compat"]\n${assets}` +
+  `[[hyperdrive]]\nbinding = "DB"\nid = "00000000000000000000000000000000"\nlocalConnectionString = ${tomlString(DB_URL)}\n` +
+  `[vars]\nSTRIPE_WEBHOOK_SECRET = ${tomlString(fx.WEBHOOK_SECRET)}\n`;
+
+// ---- the bundle (scripts/size.sh) ----
+say("bundle size");
+const sizeOut = execFileSync(join(ROOT, "scripts/size.sh"), { cwd: ROOT, encoding: "utf8" });
+const kib = (label) => Number((sizeOut.match(new RegExp(`${label}\\s+([\\d.]+) KiB`)) ?? [])[1]);
+const bundle = { rawKiB: kib("wasm raw"), gzipKiB: kib("wasm gzip"), upload: (sizeOut.match(/Total Upload: (.*)/) ?? [])[1]?.trim() ?? "?" };
+
+// ---- our Worker (for load), then the ceiling's page: our landing page's bytes ----
+say("starting our Worker");
+const ours = await startWorker({ name: "ours", dir: join(WORK, "ours"), config: oursConfig });
+const landingHtml = await fetch(`http://127.0.0.1:${ours.inner}/`, { headers: { "CF-Connecting-IP": "198.19.0.1" } }).then((r) => r.text());
+// The ceiling's source folder (its wrangler dev folders are wiped on start).
+const ceilingSrc = join(WORK, "ceiling-src");
+mkdirSync(ceilingSrc, { recursive: true });
+copyFileSync(join(ROOT, "bench/ceiling/worker.js"), join(ceilingSrc, "worker.js"));
+writeFileSync(join(ceilingSrc, "page.html"), landingHtml);
+
+// ---- startup: `wrangler check startup` profiles, interleaved ----
+say("Worker startup profiles (wrangler check startup)");
+const startup = { ours: [], ceiling: [], hono: [] };
+for (let r = 0; r < ROUNDS; r++) {
+  startup.ours.push(startupProfile(join(WORK, "startup-ours"), oursConfig));
+  startup.ceiling.push(startupProfile(join(WORK, "startup-ceiling"), ceilingConfig()));
+  startup.hono.push(startupProfile(join(WORK, "startup-hono"), honoConfig));
+}
+
+// ---- cold starts: spawn `wrangler dev` → first 200 for GET /, interleaved ----
+say("cold starts (wrangler dev spawned → first 200)");
+const cold = { ours: [], ceiling: [], hono: [] };
+for (let r = 0; r < ROUNDS; r++) {
+  for (const [name, config] of [["ours", oursConfig], ["ceiling", ceilingConfig()], ["hono", honoConfig]]) {
+    const w = await startWorker({ name: `cold-${name}`, dir: join(WORK, `cold-${name}`), config });
+    cold[name].push(w.coldStartMs);
+    stopWorker(w);
+  }
+}
+
+say("starting the ceiling and the Hono peer");
+const ceiling = await startWorker({ name: "ceiling", dir: join(WORK, "ceiling"), config: ceilingConfig() });
+const hono = await startWorker({ name: "hono", dir: join(WORK, "hono"), config: honoConfig });
+const before = BEFORE && (await startWorker({ name: "before", dir: join(WORK, "before"), config: beforeConfig }));
+// The Rust floor (bench/floor, built by scripts/bench.sh): our toolchain's least Worker.
+const floorConfig =
+  `name = "bench-floor"\nmain = ${tomlString(join(ROOT, "bench/floor/build/worker/shim.mjs"))}\ncompatibility_date = "${COMPAT_DATE}"\n` +
+  `${assets}[vars]\nPAGE = ${tomlString(landingHtml)}\n`;
+const floor = await startWorker({ name: "floor", dir: join(WORK, "floor"), config: floorConfig });
+
+// ---- fixtures ----
+say("signed-in users and sessions");
+const users = await fx.seedUsers(DB_URL, 256);
+const ips = fx.clientIps(256);
+const stripeIps = fx.clientIps(16, 10);
+const webhookTable = await fx.tableExists(DB_URL, "stripe_events");
+const reqFile = (name) => join(WORK, `requests-${name}.bin`);
+const get = (path, extra = () => ({})) => ips.map((ip, i) => rawRequest("GET", path, { "CF-Connecting-IP": ip, Accept: "text/html", ...extra(i) }));
+let eventBatch = 0;
+const webhookRequests = (name) =>
+  fx.stripeEvents(`bench_${name}_${process.pid}_${eventBatch++}`, Math.max(2000, SECONDS * 3000)).map((e, i) =>
+    rawRequest("POST", "/api/stripe/webhook", { "CF-Connecting-IP": stripeIps[i % stripeIps.length], "Content-Type": "application/json", "Stripe-Signature": e.signature }, e.body),
+  );
+
+// ---- the targets, in the order each round runs them ----
+const workers = { ours, ceiling, hono, before, floor };
+const limitedRequests = () => ips.map((ip) => rawRequest("POST", "/api/debug/rate-limit/ai_generation", { "CF-Connecting-IP": ip }));
+const dashboardRequests = () => get("/dashboard", (i) => ({ Cookie: users[i % users.length].cookie }));
+const beforeToo = (t) => (BEFORE ? [t, { ...t, name: `before.${t.name}`, worker: "before", note: `the build in ${BEFORE}` }] : [t]);
+const targets = [
+  { name: "ceiling", worker: "ceiling", requests: () => get("/") },
+  { name: "rust-floor", worker: "floor", note: "fixed page, Rust (bench/floor)", requests: () => get("/") },
+  ...beforeToo({ name: "landing", worker: "ours", requests: () => get("/") }),
+  { name: "hono.landing", worker: "hono", requests: () => get("/") },
+  ...beforeToo({ name: "health", worker: "ours", requests: () => get("/api/health") }),
+  { name: "hono.health", worker: "hono", requests: () => get("/api/health") },
+  { name: "webhook", worker: "ours", fresh: true, requests: () => webhookRequests("ours"), probe: probeWebhook },
+  { name: "hono.webhook", worker: "hono", fresh: true, requests: () => webhookRequests("hono"), probe: probeWebhook, pair: "webhook" },
+  ...beforeToo({ name: "dashboard", worker: "ours", requests: dashboardRequests }),
+  ...beforeToo({ name: "rate-limited", worker: "ours", note: "exact decision (ai_generation)", requests: limitedRequests }),
+  { name: "agentwrite", worker: "ours", probe: probeAgentWrite, requests: () => agentWriteRequests },
+  { name: "ceiling", worker: "ceiling", port: "front", requests: () => get("/") },
+  { name: "landing", worker: "ours", port: "front", requests: () => get("/") },
+  { name: "hono.landing", worker: "hono", port: "front", requests: () => get("/") },
+].map((t) => ({ port: "inner", ...t, key: `${t.name}@${t.port ?? "inner"}`, runs: [] }));
+
+async function send(t, raw) {
+  // The same bytes wrk will send, parsed back into a fetch (first request of the file).
+  const [head, body] = raw.split("\r\n\r\n");
+  const [start, ...lines] = head.split("\r\n");
+  const [method, path] = start.split(" ");
+  const headers = Object.fromEntries(lines.map((l) => l.split(/: (.*)/s).slice(0, 2)).filter(([k]) => !/^(host|content-length)$/i.test(k)));
+  const port = t.port === "front" ? workers[t.worker].front : workers[t.worker].inner;
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers, body: method === "POST" ? body : undefined, redirect: "manual" });
+  const text = await res.text();
+  return { status: res.status, text, timing: parseServerTiming(res.headers.get("server-timing")), type: res.headers.get("content-type") ?? "" };
+}
+
+async function probeWebhook(t) {
+  if (!webhookTable) return { skip: "skipped: no stripe_events table yet (arrives with the billing branch)" };
+  return null;
+}
+
+// AgentWrite arrives with the tools branch: the bench reads the form of GET /tools/agentwrite
+// (a signed-in page), fills it with a product brief and posts it; the answer must be 2xx.
+let agentWriteRequests = [];
+async function probeAgentWrite(t) {
+  const user = users[0];
+  const page = await send(t, rawRequest("GET", "/tools/agentwrite", { Cookie: user.cookie, "CF-Connecting-IP": ips[0] }));
+  if (page.status === 404) return { skip: "skipped: GET /tools/agentwrite answers 404 (arrives with the tools branch)" };
+  const form = page.text.match(/<form[^>]*method="post"[^>]*>([\s\S]*?)<\/form>/i);
+  if (page.status !== 200 || !form) return { skip: `skipped: GET /tools/agentwrite answered ${page.status} without a POST form: update bench/run.mjs` };
+  const action = (form[0].match(/action="([^"]*)"/) ?? [])[1] ?? "/tools/agentwrite";
+  const sample = { name: "TrailLite 2 Backpacking Tent", product: "TrailLite 2 Backpacking Tent", features: "1.1 kg; sets up in 3 minutes; 3000 mm fly", audience: "hikers", tone: "friendly", language: "English" };
+  const fields = [];
+  for (const m of form[1].matchAll(/<(input|textarea|select)\b([^>]*)>/gi)) {
+    const name = (m[2].match(/name="([^"]+)"/) ?? [])[1];
+    if (!name || name === "csrf") continue;
+    const value = (m[2].match(/value="([^"]*)"/) ?? [])[1];
+    const key = Object.keys(sample).find((k) => name.toLowerCase().includes(k));
+    fields.push([name, value ?? (key ? sample[key] : "Bench product")]);
+  }
+  agentWriteRequests = users.map((u, i) =>
+    rawRequest("POST", action, { Cookie: u.cookie, "CF-Connecting-IP": ips[i % ips.length], "Content-Type": "application/x-www-form-urlencoded", Origin: fx.SITE },
+      new URLSearchParams([["csrf", u.csrf], ...fields]).toString()),
+  );
+  const res = await send(t, agentWriteRequests[0]);
+  if (res.status < 200 || res.status > 299) return { skip: `skipped: POST ${action} answered ${res.status}: update the request in bench/run.mjs` };
+  return null;
+}
+
+say("probing every route once");
+for (const t of targets) {
+  if (ONLY && !ONLY.has(t.name)) { t.skip = "not in BENCH_ONLY"; continue; }
+  const pair = t.pair && targets.find((o) => o.key === `${t.pair}@inner`);
+  if (pair?.skip) { t.skip = pair.skip; continue; }
+  const early = t.probe ? await t.probe(t) : null;
+  if (early) { t.skip = early.skip; continue; }
+  t.file = t.fresh ? null : writeRequests(reqFile(t.key), t.requests());
+  const first = await send(t, t.fresh ? t.requests()[0] : t.requests()[0]);
+  if (first.status === 404 && t.name === "webhook") { t.skip = "skipped: POST /api/stripe/webhook answers 404 (arrives with the billing branch)"; continue; }
+  if (first.status !== 200) { t.skip = `skipped: probe answered ${first.status}: ${first.text.slice(0, 160)}`; continue; }
+  if (first.timing.db) t.db = `${first.timing.db.connections} / ${first.timing.db.roundTrips}`;
+  if (first.timing.limiter) t.limiter = String(first.timing.limiter.calls);
+  t.timing = first.timing;
+}
+
+// Steady state: every client the load uses already has its rate limiter (a Durable Object per
+// subject). Locally the objects run in the Worker's own process, and creating hundreds of them
+// mid-run would be measured as the Worker's cost; in production they live elsewhere.
+say("priming the rate limiters (one Durable Object per client)");
+const primers = [
+  ...ips.map((ip) => ({ "CF-Connecting-IP": ip })),
+  ...stripeIps.map((ip) => ({ "CF-Connecting-IP": ip })),
+  ...users.map((u) => ({ Cookie: u.cookie, "CF-Connecting-IP": ips[0] })),
+];
+for (const w of [ours, before].filter(Boolean)) {
+  for (let i = 0; i < primers.length; i += 8) {
+    await Promise.all(primers.slice(i, i + 8).map((headers) =>
+      fetch(`http://127.0.0.1:${w.inner}/api/debug/rate-limit/general_api`, { method: "POST", headers }).then((r) => r.arrayBuffer())));
+  }
+}
+
+const live = targets.filter((t) => !t.skip);
+const runOnce = async (t, seconds) => {
+  const file = t.fresh ? writeRequests(reqFile(t.key), t.requests()) : t.file;
+  const port = t.port === "front" ? workers[t.worker].front : workers[t.worker].inner;
+  return runWrk({ port, file, seconds, connections: CONNECTIONS });
+};
+say(`warming up (${live.length} targets)`);
+for (const t of live) await runOnce(t, 1);
+for (let r = 1; r <= ROUNDS; r++) {
+  say(`round ${r} of ${ROUNDS}: ${live.length} runs of ${SECONDS} s at ${CONNECTIONS} connections`);
+  for (const t of live) {
+    const res = await runOnce(t, SECONDS);
+    t.runs.push(res);
+    process.stderr.write(`  ${t.key.padEnd(22)} ${fmt(res.rps).padStart(6)} req/s  p50 ${fmt(res.p50, 2).padStart(7)} ms  p99 ${fmt(res.p99, 2).padStart(7)} ms` +
+      `${res.non2xx ? `  ${res.non2xx} non-2xx` : ""}${res.socketErrors ? `  ${res.socketErrors} socket errors` : ""}\n`);
+  }
+}
+const endLoad = loadavg()[0];
+for (const t of live) {
+  t.summary = summarize(t.runs);
+  if (t.summary.non2xx || t.summary.socketErrors) t.note = `${t.summary.non2xx} non-2xx, ${t.summary.socketErrors} socket errors`;
+}
+
+// ---- verdicts ----
+const rps = (key) => targets.find((t) => t.key === key)?.summary?.rps ?? NaN;
+const ratios = [
+  ["landing / ceiling (Worker port)", ratio(rps("landing@inner"), rps("ceiling@inner"))],
+  ["landing / ceiling (wrangler front)", ratio(rps("landing@front"), rps("ceiling@front"))],
+  ["landing / Hono (Worker port)", ratio(rps("landing@inner"), rps("hono.landing@inner"))],
+  ["Hono landing / ceiling (Worker port)", ratio(rps("hono.landing@inner"), rps("ceiling@inner"))],
+  ["Rust floor / ceiling (Worker port)", ratio(rps("rust-floor@inner"), rps("ceiling@inner"))],
+  ["landing / Rust floor (Worker port)", ratio(rps("landing@inner"), rps("rust-floor@inner"))],
+  ["health / Hono", ratio(rps("health@inner"), rps("hono.health@inner"))],
+  ["webhook / Hono", ratio(rps("webhook@inner"), rps("hono.webhook@inner"))],
+  ["rate-limited (exact) / landing", ratio(rps("rate-limited@inner"), rps("landing@inner"))],
+  ...(BEFORE
+    ? ["landing", "health", "dashboard", "rate-limited"].map((n) => [`${n}: this build / before`, ratio(rps(`${n}@inner`), rps(`before.${n}@inner`))])
+    : []),
+];
+const ratioOf = (label) => ratios.find(([l]) => l === label)[1];
+const dash = targets.find((t) => t.key === "dashboard@inner");
+const startupSpan = median(startup.ours.map((s) => s.wallMs));
+const orSkip = (x) => (Number.isFinite(x) ? x : null);
+const budgets = [
+  budget("wasm ≤ 1 MiB gzip", orSkip(bundle.gzipKiB), 1024, bundle.gzipKiB <= 1024, `${fmt(bundle.gzipKiB, 1)} KiB`),
+  budget("landing ≥ 0.9× ceiling throughput (Worker port)", orSkip(ratioOf("landing / ceiling (Worker port)")), 0.9, ratioOf("landing / ceiling (Worker port)") >= 0.9, `${fmt(ratioOf("landing / ceiling (Worker port)"), 2)}×`),
+  budget("health ≥ 1.0× Hono", orSkip(ratioOf("health / Hono")), 1.0, ratioOf("health / Hono") >= 1.0, `${fmt(ratioOf("health / Hono"), 2)}×`),
+  budget("webhook ≥ 1.0× Hono", orSkip(ratioOf("webhook / Hono")), 1.0, ratioOf("webhook / Hono") >= 1.0, targets.find((t) => t.key === "webhook@inner").skip ?? `${fmt(ratioOf("webhook / Hono"), 2)}×`),
+  budget("signed-in dashboard: 1 DB connection, ≤ 2 round trips", dash.timing ? dash.timing.db?.roundTrips ?? NaN : null, 2,
+    dash.timing?.db?.connections === 1 && dash.timing?.db?.roundTrips <= 2, dash.db ? `${dash.db} (connections / round trips)` : dash.skip ?? "no Server-Timing"),
+  budget("Worker startup ≤ 100 ms (Cloudflare's limit: 1 s)", orSkip(startupSpan), 100, startupSpan <= 100, `${fmt(startupSpan, 1)} ms (profile span)`),
+];
+
+const loaded = quietLoad >= 0.5;
+const machine = `${cpus().length} × ${cpus()[0]?.model?.trim() ?? "cpu"}; load average before the run ${quietLoad.toFixed(2)}, after ${endLoad.toFixed(2)}`;
+const tbl = table(live.concat(targets.filter((t) => t.skip)).map((t) => ({ ...t, name: t.name, port: t.port })));
+const coldLine = (n) => `${fmt(median(cold[n]))} ms`;
+const startLine = (n) => `${fmt(median(startup[n].map((s) => s.wallMs)), 1)} ms`;
+const text = [
+  "",
+  `GhostTools bench — ${new Date().toISOString().slice(0, 16)}Z, ${ROUNDS} interleaved round(s) of ${SECONDS} s, ${CONNECTIONS} connections, wrk 1 thread`,
+  `machine: ${machine}${loaded ? "  ** LOADED: other processes were busy; compare ratios only, re-run on a quiet machine **" : ""}`,
+  "",
+  tbl.text,
+  "",
+  "ratios (throughput):",
+  ...ratios.map(([l, v]) => `  ${l.padEnd(38)} ${fmt(v, 2)}×`),
+  "",
+  `bundle:   wasm ${fmt(bundle.rawKiB, 1)} KiB raw, ${fmt(bundle.gzipKiB, 1)} KiB gzip; total upload ${bundle.upload}`,
+  `startup:  ours ${startLine("ours")}; ceiling ${startLine("ceiling")}; Hono ${startLine("hono")}  (span of wrangler check startup's profile)`,
+  `cold start (spawn wrangler dev → first 200): ours ${coldLine("ours")}; ceiling ${coldLine("ceiling")}; Hono ${coldLine("hono")}`,
+  "",
+  "budgets:",
+  ...budgets.map((b) => `  ${b.verdict.padEnd(4)}  ${b.name.padEnd(56)} ${b.detail}`),
+  "",
+].join("\n");
+process.stdout.write(text);
+
+if (PROFILE) {
+  const t = targets.find((x) => x.key === PROFILE || x.name === PROFILE);
+  if (!t || t.skip) {
+    say(`BENCH_PROFILE=${PROFILE}: no such target measured`);
+  } else {
+    say(`profiling ${t.key} for ${SECONDS} s`);
+    const w = workers[t.worker];
+    const file = t.fresh ? writeRequests(reqFile(t.key), t.requests()) : t.file;
+    const lines = await profile({ inspector: w.inspector, port: t.port === "front" ? w.front : w.inner, file, seconds: SECONDS, connections: CONNECTIONS });
+    process.stdout.write(`\nCPU profile of ${t.key}:\n${lines.join("\n")}\n`);
+  }
+}
+
+const resultsDir = join(ROOT, "bench/results");
+mkdirSync(resultsDir, { recursive: true });
+const markdown = [
+  `Measured ${new Date().toISOString().slice(0, 16)}Z; ${ROUNDS} round(s) × ${SECONDS} s, ${CONNECTIONS} connections; ${machine}${loaded ? " — **loaded machine**" : ""}.`,
+  "",
+  tbl.markdown,
+  "",
+  "| ratio | value |", "| --- | --- |", ...ratios.map(([l, v]) => `| ${l} | ${fmt(v, 2)}× |`),
+  "",
+  "| budget | verdict | value |", "| --- | --- | --- |", ...budgets.map((b) => `| ${b.name} | ${b.verdict} | ${b.detail} |`),
+  "",
+  `Bundle: wasm ${fmt(bundle.rawKiB, 1)} KiB raw, ${fmt(bundle.gzipKiB, 1)} KiB gzip; total upload ${bundle.upload}.`,
+  `Startup (wrangler check startup): ours ${startLine("ours")}; ceiling ${startLine("ceiling")}; Hono ${startLine("hono")}.`,
+  `Cold start (spawn → first 200): ours ${coldLine("ours")}; ceiling ${coldLine("ceiling")}; Hono ${coldLine("hono")}.`,
+  "",
+].join("\n");
+writeFileSync(join(resultsDir, "latest.md"), markdown);
+writeFileSync(join(resultsDir, "latest.json"), JSON.stringify({ seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, machine, loaded, bundle, startup, cold, targets: targets.map(({ requests, probe, ...t }) => t), ratios, budgets }, null, 2));
+say(`results in bench/results/latest.{md,json}; fake OpenAI served ${fake.served()} requests`);
+fake.server.close();
+stopAll();
+process.exit(env.BENCH_STRICT === "1" && budgets.some((b) => b.verdict === "FAIL") ? 1 : 0);
