@@ -144,7 +144,7 @@ pub async fn checkouts_to_mention(db: &Db, user_id: i64) -> Result<Vec<CheckoutR
     Ok(db.query(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(checkout_row).collect())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct SubscriptionRecord {
     pub id: String,
     pub user_id: i64,
@@ -206,11 +206,14 @@ pub async fn save_subscription(db: &Db, s: &SubscriptionRecord) -> Result<bool, 
     Ok(!rows.is_empty())
 }
 
+/// Named like `SubscriptionRecord`'s fields (db::dashboard reads them as JSON).
 const SUBSCRIPTION_COLUMNS: &str =
-    "id, user_id, stripe_customer_id, price_id, plan, status, cancel_at_period_end,
-    extract(epoch FROM current_period_start)::int8, extract(epoch FROM current_period_end)::int8,
-    extract(epoch FROM cancel_at)::int8, extract(epoch FROM canceled_at)::int8,
-    extract(epoch FROM ended_at)::int8, extract(epoch FROM stripe_created_at)::int8, synced_at_ms";
+    "id, user_id, stripe_customer_id AS customer_id, price_id, plan, status, cancel_at_period_end,
+    extract(epoch FROM current_period_start)::int8 AS period_start,
+    extract(epoch FROM current_period_end)::int8 AS period_end,
+    extract(epoch FROM cancel_at)::int8 AS cancel_at, extract(epoch FROM canceled_at)::int8 AS canceled_at,
+    extract(epoch FROM ended_at)::int8 AS ended_at, extract(epoch FROM stripe_created_at)::int8 AS created,
+    synced_at_ms";
 
 fn subscription_row(r: &Row) -> SubscriptionRecord {
     SubscriptionRecord {
@@ -231,12 +234,17 @@ fn subscription_row(r: &Row) -> SubscriptionRecord {
     }
 }
 
-/// The user's subscriptions, newest first.
-pub async fn subscriptions_of(db: &Db, user_id: i64) -> Result<Vec<SubscriptionRecord>, AppError> {
-    let sql = format!(
+/// The subscriptions of user `$1`, newest first (`SUBSCRIPTION_COLUMNS`).
+pub fn subscriptions_of_sql() -> String {
+    format!(
         "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE user_id = $1
          ORDER BY stripe_created_at DESC, id DESC LIMIT 20"
-    );
+    )
+}
+
+/// The user's subscriptions, newest first.
+pub async fn subscriptions_of(db: &Db, user_id: i64) -> Result<Vec<SubscriptionRecord>, AppError> {
+    let sql = subscriptions_of_sql();
     Ok(db.query(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(subscription_row).collect())
 }
 

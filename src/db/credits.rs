@@ -137,7 +137,7 @@ pub async fn spend(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct LedgerEntry {
     pub id: i64,
     pub delta: i64,
@@ -149,18 +149,17 @@ pub struct LedgerEntry {
     pub balance_after: i64,
 }
 
+/// The newest ledger entries of user `$1` (at most `$2`), newest first, with running balances;
+/// columns named like `LedgerEntry`'s fields (db::dashboard reads the same rows as JSON).
+pub const RECENT_SQL: &str = "SELECT id, delta, reason, reference, note,
+        (extract(epoch FROM created_at) * 1000)::int8 AS created_at_ms,
+        sum(delta) OVER (ORDER BY id)::int8 AS balance_after
+     FROM credit_ledger WHERE user_id = $1
+     ORDER BY id DESC LIMIT $2";
+
 /// The newest `limit` ledger entries of a user, newest first, with running balances.
 pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<LedgerEntry>, AppError> {
-    let rows = db
-        .query(
-            "SELECT id, delta, reason, reference, note,
-                    (extract(epoch FROM created_at) * 1000)::int8,
-                    sum(delta) OVER (ORDER BY id)::int8
-             FROM credit_ledger WHERE user_id = $1
-             ORDER BY id DESC LIMIT $2",
-            &[(&user_id, Type::INT8), (&limit, Type::INT8)],
-        )
-        .await?;
+    let rows = db.query(RECENT_SQL, &[(&user_id, Type::INT8), (&limit, Type::INT8)]).await?;
     Ok(rows
         .iter()
         .map(|r| LedgerEntry {

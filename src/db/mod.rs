@@ -14,6 +14,7 @@ pub mod admin;
 pub mod affiliates;
 pub mod billing;
 pub mod credits;
+pub mod dashboard;
 pub mod generations;
 pub mod history;
 pub mod schema;

@@ -4,11 +4,11 @@
 use super::input::Form;
 use crate::auth::google::PROVIDER as GOOGLE;
 use crate::ctx::Ctx;
-use crate::db::{credits, users};
+use crate::db::{dashboard, users};
 use crate::domain::billing::Plan;
 use crate::error::AppError;
 use crate::reply::Reply;
-use crate::services::billing::plan_for;
+use crate::services::billing::entitlement;
 use crate::views::account::RecentWork;
 use crate::views::account::{Account, Dashboard, Deleted};
 use crate::views::billing::ledger_views;
@@ -19,12 +19,12 @@ use worker::Request;
 /// `GET /dashboard`: balance, plan, recent work, recent credit changes and what to do next.
 pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
-    let db = cx.db().await?;
-    let balance = credits::balance(db, user.id).await?;
-    let entitlement = plan_for(db, user.id, cx.now_ms).await?;
-    let ledger = credits::recent(db, user.id, 5).await?;
-    let recent_work: Vec<RecentWork> = crate::db::history::page(db, user.id, 5, 0)
-        .await?
+    // One statement for everything below (the session check above is the other round trip).
+    let data = dashboard::load(cx.db().await?, user.id, 5).await?;
+    let (balance, ledger) = (data.balance, data.ledger);
+    let entitlement = entitlement(data.subscriptions, cx.now_ms / 1000);
+    let recent_work: Vec<RecentWork> = data
+        .recent_work
         .into_iter()
         .map(|i| RecentWork {
             tool: super::history::tool_name(&i.kind).into(),
