@@ -166,31 +166,39 @@ async function probeWebhook(t) {
   return null;
 }
 
-// AgentWrite arrives with the tools branch: the bench reads the form of GET /tools/agentwrite
-// (a signed-in page), fills it with a product brief and posts it; the answer must be 2xx.
+// AgentWrite as the page's script drives it: the form's fields, posted to the streaming
+// endpoint (data-stream of the form on GET /tools/agentwrite), answered as server-sent events
+// relayed from the fake OpenAI. Tone, language and length take the form's own defaults.
 let agentWriteRequests = [];
 async function probeAgentWrite(t) {
-  const user = users[0];
-  const page = await send(t, rawRequest("GET", "/tools/agentwrite", { Cookie: user.cookie, "CF-Connecting-IP": ips[0] }));
+  const page = await send(t, rawRequest("GET", "/tools/agentwrite", { Cookie: users[0].cookie, "CF-Connecting-IP": ips[0] }));
   if (page.status === 404) return { skip: "skipped: GET /tools/agentwrite answers 404 (arrives with the tools branch)" };
-  const form = page.text.match(/<form[^>]*method="post"[^>]*>([\s\S]*?)<\/form>/i);
-  if (page.status !== 200 || !form) return { skip: `skipped: GET /tools/agentwrite answered ${page.status} without a POST form: update bench/run.mjs` };
-  const action = (form[0].match(/action="([^"]*)"/) ?? [])[1] ?? "/tools/agentwrite";
-  const sample = { name: "TrailLite 2 Backpacking Tent", product: "TrailLite 2 Backpacking Tent", features: "1.1 kg; sets up in 3 minutes; 3000 mm fly", audience: "hikers", tone: "friendly", language: "English" };
-  const fields = [];
-  for (const m of form[1].matchAll(/<(input|textarea|select)\b([^>]*)>/gi)) {
-    const name = (m[2].match(/name="([^"]+)"/) ?? [])[1];
-    if (!name || name === "csrf") continue;
-    const value = (m[2].match(/value="([^"]*)"/) ?? [])[1];
-    const key = Object.keys(sample).find((k) => name.toLowerCase().includes(k));
-    fields.push([name, value ?? (key ? sample[key] : "Bench product")]);
-  }
-  agentWriteRequests = users.map((u, i) =>
-    rawRequest("POST", action, { Cookie: u.cookie, "CF-Connecting-IP": ips[i % ips.length], "Content-Type": "application/x-www-form-urlencoded", Origin: fx.SITE },
+  const form = page.text.match(/<form[^>]*data-stream="([^"]+)"[^>]*>([\s\S]*?)<\/form>/);
+  if (page.status !== 200 || !form) return { skip: `skipped: GET /tools/agentwrite answered ${page.status} without the streaming form: update bench/run.mjs` };
+  const chosen = (name) => {
+    const select = form[2].match(new RegExp(`<select[^>]*name="${name}"[^>]*>([\\s\\S]*?)</select>`));
+    const option = select && (select[1].match(/<option value="([^"]*)"[^>]*selected/) ?? select[1].match(/<option value="([^"]*)"/));
+    const radio = form[2].match(new RegExp(`name="${name}" value="([^"]*)" checked`)) ?? form[2].match(new RegExp(`name="${name}" value="([^"]*)"`));
+    return (option ?? radio ?? [])[1] ?? "";
+  };
+  const fields = [
+    ["product_name", "TrailLite 2 Backpacking Tent"],
+    ["features", "1.1 kg\nsets up in under 3 minutes\n3000 mm waterproof fly"],
+    ["audience", "weekend hikers who count every gram"],
+    ["tone", chosen("tone")],
+    ["language", chosen("language")],
+    ["length", chosen("length")],
+    ["keywords", "ultralight tent"],
+  ];
+  agentWriteRequests = users.map((u) =>
+    rawRequest("POST", form[1], { Cookie: u.cookie, "CF-Connecting-IP": ips[0], "Content-Type": "application/x-www-form-urlencoded", Origin: fx.SITE, Accept: "text/event-stream" },
       new URLSearchParams([["csrf", u.csrf], ...fields]).toString()),
   );
   const res = await send(t, agentWriteRequests[0]);
-  if (res.status < 200 || res.status > 299) return { skip: `skipped: POST ${action} answered ${res.status}: update the request in bench/run.mjs` };
+  if (res.status !== 200 || !res.type.startsWith("text/event-stream") || !res.text.includes("event: done")) {
+    return { skip: `skipped: POST ${form[1]} answered ${res.status} ${res.type}: ${res.text.slice(0, 160)}` };
+  }
+  t.note = "streamed from the fake OpenAI";
   return null;
 }
 

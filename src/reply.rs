@@ -1,5 +1,6 @@
 //! What a handler answers: status, headers and a body, independent of the Worker runtime so that
-//! handlers and views can be tested natively. `app` turns it into a `worker::Response`.
+//! handlers and views can be tested natively. `app` turns it into the runtime's `Response`
+//! (see `respond`).
 
 use serde::Serialize;
 

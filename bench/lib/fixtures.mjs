@@ -96,14 +96,22 @@ export function stripeEvents(prefix, n, nowSecs = Math.floor(Date.now() / 1000))
   return out;
 }
 
+export const FAKE_CHUNKS = 40;
+/** What the fake "writes": the TITLE/DESCRIPTION/BULLETS shape AgentWrite's prompt asks for. */
+const COPY =
+  "TITLE: TrailLite 2 Backpacking Tent — Made for the Trail\n" +
+  "DESCRIPTION: Pitch camp in minutes and sleep dry. At 1.1 kg the TrailLite 2 is the tent you " +
+  "forget you are carrying until the rain starts, with room for two and their boots.\n" +
+  "BULLETS:\n- Sets up in under 3 minutes\n- 3000 mm waterproof fly\n- Two doors, two vestibules\n";
+
 /**
- * A fake of OpenAI's chat completions on 127.0.0.1: streams `chunks` pieces of a product
- * description as server-sent events (role chunk, content chunks, finish chunk, usage chunk,
- * `data: [DONE]`), or answers one JSON completion when `stream` is false. No delay: the bench
- * measures what relaying costs, not OpenAI's speed.
+ * A fake of OpenAI's chat completions on 127.0.0.1: streams `COPY` in `chunks` pieces as
+ * server-sent events (role chunk, content chunks, finish chunk, usage chunk, `data: [DONE]`),
+ * or answers one JSON completion when `stream` is false. No delay: the bench measures what
+ * relaying costs, not OpenAI's speed.
  */
-export function startFakeOpenAi({ chunks = 40 } = {}) {
-  const words = "Pitch camp in minutes and sleep dry. At 1.1 kg the TrailLite 2 is the tent you forget you carry".split(" ");
+export function startFakeOpenAi({ chunks = FAKE_CHUNKS } = {}) {
+  const size = Math.ceil(COPY.length / chunks);
   let served = 0;
   const server = createServer((req, res) => {
     let raw = "";
@@ -119,8 +127,8 @@ export function startFakeOpenAi({ chunks = 40 } = {}) {
       const id = `chatcmpl-bench${served}`;
       const created = Math.floor(Date.now() / 1000);
       const model = ask.model ?? "gpt-4o-mini";
-      const text = Array.from({ length: chunks }, (_, i) => `${words[i % words.length]} `);
-      const usage = { prompt_tokens: 60, completion_tokens: chunks, total_tokens: 60 + chunks };
+      const text = Array.from({ length: Math.ceil(COPY.length / size) }, (_, i) => COPY.slice(i * size, (i + 1) * size));
+      const usage = { prompt_tokens: 60, completion_tokens: text.length, total_tokens: 60 + text.length };
       if (req.url !== "/v1/chat/completions" || req.method !== "POST") {
         res.writeHead(404, { "Content-Type": "application/json" });
         res.end(JSON.stringify({ error: { message: "not found", type: "invalid_request_error", param: null, code: null } }));
