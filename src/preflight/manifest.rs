@@ -123,6 +123,7 @@ fn migrations(manifest: &Table, report: &mut Report) {
             created = true;
         }
         if lists(m, "new_classes") {
+            created = true;
             report.problem(
                 "wrangler.toml: RateLimiter is created with new_classes (key-value storage); it uses SQLite storage",
                 "create it with new_sqlite_classes = [\"RateLimiter\"] (a class's storage kind cannot change once deployed)",
