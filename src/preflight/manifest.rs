@@ -28,6 +28,7 @@ pub fn check(manifest: &Table, vars: &HashMap<String, String>, report: &mut Repo
     durable_object(manifest, report);
     migrations(manifest, report);
     check_vars(manifest, vars, report);
+    custom_domain(manifest, vars, report);
     if let Some(envs) = manifest.get("env").and_then(Value::as_table) {
         let names: Vec<&str> = envs.keys().map(String::as_str).collect();
         report.note(format!(
@@ -183,5 +184,22 @@ fn check_vars(manifest: &Table, vars: &HashMap<String, String>, report: &mut Rep
                  `npx wrangler secret put {name}`"
             ),
         );
+    }
+}
+
+/// A site on its own domain needs a route or custom domain; it may also be attached in the
+/// dashboard, so this is a note, not a problem.
+fn custom_domain(manifest: &Table, vars: &HashMap<String, String>, report: &mut Report) {
+    let Some(host) =
+        vars.get("NEXTAUTH_URL").and_then(|u| url::Url::parse(u).ok()?.host_str().map(String::from))
+    else {
+        return;
+    };
+    if !host.ends_with(".workers.dev") && manifest.get("routes").is_none() && manifest.get("route").is_none()
+    {
+        report.note(format!(
+            "wrangler.toml has no routes: attach {host} to the Worker (dashboard → Workers → ghosttools → \
+             Settings → Domains & Routes, or routes = [{{ pattern = \"{host}\", custom_domain = true }}])"
+        ));
     }
 }

@@ -271,3 +271,23 @@ fn the_report_prints_each_problem_with_its_fix() {
         "{text}"
     );
 }
+
+#[test]
+fn the_operations_guide_lists_the_webhook_events_the_code_handles_and_only_real_make_targets() {
+    let read =
+        |path: &str| std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let guide = read("docs/operations.md");
+    for event in crate::services::billing::webhook::HANDLED {
+        assert!(guide.contains(&format!("- `{event}`")), "docs/operations.md lacks the event {event}");
+    }
+    let makefile = read("Makefile");
+    for (at, _) in guide.match_indices("make ") {
+        let target: String =
+            guide[at + 5..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '-').collect();
+        if target.is_empty() || target == "targets" {
+            continue;
+        }
+        let defined = makefile.lines().any(|l| l.starts_with(&format!("{target}:")));
+        assert!(defined, "docs/operations.md mentions `make {target}`, which the Makefile lacks");
+    }
+}
