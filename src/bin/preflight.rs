@@ -115,7 +115,12 @@ mod native {
                 String::from_utf8_lossy(&output.stderr),
                 String::from_utf8_lossy(&output.stdout)
             );
-            let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let text = strip_colours(&text);
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.contains("Logs were written"))
+                .collect();
             let why = lines
                 .iter()
                 .find(|l| l.contains("[ERROR]"))
@@ -125,5 +130,24 @@ mod native {
             return Err(failed(why));
         }
         preflight::parse_secret_list(&String::from_utf8_lossy(&output.stdout)).map_err(failed)
+    }
+
+    /// Wrangler colours its errors even into a pipe when it believes in a terminal.
+    fn strip_colours(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // ESC [ parameters… final letter
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 }

@@ -225,10 +225,12 @@ async fn preflight_explains_a_failed_wrangler_login(_: &'static Stack) {
     // The bindings are still checked when the secrets cannot be listed.
     let path = dir.path().join("wrangler.toml");
     std::fs::write(&path, manifest.replace("4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a", &"0".repeat(32))).unwrap();
+    // What wrangler 4.86 prints without a login, colours and all (captured from the real one).
     let wrangler = script(
         dir.path(),
         "wrangler",
-        "echo '✘ [ERROR] In a non-interactive environment, it'\"'\"'s necessary to set a CLOUDFLARE_API_TOKEN environment variable for wrangler to work.' >&2\nexit 1",
+        r#"printf '\033[31m✘ \033[41;31m[\033[41;97mERROR\033[41;31m]\033[0m \033[1mIn a non-interactive environment, it'"'"'s necessary to set a CLOUDFLARE_API_TOKEN environment variable for wrangler to work.\033[0m\n\n\n🪵  Logs were written to "/tmp/wrangler.log"\n' >&2
+exit 1"#,
     );
     let run =
         preflight(&["--from-wrangler", path.to_str().unwrap()], &[("WRANGLER", wrangler.to_str().unwrap())]);
