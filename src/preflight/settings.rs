@@ -180,15 +180,26 @@ fn stripe(f: &mut Findings) {
     if let Some((var, key)) = first_value(f, &["STRIPE_PUBLISHABLE_KEY"]) {
         match key_mode(&key, &["pk"]) {
             None => f.bad(var, "must start with pk_live_ (or pk_test_)"),
-            Some((mode, _)) if Some(mode) != secret_mode.or(Some(expected)) => f.bad(
-                var,
-                format!(
-                    "is a {} key but STRIPE_SECRET_KEY is a {} key: live and test keys are mixed",
-                    mode_name(mode),
-                    mode_name(secret_mode.unwrap_or(expected))
+            Some((mode, _)) => match secret_mode {
+                Some(secret) if secret != mode => f.bad(
+                    var,
+                    format!(
+                        "is a {} key but STRIPE_SECRET_KEY is a {} key: live and test keys are mixed",
+                        mode_name(mode),
+                        mode_name(secret)
+                    ),
                 ),
-            ),
-            Some(_) => {}
+                None if mode != expected => f.bad(
+                    var,
+                    format!(
+                        "is a {} key, but this check expects {} mode{}",
+                        mode_name(mode),
+                        mode_name(expected),
+                        mode_flag(expected)
+                    ),
+                ),
+                _ => {}
+            },
         }
     }
     for var in ["STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET_PREVIOUS"] {
