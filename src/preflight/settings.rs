@@ -227,7 +227,9 @@ fn stripe(f: &mut Findings) {
 
 fn mode_flag(expected: StripeMode) -> &'static str {
     match expected {
-        StripeMode::Live => " (a staging deployment on test keys: --stripe-test-mode, or make preflight STRIPE_TEST_MODE=1)",
+        StripeMode::Live => {
+            " (a staging deployment on test keys: --stripe-test-mode, or make preflight STRIPE_TEST_MODE=1)"
+        }
         StripeMode::Test => " (--stripe-test-mode was given)",
     }
 }

@@ -216,7 +216,10 @@ fn uploaded_secret_names_are_enough_but_the_output_says_values_were_not_checked(
     // The secret key's mode is unknown then: a publishable key is held to the expected mode.
     let m = manifest(|m| m + "STRIPE_PUBLISHABLE_KEY = \"pk_test_abc\"\n");
     let p = only_problem(&m, &Secrets::Uploaded(names.clone()));
-    assert!(p.what.contains("STRIPE_PUBLISHABLE_KEY: is a test key, but this check expects live mode"), "{p:?}");
+    assert!(
+        p.what.contains("STRIPE_PUBLISHABLE_KEY: is a test key, but this check expects live mode"),
+        "{p:?}"
+    );
     let mut both = names;
     both.insert("EMAIL_FROM".into());
     let p = only_problem(&manifest(|m| m), &Secrets::Uploaded(both));
