@@ -1,7 +1,7 @@
 # The verbs a newcomer types. `make help` lists them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: preflight smoke help setup wasm build dev test test-unit test-e2e bench bench-ratelimit migrate migrate-status size fmt lint deploy clean
+.PHONY: preflight deploy-check smoke help setup wasm build dev test test-unit test-e2e bench bench-ratelimit migrate migrate-status size fmt lint deploy clean
 
 help: ## List the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -52,14 +52,25 @@ lint: ## Clippy for the Worker (wasm32) and the native code, warnings as errors
 	@cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
 	@cargo clippy --quiet --all-targets -- -D warnings
 
-preflight: ## Check the production config: wrangler.toml [vars] + secrets exported in this shell
-	@cargo run --quiet --bin preflight -- wrangler.toml
+# Where preflight reads the secrets: this shell (default), ENV_FILE=<dotenv file>, or
+# FROM_WRANGLER=1 (names from `wrangler secret list`). STRIPE_TEST_MODE=1 for a staging deploy.
+PREFLIGHT_ARGS = $(if $(ENV_FILE),--env-file "$(ENV_FILE)") $(if $(FROM_WRANGLER),--from-wrangler) $(if $(STRIPE_TEST_MODE),--stripe-test-mode)
 
-smoke: ## After a deploy: health ok, security headers, webhook refuses unsigned (URL=https://…)
+preflight: ## Check the production config: wrangler.toml + secrets (shell, ENV_FILE=… or FROM_WRANGLER=1)
+	@cargo run --quiet --bin preflight -- $(PREFLIGHT_ARGS) wrangler.toml
+
+deploy-check: ## Prove the Worker bundles and fits Cloudflare's size limit (wrangler deploy --dry-run; offline)
+	@scripts/deploy-check.sh
+
+smoke: ## After a deploy: health, security headers, sign-in page, webhook refuses unsigned (URL=https://…)
 	@scripts/smoke.sh "$(URL)"
 
-deploy: preflight build ## Migrate the production DATABASE_URL, then deploy the Worker to Cloudflare
-	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL to the production database"; exit 1; }
+# Without ENV_FILE, deploy checks the secrets Cloudflare holds (FROM_WRANGLER): deploying
+# needs the same login.
+deploy: setup ## Preflight, bundle check, migrate the production DATABASE_URL, then wrangler deploy
+	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL to the production database (a direct connection string)"; exit 1; }
+	@$(MAKE) -s preflight $(if $(ENV_FILE),,FROM_WRANGLER=1)
+	@scripts/deploy-check.sh
 	@cargo run --quiet --bin migrate
 	@npx wrangler deploy
 

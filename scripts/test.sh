@@ -28,6 +28,8 @@ sweep
 scripts/setup.sh
 say "building the Worker (release wasm)"
 make -s wasm
+say "deploy check (wrangler deploy --dry-run: the bundle builds and fits the size limit)"
+scripts/deploy-check.sh
 say "unit tests"
 cargo test --quiet --lib --bins
 say "end-to-end tests (workerd + Postgres + fakes)"

@@ -9,6 +9,9 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod incoming;
+/// The production preflight (native only: the `preflight` binary).
+#[cfg(not(target_arch = "wasm32"))]
+pub mod preflight;
 pub mod rate_limit;
 pub mod reply;
 pub mod respond;

@@ -1,9 +1,14 @@
 //! `preflight`: checks a production configuration before deploying — the handbook's
-//! "prepare-production" step. Reads `[vars]` from wrangler.toml and secrets from this shell's
-//! environment (export them as you would `wrangler secret put` them), validates them with the
-//! Worker's own config code as `ENVIRONMENT=production`, and checks the bindings.
+//! "prepare-production" step. The checks live in `ghosttools::preflight`; this reads the inputs
+//! and prints the report.
 //!
-//! Usage: `STRIPE_SECRET_KEY=… NEXTAUTH_SECRET=… … preflight [wrangler.toml]`; exit 1 on problems.
+//! Usage: `preflight [--env-file FILE | --from-wrangler] [--stripe-test-mode] [wrangler.toml]`
+//! - no option: secrets are read from this shell's environment (export them first);
+//! - `--env-file FILE`: from a dotenv file (the one `wrangler secret bulk FILE` uploads);
+//! - `--from-wrangler`: the names `wrangler secret list` reports (values cannot be checked).
+//!   The command is `npx wrangler` unless `WRANGLER` names another (a path, or words).
+//!
+//! Exit status: 0 ready, 1 problems found, 2 the inputs could not be read.
 
 fn main() {
     #[cfg(not(target_arch = "wasm32"))]
@@ -12,74 +17,136 @@ fn main() {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
-    use ghosttools::config::Config;
-    use std::collections::HashMap;
+    use ghosttools::preflight::{self, Report, Secrets, StripeMode};
+    use std::process::Command;
+
+    const USAGE: &str =
+        "usage: preflight [--env-file FILE | --from-wrangler] [--stripe-test-mode] [wrangler.toml]";
+
+    enum From {
+        Shell,
+        File(String),
+        Wrangler,
+    }
 
     pub fn main() -> i32 {
-        let path = std::env::args().nth(1).unwrap_or_else(|| "wrangler.toml".into());
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("preflight: cannot read {path}: {e}");
-                return 2;
+        match run(std::env::args().skip(1).collect()) {
+            Ok(code) => code,
+            Err(message) => {
+                eprintln!("preflight: {message}");
+                2
             }
-        };
-        let manifest: toml::Table = match text.parse() {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("preflight: {path} is not valid TOML: {e}");
-                return 2;
-            }
-        };
-        let mut problems = binding_problems(&manifest);
-        let vars: HashMap<String, String> = manifest
-            .get("vars")
-            .and_then(|v| v.as_table())
-            .map(|t| t.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
-            .unwrap_or_default();
-        let config = Config::from_lookup(|name| {
-            if name == "ENVIRONMENT" {
-                return Some("production".into());
-            }
-            std::env::var(name).ok().or_else(|| vars.get(name).cloned())
-        });
-        problems.extend(config.problems().iter().map(|p| p.to_string()));
-        if config.site.as_ref().is_ok_and(|s| !s.is_https()) {
-            problems.push("NEXTAUTH_URL: production must be served over https".into());
         }
-        if problems.is_empty() {
-            println!("preflight: configuration ready for production");
+    }
+
+    fn run(args: Vec<String>) -> Result<i32, String> {
+        let (mut from, mut mode, mut path) = (From::Shell, StripeMode::Live, None);
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--env-file" => from = From::File(args.next().ok_or(USAGE)?),
+                "--from-wrangler" => from = From::Wrangler,
+                "--stripe-test-mode" => mode = StripeMode::Test,
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    return Ok(0);
+                }
+                a if a.starts_with('-') => return Err(format!("unknown option {a}\n{USAGE}")),
+                a if path.is_none() => path = Some(a.to_string()),
+                _ => return Err(USAGE.into()),
+            }
+        }
+        let path = path.unwrap_or_else(|| "wrangler.toml".into());
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let manifest: toml::Table = text.parse().map_err(|e| format!("{path} is not valid TOML: {e}"))?;
+        let (secrets, described) = match from {
+            From::Shell => (Secrets::Shell(std::env::vars().collect()), "exported in this shell".to_string()),
+            From::File(file) => {
+                let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {file}: {e}"))?;
+                let values = preflight::parse_dotenv(&text).map_err(|e| format!("{file}: {e}"))?;
+                (Secrets::EnvFile { path: file.clone(), values }, format!("from {file}"))
+            }
+            From::Wrangler => match uploaded_secrets(&path) {
+                Ok(names) => (Secrets::Uploaded(names), "uploaded to Cloudflare (names only)".to_string()),
+                Err(problem) => {
+                    println!("preflight: {path}; secrets from `wrangler secret list`");
+                    let mut report = preflight::check_manifest(&manifest);
+                    report.problems.insert(0, problem);
+                    return Ok(finish(&report));
+                }
+            },
+        };
+        println!("preflight: {path}; secrets {described}");
+        Ok(finish(&preflight::check(&manifest, &secrets, mode)))
+    }
+
+    fn finish(report: &Report) -> i32 {
+        print!("{}", report.render());
+        if report.ready() {
+            println!("preflight: ready for production");
             0
         } else {
-            for p in &problems {
-                println!("problem: {p}");
-            }
+            let n = report.problems.len();
+            println!("preflight: {n} problem{} — not ready for production", if n == 1 { "" } else { "s" });
             1
         }
     }
 
-    fn binding_problems(manifest: &toml::Table) -> Vec<String> {
-        let mut out = Vec::new();
-        let hyperdrive = manifest.get("hyperdrive").and_then(|h| h.as_array());
-        let db = hyperdrive
-            .and_then(|hs| hs.iter().find(|h| h.get("binding").and_then(|b| b.as_str()) == Some("DB")));
-        match db.and_then(|h| h.get("id")).and_then(|i| i.as_str()) {
-            None => out.push("wrangler.toml: no [[hyperdrive]] binding named DB".into()),
-            Some(id) if id.chars().all(|c| c == '0') => out.push(
-                "wrangler.toml: the Hyperdrive id is the placeholder; run `wrangler hyperdrive create` and put its id here"
-                    .into(),
-            ),
-            Some(_) => {}
+    /// Runs `wrangler secret list --format json` for this wrangler.toml's Worker.
+    fn uploaded_secrets(manifest: &str) -> Result<std::collections::BTreeSet<String>, preflight::Problem> {
+        let wrangler = std::env::var("WRANGLER").unwrap_or_else(|_| "npx wrangler".into());
+        let mut words = wrangler.split_whitespace();
+        let program = words.next().unwrap_or("npx");
+        let output = Command::new(program)
+            .args(words)
+            .args(["secret", "list", "--format", "json", "--config", manifest])
+            .env("WRANGLER_SEND_METRICS", "false")
+            .output();
+        let login = "log in with `npx wrangler login` (or export CLOUDFLARE_API_TOKEN), or check a file \
+                     instead: `make preflight ENV_FILE=.prod.env`";
+        let failed = |why: String| preflight::Problem {
+            what: format!("cannot list the Worker's secrets: {why}"),
+            fix: login.into(),
+        };
+        let output = output.map_err(|e| failed(format!("{wrangler}: {e}")))?;
+        if !output.status.success() {
+            let text = format!(
+                "{}\n{}",
+                String::from_utf8_lossy(&output.stderr),
+                String::from_utf8_lossy(&output.stdout)
+            );
+            let text = strip_colours(&text);
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.contains("Logs were written"))
+                .collect();
+            let why = lines
+                .iter()
+                .find(|l| l.contains("[ERROR]"))
+                .or(lines.last())
+                .map(|l| l.trim_start_matches("✘ ").to_string())
+                .unwrap_or_else(|| format!("{wrangler} exited with {}", output.status));
+            return Err(failed(why));
         }
-        let has_limiter = manifest
-            .get("durable_objects")
-            .and_then(|d| d.get("bindings"))
-            .and_then(|b| b.as_array())
-            .is_some_and(|bs| {
-                bs.iter().any(|b| b.get("name").and_then(|n| n.as_str()) == Some("RATE_LIMITER"))
-            });
-        if !has_limiter {
-            out.push("wrangler.toml: no Durable Object binding RATE_LIMITER".into());
+        preflight::parse_secret_list(&String::from_utf8_lossy(&output.stdout)).map_err(failed)
+    }
+
+    /// Wrangler colours its errors even into a pipe when it believes in a terminal.
+    fn strip_colours(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                // ESC [ parameters… final letter
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
         }
         out
     }

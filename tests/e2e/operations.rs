@@ -1,65 +1,352 @@
-//! Operators' tools: the production preflight check and the post-deploy smoke check.
+//! Operators' tools as an operator runs them: the production preflight (shell, env file and
+//! wrangler's secret list through a fake `wrangler`), the bundle check before a deploy, and the
+//! post-deploy smoke check against the running Worker and against a site that is not ours.
 
+use crate::support::fakes::recorder::FakeServer;
 use crate::support::{process::root, Stack};
 use crate::trials;
 use libtest_mimic::Trial;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub fn tests() -> Vec<Trial> {
     trials![
         preflight_names_every_missing_production_setting_and_the_placeholder_binding,
-        preflight_passes_a_complete_production_configuration,
+        preflight_passes_a_complete_production_configuration_exported_in_the_shell,
+        preflight_passes_a_good_env_file_and_names_each_bad_value_with_its_fix,
+        preflight_refuses_an_env_file_it_cannot_read_with_exit_status_2,
+        preflight_checks_the_secret_names_wrangler_lists_and_says_values_were_not_checked,
+        preflight_names_a_secret_missing_from_cloudflare_with_the_put_command,
+        preflight_explains_a_failed_wrangler_login,
+        deploy_check_passes_a_bundle_under_the_limit_and_fails_one_over_it,
+        deploy_check_fails_when_the_bundle_does_not_build,
         the_post_deploy_smoke_check_passes_against_a_healthy_site,
+        the_smoke_check_fails_and_names_each_check_against_a_site_that_is_not_ours,
     ]
 }
 
-fn preflight(manifest: &std::path::Path, env: &[(&str, &str)]) -> (bool, String) {
+/// A production wrangler.toml: the repository's, with a real-looking Hyperdrive id and site.
+fn production_manifest(dir: &Path) -> PathBuf {
+    let manifest = std::fs::read_to_string(root().join("wrangler.toml"))
+        .unwrap()
+        .replace("00000000000000000000000000000000", "4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a")
+        .replace("ghosttools.example", "ghosttools.app");
+    let path = dir.join("wrangler.toml");
+    std::fs::write(&path, manifest).unwrap();
+    path
+}
+
+const GOOD_SECRETS: &[(&str, &str)] = &[
+    ("NEXTAUTH_SECRET", "q8Vn3kT0pXc2Lr7Wm5Yb1Hs9Df4Gj6Ka0Ze3Uv8Ni2O"),
+    ("EMAIL_SERVER", "smtp://apikey:s3cret@smtp.mailprovider.net:587"),
+    ("STRIPE_SECRET_KEY", "sk_live_51Habc0123456789abcdefghijKLMNOP"),
+    ("STRIPE_WEBHOOK_SECRET", "whsec_0123456789abcdefghijABCDEFGHIJ012345"),
+    ("STRIPE_STARTER_PRICE_ID", "price_1Starter0123"),
+    ("STRIPE_PRO_PRICE_ID", "price_1Pro0123"),
+    ("OPENAI_API_KEY", "sk-proj-0123456789abcdefghijABCDEFGHIJ0123456789ab"),
+];
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the preflight binary with only PATH and `env` in its environment.
+fn preflight(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
-    cmd.arg(manifest).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    cmd.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.envs(env.iter().copied());
     let out = cmd.output().expect("run preflight");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// An executable shell script standing in for a command.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/usr/bin/env bash\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// A fake `wrangler` that records its arguments and prints `secret list --format json` as
+/// wrangler 4.86 does: `JSON.stringify(secrets, null, "  ")` of the API's `{name, type}` list.
+fn fake_wrangler_listing(dir: &Path, names: &[&str]) -> PathBuf {
+    let entries: Vec<String> = names
+        .iter()
+        .map(|n| format!("  {{\n    \"name\": \"{n}\",\n    \"type\": \"secret_text\"\n  }}"))
+        .collect();
+    let json = format!("[\n{}\n]", entries.join(",\n"));
+    let args = dir.join("args");
+    script(dir, "wrangler", &format!("echo \"$*\" > '{}'\ncat <<'JSON'\n{json}\nJSON", args.display()))
 }
 
 async fn preflight_names_every_missing_production_setting_and_the_placeholder_binding(_: &'static Stack) {
-    let (ok, out) = preflight(&root().join("wrangler.toml"), &[]);
-    assert!(!ok);
+    let run = preflight(&[root().join("wrangler.toml").to_str().unwrap()], &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
     for needle in [
-        "Hyperdrive id is the placeholder",
-        "NEXTAUTH_SECRET",
-        "STRIPE_SECRET_KEY",
-        "OPENAI_API_KEY",
-        "EMAIL_SERVER",
+        "problem: wrangler.toml: the Hyperdrive id is the placeholder",
+        "fix: create one: `npx wrangler hyperdrive create ghosttools",
+        "problem: NEXTAUTH_SECRET: is not set",
+        "problem: STRIPE_SECRET_KEY: is not set",
+        "problem: OPENAI_API_KEY: is not set",
+        "problem: EMAIL_SERVER: is not set",
+        "problem: NEXTAUTH_URL: https://ghosttools.example is a placeholder",
+        "not ready for production",
     ] {
-        assert!(out.contains(needle), "preflight output lacks {needle}:\n{out}");
+        assert!(run.stdout.contains(needle), "preflight output lacks {needle}:\n{}", run.stdout);
+    }
+    // Every problem is followed by its fix.
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    for (i, line) in lines.iter().enumerate().filter(|(_, l)| l.starts_with("problem: ")) {
+        assert!(lines.get(i + 1).is_some_and(|l| l.starts_with("    fix: ")), "no fix after {line}");
     }
 }
 
-async fn preflight_passes_a_complete_production_configuration(_: &'static Stack) {
+async fn preflight_passes_a_complete_production_configuration_exported_in_the_shell(_: &'static Stack) {
     let dir = tempfile::tempdir().unwrap();
-    let manifest = std::fs::read_to_string(root().join("wrangler.toml"))
-        .unwrap()
-        .replace("00000000000000000000000000000000", "4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a");
+    let path = production_manifest(dir.path());
+    let run = preflight(&[path.to_str().unwrap()], GOOD_SECRETS);
+    assert_eq!(run.code, 0, "a complete configuration must pass:\n{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("secrets exported in this shell"), "{}", run.stdout);
+    assert!(run.stdout.contains("preflight: ready for production"), "{}", run.stdout);
+}
+
+fn env_file(dir: &Path, name: &str, pairs: &[(&str, &str)]) -> PathBuf {
+    let mut text = String::from("# production secrets: `npx wrangler secret bulk` this file\n");
+    for (k, v) in pairs {
+        text.push_str(&format!("{k}=\"{v}\"\n"));
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn preflight_passes_a_good_env_file_and_names_each_bad_value_with_its_fix(_: &'static Stack) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = production_manifest(dir.path());
+    let good = env_file(dir.path(), "good.env", GOOD_SECRETS);
+    // The shell's own values must not count when a file is given.
+    let run = preflight(&["--env-file", good.to_str().unwrap(), manifest.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains(&format!("secrets from {}", good.display())), "{}", run.stdout);
+
+    let mut bad: Vec<(&str, &str)> = GOOD_SECRETS.to_vec();
+    bad.retain(|(k, _)| !matches!(*k, "OPENAI_API_KEY" | "STRIPE_WEBHOOK_SECRET" | "NEXTAUTH_SECRET"));
+    bad.extend([
+        ("STRIPE_WEBHOOK_SECRET", "sk_live_51Habc0123456789abcdefghijKLMNOP"),
+        ("NEXTAUTH_SECRET", "too-short"),
+        ("STRIPE_PUBLISHABLE_KEY", "pk_test_51Habc0123"),
+    ]);
+    let bad = env_file(dir.path(), "bad.env", &bad);
+    let shell_has_it = [("OPENAI_API_KEY", GOOD_SECRETS[6].1)];
+    let run = preflight(&["--env-file", bad.to_str().unwrap(), manifest.to_str().unwrap()], &shell_has_it);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let f = bad.display();
+    for needle in [
+        "problem: OPENAI_API_KEY: is not set (required in production)".to_string(),
+        format!("    fix: platform.openai.com → API keys; set OPENAI_API_KEY in {f}, then upload it: `npx wrangler secret bulk {f}`"),
+        "problem: STRIPE_WEBHOOK_SECRET: must start with whsec_".into(),
+        "problem: NEXTAUTH_SECRET: must be at least 32 bytes".into(),
+        "    fix: generate one with `openssl rand -base64 48`".into(),
+        "problem: STRIPE_PUBLISHABLE_KEY: is a test key but STRIPE_SECRET_KEY is a live key: live and test keys are mixed"
+            .into(),
+        "preflight: 4 problems — not ready for production".into(),
+    ] {
+        assert!(run.stdout.contains(&needle), "output lacks {needle}:\n{}", run.stdout);
+    }
+    assert!(
+        !run.stdout.contains("too-short") && !run.stdout.contains("sk_live_51H"),
+        "values leak:\n{}",
+        run.stdout
+    );
+}
+
+async fn preflight_refuses_an_env_file_it_cannot_read_with_exit_status_2(_: &'static Stack) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = production_manifest(dir.path());
+    let missing = dir.path().join("nope.env");
+    let run = preflight(&["--env-file", missing.to_str().unwrap(), manifest.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot read") && run.stderr.contains("nope.env"), "{}", run.stderr);
+    let garbled = dir.path().join("garbled.env");
+    std::fs::write(&garbled, "A=1\nnot a variable\n").unwrap();
+    let run = preflight(&["--env-file", garbled.to_str().unwrap(), manifest.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("line 2: not KEY=value"), "{}", run.stderr);
+    let run = preflight(&["--frobnicate"], &[]);
+    assert_eq!((run.code, run.stderr.contains("usage: preflight")), (2, true), "{}", run.stderr);
+}
+
+async fn preflight_checks_the_secret_names_wrangler_lists_and_says_values_were_not_checked(
+    _: &'static Stack,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = production_manifest(dir.path());
+    let names: Vec<&str> = GOOD_SECRETS.iter().map(|(k, _)| *k).collect();
+    let wrangler = fake_wrangler_listing(dir.path(), &names);
+    let run = preflight(
+        &["--from-wrangler", manifest.to_str().unwrap()],
+        &[("WRANGLER", wrangler.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("secrets uploaded to Cloudflare (names only)"), "{}", run.stdout);
+    assert!(run.stdout.contains("note: secret values cannot be read back from Cloudflare"), "{}", run.stdout);
+    let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
+    assert_eq!(args.trim(), format!("secret list --format json --config {}", manifest.display()));
+}
+
+async fn preflight_names_a_secret_missing_from_cloudflare_with_the_put_command(_: &'static Stack) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = production_manifest(dir.path());
+    let names: Vec<&str> = GOOD_SECRETS.iter().map(|(k, _)| *k).filter(|k| *k != "OPENAI_API_KEY").collect();
+    let wrangler = fake_wrangler_listing(dir.path(), &names);
+    // A value exported in the shell does not stand in for a secret Cloudflare lacks.
+    let env = [("WRANGLER", wrangler.to_str().unwrap()), ("OPENAI_API_KEY", GOOD_SECRETS[6].1)];
+    let run = preflight(&["--from-wrangler", manifest.to_str().unwrap()], &env);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "problem: OPENAI_API_KEY: is not set (required in production)\n    fix: platform.openai.com → API keys; `npx wrangler secret put OPENAI_API_KEY`"
+        ),
+        "{}",
+        run.stdout
+    );
+}
+
+async fn preflight_explains_a_failed_wrangler_login(_: &'static Stack) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = std::fs::read_to_string(production_manifest(dir.path())).unwrap();
+    // The bindings are still checked when the secrets cannot be listed.
     let path = dir.path().join("wrangler.toml");
-    std::fs::write(&path, manifest).unwrap();
-    let env = [
-        ("NEXTAUTH_SECRET", "a-production-secret-that-is-long-enough-0123"),
-        ("EMAIL_SERVER", "smtp://user:pass@smtp.example.com:587"),
-        ("STRIPE_SECRET_KEY", "sk_live_123"),
-        ("STRIPE_WEBHOOK_SECRET", "whsec_123"),
-        ("STRIPE_STARTER_PRICE_ID", "price_starter"),
-        ("STRIPE_PRO_PRICE_ID", "price_pro"),
-        ("OPENAI_API_KEY", "sk-test"),
-    ];
-    let (ok, out) = preflight(&path, &env);
-    assert!(ok, "a complete configuration must pass:\n{out}");
+    std::fs::write(&path, manifest.replace("4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a", &"0".repeat(32))).unwrap();
+    // What wrangler 4.86 prints without a login, colours and all (captured from the real one).
+    let wrangler = script(
+        dir.path(),
+        "wrangler",
+        r#"printf '\033[31m✘ \033[41;31m[\033[41;97mERROR\033[41;31m]\033[0m \033[1mIn a non-interactive environment, it'"'"'s necessary to set a CLOUDFLARE_API_TOKEN environment variable for wrangler to work.\033[0m\n\n\n🪵  Logs were written to "/tmp/wrangler.log"\n' >&2
+exit 1"#,
+    );
+    let run =
+        preflight(&["--from-wrangler", path.to_str().unwrap()], &[("WRANGLER", wrangler.to_str().unwrap())]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("problem: cannot list the Worker's secrets: [ERROR] In a non-interactive environment"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("fix: log in with `npx wrangler login`"), "{}", run.stdout);
+    assert!(run.stdout.contains("Hyperdrive id is the placeholder"), "{}", run.stdout);
+}
+
+fn deploy_check(wrangler: &Path, limit: Option<&str>) -> Run {
+    let mut cmd = Command::new(root().join("scripts/deploy-check.sh"));
+    cmd.env("WRANGLER", wrangler);
+    match limit {
+        Some(l) => cmd.env("DEPLOY_LIMIT_KIB", l),
+        None => cmd.env_remove("DEPLOY_LIMIT_KIB"),
+    };
+    let out = cmd.output().expect("run deploy-check.sh");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The real dry run (`make deploy-check`, run by `make test`) proves the real bundle; these
+/// prove the script's verdict on what wrangler reports.
+async fn deploy_check_passes_a_bundle_under_the_limit_and_fails_one_over_it(_: &'static Stack) {
+    let dir = tempfile::tempdir().unwrap();
+    let wrangler = script(
+        dir.path(),
+        "wrangler",
+        "[ \"$1 $2 $3\" = 'deploy --dry-run --outdir' ] || exit 9\n\
+         printf '[custom build] Running: make -s wasm\\nTotal Upload: \\033[32m7012.50 KiB / gzip: 3100.25 KiB\\033[39m\\n--dry-run: exiting now.\\n'",
+    );
+    let run = deploy_check(&wrangler, None);
+    assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("bundle: 7012.50 KiB raw, 3100.25 KiB gzip (limit 3072 KiB gzip)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("over the 3072 KiB upload limit"), "{}", run.stderr);
+    let run = deploy_check(&wrangler, Some("10240"));
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("deploy-check: ok"), "{}", run.stdout);
+}
+
+async fn deploy_check_fails_when_the_bundle_does_not_build(_: &'static Stack) {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = script(
+        dir.path(),
+        "wrangler",
+        "echo '✘ [ERROR] Running custom build `make -s wasm` failed.' >&2\nexit 1",
+    );
+    let run = deploy_check(&broken, None);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("does not bundle") && run.stderr.contains("custom build"), "{}", run.stderr);
+    let silent = script(dir.path(), "wrangler-silent", "echo 'nothing to see'");
+    let run = deploy_check(&silent, None);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("no 'Total Upload"), "{}", run.stderr);
+}
+
+async fn smoke(url: &str) -> Run {
+    let out = tokio::process::Command::new(root().join("scripts/smoke.sh"))
+        .arg(url)
+        .output()
+        .await
+        .expect("run smoke.sh");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 async fn the_post_deploy_smoke_check_passes_against_a_healthy_site(s: &'static Stack) {
-    let out = Command::new(root().join("scripts/smoke.sh")).arg(s.url("")).output().expect("run smoke.sh");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "smoke.sh failed:\n{text}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("ok    unsigned webhook refused (400)"), "{text}");
+    let run = smoke(&s.url("")).await;
+    assert_eq!(run.code, 0, "smoke.sh failed:\n{}{}", run.stdout, run.stderr);
+    for line in [
+        "ok    health answers 200 ok",
+        "ok    database reachable",
+        "ok    schema up to date",
+        "ok    CSP with a nonce",
+        "ok    X-Frame-Options DENY",
+        "ok    sign-in form (email, CSRF)",
+        "ok    unsigned webhook refused (400)",
+        "ok    forged webhook signature refused (400)",
+    ] {
+        assert!(run.stdout.contains(line), "smoke output lacks {line}:\n{}", run.stdout);
+    }
+    assert!(!run.stdout.contains("FAIL"), "{}", run.stdout);
+}
+
+async fn the_smoke_check_fails_and_names_each_check_against_a_site_that_is_not_ours(_: &'static Stack) {
+    // A server that says 200 "hello" to everything: no health JSON, no headers, no form, and
+    // it "accepts" webhooks.
+    let site = FakeServer::start("not-ours", axum::Router::new().fallback(|| async { "hello" })).await;
+    let run = smoke(&site.url()).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    for line in [
+        "FAIL  health answers 200 ok — HTTP 200, not the health JSON: hello",
+        "FAIL  CSP with a nonce",
+        "FAIL  sign-in form (email, CSRF)",
+        "FAIL  unsigned webhook refused (400) — 200: the event was ACCEPTED",
+        "smoke: FAILED for",
+    ] {
+        assert!(run.stdout.contains(line), "smoke output lacks {line}:\n{}", run.stdout);
+    }
+    let posts = site.recorder.matching(|r| r.method == "POST" && r.path == "/api/stripe/webhook");
+    assert_eq!(posts.len(), 2, "one unsigned and one forged event");
+    assert!(posts[0].header("stripe-signature").is_none());
+    assert!(posts[1].header("stripe-signature").is_some_and(|h| h.starts_with("t=") && h.contains(",v1=")));
 }
