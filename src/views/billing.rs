@@ -110,6 +110,24 @@ impl SuccessPage {
         };
         SuccessPage { layout, heading, message, balance, problem }
     }
+
+    /// Stripe could not be asked about the session (down or failing): the payment is being
+    /// confirmed, unless the webhook already settled it (then that is what the page says).
+    pub fn confirming(layout: Layout, row: &CheckoutRow, balance: i64) -> SuccessPage {
+        if row.status == "paid" || row.status == "payment_failed" {
+            return SuccessPage::new(layout, row, Fulfilment::AlreadyFulfilled, &row.status, balance);
+        }
+        SuccessPage {
+            layout,
+            heading: "Confirming your payment".to_string(),
+            message: format!(
+                "We are confirming your payment for {} with Stripe. The credits are added as soon as it is confirmed, usually within a few minutes; there is no need to pay again.",
+                row.item_name
+            ),
+            balance,
+            problem: false,
+        }
+    }
 }
 
 pub struct LedgerView {

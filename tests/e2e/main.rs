@@ -17,7 +17,9 @@ mod billing_webhook;
 mod browser;
 mod config;
 mod credits;
+mod faults;
 mod health;
+mod load;
 mod migrations;
 mod operations;
 mod pages;
@@ -52,7 +54,9 @@ fn main() {
         browser::tests(),
         config::tests(),
         credits::tests(),
+        faults::tests(),
         health::tests(),
+        load::tests(),
         migrations::tests(),
         operations::tests(),
         pages::tests(),
