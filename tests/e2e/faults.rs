@@ -47,6 +47,8 @@ struct Seen {
     took: Duration,
     /// For streams: the last event's name (`done`, `error`), when the answer was a stream.
     last_event: Option<String>,
+    /// For streams that ended in an error: its code and message.
+    error: Option<(String, String)>,
 }
 
 async fn timed(
@@ -71,6 +73,7 @@ async fn timed(
         json,
         took: started.elapsed(),
         last_event: None,
+        error: None,
     };
     (seen, res)
 }
@@ -96,6 +99,10 @@ async fn hammer(s: &Stack, user: SignedIn, phase: &AtomicU8, stop: &AtomicBool) 
         if stream.status == 200 {
             let events = read_events(res, |e| e.event == "done" || e.event == "error").await;
             stream.last_event = events.last().map(|e| e.event.clone());
+            stream.error = events.last().filter(|e| e.event == "error").map(|e| {
+                let text = |k: &str| e.data[k].as_str().unwrap_or_default().to_string();
+                (text("code"), text("message"))
+            });
             stream.to = phase.load(Ordering::SeqCst);
             assert!(
                 stream.last_event.is_some(),
@@ -193,6 +200,7 @@ async fn postgres_stopped_under_load_gets_quick_503s_then_the_same_worker_recove
                     json: serde_json::from_str::<Value>(&body).is_ok(),
                     took: started.elapsed(),
                     last_event: None,
+                    error: None,
                 });
             }
         }
@@ -243,7 +251,9 @@ async fn postgres_stopped_under_load_gets_quick_503s_then_the_same_worker_recove
     let during = seen.iter().filter(|x| x.from == DOWN && x.to == DOWN).count();
     let after = seen.iter().filter(|x| x.from == UP).count();
     assert!(during >= 10 && after >= 4, "the outage was exercised: {during} during, {after} after");
-    assert!(!s.worker.log_text().contains("panicked"), "the Worker panicked:\n{}", s.worker.log_tail());
+    let log = s.worker.log_text();
+    assert!(!log.contains("panicked"), "the Worker panicked:\n{}", s.worker.log_tail());
+    assert_eq!(log.matches("Ready on").count(), 1, "the same Worker served throughout, never restarted");
 
     // Stripe retries: every event applied exactly once, however often it arrives.
     for _ in 0..2 {
@@ -319,6 +329,18 @@ async fn postgres_stopped_under_load_gets_quick_503s_then_the_same_worker_recove
     )
     .await;
     assert_eq!(orphan_charges, 0, "no charge or refund without its run");
+    // Each stranded run was one whose user was told it could not be saved — and not that no
+    // credits were used, since its credit is still held until the sweep.
+    let not_saved: Vec<&String> = seen
+        .iter()
+        .filter_map(|x| x.error.as_ref())
+        .filter(|(c, _)| c == "not_saved")
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(not_saved.len(), stranded, "{not_saved:?}");
+    for message in &not_saved {
+        assert!(message.contains("given back automatically") && !message.contains("No credits were used"));
+    }
     // The sweep's turn: a run stranded longer than its limit is refunded on the next visit.
     s.sql()
         .await

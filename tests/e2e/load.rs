@@ -215,9 +215,9 @@ async fn many_users_doing_the_whole_journey_at_once_leave_every_ledger_equal_to_
     }
 
     let t = tally.lock().unwrap();
-    let requests: u32 = t.counts.values().sum();
+    let answers: u32 = t.counts.values().sum();
     println!(
-        "load: {users} users for {:.1} s: {} journeys, {requests} requests, {} purchases; (step, status) counts:",
+        "load: {users} users for {:.1} s: {} journeys, {answers} answers checked, {} purchases; (step, status) counts:",
         elapsed.as_secs_f64(),
         t.journeys,
         t.purchases.len()
