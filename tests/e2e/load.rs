@@ -214,7 +214,7 @@ async fn many_users_doing_the_whole_journey_at_once_leave_every_ledger_equal_to_
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
-    let t = tally.lock().unwrap();
+    let t = std::mem::take(&mut *tally.lock().unwrap());
     let answers: u32 = t.counts.values().sum();
     println!(
         "load: {users} users for {:.1} s: {} journeys, {answers} answers checked, {} purchases; (step, status) counts:",
