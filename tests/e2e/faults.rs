@@ -4,12 +4,12 @@
 //! unreachable at checkout and on the success page, and a missing rate limiter in front of the
 //! costly actions. Whatever breaks a service does so on a stack of its own.
 
-use crate::support::billing::{balance, checkout, deliver_ok, start_checkout};
+use crate::support::billing::{balance, checkout, deliver_ok, location, start_checkout};
 use crate::support::fakes::stripe::PACK;
 use crate::support::outage::Relay;
 use crate::support::session::SignedIn;
 use crate::support::tools::{
-    assert_ledger_matches_balance, brief, grant, post_form, read_events, tool_ledger, unique,
+    assert_ledger_matches_balance, brief, grant, post_form, read_events, tool_ledger, unique, upload, wav,
 };
 use crate::support::{Fakes, Options, Stack, ADMIN_EMAIL};
 use crate::trials;
@@ -22,7 +22,8 @@ pub fn tests() -> Vec<Trial> {
     trials![
         postgres_stopped_under_load_gets_quick_503s_then_the_same_worker_recovers_with_nothing_half_written,
         a_stream_with_malformed_json_midway_is_explained_refunded_and_the_run_marked_failed,
-        a_malformed_whole_answer_is_explained_refunded_and_the_run_marked_failed,
+        a_malformed_answer_to_the_form_without_javascript_is_explained_refunded_and_the_run_marked_failed,
+        malformed_show_notes_keep_the_paid_transcript_and_say_the_notes_could_not_be_written,
         unreachable_stripe_leaves_no_half_made_checkout_and_the_success_page_says_the_payment_is_being_confirmed,
         without_the_limiter_generations_and_checkouts_are_refused_and_nothing_is_charged_or_recorded,
     ]
@@ -411,18 +412,46 @@ async fn a_stream_with_malformed_json_midway_is_explained_refunded_and_the_run_m
     assert_failed_and_refunded(s, user.user_id).await;
 }
 
-async fn a_malformed_whole_answer_is_explained_refunded_and_the_run_marked_failed(s: &'static Stack) {
-    let user = s.sign_in_new("garbled-whole").await;
+async fn a_malformed_answer_to_the_form_without_javascript_is_explained_refunded_and_the_run_marked_failed(
+    s: &'static Stack,
+) {
+    let user = s.sign_in_new("garbled-page").await;
     grant(s, user.user_id, 1).await;
     let token = format!("fake-chat-garbled-{}", unique());
     let name = format!("Garbled {token}");
     let res = post_form(s, &user, "/tools/agentwrite", &brief(&name)).await;
-    let status = res.status().as_u16();
+    assert_eq!(res.status(), 503);
     let html = res.text().await.unwrap();
-    assert!([502, 503].contains(&status), "{status}: {html}");
-    assert!(html.contains("No credits were used") && html.contains("try again"), "{html}");
+    assert!(html.contains("The connection broke off") && html.contains("No credits were used."), "{html}");
     assert!(html.contains(&format!("value=\"{name}\"")), "the brief is kept for the retry");
     assert_failed_and_refunded(s, user.user_id).await;
+}
+
+async fn malformed_show_notes_keep_the_paid_transcript_and_say_the_notes_could_not_be_written(
+    s: &'static Stack,
+) {
+    // The file name travels into the show-notes prompt: only the notes' (whole) answer is garbled.
+    let user = s.sign_in_new("garbled-notes").await;
+    grant(s, user.user_id, 1).await;
+    let token = format!("fake-chat-garbled-{}", unique());
+    let res = upload(s, &user, "/tools/podscribe", &format!("{token}.wav"), wav(30), "audio/wav").await;
+    assert_eq!(res.status(), 303);
+    let html = user.client.get(s.url(&location(&res))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("data-status=\"done\"") && html.contains("Welcome to the show"), "{html}");
+    assert!(html.contains("Show notes could not be written"), "{html}");
+    let ledger = tool_ledger(s, user.user_id).await;
+    assert_eq!(ledger.len(), 1, "the transcript is paid for once, the notes cost nothing: {ledger:?}");
+    let (status, notes_error): (String, Option<String>) = {
+        let row = s
+            .sql()
+            .await
+            .query_one("SELECT status, notes_error FROM transcripts WHERE id = $1", &[&ledger[0].2])
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert_eq!((status.as_str(), notes_error.as_deref()), ("done", Some("busy")));
+    assert_ledger_matches_balance(s, user.user_id).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -451,10 +480,9 @@ async fn unreachable_stripe_leaves_no_half_made_checkout_and_the_success_page_sa
     relay.down().await;
     let started = Instant::now();
     let res = checkout(&s, &user, PACK, "").await;
-    let status = res.status().as_u16();
+    assert_eq!(res.status(), 502);
     let html = res.text().await.unwrap();
-    assert!([502, 503].contains(&status), "{status}: {html}");
-    assert!(html.contains("Please try again"), "{html}");
+    assert!(html.contains("did not answer properly. Please try again."), "{html}");
     assert!(started.elapsed() < Duration::from_secs(15), "bounded: {:?}", started.elapsed());
     assert_eq!(checkout_rows(&s, user.user_id).await, (0, 0), "nothing half made");
     assert!(s.stripe().requests(|r| r.path.starts_with("/v1/")).is_empty(), "Stripe heard nothing");
