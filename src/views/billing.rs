@@ -245,3 +245,35 @@ impl BillingPage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pack(status: &str) -> CheckoutRow {
+        CheckoutRow {
+            id: "cs_test_1".into(),
+            user_id: 1,
+            mode: "payment".into(),
+            price_id: "price_1".into(),
+            item_name: "50 credit pack".into(),
+            credits: 50,
+            amount: 500,
+            currency: "usd".into(),
+            status: status.into(),
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn without_stripe_the_success_page_says_what_the_database_knows() {
+        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack("open"), 0);
+        assert_eq!(page.heading, "Confirming your payment");
+        assert!(page.message.contains("50 credit pack") && page.message.contains("no need to pay again"));
+        assert!(!page.problem);
+        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack("paid"), 50);
+        assert_eq!(page.heading, "Thank you!");
+        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack("payment_failed"), 0);
+        assert!(page.problem && page.heading.contains("did not go through"));
+    }
+}
