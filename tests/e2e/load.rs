@@ -5,7 +5,7 @@
 //! `LOAD_SECS` (default 20) and `LOAD_USERS` (default 16) size it; `make load` runs it longer.
 
 use crate::support::billing::{checkout, location};
-use crate::support::fakes::stripe::PACK;
+use crate::support::fakes::stripe::{PACK, STARTER};
 use crate::support::session::{csrf_in, unique_email, SignedIn};
 use crate::support::sign_in::{confirm, emailed_token};
 use crate::support::tools::{brief, read_events, upload, wav};
@@ -31,7 +31,9 @@ struct Tally {
     /// Answers no user should ever get (a 5xx, an unexpected status), with what was shown.
     unexpected: Vec<String>,
     journeys: u32,
+    /// Checkout Sessions of packs bought, and of plans subscribed to.
     purchases: Vec<String>,
+    subscriptions: Vec<String>,
 }
 
 type Shared = Arc<Mutex<Tally>>;
@@ -79,10 +81,11 @@ async fn sign_in(s: &Stack, email: &str, t: &Shared) -> SignedIn {
     SignedIn { client: browser, jar, user_id, email: email.to_string(), sid: String::new(), csrf }
 }
 
-/// Buys a pack: checkout, payment at the fake Stripe, then the webhook and the success page in
-/// an order the dice choose (webhook first, racing, or delivered twice at once).
-async fn buy(s: &Stack, user: &SignedIn, dice: &mut Dice, t: &Shared) {
-    let res = checkout(s, user, PACK, "").await;
+/// Buys `price` (a pack, or a plan): checkout, payment at the fake Stripe, then the webhooks and
+/// the success page in an order the dice choose (webhooks first, racing, or delivered twice at
+/// once).
+async fn buy(s: &Stack, user: &SignedIn, price: &str, dice: &mut Dice, t: &Shared) {
+    let res = checkout(s, user, price, "").await;
     let status = res.status().as_u16();
     note(t, "checkout", status, &[303], String::new);
     if status != 303 {
@@ -116,7 +119,12 @@ async fn buy(s: &Stack, user: &SignedIn, dice: &mut Dice, t: &Shared) {
     if dice.roll(2) == 0 {
         deliver_all().await;
     }
-    t.lock().unwrap().purchases.push(session);
+    let mut t = t.lock().unwrap();
+    if price == PACK {
+        t.purchases.push(session);
+    } else {
+        t.subscriptions.push(session);
+    }
 }
 
 /// One AgentWrite description: streamed to its end, streamed and abandoned after the first
@@ -154,9 +162,14 @@ async fn journey_loop(s: &Stack, index: u64, until: Instant, t: Shared) {
     let email = unique_email(&format!("load{index}"));
     let mut dice = Dice(0x9e37_79b9_7f4a_7c15 ^ (index + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9));
     let mut n = 0;
+    let mut first = true;
     while Instant::now() < until {
         let user = sign_in(s, &email, &t).await;
-        buy(s, &user, &mut dice, &t).await;
+        // Some users start on a plan (its first invoice grants the allowance); later journeys,
+        // and everyone else, buy packs.
+        let price = if first && index % 3 == 0 { STARTER } else { PACK };
+        first = false;
+        buy(s, &user, price, &mut dice, &t).await;
         for _ in 0..3 {
             n += 1;
             write(s, &user, n, &mut dice, &t).await;
@@ -217,16 +230,17 @@ async fn many_users_doing_the_whole_journey_at_once_leave_every_ledger_equal_to_
     let t = std::mem::take(&mut *tally.lock().unwrap());
     let answers: u32 = t.counts.values().sum();
     println!(
-        "load: {users} users for {:.1} s: {} journeys, {answers} answers checked, {} purchases; (step, status) counts:",
+        "load: {users} users for {:.1} s: {} journeys, {answers} answers checked, {} packs and {} plans bought; (step, status) counts:",
         elapsed.as_secs_f64(),
         t.journeys,
-        t.purchases.len()
+        t.purchases.len(),
+        t.subscriptions.len()
     );
     for ((step, status), n) in &t.counts {
         println!("  {step:<18} {status} × {n}");
     }
     assert!(t.unexpected.is_empty(), "unexpected answers:\n{}", t.unexpected.join("\n"));
-    assert!(t.journeys > 0 && !t.purchases.is_empty(), "no journey completed");
+    assert!(t.journeys > 0 && !t.purchases.is_empty() && !t.subscriptions.is_empty(), "no journey completed");
 
     let checks = [
         (
@@ -242,8 +256,8 @@ async fn many_users_doing_the_whole_journey_at_once_leave_every_ledger_equal_to_
             "SELECT count(*) FROM (SELECT 1 FROM credit_ledger GROUP BY reason, reference HAVING count(*) > 1) d",
         ),
         (
-            "a paid checkout without exactly one purchase",
-            "SELECT count(*) FROM checkout_sessions c WHERE c.status = 'paid' AND
+            "a paid pack checkout without exactly one purchase",
+            "SELECT count(*) FROM checkout_sessions c WHERE c.status = 'paid' AND c.mode = 'payment' AND
                (SELECT count(*) FROM credit_ledger l WHERE l.reason = 'purchase' AND l.reference = c.id) <> 1",
         ),
         (
@@ -252,6 +266,11 @@ async fn many_users_doing_the_whole_journey_at_once_leave_every_ledger_equal_to_
                (SELECT 1 FROM checkout_sessions c WHERE c.id = l.reference AND c.status = 'paid')",
         ),
         ("a checkout left unpaid", "SELECT count(*) FROM checkout_sessions WHERE status <> 'paid'"),
+        (
+            "a paid invoice without exactly one allowance",
+            "SELECT count(*) FROM invoices i WHERE i.status = 'paid' AND (SELECT count(*) FROM credit_ledger l
+                WHERE l.reason = 'subscription_allowance' AND l.reference = i.id) <> 1",
+        ),
         ("a webhook event not applied", "SELECT count(*) FROM stripe_events WHERE outcome NOT IN ('applied', 'ignored')"),
         ("a webhook event attempted twice", "SELECT count(*) FROM stripe_events WHERE attempts <> 1"),
         (
@@ -283,6 +302,13 @@ async fn many_users_doing_the_whole_journey_at_once_leave_every_ledger_equal_to_
     assert!(broken.is_empty(), "invariants broken:\n{}", broken.join("\n"));
     let purchased = scalar(s, "SELECT count(*) FROM credit_ledger WHERE reason = 'purchase'").await;
     assert_eq!(purchased, t.purchases.len() as i64, "every purchase granted once");
+    let allowances =
+        scalar(s, "SELECT count(*) FROM credit_ledger WHERE reason = 'subscription_allowance'").await;
+    assert_eq!(allowances, t.subscriptions.len() as i64, "every plan's first allowance granted once");
+    let invoices = scalar(s, "SELECT count(*) FROM invoices WHERE status = 'paid'").await;
+    assert_eq!(invoices, t.subscriptions.len() as i64, "each plan's first invoice recorded once");
+    let plans = scalar(s, "SELECT count(*) FROM subscriptions WHERE status = 'active'").await;
+    assert_eq!(plans, t.subscriptions.len() as i64, "one active subscription per plan bought");
     let runs = scalar(s, "SELECT count(*) FROM generations").await;
     let failed = scalar(s, "SELECT count(*) FROM generations WHERE status = 'failed'").await;
     let episodes = scalar(s, "SELECT count(*) FROM transcripts").await;
