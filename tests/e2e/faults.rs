@@ -7,7 +7,8 @@
 use crate::support::billing::{balance, checkout, deliver_ok, location, start_checkout};
 use crate::support::fakes::stripe::PACK;
 use crate::support::outage::Relay;
-use crate::support::session::SignedIn;
+use crate::support::session::{unique_email, SignedIn};
+use crate::support::sign_in::sign_in_form_csrf;
 use crate::support::tools::{
     assert_ledger_matches_balance, brief, grant, post_form, read_events, tool_ledger, unique, upload, wav,
 };
@@ -176,6 +177,7 @@ async fn postgres_stopped_under_load_gets_quick_503s_then_the_same_worker_recove
     }
 
     let (phase, stop) = (AtomicU8::new(BEFORE), AtomicBool::new(false));
+    let visitor = unique_email("outage-visitor");
     let emails: Vec<String> = users.iter().map(|u| u.email.clone()).collect();
     let ids: Vec<i64> = users.iter().map(|u| u.user_id).collect();
     let load = futures_util::future::join_all(users.into_iter().map(|u| hammer(s, u, &phase, &stop)));
@@ -211,6 +213,19 @@ async fn postgres_stopped_under_load_gets_quick_503s_then_the_same_worker_recove
             assert!(html.contains("temporarily unavailable"), "the operator is told: {html}");
             refused.push(seen);
         }
+        // A visitor asking for a sign-in link, and the operator starting a checkout: refused
+        // before any mail is sent or Stripe is asked.
+        let browser = s.browser();
+        let csrf = sign_in_form_csrf(s, &browser).await;
+        let form = [("csrf", csrf.as_str()), ("email", visitor.as_str())];
+        let (seen, res) = timed(&phase, "sign in", browser.post(s.url("/signin")).form(&form)).await;
+        assert!(res.text().await.unwrap().contains("try again"), "the visitor is told");
+        assert!(s.fakes.smtp.mails_to(&visitor).is_empty(), "no link was sent");
+        refused.push(seen);
+        let form = [("csrf", ops.csrf.as_str()), ("price", PACK)];
+        let (seen, _) =
+            timed(&phase, "checkout", ops.client.post(s.url("/billing/checkout")).form(&form)).await;
+        refused.push(seen);
         let (health, _) = timed(&phase, "health", s.http.get(s.url("/api/health"))).await;
         refused.push(health);
         let landing = s.get("/").await;
@@ -255,6 +270,16 @@ async fn postgres_stopped_under_load_gets_quick_503s_then_the_same_worker_recove
     let log = s.worker.log_text();
     assert!(!log.contains("panicked"), "the Worker panicked:\n{}", s.worker.log_tail());
     assert_eq!(log.matches("Ready on").count(), 1, "the same Worker served throughout, never restarted");
+
+    let ops_at_stripe = s.stripe().requests(|r| {
+        r.form().iter().any(|(k, v)| k == "metadata[user_id]" && *v == ops.user_id.to_string())
+    });
+    assert!(ops_at_stripe.is_empty(), "Stripe was not asked during the outage");
+    assert_eq!(
+        count(s, "SELECT count(*) FROM email_sign_in_tokens WHERE email = $1", &[&visitor]).await,
+        0,
+        "no sign-in token kept"
+    );
 
     // Stripe retries: every event applied exactly once, however often it arrives.
     for _ in 0..2 {
