@@ -167,7 +167,7 @@ async fn journey_loop(s: &Stack, index: u64, until: Instant, t: Shared) {
         let user = sign_in(s, &email, &t).await;
         // Some users start on a plan (its first invoice grants the allowance); later journeys,
         // and everyone else, buy packs.
-        let price = if first && index % 3 == 0 { STARTER } else { PACK };
+        let price = if first && index.is_multiple_of(3) { STARTER } else { PACK };
         first = false;
         buy(s, &user, price, &mut dice, &t).await;
         for _ in 0..3 {
