@@ -18,6 +18,7 @@ mod browser;
 mod config;
 mod credits;
 mod faults;
+mod faults_database;
 mod health;
 mod load;
 mod migrations;
@@ -55,6 +56,7 @@ fn main() {
         config::tests(),
         credits::tests(),
         faults::tests(),
+        faults_database::tests(),
         health::tests(),
         load::tests(),
         migrations::tests(),
