@@ -1,7 +1,7 @@
 # The verbs a newcomer types. `make help` lists them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: preflight deploy-check smoke help setup wasm build dev test test-unit test-e2e bench bench-ratelimit migrate migrate-status size fmt lint deploy clean
+.PHONY: preflight deploy-check smoke help setup wasm build dev test test-unit test-e2e load bench bench-ratelimit migrate migrate-status size fmt lint deploy clean
 
 help: ## List the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ test-unit: ## Run only the native unit tests
 
 test-e2e: build ## Run only the end-to-end suite (the Worker must build)
 	@cargo test --quiet --test e2e
+
+load: build ## The bounded load test, longer: LOAD_USERS (24) users doing the whole journey for LOAD_SECS (120), then invariants in Postgres
+	@LOAD_SECS="$${LOAD_SECS:-120}" LOAD_USERS="$${LOAD_USERS:-24}" cargo test --quiet --test e2e -- load:: --nocapture
 
 bench: ## Benchmark every route against a trivial JS Worker and a Hono peer, with budgets (~5 min; see BENCHMARKS.md)
 	@scripts/bench.sh

@@ -79,14 +79,24 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
     let user = cx.require_user().await?;
     let id = session_id(query(req, "session_id"))?;
     let db = cx.db().await?;
-    match rows::checkout(db, &id).await? {
-        Some(row) if row.user_id == user.id => {}
+    let ours = match rows::checkout(db, &id).await? {
+        Some(row) if row.user_id == user.id => row,
         _ => return Err(AppError::NotFound),
-    }
+    };
     let stripe = Stripe::from_config(&cx.config)?;
     let session = match stripe.retrieve_checkout_session(&id).await {
         Ok(s) => s,
         Err(e) if e.is_not_found() => return Err(AppError::NotFound),
+        // Stripe unreachable or failing: the customer has most likely paid, and the webhook
+        // fulfils the session when it arrives. Say so rather than "something went wrong".
+        Err(e) if e.customer_message().is_none() => {
+            let detail = format!("checkout {id}: Stripe unavailable on the success page: {e}");
+            cx.log("warn", &detail);
+            crate::routes::errors::report_to_sentry(cx, "upstream_error", &detail);
+            let balance = credits::balance(db, user.id).await?;
+            let layout = super::layout(cx, "Confirming your payment · GhostTools").await;
+            return Ok(Reply::html(render(&SuccessPage::confirming(layout, &ours, balance))));
+        }
         Err(e) => return Err(e.into()),
     };
     let Some((row, outcome)) = fulfilment::fulfil(db, &stripe, &cx.config, session, cx.now_ms).await? else {

@@ -126,7 +126,7 @@ pub async fn run(job: JobEnv, id: ItemId, user_id: i64, brief: ProductBrief, eve
                     job.reporter.report_now(&e).await;
                     Event::Failed {
                         code: "not_saved",
-                        message: failure_message("AgentWrite", "not_saved", true),
+                        message: failure_message("AgentWrite", "not_saved", false),
                     }
                 }
             }

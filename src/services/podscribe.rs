@@ -165,7 +165,7 @@ pub async fn run(
         }
         Err(e) => {
             job.reporter.report_now(&e).await;
-            let message = failure_message("PodScribe", "not_saved", true);
+            let message = failure_message("PodScribe", "not_saved", false);
             send(Stage::Failed { id: id.clone(), code: "not_saved", message });
             return;
         }

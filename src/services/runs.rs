@@ -106,7 +106,8 @@ pub fn failure_message(tool: &str, failure_code: &str, refunded: bool) -> String
                 .into()
         }
         "abandoned" => format!("{tool} stopped before finishing. Please try again."),
-        "not_saved" => "The answer was written but could not be saved. Please try again.".into(),
+        // Left running (the database was away): the stale-run sweep gives the credits back.
+        "not_saved" => "The answer was written but could not be saved. Please try again; the credits it used are given back automatically.".into(),
         _ => format!("{tool} is unavailable right now. We have been notified and are looking into it."),
     };
     format!("{what}{credits}")

@@ -110,6 +110,24 @@ impl SuccessPage {
         };
         SuccessPage { layout, heading, message, balance, problem }
     }
+
+    /// Stripe could not be asked about the session (down or failing): the payment is being
+    /// confirmed, unless the webhook already settled it (then that is what the page says).
+    pub fn confirming(layout: Layout, row: &CheckoutRow, balance: i64) -> SuccessPage {
+        if row.status == "paid" || row.status == "payment_failed" {
+            return SuccessPage::new(layout, row, Fulfilment::AlreadyFulfilled, &row.status, balance);
+        }
+        SuccessPage {
+            layout,
+            heading: "Confirming your payment".to_string(),
+            message: format!(
+                "We are confirming your payment for {} with Stripe. The credits are added as soon as it is confirmed, usually within a few minutes; there is no need to pay again.",
+                row.item_name
+            ),
+            balance,
+            problem: false,
+        }
+    }
 }
 
 pub struct LedgerView {
@@ -225,5 +243,37 @@ impl BillingPage {
             ledger: ledger_views(ledger),
             has_customer,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pack(status: &str) -> CheckoutRow {
+        CheckoutRow {
+            id: "cs_test_1".into(),
+            user_id: 1,
+            mode: "payment".into(),
+            price_id: "price_1".into(),
+            item_name: "50 credit pack".into(),
+            credits: 50,
+            amount: 500,
+            currency: "usd".into(),
+            status: status.into(),
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn without_stripe_the_success_page_says_what_the_database_knows() {
+        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack("open"), 0);
+        assert_eq!(page.heading, "Confirming your payment");
+        assert!(page.message.contains("50 credit pack") && page.message.contains("no need to pay again"));
+        assert!(!page.problem);
+        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack("paid"), 50);
+        assert_eq!(page.heading, "Thank you!");
+        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack("payment_failed"), 0);
+        assert!(page.problem && page.heading.contains("did not go through"));
     }
 }

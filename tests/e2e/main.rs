@@ -17,7 +17,10 @@ mod billing_webhook;
 mod browser;
 mod config;
 mod credits;
+mod faults;
+mod faults_database;
 mod health;
+mod load;
 mod migrations;
 mod operations;
 mod pages;
@@ -52,7 +55,10 @@ fn main() {
         browser::tests(),
         config::tests(),
         credits::tests(),
+        faults::tests(),
+        faults_database::tests(),
         health::tests(),
+        load::tests(),
         migrations::tests(),
         operations::tests(),
         pages::tests(),

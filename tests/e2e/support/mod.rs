@@ -6,6 +6,7 @@
 pub mod billing;
 pub mod db_proxy;
 pub mod fakes;
+pub mod outage;
 pub mod postgres;
 pub mod process;
 pub mod session;

@@ -8,7 +8,9 @@
 //! prompt); transcriptions look for `fake-audio-<behaviour>[-<unique>]` in the file name.
 //! Behaviours: `ok` (default), `slow` (pieces 300 ms apart), `429xN` / `500xN` (fail N times per
 //! marker, then succeed; without N: always), `quota` (429 insufficient_quota), `401`, `403`,
-//! `midstream` (an error event after a few pieces), `filter` / `length` (that finish_reason),
+//! `midstream` (an error event after a few pieces), `garbled` (malformed JSON: a 200 whose body
+//! is cut off, or a stream with an unparseable chunk after a few pieces, then carrying on as if
+//! nothing happened), `filter` / `length` (that finish_reason),
 //! `hang` (no answer for a minute), and for audio also `400` (unreadable), `json` (no segments),
 //! `durN` (report N seconds).
 
@@ -201,6 +203,10 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let id = format!("chatcmpl-fake{}", NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     if req["stream"] != json!(true) {
+        if m.behaviour == "garbled" {
+            let cut = format!("{{\"id\":\"{id}\",\"object\":\"chat.completion\",\"choices\":[{{\"index\":0,\"message\":{{\"role\":\"assi");
+            return (StatusCode::OK, [("content-type", "application/json")], cut).into_response();
+        }
         let body = json!({
             "id": id, "object": "chat.completion", "created": 1_700_000_000, "model": model,
             "choices": [{ "index": 0, "message": { "role": "assistant", "content": content }, "finish_reason": finish }],
@@ -210,7 +216,7 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     }
     let usage = req["stream_options"]["include_usage"] == json!(true);
     let delay = Duration::from_millis(if m.behaviour == "slow" { 300 } else { 120 });
-    let events = sse_events(&id, &model, &content, finish, usage, m.behaviour == "midstream");
+    let events = sse_events(&id, &model, &content, finish, usage, m.behaviour.as_str());
     let token = m.token.clone();
     let stream = futures_util::stream::unfold(
         (events.into_iter(), shared, token),
@@ -245,7 +251,7 @@ fn sse_events(
     content: &str,
     finish: &str,
     usage: bool,
-    break_off: bool,
+    behaviour: &str,
 ) -> Vec<String> {
     let chunk = |delta: Value, finish: Value| {
         let c = json!({
@@ -259,7 +265,10 @@ fn sse_events(
     let words: Vec<&str> = content.split_inclusive(' ').collect();
     let per = words.len().div_ceil(8).max(1);
     for (i, piece) in words.chunks(per).enumerate() {
-        if break_off && i == 3 {
+        if behaviour == "garbled" && i == 3 {
+            out.push(format!("data: {{\"id\":\"{id}\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"delta\":{{\"content\":\"tru\n\n"));
+        }
+        if behaviour == "midstream" && i == 3 {
             let e = json!({ "error": { "message": "The server had an error while processing your request. Sorry about that!", "type": "server_error", "param": null, "code": null } });
             out.push(format!("data: {e}\n\n"));
             return out;
