@@ -21,6 +21,12 @@ pub async fn handle(mut req: Incoming, env: Env, worker_ctx: Context) -> Result<
         Ok(_) => route(&mut req, &cx).await,
         Err(refused) => Err(refused),
     };
+    if matches!(result, Err(AppError::NotFound)) && !cx.is_api() {
+        // A 404 page looks the same however it came about (an unknown path, the operator
+        // console, another user's item): with the visitor's own layout. Otherwise a hidden
+        // route's 404, which looked the visitor up, would tell itself apart from an unknown path.
+        let _ = cx.user().await;
+    }
     cx.close_db().await;
     let reply = result.unwrap_or_else(|err| {
         crate::routes::errors::report(&cx, &err);
