@@ -12,7 +12,10 @@ use crate::trials;
 use libtest_mimic::Trial;
 
 pub fn tests() -> Vec<Trial> {
-    trials![every_state_changing_post_refuses_a_missing_forged_foreign_or_cross_site_token_and_writes_nothing]
+    trials![
+        every_state_changing_post_refuses_a_missing_forged_foreign_or_cross_site_token_and_writes_nothing,
+        a_post_without_a_form_refuses_other_sites_by_their_browser_headers,
+    ]
 }
 
 /// The sign-in forms are used before there is a session (their token is bound to the
@@ -151,4 +154,25 @@ async fn every_state_changing_post_refuses_a_missing_forged_foreign_or_cross_sit
         checked += 1;
     }
     assert!(checked >= 15, "every form route was tried: {checked}");
+}
+
+/// The POSTs that carry no form: Stripe's webhook (its signature is the check, tested in
+/// billing_webhook.rs) and the debug limiter check, which spends the caller's own quota and so
+/// must not be spent by another site for a signed-in visitor.
+async fn a_post_without_a_form_refuses_other_sites_by_their_browser_headers(s: &'static Stack) {
+    let user = s.sign_in_new("sec-csrf-noform").await;
+    let formless: Vec<_> = ROUTES.iter().filter(|r| r.is_post() && !r.needs_csrf()).collect();
+    assert_eq!(formless.len(), 2, "a new POST without a form needs a decision here");
+    let path = "/api/debug/rate-limit/ai_generation";
+    for (name, value) in
+        [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site"), ("origin", "null")]
+    {
+        let res = user.client.post(s.url(path)).header(name, value).send().await.unwrap();
+        assert_eq!(res.status(), 403, "{name}: {value}");
+        assert_hardened(&res, path);
+    }
+    let res = user.client.post(s.url(path)).header("sec-fetch-site", "same-origin").send().await.unwrap();
+    assert_eq!(res.status(), 200, "our own page may");
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["decision"]["remaining"], 19, "only the one same-origin call was counted: {json}");
 }
