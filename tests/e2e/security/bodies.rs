@@ -21,8 +21,9 @@ pub fn tests() -> Vec<Trial> {
 }
 
 /// Sends raw bytes on a fresh connection (optionally half-closing it) and returns what came
-/// back within a few seconds: the status line's code, or None when the connection gave nothing.
-async fn raw(s: &Stack, request: Vec<u8>, half_close: bool) -> Option<u16> {
+/// back within a few seconds: the status line's code and whether the Worker answered (its
+/// responses carry X-Request-Id), or None when the connection gave nothing.
+async fn raw(s: &Stack, request: Vec<u8>, half_close: bool) -> Option<(u16, bool)> {
     let host = s.url("").trim_start_matches("http://").trim_end_matches('/').to_string();
     let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
     // The peer may refuse the rest of the body and close: a failed write is an answer too.
@@ -33,7 +34,10 @@ async fn raw(s: &Stack, request: Vec<u8>, half_close: bool) -> Option<u16> {
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut buf)).await;
     let text = String::from_utf8_lossy(&buf);
-    text.strip_prefix("HTTP/1.1 ").and_then(|rest| rest.get(..3)).and_then(|code| code.parse().ok())
+    let status =
+        text.strip_prefix("HTTP/1.1 ").and_then(|rest| rest.get(..3)).and_then(|code| code.parse().ok())?;
+    let head = text.split("\r\n\r\n").next().unwrap_or("").to_ascii_lowercase();
+    Some((status, head.contains("\r\nx-request-id:")))
 }
 
 fn head(s: &Stack, path: &str, content_type: &str, length: u64, cookie: &str) -> Vec<u8> {
@@ -129,17 +133,18 @@ async fn a_body_that_lies_about_its_length_never_breaks_the_worker(s: &'static S
     for path in ["/signin", "/account/delete", "/api/stripe/webhook", "/tools/podscribe"] {
         let mut request = head(s, path, form, 1000, &cookie);
         request.extend_from_slice(b"csrf=short");
-        if let Some(status) = raw(s, request, true).await {
-            assert!(status < 500 || status == 503, "{path}: a short body is the client's fault: {status}");
+        // The body never arrives whole: under `wrangler dev` its entry proxy answers 503 ("Your
+        // worker restarted mid-request") without the Worker answering at all (the Worker is
+        // not restarted: see below); Cloudflare's edge never forwards a truncated body.
+        if let Some((status, from_worker)) = raw(s, request, true).await {
+            assert!(status < 500 || !from_worker, "{path}: the Worker failed on a short body: {status}");
         }
         still_serving(s, &fx, &format!("a short body to {path}")).await;
     }
     // Shorter than it is: the rest is not part of this request and is never read as one.
     let mut request = head(s, "/account/delete", form, 8, &cookie);
     request.extend_from_slice(format!("csrf=xyz&confirm={}", fx.user.email).as_bytes());
-    if let Some(status) = raw(s, request, false).await {
-        assert_eq!(status, 403, "only the declared 8 bytes are the form");
-    }
+    assert_eq!(raw(s, request, false).await, Some((403, true)), "only the declared 8 bytes are the form");
     still_serving(s, &fx, "a long body").await;
     let live: i64 = s
         .sql()
@@ -149,6 +154,7 @@ async fn a_body_that_lies_about_its_length_never_breaks_the_worker(s: &'static S
         .unwrap()
         .get(0);
     assert_eq!(live, 1, "nothing was deleted");
+    assert!(!s.worker.log_text().contains("panicked"), "no panic in the Worker's log");
 }
 
 async fn json_nested_100000_deep_is_a_400_even_when_signed_and_the_worker_keeps_serving(s: &'static Stack) {

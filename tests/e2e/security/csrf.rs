@@ -18,6 +18,9 @@ pub fn tests() -> Vec<Trial> {
     ]
 }
 
+/// Why a request is refused, its token, and the browser headers it carries.
+type Refusal<'a> = (&'a str, Option<&'a str>, Vec<(&'a str, String)>);
+
 /// The sign-in forms are used before there is a session (their token is bound to the
 /// pre-session cookie).
 fn before_sign_in(pattern: &str) -> bool {
@@ -112,7 +115,7 @@ async fn every_state_changing_post_refuses_a_missing_forged_foreign_or_cross_sit
         let before = footprint(s, fx.user.user_id, &fx.user.email).await;
         let ours = s.url("");
         let forged = "00".repeat(32);
-        let refusals: Vec<(&str, Option<&str>, Vec<(&str, String)>)> = vec![
+        let refusals: Vec<Refusal> = vec![
             ("no token", None, vec![]),
             ("a forged token", Some(forged.as_str()), vec![]),
             ("a token of another browser", Some(foreign.as_str()), vec![]),

@@ -5,7 +5,7 @@
 use super::{anonymous, assert_hardened, Fixture};
 use crate::support::fakes::stripe::PACK;
 use crate::support::session::csrf_in;
-use crate::support::tools::{brief, grant, post_form};
+use crate::support::tools::{brief, grant, post_form, upload, wav};
 use crate::support::{Stack, ADMIN_EMAIL};
 use crate::trials;
 use libtest_mimic::Trial;
@@ -202,7 +202,16 @@ async fn sql_injection_probes_in_every_input_answer_4xx_or_normally_and_are_stor
             stored += 1;
         }
     }
-    assert!(stored >= 8, "most probes are ordinary text and were stored: {stored}");
+    // An episode's file name is stored (and shown) as it was uploaded.
+    for name in ["' OR '1'='1.wav", "\u{2019}; DROP TABLE transcripts; --.wav"] {
+        let res = upload(s, &fx.user, "/tools/podscribe", name, wav(2), "audio/wav").await;
+        assert_eq!(fine(&res, name), 303, "{name}");
+        let id = res.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().to_string();
+        let row = db.query_one("SELECT file_name FROM transcripts WHERE id = $1", &[&id]).await.unwrap();
+        assert_eq!(row.get::<_, String>(0), name, "stored verbatim");
+        stored += 1;
+    }
+    assert!(stored >= 10, "most probes are ordinary text and were stored: {stored}");
     for table in TABLES {
         let exists: Option<String> =
             db.query_one("SELECT to_regclass($1)::text", &[table]).await.unwrap().get(0);

@@ -49,13 +49,11 @@ async fn another_users_ids_are_answered_exactly_like_ids_that_do_not_exist(s: &'
         let own = owner.user.client.get(s.url(&template.replace("{}", id))).send().await.unwrap();
         assert_eq!(own.status(), 200, "{template}: the owner gets it");
         let theirs =
-            answer(other.client.get(s.url(&template.replace("{}", id))).send().await.unwrap(), &template)
+            answer(other.client.get(s.url(&template.replace("{}", id))).send().await.unwrap(), template)
                 .await;
-        let nobodys = answer(
-            other.client.get(s.url(&template.replace("{}", NOBODYS))).send().await.unwrap(),
-            &template,
-        )
-        .await;
+        let nobodys =
+            answer(other.client.get(s.url(&template.replace("{}", NOBODYS))).send().await.unwrap(), template)
+                .await;
         assert_eq!(theirs.0, 404, "{template}: another user's id is not found");
         assert_eq!(theirs, nobodys, "{template}: the answer must not tell an existing id from a missing one");
         assert!(
