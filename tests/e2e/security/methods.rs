@@ -111,8 +111,7 @@ async fn options_names_the_allowed_methods_and_grants_no_cross_origin_access(s: 
     for route in ROUTES {
         let path = route.path(&fx);
         let what = format!("OPTIONS {path}");
-        let res = s
-            .http
+        let res = super::anonymous()
             .request(Method::OPTIONS, s.url(&path))
             .header("origin", "https://evil.example")
             .header("access-control-request-method", "POST")
