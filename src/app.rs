@@ -21,6 +21,12 @@ pub async fn handle(mut req: Incoming, env: Env, worker_ctx: Context) -> Result<
         Ok(_) => route(&mut req, &cx).await,
         Err(refused) => Err(refused),
     };
+    if matches!(result, Err(AppError::NotFound)) && !cx.is_api() {
+        // A 404 page looks the same however it came about (an unknown path, the operator
+        // console, another user's item): with the visitor's own layout. Otherwise a hidden
+        // route's 404, which looked the visitor up, would tell itself apart from an unknown path.
+        let _ = cx.user().await;
+    }
     cx.close_db().await;
     let reply = result.unwrap_or_else(|err| {
         crate::routes::errors::report(&cx, &err);
@@ -34,78 +40,76 @@ async fn route(req: &mut Incoming, cx: &Ctx) -> std::result::Result<Reply, AppEr
     use Method::{Get, Head, Post};
     let path = cx.path.clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let method = cx.method.clone();
+    if !cx.method_known {
+        // The runtime's `Method` reads any unknown name as GET: never serve one as a GET.
+        return unrouted(cx, &segments);
+    }
+    // HEAD is a GET without the body (`into_response` drops it).
+    let method = match cx.method {
+        Head => Get,
+        ref other => other.clone(),
+    };
     match (method, segments.as_slice()) {
-        (Get | Head, [""]) => pages::landing(cx).await,
-        (Get | Head, ["terms"]) => pages::terms(cx).await,
-        (Get | Head, ["privacy"]) => pages::privacy(cx).await,
-        (Get | Head, ["refer"]) => refer::page(cx).await,
+        (Get, [""]) => pages::landing(cx).await,
+        (Get, ["terms"]) => pages::terms(cx).await,
+        (Get, ["privacy"]) => pages::privacy(cx).await,
+        (Get, ["refer"]) => refer::page(cx).await,
         (Post, ["refer", "join"]) => refer::join(req, cx).await,
-        (Get | Head, ["admin"]) => admin::console(req, cx).await,
+        (Get, ["admin"]) => admin::console(req, cx).await,
         (Post, ["admin", "grant"]) => admin::grant(req, cx).await,
-        (Get | Head, ["debug", "error", status]) => debug::error_page(cx, status),
-        (Get | Head, ["dashboard"]) => account::dashboard(cx).await,
+        (Get, ["debug", "error", status]) => debug::error_page(cx, status),
+        (Get, ["dashboard"]) => account::dashboard(cx).await,
         (Post, ["signout"]) => account::sign_out(req, cx).await,
-        (Get | Head, ["account"]) => account::account(cx).await,
+        (Get, ["account"]) => account::account(cx).await,
         (Post, ["account", "signout-everywhere"]) => account::sign_out_everywhere(req, cx).await,
         (Post, ["account", "delete"]) => account::delete(req, cx).await,
-        (Get | Head, ["signin"]) => sign_in::form(req, cx).await,
+        (Get, ["signin"]) => sign_in::form(req, cx).await,
         (Post, ["signin"]) => sign_in::submit(req, cx).await,
-        (Get | Head, ["signin", "confirm"]) => sign_in::confirm_page(req, cx).await,
+        (Get, ["signin", "confirm"]) => sign_in::confirm_page(req, cx).await,
         (Post, ["signin", "confirm"]) => sign_in::confirm(req, cx).await,
         (Post, ["signin", "google"]) => google::start(req, cx).await,
         (Get, ["signin", "google", "callback"]) => google::callback(req, cx).await,
-        (Get | Head, ["api", "health"]) => health::report(cx).await,
+        (Get, ["api", "health"]) => health::report(cx).await,
         (Get, ["api", "debug", "error"]) => debug::forced_error(cx),
         (Get, ["api", "debug", "memory"]) => debug::memory(cx),
-        (Get | Head, ["pricing"]) => billing::pricing(req, cx).await,
-        (Get | Head, ["billing"]) => billing::overview(cx).await,
+        (Get, ["pricing"]) => billing::pricing(req, cx).await,
+        (Get, ["billing"]) => billing::overview(cx).await,
         (Post, ["billing", "checkout"]) => billing::start_checkout(req, cx).await,
         (Get, ["billing", "success"]) => billing::checkout_success(req, cx).await,
         (Post, ["billing", "portal"]) => billing::open_portal(req, cx).await,
         (Post, ["api", "stripe", "webhook"]) => webhooks::stripe::receive_stripe_event(req, cx).await,
         (Post, ["api", "debug", "rate-limit", policy]) => debug::rate_limit_check(cx, policy).await,
         // AI tools (tools/), their history.
-        (Get | Head, ["tools", "agentwrite"]) => agentwrite::form(cx).await,
+        (Get, ["tools", "agentwrite"]) => agentwrite::form(cx).await,
         (Post, ["tools", "agentwrite"]) => agentwrite::generate(req, cx).await,
         (Post, ["api", "tools", "agentwrite", "stream"]) => agentwrite::stream(req, cx).await,
-        (Get | Head, ["tools", "agentwrite", id]) => agentwrite::show(cx, id).await,
+        (Get, ["tools", "agentwrite", id]) => agentwrite::show(cx, id).await,
         (Get, ["tools", "agentwrite", id, "download"]) => agentwrite::download(cx, id).await,
         (Post, ["tools", "agentwrite", id, "delete"]) => agentwrite::delete(req, cx, id).await,
-        (Get | Head, ["tools", "podscribe"]) => podscribe::form(cx).await,
+        (Get, ["tools", "podscribe"]) => podscribe::form(cx).await,
         (Post, ["tools", "podscribe"]) => podscribe::upload(req, cx, podscribe::Mode::Page).await,
         (Post, ["api", "tools", "podscribe", "upload"]) => {
             podscribe::upload(req, cx, podscribe::Mode::Progress).await
         }
-        (Get | Head, ["tools", "podscribe", id]) => podscribe::show(cx, id).await,
+        (Get, ["tools", "podscribe", id]) => podscribe::show(cx, id).await,
         (Post, ["tools", "podscribe", id, "notes"]) => podscribe::retry_notes(req, cx, id).await,
         (Post, ["tools", "podscribe", id, "delete"]) => podscribe::delete(req, cx, id).await,
         (Get, ["tools", "podscribe", id, file]) => podscribe::download(cx, id, file).await,
-        (Get | Head, ["history"]) => history::list(req, cx).await,
-        // Known paths with another method.
-        (
-            _,
-            [""]
-            | ["terms" | "privacy" | "refer"]
-            | ["refer", "join"]
-            | ["dashboard"]
-            | ["signout"]
-            | ["account"]
-            | ["account", "signout-everywhere" | "delete"]
-            | ["signin"]
-            | ["signin", "confirm" | "google"]
-            | ["signin", "google", "callback"]
-            | ["pricing"]
-            | ["billing"]
-            | ["billing", "checkout" | "success" | "portal"]
-            | ["api", "stripe", "webhook"]
-            | ["api", "health"]
-            | ["history"]
-            | ["tools", "agentwrite" | "podscribe"]
-            | ["api", "tools", "agentwrite", "stream"]
-            | ["api", "tools", "podscribe", "upload"],
-        ) => Err(AppError::MethodNotAllowed),
-        _ => Err(AppError::NotFound),
+        (Get, ["history"]) => history::list(req, cx).await,
+        _ => unrouted(cx, &segments),
+    }
+}
+
+/// A request no arm took: on a known path, OPTIONS is answered with the methods it allows and
+/// any other method is a 405 naming them; anything else (hidden routes too) is a 404.
+fn unrouted(cx: &Ctx, segments: &[&str]) -> std::result::Result<Reply, AppError> {
+    match crate::routes::known::allowed(segments) {
+        // No CORS headers: other sites get nothing more from a preflight than from a 405.
+        Some(allow) if cx.method == Method::Options && cx.method_known => {
+            Ok(Reply::new(204, Body::Empty).with_header("Allow", allow))
+        }
+        Some(allow) => Err(AppError::MethodNotAllowed { allow }),
+        None => Err(AppError::NotFound),
     }
 }
 

@@ -20,6 +20,8 @@ pub struct Ctx {
     pub request_id: String,
     pub nonce: String,
     pub method: worker::Method,
+    /// False for a method `worker::Method` does not name (it reads those as GET): never routed.
+    pub method_known: bool,
     pub path: String,
     /// Milliseconds since the epoch at the start of the request, from the runtime's clock.
     pub now_ms: u64,
@@ -72,6 +74,7 @@ impl Ctx {
             request_id: crate::security::token(&random[16..]),
             nonce: crate::security::token(&random[..16]),
             method: req.method(),
+            method_known: req.method_is_known(),
             path: req.path(),
             now_ms,
             subject: Subject::ip(None),

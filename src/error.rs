@@ -16,7 +16,10 @@ pub enum AppError {
     Unauthenticated,
     Forbidden(String),
     NotFound,
-    MethodNotAllowed,
+    /// `allow`: the methods the path does answer (the `Allow` header).
+    MethodNotAllowed {
+        allow: String,
+    },
     /// A body without a declared length (we never read a body we may have to abandon half-way).
     LengthRequired,
     PayloadTooLarge {
@@ -67,7 +70,7 @@ impl AppError {
             AppError::Unauthenticated => 401,
             AppError::Forbidden(_) => 403,
             AppError::NotFound => 404,
-            AppError::MethodNotAllowed => 405,
+            AppError::MethodNotAllowed { .. } => 405,
             AppError::LengthRequired => 411,
             AppError::PayloadTooLarge { .. } => 413,
             AppError::UnsupportedMediaType(_) => 415,
@@ -88,7 +91,7 @@ impl AppError {
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound => "not_found",
-            AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::MethodNotAllowed { .. } => "method_not_allowed",
             AppError::LengthRequired => "length_required",
             AppError::PayloadTooLarge { .. } => "payload_too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -109,7 +112,7 @@ impl AppError {
             AppError::Unauthenticated => "Please sign in to continue.".into(),
             AppError::Forbidden(why) => why.clone(),
             AppError::NotFound => "We couldn't find that page.".into(),
-            AppError::MethodNotAllowed => "That method is not allowed here.".into(),
+            AppError::MethodNotAllowed { .. } => "That method is not allowed here.".into(),
             AppError::LengthRequired => "Please send the request with its length (Content-Length).".into(),
             AppError::PayloadTooLarge { limit_bytes } => {
                 format!("That is too large: the limit is {}.", human_bytes(*limit_bytes))

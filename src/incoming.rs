@@ -22,6 +22,13 @@ impl Incoming {
         Method::from(self.raw.method())
     }
 
+    /// Whether the method is one `worker::Method` names (it reads any other name as GET).
+    pub fn method_is_known(&self) -> bool {
+        const KNOWN: [&str; 10] =
+            ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "REPORT"];
+        KNOWN.contains(&self.raw.method().as_str())
+    }
+
     /// The path of the URL (no query, no fragment).
     pub fn path(&self) -> String {
         path_of(&self.raw.url())

@@ -41,6 +41,10 @@ fn query(req: &Request, name: &str) -> String {
 pub async fn console(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
     require_admin(cx).await?;
     let search = query(req, "q");
+    if search.contains('\0') {
+        // Postgres cannot compare with a NUL: a 400, not a 500 from the database.
+        return Err(AppError::bad_request("q", "The search cannot contain a NUL character."));
+    }
     let grant = GrantForm { email: query(req, "grant_to"), ..GrantForm::default() };
     console_page(cx, search, grant).await.map(Reply::html)
 }

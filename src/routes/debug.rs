@@ -39,6 +39,16 @@ pub async fn rate_limit_check(cx: &Ctx, policy: &str) -> Result<Reply, AppError>
     if !cx.config.debug_rate_limit_route {
         return Err(AppError::NotFound);
     }
+    // It spends the caller's own quota, so another site must not spend a visitor's for them
+    // (no form, so no token: the browser's Origin / Sec-Fetch-Site decide).
+    let ours = cx.site()?.origin();
+    if !crate::auth::csrf::same_origin(
+        cx.header("origin").as_deref(),
+        cx.header("sec-fetch-site").as_deref(),
+        &ours,
+    ) {
+        return Err(AppError::Forbidden("Only this site may use this check.".into()));
+    }
     let policy = Policy::from_name(policy)
         .ok_or_else(|| AppError::bad_request("policy", format!("unknown policy `{policy}`")))?;
     let decision = enforce::enforce(cx, policy, &cx.subject, true).await?;

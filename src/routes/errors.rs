@@ -30,6 +30,9 @@ pub fn render(cx: &Ctx, err: &AppError) -> Reply {
     if let AppError::TooManyRequests { retry_after_secs } = err {
         reply = reply.with_header("Retry-After", retry_after_secs.to_string());
     }
+    if let AppError::MethodNotAllowed { allow } = err {
+        reply = reply.with_header("Allow", allow.clone());
+    }
     reply.no_store()
 }
 

@@ -71,11 +71,27 @@ impl Form {
         let body = read_body(req, FORM_LIMIT).await?;
         let form = Form::parse(&body);
         cx.verify_csrf(form.get("csrf"))?;
+        form.refuse_nul()?;
         Ok(form)
     }
 
     pub fn parse(body: &[u8]) -> Form {
         Form { fields: url::form_urlencoded::parse(body).into_owned().collect() }
+    }
+
+    /// No field of a web form holds a NUL, and Postgres cannot store one (text or jsonb): a
+    /// 400 naming the field, rather than a 500 from the database.
+    pub fn refuse_nul(&self) -> Result<(), AppError> {
+        match self.fields.iter().find(|(_, v)| v.contains('\0')) {
+            Some((name, _)) => Err(AppError::BadRequest {
+                field: None,
+                message: format!(
+                    "The field \u{201c}{}\u{201d} contains a NUL character.",
+                    name.chars().take(40).collect::<String>()
+                ),
+            }),
+            None => Ok(()),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -103,5 +119,9 @@ mod tests {
         assert_eq!(f.all("a"), vec!["1", "é"]);
         assert_eq!(f.text("b"), "x y");
         assert_eq!(f.text("missing"), "");
+        assert!(f.refuse_nul().is_ok());
+        let nul = Form::parse(b"a=1&brief=x%00y").refuse_nul().unwrap_err();
+        assert_eq!(nul.status(), 400);
+        assert!(nul.public_message().contains("brief"));
     }
 }

@@ -10,6 +10,7 @@ pub mod google;
 pub mod health;
 pub mod history;
 pub mod input;
+pub mod known;
 pub mod pages;
 pub mod refer;
 pub mod sign_in;

@@ -26,6 +26,7 @@ mod operations;
 mod pages;
 mod rate_limit;
 mod refer;
+mod security;
 mod security_headers;
 mod sentry;
 mod sessions;
@@ -64,6 +65,7 @@ fn main() {
         pages::tests(),
         rate_limit::tests(),
         refer::tests(),
+        security::tests(),
         security_headers::tests(),
         sentry::tests(),
         sessions::tests(),
