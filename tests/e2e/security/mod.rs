@@ -238,32 +238,6 @@ pub fn assert_cookie_flags(cookie: &str, https: bool, what: &str) {
     }
 }
 
-/// The route table must be exactly the Worker's: the library's list and the match in app.rs.
-pub fn routes_of_app_rs() -> Vec<(String, String)> {
-    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/app.rs")).unwrap();
-    let mut arms = Vec::new();
-    for line in source.lines().map(str::trim) {
-        let method = if line.starts_with("(Get, [") || line.starts_with("(Get | Head, [") {
-            "GET"
-        } else if line.starts_with("(Post, [") {
-            "POST"
-        } else {
-            continue;
-        };
-        let inside = line.split('[').nth(1).unwrap().split(']').next().unwrap();
-        let parts: Vec<String> = inside
-            .split(',')
-            .map(str::trim)
-            .map(|p| match p.strip_prefix('"').and_then(|p| p.strip_suffix('"')) {
-                Some(literal) => literal.to_string(),
-                None => format!(":{p}"),
-            })
-            .collect();
-        arms.push((method.to_string(), format!("/{}", parts.join("/"))));
-    }
-    arms
-}
-
 /// What a request changed for `user`: ledger rows, runs, affiliate, session version, address,
 /// checkouts, customer, sign-in links, mails.
 pub async fn footprint(s: &Stack, user_id: i64, email: &str) -> Vec<String> {
