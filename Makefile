@@ -1,7 +1,7 @@
 # The verbs a newcomer types. `make help` lists them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: preflight smoke help setup wasm build dev test test-unit test-e2e bench bench-ratelimit migrate migrate-status size fmt lint deploy clean
+.PHONY: preflight smoke help setup wasm build dev test test-unit test-e2e fuzz bench bench-ratelimit migrate migrate-status size fmt lint deploy clean
 
 help: ## List the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -29,6 +29,10 @@ test-unit: ## Run only the native unit tests
 
 test-e2e: build ## Run only the end-to-end suite (the Worker must build)
 	@cargo test --quiet --test e2e
+
+FUZZ_CASES ?= 50000
+fuzz: ## Fuzz every parser of outside bytes, long: FUZZ_CASES per target (default 50000, ~15 min)
+	@FUZZ_CASES=$(FUZZ_CASES) cargo test --quiet --test fuzz
 
 bench: ## Benchmark every route against a trivial JS Worker and a Hono peer, with budgets (~5 min; see BENCHMARKS.md)
 	@scripts/bench.sh
