@@ -30,7 +30,7 @@ say "building the Worker (release wasm)"
 make -s wasm
 say "unit tests"
 cargo test --quiet --lib --bins
-say "fuzzing the parsers briefly (FUZZ_CASES=${FUZZ_CASES:-1000} per target; make fuzz runs long)"
+say "fuzzing the parsers briefly (FUZZ_CASES=${FUZZ_CASES:-500} per target; make fuzz runs long)"
 cargo test --quiet --test fuzz
 say "end-to-end tests (workerd + Postgres + fakes)"
 cargo test --quiet --test e2e

@@ -13,6 +13,7 @@ mod alloc;
 mod audio;
 mod cookies;
 mod forms;
+mod id_token;
 mod openai;
 mod signatures;
 mod smtp;
@@ -26,7 +27,7 @@ static ALLOCATOR: alloc::Counting = alloc::Counting;
 use proptest::test_runner::Config;
 
 /// Cases per target when `FUZZ_CASES` is not set: enough to catch regressions in seconds.
-const DEFAULT_CASES: u32 = 1000;
+const DEFAULT_CASES: u32 = 500;
 
 /// The proptest config of a target whose cases cost about `weight` cheap ones (a JWT signature,
 /// an RSA key, a whole SMTP conversation): it runs `FUZZ_CASES / weight` cases, at least 16.

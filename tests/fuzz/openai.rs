@@ -4,7 +4,7 @@
 use crate::alloc::bounded;
 use crate::config;
 use crate::strategies::{bytes, text};
-use ghosttools::clients::openai::sse::{chunk, SseParser};
+use ghosttools::clients::openai::sse::{chunk, SseParser, MAX_EVENT_BYTES};
 use ghosttools::clients::openai::wire::{classify, parse_completion, parse_transcription, redact};
 use proptest::prelude::*;
 use serde_json::json;
@@ -49,7 +49,13 @@ fn events(stream: &[u8], cuts: &[usize]) -> Vec<String> {
     let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (stream.len() + 1)).collect();
     cuts.sort();
     for c in cuts.into_iter().chain([stream.len()]) {
-        out.extend(p.push(&stream[at..c]));
+        match p.push(&stream[at..c]) {
+            Ok(events) => out.extend(events),
+            Err(e) => {
+                out.push(format!("refused: {e}"));
+                break;
+            }
+        }
         at = c;
     }
     out
@@ -68,6 +74,30 @@ proptest! {
         let whole = bounded("SseParser", stream.len(), 8, 1024, || events(&stream, &[]));
         prop_assert_eq!(events(&stream, &cuts), whole);
     }
+
+}
+
+proptest! {
+    // Each case pushes over a megabyte.
+    #![proptest_config(config(50))]
+
+    /// A server that never ends an event is refused once the event passes the limit, and the
+    /// parser never holds much more than the limit, however the stream is cut.
+    #[test]
+    fn a_stream_without_blank_lines_is_refused_with_bounded_memory(piece in 512usize..200_000, byte in any::<u8>()) {
+        let byte = if byte == b'\n' || byte == b'\r' { b'a' } else { byte };
+        let chunk = vec![byte; piece];
+        let mut p = SseParser::default();
+        let refused = bounded("SseParser without events", 0, 0, 3 * MAX_EVENT_BYTES + 3 * piece, || {
+            (0..=(MAX_EVENT_BYTES / piece + 1)).find_map(|_| p.push(&chunk).err())
+        });
+        prop_assert!(refused.is_some());
+    }
+
+}
+
+proptest! {
+    #![proptest_config(config(1))]
 
     #[test]
     fn streamed_text_arrives_as_sent(pieces in prop::collection::vec(any::<String>(), 0..8), cuts in prop::collection::vec(any::<usize>(), 0..8)) {
