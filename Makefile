@@ -21,7 +21,7 @@ build: setup wasm ## Set up, then build the release Worker
 dev: ## Run the product locally: Postgres, migrations, mail inbox, wrangler dev (Ctrl-C stops all)
 	@scripts/dev.sh
 
-test: ## Run the whole test suite (unit + end-to-end against workerd, Postgres and fakes)
+test: ## Run the whole test suite (unit, a short fuzzing run, end-to-end against workerd, Postgres and fakes)
 	@scripts/test.sh
 
 test-unit: ## Run only the native unit tests
@@ -31,7 +31,7 @@ test-e2e: build ## Run only the end-to-end suite (the Worker must build)
 	@cargo test --quiet --test e2e
 
 FUZZ_CASES ?= 50000
-fuzz: ## Fuzz every parser of outside bytes, long: FUZZ_CASES per target (default 50000, ~15 min)
+fuzz: ## Fuzz every parser of outside bytes, long: FUZZ_CASES per target (default 50000, ~30 min)
 	@FUZZ_CASES=$(FUZZ_CASES) cargo test --quiet --test fuzz
 
 bench: ## Benchmark every route against a trivial JS Worker and a Hono peer, with budgets (~5 min; see BENCHMARKS.md)
