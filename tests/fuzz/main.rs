@@ -9,6 +9,7 @@
 //! runs many more. A failure prints the shrunk input: fix the code and pin the input as a unit
 //! test next to it.
 
+mod ai_text;
 mod alloc;
 mod audio;
 mod cookies;
