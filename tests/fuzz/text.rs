@@ -3,7 +3,10 @@
 use crate::alloc::bounded;
 use crate::config;
 use crate::strategies::text;
+use ghosttools::domain::brief::{BriefForm, ProductBrief};
+use ghosttools::domain::person::PersonName;
 use ghosttools::domain::{EmailAddress, Mailbox, NextPath};
+use ghosttools::rate_limit::Subject;
 use proptest::prelude::*;
 use url::Url;
 
@@ -112,11 +115,67 @@ proptest! {
         }
     }
 
+    /// (Labels never hold `--`: `xn--…` must be valid punycode, and is refused otherwise.)
     #[test]
-    fn ordinary_addresses_are_accepted_lower_cased(local in "[A-Za-z0-9_+'-]{1,20}(\\.[A-Za-z0-9_+'-]{1,10}){0,2}", labels in prop::collection::vec("[A-Za-z0-9]([A-Za-z0-9-]{0,10}[A-Za-z0-9])?", 1..4), tld in "[A-Za-z]{2,6}") {
+    fn ordinary_addresses_are_accepted_lower_cased(local in "[A-Za-z0-9_+'-]{1,20}(\\.[A-Za-z0-9_+'-]{1,10}){0,2}", labels in prop::collection::vec("[A-Za-z0-9]{1,6}(-[A-Za-z0-9]{1,6})?", 1..4), tld in "[A-Za-z]{2,6}") {
         let raw = format!("{local}@{}.{tld}", labels.join("."));
         let email = EmailAddress::parse(&raw).map_err(|e| TestCaseError::fail(format!("{raw:?}: {e}")))?;
         prop_assert_eq!(email.as_str(), raw.to_ascii_lowercase());
+    }
+}
+
+const BRIEF_PIECES: &[&str] =
+    &["\n", "\r\n", ",", " ", "\t", "\u{2028}", "\u{0}", "a", "Widget", "é", "😀", ", ,", "\r"];
+
+fn brief_form() -> impl Strategy<Value = BriefForm> {
+    let field = || prop_oneof![text(BRIEF_PIECES), "[a-zA-Z ]{2,30}"];
+    let choice = |options: &'static [&'static str]| {
+        prop_oneof![proptest::sample::select(options).prop_map(str::to_string), any::<String>()]
+    };
+    (
+        field(),
+        prop_oneof![text(BRIEF_PIECES), "([a-z ]{1,20}\n){1,5}"],
+        field(),
+        choice(&["friendly", "professional", "playful", "luxury", " friendly ", "x"]),
+        choice(&["short", "medium", "long", "LONG"]),
+        choice(&["en", "de", "ja", "xx", " en"]),
+        prop_oneof![text(BRIEF_PIECES), "([a-z]{1,10}, ?){0,12}"],
+    )
+        .prop_map(|(product_name, features, audience, tone, length, language, keywords)| BriefForm {
+            product_name,
+            features,
+            audience,
+            tone,
+            length,
+            language,
+            keywords,
+        })
+}
+
+proptest! {
+    #![proptest_config(config(1))]
+
+    /// AgentWrite's form: any fields are accepted or refused field by field; an accepted brief
+    /// shown again as a form (to regenerate) is accepted as the same brief.
+    #[test]
+    fn a_product_brief_round_trips_through_its_form(form in brief_form()) {
+        match ProductBrief::parse(&form) {
+            Ok(brief) => {
+                prop_assert_eq!(ProductBrief::parse(&brief.to_form()), Ok(brief.clone()));
+                let _ = (brief.system_prompt(), brief.user_prompt());
+            }
+            Err(errors) => prop_assert!(!errors.is_empty()),
+        }
+    }
+
+    #[test]
+    fn names_and_client_addresses_of_any_text(raw in any::<String>()) {
+        if let Ok(name) = PersonName::parse("first_name", "first name", Some(&raw)) {
+            let n = name.as_str();
+            prop_assert!(!n.is_empty() && n.chars().count() <= 60 && !n.chars().any(char::is_control));
+        }
+        let subject = format!("{:?}", Subject::ip(Some(&raw)));
+        prop_assert!(subject.len() < 80, "{}", subject);
     }
 }
 
