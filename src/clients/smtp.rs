@@ -156,7 +156,7 @@ pub async fn converse_starttls<T: StartTlsCapable>(
 }
 
 /// AUTH (when we hold credentials), the message, QUIT: on a connection that is TLS already, or
-/// plaintext to a loopback inbox.
+/// plaintext where no credentials can leak (a loopback inbox, or a server we hold none for).
 pub async fn deliver<T: Transport>(
     mut client: SmtpClient<T>,
     server: &SmtpServer,
