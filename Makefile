@@ -31,7 +31,7 @@ test-e2e: build ## Run only the end-to-end suite (the Worker must build)
 	@cargo test --quiet --test e2e
 
 FUZZ_CASES ?= 50000
-fuzz: ## Fuzz every parser of outside bytes, long: FUZZ_CASES per target (default 50000, ~30 min)
+fuzz: ## Fuzz every parser of outside bytes, long: FUZZ_CASES per target (default 50000, ~15 min)
 	@FUZZ_CASES=$(FUZZ_CASES) cargo test --quiet --test fuzz
 
 bench: ## Benchmark every route against a trivial JS Worker and a Hono peer, with budgets (~5 min; see BENCHMARKS.md)
