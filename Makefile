@@ -1,7 +1,7 @@
 # The verbs a newcomer types. `make help` lists them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: preflight deploy-check smoke help setup wasm build dev test test-unit test-e2e load bench bench-ratelimit migrate migrate-status size fmt lint deploy clean
+.PHONY: preflight deploy-check smoke help setup wasm build dev test test-unit test-e2e load fuzz bench bench-ratelimit migrate migrate-status size fmt lint deploy clean
 
 help: ## List the make targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -21,7 +21,7 @@ build: setup wasm ## Set up, then build the release Worker
 dev: ## Run the product locally: Postgres, migrations, mail inbox, wrangler dev (Ctrl-C stops all)
 	@scripts/dev.sh
 
-test: ## Run the whole test suite (unit + end-to-end against workerd, Postgres and fakes)
+test: ## Run the whole test suite (unit, a short fuzzing run, end-to-end against workerd, Postgres and fakes)
 	@scripts/test.sh
 
 test-unit: ## Run only the native unit tests
@@ -32,6 +32,10 @@ test-e2e: build ## Run only the end-to-end suite (the Worker must build)
 
 load: build ## The bounded load test, longer: LOAD_USERS (24) users doing the whole journey for LOAD_SECS (120), then invariants in Postgres
 	@LOAD_SECS="$${LOAD_SECS:-120}" LOAD_USERS="$${LOAD_USERS:-24}" cargo test --quiet --test e2e -- load:: --nocapture
+
+FUZZ_CASES ?= 50000
+fuzz: ## Fuzz every parser of outside bytes, long: FUZZ_CASES per target (default 50000, ~15 min)
+	@FUZZ_CASES=$(FUZZ_CASES) cargo test --quiet --test fuzz
 
 bench: ## Benchmark every route against a trivial JS Worker and a Hono peer, with budgets (~5 min; see BENCHMARKS.md)
 	@scripts/bench.sh

@@ -32,5 +32,7 @@ say "deploy check (wrangler deploy --dry-run: the bundle builds and fits the siz
 scripts/deploy-check.sh
 say "unit tests"
 cargo test --quiet --lib --bins
+say "fuzzing the parsers briefly (FUZZ_CASES=${FUZZ_CASES:-500} per target; make fuzz runs long)"
+cargo test --quiet --test fuzz
 say "end-to-end tests (workerd + Postgres + fakes)"
 cargo test --quiet --test e2e

@@ -98,13 +98,7 @@ impl Ctx {
 
     /// A request cookie by name (first occurrence).
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        let cookies = self.cookies.get_or_init(|| {
-            let raw = self.header("cookie").unwrap_or_default();
-            raw.split(';')
-                .filter_map(|pair| pair.trim().split_once('='))
-                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .collect()
-        });
+        let cookies = self.cookies.get_or_init(|| cookie_pairs(&self.header("cookie").unwrap_or_default()));
         cookies.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
@@ -208,5 +202,26 @@ pub fn log_line(level: &str, request_id: &str, message: &str) {
         "error" => worker::console_error!("{line}"),
         "warn" => worker::console_warn!("{line}"),
         _ => worker::console_log!("{line}"),
+    }
+}
+
+/// The `name=value` pairs of a `Cookie` header, in order (names and values trimmed; a piece
+/// without `=` is skipped). Pure, so tests/fuzz drives it with arbitrary headers.
+pub fn cookie_pairs(raw: &str) -> Vec<(String, String)> {
+    raw.split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_pairs_keep_order_and_skip_pieces_without_a_value() {
+        let pairs = cookie_pairs(" a=1; junk ;b = x=y;a=2;");
+        let expected = [("a", "1"), ("b", "x=y"), ("a", "2")];
+        assert_eq!(pairs, expected.map(|(k, v)| (k.to_string(), v.to_string())));
     }
 }

@@ -99,7 +99,8 @@ pub fn verify(token: &str, jwks: &JwkSet, expected: &Expected) -> Result<Identit
         })?
         .claims;
 
-    if claims.exp + LEEWAY_SECS <= expected.now_secs {
+    // Saturating: an `exp` near u64::MAX must not wrap around to "long expired" (or panic).
+    if claims.exp.saturating_add(LEEWAY_SECS) <= expected.now_secs {
         return Err(Rejected::Expired);
     }
     if claims.iat.is_some_and(|iat| iat > expected.now_secs + LEEWAY_SECS) {
@@ -201,6 +202,15 @@ mod tests {
         let mut no_nonce = claims();
         no_nonce.as_object_mut().unwrap().remove("nonce");
         assert_eq!(check(&sign(&no_nonce)).unwrap_err(), Rejected::WrongNonce);
+    }
+
+    #[test]
+    fn an_expiry_at_the_end_of_time_does_not_overflow() {
+        // Found by tests/fuzz: `exp + LEEWAY_SECS` overflowed (a panic natively; in the release
+        // Worker it wrapped around and called the token expired).
+        let mut c = claims();
+        c["exp"] = json!(u64::MAX);
+        assert!(check(&sign(&c)).is_ok());
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 use url::Url;
-use wasm_smtp::SmtpError;
+use wasm_smtp::{SmtpClient, SmtpError, StartTlsCapable, Transport};
 use worker::Delay;
 
 /// The whole conversation (connect, TLS, AUTH, DATA) must finish within this.
@@ -123,21 +123,45 @@ pub async fn send(server: &SmtpServer, ehlo_domain: &str, envelope: &Envelope<'_
 }
 
 async fn converse(server: &SmtpServer, ehlo_domain: &str, envelope: &Envelope<'_>) -> Result<(), SendError> {
-    let mut client = if server.implicit_tls {
-        wasm_smtp_cloudflare::connect_smtps(&server.host, server.port, ehlo_domain).await.map_err(classify)?
+    if server.implicit_tls {
+        let client = wasm_smtp_cloudflare::connect_smtps(&server.host, server.port, ehlo_domain)
+            .await
+            .map_err(classify)?;
+        deliver(client, server, envelope).await
     } else {
         let transport = wasm_smtp_cloudflare::connect_starttls(&server.host, server.port)
             .await
             .map_err(|e| SendError::Unreachable(e.to_string()))?;
-        let mut client = wasm_smtp::SmtpClient::connect(transport, ehlo_domain).await.map_err(classify)?;
-        if offers_starttls(client.capabilities()) {
-            client.starttls().await.map_err(classify)?;
-        } else if server.credentials.is_some() && !server.is_loopback() {
-            let _ = client.quit().await;
-            return Err(SendError::Insecure(format!("{} does not offer STARTTLS", server.host)));
-        }
-        client
-    };
+        converse_starttls(transport, server, ehlo_domain, envelope).await
+    }
+}
+
+/// The conversation on a plaintext connection that can be upgraded: greeting and EHLO, TLS when
+/// the server offers STARTTLS (required before credentials leave for a remote host), then
+/// `deliver`. Generic over the transport so tests/fuzz runs it natively against scripted servers.
+pub async fn converse_starttls<T: StartTlsCapable>(
+    transport: T,
+    server: &SmtpServer,
+    ehlo_domain: &str,
+    envelope: &Envelope<'_>,
+) -> Result<(), SendError> {
+    let mut client = SmtpClient::connect(transport, ehlo_domain).await.map_err(classify)?;
+    if offers_starttls(client.capabilities()) {
+        client.starttls().await.map_err(classify)?;
+    } else if server.credentials.is_some() && !server.is_loopback() {
+        let _ = client.quit().await;
+        return Err(SendError::Insecure(format!("{} does not offer STARTTLS", server.host)));
+    }
+    deliver(client, server, envelope).await
+}
+
+/// AUTH (when we hold credentials), the message, QUIT: on a connection that is TLS already, or
+/// plaintext where no credentials can leak (a loopback inbox, or a server we hold none for).
+pub async fn deliver<T: Transport>(
+    mut client: SmtpClient<T>,
+    server: &SmtpServer,
+    envelope: &Envelope<'_>,
+) -> Result<(), SendError> {
     if let Some((user, pass)) = &server.credentials {
         if offers_auth(client.capabilities()) || !server.is_loopback() {
             client.login(user, pass).await.map_err(classify)?;

@@ -58,9 +58,12 @@ pub fn verify(
     if signatures.is_empty() && !header.contains("v1=") {
         return Err(SignatureError::Malformed);
     }
-    let age = now_secs as i64 - t as i64;
-    if age.unsigned_abs() > tolerance_secs {
-        return Err(SignatureError::OutsideTolerance { age_secs: age });
+    // In i128: a timestamp past i64::MAX must not overflow the subtraction (it panicked in a
+    // debug build and wrapped around in the release Worker; found by tests/fuzz).
+    let age = i128::from(now_secs) - i128::from(t);
+    if age.unsigned_abs() > u128::from(tolerance_secs) {
+        let age_secs = age.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        return Err(SignatureError::OutsideTolerance { age_secs });
     }
     for secret in secrets {
         for sig in &signatures {
@@ -177,6 +180,20 @@ mod tests {
         assert!(matches!(
             verify(Some(&h), BODY, &["whsec_a"], NOW, TOLERANCE_SECS),
             Err(SignatureError::OutsideTolerance { .. })
+        ));
+    }
+
+    #[test]
+    fn a_timestamp_past_i64_max_is_outside_the_tolerance_not_an_overflow() {
+        // The shrunk input tests/fuzz found.
+        assert_eq!(
+            verify(Some("v1=,t=9223372036854775808"), b"", &["s"], NOW, TOLERANCE_SECS),
+            Err(SignatureError::OutsideTolerance { age_secs: NOW as i64 - i64::MAX - 1 })
+        );
+        let h = format!("t={},v1=00", u64::MAX);
+        assert!(matches!(
+            verify(Some(&h), BODY, &["s"], 0, TOLERANCE_SECS),
+            Err(SignatureError::OutsideTolerance { age_secs: i64::MIN })
         ));
     }
 

@@ -162,8 +162,9 @@ fn chapter(line: &str) -> Option<Chapter> {
     let (time, rest) = t.split_at(end);
     let parts: Vec<u64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
     let secs = match parts.as_slice() {
-        [m, s] if *s < 60 => m * 60 + s,
-        [h, m, s] if *m < 60 && *s < 60 => h * 3600 + m * 60 + s,
+        // Checked: the model may repeat any number it heard (found by tests/fuzz).
+        [m, s] if *s < 60 => m.checked_mul(60)?.checked_add(*s)?,
+        [h, m, s] if *m < 60 && *s < 60 => h.checked_mul(3600)?.checked_add(m * 60 + s)?,
         _ => return None,
     };
     let title = rest.trim_start_matches([']', ')', ' ', '-', '–', '—', ':', '.']).trim();
@@ -173,6 +174,15 @@ fn chapter(line: &str) -> Option<Chapter> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chapter_time_too_large_to_count_is_no_chapter() {
+        // The shrunk input tests/fuzz found: `m * 60` overflowed (a panic natively, a wrapped
+        // time in the release Worker).
+        let notes = ShowNotes::parse("Chapters:\n- [307450000000000000:0] \n- [1:00:00] Late\n", None);
+        assert_eq!(notes.chapters.iter().map(|c| c.start).collect::<Vec<_>>(), [3600.0]);
+        assert!(chapter("99999999999999999:00:00 Too late").is_none());
+    }
 
     #[test]
     fn the_requested_format_is_parsed() {

@@ -13,8 +13,12 @@ pub struct Segment {
     pub text: String,
 }
 
+/// Later than any episode runs (uploads are at most 25 MB): a segment starting after this is
+/// nonsense from the model, and at such magnitudes `start + 1.0` no longer moves the end.
+const MAX_SECS: f64 = 100.0 * 3600.0;
+
 /// Segments fit for subtitles: finite, non-negative, in order, each ending after it starts,
-/// text on one line; empty ones dropped.
+/// text on one line; empty ones (and ones past `MAX_SECS`) dropped.
 pub fn tidy(segments: &[Segment]) -> Vec<Segment> {
     let mut out: Vec<Segment> = Vec::new();
     for s in segments {
@@ -24,7 +28,10 @@ pub fn tidy(segments: &[Segment]) -> Vec<Segment> {
         }
         let floor = out.last().map(|p| p.end).unwrap_or(0.0);
         let start = s.start.max(floor).max(0.0);
-        let end = if s.end > start { s.end } else { start + 1.0 };
+        if start > MAX_SECS {
+            continue;
+        }
+        let end = if s.end > start { s.end.min(2.0 * MAX_SECS) } else { start + 1.0 };
         out.push(Segment { start, end, text });
     }
     out
@@ -126,6 +133,15 @@ mod tests {
             seg(f64::NAN, 1.0, "x"),
         ]);
         assert_eq!(out, vec![seg(5.0, 6.0, "backwards"), seg(6.0, 7.0, "overlaps")]);
+    }
+
+    #[test]
+    fn absurd_times_from_the_model_never_make_an_empty_cue() {
+        // Found by tests/fuzz: at 2.6e135 s, `start + 1.0 == start`, a cue ending as it starts.
+        assert_eq!(tidy(&[seg(2.602370891874093e135, -1.0, "!")]), vec![]);
+        let out = tidy(&[seg(10.0, 1e300, "long"), seg(20.0, 30.0, "after")]);
+        assert_eq!(out, vec![seg(10.0, 2.0 * MAX_SECS, "long")], "nothing starts past the limit");
+        assert!(out.iter().all(|s| s.end > s.start));
     }
 
     #[test]

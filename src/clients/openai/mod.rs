@@ -153,7 +153,15 @@ impl OpenAi {
                 }
                 Either::Left((Some(Ok(piece)), _)) => piece,
             };
-            for data in parser.push(&piece) {
+            let events = match parser.push(&piece) {
+                Ok(events) => events,
+                Err(e) => {
+                    controller.abort();
+                    self.log("warn", &format!("openai stream refused: {e}"));
+                    return Err(Failure::Interrupted(e));
+                }
+            };
+            for data in events {
                 let chunk = sse::chunk(&data);
                 if let Some(e) = chunk.error {
                     controller.abort();

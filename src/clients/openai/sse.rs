@@ -5,19 +5,35 @@
 use super::wire::{error_summary, redact, truncate};
 use serde_json::Value;
 
+/// The most one event may hold before its blank line. OpenAI's are a few hundred bytes; a
+/// server (or proxy) that never ends an event must not grow the buffer without bound.
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
 /// Splits a byte stream into server-sent events and yields each event's `data`.
 #[derive(Debug, Default)]
 pub struct SseParser {
     buf: Vec<u8>,
+    /// How much of `buf` is known to hold no blank line: each push searches only what is new,
+    /// so a long event arriving in many small pieces costs linear time, not quadratic.
+    scanned: usize,
 }
 
 impl SseParser {
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+    /// The `data` of each event completed by `bytes`; an error once an event outgrows
+    /// `MAX_EVENT_BYTES` (the stream is then unusable).
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<String>, String> {
         // Line ends may be \r\n; a raw \r never appears inside JSON data.
         self.buf.extend(bytes.iter().copied().filter(|b| *b != b'\r'));
         let mut out = Vec::new();
-        while let Some(end) = self.buf.windows(2).position(|w| w == b"\n\n") {
-            let event: Vec<u8> = self.buf.drain(..end + 2).collect();
+        loop {
+            // A blank line may straddle what was scanned and what is new.
+            let from = self.scanned.saturating_sub(1);
+            let Some(at) = self.buf[from..].windows(2).position(|w| w == b"\n\n") else {
+                self.scanned = self.buf.len();
+                break;
+            };
+            let event: Vec<u8> = self.buf.drain(..from + at + 2).collect();
+            self.scanned = 0;
             let text = String::from_utf8_lossy(&event);
             let data: Vec<&str> = text
                 .lines()
@@ -28,7 +44,10 @@ impl SseParser {
                 out.push(data.join("\n"));
             }
         }
-        out
+        if self.buf.len() > MAX_EVENT_BYTES {
+            return Err(format!("a stream event longer than {MAX_EVENT_BYTES} bytes"));
+        }
+        Ok(out)
     }
 }
 
@@ -78,9 +97,21 @@ mod tests {
         let mut p = SseParser::default();
         let mut got = Vec::new();
         for piece in stream.chunks(3) {
-            got.extend(p.push(piece));
+            got.extend(p.push(piece).unwrap());
         }
         assert_eq!(got, ["{\"a\":1}", "{\"b\":\"é\"}", "[DONE]"]);
+    }
+
+    #[test]
+    fn an_event_that_never_ends_is_refused_before_it_fills_memory() {
+        let mut p = SseParser::default();
+        let piece = vec![b'a'; 64 * 1024];
+        let pushes = (0..100).map(|_| p.push(&piece)).take_while(Result::is_ok).count();
+        assert_eq!(pushes, MAX_EVENT_BYTES / piece.len(), "refused on the push that overflows");
+        // An event split right at its blank line, across pushes, is still found.
+        let mut p = SseParser::default();
+        assert_eq!(p.push(b"data: x\n").unwrap(), Vec::<String>::new());
+        assert_eq!(p.push(b"\ndata: y\n\n").unwrap(), ["x", "y"]);
     }
 
     #[test]

@@ -102,7 +102,7 @@ async fn read(file: &Blob, range: Range<usize>) -> Result<Vec<u8>, AppError> {
 }
 
 /// The `boundary` parameter of a `multipart/form-data` Content-Type.
-fn boundary(content_type: &str) -> Option<&str> {
+pub fn boundary(content_type: &str) -> Option<&str> {
     let mut params = content_type.split(';');
     if !params.next()?.trim().eq_ignore_ascii_case("multipart/form-data") {
         return None;
