@@ -174,11 +174,10 @@ pub async fn deliver<T: Transport>(
     Ok(())
 }
 
+/// Only `AUTH <mechanisms>` counts: the client picks its mechanism from that line, so an old
+/// `AUTH=LOGIN` line alone is an offer we could not take up.
 fn offers_auth(capabilities: &[String]) -> bool {
-    capabilities.iter().any(|c| {
-        let c = c.trim().to_ascii_uppercase();
-        c.starts_with("AUTH ") || c.starts_with("AUTH=")
-    })
+    capabilities.iter().any(|c| c.trim().to_ascii_uppercase().starts_with("AUTH "))
 }
 
 fn offers_starttls(capabilities: &[String]) -> bool {
@@ -233,6 +232,7 @@ mod tests {
         assert!(!offers_starttls(&["AUTH PLAIN LOGIN".into()]));
         assert!(offers_auth(&["SIZE 100".into(), "AUTH PLAIN LOGIN".into()]));
         assert!(!offers_auth(&["SIZE 100".into(), "8BITMIME".into()]));
+        assert!(!offers_auth(&["AUTH=LOGIN".into()]), "the client cannot choose from AUTH= alone");
     }
 
     #[test]

@@ -195,7 +195,7 @@ fn polite(caps: &[&str], starttls: bool) -> Vec<Vec<u8>> {
         r.push("220 2.0.0 Ready to start TLS\r\n".into());
     }
     r.push(ehlo(caps));
-    if caps.iter().any(|c| c.to_ascii_uppercase().starts_with("AUTH")) {
+    if caps.iter().any(|c| c.to_ascii_uppercase().starts_with("AUTH ")) {
         r.push("235 2.7.0 Authentication successful\r\n".into());
     }
     for reply in [
@@ -237,7 +237,7 @@ proptest! {
     }
 
     /// Against a server that behaves, mail goes out: over TLS with AUTH to a remote host, in
-    /// plaintext without AUTH to a loopback inbox that offers none.
+    /// plaintext without AUTH to a loopback inbox that offers none (or only `AUTH=`).
     #[test]
     fn a_polite_server_gets_the_message(
         extra in prop::collection::vec(select(&["SIZE 35882577", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8", "DSN"][..]), 0..4),
@@ -253,6 +253,14 @@ proptest! {
 
         let (result, log) = converse(&server("smtp://u:p@127.0.0.1:1025"), polite(&extra, false), false);
         prop_assert_eq!(result, Ok(()));
+        prop_assert!(!contains(&log.borrow().written, b"AUTH"));
+
+        // An old-style `AUTH=LOGIN` alone is no offer the client can take up: a loopback inbox
+        // advertising only that gets the mail without AUTH.
+        let mut old_style = extra.clone();
+        old_style.push("AUTH=LOGIN");
+        let (result, log) = converse(&server("smtp://u:p@127.0.0.1:1025"), polite(&old_style, false), false);
+        prop_assert_eq!(result, Ok(()), "{}", String::from_utf8_lossy(&log.borrow().written));
         prop_assert!(!contains(&log.borrow().written, b"AUTH"));
 
         // A remote host that offers no STARTTLS never gets the credentials.
