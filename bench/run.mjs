@@ -51,7 +51,8 @@ const oursVars = {
   OPENAI_API_KEY: "sk-bench",
   OPENAI_API_BASE: `http://127.0.0.1:${fake.port}`,
   // The bench measures decisions and the stream relay, not refusals: room for every request.
-  RATE_LIMITS: "ai_generation=10000/1m",
+  // BENCH_RATE_LIMITS replaces it, e.g. to see what a class's limiter costs ("pages=off").
+  RATE_LIMITS: process.env.BENCH_RATE_LIMITS ?? "ai_generation=10000/1m",
   DEBUG_RATE_LIMIT_ROUTE: "true",
   SERVER_TIMING: "true",
 };
