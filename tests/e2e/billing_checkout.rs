@@ -1,7 +1,7 @@
 //! Checkout: exactly what Stripe is sent, the customer made once, the portal instead of a second
 //! subscription, refusals, and how Stripe's failures are retried or explained.
 
-use crate::support::billing::{checkout, location, post_form, start_checkout, subscribe};
+use crate::support::billing::{checkout, customer_id, location, post_form, start_checkout, subscribe};
 use crate::support::fakes::recorder::Recorded;
 use crate::support::fakes::stripe::{Fault, PACK, PRO, SECRET_KEY, STARTER};
 use crate::support::fakes::stripe_wire::error;
@@ -49,13 +49,7 @@ async fn buying_a_credit_pack_sends_stripe_exactly_the_expected_checkout_fields(
     let sessions = sessions_created(s, user.user_id);
     assert_eq!(sessions.len(), 1);
     let req = &sessions[0];
-    let customer_id: String = s
-        .sql()
-        .await
-        .query_one("SELECT stripe_customer_id FROM billing_customers WHERE user_id = $1", &[&user.user_id])
-        .await
-        .unwrap()
-        .get(0);
+    let customer_id = customer_id(s, user.user_id).await;
     let site = s.url("");
     let expected: Vec<(String, String)> = [
         ("mode", "payment".to_string()),
@@ -274,13 +268,7 @@ async fn manage_subscription_opens_a_portal_session_that_returns_to_billing(s: &
     assert_eq!(res.status(), 303);
     let to = location(&res);
     assert!(to.starts_with(&format!("{}/portal/bps_", s.stripe().url())), "{to}");
-    let customer: String = s
-        .sql()
-        .await
-        .query_one("SELECT stripe_customer_id FROM billing_customers WHERE user_id = $1", &[&user.user_id])
-        .await
-        .unwrap()
-        .get(0);
+    let customer = customer_id(s, user.user_id).await;
     let req = s
         .stripe()
         .requests(|r| r.path == "/v1/billing_portal/sessions" && r.form().iter().any(|(_, v)| v == &customer))

@@ -4,6 +4,7 @@
 //! browser to another site, and never splits the header.
 
 use super::{anonymous, assert_hardened};
+use crate::support::billing::customer_id;
 use crate::support::fakes::google::Account;
 use crate::support::fakes::stripe::PACK;
 use crate::support::session::unique_email;
@@ -132,13 +133,7 @@ async fn checkout_and_portal_return_only_to_this_site_whatever_the_form_says(s: 
     let res = post_form(s, &user, "/billing/portal", &[("return_url", hostile.into())]).await;
     assert_eq!(res.status(), 303);
     assert!(res.headers()["location"].to_str().unwrap().starts_with(&s.stripe().url()));
-    let customer: String = s
-        .sql()
-        .await
-        .query_one("SELECT stripe_customer_id FROM billing_customers WHERE user_id = $1", &[&user.user_id])
-        .await
-        .unwrap()
-        .get(0);
+    let customer = customer_id(s, user.user_id).await;
     let portal = s.stripe().requests(|r| {
         r.path == "/v1/billing_portal/sessions"
             && r.form().iter().any(|(k, v)| k == "customer" && v == &customer)

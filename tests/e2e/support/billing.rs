@@ -73,6 +73,15 @@ pub async fn balance(s: &Stack, user_id: i64) -> i64 {
     row.map(|r| r.get(0)).unwrap_or(0)
 }
 
+/// The Stripe customer id we keep for the user (the user must have one).
+pub async fn customer_id(s: &Stack, user_id: i64) -> String {
+    let db = s.sql().await;
+    db.query_one("SELECT stripe_customer_id FROM billing_customers WHERE user_id = $1", &[&user_id])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// (delta, reason, reference) of the user's ledger, oldest first.
 pub async fn ledger(s: &Stack, user_id: i64) -> Vec<(i64, String, String)> {
     let db = s.sql().await;
