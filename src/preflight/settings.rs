@@ -161,15 +161,7 @@ fn stripe(f: &mut Findings) {
             }
             Some((mode, tail)) => {
                 if mode != expected {
-                    f.bad(
-                        var,
-                        format!(
-                            "is a {} key, but this check expects {} mode{}",
-                            mode_name(mode),
-                            mode_name(expected),
-                            mode_flag(expected)
-                        ),
-                    );
+                    f.bad(var, wrong_mode(mode, expected));
                 } else if tail < MIN_STRIPE_KEY_TAIL {
                     f.bad(var, "looks truncated (Stripe keys are much longer); copy it again");
                 }
@@ -189,15 +181,7 @@ fn stripe(f: &mut Findings) {
                         mode_name(secret)
                     ),
                 ),
-                None if mode != expected => f.bad(
-                    var,
-                    format!(
-                        "is a {} key, but this check expects {} mode{}",
-                        mode_name(mode),
-                        mode_name(expected),
-                        mode_flag(expected)
-                    ),
-                ),
+                None if mode != expected => f.bad(var, wrong_mode(mode, expected)),
                 _ => {}
             },
         }
@@ -307,6 +291,15 @@ fn notes(inputs: &Inputs, report: &mut Report) {
             report.note(format!("{flag} is on: turn it off again once you have checked what it is for"));
         }
     }
+}
+
+fn wrong_mode(mode: StripeMode, expected: StripeMode) -> String {
+    format!(
+        "is a {} key, but this check expects {} mode{}",
+        mode_name(mode),
+        mode_name(expected),
+        mode_flag(expected)
+    )
 }
 
 /// Where a value comes from, before how to set it.
