@@ -29,7 +29,6 @@ check "landing page 200" 'grep -qE "^HTTP/[0-9.]+ 200" <<<"$headers"' "$status_l
 check "CSP with a nonce" 'has "content-security-policy:.*nonce-"'
 check "CSP forbids framing" 'has "content-security-policy:.*frame-ancestors .none."'
 check "X-Content-Type-Options nosniff" 'has "x-content-type-options: *nosniff"'
-check "X-Frame-Options DENY" 'has "x-frame-options: *deny"'
 check "Referrer-Policy" 'has "referrer-policy: *strict-origin-when-cross-origin"'
 check "X-Request-Id" 'has "x-request-id: *[^ ]"'
 check "HSTS on https" '[[ "$url" != https://* ]] || has "strict-transport-security: *max-age=[1-9]"' "is NEXTAUTH_URL the https origin?"

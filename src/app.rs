@@ -123,6 +123,11 @@ fn route_class(path: &str) -> Policy {
     }
 }
 
+thread_local! {
+    // The CSP around its nonce depends only on configuration, which is fixed for an isolate.
+    static CSP: std::cell::OnceCell<security::CspTemplate> = const { std::cell::OnceCell::new() };
+}
+
 /// Adds the headers every response carries and hands the reply to the runtime (in one call:
 /// see `respond`).
 fn into_response(cx: &Ctx, reply: Reply) -> Result<web_sys::Response> {
@@ -134,16 +139,21 @@ fn into_response(cx: &Ctx, reply: Reply) -> Result<web_sys::Response> {
         }
     };
     let https = cx.config.site.as_ref().map(|s| s.is_https()).unwrap_or(false);
-    for (name, value) in security::headers(&cx.nonce, https, &crate::views::csp_sources(&cx.config)) {
-        keep(headers.set(name, value));
+    // The defaults have distinct names: appended without looking for earlier ones.
+    let defaults = CSP.with(|template| {
+        let csp = template.get_or_init(|| security::CspTemplate::new(&crate::views::csp_sources(&cx.config)));
+        security::headers(&cx.nonce, https, csp)
+    });
+    for (name, value) in defaults {
+        keep(headers.append(name, value));
     }
-    keep(headers.set("X-Request-Id", cx.request_id.clone()));
+    keep(headers.append("X-Request-Id", cx.request_id.clone()));
     if let Some(content_type) = reply.content_type() {
-        keep(headers.set("Content-Type", content_type));
+        keep(headers.append("Content-Type", content_type));
     }
     if reply.header("Cache-Control").is_none() {
         // Pages carry a per-request nonce and may show a signed-in user: never store them.
-        keep(headers.set("Cache-Control", "no-store"));
+        keep(headers.append("Cache-Control", "no-store"));
     }
     for (name, value) in reply.headers.iter().chain(cx.take_extra_headers().iter()) {
         // A handler's own value replaces a default (e.g. a stricter Referrer-Policy); only

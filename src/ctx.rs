@@ -65,6 +65,7 @@ impl Ctx {
             .clone()
         });
         let now_ms = now_ms();
+        let (method, method_known) = req.method();
         let mut random = [0u8; 28];
         crate::security::fill_random(&mut random);
         Ctx {
@@ -73,8 +74,8 @@ impl Ctx {
             // 96 bits for the id, 128 for the nonce, from one call to the runtime's randomness.
             request_id: crate::security::token(&random[16..]),
             nonce: crate::security::token(&random[..16]),
-            method: req.method(),
-            method_known: req.method_is_known(),
+            method,
+            method_known,
             path: req.path(),
             now_ms,
             subject: Subject::ip(None),
@@ -176,7 +177,7 @@ impl Ctx {
     /// The `RateLimit-*` headers for the response: those of the tightest decision taken.
     pub fn rate_limit_headers(&self) -> Vec<(&'static str, String)> {
         let limits = self.limits.borrow();
-        crate::rate_limit::enforce::most_pressing(&limits).map(|d| d.headers().to_vec()).unwrap_or_default()
+        crate::rate_limit::enforce::most_pressing(&limits).map(|d| d.headers()).unwrap_or_default()
     }
 
     /// Work that may finish after the response (Sentry reports): never delays the user.

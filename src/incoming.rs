@@ -18,15 +18,14 @@ impl Incoming {
         Incoming { raw, full: OnceCell::new() }
     }
 
-    pub fn method(&self) -> Method {
-        Method::from(self.raw.method())
-    }
-
-    /// Whether the method is one `worker::Method` names (it reads any other name as GET).
-    pub fn method_is_known(&self) -> bool {
+    /// The method, and whether it is one `worker::Method` names (it reads any other name as
+    /// GET).
+    pub fn method(&self) -> (Method, bool) {
         const KNOWN: [&str; 10] =
             ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "REPORT"];
-        KNOWN.contains(&self.raw.method().as_str())
+        let name = self.raw.method();
+        let known = KNOWN.contains(&name.as_str());
+        (Method::from(name), known)
     }
 
     /// The path of the URL (no query, no fragment).

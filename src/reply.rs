@@ -3,6 +3,7 @@
 //! (see `respond`).
 
 use serde::Serialize;
+use std::borrow::Cow;
 
 pub enum Body {
     Empty,
@@ -65,13 +66,13 @@ impl Reply {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    pub fn content_type(&self) -> Option<&str> {
+    pub fn content_type(&self) -> Option<Cow<'static, str>> {
         match &self.body {
             Body::Empty => None,
-            Body::Html(_) => Some("text/html; charset=utf-8"),
-            Body::Json(_) => Some("application/json"),
-            Body::Text(_) => Some("text/plain; charset=utf-8"),
-            Body::Bytes { content_type, .. } => Some(content_type),
+            Body::Html(_) => Some(Cow::Borrowed("text/html; charset=utf-8")),
+            Body::Json(_) => Some(Cow::Borrowed("application/json")),
+            Body::Text(_) => Some(Cow::Borrowed("text/plain; charset=utf-8")),
+            Body::Bytes { content_type, .. } => Some(Cow::Owned(content_type.clone())),
             Body::Stream(_) => None,
         }
     }

@@ -65,7 +65,7 @@ pub fn response(status: u16, headers: &HeaderList, body: Body) -> worker::Result
 /// HTTP forbids them, and they would break the joined form.
 #[derive(Debug, Default)]
 pub struct HeaderList {
-    list: Vec<(Cow<'static, str>, String)>,
+    list: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     /// A name occurs more than once.
     repeated: bool,
 }
@@ -74,7 +74,7 @@ impl HeaderList {
     pub fn set(
         &mut self,
         name: impl Into<Cow<'static, str>>,
-        value: impl Into<String>,
+        value: impl Into<Cow<'static, str>>,
     ) -> Result<(), String> {
         let name = name.into();
         self.list.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
@@ -85,10 +85,10 @@ impl HeaderList {
     pub fn append(
         &mut self,
         name: impl Into<Cow<'static, str>>,
-        value: impl Into<String>,
+        value: impl Into<Cow<'static, str>>,
     ) -> Result<(), String> {
         let (name, value) = (name.into(), value.into());
-        let bad = |s: &str| s.contains(['\n', '\r', '\0']);
+        let bad = |s: &str| s.bytes().any(|b| matches!(b, b'\n' | b'\r' | 0));
         if name.is_empty() || bad(&name) || bad(&value) {
             return Err(format!("header {name:?} has a line break or NUL; left out"));
         }
@@ -105,12 +105,13 @@ impl HeaderList {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.list.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.list.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_ref())
     }
 
     /// `name\nvalue\nname\nvalue…`, what `respond` splits.
     fn joined(&self) -> String {
         let mut out = String::with_capacity(self.list.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+        // Names and values were checked for line breaks on the way in.
         for (name, value) in &self.list {
             if !out.is_empty() {
                 out.push('\n');

@@ -33,14 +33,20 @@ impl Decision {
         self.reset_ms.div_ceil(1000)
     }
 
-    /// `RateLimit-*` header fields (draft-ietf-httpapi-ratelimit-headers).
-    pub fn headers(&self) -> [(&'static str, String); 4] {
-        [
-            ("RateLimit-Limit", self.limit.to_string()),
-            ("RateLimit-Remaining", self.remaining.to_string()),
-            ("RateLimit-Reset", self.reset_secs().to_string()),
-            ("RateLimit-Policy", format!("{};w={}", self.limit, self.window_secs)),
-        ]
+    /// `RateLimit-*` header fields (draft-ietf-httpapi-ratelimit-headers). `RateLimit-Policy`
+    /// (the limit and its window) goes only with a refusal, where a client needs to know the
+    /// window it overran: on every allowed page it would cost the runtime a header per answer.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let number = |n: u64| itoa::Buffer::new().format(n).to_string();
+        let mut out = vec![
+            ("RateLimit-Limit", number(self.limit.into())),
+            ("RateLimit-Remaining", number(self.remaining.into())),
+            ("RateLimit-Reset", number(self.reset_secs())),
+        ];
+        if !self.allowed {
+            out.push(("RateLimit-Policy", format!("{};w={}", self.limit, self.window_secs)));
+        }
+        out
     }
 }
 
@@ -243,6 +249,9 @@ fn remember_refusal(subject: &Subject, d: &Decision, now: u64) {
 fn recently_refused(subject: &Subject, policy: Policy, now: u64) -> Option<Decision> {
     REFUSED.with(|cell| {
         let mut map = cell.borrow_mut();
+        if map.is_empty() {
+            return None; // nearly always: no key to build
+        }
         let key = (subject.key().to_string(), policy);
         let until = map.get(&key)?.reset_ms;
         if until <= now {
@@ -281,7 +290,9 @@ mod tests {
         assert_eq!(h[0], ("RateLimit-Limit", "10".into()));
         assert_eq!(h[1], ("RateLimit-Remaining", "7".into()));
         assert_eq!(h[2], ("RateLimit-Reset", "2".into()));
-        assert_eq!(h[3], ("RateLimit-Policy", "10;w=60".into()));
+        assert_eq!(h.len(), 3, "no policy field on an allowed answer");
+        let refused = decision(Policy::Pages, false, 0).headers();
+        assert_eq!(refused[3], ("RateLimit-Policy", "10;w=60".into()));
         assert_eq!(too_many(&d), AppError::TooManyRequests { retry_after_secs: 2 });
     }
 

@@ -25,8 +25,11 @@ impl Subject {
     /// (per-address limits would let anyone rotate through 2^64 addresses). Absent or
     /// unparseable (never on Cloudflare, which always sets `CF-Connecting-IP`): one shared key.
     pub fn ip(raw: Option<&str>) -> Subject {
-        match raw.and_then(|r| r.trim().parse::<IpAddr>().ok()) {
-            Some(IpAddr::V4(v4)) => Subject(format!("ip:{v4}")),
+        let raw = raw.map(str::trim);
+        match raw.and_then(|r| r.parse::<IpAddr>().ok()) {
+            // The parser takes only the canonical dotted quad (no leading zeros), so the text is
+            // already what Display would write; page views skip the formatter.
+            Some(IpAddr::V4(_)) => Subject(["ip:", raw.unwrap_or_default()].concat()),
             Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
                 Some(v4) => Subject(format!("ip:{v4}")),
                 None => {
@@ -65,6 +68,17 @@ mod tests {
     fn a_signed_in_user_is_counted_as_the_user_wherever_they_come_from() {
         assert_eq!(Subject::of_request(Some(42), Some("203.0.113.9")).key(), "user:42");
         assert_eq!(Subject::of_request(None, Some("203.0.113.9")).key(), "ip:203.0.113.9");
+    }
+
+    #[test]
+    fn an_ipv4_key_is_the_canonical_address() {
+        for raw in ["203.0.113.9", " 198.51.100.7\t", "0.0.0.0", "255.255.255.255"] {
+            let v4: std::net::Ipv4Addr = raw.trim().parse().unwrap();
+            assert_eq!(Subject::ip(Some(raw)).key(), format!("ip:{v4}"));
+        }
+        // Leading zeros (octal in some parsers) are not an address: one shared subject.
+        assert_eq!(Subject::ip(Some("010.0.0.1")).key(), "ip:unknown");
+        assert_eq!(Subject::ip(Some("1.2.3")).key(), "ip:unknown");
     }
 
     #[test]

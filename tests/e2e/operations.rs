@@ -320,7 +320,7 @@ async fn the_post_deploy_smoke_check_passes_against_a_healthy_site(s: &'static S
         "ok    database reachable",
         "ok    schema up to date",
         "ok    CSP with a nonce",
-        "ok    X-Frame-Options DENY",
+        "ok    CSP forbids framing",
         "ok    sign-in form (email, CSRF)",
         "ok    unsigned webhook refused (400)",
         "ok    forged webhook signature refused (400)",

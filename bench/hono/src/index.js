@@ -27,7 +27,7 @@ app.use(
       frameAncestors: ["'none'"],
     },
     referrerPolicy: "strict-origin-when-cross-origin",
-    xFrameOptions: "DENY",
+    xFrameOptions: false, // as ours: the CSP's frame-ancestors replaces it
     permissionsPolicy: {
       camera: [],
       microphone: [],
