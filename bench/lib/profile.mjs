@@ -12,7 +12,7 @@ import { ROOT } from "./workers.mjs";
 const WebSocket = createRequire(`${ROOT}/package.json`)("ws");
 
 /** Profiles while wrk drives `file` at `port`; returns the lines to print. */
-export async function profile({ inspector, port, file, seconds = 5, connections = 8, top = 40 }) {
+export async function profile({ inspector, port, file, seconds = 5, connections = 8, top = Number(process.env.BENCH_PROFILE_TOP ?? 40) }) {
   const targets = await fetch(`http://127.0.0.1:${inspector}/json`).then((r) => r.json());
   const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
   await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
@@ -36,14 +36,22 @@ export async function profile({ inspector, port, file, seconds = 5, connections 
     const load = await runWrk({ port, file, seconds, connections });
     const p = (await call("Profiler.stop")).result.profile;
     const nodes = new Map(p.nodes.map((n) => [n.id, n.callFrame]));
+    const parent = new Map(p.nodes.flatMap((n) => (n.children ?? []).map((c) => [c, n.id])));
+    const nameOf = (f) => {
+      const where = f.functionName ? "" : `@${f.scriptId}:${f.lineNumber}:${f.columnNumber}`;
+      return `${f.functionName || "(anonymous)"} ${f.url ? f.url.replace(/.*\//, "") : ""}${where}`.trim();
+    };
     const self = new Map();
+    // Inclusive time: a sample counts once for every distinct function on its stack.
+    const inclusive = new Map();
     let total = 0;
     for (let i = 0; i < p.samples.length; i++) {
       const dt = p.timeDeltas[i + 1] ?? 0;
-      const f = nodes.get(p.samples[i]);
-      const where = f.functionName ? "" : `@${f.scriptId}:${f.lineNumber}:${f.columnNumber}`;
-      const name = `${f.functionName || "(anonymous)"} ${f.url ? f.url.replace(/.*\//, "") : ""}${where}`.trim();
+      const name = nameOf(nodes.get(p.samples[i]));
       self.set(name, (self.get(name) ?? 0) + dt);
+      const seen = new Set();
+      for (let id = p.samples[i]; id !== undefined; id = parent.get(id)) seen.add(nameOf(nodes.get(id)));
+      for (const n of seen) inclusive.set(n, (inclusive.get(n) ?? 0) + dt);
       total += dt;
     }
     // Anonymous functions (wasm-bindgen's glue) are named by the start of their source.
@@ -54,6 +62,10 @@ export async function profile({ inspector, port, file, seconds = 5, connections 
       return sources.get(scriptId);
     };
     const lines = [`${load.rps.toFixed(0)} req/s while profiling; ${(total / 1000).toFixed(0)} ms sampled; self time by function:`];
+    // The Worker's own Rust code in total (a named build names each function by its crate).
+    const wasm = [...self].filter(([name]) => /\.wasm/.test(name));
+    const share = (list) => ((100 * list.reduce((sum, [, us]) => sum + us, 0)) / total).toFixed(1);
+    lines.push(`${share(wasm)}% in wasm functions (${share(wasm.filter(([n]) => n.startsWith("ghosttools::")))}% in ghosttools::)`);
     for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) {
       let label = name;
       const m = name.match(/@(\d+):(-?\d+):(-?\d+)$/);
@@ -64,6 +76,13 @@ export async function profile({ inspector, port, file, seconds = 5, connections 
         label = `${name.replace(/@.*/, "")}: ${snippet}`;
       }
       lines.push(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${label.slice(0, 160)}`);
+    }
+    if (process.env.BENCH_PROFILE_INCLUSIVE) {
+      const match = new RegExp(process.env.BENCH_PROFILE_INCLUSIVE);
+      lines.push(`inclusive time of functions matching ${match}:`);
+      for (const [name, us] of [...inclusive].filter(([n]) => match.test(n)).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+        lines.push(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${name.slice(0, 160)}`);
+      }
     }
     return lines;
   } finally {
