@@ -139,7 +139,7 @@ fn into_response(cx: &Ctx, reply: Reply) -> Result<web_sys::Response> {
         }
     };
     let https = cx.config.site.as_ref().map(|s| s.is_https()).unwrap_or(false);
-    // The defaults have distinct names: appended without looking for earlier ones.
+    // The defaults have distinct names and come first: appended, with nothing to replace.
     let defaults = CSP.with(|template| {
         let csp = template.get_or_init(|| security::CspTemplate::new(&crate::views::csp_sources(&cx.config)));
         security::headers(&cx.nonce, https, csp)

@@ -34,10 +34,6 @@ pub fn fill_random(buf: &mut [u8]) {
     }
 }
 
-pub fn content_security_policy(nonce: &str, extra: &CspSources) -> String {
-    CspTemplate::new(extra).with_nonce(nonce)
-}
-
 /// The policy split around its nonce: the sources depend only on configuration, so an isolate
 /// builds this once and each response only joins three pieces.
 #[derive(Debug, Clone)]
@@ -79,8 +75,7 @@ impl CspTemplate {
 }
 
 /// The headers every response carries. No `X-Frame-Options`: the CSP's `frame-ancestors 'none'`
-/// replaces it in every browser with CSP level 2, and each header costs the runtime about a
-/// point of a page's throughput (BENCHMARKS.md).
+/// replaces it in every browser with CSP level 2.
 pub fn headers(nonce: &str, https: bool, csp: &CspTemplate) -> Vec<(&'static str, Cow<'static, str>)> {
     let mut out = vec![
         ("Content-Security-Policy", Cow::Owned(csp.with_nonce(nonce))),
@@ -104,7 +99,7 @@ mod tests {
 
     #[test]
     fn scripts_run_only_by_nonce_and_nothing_can_frame_us() {
-        let csp = content_security_policy("abc", &CspSources::default());
+        let csp = CspTemplate::new(&CspSources::default()).with_nonce("abc");
         assert!(csp.contains("script-src 'nonce-abc' 'strict-dynamic';"));
         for part in ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"] {
             assert!(csp.contains(part), "{part} missing from {csp}");
@@ -119,7 +114,7 @@ mod tests {
             connect: vec![],
             form_action: vec!["https://checkout.stripe.com".into()],
         };
-        let csp = content_security_policy("n", &extra);
+        let csp = CspTemplate::new(&extra).with_nonce("n");
         assert!(csp.contains("script-src 'nonce-n' 'strict-dynamic' https://r.wdfl.co;"));
         assert!(csp.contains("form-action 'self' https://checkout.stripe.com;"));
         assert!(csp.contains("connect-src 'self';"));

@@ -35,7 +35,7 @@ impl Decision {
 
     /// `RateLimit-*` header fields (draft-ietf-httpapi-ratelimit-headers). `RateLimit-Policy`
     /// (the limit and its window) goes only with a refusal, where a client needs to know the
-    /// window it overran: on every allowed page it would cost the runtime a header per answer.
+    /// window it overran; an allowed answer's three fields say all a client needs.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let number = |n: u64| itoa::Buffer::new().format(n).to_string();
         let mut out = vec![
@@ -250,7 +250,7 @@ fn recently_refused(subject: &Subject, policy: Policy, now: u64) -> Option<Decis
     REFUSED.with(|cell| {
         let mut map = cell.borrow_mut();
         if map.is_empty() {
-            return None; // nearly always: no key to build
+            return None; // an isolate that refused nobody builds no key
         }
         let key = (subject.key().to_string(), policy);
         let until = map.get(&key)?.reset_ms;
