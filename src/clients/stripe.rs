@@ -2,7 +2,7 @@
 //! bodies (`stripe_form`), an `Idempotency-Key` on every POST, each attempt bounded by a timeout
 //! (AbortController + Delay), and retries with backoff the way Stripe's own libraries do them:
 //! on network errors, timeouts, 409 and 5xx, always obeying `Stripe-Should-Retry`. Every call
-//! we make is safe to retry (GETs, and POSTs that carry an idempotency key).
+//! we make is safe to retry (GETs and DELETEs, and POSTs that carry an idempotency key).
 
 use super::stripe_form::StripeForm;
 use super::stripe_objects::{CheckoutSession, Customer, PortalSession, Price, Subscription};
@@ -179,6 +179,17 @@ impl Stripe {
         idempotency_key: &str,
     ) -> Result<PortalSession, StripeError> {
         self.post("/v1/billing_portal/sessions", form, idempotency_key).await
+    }
+
+    /// Deletes a customer: Stripe cancels its subscriptions at once (no further charges) and
+    /// forgets its email and cards. One already gone counts as deleted, so a retry of an
+    /// account deletion that failed later on goes through.
+    pub async fn delete_customer(&self, id: &str) -> Result<(), StripeError> {
+        let url = format!("{}/v1/customers/{}", self.base, path_id(id));
+        match self.call::<serde_json::Value>(Method::Delete, &url, None, None).await {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &StripeForm) -> Result<T, StripeError> {

@@ -59,6 +59,20 @@ async fn account_page(cx: &Ctx, delete_error: Option<String>) -> Result<String, 
     Ok(render(&Account { layout, email: user.email.clone(), google_email, delete_error }))
 }
 
+/// Deletes the user's Stripe customer, if they have one, before anything of theirs is erased:
+/// that cancels a subscription at once, so a deleted account is never charged again, and Stripe
+/// forgets the email and cards. Should Stripe not answer, nothing is erased and the person can
+/// try again (a customer already gone counts as deleted).
+async fn close_billing(cx: &Ctx, user_id: i64) -> Result<(), AppError> {
+    let Some(customer) = crate::db::billing::customer_of(cx.db().await?, user_id).await? else {
+        return Ok(());
+    };
+    let stripe = crate::clients::stripe::Stripe::from_config(&cx.config)?;
+    stripe.delete_customer(&customer).await?;
+    cx.log("info", &format!("account {user_id}: Stripe customer {customer} deleted"));
+    Ok(())
+}
+
 /// POST only, with the CSRF token: a link or an image on another site cannot sign you out.
 pub async fn sign_out(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     Form::read(req, cx).await?;
@@ -88,6 +102,12 @@ pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
         return Ok(Reply::html(html).with_status(400));
     }
     let id = user.id;
+    if let Err(e) = close_billing(cx, id).await {
+        crate::routes::errors::report(cx, &e);
+        let message = "We could not reach Stripe to cancel your billing, so nothing was deleted. \
+                       Please try again in a minute.";
+        return Ok(Reply::html(account_page(cx, Some(message.to_string())).await?).with_status(503));
+    }
     cx.db().await?.transaction(async |db| users::anonymize(db, id).await).await?;
     cx.log("info", &format!("account {id} deleted and anonymized"));
     cx.end_session();

@@ -1,6 +1,8 @@
 //! The account page: what it shows, signing out everywhere, and deleting the account.
 
+use crate::support::billing::{customer_id, subscribe};
 use crate::support::fakes::google::Account;
+use crate::support::fakes::stripe::{Fault, PRO};
 use crate::support::session::{csrf_in, unique_email};
 use crate::support::sign_in::*;
 use crate::support::Stack;
@@ -15,6 +17,8 @@ pub fn tests() -> Vec<Trial> {
         signing_out_everywhere_ends_every_session_of_the_user,
         a_deletion_needs_the_address_typed_exactly,
         deleting_the_account_removes_personal_data_ends_sessions_and_keeps_the_ledger,
+        deleting_a_subscribers_account_deletes_the_stripe_customer_so_the_plan_is_never_charged_again,
+        a_deletion_stripe_cannot_confirm_erases_nothing_and_can_be_tried_again,
     ]
 }
 
@@ -146,4 +150,69 @@ async fn deleting_the_account_removes_personal_data_ends_sessions_and_keeps_the_
     assert_eq!(status(&again, s, "/dashboard").await, 200);
     let new_id: i64 = sql.query_one("SELECT id FROM users WHERE email = $1", &[&email]).await.unwrap().get(0);
     assert_ne!(new_id, user_id);
+}
+
+async fn delete_account(s: &Stack, user: &crate::support::session::SignedIn) -> reqwest::Response {
+    let csrf = page_csrf(&user.client, s).await;
+    user.client
+        .post(s.url("/account/delete"))
+        .form(&[("csrf", csrf.as_str()), ("confirm", user.email.as_str())])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn customer_deletions(s: &Stack, customer: &str) -> usize {
+    let path = format!("/v1/customers/{customer}");
+    s.stripe().requests(|r| r.method == "DELETE" && r.path == path).len()
+}
+
+async fn deleting_a_subscribers_account_deletes_the_stripe_customer_so_the_plan_is_never_charged_again(
+    s: &'static Stack,
+) {
+    let user = s.sign_in_new("delete-subscriber").await;
+    let subscription = subscribe(s, &user, PRO).await;
+    let customer = customer_id(s, user.user_id).await;
+    assert_eq!(s.stripe().subscription(&subscription)["status"], "active");
+
+    let res = delete_account(s, &user).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("Your account was deleted"));
+    assert_eq!(customer_deletions(s, &customer), 1, "the Stripe customer was deleted");
+    assert_eq!(s.stripe().subscription(&subscription)["status"], "canceled", "no further charges");
+    let email: Option<String> = s
+        .sql()
+        .await
+        .query_one("SELECT email FROM users WHERE id = $1", &[&user.user_id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(email, None);
+}
+
+async fn a_deletion_stripe_cannot_confirm_erases_nothing_and_can_be_tried_again(s: &'static Stack) {
+    let user = s.sign_in_new("delete-stripe-down").await;
+    let subscription = subscribe(s, &user, PRO).await;
+    let customer = customer_id(s, user.user_id).await;
+    // Every attempt of the first deletion fails (the first try and its retries).
+    let tries = ghosttools::clients::stripe::MAX_RETRIES + 1;
+    s.stripe().add_fault(Fault::new("DELETE", format!("/v1/customers/{customer}"), 500).times(tries));
+
+    let res = delete_account(s, &user).await;
+    assert_eq!(res.status(), 503);
+    assert!(res.text().await.unwrap().contains("nothing was deleted"));
+    assert_eq!(status(&user.client, s, "/dashboard").await, 200, "still signed in, still there");
+    let kept: Option<String> = s
+        .sql()
+        .await
+        .query_one("SELECT email FROM users WHERE id = $1 AND deleted_at IS NULL", &[&user.user_id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept.as_deref(), Some(user.email.as_str()));
+    assert_eq!(s.stripe().subscription(&subscription)["status"], "active");
+
+    assert_eq!(delete_account(s, &user).await.status(), 200, "Stripe answers again");
+    assert_eq!(s.stripe().subscription(&subscription)["status"], "canceled");
+    assert_eq!(customer_deletions(s, &customer), tries as usize + 1);
 }

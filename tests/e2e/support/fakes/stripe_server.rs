@@ -244,6 +244,18 @@ fn api(st: &mut State, method: &Method, path: &str, form: &Value) -> (u16, Value
             (200, customer)
         }
         ("GET", ["customers", id]) => get(&st.customers, "customer", id),
+        // As Stripe does: the customer's subscriptions end at once, without proration.
+        ("DELETE", ["customers", id]) => match st.customers.remove(*id) {
+            Some(_) => {
+                for sub in st.subscriptions.values_mut().filter(|s| s["customer"] == *id) {
+                    sub["status"] = json!("canceled");
+                    sub["canceled_at"] = json!(now());
+                    sub["ended_at"] = json!(now());
+                }
+                (200, json!({ "id": id, "object": "customer", "deleted": true }))
+            }
+            None => not_found("customer", id),
+        },
         ("GET", ["prices", id]) => match st.prices.get(*id).cloned() {
             Some(mut price) => {
                 let expand = form.get("expand").map(|e| e.to_string()).unwrap_or_default();
