@@ -3,7 +3,7 @@
 use crate::support::billing::{customer_id, subscribe};
 use crate::support::fakes::google::Account;
 use crate::support::fakes::stripe::{Fault, PRO};
-use crate::support::session::{csrf_in, unique_email};
+use crate::support::session::{csrf_in, stored_email, unique_email};
 use crate::support::sign_in::*;
 use crate::support::Stack;
 use crate::trials;
@@ -180,14 +180,7 @@ async fn deleting_a_subscribers_account_deletes_the_stripe_customer_so_the_plan_
     assert!(res.text().await.unwrap().contains("Your account was deleted"));
     assert_eq!(customer_deletions(s, &customer), 1, "the Stripe customer was deleted");
     assert_eq!(s.stripe().subscription(&subscription)["status"], "canceled", "no further charges");
-    let email: Option<String> = s
-        .sql()
-        .await
-        .query_one("SELECT email FROM users WHERE id = $1", &[&user.user_id])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(email, None);
+    assert_eq!(stored_email(s, user.user_id).await, None, "the account was anonymized");
 }
 
 async fn a_deletion_stripe_cannot_confirm_erases_nothing_and_can_be_tried_again(s: &'static Stack) {
@@ -202,14 +195,7 @@ async fn a_deletion_stripe_cannot_confirm_erases_nothing_and_can_be_tried_again(
     assert_eq!(res.status(), 503);
     assert!(res.text().await.unwrap().contains("nothing was deleted"));
     assert_eq!(status(&user.client, s, "/dashboard").await, 200, "still signed in, still there");
-    let kept: Option<String> = s
-        .sql()
-        .await
-        .query_one("SELECT email FROM users WHERE id = $1 AND deleted_at IS NULL", &[&user.user_id])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(kept.as_deref(), Some(user.email.as_str()));
+    assert_eq!(stored_email(s, user.user_id).await.as_deref(), Some(user.email.as_str()), "not anonymized");
     assert_eq!(s.stripe().subscription(&subscription)["status"], "active");
 
     assert_eq!(delete_account(s, &user).await.status(), 200, "Stripe answers again");

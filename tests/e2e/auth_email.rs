@@ -376,13 +376,7 @@ async fn every_sign_in_form_needs_its_csrf_token(s: &'static Stack) {
             .unwrap();
         assert_eq!(res.status(), 403, "{path} with a wrong csrf");
     }
-    let still: Option<String> = s
-        .sql()
-        .await
-        .query_one("SELECT email FROM users WHERE id = $1", &[&user.user_id])
-        .await
-        .unwrap()
-        .get(0);
+    let still = crate::support::session::stored_email(s, user.user_id).await;
     assert_eq!(still.as_deref(), Some(user.email.as_str()), "nothing was deleted");
     assert_eq!(user.client.get(s.url("/dashboard")).send().await.unwrap().status(), 200);
 }

@@ -88,3 +88,8 @@ pub fn csrf_in(html: &str) -> Option<String> {
     let at = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
     Some(html[at..].split('"').next()?.to_string())
 }
+
+/// The email stored for a user: `None` once the account is deleted (anonymized).
+pub async fn stored_email(s: &Stack, user_id: i64) -> Option<String> {
+    s.sql().await.query_one("SELECT email FROM users WHERE id = $1", &[&user_id]).await.unwrap().get(0)
+}
