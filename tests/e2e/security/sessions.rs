@@ -68,15 +68,7 @@ async fn a_session_planted_before_sign_in_is_replaced_at_the_email_link(s: &'sta
         // The victim asked for a link; the attacker planted a cookie in the browser they open it in.
         let token = emailed_token(s, &s.browser(), &victim, None).await;
         let (browser, _jar) = s.client_with_cookie(&cookie);
-        let page = browser.get(s.url(&format!("/signin/confirm?token={token}"))).send().await.unwrap();
-        assert_eq!(page.status(), 200);
-        let csrf = crate::support::session::csrf_in(&page.text().await.unwrap()).unwrap();
-        let res = browser
-            .post(s.url("/signin/confirm"))
-            .form(&[("csrf", csrf.as_str()), ("token", token.as_str())])
-            .send()
-            .await
-            .unwrap();
+        let res = crate::support::sign_in::confirm(s, &browser, &token).await;
         let claims = assert_fresh_session(s, &res, &value_of(&cookie), &victim, &attacker.sid).await;
         sids.push(claims.sid.clone());
         // The browser is the victim's now; the attacker's own session is still only theirs.
