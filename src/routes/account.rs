@@ -106,7 +106,8 @@ pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
         crate::routes::errors::report(cx, &e);
         let message = "We could not reach Stripe to cancel your billing, so nothing was deleted. \
                        Please try again in a minute.";
-        return Ok(Reply::html(account_page(cx, Some(message.to_string())).await?).with_status(503));
+        // The status of any Stripe failure (502, as `report` logs it), with the account page.
+        return Ok(Reply::html(account_page(cx, Some(message.to_string())).await?).with_status(e.status()));
     }
     cx.db().await?.transaction(async |db| users::anonymize(db, id).await).await?;
     cx.log("info", &format!("account {id} deleted and anonymized"));

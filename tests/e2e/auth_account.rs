@@ -192,7 +192,7 @@ async fn a_deletion_stripe_cannot_confirm_erases_nothing_and_can_be_tried_again(
     s.stripe().add_fault(Fault::new("DELETE", format!("/v1/customers/{customer}"), 500).times(tries));
 
     let res = delete_account(s, &user).await;
-    assert_eq!(res.status(), 503);
+    assert_eq!(res.status(), 502, "Stripe failed, as on every other page that needs it");
     assert!(res.text().await.unwrap().contains("nothing was deleted"));
     assert_eq!(status(&user.client, s, "/dashboard").await, 200, "still signed in, still there");
     assert_eq!(stored_email(s, user.user_id).await.as_deref(), Some(user.email.as_str()), "not anonymized");
