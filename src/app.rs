@@ -142,7 +142,7 @@ fn into_response(cx: &Ctx, reply: Reply) -> Result<web_sys::Response> {
     // The defaults have distinct names and come first: appended, with nothing to replace.
     let defaults = CSP.with(|template| {
         let csp = template.get_or_init(|| security::CspTemplate::new(&crate::views::csp_sources(&cx.config)));
-        security::headers(&cx.nonce, https, csp)
+        security::headers(&cx.nonce, https, csp, reply.form_action.as_deref())
     });
     for (name, value) in defaults {
         keep(headers.append(name, value));

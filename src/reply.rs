@@ -22,11 +22,13 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Body,
+    /// One more origin this page's forms may lead to (added to the CSP's `form-action`).
+    pub form_action: Option<String>,
 }
 
 impl Reply {
     pub fn new(status: u16, body: Body) -> Reply {
-        Reply { status, headers: Vec::new(), body }
+        Reply { status, headers: Vec::new(), body, form_action: None }
     }
 
     pub fn html(html: String) -> Reply {
@@ -54,6 +56,12 @@ impl Reply {
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Reply {
         self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Lets this page's forms lead to `origin` (a form POST answered by a redirect there).
+    pub fn with_form_action(mut self, origin: Option<String>) -> Reply {
+        self.form_action = origin;
         self
     }
 

@@ -39,6 +39,8 @@ pub fn fill_random(buf: &mut [u8]) {
 #[derive(Debug, Clone)]
 pub struct CspTemplate {
     before: String,
+    /// Up to the last `form-action` source: a page may append one origin there (see `with_nonce`).
+    middle: String,
     after: String,
 }
 
@@ -57,18 +59,29 @@ impl CspTemplate {
         let form_action = join("'self'", &extra.form_action);
         CspTemplate {
             before: "default-src 'self'; script-src 'nonce-".to_string(),
-            after: format!(
+            middle: format!(
                 "' 'strict-dynamic'{script_more}; style-src 'self'; img-src 'self' data:; \
-                 font-src 'self'; connect-src {connect}; form-action {form_action}; \
-                 object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+                 font-src 'self'; connect-src {connect}; form-action {form_action}"
             ),
+            after: "; object-src 'none'; base-uri 'none'; frame-ancestors 'none'".to_string(),
         }
     }
 
-    pub fn with_nonce(&self, nonce: &str) -> String {
-        let mut out = String::with_capacity(self.before.len() + nonce.len() + self.after.len());
+    /// The policy for one response. `form_action` is one more origin a form on this page may
+    /// lead to (browsers apply `form-action` to the redirect after a form POST too: the Google
+    /// sign-in button's 303 to the provider); every other page stays as strict as configured.
+    pub fn with_nonce(&self, nonce: &str, form_action: Option<&str>) -> String {
+        let extra = form_action.map_or(0, |o| o.len() + 1);
+        let mut out = String::with_capacity(
+            self.before.len() + nonce.len() + self.middle.len() + extra + self.after.len(),
+        );
         out.push_str(&self.before);
         out.push_str(nonce);
+        out.push_str(&self.middle);
+        if let Some(origin) = form_action {
+            out.push(' ');
+            out.push_str(origin);
+        }
         out.push_str(&self.after);
         out
     }
@@ -76,9 +89,14 @@ impl CspTemplate {
 
 /// The headers every response carries. No `X-Frame-Options`: the CSP's `frame-ancestors 'none'`
 /// replaces it in every browser with CSP level 2.
-pub fn headers(nonce: &str, https: bool, csp: &CspTemplate) -> Vec<(&'static str, Cow<'static, str>)> {
+pub fn headers(
+    nonce: &str,
+    https: bool,
+    csp: &CspTemplate,
+    form_action: Option<&str>,
+) -> Vec<(&'static str, Cow<'static, str>)> {
     let mut out = vec![
-        ("Content-Security-Policy", Cow::Owned(csp.with_nonce(nonce))),
+        ("Content-Security-Policy", Cow::Owned(csp.with_nonce(nonce, form_action))),
         ("X-Content-Type-Options", Cow::Borrowed("nosniff")),
         ("Referrer-Policy", Cow::Borrowed("strict-origin-when-cross-origin")),
         (
@@ -99,7 +117,7 @@ mod tests {
 
     #[test]
     fn scripts_run_only_by_nonce_and_nothing_can_frame_us() {
-        let csp = CspTemplate::new(&CspSources::default()).with_nonce("abc");
+        let csp = CspTemplate::new(&CspSources::default()).with_nonce("abc", None);
         assert!(csp.contains("script-src 'nonce-abc' 'strict-dynamic';"));
         for part in ["object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"] {
             assert!(csp.contains(part), "{part} missing from {csp}");
@@ -114,16 +132,31 @@ mod tests {
             connect: vec![],
             form_action: vec!["https://checkout.stripe.com".into()],
         };
-        let csp = CspTemplate::new(&extra).with_nonce("n");
+        let csp = CspTemplate::new(&extra).with_nonce("n", None);
         assert!(csp.contains("script-src 'nonce-n' 'strict-dynamic' https://r.wdfl.co;"));
         assert!(csp.contains("form-action 'self' https://checkout.stripe.com;"));
         assert!(csp.contains("connect-src 'self';"));
     }
 
     #[test]
+    fn one_page_can_add_one_form_action_origin_and_the_rest_is_unchanged() {
+        let template = CspTemplate::new(&CspSources {
+            form_action: vec!["https://checkout.stripe.com".into()],
+            ..CspSources::default()
+        });
+        let plain = template.with_nonce("n", None);
+        let signin = template.with_nonce("n", Some("https://accounts.google.com"));
+        assert!(
+            signin.contains("form-action 'self' https://checkout.stripe.com https://accounts.google.com;")
+        );
+        assert_eq!(signin.replace(" https://accounts.google.com", ""), plain);
+        assert!(signin.ends_with("frame-ancestors 'none'"));
+    }
+
+    #[test]
     fn hsts_is_sent_only_over_https() {
         let has = |https| {
-            headers("n", https, &CspTemplate::new(&CspSources::default()))
+            headers("n", https, &CspTemplate::new(&CspSources::default()), None)
                 .iter()
                 .any(|(k, _)| *k == "Strict-Transport-Security")
         };

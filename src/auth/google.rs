@@ -40,6 +40,40 @@ pub fn enabled(cx: &Ctx) -> bool {
     matches!(cx.config.google, Some(Ok(_)))
 }
 
+/// The origin the sign-in button's form leads to (the discovered authorization endpoint's), for
+/// the CSP's `form-action` of the page that shows it. `None` when Google is off, or when the
+/// provider can't be reached now: then the button is not shown, as starting would fail anyway.
+pub async fn authorization_origin(cx: &Ctx) -> Option<String> {
+    thread_local! {
+        // After a failed discovery the page skips asking again for a minute: a provider that is
+        // down must not slow every sign-in page of this isolate.
+        static FAILED_AT: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+    }
+    const RETRY_AFTER_MS: u64 = 60_000;
+    if !enabled(cx) || FAILED_AT.get().is_some_and(|t| cx.now_ms < t + RETRY_AFTER_MS) {
+        return None;
+    }
+    let origin = client::discover(&cx.config.endpoints.google_issuer, cx.now_ms).await.and_then(|d| {
+        url::Url::parse(&d.authorization_endpoint)
+            .ok()
+            .map(|u| u.origin())
+            .filter(|o| o.is_tuple())
+            .map(|o| o.ascii_serialization())
+            .ok_or_else(|| AppError::Upstream {
+                service: "google",
+                detail: format!("authorization_endpoint {} has no origin", d.authorization_endpoint),
+            })
+    });
+    match origin {
+        Ok(origin) => Some(origin),
+        Err(e) => {
+            FAILED_AT.set(Some(cx.now_ms));
+            cx.log("warn", &format!("google sign-in hidden for a minute: {e:?}"));
+            None
+        }
+    }
+}
+
 /// Starts a sign-in: sets the flow cookie and returns the provider's authorization URL.
 pub async fn begin(cx: &Ctx, next: &NextPath) -> Result<String, AppError> {
     let google = config(cx)?;

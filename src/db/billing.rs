@@ -18,14 +18,27 @@ pub async fn customer_of(db: &Db, user_id: i64) -> Result<Option<String>, AppErr
 }
 
 /// Stores the user's customer id unless one is stored already; answers the one that is.
+///
+/// One statement, safe under any race: `ON CONFLICT DO NOTHING` without a target makes both
+/// unique indexes arbiters. Two first checkouts of one user get the same customer from Stripe
+/// (same idempotency key), so the loser conflicts on the customer id as well as on the user;
+/// with only `(user_id)` as arbiter that second index raised a unique violation (a 500). The
+/// loser then reads the winner's row in a statement of its own, whose snapshot sees the commit
+/// the conflict check waited for.
 pub async fn save_customer(db: &Db, user_id: i64, customer_id: &str) -> Result<String, AppError> {
-    db.execute(
-        "INSERT INTO billing_customers (user_id, stripe_customer_id) VALUES ($1, $2)
-         ON CONFLICT (user_id) DO NOTHING",
-        &[(&user_id, Type::INT8), (&customer_id, Type::TEXT)],
-    )
-    .await?;
-    customer_of(db, user_id).await?.ok_or_else(|| AppError::internal("customer vanished after insert"))
+    let inserted = db
+        .query_opt(
+            "INSERT INTO billing_customers (user_id, stripe_customer_id) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING RETURNING stripe_customer_id",
+            &[(&user_id, Type::INT8), (&customer_id, Type::TEXT)],
+        )
+        .await?;
+    match inserted {
+        Some(row) => Ok(row.get(0)),
+        None => customer_of(db, user_id).await?.ok_or_else(|| {
+            AppError::internal(format!("customer {customer_id} is stored for another user than {user_id}"))
+        }),
+    }
 }
 
 pub async fn user_of_customer(db: &Db, customer_id: &str) -> Result<Option<i64>, AppError> {

@@ -17,7 +17,7 @@ pub async fn form(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
     if cx.user().await?.is_some() {
         return Ok(Reply::redirect(next.as_str()));
     }
-    page(cx, "", &next, None).await.map(Reply::html)
+    page(cx, "", &next, None).await
 }
 
 /// `POST /signin`: parse the address, check the limits, send the link. The answer is the same
@@ -29,8 +29,7 @@ pub async fn submit(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     let email = match EmailAddress::parse(typed) {
         Ok(email) => email,
         Err(why) => {
-            let html = page(cx, typed, &next, Some(why.to_string())).await?;
-            return Ok(Reply::html(html).with_status(400));
+            return Ok(page(cx, typed, &next, Some(why.to_string())).await?.with_status(400));
         }
     };
     match abuse::check_sign_in_email(cx, &email).await {
@@ -41,8 +40,8 @@ pub async fn submit(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
                 "We have sent several sign-in links to this address recently. Use the newest email, or try again in {minutes} minute{}.",
                 if minutes == 1 { "" } else { "s" }
             );
-            let html = page(cx, email.as_str(), &next, Some(message)).await?;
-            return Ok(Reply::html(html)
+            return Ok(page(cx, email.as_str(), &next, Some(message))
+                .await?
                 .with_status(429)
                 .with_header("Retry-After", retry_after_secs.to_string()));
         }
@@ -60,8 +59,7 @@ pub async fn submit(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
         }
         email_link::Requested::NotSent => {
             let message = "We couldn't send the email just now. Please try again in a minute.".to_string();
-            let html = page(cx, email.as_str(), &next, Some(message)).await?;
-            Ok(Reply::html(html).with_status(503))
+            Ok(page(cx, email.as_str(), &next, Some(message)).await?.with_status(503))
         }
     }
 }
@@ -96,17 +94,14 @@ pub async fn confirm(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     }
 }
 
-async fn page(cx: &Ctx, email: &str, next: &NextPath, error: Option<String>) -> Result<String, AppError> {
+/// The sign-in form; with Google's button, its CSP lets the form lead to the provider.
+async fn page(cx: &Ctx, email: &str, next: &NextPath, error: Option<String>) -> Result<Reply, AppError> {
     let mut layout = super::layout(cx, "Sign in · GhostTools").await;
     layout.csrf = cx.csrf_token()?;
     let next = next.to_string();
-    Ok(render(&SignIn {
-        layout,
-        email: email.to_string(),
-        next,
-        error,
-        google: crate::auth::google::enabled(cx),
-    }))
+    let provider = crate::auth::google::authorization_origin(cx).await;
+    let html = render(&SignIn { layout, email: email.to_string(), next, error, google: provider.is_some() });
+    Ok(Reply::html(html).with_form_action(provider))
 }
 
 async fn problem(cx: &Ctx, state: &LinkState) -> Reply {

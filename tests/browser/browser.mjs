@@ -2,8 +2,9 @@
 // a watch on every page for console errors and CSP violations, and screenshots at desktop
 // (1280 px) and phone (360 px) widths, light and dark.
 import { chromium } from "playwright-core";
+import { before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const env = {
@@ -41,10 +42,24 @@ export async function launch() {
   });
 }
 
+let browser;
+
+/// One Chromium for the journeys of a file, closed after them; then `results` (what the
+/// journeys did, for the Rust side to check) is written to GT_RESULTS_FILE.
+export function journeysSharingOneBrowser(results) {
+  before(async () => {
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    writeFileSync(env.results, JSON.stringify(results, null, 2));
+  });
+}
+
 /// A fresh browser context (its own cookies) whose pages are watched: every console error and
 /// every CSP violation is kept in `problems` (a test asserts it is empty at the end).
 /// `expected(msg)` may excuse console errors a journey causes on purpose (an error page's status).
-export async function watchedContext(browser, { expected = () => false } = {}) {
+export async function watchedContext({ expected = () => false } = {}) {
   const context = await browser.newContext({ viewport: DESKTOP, colorScheme: "light" });
   const problems = [];
   await context.exposeBinding("__gtCspViolation", (_source, v) => {

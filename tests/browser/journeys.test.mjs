@@ -2,29 +2,20 @@
 // must load without a console error or a CSP violation, and leaves screenshots (desktop 1280 px
 // and phone 360 px) under target/e2e/screenshots/. Run by the Rust e2e harness
 // (tests/e2e/browser.rs), which starts the stack and passes its URLs in GT_* variables.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
-import { env, launch, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail } from "./browser.mjs";
+import { readFileSync } from "node:fs";
+import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail } from "./browser.mjs";
 
-let browser;
 const results = {};
-
-before(async () => {
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  writeFileSync(env.results, JSON.stringify(results, null, 2));
-});
+journeysSharingOneBrowser(results);
 
 // Error pages answer with their status on purpose; Chromium logs that status as a console error.
 const errorStatusOnPurpose = (text) =>
   /status of (404|429|500|503)/.test(text) && /\/debug\/error\/|\/no\/such\/page/.test(text);
 
 test("a visitor browses every public page, light and dark, on a desktop and a phone", async () => {
-  const { context, problems } = await watchedContext(browser, { expected: errorStatusOnPurpose });
+  const { context, problems } = await watchedContext({ expected: errorStatusOnPurpose });
   const page = await context.newPage();
   const pages = [
     ["/", "landing", true],
@@ -76,7 +67,7 @@ test("a visitor browses every public page, light and dark, on a desktop and a ph
 });
 
 test("the watch itself catches a CSP violation and a console error (so the other tests can fail)", async () => {
-  const { context, problems } = await watchedContext(browser);
+  const { context, problems } = await watchedContext();
   const page = await context.newPage();
   await page.goto(env.base + "/terms");
   await page.evaluate(() => {
@@ -92,7 +83,7 @@ test("the watch itself catches a CSP violation and a console error (so the other
 });
 
 test("a referred visitor signs up by magic link, buys a plan, opens the portal and signs out", async () => {
-  const { context, problems } = await watchedContext(browser);
+  const { context, problems } = await watchedContext();
   const page = await context.newPage();
   const email = uniqueEmail("journey");
   results.email = email;
@@ -166,7 +157,7 @@ test("a referred visitor signs up by magic link, buys a plan, opens the portal a
 
 test("the operator finds the new customer and grants credits with a reason", async () => {
   assert.ok(results.email, "runs after the sign-up journey");
-  const { context, problems } = await watchedContext(browser);
+  const { context, problems } = await watchedContext();
   const page = await context.newPage();
   await signInByEmail(page, env.adminEmail);
   await page.goto(`${env.base}/admin`);
@@ -202,7 +193,7 @@ function wav(secs) {
 
 test("a customer generates a product description and watches it stream", async () => {
   assert.ok(results.email, "runs after the sign-up journey (the customer has credits)");
-  const { context, problems } = await watchedContext(browser);
+  const { context, problems } = await watchedContext();
   const page = await context.newPage();
   await signInByEmail(page, results.email);
   await page.goto(`${env.base}/tools/agentwrite`);
@@ -234,7 +225,7 @@ test("a customer generates a product description and watches it stream", async (
 
 test("a customer transcribes a small audio file and downloads the SRT", async () => {
   assert.ok(results.email, "runs after the sign-up journey (the customer has credits)");
-  const { context, problems } = await watchedContext(browser);
+  const { context, problems } = await watchedContext();
   const page = await context.newPage();
   await signInByEmail(page, results.email);
   // The upload shows its progress bar; the upload is quick here, so a watcher notes what the

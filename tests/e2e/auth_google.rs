@@ -2,13 +2,15 @@
 //! with PKCE, the signed state cookie, ID token checks, and linking by verified email.
 
 use crate::support::fakes::google::{Account, Tweak, CLIENT_ID, CLIENT_SECRET};
+use crate::support::process::free_port;
 use crate::support::session::unique_email;
 use crate::support::sign_in::*;
-use crate::support::Stack;
+use crate::support::{Options, Stack};
 use crate::trials;
 use base64::Engine;
 use libtest_mimic::Trial;
 use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
 
 pub fn tests() -> Vec<Trial> {
     trials![
@@ -27,6 +29,8 @@ pub fn tests() -> Vec<Trial> {
         an_unverified_google_email_is_refused,
         a_cancelled_google_sign_in_explains_itself,
         google_sign_in_returns_to_the_requested_page_only_on_this_site,
+        the_sign_in_page_lets_only_its_google_form_lead_to_the_provider,
+        an_unreachable_provider_hides_the_google_button_quickly_and_starting_explains_itself,
     ]
 }
 
@@ -265,4 +269,60 @@ async fn google_sign_in_returns_to_the_requested_page_only_on_this_site(s: &'sta
         assert_eq!(res.status(), 303);
         assert_eq!(res.headers()["location"], lands, "next={next}");
     }
+}
+
+fn form_action(res: &reqwest::Response) -> String {
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    csp.split(';').map(str::trim).find(|d| d.starts_with("form-action ")).unwrap_or_default().to_string()
+}
+
+/// The button is a form whose POST is answered by a 303 to the provider, and browsers apply
+/// `form-action` to that redirect: the sign-in page (and only it) allows the provider's origin.
+async fn the_sign_in_page_lets_only_its_google_form_lead_to_the_provider(s: &'static Stack) {
+    let provider = s.fakes.google.issuer();
+    let signin = s.get("/signin").await;
+    assert!(form_action(&signin).ends_with(&format!(" {provider}")), "{}", form_action(&signin));
+    assert!(signin.text().await.unwrap().contains("Continue with Google"));
+    for path in ["/", "/pricing", "/signin/confirm?token=x", "/terms"] {
+        let res = s.get(path).await;
+        assert!(!form_action(&res).contains(&provider), "{path}: {}", form_action(&res));
+    }
+}
+
+async fn an_unreachable_provider_hides_the_google_button_quickly_and_starting_explains_itself(
+    _: &'static Stack,
+) {
+    let nobody = format!("http://127.0.0.1:{}", free_port());
+    let s = Stack::start(Options {
+        vars: vec![("GOOGLE_ISSUER", Some(nobody.clone()))],
+        ..Options::named("google-down")
+    })
+    .await;
+    for _ in 0..2 {
+        let started = Instant::now();
+        let res = s.get("/signin").await;
+        assert_eq!(res.status(), 200);
+        assert!(!form_action(&res).contains(&nobody), "{}", form_action(&res));
+        let html = res.text().await.unwrap();
+        assert!(!html.contains("Continue with Google"), "no button that cannot work");
+        assert!(html.contains("Email me a sign-in link"), "the emailed link still works");
+        assert!(started.elapsed() < Duration::from_secs(6), "bounded: {:?}", started.elapsed());
+    }
+    // A form from before the outage: a clear answer, not a hang.
+    let browser = s.browser();
+    let csrf = sign_in_form_csrf(&s, &browser).await;
+    let res = browser
+        .post(s.url("/signin/google"))
+        .header("origin", s.url(""))
+        .form(&[("csrf", csrf.as_str()), ("next", "/dashboard")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 502);
+    // The page asked the provider once, not once per page: the log is written a moment later.
+    let logged = Instant::now() + Duration::from_secs(10);
+    while !s.worker.log_text().contains("google sign-in hidden") && Instant::now() < logged {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(s.worker.log_text().matches("google sign-in hidden").count(), 1, "asked once a minute");
 }

@@ -14,6 +14,7 @@ pub fn tests() -> Vec<Trial> {
         buying_a_credit_pack_sends_stripe_exactly_the_expected_checkout_fields,
         a_plan_checkout_carries_the_referral_and_our_user_id_on_the_subscription,
         the_stripe_customer_is_created_once_and_reused,
+        concurrent_first_checkouts_all_reach_stripe_with_one_customer,
         a_subscriber_choosing_another_plan_is_sent_to_the_portal,
         checkout_refuses_unknown_products_malformed_referrals_and_missing_csrf,
         a_visitor_is_asked_to_sign_in_before_buying,
@@ -102,6 +103,47 @@ async fn the_stripe_customer_is_created_once_and_reused(s: &'static Stack) {
     assert_eq!(s.stripe().session(&first)["customer"], s.stripe().session(&second)["customer"]);
     let customer = s.stripe().customer(s.stripe().session(&first)["customer"].as_str().unwrap());
     assert_eq!(customer["metadata"]["user_id"], user.user_id.to_string());
+}
+
+/// A user without a customer clicks buy in several tabs at once: every checkout starts (no 500
+/// from the second unique index), all on the one customer. Stripe answers the racing customer
+/// creations together, so their inserts meet in Postgres. Repeated over 20 users because a race
+/// is a matter of chance: with the old `ON CONFLICT (user_id)`, 12 rounds hit the 500 in two
+/// runs of three.
+async fn concurrent_first_checkouts_all_reach_stripe_with_one_customer(s: &'static Stack) {
+    const TABS: u32 = 10;
+    for round in 0..20 {
+        let user = s.sign_in_new(&format!("racing-checkouts-{round}")).await;
+        s.stripe().add_fault(
+            Fault::new("POST", "/v1/customers", 0)
+                .when_form("metadata[user_id]", user.user_id)
+                .gathered(TABS),
+        );
+        let answers = futures_util::future::join_all((0..TABS).map(|_| checkout(s, &user, PACK, ""))).await;
+        for res in answers {
+            let status = res.status();
+            let to = location(&res);
+            assert_eq!(status, 303, "round {round}: {}", res.text().await.unwrap_or_default());
+            assert!(to.starts_with(&format!("{}/checkout/cs_test_", s.stripe().url())), "{to}");
+        }
+        let db = s.sql().await;
+        let stored: Vec<String> = db
+            .query("SELECT stripe_customer_id FROM billing_customers WHERE user_id = $1", &[&user.user_id])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(stored.len(), 1, "one customer row");
+        let sessions = sessions_created(s, user.user_id);
+        assert_eq!(sessions.len(), TABS as usize);
+        for session in sessions {
+            assert!(
+                session.form().contains(&("customer".to_string(), stored[0].clone())),
+                "on the one customer"
+            );
+        }
+    }
 }
 
 async fn a_subscriber_choosing_another_plan_is_sent_to_the_portal(s: &'static Stack) {

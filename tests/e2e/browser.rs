@@ -3,7 +3,7 @@
 //! starts a tiny mailbox endpoint over the SMTP sink (the browser side asks it for sign-in
 //! links), runs the journeys against the shared stack, then checks on the server side what the
 //! browser cannot see: the Rewardful referral reached Stripe Checkout, and the ledger rows.
-//! Screenshots land in target/e2e/screenshots/ (desktop 1280 px and phone 360 px).
+//! Screenshots land in target/e2e/screenshots/<journey file>/ (desktop 1280 px and phone 360 px).
 
 use crate::support::fakes::rewardful::PARTNER_TOKEN;
 use crate::support::process::{root, work_dir, ChildGuard};
@@ -16,7 +16,7 @@ use axum::routing::get;
 use axum::Router;
 use libtest_mimic::Trial;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -50,9 +50,17 @@ async fn start_mailbox(smtp: SmtpSink) -> String {
     format!("http://{addr}")
 }
 
-async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_or_csp_violations(
-    s: &'static Stack,
-) {
+/// Runs one file of browser journeys (node's test runner, one test at a time) against the site
+/// at `base`, with a mailbox over `smtp` and `extra` variables; answers the runner's report and
+/// the results file the journeys wrote. Fails with the report unless every test passed and
+/// there were `passes` of them.
+pub async fn run_journeys(
+    file: &str,
+    base: &str,
+    smtp: &SmtpSink,
+    extra: &[(&str, String)],
+    passes: usize,
+) -> (serde_json::Value, PathBuf) {
     let chromium = std::env::var("GT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         Path::new(&chromium).exists(),
@@ -62,41 +70,50 @@ async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_o
         root().join("node_modules/playwright-core/package.json").exists(),
         "playwright-core is missing: run `make setup`"
     );
-    let mailbox = start_mailbox(s.fakes.smtp.clone()).await;
-    let shots = root().join("target/e2e/screenshots");
+    let mailbox = start_mailbox(smtp.clone()).await;
+    let stem = Path::new(file).file_stem().unwrap().to_string_lossy().replace('.', "-");
+    let shots = root().join("target/e2e/screenshots").join(&stem);
     let _ = std::fs::remove_dir_all(&shots);
     std::fs::create_dir_all(&shots).expect("screenshot dir");
-    let results = work_dir().join("browser-results.json");
+    let results = work_dir().join(format!("{stem}-results.json"));
     let _ = std::fs::remove_file(&results);
-    let log = work_dir().join("logs").join("browser.log");
+    let log = work_dir().join("logs").join(format!("{stem}.log"));
     let _ = std::fs::remove_file(&log);
 
     let mut cmd = Command::new("node");
     cmd.current_dir(root())
-        .args(["--test", "--test-concurrency=1", "--test-reporter=spec", "tests/browser/journeys.test.mjs"])
-        .env("GT_BASE_URL", s.url(""))
+        .args(["--test", "--test-concurrency=1", "--test-reporter=spec", file])
+        .env("GT_BASE_URL", base)
         .env("GT_MAILBOX_URL", &mailbox)
         .env("GT_SCREENSHOT_DIR", &shots)
         .env("GT_CHROMIUM", &chromium)
         .env("GT_ADMIN_EMAIL", ADMIN_EMAIL)
         .env("GT_REFERRAL_TOKEN", PARTNER_TOKEN)
         .env("GT_RESULTS_FILE", &results);
-    let mut node = ChildGuard::spawn("browser journeys (node --test)", cmd, &log);
+    for (name, value) in extra {
+        cmd.env(name, value);
+    }
+    let mut node = ChildGuard::spawn(&format!("browser journeys ({file})"), cmd, &log);
     let deadline = Instant::now() + Duration::from_secs(240);
     let status = loop {
         if let Some(status) = node.try_wait() {
             break status;
         }
-        assert!(Instant::now() < deadline, "browser journeys still running after 240 s:\n{}", output(&log));
+        assert!(Instant::now() < deadline, "{file} still running after 240 s:\n{}", output(&log));
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let report = output(&log);
-    assert!(status.success(), "browser journeys failed ({status}):\n{report}");
-    assert!(report.contains("pass 6") && report.contains("fail 0"), "{report}");
+    assert!(status.success(), "{file} failed ({status}):\n{report}");
+    assert!(report.contains(&format!("pass {passes}")) && report.contains("fail 0"), "{report}");
+    let results = std::fs::read_to_string(&results).expect("results file");
+    (serde_json::from_str(&results).unwrap(), shots)
+}
 
+async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_or_csp_violations(
+    s: &'static Stack,
+) {
+    let (r, shots) = run_journeys("tests/browser/journeys.test.mjs", &s.url(""), &s.fakes.smtp, &[], 6).await;
     // What the browser did, checked where it landed.
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&results).expect("results file")).unwrap();
     let referral = r["referral"].as_str().expect("a referral id");
     let session_id = r["session_id"].as_str().expect("a checkout session id");
     let email = r["email"].as_str().unwrap();

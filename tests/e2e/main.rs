@@ -15,6 +15,7 @@ mod billing_events;
 mod billing_pages;
 mod billing_webhook;
 mod browser;
+mod browser_google;
 mod config;
 mod credits;
 mod faults;
@@ -54,6 +55,7 @@ fn main() {
         billing_pages::tests(),
         billing_webhook::tests(),
         browser::tests(),
+        browser_google::tests(),
         config::tests(),
         credits::tests(),
         faults::tests(),

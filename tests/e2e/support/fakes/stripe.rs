@@ -39,6 +39,8 @@ pub struct Fault {
     pub should_retry: Option<&'static str>,
     pub delay_ms: u64,
     pub times: u32,
+    /// Held until this many matching requests have arrived, then all answered at once (races).
+    pub gather: Option<std::sync::Arc<tokio::sync::Barrier>>,
 }
 
 impl Fault {
@@ -52,6 +54,7 @@ impl Fault {
             should_retry: None,
             delay_ms: 0,
             times: 1,
+            gather: None,
         }
     }
     pub fn when_form(mut self, field: &str, value: impl ToString) -> Fault {
@@ -72,6 +75,13 @@ impl Fault {
     }
     pub fn delay(mut self, ms: u64) -> Fault {
         self.delay_ms = ms;
+        self
+    }
+    /// The next `n` matching requests wait for each other, then are answered normally together.
+    pub fn gathered(mut self, n: u32) -> Fault {
+        self.status = 0;
+        self.times = n;
+        self.gather = Some(std::sync::Arc::new(tokio::sync::Barrier::new(n as usize)));
         self
     }
 }

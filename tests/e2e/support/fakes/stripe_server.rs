@@ -175,6 +175,10 @@ pub async fn handle(
         })
     };
     if let Some(f) = &fault {
+        if let Some(barrier) = &f.gather {
+            // Bounded: a test that sends fewer requests than it gathers fails instead of hanging.
+            let _ = tokio::time::timeout(Duration::from_secs(20), barrier.wait()).await;
+        }
         tokio::time::sleep(Duration::from_millis(f.delay_ms)).await;
         if f.status != 0 {
             let mut res = answer(f.status, f.body.clone());
