@@ -95,7 +95,7 @@
     show($("aw-output"), true);
     enableCopyButtons($("aw-output"));
     if (typeof d.balance === "number") { $("aw-balance").textContent = String(d.balance); }
-    $("aw-status").textContent = "Done — saved to your history.";
+    $("aw-status").textContent = "Done — saved to your history." + (d.cut_short ? " " + d.cut_short : "");
     if (d.url && window.history && history.replaceState) { history.replaceState(null, "", d.url); }
   }
 

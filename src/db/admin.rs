@@ -121,7 +121,7 @@ pub async fn usage_per_day(db: &Db, days: i64) -> Result<Vec<UsageRow>, AppError
             "SELECT to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day,
                     count(*) FILTER (WHERE reason = 'agentwrite'),
                     coalesce(-sum(delta) FILTER (WHERE reason = 'agentwrite'), 0)::int8,
-                    count(*) FILTER (WHERE reason = 'podscribe'),
+                    count(*) FILTER (WHERE reason = 'podscribe' AND reference NOT LIKE '%:extra'),
                     coalesce(-sum(delta) FILTER (WHERE reason = 'podscribe'), 0)::int8,
                     coalesce(sum(delta) FILTER (WHERE reason = 'tool_refund'), 0)::int8
              FROM credit_ledger

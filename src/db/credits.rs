@@ -75,6 +75,18 @@ pub async fn balance(db: &Db, user_id: i64) -> Result<i64, AppError> {
     Ok(row.map(|r| r.get(0)).unwrap_or(0))
 }
 
+/// The balance, its row locked until the transaction ends (so what it says can be spent).
+/// Call inside a transaction.
+pub async fn balance_locked(db: &Db, user_id: i64) -> Result<i64, AppError> {
+    let row = db
+        .query_opt(
+            "SELECT balance FROM credit_balances WHERE user_id = $1 FOR UPDATE",
+            &[(&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)).unwrap_or(0))
+}
+
 /// Adds credits (amount > 0), once per (reason, reference).
 pub async fn grant(
     db: &Db,

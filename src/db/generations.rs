@@ -17,6 +17,8 @@ pub struct Generation {
     pub credits: i32,
     pub copy: Option<ProductCopy>,
     pub error: Option<String>,
+    /// Why a delivered answer stopped short (`length`, `content_filter`), when it did.
+    pub cut_short: Option<String>,
     pub created_at_ms: i64,
 }
 
@@ -55,19 +57,20 @@ pub async fn insert(
     Ok(())
 }
 
-/// `running` → `done` with what was written; false when it had already left `running`.
+/// `running` → `done` with what was written (and why it is short, when it is); false when it had already left `running`.
 pub async fn finish(
     db: &Db,
     id: &str,
     output: &str,
     copy: &ProductCopy,
     usage: Option<&str>,
+    cut_short: Option<&str>,
 ) -> Result<bool, AppError> {
     let bullets = serde_json::to_string(&copy.bullets).map_err(AppError::internal)?;
     let rows = db
         .query(
             "UPDATE generations SET status = 'done', output = $2, title = $3, description = $4,
-                    bullets = $5::jsonb, usage = $6::jsonb, finished_at = now()
+                    bullets = $5::jsonb, usage = $6::jsonb, cut_short = $7, finished_at = now()
              WHERE id = $1 AND status = 'running' RETURNING id",
             &[
                 (&id, Type::TEXT),
@@ -76,6 +79,7 @@ pub async fn finish(
                 (&copy.description, Type::TEXT),
                 (&bullets, Type::TEXT),
                 (&usage, Type::TEXT),
+                (&cut_short, Type::TEXT),
             ],
         )
         .await?;
@@ -114,7 +118,7 @@ pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Generation>,
     let row = db
         .query_opt(
             "SELECT id, status, brief::text, model, credits, title, description, bullets::text, error,
-                    (extract(epoch FROM created_at) * 1000)::int8
+                    (extract(epoch FROM created_at) * 1000)::int8, cut_short
              FROM generations WHERE id = $1 AND user_id = $2",
             &[(&id, Type::TEXT), (&user_id, Type::INT8)],
         )
@@ -139,6 +143,7 @@ fn from_row(r: &Row) -> Result<Generation, AppError> {
         credits: r.get(4),
         copy,
         error: r.get(8),
+        cut_short: r.get(10),
         created_at_ms: r.get(9),
     })
 }

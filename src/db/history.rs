@@ -11,6 +11,7 @@ pub struct HistoryItem {
     pub id: String,
     /// The product name or the episode's file name.
     pub title: String,
+    /// The run's status; `cut_short` for a finished run delivered shorter than asked for.
     pub status: String,
     pub created_at_ms: i64,
 }
@@ -19,10 +20,14 @@ pub struct HistoryItem {
 /// `HistoryItem`'s fields (db::dashboard reads the same rows as JSON).
 pub const PAGE_SQL: &str =
     "SELECT kind, id, title, status, (extract(epoch FROM created_at) * 1000)::int8 AS created_at_ms FROM (
-         SELECT 'agentwrite' AS kind, id, product_name AS title, status, created_at
+         SELECT 'agentwrite' AS kind, id, product_name AS title,
+                CASE WHEN status = 'done' AND cut_short IS NOT NULL THEN 'cut_short' ELSE status END AS status,
+                created_at
          FROM generations WHERE user_id = $1
          UNION ALL
-         SELECT 'podscribe', id, file_name, status, created_at
+         SELECT 'podscribe', id, file_name,
+                CASE WHEN status = 'done' AND cut_at_secs IS NOT NULL THEN 'cut_short' ELSE status END,
+                created_at
          FROM transcripts WHERE user_id = $1
      ) items
      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3";

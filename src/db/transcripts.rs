@@ -1,6 +1,6 @@
 //! PodScribe transcripts: `transcribing` → `writing_notes` → `done`, or `failed`. The charge is
-//! settled when the text is stored (leaving `transcribing`, guarded like generations); show notes
-//! come after and never change the charge.
+//! settled when the text is stored (leaving `transcribing`, guarded like generations): a refund
+//! of what was not used, or extra minutes; show notes come after and never change the charge.
 
 use super::generations::Deleted;
 use super::Db;
@@ -17,8 +17,10 @@ pub struct Transcript {
     pub size_bytes: i64,
     pub duration_secs: Option<f64>,
     pub model: String,
+    /// Credits charged: the reservation plus any extra minutes.
     pub credits: i32,
     pub credits_refunded: i32,
+    pub cut_at_secs: Option<f64>,
     pub language: Option<String>,
     pub text: Option<String>,
     pub segments: Vec<Segment>,
@@ -66,6 +68,10 @@ pub struct Transcribed<'a> {
     pub segments: &'a [Segment],
     /// Credits given back because the audio was shorter than reserved for.
     pub refunded: i32,
+    /// Credits charged on top of the reservation because the audio was longer.
+    pub extra: i32,
+    /// Where the transcript was cut because the balance could not pay for more.
+    pub cut_at_secs: Option<f64>,
 }
 
 /// `transcribing` → `writing_notes`; the owner, or None when it had already left `transcribing`.
@@ -74,7 +80,8 @@ pub async fn store_text(db: &Db, id: &str, t: &Transcribed<'_>) -> Result<Option
     let row = db
         .query_opt(
             "UPDATE transcripts SET status = 'writing_notes', text = $2, language = $3,
-                    duration_secs = coalesce($4, duration_secs), segments = $5::jsonb, credits_refunded = $6
+                    duration_secs = coalesce($4, duration_secs), segments = $5::jsonb, credits_refunded = $6,
+                    credits = credits + $7, cut_at_secs = $8
              WHERE id = $1 AND status = 'transcribing' RETURNING user_id",
             &[
                 (&id, Type::TEXT),
@@ -83,6 +90,8 @@ pub async fn store_text(db: &Db, id: &str, t: &Transcribed<'_>) -> Result<Option
                 (&t.duration_secs, Type::FLOAT8),
                 (&segments, Type::TEXT),
                 (&t.refunded, Type::INT4),
+                (&t.extra, Type::INT4),
+                (&t.cut_at_secs, Type::FLOAT8),
             ],
         )
         .await?;
@@ -145,7 +154,7 @@ pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Transcript>,
         .query_opt(
             "SELECT id, status, file_name, size_bytes, duration_secs, model, credits, credits_refunded,
                     language, text, segments::text, notes::text, notes_error, error,
-                    (extract(epoch FROM created_at) * 1000)::int8
+                    (extract(epoch FROM created_at) * 1000)::int8, cut_at_secs
              FROM transcripts WHERE id = $1 AND user_id = $2",
             &[(&id, Type::TEXT), (&user_id, Type::INT8)],
         )
@@ -162,6 +171,7 @@ pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Transcript>,
         model: r.get(5),
         credits: r.get(6),
         credits_refunded: r.get(7),
+        cut_at_secs: r.get(15),
         language: r.get(8),
         text: r.get(9),
         segments: segments.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),

@@ -1,6 +1,11 @@
 //! An uploaded episode: accepted by its size, its file name's extension AND its contents (magic
 //! bytes), never by the name alone; its length read from the file where the format says it, and
 //! the credits it costs (one per started minute).
+//!
+//! What a file says about its length is the uploader's to write (an MP3 Xing header can claim
+//! one frame for twenty minutes of audio), so credits are reserved for the longer of what it
+//! says and what its size can hold at the lowest plausible bit rate for its format; the
+//! transcription's own length settles the charge (services::podscribe).
 
 use super::audio_duration;
 use super::excerpt::Excerpt;
@@ -9,8 +14,6 @@ use std::ops::Range;
 /// OpenAI's limit for one transcription upload (25 MB), and ours.
 pub const MAX_BYTES: u64 = 25 * 1024 * 1024;
 pub const EXTENSIONS: [&str; 7] = ["mp3", "m4a", "mp4", "wav", "webm", "ogg", "flac"];
-/// When a file does not say how long it is: assume 128 kbit/s (16 000 bytes a second).
-const FALLBACK_BYTES_PER_SEC: f64 = 16_000.0;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudioKind {
@@ -31,6 +34,18 @@ impl AudioKind {
             AudioKind::Webm => "audio/webm",
             AudioKind::Ogg => "audio/ogg",
             AudioKind::Flac => "audio/flac",
+        }
+    }
+
+    /// Bytes a second at the lowest bit rate an episode in this format plausibly has: its size
+    /// over this is the most audio the file can hold, whatever its header says. PCM at 8 kHz,
+    /// 8-bit mono (telephone quality) for WAV; 32 kbit/s for MP3 (MPEG-1 Layer III's lowest),
+    /// AAC and FLAC; 16 kbit/s for Opus/Vorbis, which speech is encoded at.
+    fn lowest_bytes_per_sec(self) -> f64 {
+        match self {
+            AudioKind::Wav => 8_000.0,
+            AudioKind::Mp3 | AudioKind::Mp4 | AudioKind::Flac => 4_000.0,
+            AudioKind::Ogg | AudioKind::Webm => 2_000.0,
         }
     }
 
@@ -168,9 +183,15 @@ impl AudioUpload {
         }
     }
 
-    /// The length credits are reserved for: as declared, or estimated from the size.
-    pub fn billable_secs(&self) -> f64 {
-        self.duration_secs.unwrap_or(self.size as f64 / FALLBACK_BYTES_PER_SEC)
+    /// The most audio the file can hold: its size at its format's lowest plausible bit rate.
+    pub fn size_bound_secs(&self) -> f64 {
+        self.size as f64 / self.kind.lowest_bytes_per_sec()
+    }
+
+    /// The length credits are reserved for: the longer of what the file declares and what its
+    /// size can hold (a header that understates its audio reserves no less).
+    pub fn reserved_secs(&self) -> f64 {
+        self.duration_secs.unwrap_or(0.0).max(self.size_bound_secs())
     }
 }
 
@@ -250,7 +271,7 @@ mod tests {
         assert_eq!(up.upload_name, "My_Episode__1.wav");
         assert_eq!(up.display_name, "My Episode #1.wav");
         assert_eq!(up.duration_secs, Some(90.0));
-        assert_eq!(credits_for(up.billable_secs()), 2);
+        assert_eq!(credits_for(up.reserved_secs()), 2);
     }
 
     #[test]
@@ -299,11 +320,28 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_length_is_estimated_from_the_size() {
+    fn an_unknown_length_is_bounded_by_the_size() {
         let mut up = inspect("a.wav", &wav(1)).unwrap();
         up.duration_secs = None;
-        up.size = 16_000 * 125;
-        assert_eq!(credits_for(up.billable_secs()), 3);
+        up.size = 8_000 * 125;
+        assert_eq!(credits_for(up.reserved_secs()), 3);
+    }
+
+    #[test]
+    fn a_header_that_understates_the_audio_reserves_what_the_size_can_hold() {
+        // 150 s at 64 kbit/s whose Xing header claims a single frame.
+        let mut file = vec![0xFF, 0xFB, 0x50, 0x04];
+        file.resize(4 + 32, 0);
+        file.extend_from_slice(b"Xing\0\0\0\x01");
+        file.extend_from_slice(&1u32.to_be_bytes());
+        file.resize(8_000 * 150, 0x55);
+        let up = inspect("liar.mp3", &file).unwrap();
+        assert!(up.duration_secs.unwrap() < 1.0, "the header says a frame");
+        assert_eq!(credits_for(up.reserved_secs()), 5, "1.2 MB can hold 300 s at 32 kbit/s");
+        // A header that overstates is believed: the user is only held to what they claimed.
+        let mut honest = up.clone();
+        honest.duration_secs = Some(900.0);
+        assert_eq!(credits_for(honest.reserved_secs()), 15);
     }
 
     /// Polls a future whose reads are all immediate.

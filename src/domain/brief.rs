@@ -107,6 +107,12 @@ impl Length {
             Length::Long => 1200,
         }
     }
+
+    /// The most text relayed and kept for this length (about four characters a token): a
+    /// server that ignores `max_tokens` still cannot hand out more than the price covers.
+    pub fn max_chars(self) -> usize {
+        self.max_tokens() as usize * 4
+    }
 }
 
 /// The languages AgentWrite writes in: (code, English name).

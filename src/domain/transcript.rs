@@ -37,6 +37,35 @@ pub fn tidy(segments: &[Segment]) -> Vec<Segment> {
     out
 }
 
+/// How much audio a transcription covers by its own account: the longer of the length it
+/// reports and where its last segment ends; `None` when it gives no timing at all.
+pub fn transcribed_secs(duration: Option<f64>, segments: &[Segment]) -> Option<f64> {
+    let last_end = segments.iter().map(|s| s.end).filter(|e| e.is_finite() && *e > 0.0).reduce(f64::max);
+    match (duration.filter(|d| d.is_finite() && *d > 0.0), last_end) {
+        (Some(d), Some(e)) => Some(d.max(e)),
+        (d, e) => d.or(e),
+    }
+}
+
+/// A transcript kept only up to `at` seconds: the segments that end by then (the text is
+/// theirs), or without segments the share of the text that `at` is of `duration`.
+pub fn cut(text: &str, segments: &[Segment], duration: f64, at: f64) -> (String, Vec<Segment>) {
+    if !segments.is_empty() {
+        let kept: Vec<Segment> = segments.iter().filter(|s| s.end <= at + 0.01).cloned().collect();
+        let text = kept.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ");
+        return (text, kept);
+    }
+    let share = if duration > 0.0 { (at / duration).clamp(0.0, 1.0) } else { 0.0 };
+    let chars = (text.chars().count() as f64 * share) as usize;
+    let head: String = text.chars().take(chars).collect();
+    // Whole words only.
+    let head = match (text.chars().nth(chars), head.rfind(char::is_whitespace)) {
+        (Some(next), Some(space)) if !next.is_whitespace() => head[..space].to_string(),
+        _ => head,
+    };
+    (head.trim_end().to_string(), Vec::new())
+}
+
 /// `HH:MM:SS<sep>mmm`, rounded to the millisecond.
 pub fn timestamp(secs: f64, sep: char) -> String {
     let ms = (secs.max(0.0) * 1000.0).round() as u64;
@@ -97,6 +126,28 @@ pub fn timed_text(text: &str, segments: &[Segment]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transcription_covers_its_reported_length_or_its_last_segment_whichever_is_longer() {
+        let segments = [seg(0.0, 10.0, "a"), seg(10.0, 250.0, "b")];
+        assert_eq!(transcribed_secs(Some(240.0), &segments), Some(250.0));
+        assert_eq!(transcribed_secs(Some(300.0), &segments), Some(300.0));
+        assert_eq!(transcribed_secs(None, &segments), Some(250.0));
+        assert_eq!(transcribed_secs(Some(12.5), &[]), Some(12.5));
+        assert_eq!(transcribed_secs(None, &[]), None);
+        assert_eq!(transcribed_secs(Some(f64::NAN), &[seg(0.0, f64::INFINITY, "x")]), None);
+    }
+
+    #[test]
+    fn a_cut_transcript_keeps_only_what_ends_by_the_cut() {
+        let segments = [seg(0.0, 60.0, " One. "), seg(60.0, 120.0, "Two."), seg(120.0, 180.0, "Three.")];
+        let (text, kept) = cut("One. Two. Three.", &segments, 180.0, 120.0);
+        assert_eq!(text, "One. Two.");
+        assert_eq!(kept.len(), 2);
+        let (text, kept) = cut("alpha beta gamma delta", &[], 200.0, 100.0);
+        assert_eq!((text.as_str(), kept.len()), ("alpha beta", 0));
+        assert_eq!(cut("alpha beta", &[], 100.0, 100.0).0, "alpha beta");
+    }
 
     fn seg(start: f64, end: f64, text: &str) -> Segment {
         Segment { start, end, text: text.into() }

@@ -10,6 +10,7 @@ pub enum Policy {
     AiGeneration,
     TranscriptionUpload,
     CheckoutCreation,
+    CheckoutConfirmation,
     StripeWebhook,
     GeneralApi,
     Pages,
@@ -47,7 +48,7 @@ const MIN: u32 = 60;
 const HOUR: u32 = 3600;
 
 #[rustfmt::skip]
-const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 8] = [
+const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 9] = [
     // policy                          config name                 limit  window     limiter down      counted
     // Above the 5 pending links the database allows per address (a friendlier refusal first).
     (Policy::SignInEmailPerAddress, "signin_email_per_address",    10,    HOUR,     FailMode::Closed, Counting::Exact),
@@ -55,6 +56,9 @@ const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 8] = [
     (Policy::AiGeneration,          "ai_generation",               20,    MIN,      FailMode::Closed, Counting::Exact),
     (Policy::TranscriptionUpload,   "transcription_upload",        10,    HOUR,     FailMode::Closed, Counting::Exact),
     (Policy::CheckoutCreation,      "checkout_creation",           10,    10 * MIN, FailMode::Closed, Counting::Exact),
+    // Success-page reloads that ask Stripe about a checkout not yet fulfilled, per user and
+    // session: every call spends the Stripe account's own rate limit, shared with everyone.
+    (Policy::CheckoutConfirmation,  "checkout_confirmation",       10,    10 * MIN, FailMode::Closed, Counting::Exact),
     // Generous: Stripe retries for days and must never be turned away by us.
     (Policy::StripeWebhook,         "stripe_webhook",            6000,    MIN,      FailMode::Open,   Counting::Batched),
     (Policy::GeneralApi,            "general_api",               1200,    MIN,      FailMode::Open,   Counting::Batched),
@@ -62,12 +66,13 @@ const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 8] = [
 ];
 
 impl Policy {
-    pub const ALL: [Policy; 8] = [
+    pub const ALL: [Policy; 9] = [
         Policy::SignInEmailPerAddress,
         Policy::SignInEmailPerIp,
         Policy::AiGeneration,
         Policy::TranscriptionUpload,
         Policy::CheckoutCreation,
+        Policy::CheckoutConfirmation,
         Policy::StripeWebhook,
         Policy::GeneralApi,
         Policy::Pages,
@@ -126,6 +131,7 @@ mod tests {
             (Policy::AiGeneration, Closed),
             (Policy::TranscriptionUpload, Closed),
             (Policy::CheckoutCreation, Closed),
+            (Policy::CheckoutConfirmation, Closed),
             (Policy::SignInEmailPerAddress, Closed),
             (Policy::SignInEmailPerIp, Closed),
             (Policy::Pages, Open),

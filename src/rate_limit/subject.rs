@@ -48,6 +48,12 @@ impl Subject {
         Subject(format!("email:{}", &hex::encode(digest)[..32]))
     }
 
+    /// One user's one Checkout Session (the success page's questions to Stripe about it).
+    /// Session ids are checked to be `cs_` and ASCII letters, digits and `_` before this.
+    pub fn checkout(user_id: i64, session_id: &str) -> Subject {
+        Subject(format!("checkout:{user_id}:{session_id}"))
+    }
+
     /// The Durable Object name for this subject.
     pub fn key(&self) -> &str {
         &self.0

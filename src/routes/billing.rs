@@ -7,7 +7,7 @@ use crate::ctx::Ctx;
 use crate::db::{billing as rows, credits};
 use crate::domain::billing::Referral;
 use crate::error::AppError;
-use crate::rate_limit::Policy;
+use crate::rate_limit::{Policy, Subject};
 use crate::reply::Reply;
 use crate::services::billing::checkout::{self, Started};
 use crate::services::billing::{catalog, fulfilment, plan_for};
@@ -74,7 +74,10 @@ fn session_id(raw: Option<String>) -> Result<String, AppError> {
 }
 
 /// GET /billing/success?session_id=…: fulfils at once through the webhook's own function, so
-/// the credits show even when the webhook is late. Another user's session is a 404.
+/// the credits show even when the webhook is late. Another user's session is a 404. A checkout
+/// already fulfilled is answered from our records; until then each load asks Stripe, at most
+/// `checkout_confirmation` times per user and session (Stripe's rate limit is the whole
+/// account's: reloads must not spend it for everyone).
 pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     let id = session_id(query(req, "session_id"))?;
@@ -83,6 +86,21 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
         Some(row) if row.user_id == user.id => row,
         _ => return Err(AppError::NotFound),
     };
+    let confirming = async |ours: &rows::CheckoutRow| -> Result<Reply, AppError> {
+        let balance = credits::balance(db, user.id).await?;
+        let title = if ours.status == "paid" { "Thank you" } else { "Confirming your payment" };
+        let layout = super::layout(cx, format!("{title} · GhostTools")).await;
+        Ok(Reply::html(render(&SuccessPage::confirming(layout, ours, balance))))
+    };
+    if ours.status == "paid" {
+        return confirming(&ours).await;
+    }
+    match cx.limit(Policy::CheckoutConfirmation, &Subject::checkout(user.id, &id)).await {
+        Ok(_) => {}
+        // The webhook fulfils the session whatever the limiter says: say that, not "error".
+        Err(AppError::RateLimiterUnavailable { .. }) => return confirming(&ours).await,
+        Err(e) => return Err(e),
+    }
     let stripe = Stripe::from_config(&cx.config)?;
     let session = match stripe.retrieve_checkout_session(&id).await {
         Ok(s) => s,
@@ -93,9 +111,7 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
             let detail = format!("checkout {id}: Stripe unavailable on the success page: {e}");
             cx.log("warn", &detail);
             crate::routes::errors::report_to_sentry(cx, "upstream_error", &detail);
-            let balance = credits::balance(db, user.id).await?;
-            let layout = super::layout(cx, "Confirming your payment · GhostTools").await;
-            return Ok(Reply::html(render(&SuccessPage::confirming(layout, &ours, balance))));
+            return confirming(&ours).await;
         }
         Err(e) => return Err(e.into()),
     };

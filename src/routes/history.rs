@@ -33,13 +33,13 @@ pub async fn list(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
             let agentwrite = i.kind == "agentwrite";
             let url = format!("/tools/{}/{}", i.kind, i.id);
             let download = match (agentwrite, i.status.as_str()) {
-                (true, "done") => Some(format!("{url}/download")),
-                (false, "done" | "writing_notes") => Some(format!("{url}/transcript.txt")),
+                (true, "done" | "cut_short") => Some(format!("{url}/download")),
+                (false, "done" | "cut_short" | "writing_notes") => Some(format!("{url}/transcript.txt")),
                 _ => None,
             };
             HistoryRow {
                 tool: tool_name(&i.kind),
-                deletable: matches!(i.status.as_str(), "done" | "failed"),
+                deletable: matches!(i.status.as_str(), "done" | "cut_short" | "failed"),
                 status: status_label(&i.status).into(),
                 created: when(i.created_at_ms),
                 id: i.id,
@@ -71,6 +71,7 @@ pub fn tool_name(kind: &str) -> &'static str {
 pub fn status_label(status: &str) -> &'static str {
     match status {
         "done" => "Done",
+        "cut_short" => "Done (cut short)",
         "running" => "Writing…",
         "transcribing" => "Transcribing…",
         "writing_notes" => "Writing show notes…",

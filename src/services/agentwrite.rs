@@ -2,6 +2,12 @@
 //! transaction (so concurrent runs can never overspend), settled when the answer is saved, and
 //! refunded in the same transaction that marks a run failed. The run itself is detached from the
 //! request: it keeps reading OpenAI's stream and settles even when the browser has gone.
+//!
+//! What reached the user is paid for: an answer that stops short (the model's length limit, our
+//! cap on what is relayed for the chosen length, the content filter) after its text was relayed
+//! is saved, shown and charged, marked as cut short. Only a run that showed nothing usable (an
+//! empty answer, a call that failed before its first piece) or that OpenAI itself broke off (an
+//! error in the stream, malformed data, a stall: nothing a brief can cause) is refunded.
 
 use super::runs::{failure_message, new_id, sweep_abandoned, JobEnv};
 use crate::clients::openai::{Failure, OpenAi};
@@ -22,7 +28,7 @@ pub const CREDITS: i32 = 1;
 pub enum Event {
     Started { id: ItemId },
     Delta(String),
-    Done { id: ItemId, copy: ProductCopy, balance: i64 },
+    Done { id: ItemId, copy: ProductCopy, balance: i64, cut_short: Option<CutShort> },
     Failed { code: &'static str, message: String },
 }
 
@@ -32,7 +38,7 @@ impl Event {
         let (name, data) = match self {
             Event::Started { id } => ("start", json!({ "id": id.as_str() })),
             Event::Delta(text) => ("delta", json!({ "text": text })),
-            Event::Done { id, copy, balance } => (
+            Event::Done { id, copy, balance, cut_short } => (
                 "done",
                 json!({
                     "id": id.as_str(),
@@ -42,11 +48,51 @@ impl Event {
                     "paragraphs": copy.paragraphs(),
                     "bullets": copy.bullets,
                     "balance": balance,
+                    "cut_short": cut_short.map(CutShort::message),
                 }),
             ),
             Event::Failed { code, message } => ("error", json!({ "code": code, "message": message })),
         };
         format!("event: {name}\ndata: {data}\n\n").into_bytes()
+    }
+}
+
+/// Why a delivered answer is shorter than asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutShort {
+    /// The model's length limit, or our cap on what is relayed for the chosen length.
+    Length,
+    ContentFilter,
+}
+
+impl CutShort {
+    /// From a finish reason; `None` for an answer that ended by itself.
+    pub fn of(finish_reason: Option<&str>) -> Option<CutShort> {
+        match finish_reason {
+            Some("length") => Some(CutShort::Length),
+            Some("content_filter") => Some(CutShort::ContentFilter),
+            _ => None,
+        }
+    }
+
+    /// As stored (`generations.cut_short`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CutShort::Length => "length",
+            CutShort::ContentFilter => "content_filter",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<CutShort> {
+        CutShort::of(Some(stored))
+    }
+
+    /// What its owner reads next to the description.
+    pub fn message(self) -> &'static str {
+        match self {
+            CutShort::Length => "Cut short: the answer ran past the length you chose and was stopped there. It used 1 credit, as its text was delivered. Try a longer length or fewer details for a complete one.",
+            CutShort::ContentFilter => "Cut short: the AI provider's content filter stopped the answer here. It used 1 credit, as its text was delivered.",
+        }
     }
 }
 
@@ -79,7 +125,7 @@ pub async fn run(job: JobEnv, id: ItemId, user_id: i64, brief: ProductBrief, eve
                     &model,
                     &brief.system_prompt(),
                     &brief.user_prompt(),
-                    brief.length().max_tokens(),
+                    (brief.length().max_tokens(), brief.length().max_chars()),
                     |d| send(Event::Delta(d.to_string())),
                 )
                 .await
@@ -88,14 +134,17 @@ pub async fn run(job: JobEnv, id: ItemId, user_id: i64, brief: ProductBrief, eve
     };
     let answer = answer.and_then(|c| {
         let copy = ProductCopy::parse(&c.content);
-        if copy.is_empty() {
-            Err(Failure::Busy("the model answered with nothing usable".into()))
-        } else {
-            Ok((c, copy))
+        let cut_short = CutShort::of(c.finish_reason.as_deref());
+        // Nothing usable was shown (the answer is blank): that is a failure, refunded.
+        match (copy.is_empty(), cut_short) {
+            (false, _) => Ok((c, copy, cut_short)),
+            (true, Some(CutShort::ContentFilter)) => Err(Failure::Filtered),
+            (true, Some(CutShort::Length)) => Err(Failure::TooLong),
+            (true, None) => Err(Failure::Busy("the model answered with nothing usable".into())),
         }
     });
     let last = match answer {
-        Ok((completion, copy)) => {
+        Ok((completion, copy, cut_short)) => {
             let usage = completion.usage.as_ref().map(|u| u.to_string());
             let saved = job
                 .with_db(async |db| {
@@ -106,6 +155,7 @@ pub async fn run(job: JobEnv, id: ItemId, user_id: i64, brief: ProductBrief, eve
                             &completion.content,
                             &copy,
                             usage.as_deref(),
+                            cut_short.map(CutShort::as_str),
                         )
                         .await?;
                         Ok((finished, credits::balance(db, user_id).await?))
@@ -114,7 +164,7 @@ pub async fn run(job: JobEnv, id: ItemId, user_id: i64, brief: ProductBrief, eve
                 })
                 .await;
             match saved {
-                Ok((true, balance)) => Event::Done { id: id.clone(), copy, balance },
+                Ok((true, balance)) => Event::Done { id: id.clone(), copy, balance, cut_short },
                 // The sweep settled it first (and refunded it): say so rather than show a result
                 // that is not in the history.
                 Ok((false, _)) => Event::Failed {
@@ -171,10 +221,25 @@ mod tests {
         assert_eq!(delta, "event: delta\ndata: {\"text\":\"a\\nb\"}\n\n");
         let copy =
             ProductCopy { title: "T".into(), description: "P1\n\nP2".into(), bullets: vec!["B".into()] };
-        let done = String::from_utf8(Event::Done { id: id.clone(), copy, balance: 4 }.to_sse()).unwrap();
+        let done =
+            String::from_utf8(Event::Done { id: id.clone(), copy, balance: 4, cut_short: None }.to_sse())
+                .unwrap();
         let data: serde_json::Value =
             serde_json::from_str(done.strip_prefix("event: done\ndata: ").unwrap().trim()).unwrap();
         assert_eq!(data["paragraphs"], json!(["P1", "P2"]));
         assert_eq!(data["url"], format!("/tools/agentwrite/{id}"));
+        assert_eq!(data["cut_short"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn only_length_and_the_content_filter_cut_an_answer_short() {
+        assert_eq!(CutShort::of(Some("length")), Some(CutShort::Length));
+        assert_eq!(CutShort::of(Some("content_filter")), Some(CutShort::ContentFilter));
+        assert_eq!(CutShort::of(Some("stop")), None);
+        assert_eq!(CutShort::of(None), None);
+        for c in [CutShort::Length, CutShort::ContentFilter] {
+            assert_eq!(CutShort::parse(c.as_str()), Some(c));
+            assert!(c.message().starts_with("Cut short"));
+        }
     }
 }

@@ -1,20 +1,26 @@
-//! PodScribe's rules. Price: one credit per started minute of audio, reserved before anything
-//! is sent to OpenAI, for the length the file declares (or an estimate from its size at
-//! 128 kbit/s when it does not say). When the transcription reports a shorter length, the
-//! difference is refunded as the text is stored; it is never charged more than was reserved.
-//! A failed transcription is refunded in full, in the transaction that marks it failed. Show
-//! notes follow the transcript; their failure keeps the transcript (and the charge) and can be
-//! retried at no cost.
+//! PodScribe's rules. Price: one credit per started minute of audio actually transcribed.
+//!
+//! - Reserved before anything is sent to OpenAI: the longer of the length the file declares and
+//!   what its size can hold at its format's lowest plausible bit rate (`AudioUpload::
+//!   reserved_secs`); a balance that cannot cover that is refused and nothing is sent.
+//! - Settled when the text is stored, by the transcription's own length (what it reports, or
+//!   where its last segment ends): a shorter episode is refunded the difference; a longer one is
+//!   charged the extra minutes, and when the balance cannot pay them all, only the minutes paid
+//!   for are kept (the rest of the transcript is dropped, never shown). A transcription with no
+//!   timing at all keeps the whole reservation: nothing then says it was shorter.
+//! - A failed transcription is refunded in full, in the transaction that marks it failed. Show
+//!   notes follow the transcript; their failure keeps the transcript (and the charge) and can be
+//!   retried at no cost.
 
 use super::runs::{failure_message, new_id, sweep_abandoned, JobEnv};
-use crate::clients::openai::{Failure, OpenAi};
+use crate::clients::openai::{Failure, OpenAi, Transcription};
 use crate::db::credits::{self, Reason};
 use crate::db::transcripts::{self, NewTranscript, Transcribed};
 use crate::db::Db;
 use crate::domain::audio::{credits_for, AudioUpload};
 use crate::domain::item_id::ItemId;
 use crate::domain::show_notes::{self, ShowNotes};
-use crate::domain::transcript::{tidy, Segment};
+use crate::domain::transcript::{self, tidy, Segment};
 use crate::error::AppError;
 use futures_channel::mpsc::UnboundedSender;
 use serde_json::json;
@@ -66,7 +72,7 @@ pub async fn start(
     model: &str,
 ) -> Result<(ItemId, i32), AppError> {
     let id = new_id();
-    let credits = i32::try_from(credits_for(upload.billable_secs())).map_err(AppError::internal)?;
+    let credits = i32::try_from(credits_for(upload.reserved_secs())).map_err(AppError::internal)?;
     db.transaction(async |db| {
         sweep_abandoned(db, user_id).await?;
         transcripts::insert(
@@ -95,12 +101,12 @@ pub async fn start(
 /// outcome ends in the database and as the last stage sent to `stages`.
 pub async fn run(
     job: JobEnv,
-    id: ItemId,
+    started: Run,
     upload: AudioUpload,
     audio: Blob,
-    reserved: i32,
     stages: UnboundedSender<Stage>,
 ) {
+    let Run { id, user_id, reserved } = started;
     let send = |stage: Stage| {
         let _ = stages.unbounded_send(stage);
     };
@@ -125,40 +131,14 @@ pub async fn run(
                 return;
             }
         };
-    // Charge the length OpenAI measured when it is shorter than what was reserved.
-    let measured = transcription.duration.map(credits_for).unwrap_or(i64::from(reserved));
-    let refund = reserved - i32::try_from(measured.min(i64::from(reserved))).unwrap_or(reserved);
     let stored = job
         .with_db(async |db| {
-            db.transaction(async |db| {
-                let t = Transcribed {
-                    text: &transcription.text,
-                    language: transcription.language.as_deref(),
-                    duration_secs: transcription.duration,
-                    segments: &transcription.segments,
-                    refunded: refund,
-                };
-                let owner = transcripts::store_text(db, id.as_str(), &t).await?;
-                if let (Some(user_id), true) = (owner, refund > 0) {
-                    let note = "PodScribe: audio shorter than reserved for";
-                    credits::grant(
-                        db,
-                        user_id,
-                        i64::from(refund),
-                        Reason::ToolRefund,
-                        id.as_str(),
-                        Some(note),
-                    )
-                    .await?;
-                }
-                Ok(owner.is_some())
-            })
-            .await
+            db.transaction(async |db| settle(db, &id, user_id, reserved, &transcription).await).await
         })
         .await;
-    match stored {
-        Ok(true) => {}
-        Ok(false) => {
+    let transcription = match stored {
+        Ok(Some(delivered)) => delivered,
+        Ok(None) => {
             let message = failure_message("PodScribe", "abandoned", true);
             send(Stage::Failed { id: id.clone(), code: "abandoned", message });
             return;
@@ -169,7 +149,7 @@ pub async fn run(
             send(Stage::Failed { id: id.clone(), code: "not_saved", message });
             return;
         }
-    }
+    };
     send(Stage::WritingNotes);
     let chat_model = job.config.tools.chat_model.clone();
     let notes = write_notes(
@@ -194,6 +174,82 @@ pub async fn run(
         job.reporter.report_now(&e).await;
     }
     send(Stage::Done { id });
+}
+
+/// A transcription under way: its id, its owner and the credits reserved for it.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub id: ItemId,
+    pub user_id: i64,
+    pub reserved: i32,
+}
+
+/// What the transcription costs against what was reserved for it, and how much of it the
+/// balance pays for. Pure: `transcribed_secs` is the transcription's own length (None: it gave
+/// no timing, and the reservation stands), `balance` what is left after the reservation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Charge {
+    pub refund: i32,
+    pub extra: i32,
+    /// Where the transcript must be cut: the end of the minutes paid for.
+    pub cut_at_secs: Option<f64>,
+}
+
+impl Charge {
+    pub fn of(reserved: i32, transcribed_secs: Option<f64>, balance: i64) -> Charge {
+        let cost = transcribed_secs.map_or(i64::from(reserved), credits_for);
+        let reserved_wide = i64::from(reserved);
+        if cost <= reserved_wide {
+            let refund = i32::try_from(reserved_wide - cost).unwrap_or(0);
+            return Charge { refund, extra: 0, cut_at_secs: None };
+        }
+        let extra = (cost - reserved_wide).min(balance.max(0));
+        let cut_at_secs = (extra < cost - reserved_wide).then(|| (reserved_wide + extra) as f64 * 60.0);
+        Charge { refund: 0, extra: i32::try_from(extra).unwrap_or(0), cut_at_secs }
+    }
+}
+
+/// Settles a transcription in the caller's transaction: stores what is delivered (all of it,
+/// or the minutes paid for) and refunds or charges the difference from the reservation. The
+/// transcription as delivered, or None when the run had already left `transcribing`.
+async fn settle(
+    db: &Db,
+    id: &ItemId,
+    user_id: i64,
+    reserved: i32,
+    t: &Transcription,
+) -> Result<Option<Transcription>, AppError> {
+    let balance = credits::balance_locked(db, user_id).await?;
+    let charge = Charge::of(reserved, transcript::transcribed_secs(t.duration, &t.segments), balance);
+    let mut delivered = t.clone();
+    if let Some(at) = charge.cut_at_secs {
+        let total = transcript::transcribed_secs(t.duration, &t.segments).unwrap_or(at);
+        (delivered.text, delivered.segments) = transcript::cut(&t.text, &t.segments, total, at);
+        delivered.duration = Some(at);
+    }
+    let stored = Transcribed {
+        text: &delivered.text,
+        language: delivered.language.as_deref(),
+        duration_secs: t.duration,
+        segments: &delivered.segments,
+        refunded: charge.refund,
+        extra: charge.extra,
+        cut_at_secs: charge.cut_at_secs,
+    };
+    if transcripts::store_text(db, id.as_str(), &stored).await?.is_none() {
+        return Ok(None);
+    }
+    if charge.refund > 0 {
+        let note = Some("PodScribe: the episode used less than was reserved");
+        credits::grant(db, user_id, i64::from(charge.refund), Reason::ToolRefund, id.as_str(), note).await?;
+    }
+    if charge.extra > 0 {
+        let note = format!("PodScribe: {} more minutes than reserved", charge.extra);
+        let reference = format!("{id}:extra");
+        credits::spend(db, user_id, i64::from(charge.extra), Reason::PodScribe, &reference, Some(&note))
+            .await?;
+    }
+    Ok(Some(delivered))
 }
 
 /// Marks the transcript failed and refunds it in one transaction; the stage to report.
@@ -252,4 +308,27 @@ pub async fn write_notes(
         notes.chapters.clear();
     }
     Ok(notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shorter_episode_is_refunded_down_to_its_own_length() {
+        assert_eq!(Charge::of(5, Some(150.0), 0), Charge { refund: 2, extra: 0, cut_at_secs: None });
+        assert_eq!(Charge::of(2, Some(120.0), 0), Charge { refund: 0, extra: 0, cut_at_secs: None });
+    }
+
+    #[test]
+    fn without_timing_the_reservation_stands() {
+        assert_eq!(Charge::of(5, None, 100), Charge { refund: 0, extra: 0, cut_at_secs: None });
+    }
+
+    #[test]
+    fn a_longer_episode_is_charged_its_extra_minutes_or_cut_where_the_balance_ends() {
+        assert_eq!(Charge::of(1, Some(240.0), 10), Charge { refund: 0, extra: 3, cut_at_secs: None });
+        assert_eq!(Charge::of(1, Some(240.0), 1), Charge { refund: 0, extra: 1, cut_at_secs: Some(120.0) });
+        assert_eq!(Charge::of(1, Some(240.0), 0), Charge { refund: 0, extra: 0, cut_at_secs: Some(60.0) });
+    }
 }

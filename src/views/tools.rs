@@ -25,6 +25,8 @@ pub struct GenerationView {
     pub running: bool,
     pub copy: Option<ProductCopy>,
     pub created: String,
+    /// Why the description is shorter than asked for (a message for its owner), when it is.
+    pub cut_short: Option<&'static str>,
 }
 
 impl GenerationView {
@@ -77,6 +79,8 @@ pub struct TranscriptView {
     pub duration: Option<String>,
     pub credits: i32,
     pub credits_refunded: i32,
+    /// Where the transcript was cut (M:SS) because the balance paid for no more, when it was.
+    pub cut_at: Option<String>,
     /// (M:SS, text) per segment; empty when the model gave no timestamps.
     pub segments: Vec<(String, String)>,
     pub text: Option<String>,
@@ -157,6 +161,7 @@ mod tests {
                 running: false,
                 copy: Some(copy),
                 created: "x".into(),
+                cut_short: None,
             }),
         );
         assert!(html.contains("<h2 id=\"aw-title\">TrailLite</h2>"));

@@ -1,6 +1,7 @@
 //! Billing as a person sees it: live prices, the success page that fulfils at once (and only
 //! once, even racing the webhook), other people's sessions, the billing page, and the whole
-//! journey through the fake's hosted checkout page.
+//! journey through the fake's hosted checkout page; reloads of the success page do not spend
+//! Stripe's rate limit.
 
 use crate::support::billing::{balance, deliver_ok, find, ledger, location, page, start_checkout, subscribe};
 use crate::support::fakes::stripe::{StripeFake, PACK, STARTER};
@@ -17,6 +18,8 @@ pub fn tests() -> Vec<Trial> {
         the_success_page_racing_the_webhook_grants_credits_once,
         another_users_checkout_session_is_not_found_on_the_success_page,
         the_success_page_says_when_a_delayed_payment_is_still_on_its_way,
+        reloading_a_fulfilled_success_page_answers_from_our_records_without_asking_stripe,
+        reloading_an_unfulfilled_success_page_asks_stripe_a_limited_number_of_times,
         the_billing_page_shows_plan_status_renewal_balance_and_ledger,
         the_hosted_checkout_page_completes_and_comes_back_to_the_success_page,
     ]
@@ -173,6 +176,70 @@ async fn the_success_page_says_when_a_delayed_payment_is_still_on_its_way(s: &'s
     let html = page(s, &user, &format!("/billing/success?session_id={session}")).await;
     assert!(html.contains("Payment processing"), "{html}");
     assert_eq!(balance(s, user.user_id).await, 0);
+}
+
+/// How many requests naming `id` (a session, a subscription) Stripe has received.
+fn stripe_asked_about(s: &Stack, id: &str) -> usize {
+    s.stripe().requests(|r| r.path.contains(id) || r.query.as_deref().is_some_and(|q| q.contains(id))).len()
+}
+
+async fn reloading_a_fulfilled_success_page_answers_from_our_records_without_asking_stripe(
+    s: &'static Stack,
+) {
+    let user = s.sign_in_new("success-reload").await;
+    let session = start_checkout(s, &user, PACK).await;
+    s.stripe().complete_session(&session, true);
+    let url = format!("/billing/success?session_id={session}");
+    assert!(page(s, &user, &url).await.contains("were added"));
+    let asked = stripe_asked_about(s, &session);
+    assert!(asked >= 1, "the first visit asks Stripe, and fulfils");
+    for _ in 0..12 {
+        let html = page(s, &user, &url).await;
+        assert!(html.contains("50 credits from 50 credit pack were added"), "{html}");
+        assert!(html.contains("<strong id=\"balance\">50</strong>"));
+    }
+    assert_eq!(stripe_asked_about(s, &session), asked, "a fulfilled checkout is answered from our records");
+
+    // A plan whose webhook came first: the success page asks Stripe nothing at all.
+    let subscriber = s.sign_in_new("success-after-webhook").await;
+    let session = start_checkout(s, &subscriber, STARTER).await;
+    for e in &s.stripe().complete_session(&session, true) {
+        deliver_ok(s, e).await;
+    }
+    let subscription = s.stripe().session(&session)["subscription"].as_str().unwrap().to_string();
+    let before = (stripe_asked_about(s, &session), stripe_asked_about(s, &subscription));
+    let html = page(s, &subscriber, &format!("/billing/success?session_id={session}")).await;
+    assert!(html.contains("subscription is active"), "{html}");
+    assert_eq!((stripe_asked_about(s, &session), stripe_asked_about(s, &subscription)), before);
+}
+
+async fn reloading_an_unfulfilled_success_page_asks_stripe_a_limited_number_of_times(s: &'static Stack) {
+    let user = s.sign_in_new("success-unpaid").await;
+    let session = start_checkout(s, &user, PACK).await;
+    let url = s.url(&format!("/billing/success?session_id={session}"));
+    // The default policy: 10 questions to Stripe per user and session in 10 minutes.
+    for i in 0..10 {
+        let res = user.client.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), 200, "visit {i}");
+        assert!(res.text().await.unwrap().contains("Checkout not finished"));
+    }
+    let asked = stripe_asked_about(s, &session);
+    assert_eq!(asked, 10, "each visit to an unpaid checkout asks Stripe");
+    let refused = user.client.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(stripe_asked_about(s, &session), asked, "the limited visit does not reach Stripe");
+    // The limit is per session: the same user's next checkout is not held up by it.
+    let second = start_checkout(s, &user, PACK).await;
+    s.stripe().complete_session(&second, true);
+    assert!(page(s, &user, &format!("/billing/success?session_id={second}")).await.contains("were added"));
+    // Once paid (the webhook fulfils it), the page answers from our records again.
+    for e in &s.stripe().complete_session(&session, true) {
+        deliver_ok(s, e).await;
+    }
+    let html = page(s, &user, &format!("/billing/success?session_id={session}")).await;
+    assert!(html.contains("were added"), "{html}");
+    assert_eq!(balance(s, user.user_id).await, 100);
 }
 
 async fn the_billing_page_shows_plan_status_renewal_balance_and_ledger(s: &'static Stack) {

@@ -34,9 +34,11 @@ mod sessions;
 mod site;
 mod timing;
 mod tools_agentwrite;
+mod tools_agentwrite_cut;
 mod tools_failures;
 mod tools_history;
 mod tools_podscribe;
+mod tools_podscribe_pricing;
 mod tools_uploads;
 
 fn main() {
@@ -72,9 +74,11 @@ fn main() {
         sentry::tests(),
         sessions::tests(),
         tools_agentwrite::tests(),
+        tools_agentwrite_cut::tests(),
         tools_failures::tests(),
         tools_history::tests(),
         tools_podscribe::tests(),
+        tools_podscribe_pricing::tests(),
         site::tests(),
         tools_uploads::tests(),
         timing::tests(),

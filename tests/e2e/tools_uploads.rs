@@ -31,9 +31,10 @@ async fn several_large_uploads_at_once_stay_out_of_the_workers_memory(_: &'stati
     let mut users = Vec::new();
     for i in 0..6 {
         let user = s.sign_in_new("ps-at-once").await;
-        // Every other user can pay for the episode; the rest are refused (402) once it is read.
+        // Every other user can pay for the episode (24 MB of WAV can hold 53 minutes, and
+        // that is what is reserved); the rest are refused (402) once it is read.
         if i % 2 == 0 {
-            grant(&s, user.user_id, 5).await;
+            grant(&s, user.user_id, 60).await;
         }
         users.push(user);
     }

@@ -118,8 +118,9 @@ fn check(
     if let Some(d) = up.duration_secs {
         prop_assert!(d.is_finite() && d > 0.0 && d < 24.0 * 3600.0, "{}", d);
     }
-    let secs = up.billable_secs();
+    let secs = up.reserved_secs();
     prop_assert!(ghosttools::domain::audio::credits_for(secs) >= 1);
+    prop_assert!(secs >= up.size_bound_secs() && secs >= up.duration_secs.unwrap_or(0.0));
     Ok(())
 }
 

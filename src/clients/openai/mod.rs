@@ -123,13 +123,16 @@ impl OpenAi {
         }
     }
 
-    /// A chat completion, streamed: `on_delta` receives each piece of text as it arrives.
+    /// A chat completion, streamed: `on_delta` receives each piece of text as it arrives, at
+    /// most `max_chars` characters in all (past them the stream is closed and the answer ends
+    /// as `length`). A cut-off or filtered answer is returned as it is, with its finish reason:
+    /// its text has been relayed, so what it means is for the caller to decide.
     pub async fn stream_chat(
         &self,
         model: &str,
         system: &str,
         user: &str,
-        max_tokens: u32,
+        (max_tokens, max_chars): (u32, usize),
         mut on_delta: impl FnMut(&str),
     ) -> Result<Completion, Failure> {
         let body = JsValue::from_str(&wire::chat_body(model, system, user, max_tokens, true));
@@ -140,6 +143,7 @@ impl OpenAi {
         let mut parser = sse::SseParser::default();
         let (mut content, mut id, mut finish, mut usage, mut done) =
             (String::new(), String::new(), None, None, false);
+        let mut room = max_chars;
         while !done {
             let piece = match select(bytes.next(), Delay::from(self.timeout)).await {
                 Either::Right(_) => {
@@ -169,8 +173,17 @@ impl OpenAi {
                     return Err(Failure::Interrupted(e));
                 }
                 if let Some(text) = chunk.content {
-                    on_delta(&text);
-                    content.push_str(&text);
+                    let (kept, cut) = wire::take_chars(&text, room);
+                    room -= kept.chars().count();
+                    if !kept.is_empty() {
+                        on_delta(kept);
+                        content.push_str(kept);
+                    }
+                    if cut {
+                        controller.abort();
+                        self.log("warn", &format!("openai stream: cut at {max_chars} characters"));
+                        return Ok(Completion { id, content, finish_reason: Some("length".into()), usage });
+                    }
                 }
                 if let Some(chunk_id) = chunk.id {
                     id = chunk_id;
@@ -183,7 +196,7 @@ impl OpenAi {
         if finish.is_none() {
             return Err(Failure::Interrupted("the stream ended without a finish reason".into()));
         }
-        Completion { id, content, finish_reason: finish, usage }.check()
+        Ok(Completion { id, content, finish_reason: finish, usage })
     }
 
     /// A chat completion, answered whole.

@@ -115,6 +115,14 @@ impl Completion {
     }
 }
 
+/// The first `room` characters of `text`, and whether anything was left out.
+pub fn take_chars(text: &str, room: usize) -> (&str, bool) {
+    match text.char_indices().nth(room) {
+        Some((at, _)) => (&text[..at], true),
+        None => (text, false),
+    }
+}
+
 pub fn parse_completion(body: &str) -> Result<Completion, Failure> {
     let v: Value = serde_json::from_str(body).map_err(|e| {
         Failure::Busy(format!("unreadable completion ({e}): {}", redact(&truncate(body, 200))))
@@ -229,6 +237,15 @@ pub fn redact(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_is_cut_at_a_character_count_never_inside_a_character() {
+        assert_eq!(take_chars("héllo", 2), ("hé", true));
+        assert_eq!(take_chars("héllo", 5), ("héllo", false));
+        assert_eq!(take_chars("héllo", 9), ("héllo", false));
+        assert_eq!(take_chars("x", 0), ("", true));
+        assert_eq!(take_chars("", 0), ("", false));
+    }
 
     #[test]
     fn a_streaming_chat_request_asks_for_usage() {

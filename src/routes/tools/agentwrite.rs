@@ -9,7 +9,7 @@ use crate::domain::brief::{BriefForm, FieldError, ProductBrief};
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
-use crate::services::agentwrite::{self, Event};
+use crate::services::agentwrite::{self, CutShort, Event};
 use crate::services::runs::{failure_message, failure_status, JobEnv};
 use crate::views::render;
 use crate::views::tools::{when, AgentWritePage, GenerationView};
@@ -131,6 +131,7 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
         running: g.status == "running",
         copy: g.copy.filter(|_| g.status == "done"),
         created: when(g.created_at_ms),
+        cut_short: g.cut_short.as_deref().and_then(CutShort::parse).map(CutShort::message),
     };
     let result = (g.status != "failed").then_some(view);
     page(cx, user_id, g.brief.to_form(), Vec::new(), notice, result).await

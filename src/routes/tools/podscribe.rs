@@ -14,7 +14,7 @@ use crate::domain::transcript::{self, clock};
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
-use crate::services::podscribe::{self, Stage};
+use crate::services::podscribe::{self, Run, Stage};
 use crate::services::runs::{failure_message, JobEnv};
 use crate::views::render;
 use crate::views::tools::{when, PodScribePage, TranscriptPage, TranscriptView};
@@ -76,14 +76,19 @@ pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, Ap
     let (id, reserved) = match started {
         Ok(s) => s,
         Err(e @ AppError::InsufficientCredits { .. }) => {
-            let refused = Refused { status: 402, code: e.code(), message: e.public_message() };
+            let message = format!(
+                "{} PodScribe reserves a credit for every minute this file could hold (the longer of the length it declares and what its size allows); what the episode does not use is given back as soon as it is transcribed.",
+                e.public_message()
+            );
+            let refused = Refused { status: 402, code: e.code(), message };
             return refuse(cx, mode, user_id, refused).await;
         }
         Err(e) => return Err(e),
     };
     let (tx, mut stages) = mpsc::unbounded();
     let _ = tx.unbounded_send(Stage::Accepted { id: id.clone(), credits: reserved });
-    cx.wait_until(podscribe::run(JobEnv::of(cx), id.clone(), audio, file, reserved, tx));
+    let run = Run { id: id.clone(), user_id, reserved };
+    cx.wait_until(podscribe::run(JobEnv::of(cx), run, audio, file, tx));
     match mode {
         Mode::Progress => Ok(relay("application/x-ndjson", stages, Stage::to_ndjson, b"\n")),
         Mode::Page => {
@@ -117,6 +122,7 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
         duration: t.duration_secs.map(clock),
         credits: t.credits,
         credits_refunded: t.credits_refunded,
+        cut_at: t.cut_at_secs.map(clock),
         segments: transcript::tidy(&t.segments).into_iter().map(|s| (clock(s.start), s.text)).collect(),
         text: t.text.clone(),
         notes: t.notes.clone(),

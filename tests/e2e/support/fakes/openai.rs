@@ -10,7 +10,8 @@
 //! marker, then succeed; without N: always), `quota` (429 insufficient_quota), `401`, `403`,
 //! `midstream` (an error event after a few pieces), `garbled` (malformed JSON: a 200 whose body
 //! is cut off, or a stream with an unparseable chunk after a few pieces, then carrying on as if
-//! nothing happened), `filter` / `length` (that finish_reason),
+//! nothing happened), `filter` / `length` (that finish_reason), `long` (an answer of thousands
+//! of words ending `stop`, as a server that ignores `max_tokens` would write),
 //! `hang` (no answer for a minute), and for audio also `400` (unreadable), `json` (no segments),
 //! `durN` (report N seconds).
 
@@ -193,7 +194,10 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         tokio::time::sleep(Duration::from_secs(60)).await;
     }
     let system = messages.first().cloned().unwrap_or_default();
-    let content = if system.contains("show notes") { notes_answer(&system) } else { copy_answer(&all) };
+    let mut content = if system.contains("show notes") { notes_answer(&system) } else { copy_answer(&all) };
+    if m.behaviour == "long" {
+        content.push_str(&"And on it goes, word after word, far past any length asked for. ".repeat(300));
+    }
     let finish = match m.behaviour.as_str() {
         "filter" => "content_filter",
         "length" => "length",
