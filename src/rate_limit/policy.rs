@@ -7,6 +7,7 @@
 pub enum Policy {
     SignInEmailPerAddress,
     SignInEmailPerIp,
+    WelcomeCreditsPerIp,
     AiGeneration,
     TranscriptionUpload,
     CheckoutCreation,
@@ -45,13 +46,17 @@ pub struct Rule {
 
 const MIN: u32 = 60;
 const HOUR: u32 = 3600;
+const DAY: u32 = 24 * HOUR;
 
 #[rustfmt::skip]
-const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 8] = [
+const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 9] = [
     // policy                          config name                 limit  window     limiter down      counted
     // Above the 5 pending links the database allows per address (a friendlier refusal first).
     (Policy::SignInEmailPerAddress, "signin_email_per_address",    10,    HOUR,     FailMode::Closed, Counting::Exact),
     (Policy::SignInEmailPerIp,      "signin_email_per_ip",         20,    HOUR,     FailMode::Closed, Counting::Exact),
+    // New accounts given welcome credits per client and day: an office or a household behind
+    // one address still gets theirs; a script making accounts gets ten.
+    (Policy::WelcomeCreditsPerIp,   "welcome_credits_per_ip",      10,    DAY,      FailMode::Closed, Counting::Exact),
     (Policy::AiGeneration,          "ai_generation",               20,    MIN,      FailMode::Closed, Counting::Exact),
     (Policy::TranscriptionUpload,   "transcription_upload",        10,    HOUR,     FailMode::Closed, Counting::Exact),
     (Policy::CheckoutCreation,      "checkout_creation",           10,    10 * MIN, FailMode::Closed, Counting::Exact),
@@ -62,9 +67,10 @@ const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 8] = [
 ];
 
 impl Policy {
-    pub const ALL: [Policy; 8] = [
+    pub const ALL: [Policy; 9] = [
         Policy::SignInEmailPerAddress,
         Policy::SignInEmailPerIp,
+        Policy::WelcomeCreditsPerIp,
         Policy::AiGeneration,
         Policy::TranscriptionUpload,
         Policy::CheckoutCreation,
@@ -128,6 +134,7 @@ mod tests {
             (Policy::CheckoutCreation, Closed),
             (Policy::SignInEmailPerAddress, Closed),
             (Policy::SignInEmailPerIp, Closed),
+            (Policy::WelcomeCreditsPerIp, Closed),
             (Policy::Pages, Open),
             (Policy::GeneralApi, Open),
             (Policy::StripeWebhook, Open),
