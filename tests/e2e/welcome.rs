@@ -8,6 +8,7 @@
 //! tests run on a stack of their own with the production defaults (5 credits, 10 new accounts
 //! per client and day). Clients are told apart by `CF-Connecting-IP`; each test uses its own.
 
+use crate::support::billing::{balance, ledger};
 use crate::support::fakes::google::Account;
 use crate::support::session::{csrf_in, unique_email};
 use crate::support::sign_in::{confirm, emailed_token, google_authorize_url, google_consent};
@@ -18,7 +19,6 @@ use ghosttools::domain::EmailAddress;
 use ghosttools::services::welcome::identity;
 use libtest_mimic::Trial;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
 use tokio::sync::OnceCell;
 
 pub fn tests() -> Vec<Trial> {
@@ -75,19 +75,6 @@ fn fresh_ip() -> String {
     format!("10.88.{}.{}", n / 250, n % 250 + 1)
 }
 
-/// A browser (cookies, no redirects) whose requests come from `ip`.
-fn browser_at(ip: &str) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("cf-connecting-ip", ip.parse().unwrap());
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .default_headers(headers)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap()
-}
-
 /// A Gmail address no other test uses, with dots between its parts.
 fn unique_gmail(prefix: &str) -> String {
     let local = unique_email(prefix).split('@').next().unwrap().to_string();
@@ -96,7 +83,7 @@ fn unique_gmail(prefix: &str) -> String {
 
 /// Signs `email` in by emailed link from `ip`; returns the signed-in browser.
 async fn by_email(s: &Stack, email: &str, ip: &str) -> reqwest::Client {
-    let browser = browser_at(ip);
+    let browser = s.browser_from(ip);
     let token = emailed_token(s, &browser, email, None).await;
     let res = confirm(s, &browser, &token).await;
     assert_eq!(res.status(), 303, "the link signs in: {}", res.text().await.unwrap_or_default());
@@ -105,7 +92,7 @@ async fn by_email(s: &Stack, email: &str, ip: &str) -> reqwest::Client {
 
 /// Signs `email` in with Google from `ip`; returns the signed-in browser.
 async fn by_google(s: &Stack, email: &str, ip: &str) -> reqwest::Client {
-    let browser = browser_at(ip);
+    let browser = s.browser_from(ip);
     let callback =
         google_consent(s, &google_authorize_url(s, &browser, None).await, Account::new(email)).await;
     let res = browser.get(callback).send().await.unwrap();
@@ -117,25 +104,6 @@ async fn user_id(s: &Stack, email: &str) -> i64 {
     let sql = s.sql().await;
     let row = sql.query_one("SELECT id FROM users WHERE email = $1", &[&email.to_lowercase()]).await;
     row.unwrap_or_else(|e| panic!("no account for {email}: {e}")).get(0)
-}
-
-async fn balance(s: &Stack, user_id: i64) -> i64 {
-    let sql = s.sql().await;
-    let row = sql.query_opt("SELECT balance FROM credit_balances WHERE user_id = $1", &[&user_id]).await;
-    row.unwrap().map(|r| r.get(0)).unwrap_or(0)
-}
-
-/// The user's ledger: (delta, reason, reference), oldest first.
-async fn ledger(s: &Stack, user_id: i64) -> Vec<(i64, String, String)> {
-    let sql = s.sql().await;
-    let rows = sql
-        .query(
-            "SELECT delta, reason, reference FROM credit_ledger WHERE user_id = $1 ORDER BY id",
-            &[&user_id],
-        )
-        .await
-        .unwrap();
-    rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
 }
 
 fn welcomed(user_id: i64) -> Vec<(i64, String, String)> {
@@ -185,11 +153,11 @@ async fn first_sign_ins_by_email_link_and_google_at_once_grant_once(_: &'static 
     for round in 0..4 {
         let (email, ip) = (unique_email(&format!("welcome-race{round}")), fresh_ip());
         // Everything up to the two final requests, so that only those race.
-        let by_link = browser_at(&ip);
+        let by_link = s.browser_from(&ip);
         let token = emailed_token(s, &by_link, &email, None).await;
         let page = by_link.get(s.url(&format!("/signin/confirm?token={token}"))).send().await.unwrap();
         let csrf = csrf_in(&page.text().await.unwrap()).unwrap();
-        let by_google = browser_at(&ip);
+        let by_google = s.browser_from(&ip);
         let callback =
             google_consent(s, &google_authorize_url(s, &by_google, None).await, Account::new(&email)).await;
 
@@ -261,7 +229,7 @@ async fn a_deleted_address_that_signs_up_again_gets_nothing_and_no_address_is_ke
     assert_ne!(second, first, "a new account");
     assert_eq!(ledger(s, second).await, vec![], "no second welcome");
     assert_eq!(balance(s, second).await, 0);
-    let landing = html(&browser_at(&fresh_ip()), s, "/").await;
+    let landing = html(&s.browser_from(&fresh_ip()), s, "/").await;
     assert!(landing.contains("free credits"), "the offer still stands for new people");
     assert_eq!(ledger(s, first).await, welcomed(first), "the first account's ledger is kept");
 }
@@ -307,7 +275,7 @@ async fn one_client_gets_welcome_credits_for_exactly_its_daily_limit_of_new_acco
     // sign-in at once.
     let mut pending = Vec::new();
     for email in &emails {
-        let browser = browser_at(&ip);
+        let browser = s.browser_from(&ip);
         let token = emailed_token(s, &browser, email, None).await;
         let page = browser.get(s.url(&format!("/signin/confirm?token={token}"))).send().await.unwrap();
         let csrf = csrf_in(&page.text().await.unwrap()).unwrap();
@@ -398,7 +366,7 @@ async fn the_console_counts_welcome_grants_and_refusals(_: &'static Stack) {
 
 async fn the_landing_pricing_and_dashboard_say_what_a_new_account_gets(_: &'static Stack) {
     let s = welcome_stack().await;
-    let visitor = browser_at(&fresh_ip());
+    let visitor = s.browser_from(&fresh_ip());
     let offer =
         "Every new account starts with 5 free credits: enough for one product description and 4 minutes of audio.";
     let landing = html(&visitor, s, "/").await;
@@ -445,7 +413,7 @@ async fn when_the_limiter_is_down_a_new_account_waits_rather_than_losing_its_cre
     })
     .await;
     let (email, ip) = (unique_email("welcome-down"), fresh_ip());
-    let browser = browser_at(&ip);
+    let browser = s.browser_from(&ip);
     let token = emailed_token(&s, &browser, &email, None).await;
     let res = confirm(&s, &browser, &token).await;
     assert_eq!(res.status(), 503, "the first sign-in is refused for now");

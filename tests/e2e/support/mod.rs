@@ -191,6 +191,20 @@ impl Stack {
             .expect("browser client")
     }
 
+    /// A browser-like client whose requests come from client IP `ip` (`CF-Connecting-IP`, as
+    /// Cloudflare's edge sets it), for per-client limits.
+    pub fn browser_from(&self, ip: &str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("cf-connecting-ip", ip.parse().expect("an IP header value"));
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .default_headers(headers)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("browser client")
+    }
+
     pub fn shutdown(&self) {
         self.worker.stop();
         if self.own_cluster {
