@@ -197,6 +197,9 @@ pub struct Config {
     pub rate_limits: RateLimitSettings,
     /// How long an emailed sign-in link stays valid (`EMAIL_LINK_TTL_MINUTES`, default 30).
     pub email_link_ttl_minutes: Setting<u32>,
+    /// Credits a new account gets once per person (`WELCOME_CREDITS`, 0–1000, 0 = none). An
+    /// invalid value gives none (and is listed by `/api/health`).
+    pub welcome_credits: Setting<u32>,
     /// How long one Stripe API attempt may take before it is aborted (`STRIPE_TIMEOUT_MS`).
     pub stripe_timeout_ms: u64,
     /// `/api/debug/error` answers with a deliberate 500 so operators can check Sentry wiring.
@@ -212,6 +215,9 @@ pub struct Config {
 
 const MIN_SECRET_BYTES: usize = 32;
 pub const DEFAULT_EMAIL_LINK_TTL_MINUTES: u32 = 30;
+/// Enough for one product description (1 credit) and four started minutes of audio.
+pub const DEFAULT_WELCOME_CREDITS: u32 = 5;
+const MAX_WELCOME_CREDITS: u32 = 1000;
 
 impl Config {
     /// Reads every setting through `get` (the Worker's env, or a map in tests).
@@ -281,6 +287,13 @@ impl Config {
                 _ => Err(invalid(var, "must be a whole number of minutes from 1 to 1440")),
             },
         };
+        let welcome_credits = match read(&["WELCOME_CREDITS"]) {
+            None => Ok(DEFAULT_WELCOME_CREDITS),
+            Some((var, v)) => match v.parse::<u32>() {
+                Ok(n) if n <= MAX_WELCOME_CREDITS => Ok(n),
+                _ => Err(invalid(var, "must be a whole number of credits from 0 (none) to 1000")),
+            },
+        };
         let stripe_timeout_ms = read(&["STRIPE_TIMEOUT_MS"])
             .and_then(|(_, v)| v.parse::<u64>().ok())
             .filter(|ms| (100..=60_000).contains(ms))
@@ -305,12 +318,18 @@ impl Config {
             debug_rate_limit_route: flag("DEBUG_RATE_LIMIT_ROUTE"),
             debug_memory_route: flag("DEBUG_MEMORY_ROUTE"),
             email_link_ttl_minutes,
+            welcome_credits,
             stripe_timeout_ms,
             server_timing: match read(&["SERVER_TIMING"]) {
                 Some((_, v)) => v == "true" || v == "1",
                 None => environment != Environment::Production,
             },
         }
+    }
+
+    /// The welcome credits to give now: none while `WELCOME_CREDITS` is invalid.
+    pub fn welcome_credits(&self) -> u32 {
+        self.welcome_credits.as_ref().copied().unwrap_or(0)
     }
 
     /// Problems that make the deployment unhealthy. Stripe, OpenAI and email are required in
@@ -333,6 +352,7 @@ impl Config {
         check(self.google.as_ref().and_then(|g| g.as_ref().err()), true);
         check(self.sentry.as_ref().and_then(|s| s.as_ref().err()), true);
         check(self.email_link_ttl_minutes.as_ref().err(), true);
+        check(self.welcome_credits.as_ref().err(), true);
         check(self.tools_problem.as_ref(), true);
         check(self.company.as_ref().err(), true);
         out.extend(self.rate_limits.problems.iter().cloned());
@@ -665,6 +685,18 @@ mod tests {
         for bad in ["soon", "0", "-5", "100000"] {
             let c = config(&[GOOD, &[("EMAIL_LINK_TTL_MINUTES", bad)]].concat());
             assert_eq!(c.problems()[0].var, "EMAIL_LINK_TTL_MINUTES", "{bad}");
+        }
+    }
+
+    #[test]
+    fn welcome_credits_default_to_five_zero_turns_them_off_and_nonsense_is_named() {
+        assert_eq!(config(GOOD).welcome_credits, Ok(5));
+        assert_eq!(config(&[GOOD, &[("WELCOME_CREDITS", "0")]].concat()).welcome_credits, Ok(0));
+        assert_eq!(config(&[GOOD, &[("WELCOME_CREDITS", " 12 ")]].concat()).welcome_credits, Ok(12));
+        for bad in ["five", "-1", "1001", "2.5"] {
+            let c = config(&[GOOD, &[("WELCOME_CREDITS", bad)]].concat());
+            assert_eq!(c.problems()[0].var, "WELCOME_CREDITS", "{bad}");
+            assert_eq!(c.welcome_credits(), 0, "{bad}: none while the value is wrong");
         }
     }
 

@@ -1,5 +1,6 @@
-//! Abuse limits on sign-in emails: how many links one address (and, with the rate limiter,
-//! one client) may ask for, so the form cannot be used to flood someone's inbox.
+//! Abuse limits on signing in: how many links one address (and, with the rate limiter, one
+//! client) may ask for, so the form cannot be used to flood someone's inbox; and how many new
+//! accounts of one client get welcome credits.
 
 use crate::ctx::Ctx;
 use crate::db::sign_in_tokens;
@@ -29,4 +30,15 @@ pub async fn check_sign_in_email(cx: &Ctx, email: &EmailAddress) -> Result<(), A
         return Err(AppError::TooManyRequests { retry_after_secs });
     }
     Ok(())
+}
+
+/// Whether this client may have one more new account's welcome credits today
+/// (`WelcomeCreditsPerIp`, counted when it may). The limiter being down is a 503 (fail closed):
+/// the sign-in is rolled back and can be tried again, rather than the person losing the grant.
+pub async fn admit_welcome_grant(cx: &Ctx) -> Result<bool, AppError> {
+    match cx.limit(Policy::WelcomeCreditsPerIp, &Subject::ip(cx.client_ip().as_deref())).await {
+        Ok(_) => Ok(true),
+        Err(AppError::TooManyRequests { .. }) => Ok(false),
+        Err(other) => Err(other),
+    }
 }

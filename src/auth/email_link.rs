@@ -109,7 +109,7 @@ pub async fn spend(cx: &Ctx, token: &str) -> Result<Result<(User, NextPath), Lin
             let Some(spent) = sign_in_tokens::spend(db, &token_hash).await? else {
                 return Ok(None);
             };
-            let user = crate::db::users::sign_in_by_email(db, &spent.email, None).await?;
+            let user = super::account_for(cx, db, &spent.email, None).await?;
             sign_in_tokens::retire_pending(db, &spent.email).await?;
             Ok(Some((user, spent.next)))
         })

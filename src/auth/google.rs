@@ -174,7 +174,7 @@ async fn link(cx: &Ctx, identity: &Identity) -> Result<User, AppError> {
             if let Some(user) = users::find_by_provider(db, PROVIDER, &identity.subject).await? {
                 return Ok(user);
             }
-            let user = users::sign_in_by_email(db, &identity.email, identity.name.as_deref()).await?;
+            let user = super::account_for(cx, db, &identity.email, identity.name.as_deref()).await?;
             users::link_provider(db, user.id, PROVIDER, &identity.subject, &identity.email).await?;
             Ok(user)
         })

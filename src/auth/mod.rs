@@ -11,7 +11,11 @@ pub mod oauth_state;
 pub mod session;
 
 use crate::ctx::Ctx;
+use crate::db::users::{self, Account};
+use crate::db::Db;
+use crate::domain::EmailAddress;
 use crate::error::AppError;
+use crate::services::welcome::{self, Welcome};
 use session::Claims;
 
 /// A signed-in user, as verified against the database for this request.
@@ -20,6 +24,32 @@ pub struct User {
     pub id: i64,
     pub email: String,
     pub session_version: i32,
+}
+
+/// The account of a proven address (a spent link, a verified ID token), created on first
+/// sign-in with its welcome credits. Runs in the caller's transaction: an account and its
+/// welcome credits are committed together or not at all.
+pub async fn account_for(
+    cx: &Ctx,
+    db: &Db,
+    email: &EmailAddress,
+    name: Option<&str>,
+) -> Result<User, AppError> {
+    let (user, account) = users::sign_in_by_email(db, email, name).await?;
+    let credits = cx.config.welcome_credits();
+    if account == Account::Created && credits > 0 {
+        let identity = welcome::identity(cx.secret()?, email);
+        let admit = async || abuse::admit_welcome_grant(cx).await;
+        match welcome::greet(db, user.id, &identity, credits, admit).await? {
+            Welcome::Granted { credits } => {
+                cx.log("info", &format!("user {}: {credits} welcome credits", user.id))
+            }
+            Welcome::Refused(why) => {
+                cx.log("info", &format!("user {}: no welcome credits ({})", user.id, why.as_str()))
+            }
+        }
+    }
+    Ok(user)
 }
 
 impl Ctx {

@@ -18,6 +18,8 @@ pub enum Reason {
     PodScribe,
     ToolRefund,
     Adjustment,
+    /// A new account's welcome credits (reference `user:<id>`).
+    Welcome,
 }
 
 impl Reason {
@@ -31,6 +33,7 @@ impl Reason {
             Reason::PodScribe => "podscribe",
             Reason::ToolRefund => "tool_refund",
             Reason::Adjustment => "adjustment",
+            Reason::Welcome => "welcome",
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod sign_in_tokens;
 pub mod stripe_events;
 pub mod transcripts;
 pub mod users;
+pub mod welcome;
 
 use crate::error::AppError;
 use futures_util::future::{select, Either};

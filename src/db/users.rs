@@ -25,10 +25,24 @@ pub async fn find_active(db: &Db, id: i64) -> Result<Option<User>, AppError> {
     Ok(row.map(|r| user(&r)))
 }
 
+/// Whether a sign-in found the account or created it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    Existing,
+    /// Created by this statement: exactly one of any concurrent first sign-ins for an address
+    /// sees this (the others wait on the unique index, then find the committed row).
+    Created,
+}
+
 /// The user who owns `email` (proven by the caller: a spent link, a verified ID token),
 /// created on first sign-in. The address counts as verified from now on.
-pub async fn sign_in_by_email(db: &Db, email: &EmailAddress, name: Option<&str>) -> Result<User, AppError> {
+pub async fn sign_in_by_email(
+    db: &Db,
+    email: &EmailAddress,
+    name: Option<&str>,
+) -> Result<(User, Account), AppError> {
     let email = email.as_str();
+    // `xmax = 0`: the row version was written by an insert, not by the conflict's update.
     let row = db
         .query_one(
             &format!(
@@ -37,12 +51,13 @@ pub async fn sign_in_by_email(db: &Db, email: &EmailAddress, name: Option<&str>)
                  SET email_verified_at = COALESCE(users.email_verified_at, now()),
                      name = COALESCE(users.name, EXCLUDED.name),
                      updated_at = now()
-                 RETURNING {USER_COLUMNS}"
+                 RETURNING {USER_COLUMNS}, (xmax = 0) AS created"
             ),
             &[(&email, Type::TEXT), (&name, Type::TEXT)],
         )
         .await?;
-    Ok(user(&row))
+    let account = if row.get::<_, bool>(3) { Account::Created } else { Account::Existing };
+    Ok((user(&row), account))
 }
 
 /// The active user linked to a provider account.
@@ -101,6 +116,8 @@ pub async fn bump_session_version(db: &Db, user_id: i64) -> Result<(), AppError>
 /// Deletes an account the way the law lets us: personal data goes (email, name, sign-in links,
 /// linked provider accounts), every session ends, and the row itself stays with its id so the
 /// records accounting must keep (the credit ledger today) still add up without naming anyone.
+/// `welcome_claims` is left alone on purpose: its keyed hash names no one and is what stops a
+/// deleted address from collecting welcome credits again.
 ///
 /// Run it inside a transaction. Billing tables that arrive later (customers, invoices,
 /// payments) must extend this function: clear what identifies the person (names, addresses,

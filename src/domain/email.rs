@@ -81,6 +81,21 @@ impl EmailAddress {
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
     }
+
+    /// The address as one person is recognised by, for welcome credits only (never for mail or
+    /// sign-in): a `+tag` dropped, and for Gmail the dots too (Gmail ignores them), with
+    /// googlemail.com read as gmail.com. `Ada.L+shop@GoogleMail.com` is `adal@gmail.com`.
+    pub fn person_key(&self) -> String {
+        let (local, domain) = self.0.rsplit_once('@').unwrap_or((&self.0, ""));
+        let untagged = local.split('+').next().filter(|l| !l.is_empty()).unwrap_or(local);
+        let domain = if domain == "googlemail.com" { "gmail.com" } else { domain };
+        let local: String = if domain == "gmail.com" {
+            untagged.chars().filter(|&c| c != '.').collect()
+        } else {
+            untagged.to_string()
+        };
+        format!("{local}@{domain}")
+    }
 }
 
 impl fmt::Display for EmailAddress {
@@ -175,6 +190,18 @@ mod tests {
         assert_eq!(ok("  name+tag@mail.example.co.uk "), "name+tag@mail.example.co.uk");
         assert_eq!(ok("o'brien@example.ie"), "o'brien@example.ie");
         assert_eq!(ok("a_b-c@sub-domain.example.org"), "a_b-c@sub-domain.example.org");
+    }
+
+    #[test]
+    fn tags_and_gmail_dots_do_not_make_another_person() {
+        let key = |s: &str| EmailAddress::parse(s).unwrap().person_key();
+        assert_eq!(key("Ada.L+shop@GoogleMail.com"), "adal@gmail.com");
+        assert_eq!(key("a.d.a.l@gmail.com"), key("adal+1@gmail.com"));
+        assert_eq!(key("ada+news@example.com"), "ada@example.com");
+        // Dots matter elsewhere; a local part that is only a tag stays as it is.
+        assert_eq!(key("ada.l@example.com"), "ada.l@example.com");
+        assert_ne!(key("ada.l@example.com"), key("adal@example.com"));
+        assert_eq!(key("+only@example.com"), "+only@example.com");
     }
 
     #[test]

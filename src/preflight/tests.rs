@@ -158,6 +158,7 @@ fn formats_are_checked_with_the_fix_for_each() {
         ("STRIPE_API_BASE", "http://127.0.0.1:4242", "not a public https service"),
         ("NEXT_PUBLIC_SENTRY_DSN", "not a dsn", "must look like https://<key>@<host>/<project_id>"),
         ("RATE_LIMITS", "pages=many/1m", "pages=many/1m"),
+        ("WELCOME_CREDITS", "five", "from 0 (none) to 1000"),
     ];
     for (var, value, needle) in cases {
         let p = only_problem(&manifest(|m| m), &file(&[(var, value)], &[]));

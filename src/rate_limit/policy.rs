@@ -7,6 +7,7 @@
 pub enum Policy {
     SignInEmailPerAddress,
     SignInEmailPerIp,
+    WelcomeCreditsPerIp,
     AiGeneration,
     TranscriptionUpload,
     CheckoutCreation,
@@ -46,6 +47,7 @@ pub struct Rule {
 
 const MIN: u32 = 60;
 const HOUR: u32 = 3600;
+const DAY: u32 = 24 * HOUR;
 
 #[rustfmt::skip]
 const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 9] = [
@@ -53,6 +55,9 @@ const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 9] = [
     // Above the 5 pending links the database allows per address (a friendlier refusal first).
     (Policy::SignInEmailPerAddress, "signin_email_per_address",    10,    HOUR,     FailMode::Closed, Counting::Exact),
     (Policy::SignInEmailPerIp,      "signin_email_per_ip",         20,    HOUR,     FailMode::Closed, Counting::Exact),
+    // New accounts given welcome credits per client and day: an office or a household behind
+    // one address still gets theirs; a script making accounts gets ten.
+    (Policy::WelcomeCreditsPerIp,   "welcome_credits_per_ip",      10,    DAY,      FailMode::Closed, Counting::Exact),
     (Policy::AiGeneration,          "ai_generation",               20,    MIN,      FailMode::Closed, Counting::Exact),
     (Policy::TranscriptionUpload,   "transcription_upload",        10,    HOUR,     FailMode::Closed, Counting::Exact),
     (Policy::CheckoutCreation,      "checkout_creation",           10,    10 * MIN, FailMode::Closed, Counting::Exact),
@@ -69,6 +74,7 @@ impl Policy {
     pub const ALL: [Policy; 9] = [
         Policy::SignInEmailPerAddress,
         Policy::SignInEmailPerIp,
+        Policy::WelcomeCreditsPerIp,
         Policy::AiGeneration,
         Policy::TranscriptionUpload,
         Policy::CheckoutCreation,
@@ -134,6 +140,7 @@ mod tests {
             (Policy::CheckoutConfirmation, Closed),
             (Policy::SignInEmailPerAddress, Closed),
             (Policy::SignInEmailPerIp, Closed),
+            (Policy::WelcomeCreditsPerIp, Closed),
             (Policy::Pages, Open),
             (Policy::GeneralApi, Open),
             (Policy::StripeWebhook, Open),

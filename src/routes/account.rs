@@ -43,6 +43,7 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
         on_paid_plan: entitlement.plan != Plan::Free,
         past_due: entitlement.is_past_due(),
         recent_work,
+        welcomed: ledger.iter().any(|l| l.reason == crate::db::credits::Reason::Welcome.as_str()),
         ledger: ledger_views(&ledger),
     })))
 }

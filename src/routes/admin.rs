@@ -1,5 +1,5 @@
-//! The operator console (`/admin`): users, revenue, subscriptions, AI usage, Stripe events, and
-//! granting credits. Only for the addresses in `ADMIN_EMAILS`; everyone else — signed out
+//! The operator console (`/admin`): users, revenue, subscriptions, welcome credits, AI usage,
+//! Stripe events, and granting credits. Only for the addresses in `ADMIN_EMAILS`; everyone else — signed out
 //! included — gets the same 404 as a page that does not exist, so the console is not revealed.
 
 use super::input::Form;
@@ -56,6 +56,7 @@ async fn console_page(cx: &Ctx, search: String, mut grant: GrantForm) -> Result<
     let subscriptions = rows::active_subscriptions(db).await?;
     let usage = rows::usage_per_day(db, 14).await?;
     let events = rows::recent_events(db, 25).await?;
+    let welcome = crate::db::welcome::counts(db).await?;
     // A fresh reference per rendered form: sending the same form twice grants once.
     grant.reference = crate::security::random_token();
     let layout = super::layout(cx, "Operator console · GhostTools").await;
@@ -70,6 +71,8 @@ async fn console_page(cx: &Ctx, search: String, mut grant: GrantForm) -> Result<
         subscriptions,
         usage,
         events,
+        welcome,
+        welcome_credits: cx.config.welcome_credits(),
         grant,
         max_grant: MAX_GRANT,
     }))

@@ -5,3 +5,4 @@ pub mod billing;
 pub mod podscribe;
 pub mod referrals;
 pub mod runs;
+pub mod welcome;

@@ -34,6 +34,8 @@ pub struct Dashboard {
     /// The subscription payment is late: the dashboard says so.
     pub past_due: bool,
     pub recent_work: Vec<RecentWork>,
+    /// The newest credit changes include the welcome credits (a new account: "start here").
+    pub welcomed: bool,
     /// The newest credit changes.
     pub ledger: Vec<LedgerView>,
 }

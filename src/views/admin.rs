@@ -2,6 +2,7 @@
 
 use super::Layout;
 use crate::db::admin::{EventRow, UsageRow, UserRow};
+use crate::db::welcome::Counts as WelcomeCounts;
 use askama::Template;
 
 /// The grant form as typed (re-shown with its error when refused).
@@ -28,6 +29,10 @@ pub struct Console {
     pub subscriptions: Vec<(String, i64)>,
     pub usage: Vec<UsageRow>,
     pub events: Vec<EventRow>,
+    /// Welcome credits given and refused.
+    pub welcome: WelcomeCounts,
+    /// What a new account gets now (`WELCOME_CREDITS`).
+    pub welcome_credits: u32,
     pub grant: GrantForm,
     pub max_grant: i64,
 }

@@ -162,6 +162,7 @@ pub fn reason_label(reason: &str) -> &'static str {
         "agentwrite" => "AgentWrite",
         "podscribe" => "PodScribe",
         "tool_refund" => "Refund",
+        "welcome" => "Welcome credits",
         _ => "Adjustment",
     }
 }

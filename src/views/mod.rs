@@ -38,6 +38,8 @@ pub struct Layout {
     pub rewardful: Option<RewardfulScript>,
     /// Whether PodScribe is offered (`PODSCRIBE_ENABLED`): the navigation links it.
     pub podscribe: bool,
+    /// Credits a new account starts with (`WELCOME_CREDITS`; 0: none, and no page says so).
+    pub welcome_credits: u32,
 }
 
 /// Rewardful's tracking script: the public id (`data-rewardful`) and where the script lives.
@@ -61,6 +63,7 @@ impl Layout {
             company: "GhostTools".to_string(),
             rewardful: None,
             podscribe: false,
+            welcome_credits: 0,
         }
     }
 
@@ -68,6 +71,7 @@ impl Layout {
     pub fn for_site(mut self, config: &Config, path: &str) -> Layout {
         self.path = path.to_string();
         self.podscribe = config.tools.podscribe_enabled;
+        self.welcome_credits = config.welcome_credits();
         if let Ok(company) = &config.company {
             self.company = company.name.clone();
         }
@@ -77,6 +81,25 @@ impl Layout {
             .clone()
             .map(|id| RewardfulScript { id, src: config.endpoints.rewardful_script.clone() });
         self
+    }
+
+    /// What a new account starts with, in one sentence (empty when nothing): the pages that say
+    /// "Start free" say this, so the promise and the product agree.
+    pub fn welcome_offer(&self) -> String {
+        let n = self.welcome_credits;
+        let plural = |n: u32, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let enough = match n {
+            0 => return String::new(),
+            1 if self.podscribe => "one product description or one minute of audio".to_string(),
+            _ if self.podscribe => {
+                format!("one product description and {} of audio", plural(n - 1, "minute", "minutes"))
+            }
+            _ => plural(n, "product description", "product descriptions"),
+        };
+        format!(
+            "Every new account starts with {}: enough for {enough}.",
+            plural(n, "free credit", "free credits")
+        )
     }
 
     /// Whether the navigation link to `href` is this page (`aria-current="page"`).
@@ -111,4 +134,25 @@ pub fn render(template: &impl askama::Template) -> String {
     template
         .render()
         .unwrap_or_else(|e| format!("<!doctype html><title>Error</title><p>Rendering failed: {e}</p>"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(credits: u32, podscribe: bool) -> String {
+        Layout { welcome_credits: credits, podscribe, ..Layout::new("t", "n") }.welcome_offer()
+    }
+
+    #[test]
+    fn the_welcome_offer_says_what_the_credits_are_enough_for() {
+        assert_eq!(
+            offer(5, true),
+            "Every new account starts with 5 free credits: enough for one product description and 4 minutes of audio."
+        );
+        assert!(offer(2, true).ends_with("one product description and 1 minute of audio."));
+        assert!(offer(1, true).contains("1 free credit: enough for one product description or one minute"));
+        assert!(offer(3, false).ends_with("enough for 3 product descriptions."));
+        assert_eq!(offer(0, true), "");
+    }
 }

@@ -40,6 +40,7 @@ mod tools_history;
 mod tools_podscribe;
 mod tools_podscribe_pricing;
 mod tools_uploads;
+mod welcome;
 
 fn main() {
     let mut args = libtest_mimic::Arguments::from_args();
@@ -82,6 +83,7 @@ fn main() {
         site::tests(),
         tools_uploads::tests(),
         timing::tests(),
+        welcome::tests(),
     ]
     .into_iter()
     .flatten()
@@ -93,6 +95,7 @@ fn main() {
     let conclusion = libtest_mimic::run(&args, tests);
     if !listing {
         rate_limit::shutdown();
+        welcome::shutdown();
         support::stop_shared();
     }
     conclusion.exit();

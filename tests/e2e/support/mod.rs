@@ -119,6 +119,9 @@ impl Stack {
         // Every test client is 127.0.0.1 without CF-Connecting-IP, i.e. one "client": the
         // per-IP sign-in limit is tested on its own (rate_limit.rs) and off here.
         set("RATE_LIMITS", "signin_email_per_ip=off".into());
+        // Most tests assert exact balances and ledgers of users who sign in through the real
+        // flows: no welcome credits here. welcome.rs runs a stack with them on.
+        set("WELCOME_CREDITS", "0".into());
         set("GOOGLE_CLIENT_ID", fakes::google::CLIENT_ID.into());
         set("GOOGLE_CLIENT_SECRET", fakes::google::CLIENT_SECRET.into());
         set("GOOGLE_ISSUER", fakes.google.issuer());
@@ -183,6 +186,20 @@ impl Stack {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("browser client")
+    }
+
+    /// A browser-like client whose requests come from client IP `ip` (`CF-Connecting-IP`, as
+    /// Cloudflare's edge sets it), for per-client limits.
+    pub fn browser_from(&self, ip: &str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("cf-connecting-ip", ip.parse().expect("an IP header value"));
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .default_headers(headers)
             .timeout(Duration::from_secs(30))
             .build()
             .expect("browser client")
