@@ -90,10 +90,13 @@ impl Layout {
         let plural = |n: u32, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let enough = match n {
             0 => return String::new(),
-            1 if self.podscribe => "one product description or one minute of audio".to_string(),
-            _ if self.podscribe => {
-                format!("one product description and {} of audio", plural(n - 1, "minute", "minutes"))
-            }
+            // PodScribe reserves what a file's size could hold (services::podscribe): a long but
+            // small file is what a few credits transcribe, so the offer says "small file".
+            1 if self.podscribe => "one product description or a minute of audio from a small file".to_string(),
+            _ if self.podscribe => format!(
+                "one product description and up to {} of audio from a small file",
+                plural(n - 1, "minute", "minutes")
+            ),
             _ => plural(n, "product description", "product descriptions"),
         };
         format!(
@@ -148,10 +151,10 @@ mod tests {
     fn the_welcome_offer_says_what_the_credits_are_enough_for() {
         assert_eq!(
             offer(5, true),
-            "Every new account starts with 5 free credits: enough for one product description and 4 minutes of audio."
+            "Every new account starts with 5 free credits: enough for one product description and up to 4 minutes of audio from a small file."
         );
-        assert!(offer(2, true).ends_with("one product description and 1 minute of audio."));
-        assert!(offer(1, true).contains("1 free credit: enough for one product description or one minute"));
+        assert!(offer(2, true).ends_with("one product description and up to 1 minute of audio from a small file."));
+        assert!(offer(1, true).contains("1 free credit: enough for one product description or a minute"));
         assert!(offer(3, false).ends_with("enough for 3 product descriptions."));
         assert_eq!(offer(0, true), "");
     }

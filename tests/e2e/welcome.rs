@@ -368,7 +368,7 @@ async fn the_landing_pricing_and_dashboard_say_what_a_new_account_gets(_: &'stat
     let s = welcome_stack().await;
     let visitor = s.browser_from(&fresh_ip());
     let offer =
-        "Every new account starts with 5 free credits: enough for one product description and 4 minutes of audio.";
+        "Every new account starts with 5 free credits: enough for one product description and up to 4 minutes of audio from a small file.";
     let landing = html(&visitor, s, "/").await;
     assert!(landing.contains("Start free") && landing.contains(offer), "{landing}");
     assert!(landing.contains("starts on the free plan with 5 free credits to try the tools"));
