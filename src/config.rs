@@ -178,10 +178,18 @@ const DEFAULT_RATE_LIMIT_TIMEOUT_MS: u32 = 1000;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub environment: Environment,
+    /// What `/api/health` and Sentry call this deployment: `GHOSTTOOLS_VERSION`, which `make
+    /// deploy` stamps with the commit it deploys, else the id the Worker was built with (a
+    /// build is not redone when only documents or scripts changed, so it may be older).
+    pub version: String,
     pub site: Setting<SiteUrl>,
     pub session_secret: Setting<Secret>,
+    /// The mail settings, or their first problem; `email_problems` lists them all.
     pub email: Setting<EmailConfig>,
+    pub email_problems: Vec<ConfigProblem>,
+    /// The Stripe settings, or their first problem; `stripe_problems` lists them all.
     pub stripe: Setting<StripeConfig>,
+    pub stripe_problems: Vec<ConfigProblem>,
     pub openai: Setting<OpenAiConfig>,
     pub tools: ToolsConfig,
     /// A tools variable that could not be read (its default is used meanwhile).
@@ -238,8 +246,8 @@ impl Config {
             Some((var, v)) if v.len() < MIN_SECRET_BYTES => Err(invalid(var, "must be at least 32 bytes")),
             Some((_, v)) => Ok(Secret(v)),
         };
-        let email = parse_email(read(&["EMAIL_SERVER"]), read(&["EMAIL_FROM"]));
-        let stripe = parse_stripe(&read);
+        let (email, email_problems) = first_of(parse_email(read(&["EMAIL_SERVER"]), read(&["EMAIL_FROM"])));
+        let (stripe, stripe_problems) = first_of(parse_stripe(&read));
         let openai = match read(&["OPENAI_API_KEY"]) {
             None => Err(missing("OPENAI_API_KEY")),
             Some((_, v)) => Ok(OpenAiConfig { api_key: Secret(v) }),
@@ -300,10 +308,13 @@ impl Config {
             .unwrap_or(8_000);
         Config {
             environment,
+            version: read(&["GHOSTTOOLS_VERSION"]).map_or_else(|| crate::BUILD_ID.to_string(), |(_, v)| v),
             site,
             session_secret,
             email,
+            email_problems,
             stripe,
+            stripe_problems,
             openai,
             tools,
             tools_problem,
@@ -346,8 +357,9 @@ impl Config {
         };
         check(self.site.as_ref().err(), true);
         check(self.session_secret.as_ref().err(), true);
-        check(self.email.as_ref().err(), production);
-        check(self.stripe.as_ref().err(), production);
+        for p in self.email_problems.iter().chain(&self.stripe_problems) {
+            check(Some(p), production);
+        }
         check(self.openai.as_ref().err(), production);
         check(self.google.as_ref().and_then(|g| g.as_ref().err()), true);
         check(self.sentry.as_ref().and_then(|s| s.as_ref().err()), true);
@@ -378,21 +390,31 @@ fn parse_site(value: Option<(&'static str, String)>) -> Setting<SiteUrl> {
     Ok(SiteUrl(url))
 }
 
+/// Every problem of the mail settings, not only the first: an operator fixing a deploy wants the
+/// whole list at once.
 fn parse_email(
     server: Option<(&'static str, String)>,
     from: Option<(&'static str, String)>,
-) -> Setting<EmailConfig> {
-    let (var, raw) = server.ok_or_else(|| missing("EMAIL_SERVER"))?;
-    let url = Url::parse(&raw)
-        .map_err(|_| invalid(var, "must look like smtp://user:pass@host:587 or smtps://…:465"))?;
-    if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none() {
-        return Err(invalid(var, "scheme must be smtp:// or smtps:// with a host"));
+) -> Result<EmailConfig, Vec<ConfigProblem>> {
+    let server = server.ok_or_else(|| missing("EMAIL_SERVER")).and_then(|(var, raw)| {
+        let url = Url::parse(&raw)
+            .map_err(|_| invalid(var, "must look like smtp://user:pass@host:587 or smtps://…:465"))?;
+        if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none() {
+            return Err(invalid(var, "scheme must be smtp:// or smtps:// with a host"));
+        }
+        Ok(url)
+    });
+    let from =
+        from.ok_or_else(|| missing("EMAIL_FROM")).and_then(
+            |(var, from)| match crate::domain::Mailbox::parse(&from) {
+                Ok(_) => Ok(from),
+                Err(_) => Err(invalid(var, "must be an address like GhostTools <noreply@example.com>")),
+            },
+        );
+    match (server, from) {
+        (Ok(server), Ok(from)) => Ok(EmailConfig { server, from }),
+        (server, from) => Err([server.err(), from.err()].into_iter().flatten().collect()),
     }
-    let (from_var, from) = from.ok_or_else(|| missing("EMAIL_FROM"))?;
-    if crate::domain::Mailbox::parse(&from).is_err() {
-        return Err(invalid(from_var, "must be an address like GhostTools <noreply@example.com>"));
-    }
-    Ok(EmailConfig { server: url, from })
 }
 
 fn parse_company(
@@ -420,32 +442,56 @@ fn parse_company(
 /// Looks a variable up by its names (first set one wins): (the name found, its trimmed value).
 type Read<'a> = &'a dyn Fn(&[&'static str]) -> Option<(&'static str, String)>;
 
-fn parse_stripe(read: Read) -> Setting<StripeConfig> {
-    let need = |var: &'static str, prefix: &str| -> Setting<String> {
+/// Every problem of the Stripe settings, not only the first (as `parse_email`).
+fn parse_stripe(read: Read) -> Result<StripeConfig, Vec<ConfigProblem>> {
+    // Any of `prefixes` will do; the message names the first.
+    let need = |var: &'static str, prefixes: &[&str]| -> Setting<String> {
         let (_, v) = read(&[var]).ok_or_else(|| missing(var))?;
-        if !v.starts_with(prefix) {
-            return Err(invalid(var, &format!("must start with {prefix}")));
+        if !prefixes.iter().any(|p| v.starts_with(p)) {
+            return Err(invalid(var, &format!("must start with {}", prefixes[0])));
         }
         Ok(v)
     };
-    let secret_key = need("STRIPE_SECRET_KEY", "sk_").or_else(|e| {
-        // Restricted keys work too.
-        read(&["STRIPE_SECRET_KEY"]).filter(|(_, v)| v.starts_with("rk_")).map(|(_, v)| v).ok_or(e)
-    })?;
-    let webhook_secret = need("STRIPE_WEBHOOK_SECRET", "whsec_")?;
-    let previous_webhook_secret = match read(&["STRIPE_WEBHOOK_SECRET_PREVIOUS"]) {
-        None => None,
-        Some(_) => Some(Secret(need("STRIPE_WEBHOOK_SECRET_PREVIOUS", "whsec_")?)),
-    };
-    Ok(StripeConfig {
-        secret_key: Secret(secret_key),
-        webhook_secret: Secret(webhook_secret),
-        previous_webhook_secret,
-        starter_price_id: need("STRIPE_STARTER_PRICE_ID", "price_")?,
-        pro_price_id: need("STRIPE_PRO_PRICE_ID", "price_")?,
-        credit_pack_price_ids: parse_price_list(read(&["STRIPE_CREDIT_PACK_PRICE_IDS"]))?,
-        publishable_key: read(&["STRIPE_PUBLISHABLE_KEY"]).map(|(_, v)| v),
-    })
+    // Restricted keys (`rk_`) work too.
+    let secret_key = need("STRIPE_SECRET_KEY", &["sk_", "rk_"]);
+    let webhook_secret = need("STRIPE_WEBHOOK_SECRET", &["whsec_"]);
+    let previous = read(&["STRIPE_WEBHOOK_SECRET_PREVIOUS"])
+        .map(|_| need("STRIPE_WEBHOOK_SECRET_PREVIOUS", &["whsec_"]).map(Secret))
+        .transpose();
+    let starter = need("STRIPE_STARTER_PRICE_ID", &["price_"]);
+    let pro = need("STRIPE_PRO_PRICE_ID", &["price_"]);
+    let packs = parse_price_list(read(&["STRIPE_CREDIT_PACK_PRICE_IDS"]));
+    let publishable_key = read(&["STRIPE_PUBLISHABLE_KEY"]).map(|(_, v)| v);
+    match (secret_key, webhook_secret, previous, starter, pro, packs) {
+        (
+            Ok(secret_key),
+            Ok(webhook_secret),
+            Ok(previous_webhook_secret),
+            Ok(starter),
+            Ok(pro),
+            Ok(packs),
+        ) => Ok(StripeConfig {
+            secret_key: Secret(secret_key),
+            webhook_secret: Secret(webhook_secret),
+            previous_webhook_secret,
+            starter_price_id: starter,
+            pro_price_id: pro,
+            credit_pack_price_ids: packs,
+            publishable_key,
+        }),
+        (a, b, c, d, e, f) => {
+            Err([a.err(), b.err(), c.err(), d.err(), e.err(), f.err()].into_iter().flatten().collect())
+        }
+    }
+}
+
+/// A group's result as a `Setting` (its first problem, which a route's 503 names) and the list
+/// of all its problems (which `/api/health` shows).
+fn first_of<T>(group: Result<T, Vec<ConfigProblem>>) -> (Setting<T>, Vec<ConfigProblem>) {
+    match group {
+        Ok(value) => (Ok(value), Vec::new()),
+        Err(problems) => (Err(problems[0].clone()), problems),
+    }
 }
 
 fn parse_rate_limits(
@@ -568,7 +614,60 @@ mod tests {
         let mut pairs = GOOD.to_vec();
         pairs.push(("ENVIRONMENT", "production"));
         let vars: Vec<_> = config(&pairs).problems().iter().map(|p| p.var).collect();
-        assert_eq!(vars, ["EMAIL_SERVER", "STRIPE_SECRET_KEY", "OPENAI_API_KEY"]);
+        assert_eq!(
+            vars,
+            [
+                "EMAIL_SERVER",
+                "EMAIL_FROM",
+                "STRIPE_SECRET_KEY",
+                "STRIPE_WEBHOOK_SECRET",
+                "STRIPE_STARTER_PRICE_ID",
+                "STRIPE_PRO_PRICE_ID",
+                "OPENAI_API_KEY"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_of_the_stripe_and_mail_groups_is_named_not_only_the_first() {
+        let pairs = [
+            GOOD,
+            &[
+                ("EMAIL_SERVER", "http://mail.example.test"),
+                ("EMAIL_FROM", "GhostTools"),
+                ("STRIPE_SECRET_KEY", "pk_test_1"),
+                ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+                ("STRIPE_STARTER_PRICE_ID", "prod_starter"),
+                ("STRIPE_PRO_PRICE_ID", "price_pro"),
+                ("STRIPE_CREDIT_PACK_PRICE_IDS", "price_a, sku_b"),
+            ],
+        ]
+        .concat();
+        let c = config(&pairs);
+        let vars: Vec<_> = c.problems().iter().map(|p| p.var).collect();
+        assert_eq!(
+            vars,
+            [
+                "EMAIL_SERVER",
+                "EMAIL_FROM",
+                "STRIPE_SECRET_KEY",
+                "STRIPE_STARTER_PRICE_ID",
+                "STRIPE_CREDIT_PACK_PRICE_IDS"
+            ]
+        );
+        // A route still names the first problem of its group.
+        assert_eq!(c.stripe.unwrap_err().var, "STRIPE_SECRET_KEY");
+        assert_eq!(c.email.unwrap_err().var, "EMAIL_SERVER");
+        // A restricted key is a secret key too.
+        let c = config(&[pairs.as_slice(), &[("STRIPE_SECRET_KEY", "rk_test_1")]].concat());
+        assert!(!c.problems().iter().any(|p| p.var == "STRIPE_SECRET_KEY"), "{:?}", c.problems());
+    }
+
+    #[test]
+    fn the_version_is_the_one_stamped_at_deploy_else_the_builds() {
+        assert_eq!(config(GOOD).version, crate::BUILD_ID);
+        let c = config(&[GOOD, &[("GHOSTTOOLS_VERSION", "0123456789ab")]].concat());
+        assert_eq!(c.version, "0123456789ab");
     }
 
     #[test]
