@@ -4,9 +4,9 @@ SHELL := /bin/bash
 .PHONY: preflight deploy-check smoke help setup wasm build dev test test-unit test-e2e load fuzz bench bench-ratelimit migrate migrate-status size fmt lint deploy clean
 
 help: ## List the make targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-setup: ## Install the pinned toolchain, npm packages and PostgreSQL (idempotent; seconds when done)
+setup: ## Install the toolchain (pinned: worker-build, wasm-bindgen, npm packages; from apt: PostgreSQL, Chromium) and print its versions
 	@scripts/setup.sh
 
 WORKER_SOURCES := $(shell find src templates migrations -type f) Cargo.toml Cargo.lock build.rs
@@ -37,7 +37,7 @@ FUZZ_CASES ?= 50000
 fuzz: ## Fuzz every parser of outside bytes, long: FUZZ_CASES per target (default 50000, ~15 min)
 	@FUZZ_CASES=$(FUZZ_CASES) cargo test --quiet --test fuzz
 
-bench: ## Benchmark every route against a trivial JS Worker and a Hono peer, with budgets (~5 min; see BENCHMARKS.md)
+bench: ## Benchmark every route against a trivial JS Worker and a Hono peer, with budgets (~8 min; see BENCHMARKS.md)
 	@scripts/bench.sh
 
 bench-ratelimit: ## What the rate limiter costs: decisions/s and added latency vs the same route unlimited (~1 min)
@@ -74,12 +74,15 @@ smoke: ## After a deploy: health, security headers, sign-in page, webhook refuse
 
 # Without ENV_FILE, deploy checks the secrets Cloudflare holds (FROM_WRANGLER): deploying
 # needs the same login.
-deploy: setup ## Preflight, bundle check, migrate the production DATABASE_URL, then wrangler deploy
+# A dirty tree is refused first: the deployed version (/api/health) is the commit, stamped by
+# scripts/deploy.sh as GHOSTTOOLS_VERSION.
+deploy: setup ## Refuse a dirty tree; preflight, bundle check, migrate DATABASE_URL, wrangler deploy stamped with the commit
+	@scripts/deploy.sh --check
 	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL to the production database (a direct connection string)"; exit 1; }
 	@$(MAKE) -s preflight $(if $(ENV_FILE),,FROM_WRANGLER=1)
 	@scripts/deploy-check.sh
 	@cargo run --quiet --bin migrate
-	@npx wrangler deploy
+	@scripts/deploy.sh
 
 clean: ## Remove build output and local state (keeps the dev database in .pg/)
 	@rm -rf build target .wrangler

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs, pinned and idempotently, what building, running and testing GhostTools needs on a
-# Debian machine that has Rust and Node: the wasm target, worker-build, the wasm-bindgen CLI
-# matching Cargo.lock, npm packages (wrangler, esbuild, binaryen's wasm-opt, maildev,
-# playwright-core), the PostgreSQL server, and Chromium for the browser tests. A second run
-# only checks, and takes seconds.
+# Installs, idempotently, what building, running and testing GhostTools needs on a Debian
+# machine that has Rust and Node: the wasm target, and pinned: worker-build, the wasm-bindgen CLI
+# matching Cargo.lock, npm packages from package-lock.json (wrangler, esbuild, binaryen's
+# wasm-opt, maildev, playwright-core); not pinned, from apt when missing: the PostgreSQL server
+# and Chromium for the browser tests (the versions the machine's Debian release ships). Ends by
+# printing the versions in use (scripts/versions.sh). A second run only checks: seconds.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -55,3 +56,5 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   # Postgres refuses to run as root; scripts/pg.sh runs it as this user instead.
   as_root useradd --system --home-dir /var/lib/postgresql --shell /usr/sbin/nologin postgres
 fi
+
+scripts/versions.sh

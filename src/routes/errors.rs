@@ -132,7 +132,7 @@ impl Reporter {
                 method: &self.method,
                 path: &self.path,
                 environment: self.config.environment.as_str(),
-                release: crate::BUILD_ID,
+                release: &self.config.version,
             },
         );
         let request_id = self.request_id.clone();

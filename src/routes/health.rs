@@ -8,9 +8,9 @@ use crate::reply::Reply;
 use serde::Serialize;
 
 #[derive(Serialize)]
-struct Health {
+struct Health<'a> {
     status: &'static str,
-    version: &'static str,
+    version: &'a str,
     checks: Checks,
     /// Names of the failing checks; empty when healthy.
     failing: Vec<&'static str>,
@@ -87,7 +87,7 @@ pub async fn report(cx: &Ctx) -> Result<Reply, AppError> {
     let healthy = failing.is_empty();
     let body = Health {
         status: if healthy { "ok" } else { "fail" },
-        version: crate::BUILD_ID,
+        version: &cx.config.version,
         checks: Checks { database, schema, configuration },
         failing,
     };

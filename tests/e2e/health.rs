@@ -10,6 +10,7 @@ pub fn tests() -> Vec<Trial> {
         health_is_ok_with_the_database_round_trip_and_its_latency,
         health_answers_head_with_the_status_and_no_body,
         health_names_the_database_while_postgres_is_down_and_recovers_without_a_restart,
+        health_reports_the_version_make_deploy_stamps_not_the_one_the_build_carries,
     ]
 }
 
@@ -29,6 +30,22 @@ async fn health_is_ok_with_the_database_round_trip_and_its_latency(s: &'static S
     assert_eq!(body["checks"]["schema"]["applied"], body["checks"]["schema"]["expected"]);
     assert_eq!(body["checks"]["configuration"]["status"], "ok");
     assert_eq!(body["failing"], serde_json::json!([]));
+}
+
+/// `make deploy` passes `--var GHOSTTOOLS_VERSION:<commit>` (scripts/deploy.sh, tested in
+/// `operations`); a Worker given that var reports it, whatever commit its wasm was built at.
+async fn health_reports_the_version_make_deploy_stamps_not_the_one_the_build_carries(s: &'static Stack) {
+    let built: Value = s.get("/api/health").await.json().await.unwrap();
+    let stamped = Stack::start(Options {
+        vars: vec![("GHOSTTOOLS_VERSION", Some("0123456789ab".into()))],
+        ..Options::named("stamped-version")
+    })
+    .await;
+    let res = stamped.get("/api/health").await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["version"], "0123456789ab", "{body}");
+    assert_ne!(built["version"], "0123456789ab", "{built}");
 }
 
 async fn health_answers_head_with_the_status_and_no_body(s: &'static Stack) {

@@ -21,6 +21,8 @@ pub fn tests() -> Vec<Trial> {
         preflight_explains_a_failed_wrangler_login,
         deploy_check_passes_a_bundle_under_the_limit_and_fails_one_over_it,
         deploy_check_fails_when_the_bundle_does_not_build,
+        deploy_refuses_a_dirty_tree_and_stamps_the_commit_it_deploys,
+        setup_prints_the_versions_in_use_and_which_are_pinned,
         the_post_deploy_smoke_check_passes_against_a_healthy_site,
         the_smoke_check_fails_and_names_each_check_against_a_site_that_is_not_ours,
     ]
@@ -58,7 +60,11 @@ fn preflight(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_preflight"));
     cmd.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     cmd.envs(env.iter().copied());
-    let out = cmd.output().expect("run preflight");
+    run(&mut cmd)
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -252,12 +258,7 @@ fn deploy_check(wrangler: &Path, limit: Option<&str>) -> Run {
         Some(l) => cmd.env("DEPLOY_LIMIT_KIB", l),
         None => cmd.env_remove("DEPLOY_LIMIT_KIB"),
     };
-    let out = cmd.output().expect("run deploy-check.sh");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run(&mut cmd)
 }
 
 /// The real dry run (`make deploy-check`, run by `make test`) proves the real bundle; these
@@ -297,6 +298,92 @@ async fn deploy_check_fails_when_the_bundle_does_not_build(_: &'static Stack) {
     let run = deploy_check(&silent, None);
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("no 'Total Upload"), "{}", run.stderr);
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().expect("run git");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// scripts/deploy.sh in a repository of its own (a copy of the scripts, committed), with a fake
+/// `wrangler` that records what it was asked: `make deploy` runs it first with `--check`, and
+/// last to deploy.
+async fn deploy_refuses_a_dirty_tree_and_stamps_the_commit_it_deploys(_: &'static Stack) {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("scripts")).unwrap();
+    for name in ["deploy.sh", "lib.sh"] {
+        std::fs::copy(root().join("scripts").join(name), repo.join("scripts").join(name)).unwrap();
+    }
+    std::fs::write(repo.join("README.md"), "v1\n").unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["-c", "user.name=t", "-c", "user.email=t@t.test", "commit", "-qm", "v1"]);
+    let head = git(&repo, &["rev-parse", "--short=12", "HEAD"]);
+    let args = dir.path().join("args");
+    let wrangler = script(dir.path(), "wrangler", &format!("echo \"$*\" > '{}'", args.display()));
+    let deploy = |arg: Option<&str>| {
+        let mut cmd = Command::new(repo.join("scripts/deploy.sh"));
+        cmd.args(arg).env("WRANGLER", &wrangler);
+        run(&mut cmd)
+    };
+
+    let checked = deploy(Some("--check"));
+    assert_eq!(checked.code, 0, "{}{}", checked.stdout, checked.stderr);
+    assert!(checked.stdout.contains(&format!("clean tree at {head}")), "{}", checked.stdout);
+    assert!(!args.exists(), "--check deploys nothing");
+    let deployed = deploy(None);
+    assert_eq!(deployed.code, 0, "{}{}", deployed.stdout, deployed.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&args).unwrap().trim(),
+        format!("deploy --var GHOSTTOOLS_VERSION:{head}")
+    );
+    std::fs::remove_file(&args).unwrap();
+
+    // A changed tracked file, then an untracked one: each refused, before wrangler is asked.
+    std::fs::write(repo.join("README.md"), "v2, not committed\n").unwrap();
+    for arg in [Some("--check"), None] {
+        let refused = deploy(arg);
+        assert_ne!(refused.code, 0, "{arg:?}: {}", refused.stdout);
+        assert!(
+            refused.stderr.contains("uncommitted changes") && refused.stderr.contains("README.md"),
+            "{}",
+            refused.stderr
+        );
+    }
+    git(&repo, &["checkout", "-q", "README.md"]);
+    std::fs::write(repo.join("new.rs"), "// not added\n").unwrap();
+    let refused = deploy(None);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(refused.stderr.contains("new.rs"), "{}", refused.stderr);
+    assert!(!args.exists(), "nothing was deployed from a dirty tree");
+}
+
+/// The end of `make setup`: every tool with its version, marked pinned or not.
+async fn setup_prints_the_versions_in_use_and_which_are_pinned(_: &'static Stack) {
+    let out = run(&mut Command::new(root().join("scripts/versions.sh")));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).unwrap();
+    let at = lock.find("name = \"wasm-bindgen\"\n").unwrap();
+    let bindgen = lock[at..].lines().nth(1).unwrap().trim_start_matches("version = ").trim_matches('"');
+    let package = std::fs::read_to_string(root().join("package.json")).unwrap();
+    let wrangler = package.split("\"wrangler\": \"").nth(1).unwrap().split('"').next().unwrap();
+    for (kind, tool, version) in [
+        ("pinned", "worker-build", "0.8.7"),
+        ("pinned", "wasm-bindgen", bindgen),
+        ("pinned", "wrangler", wrangler),
+        ("apt", "postgresql", ""),
+        ("apt", "chromium", ""),
+        ("system", "rustc", ""),
+        ("system", "node", ""),
+    ] {
+        let line = out.stdout.lines().find(|l| l.split_whitespace().nth(1) == Some(tool));
+        let line = line.unwrap_or_else(|| panic!("no {tool} in:\n{}", out.stdout));
+        assert!(line.trim_start().starts_with(kind), "{line}");
+        assert!(line.contains(version) && !line.contains("missing"), "{line}");
+    }
+    assert!(out.stdout.contains("not pinned"), "{}", out.stdout);
 }
 
 async fn smoke(url: &str) -> Run {
