@@ -163,6 +163,9 @@ pub const REQUIRED: &[&[&str]] = &[
     &["STRIPE_STARTER_PRICE_ID"],
     &["STRIPE_PRO_PRICE_ID"],
     &["OPENAI_API_KEY"],
+    // Shown on /terms and /privacy, and where SECURITY.md sends vulnerability reports: the
+    // default (support@<site host>) may be a mailbox nobody reads.
+    &["CONTACT_EMAIL"],
 ];
 
 #[cfg(test)]

@@ -130,6 +130,12 @@ fn secrets_and_mail(f: &mut Findings) {
             }
         }
     }
+    // Its format is the Worker's own check (`Config`); a placeholder domain is ours.
+    if let Some((var, contact)) = first_value(f, &["CONTACT_EMAIL"]) {
+        if contact.contains('@') && placeholder_host(contact.rsplit('@').next().unwrap_or("")) {
+            f.bad(var, format!("{contact} is a placeholder address; use one someone reads"));
+        }
+    }
 }
 
 /// `sk_live_…` → (Live, tail length); test keys → Test; anything else → None.
@@ -318,6 +324,9 @@ fn hint(var: &str) -> &'static str {
         "NEXTAUTH_URL" | "SITE_URL" | "NEXT_PUBLIC_BASE_URL" => "the public https origin, e.g. https://ghosttools.app; ",
         "EMAIL_FROM" => "a sender your mail provider accepts, e.g. GhostTools <noreply@your-domain>; ",
         "GOOGLE_CLIENT_ID" | "GOOGLE_CLIENT_SECRET" => "Google Cloud console → APIs & Services → Credentials; ",
+        "CONTACT_EMAIL" => {
+            "the address that answers users and security reports (shown on /terms and /privacy; SECURITY.md sends reports there); "
+        }
         _ => "",
     }
 }
