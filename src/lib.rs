@@ -6,6 +6,8 @@ pub mod clients;
 pub mod config;
 pub mod ctx;
 pub mod db;
+#[cfg(test)]
+mod doc_claims;
 pub mod domain;
 pub mod error;
 pub mod incoming;
