@@ -103,6 +103,8 @@ async fn preflight_names_every_missing_production_setting_and_the_placeholder_bi
         "problem: OPENAI_API_KEY: is not set",
         "problem: EMAIL_SERVER: is not set",
         "problem: NEXTAUTH_URL: https://ghosttools.example is a placeholder",
+        "problem: CONTACT_EMAIL: support@ghosttools.example is a placeholder address",
+        "fix: the address that answers users and security reports",
         "not ready for production",
     ] {
         assert!(run.stdout.contains(needle), "preflight output lacks {needle}:\n{}", run.stdout);
