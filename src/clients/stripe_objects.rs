@@ -126,6 +126,12 @@ pub struct CheckoutSession {
     pub metadata: HashMap<String, String>,
     #[serde(default)]
     pub client_reference_id: Option<String>,
+    /// A `payment`-mode session's payment: what a refund or dispute of it names.
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub payment_intent: Option<String>,
+    /// What the customer paid, after discounts (smallest currency unit).
+    #[serde(default)]
+    pub amount_total: Option<i64>,
 }
 
 impl CheckoutSession {
@@ -224,6 +230,106 @@ pub struct Invoice {
     pub period_start: Option<i64>,
     #[serde(default)]
     pub period_end: Option<i64>,
+    #[serde(default)]
+    pub lines: List<InvoiceLine>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Period {
+    #[serde(default)]
+    pub start: Option<i64>,
+    #[serde(default)]
+    pub end: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PriceDetails {
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub price: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LinePricing {
+    #[serde(default)]
+    pub price_details: Option<PriceDetails>,
+}
+
+/// One line of an invoice: what was charged (or credited, when negative) for which price.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceLine {
+    #[serde(default)]
+    pub amount: i64,
+    /// Where the price is since API 2025-03-31.
+    #[serde(default)]
+    pub pricing: Option<LinePricing>,
+    /// Where it was before (the price object).
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub price: Option<String>,
+    #[serde(default)]
+    pub period: Option<Period>,
+}
+
+impl InvoiceLine {
+    pub fn price_id(&self) -> Option<&str> {
+        self.pricing
+            .as_ref()
+            .and_then(|p| p.price_details.as_ref())
+            .and_then(|d| d.price.as_deref())
+            .or(self.price.as_deref())
+    }
+
+    pub fn period_end(&self) -> Option<i64> {
+        self.period.as_ref().and_then(|p| p.end)
+    }
+}
+
+/// A payment (charge) as a refund or dispute event shows it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    #[serde(default)]
+    pub amount: i64,
+    /// Cumulative over all refunds of this charge.
+    #[serde(default)]
+    pub amount_refunded: i64,
+    #[serde(default)]
+    pub currency: String,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub customer: Option<String>,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub payment_intent: Option<String>,
+    /// Before API 2025-03-31 only; since then the invoice is found through its payments.
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub invoice: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Dispute {
+    pub id: String,
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub charge: Option<String>,
+    #[serde(default)]
+    pub amount: i64,
+    #[serde(default)]
+    pub currency: String,
+    /// `warning_needs_response`, `needs_response`, `under_review`, …, `won`, `lost`,
+    /// `warning_closed`.
+    #[serde(default)]
+    pub status: String,
+}
+
+impl Dispute {
+    /// Whether Stripe will not change its outcome any more.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.status.as_str(), "won" | "lost" | "warning_closed" | "prevented")
+    }
+}
+
+/// An invoice's payment (`GET /v1/invoice_payments`): how a payment intent finds its invoice.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoicePayment {
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub invoice: Option<String>,
 }
 
 impl Invoice {

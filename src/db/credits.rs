@@ -18,6 +18,10 @@ pub enum Reason {
     PodScribe,
     ToolRefund,
     Adjustment,
+    /// Taken back: the purchase was refunded.
+    PaymentRefunded,
+    /// Taken back: a chargeback was lost.
+    DisputeLost,
 }
 
 impl Reason {
@@ -31,6 +35,8 @@ impl Reason {
             Reason::PodScribe => "podscribe",
             Reason::ToolRefund => "tool_refund",
             Reason::Adjustment => "adjustment",
+            Reason::PaymentRefunded => "payment_refunded",
+            Reason::DisputeLost => "dispute_lost",
         }
     }
 }

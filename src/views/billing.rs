@@ -162,6 +162,8 @@ pub fn reason_label(reason: &str) -> &'static str {
         "agentwrite" => "AgentWrite",
         "podscribe" => "PodScribe",
         "tool_refund" => "Refund",
+        "payment_refunded" => "Payment refunded",
+        "dispute_lost" => "Chargeback",
         _ => "Adjustment",
     }
 }
