@@ -4,10 +4,9 @@
 //! on network errors, timeouts, 409 and 5xx, always obeying `Stripe-Should-Retry`. Every call
 //! we make is safe to retry (GETs and DELETEs, and POSTs that carry an idempotency key).
 
+use super::stripe_charges::{Charge, InvoicePayment};
 use super::stripe_form::StripeForm;
-use super::stripe_objects::{
-    Charge, CheckoutSession, Customer, InvoicePayment, List, PortalSession, Price, Subscription,
-};
+use super::stripe_objects::{CheckoutSession, Customer, List, PortalSession, Price, Subscription};
 use crate::config::{Config, Secret};
 use crate::error::AppError;
 use futures_util::future::{select, Either};

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 /// A field that is an id, or the object itself when expanded: we keep the id.
-fn id_or_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn id_or_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         Some(Value::String(id)) => Some(id),
         Some(Value::Object(map)) => map.get("id").and_then(Value::as_str).map(str::to_string),
@@ -283,55 +283,6 @@ impl InvoiceLine {
     }
 }
 
-/// A payment (charge) as a refund or dispute event shows it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Charge {
-    pub id: String,
-    #[serde(default)]
-    pub amount: i64,
-    /// Cumulative over all refunds of this charge.
-    #[serde(default)]
-    pub amount_refunded: i64,
-    #[serde(default)]
-    pub currency: String,
-    #[serde(default, deserialize_with = "id_or_object")]
-    pub customer: Option<String>,
-    #[serde(default, deserialize_with = "id_or_object")]
-    pub payment_intent: Option<String>,
-    /// Before API 2025-03-31 only; since then the invoice is found through its payments.
-    #[serde(default, deserialize_with = "id_or_object")]
-    pub invoice: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Dispute {
-    pub id: String,
-    #[serde(default, deserialize_with = "id_or_object")]
-    pub charge: Option<String>,
-    #[serde(default)]
-    pub amount: i64,
-    #[serde(default)]
-    pub currency: String,
-    /// `warning_needs_response`, `needs_response`, `under_review`, …, `won`, `lost`,
-    /// `warning_closed`.
-    #[serde(default)]
-    pub status: String,
-}
-
-impl Dispute {
-    /// Whether Stripe will not change its outcome any more.
-    pub fn is_closed(&self) -> bool {
-        matches!(self.status.as_str(), "won" | "lost" | "warning_closed" | "prevented")
-    }
-}
-
-/// An invoice's payment (`GET /v1/invoice_payments`): how a payment intent finds its invoice.
-#[derive(Debug, Clone, Deserialize)]
-pub struct InvoicePayment {
-    #[serde(default, deserialize_with = "id_or_object")]
-    pub invoice: Option<String>,
-}
-
 impl Invoice {
     pub fn subscription_id(&self) -> Option<&str> {
         self.parent
@@ -413,6 +364,20 @@ mod tests {
         let legacy: Invoice =
             serde_json::from_value(json!({ "id": "in_2", "subscription": "sub_old" })).unwrap();
         assert_eq!(legacy.subscription_id(), Some("sub_old"));
+    }
+
+    #[test]
+    fn an_invoice_line_names_its_price_and_period_in_either_api_shape() {
+        let invoice: Invoice = serde_json::from_value(json!({
+            "id": "in_1", "lines": { "data": [
+                { "amount": -450, "pricing": { "type": "price_details",
+                    "price_details": { "price": "price_old" } }, "period": { "start": 1, "end": 9 } },
+                { "amount": 1450, "price": { "id": "price_new", "object": "price" } } ] }
+        }))
+        .unwrap();
+        let lines = &invoice.lines.data;
+        assert_eq!((lines[0].price_id(), lines[0].period_end()), (Some("price_old"), Some(9)));
+        assert_eq!((lines[1].price_id(), lines[1].period_end()), (Some("price_new"), None));
     }
 
     #[test]

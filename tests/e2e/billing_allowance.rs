@@ -2,7 +2,7 @@
 //! subscription as it is when the event is processed; an upgrade mid-period grants the
 //! allowance difference at once, once per period; a downgrade grants and takes nothing.
 
-use crate::support::billing::{balance, deliver_ok, ledger, subscribe};
+use crate::support::billing::{balance, deliver_ok, ledger, page, subscribe};
 use crate::support::fakes::stripe::{PRO, STARTER};
 use crate::support::Stack;
 use crate::trials;
@@ -55,6 +55,8 @@ async fn an_upgrade_grants_the_allowance_difference_once_per_period(s: &'static 
     let renewal = s.stripe().invoice(&sub, true, true);
     deliver_ok(s, &s.stripe().event("invoice.payment_succeeded", renewal)).await;
     assert_eq!(balance(s, user.user_id).await, 1000);
+    let pricing = page(s, &user, "/pricing").await;
+    assert!(pricing.contains("an upgrade adds the difference"), "the rule is on the pricing page");
 }
 
 async fn a_downgrade_grants_nothing_and_takes_nothing(s: &'static Stack) {

@@ -8,7 +8,7 @@
 //! `prepare` finds the purchase (reading from Stripe) before the transaction; `apply` writes.
 
 use crate::clients::stripe::Stripe;
-use crate::clients::stripe_objects::{Charge, Dispute};
+use crate::clients::stripe_charges::{Charge, Dispute};
 use crate::db::billing as rows;
 use crate::db::credits::{self, Reason};
 use crate::db::reversals::{self, ChargeRecord, DisputeRecord, Reversal};

@@ -10,7 +10,8 @@ use super::fulfilment::{self, Prepared};
 use super::reversals::{self, Reversed};
 use super::subscriptions::{self, Synced};
 use crate::clients::stripe::Stripe;
-use crate::clients::stripe_objects::{Charge, CheckoutSession, Dispute, Event, Invoice, Subscription};
+use crate::clients::stripe_charges::{Charge, Dispute};
+use crate::clients::stripe_objects::{CheckoutSession, Event, Invoice, Subscription};
 use crate::config::Config;
 use crate::db::billing::{self as rows, CheckoutRow, InvoiceRecord};
 use crate::db::stripe_events::{self as events, EventMeta};
@@ -64,7 +65,7 @@ enum Action {
     Fulfil(Box<Prepared>),
     CheckoutFailed(CheckoutRow),
     Subscription(Synced),
-    Invoice { invoice: Invoice, paid: bool, synced: Synced, allowance: Option<InvoiceAllowance> },
+    Invoice { invoice: Box<Invoice>, paid: bool, synced: Synced, allowance: Option<InvoiceAllowance> },
     Reversal(Box<Reversed>),
 }
 
@@ -174,7 +175,7 @@ async fn prepare(
                 true => allowance::of_invoice(stripe, config, &invoice).await?,
                 false => None,
             };
-            Action::Invoice { invoice, paid, synced, allowance }
+            Action::Invoice { invoice: Box::new(invoice), paid, synced, allowance }
         }
         "charge.refunded" => {
             let charge: Charge = object(event)?;
