@@ -91,7 +91,11 @@ async fn a_refunded_pack_takes_back_its_credits(s: &'static Stack) {
     let last = ledger(s, user.user_id).await.pop().unwrap();
     assert_eq!(last, (-50, "payment_refunded".into(), format!("{charge}:50")));
     assert_eq!(reversal(s, &charge).await, (50, 0));
-    assert!(page(s, &user, "/billing").await.contains("Payment refunded"), "the user's ledger says why");
+    let html = page(s, &user, "/billing").await;
+    assert!(
+        html.contains("Payment refunded · $5.00 of $5.00 refunded"),
+        "the user's ledger says why: {html}"
+    );
 }
 
 async fn partial_refunds_take_back_their_share_once_in_any_order(s: &'static Stack) {
@@ -177,10 +181,15 @@ async fn an_open_dispute_holds_tools_and_buying_until_it_is_won(s: &'static Stac
     let res = checkout(s, &user, PACK, "").await;
     assert_eq!(res.status(), 403, "no buying either");
     assert!(res.text().await.unwrap().contains("on hold"));
+    assert!(
+        page(s, &user, "/billing").await.contains("Paid features are on hold"),
+        "the billing page says so"
+    );
     deliver_ok(s, &s.stripe().close_dispute(&id_of(&opened), "won")).await;
     assert_eq!(balance(s, user.user_id).await, 50, "a won dispute takes nothing");
     let (status, asked) = run_agentwrite(s, &user).await;
     assert_eq!((status, asked), (303, true), "paid features are back");
+    assert!(!page(s, &user, "/billing").await.contains("Paid features are on hold"));
     start_checkout(s, &user, PACK).await;
 }
 

@@ -149,26 +149,28 @@ async fn settle(db: &Db, c: &ChargeRecord, r: &Reversal) -> Result<String, AppEr
     let balance = reversals::lock_balance(db, c.user_id).await?;
     let taken = due.min(balance);
     if taken > 0 {
+        let paid = format_amount(r.amount, &c.currency);
         let (reason, note) = if r.dispute_lost {
-            (Reason::DisputeLost, "chargeback")
+            (Reason::DisputeLost, format!("payment of {paid} charged back"))
         } else {
-            (Reason::PaymentRefunded, "payment refunded")
+            let refunded = format_amount(r.amount_refunded, &c.currency);
+            (Reason::PaymentRefunded, format!("{refunded} of {paid} refunded"))
         };
         let reference = format!("{}:{owed}", c.charge_id);
-        credits::spend(db, c.user_id, taken, reason, &reference, Some(note)).await?;
+        credits::spend(db, c.user_id, taken, reason, &reference, Some(&note)).await?;
     }
     reversals::add_taken(db, &c.charge_id, taken, due - taken).await?;
     Ok(format!("{taken} credits taken back, {} unrecovered ({owed} of {granted} owed)", due - taken))
 }
 
+/// What the user reads while a dispute holds the account (the 403, and the billing page).
+pub const ON_HOLD: &str = "Paid features are on hold while a payment of yours is disputed with your bank. \
+                           Write to support and we will sort it out.";
+
 /// Refuses paid features (running a tool, buying) while a dispute holds the account.
 pub async fn ensure_not_on_hold(db: &Db, user_id: i64) -> Result<(), AppError> {
     if reversals::on_hold(db, user_id).await? {
-        return Err(AppError::Forbidden(
-            "Paid features are on hold while a payment of yours is disputed with your bank. \
-             Write to support and we will sort it out."
-                .into(),
-        ));
+        return Err(AppError::Forbidden(ON_HOLD.into()));
     }
     Ok(())
 }
