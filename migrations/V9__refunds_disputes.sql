@@ -4,6 +4,8 @@
 -- remembers the highest allowance it granted, so an upgrade grants the difference once.
 
 -- Two new reasons for credits taken back (reference: the charge and the total owed so far).
+-- The list is the whole list: it keeps 'welcome' (V7, welcome credits, made in parallel) so
+-- that whichever order the branches merge in, no reason is lost.
 ALTER TABLE credit_ledger DROP CONSTRAINT credit_ledger_reason_known;
 ALTER TABLE credit_ledger ADD CONSTRAINT credit_ledger_reason_known CHECK (reason IN (
     'purchase',                -- one-time credit pack (reference: checkout session)
@@ -14,6 +16,7 @@ ALTER TABLE credit_ledger ADD CONSTRAINT credit_ledger_reason_known CHECK (reaso
     'podscribe',               -- a transcription (reference: transcript)
     'tool_refund',             -- a failed or unused tool run given back
     'adjustment',              -- any other correction (note says why)
+    'welcome',                 -- a new account's welcome credits (V7; reference: user:<id>)
     'payment_refunded',        -- taken back: the purchase was refunded (reference: charge:owed)
     'dispute_lost'             -- taken back: a chargeback was lost (reference: charge:owed)
 ));
