@@ -7,6 +7,7 @@ pub mod rewardful;
 pub mod sentry;
 pub mod smtp;
 pub mod stripe;
+pub mod stripe_charges;
 pub mod stripe_form;
 pub mod stripe_objects;
 pub mod stripe_signature;

@@ -4,8 +4,9 @@
 //! on network errors, timeouts, 409 and 5xx, always obeying `Stripe-Should-Retry`. Every call
 //! we make is safe to retry (GETs and DELETEs, and POSTs that carry an idempotency key).
 
+use super::stripe_charges::{Charge, InvoicePayment};
 use super::stripe_form::StripeForm;
-use super::stripe_objects::{CheckoutSession, Customer, PortalSession, Price, Subscription};
+use super::stripe_objects::{CheckoutSession, Customer, List, PortalSession, Price, Subscription};
 use crate::config::{Config, Secret};
 use crate::error::AppError;
 use futures_util::future::{select, Either};
@@ -171,6 +172,21 @@ impl Stripe {
 
     pub async fn retrieve_subscription(&self, id: &str) -> Result<Subscription, StripeError> {
         self.get(&format!("/v1/subscriptions/{}", path_id(id)), &StripeForm::new()).await
+    }
+
+    pub async fn retrieve_charge(&self, id: &str) -> Result<Charge, StripeError> {
+        self.get(&format!("/v1/charges/{}", path_id(id)), &StripeForm::new()).await
+    }
+
+    /// The invoice a payment intent paid, if any (since API 2025-03-31 neither the charge nor
+    /// the payment intent names it; the invoice's payments do).
+    pub async fn invoice_paid_by(&self, payment_intent: &str) -> Result<Option<String>, StripeError> {
+        let query = StripeForm::new()
+            .field(&["payment", "type"], "payment_intent")
+            .field(&["payment", "payment_intent"], payment_intent)
+            .field(&["limit"], 1);
+        let payments: List<InvoicePayment> = self.get("/v1/invoice_payments", &query).await?;
+        Ok(payments.data.into_iter().find_map(|p| p.invoice))
     }
 
     pub async fn create_portal_session(

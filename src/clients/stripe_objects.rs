@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 
 /// A field that is an id, or the object itself when expanded: we keep the id.
-fn id_or_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn id_or_object<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         Some(Value::String(id)) => Some(id),
         Some(Value::Object(map)) => map.get("id").and_then(Value::as_str).map(str::to_string),
@@ -126,6 +126,12 @@ pub struct CheckoutSession {
     pub metadata: HashMap<String, String>,
     #[serde(default)]
     pub client_reference_id: Option<String>,
+    /// A `payment`-mode session's payment: what a refund or dispute of it names.
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub payment_intent: Option<String>,
+    /// What the customer paid, after discounts (smallest currency unit).
+    #[serde(default)]
+    pub amount_total: Option<i64>,
 }
 
 impl CheckoutSession {
@@ -224,6 +230,57 @@ pub struct Invoice {
     pub period_start: Option<i64>,
     #[serde(default)]
     pub period_end: Option<i64>,
+    #[serde(default)]
+    pub lines: List<InvoiceLine>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Period {
+    #[serde(default)]
+    pub start: Option<i64>,
+    #[serde(default)]
+    pub end: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PriceDetails {
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub price: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LinePricing {
+    #[serde(default)]
+    pub price_details: Option<PriceDetails>,
+}
+
+/// One line of an invoice: what was charged (or credited, when negative) for which price.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceLine {
+    #[serde(default)]
+    pub amount: i64,
+    /// Where the price is since API 2025-03-31.
+    #[serde(default)]
+    pub pricing: Option<LinePricing>,
+    /// Where it was before (the price object).
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub price: Option<String>,
+    #[serde(default)]
+    pub period: Option<Period>,
+}
+
+impl InvoiceLine {
+    pub fn price_id(&self) -> Option<&str> {
+        self.pricing
+            .as_ref()
+            .and_then(|p| p.price_details.as_ref())
+            .and_then(|d| d.price.as_deref())
+            .or(self.price.as_deref())
+    }
+
+    pub fn period_end(&self) -> Option<i64> {
+        self.period.as_ref().and_then(|p| p.end)
+    }
 }
 
 impl Invoice {
@@ -307,6 +364,20 @@ mod tests {
         let legacy: Invoice =
             serde_json::from_value(json!({ "id": "in_2", "subscription": "sub_old" })).unwrap();
         assert_eq!(legacy.subscription_id(), Some("sub_old"));
+    }
+
+    #[test]
+    fn an_invoice_line_names_its_price_and_period_in_either_api_shape() {
+        let invoice: Invoice = serde_json::from_value(json!({
+            "id": "in_1", "lines": { "data": [
+                { "amount": -450, "pricing": { "type": "price_details",
+                    "price_details": { "price": "price_old" } }, "period": { "start": 1, "end": 9 } },
+                { "amount": 1450, "price": { "id": "price_new", "object": "price" } } ] }
+        }))
+        .unwrap();
+        let lines = &invoice.lines.data;
+        assert_eq!((lines[0].price_id(), lines[0].period_end()), (Some("price_old"), Some(9)));
+        assert_eq!((lines[1].price_id(), lines[1].period_end()), (Some("price_new"), None));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! subscriptions, AI usage per day (from the credit ledger) and recent Stripe events.
 //! Read-only; granting credits goes through `db::credits::grant` like every other change.
 
+use super::reversals::on_hold_sql;
 use super::Db;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -16,6 +17,10 @@ pub struct UserRow {
     pub balance: i64,
     /// The plan a live subscription gives ("starter", "pro"), as `plan_for` decides it.
     pub plan: Option<String>,
+    /// What the user paid, net of refunds: (currency, amount) pairs.
+    pub paid: Vec<(String, i64)>,
+    /// A dispute holds their paid features.
+    pub on_hold: bool,
 }
 
 /// The plan a user has right now (the SQL twin of `services::billing::grants_access`).
@@ -25,17 +30,38 @@ const PLAN_NOW: &str = "(SELECT s.plan FROM subscriptions s
       AND NOT (s.cancel_at_period_end AND s.current_period_end IS NOT NULL AND s.current_period_end <= now())
     ORDER BY s.stripe_created_at DESC LIMIT 1)";
 
+/// Money received, one row per payment or reversal: paid subscription invoices (`amount_paid`,
+/// after discounts), paid credit-pack checkouts (Stripe's `amount_total`, after promotion codes;
+/// the list price for checkouts paid before it was stored), minus what went back (refunds, and
+/// whole charges lost to disputes). A plan's first payment is its first invoice, so
+/// subscription checkouts are not counted twice.
+const MONEY: &str = "money AS (
+    SELECT user_id, lower(currency) AS currency, amount_paid AS amount, updated_at AS at
+    FROM invoices WHERE status = 'paid'
+    UNION ALL
+    SELECT user_id, lower(currency), coalesce(amount_paid, amount), coalesce(paid_at, updated_at)
+    FROM checkout_sessions WHERE mode = 'payment' AND status = 'paid'
+    UNION ALL
+    SELECT user_id, currency, -(CASE WHEN dispute_lost THEN amount ELSE amount_refunded END), updated_at
+    FROM charge_reversals
+)";
+
 /// Users whose email contains `query` (case-insensitive), or the newest when `query` is empty;
 /// newest first.
 pub async fn search_users(db: &Db, query: &str, limit: i64) -> Result<Vec<UserRow>, AppError> {
-    let pattern =
-        format!("%{}%", query.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let pattern = like_pattern(query);
     let sql = format!(
-        "SELECT u.id, u.email, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
-                coalesce(b.balance, 0), {PLAN_NOW}
+        "WITH {MONEY}
+         SELECT u.id, u.email, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
+                coalesce(b.balance, 0), {PLAN_NOW},
+                (SELECT coalesce(string_agg(t.currency || ' ' || t.total, ',' ORDER BY t.currency), '')
+                 FROM (SELECT m.currency, sum(m.amount)::int8 AS total FROM money m
+                       WHERE m.user_id = u.id AND m.currency <> '' GROUP BY 1) t),
+                {}
          FROM users u LEFT JOIN credit_balances b ON b.user_id = u.id
          WHERE ($1 = '%%' OR u.email LIKE $1)
-         ORDER BY u.id DESC LIMIT $2"
+         ORDER BY u.id DESC LIMIT $2",
+        on_hold_sql("u.id")
     );
     let rows = db.query(&sql, &[(&pattern, Type::TEXT), (&limit, Type::INT8)]).await?;
     Ok(rows
@@ -46,8 +72,84 @@ pub async fn search_users(db: &Db, query: &str, limit: i64) -> Result<Vec<UserRo
             signed_up: r.get(2),
             balance: r.get(3),
             plan: r.get(4),
+            paid: r
+                .get::<_, String>(5)
+                .split(',')
+                .filter_map(|pair| pair.split_once(' '))
+                .filter_map(|(currency, total)| Some((currency.to_string(), total.parse().ok()?)))
+                .collect(),
+            on_hold: r.get(6),
         })
         .collect())
+}
+
+/// `%part%` for `LIKE`, with the part's own wildcards escaped (`'%%'` for an empty query).
+fn like_pattern(query: &str) -> String {
+    format!("%{}%", query.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}
+
+/// A refunded or disputed charge, as the operator sees it.
+#[derive(Debug, Clone)]
+pub struct ReversalRow {
+    pub charge_id: String,
+    /// The account's email, or "(deleted account #id)".
+    pub account: String,
+    /// `cs_…` (a credit pack) or `in_…` (a subscription invoice); empty for a dispute whose
+    /// charge was not refunded or lost.
+    pub purchase: String,
+    pub amount: i64,
+    pub currency: String,
+    pub refunded: i64,
+    /// The newest dispute's status on this charge, if any.
+    pub dispute: Option<String>,
+    pub credits_taken: i64,
+    pub credits_unrecovered: i64,
+    /// "2026-05-12 14:03:09" (UTC).
+    pub updated: String,
+}
+
+/// Refunded or disputed charges of accounts whose email contains `query`, newest first.
+pub async fn reversals(db: &Db, query: &str, limit: i64) -> Result<Vec<ReversalRow>, AppError> {
+    let rows = db
+        .query(
+            "WITH charges AS (SELECT charge_id, user_id FROM charge_reversals
+                              UNION SELECT charge_id, user_id FROM disputes)
+             SELECT c.charge_id, coalesce(u.email, '(deleted account #' || u.id || ')'),
+                    coalesce(r.purchase, ''), coalesce(r.amount, d.amount), coalesce(r.currency, d.currency),
+                    coalesce(r.amount_refunded, 0), d.status, coalesce(r.credits_taken, 0),
+                    coalesce(r.credits_unrecovered, 0),
+                    to_char(greatest(r.updated_at, d.updated_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+             FROM charges c JOIN users u ON u.id = c.user_id
+             LEFT JOIN charge_reversals r ON r.charge_id = c.charge_id
+             LEFT JOIN LATERAL (SELECT status, amount, currency, updated_at FROM disputes
+                                WHERE charge_id = c.charge_id ORDER BY updated_at DESC LIMIT 1) d ON true
+             WHERE ($1 = '%%' OR u.email LIKE $1)
+             ORDER BY greatest(r.updated_at, d.updated_at) DESC, c.charge_id LIMIT $2",
+            &[(&like_pattern(query), Type::TEXT), (&limit, Type::INT8)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ReversalRow {
+            charge_id: r.get(0),
+            account: r.get(1),
+            purchase: r.get(2),
+            amount: r.get(3),
+            currency: r.get(4),
+            refunded: r.get(5),
+            dispute: r.get(6),
+            credits_taken: r.get(7),
+            credits_unrecovered: r.get(8),
+            updated: r.get(9),
+        })
+        .collect())
+}
+
+/// Credits owed back for refunds and lost disputes that could not be taken (already spent).
+pub async fn unrecovered_credits(db: &Db) -> Result<i64, AppError> {
+    let row =
+        db.query_one("SELECT coalesce(sum(credits_unrecovered), 0)::int8 FROM charge_reversals", &[]).await?;
+    Ok(row.get(0))
 }
 
 /// The id of the active account with this (lower-cased) address.
@@ -65,23 +167,15 @@ pub struct RevenueRow {
     pub last_30_days: i64,
 }
 
-/// Money received: paid subscription invoices plus paid credit-pack checkouts (a plan's first
-/// payment is its first invoice, so subscription checkouts are not counted twice).
+/// Money received (`MONEY`) per currency: all time and the last 30 days.
 pub async fn revenue(db: &Db) -> Result<Vec<RevenueRow>, AppError> {
-    let rows = db
-        .query(
-            "WITH paid AS (
-                 SELECT currency, amount_paid AS amount, updated_at AS at FROM invoices WHERE status = 'paid'
-                 UNION ALL
-                 SELECT currency, amount, coalesce(paid_at, updated_at) FROM checkout_sessions
-                 WHERE mode = 'payment' AND status = 'paid'
-             )
-             SELECT lower(currency), sum(amount)::int8,
-                    coalesce(sum(amount) FILTER (WHERE at > now() - interval '30 days'), 0)::int8
-             FROM paid WHERE currency <> '' GROUP BY lower(currency) ORDER BY 2 DESC",
-            &[],
-        )
-        .await?;
+    let sql = format!(
+        "WITH {MONEY}
+         SELECT currency, sum(amount)::int8,
+                coalesce(sum(amount) FILTER (WHERE at > now() - interval '30 days'), 0)::int8
+         FROM money WHERE currency <> '' GROUP BY currency ORDER BY 2 DESC"
+    );
+    let rows = db.query(&sql, &[]).await?;
     Ok(rows
         .iter()
         .map(|r| RevenueRow { currency: r.get(0), all_time: r.get(1), last_30_days: r.get(2) })

@@ -145,6 +145,43 @@ pub async fn set_checkout_status(db: &Db, id: &str, status: &str) -> Result<bool
     Ok(!rows.is_empty())
 }
 
+/// Records what paid for a pack checkout: the payment intent (a refund or dispute names it)
+/// and the amount actually paid, after discounts. Written once; a replay changes nothing.
+pub async fn record_checkout_payment(
+    db: &Db,
+    id: &str,
+    payment_intent: Option<&str>,
+    amount_paid: Option<i64>,
+) -> Result<(), AppError> {
+    db.execute(
+        "UPDATE checkout_sessions SET payment_intent = coalesce(payment_intent, $2),
+             amount_paid = coalesce(amount_paid, $3)
+         WHERE id = $1",
+        &[(&id, Type::TEXT), (&payment_intent, Type::TEXT), (&amount_paid, Type::INT8)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The paid pack checkout that `payment_intent` paid for: (session id, user id).
+pub async fn checkout_paid_by(db: &Db, payment_intent: &str) -> Result<Option<(String, i64)>, AppError> {
+    let row = db
+        .query_opt(
+            "SELECT id, user_id FROM checkout_sessions WHERE payment_intent = $1 AND status = 'paid'",
+            &[(&payment_intent, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// The owner of a paid invoice we recorded.
+pub async fn paid_invoice_owner(db: &Db, id: &str) -> Result<Option<i64>, AppError> {
+    let row = db
+        .query_opt("SELECT user_id FROM invoices WHERE id = $1 AND status = 'paid'", &[(&id, Type::TEXT)])
+        .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 /// The user's checkouts that need a word on the billing page (awaiting or failed payment),
 /// newest first, from the last 30 days.
 pub async fn checkouts_to_mention(db: &Db, user_id: i64) -> Result<Vec<CheckoutRow>, AppError> {

@@ -20,6 +20,10 @@ pub enum Reason {
     Adjustment,
     /// A new account's welcome credits (reference `user:<id>`).
     Welcome,
+    /// Taken back: the purchase was refunded.
+    PaymentRefunded,
+    /// Taken back: a chargeback was lost.
+    DisputeLost,
 }
 
 impl Reason {
@@ -34,6 +38,8 @@ impl Reason {
             Reason::ToolRefund => "tool_refund",
             Reason::Adjustment => "adjustment",
             Reason::Welcome => "welcome",
+            Reason::PaymentRefunded => "payment_refunded",
+            Reason::DisputeLost => "dispute_lost",
         }
     }
 }

@@ -12,11 +12,13 @@
 
 pub mod admin;
 pub mod affiliates;
+pub mod allowance;
 pub mod billing;
 pub mod credits;
 pub mod dashboard;
 pub mod generations;
 pub mod history;
+pub mod reversals;
 pub mod schema;
 pub mod sign_in_tokens;
 pub mod stripe_events;

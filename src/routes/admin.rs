@@ -1,5 +1,6 @@
-//! The operator console (`/admin`): users, revenue, subscriptions, welcome credits, AI usage,
-//! Stripe events, and granting credits. Only for the addresses in `ADMIN_EMAILS`; everyone else — signed out
+//! The operator console (`/admin`): users, revenue, subscriptions, refunds and disputes, welcome
+//! credits, AI usage, Stripe events, and granting credits. Only for the addresses in
+//! `ADMIN_EMAILS`; everyone else — signed out
 //! included — gets the same 404 as a page that does not exist, so the console is not revealed.
 
 use super::input::Form;
@@ -54,6 +55,8 @@ async fn console_page(cx: &Ctx, search: String, mut grant: GrantForm) -> Result<
     let users = rows::search_users(db, &search, 50).await?;
     let revenue = rows::revenue(db).await?;
     let subscriptions = rows::active_subscriptions(db).await?;
+    let reversals = rows::reversals(db, &search, 50).await?;
+    let unrecovered = rows::unrecovered_credits(db).await?;
     let usage = rows::usage_per_day(db, 14).await?;
     let events = rows::recent_events(db, 25).await?;
     let welcome = crate::db::welcome::counts(db).await?;
@@ -69,6 +72,8 @@ async fn console_page(cx: &Ctx, search: String, mut grant: GrantForm) -> Result<
             .map(|r| (format_amount(r.all_time, &r.currency), format_amount(r.last_30_days, &r.currency)))
             .collect(),
         subscriptions,
+        reversals,
+        unrecovered,
         usage,
         events,
         welcome,

@@ -1,8 +1,9 @@
 //! The operator console page.
 
 use super::Layout;
-use crate::db::admin::{EventRow, UsageRow, UserRow};
+use crate::db::admin::{EventRow, ReversalRow, UsageRow, UserRow};
 use crate::db::welcome::Counts as WelcomeCounts;
+use crate::domain::money::format_amount;
 use askama::Template;
 
 /// The grant form as typed (re-shown with its error when refused).
@@ -27,6 +28,10 @@ pub struct Console {
     pub revenue: Vec<(String, String)>,
     /// (plan, count) of live subscriptions.
     pub subscriptions: Vec<(String, i64)>,
+    /// Refunded and disputed charges (of the searched accounts), newest first.
+    pub reversals: Vec<ReversalRow>,
+    /// Credits owed back that could not be taken (all accounts).
+    pub unrecovered: i64,
     pub usage: Vec<UsageRow>,
     pub events: Vec<EventRow>,
     /// Welcome credits given and refused.
@@ -41,6 +46,18 @@ impl Console {
     /// A value for a query string.
     pub fn encode(value: &str) -> String {
         url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    }
+
+    /// "$3.00", one amount per currency; "—" when nothing was paid.
+    pub fn paid_label(paid: &[(String, i64)]) -> String {
+        if paid.is_empty() {
+            return "—".into();
+        }
+        paid.iter().map(|(currency, amount)| format_amount(*amount, currency)).collect::<Vec<_>>().join(", ")
+    }
+
+    pub fn money(amount: &i64, currency: &str) -> String {
+        format_amount(*amount, currency)
     }
 
     pub fn plan_label(plan: &Option<String>) -> &'static str {

@@ -163,6 +163,8 @@ pub fn reason_label(reason: &str) -> &'static str {
         "podscribe" => "PodScribe",
         "tool_refund" => "Refund",
         "welcome" => "Welcome credits",
+        "payment_refunded" => "Payment refunded",
+        "dispute_lost" => "Chargeback",
         _ => "Adjustment",
     }
 }

@@ -10,9 +10,11 @@ mod auth_email;
 mod auth_google;
 mod auth_redirects;
 mod auth_resilience;
+mod billing_allowance;
 mod billing_checkout;
 mod billing_events;
 mod billing_pages;
+mod billing_refunds;
 mod billing_webhook;
 mod browser;
 mod browser_google;
@@ -53,9 +55,11 @@ fn main() {
         auth_google::tests(),
         auth_redirects::tests(),
         auth_resilience::tests(),
+        billing_allowance::tests(),
         billing_checkout::tests(),
         billing_events::tests(),
         billing_pages::tests(),
+        billing_refunds::tests(),
         billing_webhook::tests(),
         browser::tests(),
         browser_google::tests(),

@@ -10,6 +10,7 @@ use crate::domain::item_id::ItemId;
 use crate::error::AppError;
 use crate::rate_limit::Policy;
 use crate::reply::{Body, Reply};
+use crate::services::billing::reversals;
 use futures_channel::mpsc::UnboundedReceiver;
 use futures_util::future::{select, Either};
 use futures_util::{Stream, StreamExt};
@@ -31,12 +32,17 @@ pub enum ToolKind {
 /// Every AI handler calls this once, first: the rate limiter's `AiGeneration` or
 /// `TranscriptionUpload` window for this account (or client), failing closed when the limiter
 /// is down — these calls cost money. Over the limit it answers `AppError::TooManyRequests`.
+/// An account on hold for a payment dispute is refused here too (`AppError::Forbidden`).
 pub async fn limit(cx: &Ctx, kind: ToolKind) -> Result<(), AppError> {
     let policy = match kind {
         ToolKind::AgentWrite | ToolKind::ShowNotes => Policy::AiGeneration,
         ToolKind::PodScribe => Policy::TranscriptionUpload,
     };
-    cx.limit(policy, &cx.subject).await.map(|_| ())
+    cx.limit(policy, &cx.subject).await?;
+    if let Some(user) = cx.user().await? {
+        reversals::ensure_not_on_hold(cx.db().await?, user.id).await?;
+    }
+    Ok(())
 }
 
 /// The id in a URL; anything that is not one of ours is simply not found.

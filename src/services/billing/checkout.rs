@@ -83,6 +83,7 @@ pub async fn start(
     offer: &Offer,
     referral: Option<&Referral>,
 ) -> Result<Started, AppError> {
+    super::reversals::ensure_not_on_hold(db, user.id).await?;
     if offer.plan().is_some() {
         let subscriptions = rows::subscriptions_of(db, user.id).await?;
         if super::live_subscription(&subscriptions).is_some() {

@@ -6,6 +6,7 @@
 //! `prepare` does the network part (reading the subscription from Stripe) before a transaction
 //! opens; `apply` only writes, inside the caller's transaction.
 
+use super::allowance::{self, AllowanceGrant};
 use super::subscriptions::{self, Synced};
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_objects::CheckoutSession;
@@ -83,32 +84,43 @@ pub async fn apply(db: &Db, p: &Prepared) -> Result<Fulfilment, AppError> {
     }
     let granted = match row.mode.as_str() {
         "payment" => {
+            // What paid for it: a refund or dispute names the payment intent; revenue counts
+            // the amount after discounts.
+            let pi = session.payment_intent.as_deref();
+            rows::record_checkout_payment(db, &row.id, pi, session.amount_total).await?;
             let note = Some(row.item_name.as_str());
-            credits::grant(db, row.user_id, row.credits, Reason::Purchase, &session.id, note).await?
+            match credits::grant(db, row.user_id, row.credits, Reason::Purchase, &session.id, note).await? {
+                Granted::Now { balance } => Some(balance),
+                Granted::Already => None,
+            }
         }
-        _ => {
-            if let Some(synced) = &p.subscription {
+        _ => match (&session.invoice, &p.subscription) {
+            (Some(invoice), Some(synced)) => {
                 subscriptions::save(db, synced).await?;
-            }
-            // The same note as the invoice's grant, whichever of the two comes first.
-            let note = match &p.subscription {
-                Some(synced) => super::allowance_note(&synced.record.plan),
-                None => row.item_name.clone(),
-            };
-            match &session.invoice {
-                Some(invoice) => {
-                    let reason = Reason::SubscriptionAllowance;
-                    credits::grant(db, row.user_id, row.credits, reason, invoice, Some(&note)).await?
+                // The same note and period as the invoice's grant, whichever of the two comes first.
+                let r = &synced.record;
+                let note = super::allowance_note(&r.plan);
+                match allowance::grant(db, r.user_id, &r.id, r.period_end, row.credits, invoice, &note)
+                    .await?
+                {
+                    AllowanceGrant::Granted { balance, .. } => Some(balance),
+                    AllowanceGrant::Covered { .. } => None,
                 }
-                // No first invoice to key the allowance by: `invoice.payment_succeeded` grants it.
-                None => Granted::Already,
             }
-        }
+            (_, synced) => {
+                if let Some(synced) = synced {
+                    subscriptions::save(db, synced).await?;
+                }
+                // No first invoice or subscription to key the allowance by:
+                // `invoice.payment_succeeded` grants it.
+                None
+            }
+        },
     };
     rows::set_checkout_status(db, &row.id, "paid").await?;
     Ok(match granted {
-        Granted::Now { balance } => Fulfilment::Granted { credits: row.credits, balance },
-        Granted::Already => Fulfilment::AlreadyFulfilled,
+        Some(balance) => Fulfilment::Granted { credits: row.credits, balance },
+        None => Fulfilment::AlreadyFulfilled,
     })
 }
 

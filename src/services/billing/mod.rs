@@ -2,9 +2,11 @@
 //! (fulfilment), keeping subscriptions in step with Stripe (subscriptions, webhook), and the
 //! question the rest of the app asks: which plan does this user have right now (`plan_for`).
 
+pub mod allowance;
 pub mod catalog;
 pub mod checkout;
 pub mod fulfilment;
+pub mod reversals;
 pub mod subscriptions;
 pub mod webhook;
 

@@ -3,7 +3,7 @@
 //! newest read wins (`synced_at_ms`), so a late `.created` cannot undo an `.updated`, and a
 //! canceled subscription never comes back to life.
 
-use super::catalog::{credits_of, plan_of_price};
+use super::catalog::plan_of_price;
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_objects::Subscription;
 use crate::config::Config;
@@ -12,12 +12,11 @@ use crate::db::Db;
 use crate::domain::billing::SubscriptionStatus;
 use crate::error::AppError;
 
-/// A subscription as read from Stripe, with its owner and the allowance its price grants.
+/// A subscription as read from Stripe, with its owner. (What an invoice grants comes from the
+/// invoice's own lines, never from the subscription's price now: see `allowance`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Synced {
     pub record: SubscriptionRecord,
-    /// Credits per period (`metadata[credits]` of the price); `None` when the price has none.
-    pub allowance: Option<i64>,
 }
 
 /// Reads subscription `id` from Stripe at `now_ms` (the request's clock dates the read).
@@ -85,7 +84,6 @@ pub fn from_stripe(
             created: s.created,
             synced_at_ms,
         },
-        allowance: credits_of(price),
     })
 }
 
@@ -100,7 +98,7 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_basil_subscription_becomes_a_record_with_its_plan_and_allowance() {
+    fn a_basil_subscription_becomes_a_record_with_its_plan() {
         let config = Config::from_lookup(|k| {
             Some(
                 match k {
@@ -122,7 +120,6 @@ mod tests {
         }))
         .unwrap();
         let synced = from_stripe(&s, 9, &config, 1234).unwrap();
-        assert_eq!(synced.allowance, Some(500));
         let r = synced.record;
         assert_eq!((r.plan.as_str(), r.status.as_str(), r.user_id), ("pro", "past_due", 9));
         assert_eq!((r.period_start, r.period_end, r.synced_at_ms), (Some(10), Some(20), 1234));

@@ -2,22 +2,24 @@
 //! write of the transaction that applies the effect, and its outcome is written in the same
 //! transaction: a duplicate (also one delivered concurrently) finds the id taken and does
 //! nothing; a failure rolls everything back, is recorded as `failed`, and answers 5xx so Stripe
-//! delivers again. Network reads (the subscription, again from Stripe) happen before the
-//! transaction opens.
+//! delivers again. Network reads (the subscription, again from Stripe; an invoice's prices; a
+//! disputed charge) happen before the transaction opens.
 
+use super::allowance::{self, InvoiceAllowance};
 use super::fulfilment::{self, Prepared};
+use super::reversals::{self, Reversed};
 use super::subscriptions::{self, Synced};
 use crate::clients::stripe::Stripe;
+use crate::clients::stripe_charges::{Charge, Dispute};
 use crate::clients::stripe_objects::{CheckoutSession, Event, Invoice, Subscription};
 use crate::config::Config;
 use crate::db::billing::{self as rows, CheckoutRow, InvoiceRecord};
-use crate::db::credits::{self, Granted, Reason};
 use crate::db::stripe_events::{self as events, EventMeta};
 use crate::db::Db;
 use crate::error::AppError;
 
 /// The events this endpoint acts on (configure the Stripe endpoint for these).
-pub const HANDLED: [&str; 8] = [
+pub const HANDLED: [&str; 11] = [
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
@@ -26,10 +28,14 @@ pub const HANDLED: [&str; 8] = [
     "customer.subscription.deleted",
     "invoice.payment_succeeded",
     "invoice.payment_failed",
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
 ];
 
-/// Invoices that start a new period of a plan: each grants the period's allowance.
-const ALLOWANCE_REASONS: [&str; 2] = ["subscription_create", "subscription_cycle"];
+/// Invoices that may grant allowance: a new period's (create, cycle), and a plan change's
+/// proration (an upgrade grants the difference; see `allowance`).
+const ALLOWANCE_REASONS: [&str; 3] = ["subscription_create", "subscription_cycle", "subscription_update"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -59,7 +65,8 @@ enum Action {
     Fulfil(Box<Prepared>),
     CheckoutFailed(CheckoutRow),
     Subscription(Synced),
-    Invoice { invoice: Invoice, paid: bool, synced: Synced },
+    Invoice { invoice: Box<Invoice>, paid: bool, synced: Synced, allowance: Option<InvoiceAllowance> },
+    Reversal(Box<Reversed>),
 }
 
 /// Applies `event` once. Errors are recorded on the event (outcome `failed`) and returned.
@@ -157,11 +164,31 @@ async fn prepare(
             let Some(subscription_id) = invoice.subscription_id().map(str::to_string) else {
                 return Ok(Action::Ignore("not a subscription invoice".into()));
             };
-            match subscriptions::read(db, stripe, config, &subscription_id, None, now_ms).await? {
-                Some(synced) => {
-                    Action::Invoice { invoice, paid: event.kind == "invoice.payment_succeeded", synced }
-                }
-                None => not_ours("subscription"),
+            let Some(synced) =
+                subscriptions::read(db, stripe, config, &subscription_id, None, now_ms).await?
+            else {
+                return Ok(not_ours("subscription"));
+            };
+            let paid = event.kind == "invoice.payment_succeeded";
+            let reason = invoice.billing_reason.as_deref().unwrap_or("");
+            let allowance = match paid && ALLOWANCE_REASONS.contains(&reason) {
+                true => allowance::of_invoice(stripe, config, &invoice).await?,
+                false => None,
+            };
+            Action::Invoice { invoice: Box::new(invoice), paid, synced, allowance }
+        }
+        "charge.refunded" => {
+            let charge: Charge = object(event)?;
+            match reversals::prepare_refund(db, stripe, charge).await? {
+                Some(r) => Action::Reversal(Box::new(r)),
+                None => not_ours("charge"),
+            }
+        }
+        "charge.dispute.created" | "charge.dispute.closed" => {
+            let dispute: Dispute = object(event)?;
+            match reversals::prepare_dispute(db, stripe, dispute).await? {
+                Some(r) => Action::Reversal(Box::new(r)),
+                None => not_ours("disputed charge"),
             }
         }
         other => Action::Ignore(format!("{other} is not handled")),
@@ -183,7 +210,11 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
             applied(format!("checkout {}: {detail}", row.id), row.user_id)
         }
         Action::Subscription(synced) => applied(save_subscription(db, synced).await?, synced.record.user_id),
-        Action::Invoice { invoice, paid, synced } => {
+        Action::Reversal(reversed) => {
+            let (detail, user_id) = reversals::apply(db, reversed).await?;
+            applied(detail, user_id)
+        }
+        Action::Invoice { invoice, paid, synced, allowance } => {
             let user_id = synced.record.user_id;
             let record = InvoiceRecord {
                 id: invoice.id.clone(),
@@ -210,7 +241,7 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
             );
             if *paid {
                 detail.push_str("; ");
-                detail.push_str(&grant_allowance(db, invoice, synced).await?);
+                detail.push_str(&grant_allowance(db, invoice, synced, allowance.as_ref()).await?);
             }
             applied(detail, user_id)
         }
@@ -226,28 +257,25 @@ async fn save_subscription(db: &Db, synced: &Synced) -> Result<String, AppError>
     })
 }
 
-/// A new period's allowance, once per invoice. Invoices for mid-period changes (prorations)
-/// grant nothing, so switching plans back and forth cannot mint credits.
-async fn grant_allowance(db: &Db, invoice: &Invoice, synced: &Synced) -> Result<String, AppError> {
+/// The allowance the invoice's own lines pay for, once per invoice and per period's level
+/// (`allowance::grant`). Other invoices (manual, threshold) grant nothing.
+async fn grant_allowance(
+    db: &Db,
+    invoice: &Invoice,
+    synced: &Synced,
+    bought: Option<&InvoiceAllowance>,
+) -> Result<String, AppError> {
     let reason = invoice.billing_reason.as_deref().unwrap_or("");
     if !ALLOWANCE_REASONS.contains(&reason) {
         return Ok(format!("no allowance for billing reason {reason:?}"));
     }
-    let Some(amount) = synced.allowance else {
-        return Ok(format!("no allowance: price {} has no metadata[credits]", synced.record.price_id));
+    let Some(bought) = bought else {
+        return Ok("no allowance: no charged line has a price with metadata[credits]".into());
     };
-    let note = super::allowance_note(&synced.record.plan);
-    let granted = credits::grant(
-        db,
-        synced.record.user_id,
-        amount,
-        Reason::SubscriptionAllowance,
-        &invoice.id,
-        Some(&note),
-    )
-    .await?;
-    Ok(match granted {
-        Granted::Now { balance } => format!("allowance of {amount} credits granted (balance {balance})"),
-        Granted::Already => "allowance already granted".into(),
-    })
+    let note = super::allowance_note(&bought.plan);
+    let user_id = synced.record.user_id;
+    let sub = &synced.record.id;
+    let granted =
+        allowance::grant(db, user_id, sub, bought.period_end, bought.credits, &invoice.id, &note).await?;
+    Ok(granted.describe(bought.credits))
 }

@@ -7,5 +7,6 @@ pub mod recorder;
 pub mod rewardful;
 pub mod sentry;
 pub mod stripe;
+pub mod stripe_payments;
 pub mod stripe_server;
 pub mod stripe_wire;

@@ -9,6 +9,7 @@
 //! fault only matches requests naming something of that test (a path, or a form field).
 
 use super::recorder::{FakeServer, Recorded};
+use super::stripe_payments::{pay, pay_invoice};
 use super::stripe_server::{complete, event, handle, invoice_for, post_event, Shared};
 use super::stripe_wire::{error, signature_header};
 use axum::Router;
@@ -88,7 +89,7 @@ impl Fault {
 
 pub struct StripeFake {
     pub server: FakeServer,
-    state: Shared,
+    pub(super) state: Shared,
     http: reqwest::Client,
 }
 
@@ -209,6 +210,11 @@ impl StripeFake {
             session["payment_status"] = json!("paid");
         }
         let session = session.clone();
+        if succeeded {
+            let pi = session["payment_intent"].as_str().unwrap().to_string();
+            let amount = session["amount_total"].as_i64().unwrap();
+            pay(&mut st, &pi, &session["customer"], amount, &session["currency"]);
+        }
         let kind = if succeeded {
             "checkout.session.async_payment_succeeded"
         } else {
@@ -236,6 +242,9 @@ impl StripeFake {
         let reason = if cycle { "subscription_cycle" } else { "subscription_update" };
         let invoice = invoice_for(&invoice_id, &sub, reason, paid);
         st.invoices.insert(invoice_id, invoice.clone());
+        if paid {
+            pay_invoice(&mut st, &invoice);
+        }
         invoice
     }
 
@@ -246,6 +255,7 @@ impl StripeFake {
         invoice["status"] = json!("paid");
         invoice["amount_paid"] = invoice["amount_due"].clone();
         let invoice = invoice.clone();
+        pay_invoice(&mut st, &invoice);
         if let Some(sub) = invoice["parent"]["subscription_details"]["subscription"].as_str() {
             if let Some(s) = st.subscriptions.get_mut(sub) {
                 s["status"] = json!("active");

@@ -2,6 +2,7 @@
 //! and portal pages. Tests use it through `StripeFake` (stripe.rs).
 
 use super::stripe::{now, Fault, MONTH, SECRET_KEY, WEBHOOK_SECRET};
+use super::stripe_payments::{list_invoice_payments, pay, pay_invoice};
 use super::stripe_wire::{error, parse_form, signature_header};
 use axum::body::Bytes;
 use axum::extract::State as AxState;
@@ -25,6 +26,10 @@ pub struct State {
     pub session_price: HashMap<String, (String, Value)>,
     pub subscriptions: HashMap<String, Value>,
     pub invoices: HashMap<String, Value>,
+    pub charges: HashMap<String, Value>,
+    /// Payment intent → the invoice it paid.
+    pub invoice_payments: HashMap<String, String>,
+    pub disputes: HashMap<String, Value>,
     pub portal_sessions: HashMap<String, Value>,
     /// Idempotency key → (method + path + body, status, response).
     pub idempotency: HashMap<String, (String, u16, Value)>,
@@ -76,7 +81,9 @@ pub fn invoice_for(id: &str, sub: &Value, reason: &str, paid: bool) -> Value {
         "period_start": item["current_period_start"], "period_end": item["current_period_end"],
         "parent": { "type": "subscription_details", "quote_details": null,
             "subscription_details": { "subscription": sub["id"], "metadata": sub["metadata"] } },
-        "lines": { "object": "list", "data": [ { "id": format!("il_{id}"), "amount": amount,
+        "lines": { "object": "list", "data": [ { "id": format!("il_{id}"), "object": "line_item", "amount": amount,
+            "currency": item["price"]["currency"],
+            "period": { "start": item["current_period_start"], "end": item["current_period_end"] },
             "pricing": { "type": "price_details", "price_details": { "price": item["price"]["id"] } } } ] },
         "livemode": false, "created": now(),
     })
@@ -110,12 +117,17 @@ pub fn complete(st: &mut State, id: &str, paid: bool) -> Result<Vec<Value>, Stri
         session["payment_status"] = json!("paid");
         st.subscriptions.insert(sub_id, sub.clone());
         st.invoices.insert(invoice_id, invoice.clone());
+        pay_invoice(st, &invoice);
         st.sessions.insert(id.to_string(), session.clone());
         events.push(event(st, "customer.subscription.created", sub));
         events.push(event(st, "checkout.session.completed", session));
         events.push(event(st, "invoice.payment_succeeded", invoice));
     } else {
         let pi = st.id("pi");
+        if paid {
+            let amount = session["amount_total"].as_i64().unwrap_or(0);
+            pay(st, &pi, &session["customer"], amount, &session["currency"]);
+        }
         session["payment_intent"] = json!(pi);
         session["payment_status"] = json!(if paid { "paid" } else { "unpaid" });
         st.sessions.insert(id.to_string(), session.clone());
@@ -289,6 +301,8 @@ fn api(st: &mut State, method: &Method, path: &str, form: &Value) -> (u16, Value
         }
         ("GET", ["subscriptions", id]) => get(&st.subscriptions, "subscription", id),
         ("GET", ["invoices", id]) => get(&st.invoices, "invoice", id),
+        ("GET", ["charges", id]) => get(&st.charges, "charge", id),
+        ("GET", ["invoice_payments"]) => list_invoice_payments(st, form),
         _ => (
             404,
             error(

@@ -1,0 +1,147 @@
+//! Money that came back: refunded or disputed charges (with the credits taken back for them, or
+//! owed and not recoverable), and disputes (which put an account's paid features on hold).
+//! Every write is safe to repeat and to receive out of order: a refunded amount only grows, a
+//! lost dispute stays lost, and a closed dispute is never reopened.
+
+use super::Db;
+use crate::error::AppError;
+use tokio_postgres::types::Type;
+
+/// A charge and the purchase it paid for (`cs_…` pack checkout or `in_…` invoice).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRecord {
+    pub charge_id: String,
+    pub user_id: i64,
+    pub purchase: String,
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// What has come back on a charge, and what was taken back for it so far (row locked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reversal {
+    pub amount: i64,
+    pub amount_refunded: i64,
+    pub dispute_lost: bool,
+    pub credits_taken: i64,
+    pub credits_unrecovered: i64,
+}
+
+/// Records that `amount_refunded` (cumulative) or a lost dispute came back on the charge, then
+/// answers the row locked for this transaction. A smaller (older) refunded amount changes
+/// nothing; `lost` is sticky.
+pub async fn record(
+    db: &Db,
+    c: &ChargeRecord,
+    amount_refunded: i64,
+    lost: bool,
+) -> Result<Reversal, AppError> {
+    let row = db
+        .query_one(
+            "INSERT INTO charge_reversals (charge_id, user_id, purchase, amount, currency, amount_refunded,
+                 dispute_lost)
+             VALUES ($1, $2, $3, $4, lower($5), $6, $7)
+             ON CONFLICT (charge_id) DO UPDATE SET
+                 amount_refunded = GREATEST(charge_reversals.amount_refunded, EXCLUDED.amount_refunded),
+                 dispute_lost = charge_reversals.dispute_lost OR EXCLUDED.dispute_lost, updated_at = now()
+             RETURNING amount, amount_refunded, dispute_lost, credits_taken, credits_unrecovered",
+            &[
+                (&c.charge_id, Type::TEXT),
+                (&c.user_id, Type::INT8),
+                (&c.purchase, Type::TEXT),
+                (&c.amount, Type::INT8),
+                (&c.currency, Type::TEXT),
+                (&amount_refunded, Type::INT8),
+                (&lost, Type::BOOL),
+            ],
+        )
+        .await?;
+    Ok(Reversal {
+        amount: row.get(0),
+        amount_refunded: row.get(1),
+        dispute_lost: row.get(2),
+        credits_taken: row.get(3),
+        credits_unrecovered: row.get(4),
+    })
+}
+
+/// Adds to what was taken back (and what could not be) for the charge.
+pub async fn add_taken(db: &Db, charge_id: &str, taken: i64, unrecovered: i64) -> Result<(), AppError> {
+    db.execute(
+        "UPDATE charge_reversals SET credits_taken = credits_taken + $2,
+             credits_unrecovered = credits_unrecovered + $3, updated_at = now()
+         WHERE charge_id = $1",
+        &[(&charge_id, Type::TEXT), (&taken, Type::INT8), (&unrecovered, Type::INT8)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The credits a purchase granted: its pack grant, or its invoice's allowance grant.
+pub async fn credits_granted(db: &Db, purchase: &str) -> Result<i64, AppError> {
+    let row = db
+        .query_one(
+            "SELECT coalesce(sum(delta), 0)::int8 FROM credit_ledger
+             WHERE reason IN ('purchase', 'subscription_allowance') AND reference = $1",
+            &[(&purchase, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Locks the user's balance row for this transaction and answers the balance.
+pub async fn lock_balance(db: &Db, user_id: i64) -> Result<i64, AppError> {
+    let row = db
+        .query_opt(
+            "SELECT balance FROM credit_balances WHERE user_id = $1 FOR UPDATE",
+            &[(&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.map(|r| r.get(0)).unwrap_or(0))
+}
+
+pub struct DisputeRecord<'a> {
+    pub id: &'a str,
+    pub charge_id: &'a str,
+    pub user_id: i64,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub status: &'a str,
+    pub closed: bool,
+}
+
+/// Stores a dispute's state unless it is already closed. Answers whether it changed.
+pub async fn save_dispute(db: &Db, d: &DisputeRecord<'_>) -> Result<bool, AppError> {
+    let rows = db
+        .query(
+            "INSERT INTO disputes (id, charge_id, user_id, amount, currency, status, closed)
+             VALUES ($1, $2, $3, $4, lower($5), $6, $7)
+             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, closed = EXCLUDED.closed,
+                 amount = EXCLUDED.amount, updated_at = now()
+             WHERE NOT disputes.closed
+             RETURNING id",
+            &[
+                (&d.id, Type::TEXT),
+                (&d.charge_id, Type::TEXT),
+                (&d.user_id, Type::INT8),
+                (&d.amount, Type::INT8),
+                (&d.currency, Type::TEXT),
+                (&d.status, Type::TEXT),
+                (&d.closed, Type::BOOL),
+            ],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Whether the user (an SQL expression) is on hold: a dispute of theirs is open, or was lost.
+pub fn on_hold_sql(user: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM disputes d WHERE d.user_id = {user} AND (NOT d.closed OR d.status = 'lost'))"
+    )
+}
+
+pub async fn on_hold(db: &Db, user_id: i64) -> Result<bool, AppError> {
+    let row = db.query_one(&format!("SELECT {}", on_hold_sql("$1")), &[(&user_id, Type::INT8)]).await?;
+    Ok(row.get(0))
+}

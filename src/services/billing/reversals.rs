@@ -1,0 +1,202 @@
+//! Refunds and disputes: money that goes back to the customer takes back the credits it paid
+//! for. A refund takes the refunded share of what the purchase granted (a pack's credits, or
+//! the invoice's allowance grant), rounded up; a lost dispute takes all of it. What was already
+//! spent cannot be taken: the balance never goes below zero, and the rest is recorded as
+//! unrecovered for the operator. While a dispute is open, or after one was lost, the account's
+//! paid features (running tools, buying) are on hold.
+//!
+//! `prepare` finds the purchase (reading from Stripe) before the transaction; `apply` writes.
+
+use crate::clients::stripe::Stripe;
+use crate::clients::stripe_charges::{Charge, Dispute};
+use crate::db::billing as rows;
+use crate::db::credits::{self, Reason};
+use crate::db::reversals::{self, ChargeRecord, DisputeRecord, Reversal};
+use crate::db::Db;
+use crate::domain::money::format_amount;
+use crate::error::AppError;
+
+#[derive(Debug, Clone)]
+pub enum Reversed {
+    /// `amount_refunded` is cumulative over all refunds of the charge.
+    Refund {
+        charge: ChargeRecord,
+        amount_refunded: i64,
+    },
+    Dispute {
+        dispute: Dispute,
+        charge: ChargeRecord,
+    },
+}
+
+/// The refunded charge and its purchase; `None`: not a GhostTools purchase.
+pub async fn prepare_refund(db: &Db, stripe: &Stripe, charge: Charge) -> Result<Option<Reversed>, AppError> {
+    let amount_refunded = charge.amount_refunded;
+    Ok(link(db, stripe, &charge).await?.map(|charge| Reversed::Refund { charge, amount_refunded }))
+}
+
+/// The dispute with its charge (read from Stripe) and purchase; `None`: not ours.
+pub async fn prepare_dispute(
+    db: &Db,
+    stripe: &Stripe,
+    dispute: Dispute,
+) -> Result<Option<Reversed>, AppError> {
+    let Some(charge_id) = dispute.charge.clone() else { return Ok(None) };
+    let charge = stripe.retrieve_charge(&charge_id).await?;
+    Ok(link(db, stripe, &charge).await?.map(|charge| Reversed::Dispute { dispute, charge }))
+}
+
+/// The purchase a charge paid for: a pack checkout (by payment intent, stored at fulfilment)
+/// or a subscription invoice (named by the charge in older API versions, else found through
+/// the invoice's payments). A charge of one of our customers whose purchase is not recorded
+/// yet (its own event is late) is an error, so Stripe delivers the event again later.
+async fn link(db: &Db, stripe: &Stripe, charge: &Charge) -> Result<Option<ChargeRecord>, AppError> {
+    let record = |purchase: String, user_id: i64| ChargeRecord {
+        charge_id: charge.id.clone(),
+        user_id,
+        purchase,
+        amount: charge.amount,
+        currency: charge.currency.clone(),
+    };
+    if let Some(pi) = &charge.payment_intent {
+        if let Some((session, user_id)) = rows::checkout_paid_by(db, pi).await? {
+            return Ok(Some(record(session, user_id)));
+        }
+    }
+    let invoice = match (&charge.invoice, &charge.payment_intent) {
+        (Some(id), _) => Some(id.clone()),
+        (None, Some(pi)) => stripe.invoice_paid_by(pi).await?,
+        (None, None) => None,
+    };
+    if let Some(invoice) = invoice {
+        if let Some(user_id) = rows::paid_invoice_owner(db, &invoice).await? {
+            return Ok(Some(record(invoice, user_id)));
+        }
+    }
+    if let Some(customer) = &charge.customer {
+        if rows::user_of_customer(db, customer).await?.is_some() {
+            return Err(AppError::internal(format!(
+                "charge {} of our customer {customer}: its purchase is not recorded yet (retry later)",
+                charge.id
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Applies a refund or dispute; answers the detail for the event record and the user.
+pub async fn apply(db: &Db, reversed: &Reversed) -> Result<(String, i64), AppError> {
+    match reversed {
+        Reversed::Refund { charge, amount_refunded } => {
+            let r = reversals::record(db, charge, *amount_refunded, false).await?;
+            let refunded = format_amount(r.amount_refunded, &charge.currency);
+            let settled = settle(db, charge, &r).await?;
+            Ok((format!("charge {} refunded {refunded} in all; {settled}", charge.charge_id), charge.user_id))
+        }
+        Reversed::Dispute { dispute, charge } => {
+            let changed = reversals::save_dispute(
+                db,
+                &DisputeRecord {
+                    id: &dispute.id,
+                    charge_id: &charge.charge_id,
+                    user_id: charge.user_id,
+                    amount: dispute.amount,
+                    currency: &dispute.currency,
+                    status: &dispute.status,
+                    closed: dispute.is_closed(),
+                },
+            )
+            .await?;
+            let mut detail = format!("dispute {} on charge {}: ", dispute.id, charge.charge_id);
+            if !changed {
+                detail.push_str("already closed: nothing changed");
+            } else if dispute.status == "lost" {
+                let r = reversals::record(db, charge, 0, true).await?;
+                detail.push_str(&format!("lost; {}", settle(db, charge, &r).await?));
+            } else if dispute.is_closed() {
+                detail.push_str(&format!("closed ({}): paid features back on", dispute.status));
+            } else {
+                detail.push_str(&format!("{}: paid features on hold", dispute.status));
+            }
+            Ok((detail, charge.user_id))
+        }
+    }
+}
+
+/// Credits owed back for a charge: the refunded share of what the purchase granted, rounded up
+/// (a refund leaves no fraction of a credit behind); all of it for a lost dispute or a full
+/// refund.
+pub fn owed(granted: i64, r: &Reversal) -> i64 {
+    if granted <= 0 || r.amount <= 0 {
+        return 0;
+    }
+    if r.dispute_lost || r.amount_refunded >= r.amount {
+        return granted;
+    }
+    let (refunded, amount) = (i128::from(r.amount_refunded.max(0)), i128::from(r.amount));
+    ((i128::from(granted) * refunded + amount - 1) / amount) as i64
+}
+
+/// Takes back what is owed and not yet taken (or recorded as unrecovered), never more than the
+/// balance. Call inside the transaction that recorded `r` (its row is locked).
+async fn settle(db: &Db, c: &ChargeRecord, r: &Reversal) -> Result<String, AppError> {
+    let granted = reversals::credits_granted(db, &c.purchase).await?;
+    let owed = owed(granted, r);
+    let due = owed - r.credits_taken - r.credits_unrecovered;
+    if due <= 0 {
+        return Ok(format!("{owed} of {granted} credits owed back: nothing more to take"));
+    }
+    let balance = reversals::lock_balance(db, c.user_id).await?;
+    let taken = due.min(balance);
+    if taken > 0 {
+        let paid = format_amount(r.amount, &c.currency);
+        let (reason, note) = if r.dispute_lost {
+            (Reason::DisputeLost, format!("payment of {paid} charged back"))
+        } else {
+            let refunded = format_amount(r.amount_refunded, &c.currency);
+            (Reason::PaymentRefunded, format!("{refunded} of {paid} refunded"))
+        };
+        let reference = format!("{}:{owed}", c.charge_id);
+        credits::spend(db, c.user_id, taken, reason, &reference, Some(&note)).await?;
+    }
+    reversals::add_taken(db, &c.charge_id, taken, due - taken).await?;
+    Ok(format!("{taken} credits taken back, {} unrecovered ({owed} of {granted} owed)", due - taken))
+}
+
+/// What the user reads while a dispute holds the account (the 403, and the billing page).
+pub const ON_HOLD: &str = "Paid features are on hold while a payment of yours is disputed with your bank. \
+                           Write to support and we will sort it out.";
+
+/// Refuses paid features (running a tool, buying) while a dispute holds the account.
+pub async fn ensure_not_on_hold(db: &Db, user_id: i64) -> Result<(), AppError> {
+    if reversals::on_hold(db, user_id).await? {
+        return Err(AppError::Forbidden(ON_HOLD.into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rev(amount: i64, refunded: i64, lost: bool) -> Reversal {
+        Reversal {
+            amount,
+            amount_refunded: refunded,
+            dispute_lost: lost,
+            credits_taken: 0,
+            credits_unrecovered: 0,
+        }
+    }
+
+    #[test]
+    fn a_refund_owes_its_share_rounded_up_and_a_loss_owes_everything() {
+        assert_eq!(owed(50, &rev(500, 250, false)), 25);
+        assert_eq!(owed(50, &rev(500, 1, false)), 1, "rounded up");
+        assert_eq!(owed(50, &rev(500, 500, false)), 50);
+        assert_eq!(owed(50, &rev(500, 0, true)), 50);
+        assert_eq!(owed(50, &rev(500, 0, false)), 0);
+        assert_eq!(owed(0, &rev(500, 500, false)), 0, "a purchase that granted nothing owes nothing");
+        assert_eq!(owed(100, &rev(300, 100, false)), 34);
+    }
+}
