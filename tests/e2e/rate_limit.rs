@@ -211,12 +211,18 @@ async fn the_window_slides_and_admits_again_as_the_oldest_request_leaves(_: &'st
     let s = small_limits().await;
     for attempt in 0..3 {
         let ip = fresh_ip();
+        let first_sent = Instant::now();
         assert_eq!(check(s, "ai_generation", &ip).await.status(), 200);
         tokio::time::sleep(Duration::from_millis(2000)).await;
         let pair_sent = Instant::now();
         assert_eq!(check(s, "ai_generation", &ip).await.status(), 200);
         assert_eq!(check(s, "ai_generation", &ip).await.status(), 200);
         let full = check(s, "ai_generation", &ip).await;
+        if full.status() == 200 && first_sent.elapsed() >= Duration::from_millis(3500) {
+            // Seen in a loaded run: the t0 request had already left before the window filled.
+            eprintln!("attempt {attempt}: too slow to fill the window before t0 left; again");
+            continue;
+        }
         assert_eq!(full.status(), 429);
         let wait = number(&full, "retry-after");
         assert!((1..=4).contains(&wait), "the oldest leaves within the window: {wait}");
