@@ -9,6 +9,9 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 pub struct Charge {
     pub id: String,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created: i64,
     #[serde(default)]
     pub amount: i64,
     /// Cumulative over all refunds of this charge.

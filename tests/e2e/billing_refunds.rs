@@ -21,6 +21,7 @@ pub fn tests() -> Vec<Trial> {
         a_refund_never_makes_the_balance_negative_and_the_operator_sees_what_was_not_recovered,
         a_refunded_plan_invoice_takes_back_its_share_of_the_allowance,
         a_refund_that_arrives_before_its_purchase_is_retried_until_it_applies,
+        a_refund_of_a_charge_we_never_sold_is_let_go_after_a_day_instead_of_failing_for_days,
         an_open_dispute_holds_tools_and_buying_until_it_is_won,
         a_lost_dispute_takes_back_the_purchase_and_keeps_the_hold,
         a_dispute_opened_late_after_it_was_won_stays_closed,
@@ -162,6 +163,23 @@ async fn a_refund_that_arrives_before_its_purchase_is_retried_until_it_applies(s
     assert_eq!(balance(s, user.user_id).await, 50);
     assert_eq!(deliver_ok(s, &refunded).await["outcome"], "applied", "Stripe's retry");
     assert_eq!(balance(s, user.user_id).await, 0);
+}
+
+/// A charge of one of our customers that no purchase of ours explains (an invoice made by hand
+/// in Stripe's dashboard): retried for a day in case its purchase is late, then answered 200 as
+/// not ours, so Stripe doesn't retry for three days and disable the endpoint.
+async fn a_refund_of_a_charge_we_never_sold_is_let_go_after_a_day_instead_of_failing_for_days(
+    s: &'static Stack,
+) {
+    let user = s.sign_in_new("refund-unknown").await;
+    let session = start_checkout(s, &user, PACK).await;
+    let _never_delivered = s.stripe().complete_session(&session, true);
+    let charge = s.stripe().charge_of_session(&session);
+    s.stripe().backdate_charge(&charge, 25 * 3600);
+    let refunded = s.stripe().refund(&charge, 500);
+    let answer = deliver_ok(s, &refunded).await;
+    assert_eq!(answer["outcome"], "ignored", "{answer}");
+    assert_eq!(balance(s, user.user_id).await, 0, "nothing granted, nothing taken");
 }
 
 /// An AgentWrite run's status (303 when it ran) and whether OpenAI was asked.

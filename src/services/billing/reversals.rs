@@ -29,10 +29,21 @@ pub enum Reversed {
     },
 }
 
+/// How long a charge of one of our customers may wait for its purchase to be recorded before
+/// it is taken for one we never sold (an invoice made by hand in Stripe's dashboard, say). The
+/// purchase's own event comes within seconds or hours; failing for Stripe's whole three days of
+/// retries would raise webhook-failure alerts and risk Stripe disabling the endpoint.
+const PURCHASE_GRACE_SECS: i64 = 24 * 60 * 60;
+
 /// The refunded charge and its purchase; `None`: not a GhostTools purchase.
-pub async fn prepare_refund(db: &Db, stripe: &Stripe, charge: Charge) -> Result<Option<Reversed>, AppError> {
+pub async fn prepare_refund(
+    db: &Db,
+    stripe: &Stripe,
+    charge: Charge,
+    now_secs: i64,
+) -> Result<Option<Reversed>, AppError> {
     let amount_refunded = charge.amount_refunded;
-    Ok(link(db, stripe, &charge).await?.map(|charge| Reversed::Refund { charge, amount_refunded }))
+    Ok(link(db, stripe, &charge, now_secs).await?.map(|charge| Reversed::Refund { charge, amount_refunded }))
 }
 
 /// The dispute with its charge (read from Stripe) and purchase; `None`: not ours.
@@ -40,17 +51,24 @@ pub async fn prepare_dispute(
     db: &Db,
     stripe: &Stripe,
     dispute: Dispute,
+    now_secs: i64,
 ) -> Result<Option<Reversed>, AppError> {
     let Some(charge_id) = dispute.charge.clone() else { return Ok(None) };
     let charge = stripe.retrieve_charge(&charge_id).await?;
-    Ok(link(db, stripe, &charge).await?.map(|charge| Reversed::Dispute { dispute, charge }))
+    Ok(link(db, stripe, &charge, now_secs).await?.map(|charge| Reversed::Dispute { dispute, charge }))
 }
 
 /// The purchase a charge paid for: a pack checkout (by payment intent, stored at fulfilment)
 /// or a subscription invoice (named by the charge in older API versions, else found through
 /// the invoice's payments). A charge of one of our customers whose purchase is not recorded
-/// yet (its own event is late) is an error, so Stripe delivers the event again later.
-async fn link(db: &Db, stripe: &Stripe, charge: &Charge) -> Result<Option<ChargeRecord>, AppError> {
+/// yet (its own event is late) is an error, so Stripe delivers the event again later — for a
+/// day after the charge; after that it is not one of our purchases.
+async fn link(
+    db: &Db,
+    stripe: &Stripe,
+    charge: &Charge,
+    now_secs: i64,
+) -> Result<Option<ChargeRecord>, AppError> {
     let record = |purchase: String, user_id: i64| ChargeRecord {
         charge_id: charge.id.clone(),
         user_id,
@@ -73,7 +91,7 @@ async fn link(db: &Db, stripe: &Stripe, charge: &Charge) -> Result<Option<Charge
             return Ok(Some(record(invoice, user_id)));
         }
     }
-    if let Some(customer) = &charge.customer {
+    if let (Some(customer), true) = (&charge.customer, now_secs - charge.created < PURCHASE_GRACE_SECS) {
         if rows::user_of_customer(db, customer).await?.is_some() {
             return Err(AppError::internal(format!(
                 "charge {} of our customer {customer}: its purchase is not recorded yet (retry later)",

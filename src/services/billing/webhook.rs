@@ -179,14 +179,14 @@ async fn prepare(
         }
         "charge.refunded" => {
             let charge: Charge = object(event)?;
-            match reversals::prepare_refund(db, stripe, charge).await? {
+            match reversals::prepare_refund(db, stripe, charge, (now_ms / 1000) as i64).await? {
                 Some(r) => Action::Reversal(Box::new(r)),
                 None => not_ours("charge"),
             }
         }
         "charge.dispute.created" | "charge.dispute.closed" => {
             let dispute: Dispute = object(event)?;
-            match reversals::prepare_dispute(db, stripe, dispute).await? {
+            match reversals::prepare_dispute(db, stripe, dispute, (now_ms / 1000) as i64).await? {
                 Some(r) => Action::Reversal(Box::new(r)),
                 None => not_ours("disputed charge"),
             }

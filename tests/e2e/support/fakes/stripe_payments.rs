@@ -62,6 +62,13 @@ impl StripeFake {
         st.charges.values().find(|c| c["payment_intent"] == *pi).unwrap()["id"].as_str().unwrap().to_string()
     }
 
+    /// Moves the charge's `created` back by `secs` (a charge made long ago).
+    pub fn backdate_charge(&self, charge_id: &str, secs: i64) {
+        let mut st = self.state.lock().unwrap();
+        let charge = st.charges.get_mut(charge_id).expect("charge exists");
+        charge["created"] = json!(charge["created"].as_i64().unwrap() - secs);
+    }
+
     /// Refunds `amount` more of the charge; answers `charge.refunded` (cumulative
     /// `amount_refunded`), undelivered.
     pub fn refund(&self, charge_id: &str, amount: i64) -> Value {
