@@ -21,6 +21,7 @@ mod credits;
 mod faults;
 mod faults_database;
 mod health;
+mod hyperdrive;
 mod load;
 mod migrations;
 mod operations;
@@ -64,6 +65,7 @@ fn main() {
         faults::tests(),
         faults_database::tests(),
         health::tests(),
+        hyperdrive::tests(),
         load::tests(),
         migrations::tests(),
         operations::tests(),

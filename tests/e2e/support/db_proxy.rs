@@ -7,33 +7,58 @@
 //! startup with a Postgres `ErrorResponse` (SQLSTATE 08006, as a pooler does when its origin is
 //! down) and waits for the client to hang up — never closing first, since wrangler's proxy
 //! crashes on a write after the peer's FIN — so tests can stop and restart Postgres.
+//!
+//! Like a Hyperdrive config, a proxy caches queries or not ([`Caching`]): the `DB` binding's
+//! config is created with caching disabled, so the suite runs through an uncached proxy, and a
+//! stack of its own proves with a cached one that the tests would notice a cached `DB`.
 
+use super::query_cache::QueryCache;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// Whether the Hyperdrive config this proxy plays caches queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Caching {
+    /// `wrangler hyperdrive create … --caching-disabled` (what `DB` must be).
+    #[default]
+    Disabled,
+    /// Hyperdrive's default: reads cached for 60 s, writes invalidate nothing.
+    Enabled,
+}
+
 pub struct DbProxy {
     pub port: u16,
+    /// The query cache, when the proxy caches.
+    pub cache: Option<Arc<QueryCache>>,
 }
 
 impl DbProxy {
-    pub async fn start(upstream_port: u16) -> DbProxy {
+    pub async fn start(upstream_port: u16, caching: Caching) -> DbProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind db proxy");
         let port = listener.local_addr().expect("proxy addr").port();
+        let cache = (caching == Caching::Enabled).then(|| Arc::new(QueryCache::default()));
+        let shared = cache.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(forward(client, upstream_port));
+                tokio::spawn(forward(client, upstream_port, shared.clone()));
             }
         });
-        DbProxy { port }
+        DbProxy { port, cache }
     }
 }
 
-async fn forward(mut client: TcpStream, upstream_port: u16) {
+async fn forward(mut client: TcpStream, upstream_port: u16, cache: Option<Arc<QueryCache>>) {
     match TcpStream::connect(("127.0.0.1", upstream_port)).await {
-        Ok(mut upstream) => {
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-        }
+        Ok(mut upstream) => match cache {
+            Some(cache) => {
+                let _ = cache.serve(client, upstream).await;
+            }
+            None => {
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            }
+        },
         Err(_) => {
             let _ = client.write_all(&origin_down()).await;
             let mut sink = [0u8; 4096];

@@ -9,6 +9,7 @@ pub mod fakes;
 pub mod outage;
 pub mod postgres;
 pub mod process;
+pub mod query_cache;
 pub mod session;
 pub mod sign_in;
 pub mod smtp;
@@ -69,11 +70,21 @@ pub struct Options {
     /// Top-level wrangler.toml keys to leave out (e.g. "durable_objects": a deployment that
     /// lacks a binding).
     pub drop_config: Vec<&'static str>,
+    /// Whether the Hyperdrive stand-in in front of `DB` caches queries (production's `DB` is
+    /// created with caching disabled; `Enabled` is the misconfiguration the tests must catch).
+    pub db_caching: db_proxy::Caching,
 }
 
 impl Options {
     pub fn named(name: &'static str) -> Options {
-        Options { name, vars: Vec::new(), own_cluster: false, fakes: None, drop_config: Vec::new() }
+        Options {
+            name,
+            vars: Vec::new(),
+            own_cluster: false,
+            fakes: None,
+            drop_config: Vec::new(),
+            db_caching: db_proxy::Caching::Disabled,
+        }
     }
 }
 
@@ -86,6 +97,8 @@ pub struct Stack {
     pub fakes: Fakes,
     /// A client that does not follow redirects and keeps no cookies.
     pub http: reqwest::Client,
+    /// The Hyperdrive stand-in's query cache, when it caches.
+    pub db_cache: Option<std::sync::Arc<query_cache::QueryCache>>,
 }
 
 impl Stack {
@@ -155,7 +168,7 @@ impl Stack {
             vars.insert(k.to_string(), v);
         }
         // The Worker reaches Postgres through a stand-in for the Hyperdrive service.
-        let proxy = db_proxy::DbProxy::start(cluster.port).await;
+        let proxy = db_proxy::DbProxy::start(cluster.port, opts.db_caching).await;
         let worker_db_url = db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
         let worker = Worker::start(opts.name, port, &worker_db_url, &vars, &opts.drop_config).await;
         fakes.stripe.set_webhook_url(format!("{}/api/stripe/webhook", worker.base_url()));
@@ -165,7 +178,7 @@ impl Stack {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        Stack { worker, own_cluster: opts.own_cluster, cluster, db_url, fakes, http }
+        Stack { worker, own_cluster: opts.own_cluster, cluster, db_url, fakes, http, db_cache: proxy.cache }
     }
 
     pub fn url(&self, path: &str) -> String {

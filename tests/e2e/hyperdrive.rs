@@ -1,0 +1,89 @@
+//! Hyperdrive's query cache: reads answered from a cache for 60 s that no write invalidates.
+//! `DB` must be an uncached config (the suite runs through an uncached stand-in), so decisions
+//! read right after a write see that write. The same journeys on a stack whose `DB` stand-in
+//! caches, as Hyperdrive does by default, show that these tests would catch a cached `DB`.
+
+use crate::support::billing::{checkout, location, post_form, subscribe};
+use crate::support::db_proxy::Caching;
+use crate::support::fakes::stripe::{PACK, PRO, STARTER};
+use crate::support::session::unique_email;
+use crate::support::{Options, Stack};
+use crate::trials;
+use libtest_mimic::Trial;
+
+pub fn tests() -> Vec<Trial> {
+    trials![
+        signing_out_everywhere_takes_effect_on_the_very_next_request,
+        a_first_checkout_works_and_a_second_purchase_right_after_it_too,
+        a_second_plan_checkout_right_after_subscribing_is_sent_to_the_portal,
+        a_cached_db_binding_would_be_caught_by_these_tests,
+    ]
+}
+
+/// Another session of a user who just signed out everywhere: its next request's status, after
+/// both sessions were used (so a caching Hyperdrive would hold the session check).
+async fn other_session_after_signing_out_everywhere(s: &Stack) -> u16 {
+    let email = unique_email("hd-everywhere");
+    let (laptop, phone) = (s.sign_in_as(&email).await, s.sign_in_as(&email).await);
+    for user in [&laptop, &phone] {
+        let res = user.client.get(s.url("/dashboard")).send().await.unwrap();
+        assert_eq!(res.status(), 200, "signed in");
+    }
+    let res = post_form(s, &laptop, "/account/signout-everywhere", &[]).await;
+    assert_eq!(res.status(), 303, "signed out everywhere");
+    phone.client.get(s.url("/dashboard")).send().await.unwrap().status().as_u16()
+}
+
+/// A new customer's first checkout and a second purchase right after it: both statuses (303 to
+/// Stripe Checkout expected for each).
+async fn two_purchases_in_a_row(s: &Stack) -> (u16, u16) {
+    let user = s.sign_in_new("hd-first-checkout").await;
+    let first = checkout(s, &user, PACK, "").await.status().as_u16();
+    let second = checkout(s, &user, PACK, "").await.status().as_u16();
+    (first, second)
+}
+
+/// Whether a subscriber choosing another plan right after subscribing is sent to the portal
+/// (the answer's status and location otherwise).
+async fn second_plan_checkout_is_refused(s: &Stack) -> Result<(), (u16, String)> {
+    let user = s.sign_in_new("hd-second-plan").await;
+    subscribe(s, &user, STARTER).await;
+    let res = checkout(s, &user, PRO, "").await;
+    let (status, to) = (res.status().as_u16(), location(&res));
+    match status == 303 && to.starts_with(&format!("{}/portal/", s.stripe().url())) {
+        true => Ok(()),
+        false => Err((status, to)),
+    }
+}
+
+async fn signing_out_everywhere_takes_effect_on_the_very_next_request(s: &'static Stack) {
+    assert_eq!(other_session_after_signing_out_everywhere(s).await, 303, "the other session ended");
+}
+
+async fn a_first_checkout_works_and_a_second_purchase_right_after_it_too(s: &'static Stack) {
+    assert_eq!(two_purchases_in_a_row(s).await, (303, 303));
+}
+
+async fn a_second_plan_checkout_right_after_subscribing_is_sent_to_the_portal(s: &'static Stack) {
+    let refused = second_plan_checkout_is_refused(s).await;
+    assert_eq!(refused, Ok(()), "a second subscription must be refused (the portal instead)");
+}
+
+/// The negative control: the same journeys through a stand-in that caches like Hyperdrive's
+/// default config break, so the tests above are able to fail.
+async fn a_cached_db_binding_would_be_caught_by_these_tests(_: &'static Stack) {
+    let stack = Stack::start(Options { db_caching: Caching::Enabled, ..Options::named("hd-cached") }).await;
+    let s = &stack;
+    assert_eq!(
+        other_session_after_signing_out_everywhere(s).await,
+        200,
+        "through a cache, the old session's check is answered from before signing out"
+    );
+    let (first, second) = two_purchases_in_a_row(s).await;
+    assert_eq!(first, 303, "a first checkout reads nothing it wrote");
+    assert_eq!(second, 500, "the stored customer is read back as the cached 'none'");
+    // The cached "no subscription" lets the second plan past the refusal, and then the cached
+    // "no customer" fails it.
+    assert_eq!(second_plan_checkout_is_refused(s).await, Err((500, String::new())));
+    assert!(s.db_cache.as_ref().is_some_and(|c| c.hits() > 0), "answers came from the cache");
+}
