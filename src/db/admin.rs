@@ -37,7 +37,7 @@ pub async fn search_users(db: &Db, query: &str, limit: i64) -> Result<Vec<UserRo
          WHERE ($1 = '%%' OR u.email LIKE $1)
          ORDER BY u.id DESC LIMIT $2"
     );
-    let rows = db.query(&sql, &[(&pattern, Type::TEXT), (&limit, Type::INT8)]).await?;
+    let rows = db.read(&sql, &[(&pattern, Type::TEXT), (&limit, Type::INT8)]).await?;
     Ok(rows
         .iter()
         .map(|r| UserRow {
@@ -69,7 +69,7 @@ pub struct RevenueRow {
 /// payment is its first invoice, so subscription checkouts are not counted twice).
 pub async fn revenue(db: &Db) -> Result<Vec<RevenueRow>, AppError> {
     let rows = db
-        .query(
+        .read(
             "WITH paid AS (
                  SELECT currency, amount_paid AS amount, updated_at AS at FROM invoices WHERE status = 'paid'
                  UNION ALL
@@ -91,7 +91,7 @@ pub async fn revenue(db: &Db) -> Result<Vec<RevenueRow>, AppError> {
 /// Live subscriptions per plan (the ones that give their plan now).
 pub async fn active_subscriptions(db: &Db) -> Result<Vec<(String, i64)>, AppError> {
     let rows = db
-        .query(
+        .read(
             "SELECT s.plan, count(*) FROM subscriptions s
              WHERE s.status IN ('active', 'trialing', 'past_due')
                AND (s.ended_at IS NULL OR s.ended_at > now()) AND (s.cancel_at IS NULL OR s.cancel_at > now())
@@ -117,7 +117,7 @@ pub struct UsageRow {
 /// AI usage per day (UTC) over the last `days` days, newest first: what the tools charged.
 pub async fn usage_per_day(db: &Db, days: i64) -> Result<Vec<UsageRow>, AppError> {
     let rows = db
-        .query(
+        .read(
             "SELECT to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day,
                     count(*) FILTER (WHERE reason = 'agentwrite'),
                     coalesce(-sum(delta) FILTER (WHERE reason = 'agentwrite'), 0)::int8,
@@ -157,7 +157,7 @@ pub struct EventRow {
 
 pub async fn recent_events(db: &Db, limit: i64) -> Result<Vec<EventRow>, AppError> {
     let rows = db
-        .query(
+        .read(
             "SELECT id, type, outcome, coalesce(detail, ''), attempts,
                     to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
              FROM stripe_events ORDER BY received_at DESC, id LIMIT $1",

@@ -154,7 +154,7 @@ pub async fn checkouts_to_mention(db: &Db, user_id: i64) -> Result<Vec<CheckoutR
            AND updated_at > now() - interval '30 days'
          ORDER BY updated_at DESC LIMIT 5"
     );
-    Ok(db.query(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(checkout_row).collect())
+    Ok(db.read(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(checkout_row).collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -258,7 +258,7 @@ pub fn subscriptions_of_sql() -> String {
 /// The user's subscriptions, newest first.
 pub async fn subscriptions_of(db: &Db, user_id: i64) -> Result<Vec<SubscriptionRecord>, AppError> {
     let sql = subscriptions_of_sql();
-    Ok(db.query(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(subscription_row).collect())
+    Ok(db.read(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(subscription_row).collect())
 }
 
 pub async fn subscription(db: &Db, id: &str) -> Result<Option<SubscriptionRecord>, AppError> {
@@ -314,7 +314,7 @@ pub async fn record_invoice(db: &Db, i: &InvoiceRecord) -> Result<bool, AppError
 /// (invoice id, amount due, currency).
 pub async fn unsettled_invoices(db: &Db, user_id: i64) -> Result<Vec<(String, i64, String)>, AppError> {
     let rows = db
-        .query(
+        .read(
             "SELECT f.id, f.amount_due, f.currency FROM invoices f
              JOIN subscriptions s ON s.id = f.subscription_id
              WHERE f.user_id = $1 AND f.status = 'payment_failed'

@@ -4,9 +4,11 @@
 //! caches, as Hyperdrive does by default, show that these tests would catch a cached `DB`.
 
 use crate::support::billing::{checkout, location, post_form, subscribe};
-use crate::support::db_proxy::Caching;
+use crate::support::db_proxy::Mode;
 use crate::support::fakes::stripe::{PACK, PRO, STARTER};
+use crate::support::hyperdrive::{is_cacheable_read, Caching};
 use crate::support::session::unique_email;
+use crate::support::tools::grant;
 use crate::support::{Options, Stack};
 use crate::trials;
 use libtest_mimic::Trial;
@@ -17,6 +19,8 @@ pub fn tests() -> Vec<Trial> {
         a_first_checkout_works_and_a_second_purchase_right_after_it_too,
         a_second_plan_checkout_right_after_subscribing_is_sent_to_the_portal,
         a_cached_db_binding_would_be_caught_by_these_tests,
+        the_stand_in_caches_only_what_hyperdrive_would,
+        a_multi_row_read_that_tokio_postgres_cannot_follow_is_retried_once,
     ]
 }
 
@@ -72,7 +76,9 @@ async fn a_second_plan_checkout_right_after_subscribing_is_sent_to_the_portal(s:
 /// The negative control: the same journeys through a stand-in that caches like Hyperdrive's
 /// default config break, so the tests above are able to fail.
 async fn a_cached_db_binding_would_be_caught_by_these_tests(_: &'static Stack) {
-    let stack = Stack::start(Options { db_caching: Caching::Enabled, ..Options::named("hd-cached") }).await;
+    let stack =
+        Stack::start(Options { db_proxy: Mode::Hyperdrive(Caching::Enabled), ..Options::named("hd-cached") })
+            .await;
     let s = &stack;
     assert_eq!(
         other_session_after_signing_out_everywhere(s).await,
@@ -85,5 +91,48 @@ async fn a_cached_db_binding_would_be_caught_by_these_tests(_: &'static Stack) {
     // The cached "no subscription" lets the second plan past the refusal, and then the cached
     // "no customer" fails it.
     assert_eq!(second_plan_checkout_is_refused(s).await, Err((500, String::new())));
-    assert!(s.db_cache.as_ref().is_some_and(|c| c.hits() > 0), "answers came from the cache");
+    assert!(s.hyperdrive.as_ref().is_some_and(|h| h.hits() > 0), "answers came from the cache");
+}
+
+async fn the_stand_in_caches_only_what_hyperdrive_would(_: &'static Stack) {
+    for read in [
+        ghosttools::db::billing::subscriptions_of_sql(),
+        "SELECT id, email, session_version FROM users WHERE id = $1".into(),
+        "WITH x AS (SELECT 1) SELECT * FROM x".into(),
+    ] {
+        assert!(is_cacheable_read(&read), "a read: {read}");
+    }
+    for not_cached in [
+        "INSERT INTO billing_customers (user_id, stripe_customer_id) VALUES ($1, $2) RETURNING 1",
+        "WITH moved AS (UPDATE users SET name = $2 WHERE id = $1 RETURNING id) SELECT id FROM moved",
+        "SELECT id FROM checkout_sessions WHERE updated_at > now() - interval '30 days'",
+        "SELECT balance FROM credit_balances WHERE user_id = $1 FOR UPDATE",
+        "SELECT nextval('users_id_seq')",
+        "SELECT random()",
+        "SELECT CURRENT_TIMESTAMP",
+        "BEGIN",
+    ] {
+        assert!(!is_cacheable_read(not_cached), "not cached: {not_cached}");
+    }
+}
+
+/// tokio-postgres on Hyperdrive has been reported to fail reading multi-row answers with
+/// "unexpected message from server" (workers-sdk #13797, #13798): such a read is retried once.
+async fn a_multi_row_read_that_tokio_postgres_cannot_follow_is_retried_once(_: &'static Stack) {
+    let mode = Mode::Hyperdrive(Caching::Disabled);
+    let stack = Stack::start(Options { db_proxy: mode, ..Options::named("hd-garbled") }).await;
+    let s = &stack;
+    let hyperdrive = s.hyperdrive.as_ref().unwrap();
+    let user = s.sign_in_new("hd-garbled").await;
+    grant(s, user.user_id, 40).await;
+    let dashboard = || async { user.client.get(s.url("/dashboard")).send().await.unwrap().status().as_u16() };
+    // The dashboard's one statement answers two rows or more: the balance and the grant.
+    hyperdrive.garble_multi_row_answers(1);
+    assert_eq!(dashboard().await, 200, "the garbled read was retried");
+    assert_eq!(hyperdrive.garbled(), 1);
+    // Twice in a row is a failure the user sees, not a loop.
+    hyperdrive.garble_multi_row_answers(2);
+    assert_eq!(dashboard().await, 503, "retried once only");
+    assert_eq!(hyperdrive.garbled(), 3);
+    assert_eq!(dashboard().await, 200, "the next request is fine");
 }

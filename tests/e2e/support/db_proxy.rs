@@ -8,52 +8,56 @@
 //! down) and waits for the client to hang up — never closing first, since wrangler's proxy
 //! crashes on a write after the peer's FIN — so tests can stop and restart Postgres.
 //!
-//! Like a Hyperdrive config, a proxy caches queries or not ([`Caching`]): the `DB` binding's
-//! config is created with caching disabled, so the suite runs through an uncached proxy, and a
-//! stack of its own proves with a cached one that the tests would notice a cached `DB`.
+//! By default it relays bytes. A stack can ask for one that reads the protocol and plays
+//! Hyperdrive's query cache and faults ([`Hyperdrive`]): the `DB` binding's config is created
+//! with caching disabled, and stacks of their own prove that the tests would notice a cached
+//! `DB`, and that the Worker retries a read tokio-postgres could not follow.
 
-use super::query_cache::QueryCache;
+use super::hyperdrive::{Caching, Hyperdrive};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Whether the Hyperdrive config this proxy plays caches queries.
+/// What stands between the Worker and Postgres.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Caching {
-    /// `wrangler hyperdrive create … --caching-disabled` (what `DB` must be).
+pub enum Mode {
+    /// Bytes relayed as they come.
     #[default]
-    Disabled,
-    /// Hyperdrive's default: reads cached for 60 s, writes invalidate nothing.
-    Enabled,
+    Relay,
+    /// The protocol read, as Hyperdrive with this caching would.
+    Hyperdrive(Caching),
 }
 
 pub struct DbProxy {
     pub port: u16,
-    /// The query cache, when the proxy caches.
-    pub cache: Option<Arc<QueryCache>>,
+    /// The Hyperdrive played, unless the proxy relays bytes.
+    pub hyperdrive: Option<Arc<Hyperdrive>>,
 }
 
 impl DbProxy {
-    pub async fn start(upstream_port: u16, caching: Caching) -> DbProxy {
+    pub async fn start(upstream_port: u16, mode: Mode) -> DbProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind db proxy");
         let port = listener.local_addr().expect("proxy addr").port();
-        let cache = (caching == Caching::Enabled).then(|| Arc::new(QueryCache::default()));
-        let shared = cache.clone();
+        let hyperdrive = match mode {
+            Mode::Relay => None,
+            Mode::Hyperdrive(caching) => Some(Arc::new(Hyperdrive::new(caching))),
+        };
+        let shared = hyperdrive.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 tokio::spawn(forward(client, upstream_port, shared.clone()));
             }
         });
-        DbProxy { port, cache }
+        DbProxy { port, hyperdrive }
     }
 }
 
-async fn forward(mut client: TcpStream, upstream_port: u16, cache: Option<Arc<QueryCache>>) {
+async fn forward(mut client: TcpStream, upstream_port: u16, hyperdrive: Option<Arc<Hyperdrive>>) {
     match TcpStream::connect(("127.0.0.1", upstream_port)).await {
-        Ok(mut upstream) => match cache {
-            Some(cache) => {
-                let _ = cache.serve(client, upstream).await;
+        Ok(mut upstream) => match hyperdrive {
+            Some(hyperdrive) => {
+                let _ = hyperdrive.serve(client, upstream).await;
             }
             None => {
                 let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;

@@ -6,10 +6,10 @@
 pub mod billing;
 pub mod db_proxy;
 pub mod fakes;
+pub mod hyperdrive;
 pub mod outage;
 pub mod postgres;
 pub mod process;
-pub mod query_cache;
 pub mod session;
 pub mod sign_in;
 pub mod smtp;
@@ -70,9 +70,9 @@ pub struct Options {
     /// Top-level wrangler.toml keys to leave out (e.g. "durable_objects": a deployment that
     /// lacks a binding).
     pub drop_config: Vec<&'static str>,
-    /// Whether the Hyperdrive stand-in in front of `DB` caches queries (production's `DB` is
-    /// created with caching disabled; `Enabled` is the misconfiguration the tests must catch).
-    pub db_caching: db_proxy::Caching,
+    /// The stand-in for Hyperdrive in front of `DB`: bytes relayed, or the protocol read with
+    /// Hyperdrive's cache on (the misconfiguration tests must catch) or off, and its faults.
+    pub db_proxy: db_proxy::Mode,
 }
 
 impl Options {
@@ -83,7 +83,7 @@ impl Options {
             own_cluster: false,
             fakes: None,
             drop_config: Vec::new(),
-            db_caching: db_proxy::Caching::Disabled,
+            db_proxy: db_proxy::Mode::Relay,
         }
     }
 }
@@ -97,8 +97,8 @@ pub struct Stack {
     pub fakes: Fakes,
     /// A client that does not follow redirects and keeps no cookies.
     pub http: reqwest::Client,
-    /// The Hyperdrive stand-in's query cache, when it caches.
-    pub db_cache: Option<std::sync::Arc<query_cache::QueryCache>>,
+    /// The Hyperdrive played in front of `DB`, when the stand-in reads the protocol.
+    pub hyperdrive: Option<std::sync::Arc<hyperdrive::Hyperdrive>>,
 }
 
 impl Stack {
@@ -168,7 +168,7 @@ impl Stack {
             vars.insert(k.to_string(), v);
         }
         // The Worker reaches Postgres through a stand-in for the Hyperdrive service.
-        let proxy = db_proxy::DbProxy::start(cluster.port, opts.db_caching).await;
+        let proxy = db_proxy::DbProxy::start(cluster.port, opts.db_proxy).await;
         let worker_db_url = db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
         let worker = Worker::start(opts.name, port, &worker_db_url, &vars, &opts.drop_config).await;
         fakes.stripe.set_webhook_url(format!("{}/api/stripe/webhook", worker.base_url()));
@@ -178,7 +178,15 @@ impl Stack {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        Stack { worker, own_cluster: opts.own_cluster, cluster, db_url, fakes, http, db_cache: proxy.cache }
+        Stack {
+            worker,
+            own_cluster: opts.own_cluster,
+            cluster,
+            db_url,
+            fakes,
+            http,
+            hyperdrive: proxy.hyperdrive,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,7 +1,9 @@
-//! Hyperdrive's query cache, played between the Worker and Postgres by the [`DbProxy`] of a
-//! binding that caches (production facts: shared/notes/cloudflare-production.md → Hyperdrive).
+//! Hyperdrive as the Worker meets it, played between the Worker and Postgres by a [`DbProxy`]
+//! that reads the Postgres protocol (production facts: shared/notes/cloudflare-production.md →
+//! Hyperdrive): its query cache when the config caches, and on demand the fault reported for
+//! tokio-postgres on Hyperdrive, a multi-row answer that tokio-postgres cannot follow.
 //!
-//! The proxy reads the Postgres protocol: the client's messages in batches (up to Sync, a simple
+//! The proxy reads the client's messages in batches (up to Sync, a simple
 //! Query, or Terminate), each answered by the server's messages up to ReadyForQuery. A batch is
 //! served from the cache when it is a read outside a transaction: one extended-protocol query
 //! (the Worker's `query_typed`: unnamed Parse, Bind, Describe, Execute, Sync) whose text is a
@@ -10,11 +12,16 @@
 //! bound parameters (the Parse and Bind messages), shared by every connection, and — as in
 //! production — a write invalidates nothing. Errors are not cached.
 //!
+//! A garbled answer (see [`Hyperdrive::garble_multi_row_answers`]) carries a stray
+//! ParseComplete after its first row, which tokio-postgres reports as "unexpected message from
+//! server" — the symptom of workers-sdk #13797 and #13798 — then the rest of the answer, so the
+//! connection stays in step as it would after a pooler's hiccup.
+//!
 //! [`DbProxy`]: super::db_proxy::DbProxy
 
 use std::collections::HashMap;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -30,16 +37,44 @@ const CANCEL_REQUEST: u32 = 80877102;
 /// Answers by key (Parse and Bind messages), with when they were stored.
 type Entries = HashMap<Vec<u8>, (Instant, Vec<u8>)>;
 
-#[derive(Default)]
-pub struct QueryCache {
-    entries: Mutex<Entries>,
-    hits: AtomicU64,
+/// Whether the Hyperdrive config played caches queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Caching {
+    /// `wrangler hyperdrive create … --caching-disabled` (what `DB` must be).
+    #[default]
+    Disabled,
+    /// Hyperdrive's default: reads cached for 60 s, writes invalidate nothing.
+    Enabled,
 }
 
-impl QueryCache {
+#[derive(Default)]
+pub struct Hyperdrive {
+    caching: Caching,
+    entries: Mutex<Entries>,
+    hits: AtomicU64,
+    /// Multi-row answers still to garble, and how many were.
+    to_garble: AtomicU32,
+    garbled: AtomicU32,
+}
+
+impl Hyperdrive {
+    pub fn new(caching: Caching) -> Hyperdrive {
+        Hyperdrive { caching, ..Hyperdrive::default() }
+    }
+
     /// Reads answered from the cache so far.
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Garbles the next `n` answers of two rows or more (any connection).
+    pub fn garble_multi_row_answers(&self, n: u32) {
+        self.to_garble.store(n, Ordering::SeqCst);
+    }
+
+    /// Answers garbled so far.
+    pub fn garbled(&self) -> u32 {
+        self.garbled.load(Ordering::SeqCst)
     }
 
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
@@ -66,7 +101,8 @@ impl QueryCache {
             if batch.last().is_some_and(|m| m.tag == b'X') {
                 return server.write_all(&raw).await;
             }
-            let key = if idle { cache_key(&batch) } else { None };
+            let caches = self.caching == Caching::Enabled && idle;
+            let key = if caches { cache_key(&batch) } else { None };
             if let Some(hit) = key.as_deref().and_then(|k| self.get(k)) {
                 client.write_all(&hit).await?;
                 continue;
@@ -74,12 +110,45 @@ impl QueryCache {
             server.write_all(&raw).await?;
             let (answer, failed);
             (answer, failed, idle) = read_answer(&mut server).await?;
+            if let Some(garbled) = self.garble(&answer) {
+                client.write_all(&garbled).await?;
+                continue;
+            }
             client.write_all(&answer).await?;
             if let (Some(key), false) = (key, failed) {
                 self.put(key, answer);
             }
         }
     }
+}
+
+impl Hyperdrive {
+    /// The answer with a stray ParseComplete after its first row, when it has two rows or more
+    /// and a garbling is due.
+    fn garble(&self, answer: &[u8]) -> Option<Vec<u8>> {
+        let rows = messages(answer).filter(|(tag, _)| *tag == b'D').count();
+        if rows < 2 {
+            return None;
+        }
+        let due = self.to_garble.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        due.ok()?;
+        self.garbled.fetch_add(1, Ordering::SeqCst);
+        let (_, first_row) = messages(answer).find(|(tag, _)| *tag == b'D')?;
+        let cut = first_row.end;
+        Some([&answer[..cut], &[b'1', 0, 0, 0, 4][..], &answer[cut..]].concat())
+    }
+}
+
+/// The messages in a run of backend messages: tag and byte range.
+fn messages(bytes: &[u8]) -> impl Iterator<Item = (u8, std::ops::Range<usize>)> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let head = bytes.get(at..at + 5)?;
+        let end = at + 1 + u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let range = at..end;
+        at = end;
+        Some((head[0], range))
+    })
 }
 
 struct Message {
