@@ -94,7 +94,10 @@ async fn a_cached_db_binding_would_be_caught_by_these_tests(_: &'static Stack) {
     assert!(s.hyperdrive.as_ref().is_some_and(|h| h.hits() > 0), "answers came from the cache");
 }
 
-async fn the_stand_in_caches_only_what_hyperdrive_would(_: &'static Stack) {
+async fn the_stand_in_caches_only_what_hyperdrive_would(shared: &'static Stack) {
+    let hyperdrive =
+        shared.hyperdrive.as_ref().expect("the suite's DB goes through the protocol-reading stand-in");
+    assert_eq!(hyperdrive.caching(), Caching::Disabled, "and does not cache, as production's DB must not");
     for read in [
         ghosttools::db::billing::subscriptions_of_sql(),
         "SELECT id, email, session_version FROM users WHERE id = $1".into(),

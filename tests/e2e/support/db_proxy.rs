@@ -8,10 +8,11 @@
 //! down) and waits for the client to hang up — never closing first, since wrangler's proxy
 //! crashes on a write after the peer's FIN — so tests can stop and restart Postgres.
 //!
-//! By default it relays bytes. A stack can ask for one that reads the protocol and plays
-//! Hyperdrive's query cache and faults ([`Hyperdrive`]): the `DB` binding's config is created
-//! with caching disabled, and stacks of their own prove that the tests would notice a cached
-//! `DB`, and that the Worker retries a read tokio-postgres could not follow.
+//! It relays bytes ([`Mode::Relay`], for stacks that stop Postgres) or reads the protocol and
+//! plays Hyperdrive's query cache and faults ([`Hyperdrive`]). The shared stack reads the
+//! protocol with caching disabled, as production's `DB` config is created; stacks of their own
+//! prove that the tests would notice a cached `DB`, and that the Worker retries a read
+//! tokio-postgres could not follow.
 
 use super::hyperdrive::{Caching, Hyperdrive};
 use std::sync::Arc;

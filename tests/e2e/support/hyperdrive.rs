@@ -62,6 +62,10 @@ impl Hyperdrive {
         Hyperdrive { caching, ..Hyperdrive::default() }
     }
 
+    pub fn caching(&self) -> Caching {
+        self.caching
+    }
+
     /// Reads answered from the cache so far.
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)

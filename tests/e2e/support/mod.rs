@@ -255,7 +255,10 @@ fn shared_cluster() -> Cluster {
 
 /// Starts the shared stack (once, before the tests run).
 pub fn start_shared() {
-    let stack = runtime().block_on(Stack::start(Options::named("shared")));
+    // Through a stand-in that reads the protocol as Hyperdrive does, with caching disabled as
+    // production's DB config is (stacks of their own that stop Postgres keep the byte relay).
+    let db_proxy = db_proxy::Mode::Hyperdrive(hyperdrive::Caching::Disabled);
+    let stack = runtime().block_on(Stack::start(Options { db_proxy, ..Options::named("shared") }));
     let _ = SHARED.set(stack);
 }
 
