@@ -5,7 +5,8 @@
 //! Usage: `preflight [--env-file FILE | --from-wrangler] [--stripe-test-mode] [wrangler.toml]`
 //! - no option: secrets are read from this shell's environment (export them first);
 //! - `--env-file FILE`: from a dotenv file (the one `wrangler secret bulk FILE` uploads);
-//! - `--from-wrangler`: the names `wrangler secret list` reports (values cannot be checked).
+//! - `--from-wrangler`: the names `wrangler secret list` reports (values cannot be checked),
+//!   and the `DB` binding's Hyperdrive config (`wrangler hyperdrive get`): caching must be off.
 //!   The command is `npx wrangler` unless `WRANGLER` names another (a path, or words).
 //!
 //! Exit status: 0 ready, 1 problems found, 2 the inputs could not be read.
@@ -77,7 +78,11 @@ mod native {
             },
         };
         println!("preflight: {path}; secrets {described}");
-        Ok(finish(&preflight::check(&manifest, &secrets, mode)))
+        let mut report = preflight::check(&manifest, &secrets, mode);
+        if matches!(secrets, Secrets::Uploaded(_)) {
+            check_db_config(&path, &manifest, &mut report);
+        }
+        Ok(finish(&report))
     }
 
     fn finish(report: &Report) -> i32 {
@@ -94,42 +99,66 @@ mod native {
 
     /// Runs `wrangler secret list --format json` for this wrangler.toml's Worker.
     fn uploaded_secrets(manifest: &str) -> Result<std::collections::BTreeSet<String>, preflight::Problem> {
-        let wrangler = std::env::var("WRANGLER").unwrap_or_else(|_| "npx wrangler".into());
-        let mut words = wrangler.split_whitespace();
-        let program = words.next().unwrap_or("npx");
-        let output = Command::new(program)
-            .args(words)
-            .args(["secret", "list", "--format", "json", "--config", manifest])
-            .env("WRANGLER_SEND_METRICS", "false")
-            .output();
         let login = "log in with `npx wrangler login` (or export CLOUDFLARE_API_TOKEN), or check a file \
                      instead: `make preflight ENV_FILE=.prod.env`";
         let failed = |why: String| preflight::Problem {
             what: format!("cannot list the Worker's secrets: {why}"),
             fix: login.into(),
         };
-        let output = output.map_err(|e| failed(format!("{wrangler}: {e}")))?;
-        if !output.status.success() {
-            let text = format!(
-                "{}\n{}",
-                String::from_utf8_lossy(&output.stderr),
-                String::from_utf8_lossy(&output.stdout)
-            );
-            let text = strip_colours(&text);
-            let lines: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.contains("Logs were written"))
-                .collect();
-            let why = lines
-                .iter()
-                .find(|l| l.contains("[ERROR]"))
-                .or(lines.last())
-                .map(|l| l.trim_start_matches("✘ ").to_string())
-                .unwrap_or_else(|| format!("{wrangler} exited with {}", output.status));
-            return Err(failed(why));
+        let stdout =
+            wrangler(&["secret", "list", "--format", "json", "--config", manifest]).map_err(failed)?;
+        preflight::parse_secret_list(&stdout).map_err(failed)
+    }
+
+    /// Reads the `DB` binding's Hyperdrive config (`wrangler hyperdrive get <id>`) and refuses
+    /// one that caches queries.
+    fn check_db_config(manifest_path: &str, manifest: &toml::Table, report: &mut Report) {
+        let Some(id) = preflight::db_hyperdrive_id(manifest) else { return };
+        let read = wrangler(&["hyperdrive", "get", &id, "--config", manifest_path])
+            .and_then(|stdout| preflight::parse_hyperdrive_config(&stdout));
+        match read {
+            Ok(cache) => preflight::check_db_caching(&id, cache, report),
+            Err(why) => report.problems.push(preflight::Problem {
+                what: format!("cannot read the Hyperdrive config {id} (binding DB): {why}"),
+                fix: "check the id under [[hyperdrive]] in wrangler.toml (`npx wrangler hyperdrive list`) \
+                      and that this login may read it"
+                    .into(),
+            }),
         }
-        preflight::parse_secret_list(&String::from_utf8_lossy(&output.stdout)).map_err(failed)
+    }
+
+    /// Runs wrangler (`npx wrangler` unless `WRANGLER` names another) and answers its stdout, or
+    /// the line of its output that says why it failed.
+    fn wrangler(args: &[&str]) -> Result<String, String> {
+        let wrangler = std::env::var("WRANGLER").unwrap_or_else(|_| "npx wrangler".into());
+        let mut words = wrangler.split_whitespace();
+        let program = words.next().unwrap_or("npx");
+        let output = Command::new(program)
+            .args(words)
+            .args(args)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .output()
+            .map_err(|e| format!("{wrangler}: {e}"))?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let text = strip_colours(&text);
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.contains("Logs were written"))
+            .collect();
+        Err(lines
+            .iter()
+            .find(|l| l.contains("[ERROR]"))
+            .or(lines.last())
+            .map(|l| l.trim_start_matches("✘ ").to_string())
+            .unwrap_or_else(|| format!("{wrangler} exited with {}", output.status)))
     }
 
     /// Wrangler colours its errors even into a pipe when it believes in a terminal.

@@ -63,7 +63,7 @@ pub async fn search_users(db: &Db, query: &str, limit: i64) -> Result<Vec<UserRo
          ORDER BY u.id DESC LIMIT $2",
         on_hold_sql("u.id")
     );
-    let rows = db.query(&sql, &[(&pattern, Type::TEXT), (&limit, Type::INT8)]).await?;
+    let rows = db.read(&sql, &[(&pattern, Type::TEXT), (&limit, Type::INT8)]).await?;
     Ok(rows
         .iter()
         .map(|r| UserRow {
@@ -111,7 +111,7 @@ pub struct ReversalRow {
 /// Refunded or disputed charges of accounts whose email contains `query`, newest first.
 pub async fn reversals(db: &Db, query: &str, limit: i64) -> Result<Vec<ReversalRow>, AppError> {
     let rows = db
-        .query(
+        .read(
             "WITH charges AS (SELECT charge_id, user_id FROM charge_reversals
                               UNION SELECT charge_id, user_id FROM disputes)
              SELECT c.charge_id, coalesce(u.email, '(deleted account #' || u.id || ')'),
@@ -175,7 +175,7 @@ pub async fn revenue(db: &Db) -> Result<Vec<RevenueRow>, AppError> {
                 coalesce(sum(amount) FILTER (WHERE at > now() - interval '30 days'), 0)::int8
          FROM money WHERE currency <> '' GROUP BY currency ORDER BY 2 DESC"
     );
-    let rows = db.query(&sql, &[]).await?;
+    let rows = db.read(&sql, &[]).await?;
     Ok(rows
         .iter()
         .map(|r| RevenueRow { currency: r.get(0), all_time: r.get(1), last_30_days: r.get(2) })
@@ -185,7 +185,7 @@ pub async fn revenue(db: &Db) -> Result<Vec<RevenueRow>, AppError> {
 /// Live subscriptions per plan (the ones that give their plan now).
 pub async fn active_subscriptions(db: &Db) -> Result<Vec<(String, i64)>, AppError> {
     let rows = db
-        .query(
+        .read(
             "SELECT s.plan, count(*) FROM subscriptions s
              WHERE s.status IN ('active', 'trialing', 'past_due')
                AND (s.ended_at IS NULL OR s.ended_at > now()) AND (s.cancel_at IS NULL OR s.cancel_at > now())
@@ -211,7 +211,7 @@ pub struct UsageRow {
 /// AI usage per day (UTC) over the last `days` days, newest first: what the tools charged.
 pub async fn usage_per_day(db: &Db, days: i64) -> Result<Vec<UsageRow>, AppError> {
     let rows = db
-        .query(
+        .read(
             "SELECT to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day,
                     count(*) FILTER (WHERE reason = 'agentwrite'),
                     coalesce(-sum(delta) FILTER (WHERE reason = 'agentwrite'), 0)::int8,
@@ -251,7 +251,7 @@ pub struct EventRow {
 
 pub async fn recent_events(db: &Db, limit: i64) -> Result<Vec<EventRow>, AppError> {
     let rows = db
-        .query(
+        .read(
             "SELECT id, type, outcome, coalesce(detail, ''), attempts,
                     to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
              FROM stripe_events ORDER BY received_at DESC, id LIMIT $1",

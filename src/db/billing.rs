@@ -19,26 +19,29 @@ pub async fn customer_of(db: &Db, user_id: i64) -> Result<Option<String>, AppErr
 
 /// Stores the user's customer id unless one is stored already; answers the one that is.
 ///
-/// One statement, safe under any race: `ON CONFLICT DO NOTHING` without a target makes both
-/// unique indexes arbiters. Two first checkouts of one user get the same customer from Stripe
-/// (same idempotency key), so the loser conflicts on the customer id as well as on the user;
-/// with only `(user_id)` as arbiter that second index raised a unique violation (a 500). The
-/// loser then reads the winner's row in a statement of its own, whose snapshot sees the commit
-/// the conflict check waited for.
+/// One statement, whatever a query cache or a race does: the insert's `ON CONFLICT DO NOTHING`
+/// has no target, so both unique indexes are arbiters (two first checkouts of one user get the
+/// same customer from Stripe, and the loser conflicts on the customer id as well as the user;
+/// with only `(user_id)` as arbiter that second index raised a unique violation, a 500). The
+/// stored row comes back from the same statement, which writes and so is never served from
+/// Hyperdrive's cache (a separate read after the insert could be). A conflict with a row
+/// committed while this statement waited is not in its snapshot: then the statement runs once
+/// more, and sees it.
 pub async fn save_customer(db: &Db, user_id: i64, customer_id: &str) -> Result<String, AppError> {
-    let inserted = db
-        .query_opt(
-            "INSERT INTO billing_customers (user_id, stripe_customer_id) VALUES ($1, $2)
-             ON CONFLICT DO NOTHING RETURNING stripe_customer_id",
-            &[(&user_id, Type::INT8), (&customer_id, Type::TEXT)],
-        )
-        .await?;
-    match inserted {
-        Some(row) => Ok(row.get(0)),
-        None => customer_of(db, user_id).await?.ok_or_else(|| {
-            AppError::internal(format!("customer {customer_id} is stored for another user than {user_id}"))
-        }),
+    const SAVE: &str = "WITH inserted AS (
+             INSERT INTO billing_customers (user_id, stripe_customer_id) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING RETURNING stripe_customer_id)
+         SELECT stripe_customer_id FROM inserted
+         UNION ALL
+         SELECT stripe_customer_id FROM billing_customers
+         WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM inserted)";
+    for _ in 0..2 {
+        let row = db.query_opt(SAVE, &[(&user_id, Type::INT8), (&customer_id, Type::TEXT)]).await?;
+        if let Some(row) = row {
+            return Ok(row.get(0));
+        }
     }
+    Err(AppError::internal(format!("customer {customer_id} is stored for another user than {user_id}")))
 }
 
 pub async fn user_of_customer(db: &Db, customer_id: &str) -> Result<Option<i64>, AppError> {
@@ -191,7 +194,7 @@ pub async fn checkouts_to_mention(db: &Db, user_id: i64) -> Result<Vec<CheckoutR
            AND updated_at > now() - interval '30 days'
          ORDER BY updated_at DESC LIMIT 5"
     );
-    Ok(db.query(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(checkout_row).collect())
+    Ok(db.read(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(checkout_row).collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -295,7 +298,7 @@ pub fn subscriptions_of_sql() -> String {
 /// The user's subscriptions, newest first.
 pub async fn subscriptions_of(db: &Db, user_id: i64) -> Result<Vec<SubscriptionRecord>, AppError> {
     let sql = subscriptions_of_sql();
-    Ok(db.query(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(subscription_row).collect())
+    Ok(db.read(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(subscription_row).collect())
 }
 
 pub async fn subscription(db: &Db, id: &str) -> Result<Option<SubscriptionRecord>, AppError> {
@@ -351,7 +354,7 @@ pub async fn record_invoice(db: &Db, i: &InvoiceRecord) -> Result<bool, AppError
 /// (invoice id, amount due, currency).
 pub async fn unsettled_invoices(db: &Db, user_id: i64) -> Result<Vec<(String, i64, String)>, AppError> {
     let rows = db
-        .query(
+        .read(
             "SELECT f.id, f.amount_due, f.currency FROM invoices f
              JOIN subscriptions s ON s.id = f.subscription_id
              WHERE f.user_id = $1 AND f.status = 'payment_failed'

@@ -180,7 +180,7 @@ pub const RECENT_SQL: &str = "SELECT id, delta, reason, reference, note,
 
 /// The newest `limit` ledger entries of a user, newest first, with running balances.
 pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<LedgerEntry>, AppError> {
-    let rows = db.query(RECENT_SQL, &[(&user_id, Type::INT8), (&limit, Type::INT8)]).await?;
+    let rows = db.read(RECENT_SQL, &[(&user_id, Type::INT8), (&limit, Type::INT8)]).await?;
     Ok(rows
         .iter()
         .map(|r| LedgerEntry {

@@ -38,7 +38,7 @@ pub async fn load(db: &Db, user_id: i64, shown: i64) -> Result<DashboardData, Ap
         subscriptions_of_sql()
     );
     let offset = 0_i64;
-    let rows = db.query(&sql, &[(&user_id, Type::INT8), (&shown, Type::INT8), (&offset, Type::INT8)]).await?;
+    let rows = db.read(&sql, &[(&user_id, Type::INT8), (&shown, Type::INT8), (&offset, Type::INT8)]).await?;
     let parts = rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)));
     assemble(parts)
 }

@@ -36,7 +36,7 @@ pub const PAGE_SQL: &str =
 /// never repeat or skip an item).
 pub async fn page(db: &Db, user_id: i64, limit: i64, offset: i64) -> Result<Vec<HistoryItem>, AppError> {
     let rows =
-        db.query(PAGE_SQL, &[(&user_id, Type::INT8), (&limit, Type::INT8), (&offset, Type::INT8)]).await?;
+        db.read(PAGE_SQL, &[(&user_id, Type::INT8), (&limit, Type::INT8), (&offset, Type::INT8)]).await?;
     Ok(rows
         .iter()
         .map(|r| HistoryItem {

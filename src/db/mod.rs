@@ -118,6 +118,22 @@ impl Db {
         Ok(self.round_trip(self.client.query_typed(sql, params)).await?)
     }
 
+    /// A read of any number of rows (it changes nothing, so running it twice is harmless),
+    /// retried once when tokio-postgres reports "unexpected message from server": reported on
+    /// Hyperdrive for `query_typed` reading multi-row results (workers-sdk #13797, #13798;
+    /// see docs/operations.md → Troubleshooting). The failed attempt's leftover messages are
+    /// discarded by the connection up to its ReadyForQuery, so the retry starts in step.
+    /// Anything that writes goes through `query` or `execute`, never retried.
+    pub async fn read(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, AppError> {
+        match self.round_trip(self.client.query_typed(sql, params)).await {
+            Err(e) if is_unexpected_message(&e) => {
+                crate::ctx::log_line("warn", "", &format!("database read retried after: {e}"));
+                Ok(self.round_trip(self.client.query_typed(sql, params)).await?)
+            }
+            answer => Ok(answer?),
+        }
+    }
+
     pub async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, AppError> {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
@@ -166,6 +182,11 @@ impl From<tokio_postgres::Error> for AppError {
             None => AppError::DatabaseUnavailable(e.to_string()),
         }
     }
+}
+
+/// tokio-postgres' `Kind::UnexpectedMessage` (not exposed as a kind; its text is fixed).
+fn is_unexpected_message(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_none() && e.to_string() == "unexpected message from server"
 }
 
 fn is_unavailable(sqlstate: &str) -> bool {

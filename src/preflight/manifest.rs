@@ -43,7 +43,7 @@ fn str_of<'a>(table: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn hyperdrive(manifest: &Table, report: &mut Report) {
-    let create = "create one: `npx wrangler hyperdrive create ghosttools \
+    let create = "create one: `npx wrangler hyperdrive create ghosttools --caching-disabled \
                   --connection-string=\"postgres://USER:PASSWORD@HOST:5432/DATABASE\"` and put the id it \
                   prints under [[hyperdrive]] in wrangler.toml (`npx wrangler hyperdrive list` shows existing ones)";
     let db = manifest
@@ -65,6 +65,18 @@ fn hyperdrive(manifest: &Table, report: &mut Report) {
         ),
         Some(_) => {}
     }
+}
+
+/// The `DB` binding's Hyperdrive id, when it is a real one (what `wrangler hyperdrive get` takes).
+pub fn db_hyperdrive_id(manifest: &Table) -> Option<String> {
+    let db = manifest
+        .get("hyperdrive")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|h| str_of(h, "binding") == Some(DB_BINDING))?;
+    let id = str_of(db, "id")?;
+    let real = id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()) && !id.chars().all(|c| c == '0');
+    real.then(|| id.to_string())
 }
 
 fn durable_object(manifest: &Table, report: &mut Report) {

@@ -8,11 +8,14 @@
 //! Native only (the `preflight` binary); pure, so every check is unit-tested.
 
 mod dotenv;
+mod hyperdrive;
 mod manifest;
 mod settings;
 mod wrangler;
 
 pub use dotenv::parse as parse_dotenv;
+pub use hyperdrive::{check_db_caching, parse_config as parse_hyperdrive_config, QueryCache};
+pub use manifest::db_hyperdrive_id;
 pub use wrangler::parse_secret_list;
 
 use std::collections::{BTreeSet, HashMap};

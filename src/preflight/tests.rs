@@ -297,3 +297,42 @@ fn the_report_prints_each_problem_with_its_fix() {
         "{text}"
     );
 }
+
+/// `wrangler hyperdrive get` as wrangler 4.86 prints it: a banner, then the API's object.
+fn hyperdrive_get(caching: &str) -> String {
+    format!(
+        " ⛅️ wrangler 4.86.0\n───────────────────\n{{\n  \"id\": \"4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a\",\n  \"name\": \"ghosttools\",\n  \"origin\": {{\n    \"host\": \"db.example.net\",\n    \"port\": 5432,\n    \"database\": \"ghosttools\",\n    \"scheme\": \"postgres\",\n    \"user\": \"ghosttools\"\n  }}{caching}\n}}\n"
+    )
+}
+
+#[test]
+fn a_hyperdrive_config_caches_unless_it_says_disabled() {
+    let parse = |caching: &str| parse_hyperdrive_config(&hyperdrive_get(caching)).unwrap();
+    assert_eq!(parse(",\n  \"caching\": {\n    \"disabled\": true\n  }"), QueryCache::Disabled);
+    assert_eq!(parse(""), QueryCache::Enabled { max_age: None });
+    assert_eq!(
+        parse(",\n  \"caching\": {\n    \"disabled\": false,\n    \"max_age\": 60,\n    \"stale_while_revalidate\": 15\n  }"),
+        QueryCache::Enabled { max_age: Some(60) }
+    );
+    assert!(parse_hyperdrive_config("✘ [ERROR] A request to the Cloudflare API failed").is_err());
+}
+
+#[test]
+fn a_db_binding_that_caches_is_refused_with_the_update_command() {
+    let mut report = Report::default();
+    check_db_caching("4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a", QueryCache::Disabled, &mut report);
+    assert!(report.ready());
+    check_db_caching("4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a", QueryCache::Enabled { max_age: None }, &mut report);
+    let p = &report.problems[0];
+    assert!(p.what.contains("(binding DB) caches queries (60 s, Hyperdrive's default)"), "{p:?}");
+    assert_eq!(p.fix, "`npx wrangler hyperdrive update 4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a --caching-disabled`");
+}
+
+#[test]
+fn only_a_real_db_hyperdrive_id_is_looked_up() {
+    let manifest: toml::Table = MANIFEST.parse().unwrap();
+    assert_eq!(db_hyperdrive_id(&manifest).as_deref(), Some("4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a"));
+    let placeholder: toml::Table =
+        MANIFEST.replace("4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a", &"0".repeat(32)).parse().unwrap();
+    assert_eq!(db_hyperdrive_id(&placeholder), None);
+}

@@ -23,6 +23,7 @@ mod credits;
 mod faults;
 mod faults_database;
 mod health;
+mod hyperdrive;
 mod load;
 mod migrations;
 mod operations;
@@ -68,6 +69,7 @@ fn main() {
         faults::tests(),
         faults_database::tests(),
         health::tests(),
+        hyperdrive::tests(),
         load::tests(),
         migrations::tests(),
         operations::tests(),

@@ -18,6 +18,7 @@ pub fn tests() -> Vec<Trial> {
         preflight_refuses_an_env_file_it_cannot_read_with_exit_status_2,
         preflight_checks_the_secret_names_wrangler_lists_and_says_values_were_not_checked,
         preflight_names_a_secret_missing_from_cloudflare_with_the_put_command,
+        preflight_refuses_a_db_binding_whose_hyperdrive_config_caches_queries,
         preflight_explains_a_failed_wrangler_login,
         deploy_check_passes_a_bundle_under_the_limit_and_fails_one_over_it,
         deploy_check_fails_when_the_bundle_does_not_build,
@@ -80,16 +81,44 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// A fake `wrangler` that records its arguments and prints `secret list --format json` as
-/// wrangler 4.86 does: `JSON.stringify(secrets, null, "  ")` of the API's `{name, type}` list.
-fn fake_wrangler_listing(dir: &Path, names: &[&str]) -> PathBuf {
+/// What `wrangler hyperdrive get` prints for a config created with `--caching-disabled`.
+const UNCACHED: &str = r#""caching": { "disabled": true }"#;
+/// … and for one created without it (the API's answer for Hyperdrive's default).
+const CACHED: &str = r#""caching": { "disabled": false, "max_age": 60, "stale_while_revalidate": 15 }"#;
+
+/// A fake `wrangler` that records each command line and answers as wrangler 4.86 does:
+/// `secret list --format json` with `JSON.stringify(secrets, null, "  ")` of the API's
+/// `{name, type}` list, and `hyperdrive get <id>` with its banner and the config as JSON whose
+/// caching is `caching`.
+fn fake_wrangler_listing(dir: &Path, names: &[&str], caching: &str) -> PathBuf {
     let entries: Vec<String> = names
         .iter()
         .map(|n| format!("  {{\n    \"name\": \"{n}\",\n    \"type\": \"secret_text\"\n  }}"))
         .collect();
     let json = format!("[\n{}\n]", entries.join(",\n"));
+    let script_text = r#"echo "$*" >> 'ARGS'
+case "$1 $2" in
+'secret list') cat <<'JSON'
+LIST
+JSON
+;;
+'hyperdrive get') printf ' ⛅️ wrangler 4.86.0\n───────────────────\n'; cat <<JSON
+{
+  "id": "$3",
+  "name": "ghosttools",
+  "origin": { "host": "db.example.net", "port": 5432, "scheme": "postgres" },
+  CACHING
+}
+JSON
+;;
+*) echo "unexpected: $*" >&2; exit 9;;
+esac"#;
     let args = dir.join("args");
-    script(dir, "wrangler", &format!("echo \"$*\" > '{}'\ncat <<'JSON'\n{json}\nJSON", args.display()))
+    let text = script_text
+        .replace("ARGS", &args.display().to_string())
+        .replace("LIST", &json)
+        .replace("CACHING", caching);
+    script(dir, "wrangler", &text)
 }
 
 async fn preflight_names_every_missing_production_setting_and_the_placeholder_binding(_: &'static Stack) {
@@ -97,7 +126,7 @@ async fn preflight_names_every_missing_production_setting_and_the_placeholder_bi
     assert_eq!(run.code, 1, "{}", run.stdout);
     for needle in [
         "problem: wrangler.toml: the Hyperdrive id is the placeholder",
-        "fix: create one: `npx wrangler hyperdrive create ghosttools",
+        "fix: create one: `npx wrangler hyperdrive create ghosttools --caching-disabled",
         "problem: NEXTAUTH_SECRET: is not set",
         "problem: STRIPE_SECRET_KEY: is not set",
         "problem: OPENAI_API_KEY: is not set",
@@ -197,7 +226,7 @@ async fn preflight_checks_the_secret_names_wrangler_lists_and_says_values_were_n
     let dir = tempfile::tempdir().unwrap();
     let manifest = production_manifest(dir.path());
     let names: Vec<&str> = GOOD_SECRETS.iter().map(|(k, _)| *k).collect();
-    let wrangler = fake_wrangler_listing(dir.path(), &names);
+    let wrangler = fake_wrangler_listing(dir.path(), &names, UNCACHED);
     let run = preflight(
         &["--from-wrangler", manifest.to_str().unwrap()],
         &[("WRANGLER", wrangler.to_str().unwrap())],
@@ -206,14 +235,43 @@ async fn preflight_checks_the_secret_names_wrangler_lists_and_says_values_were_n
     assert!(run.stdout.contains("secrets uploaded to Cloudflare (names only)"), "{}", run.stdout);
     assert!(run.stdout.contains("note: secret values cannot be read back from Cloudflare"), "{}", run.stdout);
     let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
-    assert_eq!(args.trim(), format!("secret list --format json --config {}", manifest.display()));
+    let m = manifest.display();
+    assert_eq!(
+        args.lines().collect::<Vec<_>>(),
+        [
+            format!("secret list --format json --config {m}"),
+            format!("hyperdrive get 4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a --config {m}")
+        ]
+    );
+}
+
+async fn preflight_refuses_a_db_binding_whose_hyperdrive_config_caches_queries(_: &'static Stack) {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = production_manifest(dir.path());
+    let names: Vec<&str> = GOOD_SECRETS.iter().map(|(k, _)| *k).collect();
+    let wrangler = fake_wrangler_listing(dir.path(), &names, CACHED);
+    let run = preflight(
+        &["--from-wrangler", manifest.to_str().unwrap()],
+        &[("WRANGLER", wrangler.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "problem: Hyperdrive 4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a (binding DB) caches queries (60 s): sessions, \
+             customers, plans and balances would be read stale after a write\n    \
+             fix: `npx wrangler hyperdrive update 4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a --caching-disabled`"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("preflight: 1 problem — not ready for production"), "{}", run.stdout);
 }
 
 async fn preflight_names_a_secret_missing_from_cloudflare_with_the_put_command(_: &'static Stack) {
     let dir = tempfile::tempdir().unwrap();
     let manifest = production_manifest(dir.path());
     let names: Vec<&str> = GOOD_SECRETS.iter().map(|(k, _)| *k).filter(|k| *k != "OPENAI_API_KEY").collect();
-    let wrangler = fake_wrangler_listing(dir.path(), &names);
+    let wrangler = fake_wrangler_listing(dir.path(), &names, UNCACHED);
     // A value exported in the shell does not stand in for a secret Cloudflare lacks.
     let env = [("WRANGLER", wrangler.to_str().unwrap()), ("OPENAI_API_KEY", GOOD_SECRETS[6].1)];
     let run = preflight(&["--from-wrangler", manifest.to_str().unwrap()], &env);

@@ -7,33 +7,63 @@
 //! startup with a Postgres `ErrorResponse` (SQLSTATE 08006, as a pooler does when its origin is
 //! down) and waits for the client to hang up — never closing first, since wrangler's proxy
 //! crashes on a write after the peer's FIN — so tests can stop and restart Postgres.
+//!
+//! It relays bytes ([`Mode::Relay`], for stacks that stop Postgres) or reads the protocol and
+//! plays Hyperdrive's query cache and faults ([`Hyperdrive`]). The shared stack reads the
+//! protocol with caching disabled, as production's `DB` config is created; stacks of their own
+//! prove that the tests would notice a cached `DB`, and that the Worker retries a read
+//! tokio-postgres could not follow.
 
+use super::hyperdrive::{Caching, Hyperdrive};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// What stands between the Worker and Postgres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Bytes relayed as they come.
+    #[default]
+    Relay,
+    /// The protocol read, as Hyperdrive with this caching would.
+    Hyperdrive(Caching),
+}
+
 pub struct DbProxy {
     pub port: u16,
+    /// The Hyperdrive played, unless the proxy relays bytes.
+    pub hyperdrive: Option<Arc<Hyperdrive>>,
 }
 
 impl DbProxy {
-    pub async fn start(upstream_port: u16) -> DbProxy {
+    pub async fn start(upstream_port: u16, mode: Mode) -> DbProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind db proxy");
         let port = listener.local_addr().expect("proxy addr").port();
+        let hyperdrive = match mode {
+            Mode::Relay => None,
+            Mode::Hyperdrive(caching) => Some(Arc::new(Hyperdrive::new(caching))),
+        };
+        let shared = hyperdrive.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(forward(client, upstream_port));
+                tokio::spawn(forward(client, upstream_port, shared.clone()));
             }
         });
-        DbProxy { port }
+        DbProxy { port, hyperdrive }
     }
 }
 
-async fn forward(mut client: TcpStream, upstream_port: u16) {
+async fn forward(mut client: TcpStream, upstream_port: u16, hyperdrive: Option<Arc<Hyperdrive>>) {
     match TcpStream::connect(("127.0.0.1", upstream_port)).await {
-        Ok(mut upstream) => {
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-        }
+        Ok(mut upstream) => match hyperdrive {
+            Some(hyperdrive) => {
+                let _ = hyperdrive.serve(client, upstream).await;
+            }
+            None => {
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            }
+        },
         Err(_) => {
             let _ = client.write_all(&origin_down()).await;
             let mut sink = [0u8; 4096];

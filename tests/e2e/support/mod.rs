@@ -6,6 +6,7 @@
 pub mod billing;
 pub mod db_proxy;
 pub mod fakes;
+pub mod hyperdrive;
 pub mod outage;
 pub mod postgres;
 pub mod process;
@@ -69,11 +70,21 @@ pub struct Options {
     /// Top-level wrangler.toml keys to leave out (e.g. "durable_objects": a deployment that
     /// lacks a binding).
     pub drop_config: Vec<&'static str>,
+    /// The stand-in for Hyperdrive in front of `DB`: bytes relayed, or the protocol read with
+    /// Hyperdrive's cache on (the misconfiguration tests must catch) or off, and its faults.
+    pub db_proxy: db_proxy::Mode,
 }
 
 impl Options {
     pub fn named(name: &'static str) -> Options {
-        Options { name, vars: Vec::new(), own_cluster: false, fakes: None, drop_config: Vec::new() }
+        Options {
+            name,
+            vars: Vec::new(),
+            own_cluster: false,
+            fakes: None,
+            drop_config: Vec::new(),
+            db_proxy: db_proxy::Mode::Relay,
+        }
     }
 }
 
@@ -86,6 +97,8 @@ pub struct Stack {
     pub fakes: Fakes,
     /// A client that does not follow redirects and keeps no cookies.
     pub http: reqwest::Client,
+    /// The Hyperdrive played in front of `DB`, when the stand-in reads the protocol.
+    pub hyperdrive: Option<std::sync::Arc<hyperdrive::Hyperdrive>>,
 }
 
 impl Stack {
@@ -155,7 +168,7 @@ impl Stack {
             vars.insert(k.to_string(), v);
         }
         // The Worker reaches Postgres through a stand-in for the Hyperdrive service.
-        let proxy = db_proxy::DbProxy::start(cluster.port).await;
+        let proxy = db_proxy::DbProxy::start(cluster.port, opts.db_proxy).await;
         let worker_db_url = db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
         let worker = Worker::start(opts.name, port, &worker_db_url, &vars, &opts.drop_config).await;
         fakes.stripe.set_webhook_url(format!("{}/api/stripe/webhook", worker.base_url()));
@@ -165,7 +178,15 @@ impl Stack {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        Stack { worker, own_cluster: opts.own_cluster, cluster, db_url, fakes, http }
+        Stack {
+            worker,
+            own_cluster: opts.own_cluster,
+            cluster,
+            db_url,
+            fakes,
+            http,
+            hyperdrive: proxy.hyperdrive,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -234,7 +255,10 @@ fn shared_cluster() -> Cluster {
 
 /// Starts the shared stack (once, before the tests run).
 pub fn start_shared() {
-    let stack = runtime().block_on(Stack::start(Options::named("shared")));
+    // Through a stand-in that reads the protocol as Hyperdrive does, with caching disabled as
+    // production's DB config is (stacks of their own that stop Postgres keep the byte relay).
+    let db_proxy = db_proxy::Mode::Hyperdrive(hyperdrive::Caching::Disabled);
+    let stack = runtime().block_on(Stack::start(Options { db_proxy, ..Options::named("shared") }));
     let _ = SHARED.set(stack);
 }
 
