@@ -69,7 +69,7 @@ preflight: ## Check the production config: wrangler.toml + secrets (shell, ENV_F
 deploy-check: ## Prove the Worker bundles and fits Cloudflare's size limit (wrangler deploy --dry-run; offline)
 	@scripts/deploy-check.sh
 
-smoke: ## After a deploy: health, security headers, sign-in page, webhook refuses unsigned (URL=https://…)
+smoke: ## After a deploy: health, security headers, sign-in page, webhook refuses unsigned, a database soak (URL=https://…)
 	@scripts/smoke.sh "$(URL)"
 
 # Without ENV_FILE, deploy checks the secrets Cloudflare holds (FROM_WRANGLER): deploying

@@ -2,8 +2,9 @@
 # `make smoke URL=https://…`: after a deploy, checks what a monitor and a customer would see —
 # health is ok with the database reachable and the schema current, pages carry the security
 # headers, the sign-in page serves its form, and the Stripe webhook refuses an unsigned and a
-# wrongly signed event. Read-only: it changes nothing on the site (a refused event is not
-# recorded). Exit 1 when any check fails; each line says ok or FAIL with what was seen.
+# wrongly signed event, and a short database soak (SMOKE_SOAK sequential health reads, 300 by
+# default). Read-only: it changes nothing on the site (a refused event is not recorded). Exit 1
+# when any check fails; each line says ok or FAIL with what was seen.
 set -euo pipefail
 url="${1:-}"
 [ -n "$url" ] || { echo "usage: make smoke URL=https://your-site (or scripts/smoke.sh URL)" >&2; exit 2; }
@@ -48,6 +49,14 @@ forged="$(webhook -H "stripe-signature: t=$(date +%s),v1=$(printf '0%.0s' {1..64
 why() { case "$1" in 503) echo "503: STRIPE_* not configured on the Worker";; 2*) echo "$1: the event was ACCEPTED";; *) echo "HTTP $1";; esac; }
 check "unsigned webhook refused (400)" '[ "$unsigned" = 400 ]' "$(why "$unsigned")"
 check "forged webhook signature refused (400)" '[ "$forged" = 400 ]' "$(why "$forged")"
+
+# A database soak: SMOKE_SOAK (300) sequential health polls, each a multi-row read through
+# Hyperdrive (the shape public reports say tokio-postgres can fail to follow through its
+# pooler). Any 5xx fails the smoke; every status is counted.
+soak="${SMOKE_SOAK:-300}"
+statuses="$(for _ in $(seq "$soak"); do curl -sS --max-time 15 -o /dev/null -w '%{http_code}\n' "$url/api/health" 2>/dev/null || echo 000; done | sort | uniq -c | awk '{printf "%s%s×%s", sep, $2, $1; sep=", "}')"
+check "database soak: $soak sequential health reads, no 5xx" '! grep -qE "(^|, )(5[0-9][0-9]|000)×" <<<"$statuses"' "statuses: $statuses"
+echo "      soak statuses: $statuses"
 
 if [ "$fail" = 0 ]; then echo "smoke: all checks passed for $url"; else echo "smoke: FAILED for $url"; fi
 exit "$fail"

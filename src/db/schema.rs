@@ -10,10 +10,15 @@ pub const EXPECTED_VERSION: i32 = match i32::from_str_radix(env!("GHOSTTOOLS_SCH
 };
 
 /// The newest applied migration, or `None` when migrations were never run.
+///
+/// Every applied version is read, not only the newest: a multi-row answer is what public
+/// reports say tokio-postgres can fail to follow through Hyperdrive's pooler ("unexpected
+/// message from server"), so health monitors and `make smoke`'s soak exercise that path on
+/// every poll. Still one round trip, retried once like every multi-row read (`Db::read`).
 pub async fn applied_version(db: &Db) -> Result<Option<i32>, AppError> {
-    let row = db.query_opt("SELECT max(version) FROM refinery_schema_history", &[]).await;
-    match row {
-        Ok(row) => Ok(row.and_then(|r| r.get::<_, Option<i32>>(0))),
+    let rows = db.read("SELECT version FROM refinery_schema_history ORDER BY version", &[]).await;
+    match rows {
+        Ok(rows) => Ok(rows.iter().map(|r| r.get::<_, i32>(0)).max()),
         // 42P01: the history table does not exist yet.
         Err(AppError::Internal(d)) if d.contains("42P01") => Ok(None),
         Err(e) => Err(e),
