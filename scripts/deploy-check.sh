@@ -6,12 +6,13 @@
 # is sent (in wrangler 4.86 a dry run asks for no account and calls no API; the update check
 # gives up on its own and metrics are off). Fails when the gzip size is over the limit:
 # DEPLOY_LIMIT_KIB, default 3072 (3 MiB: Workers Free; Workers Paid allows 10240).
-# WRANGLER overrides the wrangler command (tests point it at a fake).
+# WRANGLER overrides the wrangler command and DEPLOY_OUTDIR the output folder (tests point them
+# at a fake and at a folder of their own: two checks at once must not empty each other's).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 limit_kib="${DEPLOY_LIMIT_KIB:-3072}"
-out="$ROOT/target/deploy"
+out="${DEPLOY_OUTDIR:-$ROOT/target/deploy}"
 rm -rf "$out"
 mkdir -p "$out"
 read -r -a wrangler <<<"${WRANGLER:-wrangler}"
