@@ -18,6 +18,7 @@ pub mod dashboard;
 pub mod generations;
 pub mod history;
 pub mod schema;
+pub mod sessions;
 pub mod sign_in_tokens;
 pub mod stripe_events;
 pub mod transcripts;

@@ -8,21 +8,10 @@ use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 
-const USER_COLUMNS: &str = "id, email, session_version";
+pub(super) const USER_COLUMNS: &str = "id, email, session_version";
 
-fn user(row: &Row) -> User {
+pub(super) fn user(row: &Row) -> User {
     User { id: row.get(0), email: row.get(1), session_version: row.get(2) }
-}
-
-/// A user who has not deleted their account.
-pub async fn find_active(db: &Db, id: i64) -> Result<Option<User>, AppError> {
-    let row = db
-        .query_opt(
-            "SELECT id, email, session_version FROM users WHERE id = $1 AND deleted_at IS NULL AND email IS NOT NULL",
-            &[(&id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.map(|r| user(&r)))
 }
 
 /// Whether a sign-in found the account or created it.

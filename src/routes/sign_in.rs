@@ -87,7 +87,7 @@ pub async fn confirm(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     let form = Form::read(req, cx).await?;
     match email_link::spend(cx, form.text("token")).await? {
         Ok((user, next)) => {
-            cx.start_session(&user)?;
+            cx.start_session(&user, &coarse_origin(req)).await?;
             Ok(Reply::redirect(next.as_str()))
         }
         Err(state) => Ok(problem(cx, &state).await),
@@ -133,8 +133,8 @@ pub fn query(req: &Request, name: &str) -> Option<String> {
 }
 
 /// Where the request came from, as coarsely as Cloudflare tells us (`Berlin, DE`), for the
-/// email: enough for someone to notice a request that was not theirs, nothing more.
-fn coarse_origin(req: &Request) -> String {
+/// email and the account page's list of sessions: enough for someone to notice a request that was not theirs, nothing more.
+pub(crate) fn coarse_origin(req: &Request) -> String {
     let clean = |s: Option<String>| {
         s.map(|s| s.chars().filter(|c| !c.is_control()).take(60).collect::<String>())
             .filter(|s| !s.trim().is_empty())

@@ -92,7 +92,9 @@ impl Layout {
             0 => return String::new(),
             // PodScribe reserves what a file's size could hold (services::podscribe): a long but
             // small file is what a few credits transcribe, so the offer says "small file".
-            1 if self.podscribe => "one product description or a minute of audio from a small file".to_string(),
+            1 if self.podscribe => {
+                "one product description or a minute of audio from a small file".to_string()
+            }
             _ if self.podscribe => format!(
                 "one product description and up to {} of audio from a small file",
                 plural(n - 1, "minute", "minutes")
@@ -153,7 +155,8 @@ mod tests {
             offer(5, true),
             "Every new account starts with 5 free credits: enough for one product description and up to 4 minutes of audio from a small file."
         );
-        assert!(offer(2, true).ends_with("one product description and up to 1 minute of audio from a small file."));
+        assert!(offer(2, true)
+            .ends_with("one product description and up to 1 minute of audio from a small file."));
         assert!(offer(1, true).contains("1 free credit: enough for one product description or a minute"));
         assert!(offer(3, false).ends_with("enough for 3 product descriptions."));
         assert_eq!(offer(0, true), "");

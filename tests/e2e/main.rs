@@ -31,6 +31,7 @@ mod security;
 mod security_headers;
 mod sentry;
 mod sessions;
+mod sessions_ended;
 mod site;
 mod timing;
 mod tools_agentwrite;
@@ -74,6 +75,7 @@ fn main() {
         security_headers::tests(),
         sentry::tests(),
         sessions::tests(),
+        sessions_ended::tests(),
         tools_agentwrite::tests(),
         tools_agentwrite_cut::tests(),
         tools_failures::tests(),
