@@ -6,6 +6,7 @@ mod support;
 
 mod admin;
 mod auth_account;
+mod auth_account_erasure;
 mod auth_email;
 mod auth_google;
 mod auth_redirects;
@@ -50,6 +51,7 @@ fn main() {
     let tests: Vec<libtest_mimic::Trial> = [
         admin::tests(),
         auth_account::tests(),
+        auth_account_erasure::tests(),
         auth_email::tests(),
         auth_google::tests(),
         auth_redirects::tests(),
