@@ -7,6 +7,7 @@ mod support;
 mod admin;
 mod auth_account;
 mod auth_account_erasure;
+mod auth_credential_pages;
 mod auth_email;
 mod auth_google;
 mod auth_redirects;
@@ -52,6 +53,7 @@ fn main() {
         admin::tests(),
         auth_account::tests(),
         auth_account_erasure::tests(),
+        auth_credential_pages::tests(),
         auth_email::tests(),
         auth_google::tests(),
         auth_redirects::tests(),
