@@ -15,6 +15,7 @@ pub mod affiliates;
 pub mod billing;
 pub mod credits;
 pub mod dashboard;
+pub mod export;
 pub mod generations;
 pub mod history;
 pub mod schema;

@@ -8,7 +8,8 @@ use crate::ctx::Ctx;
 use crate::db::{dashboard, sessions, users};
 use crate::domain::billing::Plan;
 use crate::error::AppError;
-use crate::reply::Reply;
+use crate::rate_limit::{Policy, Subject};
+use crate::reply::{Body, Reply};
 use crate::services::billing::entitlement;
 use crate::views::account::RecentWork;
 use crate::views::account::{Account, Dashboard, Deleted, SessionView};
@@ -149,4 +150,22 @@ pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     let layout =
         crate::views::Layout::new("Account deleted · GhostTools", &cx.nonce).for_site(&cx.config, &cx.path);
     Ok(Reply::html(render(&Deleted { layout })))
+}
+
+/// `POST /account/export`: everything we hold about the user as one JSON file. A POST with the
+/// form's token (another site cannot make a browser download it) and limited per user
+/// (`data_export`): it reads the whole account in one statement.
+pub async fn export(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
+    Form::read(req, cx).await?;
+    let user = cx.require_user().await?;
+    cx.limit(Policy::DataExport, &Subject::user(user.id)).await?;
+    let json = crate::db::export::everything(cx.db().await?, user.id, cx.now_ms as i64)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let date = chrono::DateTime::from_timestamp_millis(cx.now_ms as i64)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    Ok(Reply::new(200, Body::Bytes { content_type: "application/json".into(), bytes: json.into_bytes() })
+        .with_header("Content-Disposition", format!("attachment; filename=\"ghosttools-data-{date}.json\""))
+        .no_store())
 }

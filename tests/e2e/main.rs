@@ -7,6 +7,7 @@ mod support;
 mod admin;
 mod auth_account;
 mod auth_account_erasure;
+mod auth_account_export;
 mod auth_credential_pages;
 mod auth_email;
 mod auth_google;
@@ -53,6 +54,7 @@ fn main() {
         admin::tests(),
         auth_account::tests(),
         auth_account_erasure::tests(),
+        auth_account_export::tests(),
         auth_credential_pages::tests(),
         auth_email::tests(),
         auth_google::tests(),
