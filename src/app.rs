@@ -63,6 +63,8 @@ async fn route(req: &mut Incoming, cx: &Ctx) -> std::result::Result<Reply, AppEr
         (Get, ["account"]) => account::account(cx).await,
         (Post, ["account", "signout-everywhere"]) => account::sign_out_everywhere(req, cx).await,
         (Post, ["account", "delete"]) => account::delete(req, cx).await,
+        (Post, ["account", "export"]) => account::export(req, cx).await,
+        (Post, ["account", "sessions", id, "end"]) => account::end_listed_session(req, cx, id).await,
         (Get, ["signin"]) => sign_in::form(req, cx).await,
         (Post, ["signin"]) => sign_in::submit(req, cx).await,
         (Get, ["signin", "confirm"]) => sign_in::confirm_page(req, cx).await,

@@ -206,12 +206,15 @@ pub fn log_line(level: &str, request_id: &str, message: &str) {
     }
 }
 
-/// The `name=value` pairs of a `Cookie` header, in order (names and values trimmed; a piece
-/// without `=` is skipped). Pure, so tests/fuzz drives it with arbitrary headers.
+/// The `name=value` pairs of a `Cookie` header, in order (names and values trimmed of ASCII
+/// whitespace only; a piece without `=` is skipped). Not Unicode `trim()`: a cookie planted by a
+/// sibling subdomain as `\u{a0}__Host-gt_session` (U+0085 or U+00A0, Unicode spaces, reach us
+/// when the browser sends them UTF-8 encoded) must not be read as `__Host-gt_session`. Pure, so
+/// tests/fuzz drives it with arbitrary headers.
 pub fn cookie_pairs(raw: &str) -> Vec<(String, String)> {
     raw.split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter_map(|pair| pair.trim_ascii().split_once('='))
+        .map(|(k, v)| (k.trim_ascii().to_string(), v.trim_ascii().to_string()))
         .collect()
 }
 
@@ -224,5 +227,15 @@ mod tests {
         let pairs = cookie_pairs(" a=1; junk ;b = x=y;a=2;");
         let expected = [("a", "1"), ("b", "x=y"), ("a", "2")];
         assert_eq!(pairs, expected.map(|(k, v)| (k.to_string(), v.to_string())));
+    }
+
+    #[test]
+    fn a_name_behind_a_unicode_space_is_not_trimmed_into_another_name() {
+        for space in ['\u{85}', '\u{a0}', '\u{2003}'] {
+            let raw = format!("{space}__Host-gt_session=planted; \t a=1");
+            let pairs = cookie_pairs(&raw);
+            assert_eq!(pairs[0].0, format!("{space}__Host-gt_session"), "{space:?}");
+            assert_eq!(pairs[1], ("a".to_string(), "1".to_string()));
+        }
     }
 }

@@ -12,7 +12,8 @@ pub mod session;
 
 use crate::ctx::Ctx;
 use crate::db::users::{self, Account};
-use crate::db::Db;
+use crate::db::{sessions, Db};
+use crate::domain::device::browser_label;
 use crate::domain::EmailAddress;
 use crate::error::AppError;
 use crate::services::welcome::{self, Welcome};
@@ -87,7 +88,8 @@ impl Ctx {
     }
 
     /// The signed-in user, or `None`. One query per request (cached), which also enforces
-    /// "sign out everywhere" (the token's session version must be the user's current one).
+    /// sign-out and the absolute lifetime (the session's row must exist and be younger than
+    /// 90 days) and "sign out everywhere" (the token's session version must be current).
     pub async fn user(&self) -> Result<Option<&User>, AppError> {
         if let Some(user) = self.user.get() {
             return Ok(user.as_ref());
@@ -106,7 +108,8 @@ impl Ctx {
 
     async fn load_session_user(&self, claims: &Claims) -> Result<Option<User>, AppError> {
         let Some(id) = claims.user_id() else { return Ok(None) };
-        let user = crate::db::users::find_active(self.db().await?, id).await?;
+        let lifetime = session::ABSOLUTE_LIFETIME_SECS as f64;
+        let user = sessions::user_of(self.db().await?, id, &claims.sid, lifetime).await?;
         match user {
             Some(user) if user.session_version == claims.sv => {
                 if claims.needs_renewal(self.now_secs()) {
@@ -121,16 +124,31 @@ impl Ctx {
         }
     }
 
-    /// Signs `user` in: a new session id (never reusing one from before sign-in).
-    pub fn start_session(&self, user: &User) -> Result<(), AppError> {
-        let claims =
-            Claims::new(user.id, user.session_version, crate::security::random_token(), self.now_secs());
+    /// Signs `user` in: a new session (never reusing an id from before sign-in), recorded with
+    /// a coarse label of the browser and the `place` Cloudflare saw, for the account page.
+    pub async fn start_session(&self, user: &User, place: &str) -> Result<(), AppError> {
+        let sid = crate::security::random_token();
+        let browser = browser_label(&self.header("user-agent").unwrap_or_default());
+        let lifetime = session::ABSOLUTE_LIFETIME_SECS as f64;
+        sessions::start(self.db().await?, user.id, &sid, &browser, place, lifetime).await?;
+        let claims = Claims::new(user.id, user.session_version, sid, self.now_secs());
         self.set_session_cookie(&claims)
     }
 
-    /// Signs out this browser (other sessions end by bumping the user's session version).
-    pub fn end_session(&self) {
+    /// Signs out this browser and ends its session, so a copy of the token stops working too.
+    /// The cookie is cleared first: it goes with whatever answer this request ends with, even
+    /// a database failure.
+    pub async fn end_session(&self) -> Result<(), AppError> {
         self.add_header("Set-Cookie", session::clear_cookie(self.https()));
+        match self.session_claims()? {
+            Some(claims) => sessions::end(self.db().await?, &claims.sid).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The id of this browser's session (to mark it in the list of sessions).
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_claims().ok().flatten().map(|c| c.sid.as_str())
     }
 
     fn set_session_cookie(&self, claims: &Claims) -> Result<(), AppError> {

@@ -4,13 +4,18 @@
 //! runtime clock we are given (jsonwebtoken's own check reads `SystemTime`, which panics on
 //! wasm32, so it is off). `sv` is the user's session version: bumping it in the database
 //! ("sign out everywhere") invalidates every token issued before. `sid` is a random id per
-//! sign-in; CSRF tokens are bound to it.
+//! sign-in, naming its row in the `sessions` table (see `db::sessions`): a token counts only
+//! while that row exists, so signing out ends it everywhere it was copied to. CSRF tokens are
+//! bound to it too.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 /// Sessions last 30 days and are renewed while the user is active.
 pub const LIFETIME_SECS: u64 = 30 * 24 * 3600;
+/// However often a session is renewed, it ends this long after sign-in (checked against the
+/// session's row, whose `created_at` is the sign-in).
+pub const ABSOLUTE_LIFETIME_SECS: u64 = 90 * 24 * 3600;
 /// A token older than this is re-issued on the next request (sliding expiry).
 pub const RENEW_AFTER_SECS: u64 = 24 * 3600;
 

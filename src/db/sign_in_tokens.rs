@@ -9,7 +9,10 @@ use tokio_postgres::types::Type;
 /// A link's state when someone opens it (GET never spends it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkState {
-    Usable,
+    /// It can be spent, and signs in this address (the confirm page names it).
+    Usable {
+        email: String,
+    },
     Used,
     Expired,
     Unknown,
@@ -72,15 +75,15 @@ pub async fn count_pending(db: &Db, email: &EmailAddress) -> Result<(i64, Option
 pub async fn state(db: &Db, token_hash: &[u8]) -> Result<LinkState, AppError> {
     let row = db
         .query_opt(
-            "SELECT used_at IS NOT NULL, expires_at <= now() FROM email_sign_in_tokens WHERE token_hash = $1",
+            "SELECT used_at IS NOT NULL, expires_at <= now(), email FROM email_sign_in_tokens WHERE token_hash = $1",
             &[(&token_hash, Type::BYTEA)],
         )
         .await?;
-    Ok(match row.map(|r| (r.get::<_, bool>(0), r.get::<_, bool>(1))) {
+    Ok(match row.map(|r| (r.get::<_, bool>(0), r.get::<_, bool>(1), r.get::<_, String>(2))) {
         None => LinkState::Unknown,
-        Some((true, _)) => LinkState::Used,
-        Some((false, true)) => LinkState::Expired,
-        Some((false, false)) => LinkState::Usable,
+        Some((true, _, _)) => LinkState::Used,
+        Some((false, true, _)) => LinkState::Expired,
+        Some((false, false, email)) => LinkState::Usable { email },
     })
 }
 

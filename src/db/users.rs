@@ -8,21 +8,10 @@ use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 
-const USER_COLUMNS: &str = "id, email, session_version";
+pub(super) const USER_COLUMNS: &str = "id, email, session_version";
 
-fn user(row: &Row) -> User {
+pub(super) fn user(row: &Row) -> User {
     User { id: row.get(0), email: row.get(1), session_version: row.get(2) }
-}
-
-/// A user who has not deleted their account.
-pub async fn find_active(db: &Db, id: i64) -> Result<Option<User>, AppError> {
-    let row = db
-        .query_opt(
-            "SELECT id, email, session_version FROM users WHERE id = $1 AND deleted_at IS NULL AND email IS NOT NULL",
-            &[(&id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.map(|r| user(&r)))
 }
 
 /// Whether a sign-in found the account or created it.
@@ -113,22 +102,34 @@ pub async fn bump_session_version(db: &Db, user_id: i64) -> Result<(), AppError>
     Ok(())
 }
 
-/// Deletes an account the way the law lets us: personal data goes (email, name, sign-in links,
-/// linked provider accounts), every session ends, and the row itself stays with its id so the
-/// records accounting must keep (the credit ledger today) still add up without naming anyone.
+/// Deletes an account the way the law lets us: everything personal goes — email, name,
+/// sign-in links, linked provider accounts, sessions (with their browser and place), the
+/// affiliate link, and all the person's content (AgentWrite briefs and outputs, PodScribe
+/// transcripts with their file names, segments and notes, and every credit-ledger note, which
+/// can name a file or a product). The row itself stays with its id, so that the records
+/// accounting must keep — the ledger's amounts and references, checkout sessions, subscriptions
+/// and invoices with their Stripe ids — still add up without naming anyone.
 /// `welcome_claims` is left alone on purpose: its keyed hash names no one and is what stops a
 /// deleted address from collecting welcome credits again.
 ///
-/// Run it inside a transaction. Billing tables that arrive later (customers, invoices,
-/// payments) must extend this function: clear what identifies the person (names, addresses,
-/// the email copy on a customer row) and keep the amounts, dates and the user id.
+/// Run it inside a transaction. A table added later with a user reference must be handled
+/// here: `auth_account_erasure::deletion_leaves_nothing_personal_in_any_table` finds every such
+/// table through `information_schema` and fails until it is.
 pub async fn anonymize(db: &Db, user_id: i64) -> Result<(), AppError> {
     let id = [(&user_id as &(dyn tokio_postgres::types::ToSql + Sync), Type::INT8)];
     db.execute("DELETE FROM email_sign_in_tokens WHERE email = (SELECT email FROM users WHERE id = $1)", &id)
         .await?;
-    db.execute("DELETE FROM oauth_accounts WHERE user_id = $1", &id).await?;
-    // The link to their Rewardful affiliate (which Rewardful keeps under their email).
-    db.execute("DELETE FROM affiliates WHERE user_id = $1", &id).await?;
+    for erase in [
+        "DELETE FROM oauth_accounts WHERE user_id = $1",
+        // The link to their Rewardful affiliate (which Rewardful keeps under their email).
+        "DELETE FROM affiliates WHERE user_id = $1",
+        "DELETE FROM sessions WHERE user_id = $1",
+        "DELETE FROM generations WHERE user_id = $1",
+        "DELETE FROM transcripts WHERE user_id = $1",
+        "UPDATE credit_ledger SET note = NULL WHERE user_id = $1 AND note IS NOT NULL",
+    ] {
+        db.execute(erase, &id).await?;
+    }
     db.execute(
         "UPDATE users SET email = NULL, name = NULL, email_verified_at = NULL,
                 session_version = session_version + 1, deleted_at = now(), updated_at = now()

@@ -11,6 +11,7 @@ pub mod audio_duration;
 pub mod billing;
 pub mod brief;
 pub mod copy;
+pub mod device;
 pub mod excerpt;
 pub mod item_id;
 pub mod money;

@@ -12,6 +12,7 @@ pub enum Policy {
     TranscriptionUpload,
     CheckoutCreation,
     CheckoutConfirmation,
+    DataExport,
     StripeWebhook,
     GeneralApi,
     Pages,
@@ -50,7 +51,7 @@ const HOUR: u32 = 3600;
 const DAY: u32 = 24 * HOUR;
 
 #[rustfmt::skip]
-const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 10] = [
+const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 11] = [
     // policy                          config name                 limit  window     limiter down      counted
     // Above the 5 pending links the database allows per address (a friendlier refusal first).
     (Policy::SignInEmailPerAddress, "signin_email_per_address",    10,    HOUR,     FailMode::Closed, Counting::Exact),
@@ -64,6 +65,8 @@ const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 10] = [
     // Success-page reloads that ask Stripe about a checkout not yet fulfilled, per user and
     // session: every call spends the Stripe account's own rate limit, shared with everyone.
     (Policy::CheckoutConfirmation,  "checkout_confirmation",       10,    10 * MIN, FailMode::Closed, Counting::Exact),
+    // A whole account's data in one statement, per user: enough to retry, not to hammer.
+    (Policy::DataExport,            "data_export",                  5,    HOUR,     FailMode::Closed, Counting::Exact),
     // Generous: Stripe retries for days and must never be turned away by us.
     (Policy::StripeWebhook,         "stripe_webhook",            6000,    MIN,      FailMode::Open,   Counting::Batched),
     (Policy::GeneralApi,            "general_api",               1200,    MIN,      FailMode::Open,   Counting::Batched),
@@ -71,7 +74,7 @@ const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 10] = [
 ];
 
 impl Policy {
-    pub const ALL: [Policy; 10] = [
+    pub const ALL: [Policy; 11] = [
         Policy::SignInEmailPerAddress,
         Policy::SignInEmailPerIp,
         Policy::WelcomeCreditsPerIp,
@@ -79,6 +82,7 @@ impl Policy {
         Policy::TranscriptionUpload,
         Policy::CheckoutCreation,
         Policy::CheckoutConfirmation,
+        Policy::DataExport,
         Policy::StripeWebhook,
         Policy::GeneralApi,
         Policy::Pages,
@@ -138,6 +142,7 @@ mod tests {
             (Policy::TranscriptionUpload, Closed),
             (Policy::CheckoutCreation, Closed),
             (Policy::CheckoutConfirmation, Closed),
+            (Policy::DataExport, Closed),
             (Policy::SignInEmailPerAddress, Closed),
             (Policy::SignInEmailPerIp, Closed),
             (Policy::WelcomeCreditsPerIp, Closed),

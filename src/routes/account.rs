@@ -3,17 +3,20 @@
 
 use super::input::Form;
 use crate::auth::google::PROVIDER as GOOGLE;
+use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
 use crate::ctx::Ctx;
-use crate::db::{dashboard, users};
+use crate::db::{dashboard, sessions, users};
 use crate::domain::billing::Plan;
 use crate::error::AppError;
-use crate::reply::Reply;
+use crate::rate_limit::{Policy, Subject};
+use crate::reply::{Body, Reply};
 use crate::services::billing::entitlement;
 use crate::views::account::RecentWork;
-use crate::views::account::{Account, Dashboard, Deleted};
+use crate::views::account::{Account, Dashboard, Deleted, SessionView};
 use crate::views::billing::ledger_views;
 use crate::views::flash::FlashKind;
 use crate::views::render;
+use crate::views::tools::when;
 use worker::Request;
 
 /// `GET /dashboard`: balance, plan, recent work, recent credit changes and what to do next.
@@ -55,9 +58,24 @@ pub async fn account(cx: &Ctx) -> Result<Reply, AppError> {
 
 async fn account_page(cx: &Ctx, delete_error: Option<String>) -> Result<String, AppError> {
     let user = cx.require_user().await?;
-    let google_email = users::provider_email(cx.db().await?, user.id, GOOGLE).await?;
+    let db = cx.db().await?;
+    let google_email = users::provider_email(db, user.id, GOOGLE).await?;
+    let lifetime = ABSOLUTE_LIFETIME_SECS as f64;
+    let current = cx.session_id();
+    let sessions = sessions::active(db, user.id, lifetime)
+        .await?
+        .into_iter()
+        .map(|s| SessionView {
+            id: s.id,
+            current: Some(s.sid.as_str()) == current,
+            browser: s.browser,
+            place: if s.place.is_empty() { "unknown".into() } else { s.place },
+            signed_in: when(s.signed_in_secs * 1000),
+            last_seen: when(s.last_seen_secs * 1000),
+        })
+        .collect();
     let layout = super::layout(cx, "Your account · GhostTools").await;
-    Ok(render(&Account { layout, email: user.email.clone(), google_email, delete_error }))
+    Ok(render(&Account { layout, email: user.email.clone(), google_email, delete_error, sessions }))
 }
 
 /// Deletes the user's Stripe customer, if they have one, before anything of theirs is erased:
@@ -77,7 +95,7 @@ async fn close_billing(cx: &Ctx, user_id: i64) -> Result<(), AppError> {
 /// POST only, with the CSRF token: a link or an image on another site cannot sign you out.
 pub async fn sign_out(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     Form::read(req, cx).await?;
-    cx.end_session();
+    cx.end_session().await?;
     cx.set_flash(FlashKind::Info, "You are signed out.");
     Ok(Reply::redirect("/"))
 }
@@ -86,10 +104,25 @@ pub async fn sign_out(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
 pub async fn sign_out_everywhere(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     Form::read(req, cx).await?;
     let user = cx.require_user().await?;
-    users::bump_session_version(cx.db().await?, user.id).await?;
-    cx.end_session();
+    let db = cx.db().await?;
+    users::bump_session_version(db, user.id).await?;
+    sessions::end_all(db, user.id).await?;
+    cx.end_session().await?;
     cx.set_flash(FlashKind::Info, "You are signed out on every device.");
     Ok(Reply::redirect("/signin"))
+}
+
+/// `POST /account/sessions/:id/end`: ends one of the user's sessions ("end this session").
+/// Another user's session, or one already ended, is a 404 that changes nothing.
+pub async fn end_listed_session(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppError> {
+    Form::read(req, cx).await?;
+    let user = cx.require_user().await?;
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    if !sessions::end_listed(cx.db().await?, user.id, id).await? {
+        return Err(AppError::NotFound);
+    }
+    cx.set_flash(FlashKind::Info, "That session has ended; it is signed out.");
+    Ok(Reply::redirect("/account"))
 }
 
 /// `POST /account/delete`: with the user's own address typed as confirmation.
@@ -112,9 +145,27 @@ pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     }
     cx.db().await?.transaction(async |db| users::anonymize(db, id).await).await?;
     cx.log("info", &format!("account {id} deleted and anonymized"));
-    cx.end_session();
+    cx.end_session().await?;
     // A fresh layout: the person is no longer signed in.
     let layout =
         crate::views::Layout::new("Account deleted · GhostTools", &cx.nonce).for_site(&cx.config, &cx.path);
     Ok(Reply::html(render(&Deleted { layout })))
+}
+
+/// `POST /account/export`: everything we hold about the user as one JSON file. A POST with the
+/// form's token (another site cannot make a browser download it) and limited per user
+/// (`data_export`): it reads the whole account in one statement.
+pub async fn export(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
+    Form::read(req, cx).await?;
+    let user = cx.require_user().await?;
+    cx.limit(Policy::DataExport, &Subject::user(user.id)).await?;
+    let json = crate::db::export::everything(cx.db().await?, user.id, cx.now_ms as i64)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let date = chrono::DateTime::from_timestamp_millis(cx.now_ms as i64)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    Ok(Reply::new(200, Body::Bytes { content_type: "application/json".into(), bytes: json.into_bytes() })
+        .with_header("Content-Disposition", format!("attachment; filename=\"ghosttools-data-{date}.json\""))
+        .no_store())
 }

@@ -27,7 +27,7 @@ pub async fn callback(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
     };
     match google::finish(cx, &query).await? {
         Ok((user, next)) => {
-            cx.start_session(&user)?;
+            cx.start_session(&user, &super::sign_in::coarse_origin(req)).await?;
             Ok(Reply::redirect(next.as_str()))
         }
         Err(failed) => {

@@ -39,6 +39,8 @@ pub const ROUTES: &[Route] = &[
     get("/account"),
     post("/account/signout-everywhere"),
     post("/account/delete"),
+    post("/account/export"),
+    post("/account/sessions/:id/end"),
     get("/signin"),
     post("/signin"),
     get("/signin/confirm"),

@@ -64,16 +64,14 @@ pub async fn submit(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     }
 }
 
-/// `GET /signin/confirm?token=…`: shows a button; opening the link spends nothing (mail
-/// scanners open links too).
+/// `GET /signin/confirm?token=…`: names the account the link signs in and shows a button;
+/// opening the link spends nothing (mail scanners open links too). A forwarded link would sign
+/// the reader into someone else's account (login CSRF: their uploads and purchases would land
+/// there), so the page says whose account it is, and asks first when another is signed in.
 pub async fn confirm_page(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
     let token = query(req, "token").unwrap_or_default();
     let reply = match email_link::inspect(cx, &token).await? {
-        LinkState::Usable => {
-            let mut layout = super::layout(cx, "Sign in · GhostTools").await;
-            layout.csrf = cx.csrf_token()?;
-            Reply::html(render(&Confirm { layout, token }))
-        }
+        LinkState::Usable { email } => confirm_form(cx, token, email).await?,
         state => problem(cx, &state).await,
     };
     // The token is in this page's URL: never send it to another site in a Referer. Not
@@ -82,12 +80,33 @@ pub async fn confirm_page(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
     Ok(reply.with_header("Referrer-Policy", "same-origin"))
 }
 
-/// `POST /signin/confirm`: spends the token (once), signs in, goes to the return path.
+/// The confirm page for a usable link to `email`: with the question, when another account is
+/// signed in in this browser.
+async fn confirm_form(cx: &Ctx, token: String, email: String) -> Result<Reply, AppError> {
+    let signed_in_as = cx.user().await?.map(|u| u.email.clone()).filter(|current| *current != email);
+    let mut layout = super::layout(cx, "Sign in · GhostTools").await;
+    layout.csrf = cx.csrf_token()?;
+    Ok(Reply::html(render(&Confirm { layout, token, email, signed_in_as })))
+}
+
+/// `POST /signin/confirm`: spends the token (once), signs in, goes to the return path. When
+/// another account is signed in here, only with the page's answer to "switch accounts?"
+/// (`switch=yes`); without it the question is shown again and nothing is spent.
 pub async fn confirm(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     let form = Form::read(req, cx).await?;
-    match email_link::spend(cx, form.text("token")).await? {
+    let token = form.text("token");
+    if form.get("switch") != Some("yes") {
+        if let (Some(user), LinkState::Usable { email }) =
+            (cx.user().await?, email_link::inspect(cx, token).await?)
+        {
+            if user.email != email {
+                return Ok(confirm_form(cx, token.to_string(), email).await?.with_status(409));
+            }
+        }
+    }
+    match email_link::spend(cx, token).await? {
         Ok((user, next)) => {
-            cx.start_session(&user)?;
+            cx.start_session(&user, &coarse_origin(req)).await?;
             Ok(Reply::redirect(next.as_str()))
         }
         Err(state) => Ok(problem(cx, &state).await),
@@ -116,7 +135,7 @@ async fn problem(cx: &Ctx, state: &LinkState) -> Reply {
             "Sign-in links work for a short time only. Ask for a new one and we'll email it right away.",
             410,
         ),
-        LinkState::Unknown | LinkState::Usable => (
+        LinkState::Unknown | LinkState::Usable { .. } => (
             "This link doesn't work",
             "It may have been copied incompletely, or replaced by a newer link. Ask for a new one and we'll email it right away.",
             404,
@@ -133,8 +152,8 @@ pub fn query(req: &Request, name: &str) -> Option<String> {
 }
 
 /// Where the request came from, as coarsely as Cloudflare tells us (`Berlin, DE`), for the
-/// email: enough for someone to notice a request that was not theirs, nothing more.
-fn coarse_origin(req: &Request) -> String {
+/// email and the account page's list of sessions: enough for someone to notice a request that was not theirs, nothing more.
+pub(crate) fn coarse_origin(req: &Request) -> String {
     let clean = |s: Option<String>| {
         s.map(|s| s.chars().filter(|c| !c.is_control()).take(60).collect::<String>())
             .filter(|s| !s.trim().is_empty())

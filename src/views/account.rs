@@ -49,6 +49,23 @@ pub struct Account {
     pub google_email: Option<String>,
     /// Why the deletion was refused (the typed confirmation did not match).
     pub delete_error: Option<String>,
+    /// The live sessions, most recently seen first.
+    pub sessions: Vec<SessionView>,
+}
+
+/// One live session on the account page.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    /// What the "end this session" form posts (`/account/sessions/:id/end`).
+    pub id: i64,
+    /// "Firefox on Linux".
+    pub browser: String,
+    /// "Berlin, DE", or "unknown".
+    pub place: String,
+    pub signed_in: String,
+    pub last_seen: String,
+    /// The session of the browser looking at the page.
+    pub current: bool,
 }
 
 #[derive(Template)]

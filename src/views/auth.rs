@@ -30,6 +30,10 @@ pub struct CheckEmail {
 pub struct Confirm {
     pub layout: Layout,
     pub token: String,
+    /// The account the link signs in.
+    pub email: String,
+    /// Another account signed in in this browser, which the page asks about first.
+    pub signed_in_as: Option<String>,
 }
 
 #[derive(Template)]

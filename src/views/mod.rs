@@ -79,6 +79,7 @@ impl Layout {
             .rewardful
             .public_id
             .clone()
+            .filter(|_| !carries_credential(path))
             .map(|id| RewardfulScript { id, src: config.endpoints.rewardful_script.clone() });
         self
     }
@@ -111,6 +112,14 @@ impl Layout {
     pub fn is_current(&self, href: &str) -> bool {
         self.path == href || (href != "/" && self.path.starts_with(&format!("{href}/")))
     }
+}
+
+/// Pages whose URL carries a credential (a sign-in link's token, Google's code and state): no
+/// third-party script runs there, since under `'strict-dynamic'` it could read the URL. Every
+/// page of these paths, its error pages included, goes without the Rewardful script. Slashes
+/// are trimmed as `app::route` trims them, so every spelling that reaches these routes counts.
+pub fn carries_credential(path: &str) -> bool {
+    matches!(path.trim_matches('/'), "signin/confirm" | "signin/google/callback")
 }
 
 /// Origins beyond our own that pages may use, derived from configuration.

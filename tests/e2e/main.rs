@@ -6,6 +6,9 @@ mod support;
 
 mod admin;
 mod auth_account;
+mod auth_account_erasure;
+mod auth_account_export;
+mod auth_credential_pages;
 mod auth_email;
 mod auth_google;
 mod auth_redirects;
@@ -34,6 +37,7 @@ mod security;
 mod security_headers;
 mod sentry;
 mod sessions;
+mod sessions_ended;
 mod site;
 mod timing;
 mod tools_agentwrite;
@@ -52,6 +56,9 @@ fn main() {
     let tests: Vec<libtest_mimic::Trial> = [
         admin::tests(),
         auth_account::tests(),
+        auth_account_erasure::tests(),
+        auth_account_export::tests(),
+        auth_credential_pages::tests(),
         auth_email::tests(),
         auth_google::tests(),
         auth_redirects::tests(),
@@ -80,6 +87,7 @@ fn main() {
         security_headers::tests(),
         sentry::tests(),
         sessions::tests(),
+        sessions_ended::tests(),
         tools_agentwrite::tests(),
         tools_agentwrite_cut::tests(),
         tools_failures::tests(),

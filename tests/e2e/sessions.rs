@@ -82,7 +82,7 @@ async fn an_expired_session_is_signed_out(s: &'static Stack) {
     let user = s.sign_in_new("expired").await;
     let mut claims = Claims::new(user.user_id, 1, "sid".into(), now_secs() - 40 * 24 * 3600);
     claims.exp = now_secs() - 1;
-    let expired = s.signed_in_with(user.user_id, &user.email, &claims);
+    let expired = s.signed_in_with(user.user_id, &user.email, &claims).await;
     assert_eq!(dashboard_status(&expired, s).await, 303);
 }
 
@@ -109,7 +109,7 @@ async fn signing_out_everywhere_ends_sessions_issued_before(s: &'static Stack) {
 async fn an_active_session_is_renewed(s: &'static Stack) {
     let user = s.sign_in_new("renew").await;
     let old = Claims::new(user.user_id, 1, "sid-renew".into(), now_secs() - RENEW_AFTER_SECS - 60);
-    let client = s.signed_in_with(user.user_id, &user.email, &old);
+    let client = s.signed_in_with(user.user_id, &user.email, &old).await;
     let res = client.client.get(s.url("/dashboard")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let renewed = res

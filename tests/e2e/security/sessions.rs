@@ -16,6 +16,7 @@ pub fn tests() -> Vec<Trial> {
     trials![
         a_session_planted_before_sign_in_is_replaced_at_the_email_link,
         a_session_planted_before_sign_in_is_replaced_at_google_sign_in,
+        a_cookie_named_behind_a_raw_non_ascii_space_is_not_the_session,
     ]
 }
 
@@ -105,4 +106,34 @@ async fn a_session_planted_before_sign_in_is_replaced_at_google_sign_in(s: &'sta
     assert!(email_of_account_page(&browser, s).await.contains(&victim));
     let theirs = email_of_account_page(&attacker.client, s).await;
     assert!(!theirs.contains(&victim), "the attacker did not get the victim's account");
+}
+
+/// A sibling subdomain can set a cookie for our host whose name starts with U+0085 or U+00A0
+/// (Unicode spaces), raw (bytes 0x85, 0xA0) or UTF-8 encoded. It must not be taken for the
+/// session cookie; the same token under the exact name is (so the test can fail).
+async fn a_cookie_named_behind_a_raw_non_ascii_space_is_not_the_session(s: &'static Stack) {
+    let victim = s.sign_in_new("sec-nbsp").await;
+    let token =
+        session::encode(SESSION_SECRET, &Claims::new(victim.user_id, 1, victim.sid.clone(), now_secs()))
+            .unwrap();
+    let dashboard = |cookie: Vec<u8>| async move {
+        let value =
+            reqwest::header::HeaderValue::from_bytes(&cookie).expect("obs-text is a valid header value");
+        s.http.get(s.url("/dashboard")).header("cookie", value).send().await.unwrap().status().as_u16()
+    };
+    assert_eq!(
+        dashboard(format!("gt_session={token}").into_bytes()).await,
+        200,
+        "the exact name is the session"
+    );
+    // Raw bytes, and the same characters UTF-8 encoded (as a browser sends a name set through
+    // `document.cookie`).
+    for bytes in [&[0x85u8][..], &[0xA0], &[0xC2, 0x85], &[0xC2, 0xA0]] {
+        let mut cookie = bytes.to_vec();
+        cookie.extend_from_slice(format!("gt_session={token}").as_bytes());
+        assert_eq!(dashboard(cookie.clone()).await, 303, "{bytes:x?} before the name: not the session");
+        let mut after_another = b"a=1; ".to_vec();
+        after_another.extend_from_slice(&cookie);
+        assert_eq!(dashboard(after_another).await, 303, "{bytes:x?} after a separator: not the session");
+    }
 }

@@ -49,13 +49,29 @@ impl Stack {
             .await
             .expect("create test user");
         let (user_id, version): (i64, i32) = (row.get(0), row.get(1));
-        let sid = format!("test-sid-{user_id}-{}", now_secs());
+        let sid = format!("test-sid-{user_id}-{}", unique_email("s"));
         let claims = session::Claims::new(user_id, version, sid.clone(), now_secs());
-        self.signed_in_with(user_id, email, &claims)
+        self.signed_in_with(user_id, email, &claims).await
     }
 
-    /// A client carrying a session cookie for exactly these claims (for tests of expiry etc.).
-    pub fn signed_in_with(&self, user_id: i64, email: &str, claims: &session::Claims) -> SignedIn {
+    /// A client carrying a session cookie for exactly these claims (for tests of expiry etc.),
+    /// whose session is live (its row recorded, signed in now, unless it was already).
+    pub async fn signed_in_with(&self, user_id: i64, email: &str, claims: &session::Claims) -> SignedIn {
+        self.sql()
+            .await
+            .execute(
+                "INSERT INTO sessions (sid, user_id, browser, place) VALUES ($1, $2, 'Test browser', 'Testland')
+                 ON CONFLICT (sid) DO NOTHING",
+                &[&claims.sid, &user_id],
+            )
+            .await
+            .expect("record test session");
+        self.token_client(user_id, email, claims)
+    }
+
+    /// A client carrying a session cookie for these claims, with no session row recorded (a
+    /// forged or outlived token).
+    pub fn token_client(&self, user_id: i64, email: &str, claims: &session::Claims) -> SignedIn {
         let token = session::encode(SESSION_SECRET, claims).expect("mint session");
         let client = self.client_with_cookie(&format!("{}={token}", session::cookie_name(false)));
         SignedIn {

@@ -69,17 +69,18 @@ pub async fn emailed_token(s: &Stack, browser: &reqwest::Client, email: &str, ne
     panic!("no sign-in mail reached {email}");
 }
 
-/// Opens the confirm page for `token` and presses its button.
+/// Opens the confirm page for `token` and presses its button (when another account is signed
+/// in, the one that switches accounts).
 pub async fn confirm(s: &Stack, browser: &reqwest::Client, token: &str) -> reqwest::Response {
     let page = browser.get(s.url(&format!("/signin/confirm?token={token}"))).send().await.unwrap();
     assert_eq!(page.status(), 200, "confirm page for a usable token");
-    let csrf = csrf_in(&page.text().await.unwrap()).expect("confirm form has a csrf field");
-    browser
-        .post(s.url("/signin/confirm"))
-        .form(&[("csrf", csrf.as_str()), ("token", token)])
-        .send()
-        .await
-        .unwrap()
+    let html = page.text().await.unwrap();
+    let csrf = csrf_in(&html).expect("confirm form has a csrf field");
+    let mut form = vec![("csrf", csrf.as_str()), ("token", token)];
+    if html.contains("name=\"switch\" value=\"yes\"") {
+        form.push(("switch", "yes"));
+    }
+    browser.post(s.url("/signin/confirm")).form(&form).send().await.unwrap()
 }
 
 /// A full email sign-in for `email` in a fresh browser; returns the browser, signed in.

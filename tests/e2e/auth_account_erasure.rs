@@ -1,0 +1,175 @@
+//! Deleting an account erases the person: their content (AgentWrite briefs and outputs,
+//! PodScribe transcripts, ledger notes) goes with their address, and what accounting keeps
+//! names no one. Every table with a user reference is found through `information_schema`, so a
+//! table added later cannot be forgotten.
+
+use crate::support::billing::subscribe;
+use crate::support::fakes::stripe::PRO;
+use crate::support::session::{csrf_in, SignedIn};
+use crate::support::tools::{brief, grant, post_form, unique, upload, wav};
+use crate::support::Stack;
+use crate::trials;
+use ghosttools::db::credits::Reason;
+use libtest_mimic::Trial;
+
+pub fn tests() -> Vec<Trial> {
+    trials![
+        deletion_leaves_nothing_personal_in_any_table,
+        the_privacy_page_says_what_deletion_keeps_and_erases
+    ]
+}
+
+/// Tables whose rows of a deleted user are deleted outright.
+const ERASED: &[&str] = &["affiliates", "generations", "oauth_accounts", "sessions", "transcripts"];
+/// Tables whose rows stay for accounting, with nothing in them that names the person.
+const KEPT: &[&str] = &[
+    "billing_customers",
+    "checkout_sessions",
+    "credit_balances",
+    "credit_ledger",
+    "invoices",
+    "stripe_events",
+    "subscriptions",
+];
+
+/// Every (table, column) that references `users`: by foreign key, or by a column named like one.
+async fn user_references(s: &Stack) -> Vec<(String, String)> {
+    let rows = s
+        .sql()
+        .await
+        .query(
+            "SELECT kcu.table_name::text, kcu.column_name::text
+             FROM information_schema.table_constraints tc
+             JOIN information_schema.key_column_usage kcu
+               ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema
+             JOIN information_schema.constraint_column_usage ccu
+               ON ccu.constraint_name = tc.constraint_name AND ccu.table_schema = tc.table_schema
+             WHERE tc.constraint_type = 'FOREIGN KEY' AND ccu.table_name = 'users' AND tc.table_schema = 'public'
+             UNION
+             SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name <> 'users' AND column_name ~ 'user_id$'
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+/// How many rows of any table in the schema mention `needle` anywhere (as JSON text).
+async fn tables_mentioning(s: &Stack, needle: &str) -> Vec<String> {
+    let sql = s.sql().await;
+    let tables: Vec<String> = sql
+        .query(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut found = Vec::new();
+    for table in tables {
+        let q = format!(
+            "SELECT count(*) FROM \"{table}\" t WHERE strpos(lower(row_to_json(t)::text), lower($1)) > 0"
+        );
+        let n: i64 = sql.query_one(&q, &[&needle]).await.unwrap().get(0);
+        if n > 0 {
+            found.push(format!("{table} ({n} rows)"));
+        }
+    }
+    found
+}
+
+/// The person's content: a description, a transcript, a subscription, notes naming both.
+async fn a_user_with_content(s: &Stack, marker: &str) -> SignedIn {
+    let user = s.sign_in_new("erase").await;
+    let sql = s.sql().await;
+    sql.execute("UPDATE users SET name = $2 WHERE id = $1", &[&user.user_id, &format!("Ada {marker}")])
+        .await
+        .unwrap();
+    grant(s, user.user_id, 20).await;
+    let res = post_form(s, &user, "/tools/agentwrite", &brief(&format!("Tent {marker}"))).await;
+    assert_eq!(res.status(), 303, "a description is written");
+    let res =
+        upload(s, &user, "/tools/podscribe", &format!("episode-{marker}.wav"), wav(30), "audio/wav").await;
+    assert_eq!(res.status(), 303, "an episode is transcribed");
+    sql.query_one(
+        ghosttools::db::credits::GRANT_SQL,
+        &[
+            &user.user_id,
+            &5i64,
+            &Reason::AdminGrant.as_str(),
+            &format!("erase-grant-{}", unique()),
+            &Some(format!("for episode-{marker}.wav")),
+        ],
+    )
+    .await
+    .unwrap();
+    subscribe(s, &user, PRO).await;
+    user
+}
+
+async fn deletion_leaves_nothing_personal_in_any_table(s: &'static Stack) {
+    let marker = format!("zq{}", unique());
+    let user = a_user_with_content(s, &marker).await;
+    let references = user_references(s).await;
+    let declared: Vec<&str> = ERASED.iter().chain(KEPT).copied().collect();
+    for (table, column) in &references {
+        assert!(
+            declared.contains(&table.as_str()),
+            "{table}.{column} references users: decide whether deletion erases it or keeps it \
+             without personal data (db::users::anonymize), then list it here"
+        );
+    }
+    let before = tables_mentioning(s, &marker).await;
+    for table in ["generations", "transcripts", "credit_ledger", "users"] {
+        assert!(
+            before.iter().any(|t| t.starts_with(&format!("{table} "))),
+            "{table} holds the marker first: {before:?}"
+        );
+    }
+
+    let html = user.client.get(s.url("/account")).send().await.unwrap().text().await.unwrap();
+    let csrf = csrf_in(&html).unwrap();
+    let res = user
+        .client
+        .post(s.url("/account/delete"))
+        .form(&[("csrf", csrf.as_str()), ("confirm", user.email.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "deleted");
+
+    let sql = s.sql().await;
+    for (table, column) in &references {
+        let q = format!("SELECT count(*) FROM \"{table}\" WHERE \"{column}\" = $1");
+        let n: i64 = sql.query_one(&q, &[&user.user_id]).await.unwrap().get(0);
+        if ERASED.contains(&table.as_str()) {
+            assert_eq!(n, 0, "{table} keeps no row of a deleted user");
+        }
+    }
+    let kept: i64 = sql
+        .query_one("SELECT count(*) FROM credit_ledger WHERE user_id = $1", &[&user.user_id])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(kept >= 3, "the ledger's rows stay for accounting");
+    assert_eq!(tables_mentioning(s, &marker).await, Vec::<String>::new(), "nothing names the content");
+    assert_eq!(tables_mentioning(s, &user.email).await, Vec::<String>::new(), "nothing holds the address");
+}
+
+async fn the_privacy_page_says_what_deletion_keeps_and_erases(s: &'static Stack) {
+    let html = s.get("/privacy").await.text().await.unwrap();
+    for erased in
+        ["AgentWrite brief", "PodScribe transcript", "notes on your credit history", "your sessions"]
+    {
+        assert!(html.contains(erased), "the privacy page says deletion erases {erased}");
+    }
+    for kept in ["Payment and credit records", "welcome-credits fingerprint", "linked to no account"] {
+        assert!(html.contains(kept), "the privacy page says what stays: {kept}");
+    }
+    assert!(!html.contains("email addresses are kept"), "no promise the code does not keep");
+}
