@@ -5,6 +5,8 @@
 mod support;
 
 mod admin;
+mod admin_actions;
+mod admin_console;
 mod auth_account;
 mod auth_email;
 mod auth_google;
@@ -50,6 +52,8 @@ fn main() {
     args.test_threads.get_or_insert(6);
     let tests: Vec<libtest_mimic::Trial> = [
         admin::tests(),
+        admin_actions::tests(),
+        admin_console::tests(),
         auth_account::tests(),
         auth_email::tests(),
         auth_google::tests(),
