@@ -8,6 +8,7 @@ pub enum Policy {
     SignInEmailPerAddress,
     SignInEmailPerIp,
     WelcomeCreditsPerIp,
+    ToolFloodPerIp,
     AiGeneration,
     TranscriptionUpload,
     CheckoutCreation,
@@ -50,7 +51,7 @@ const HOUR: u32 = 3600;
 const DAY: u32 = 24 * HOUR;
 
 #[rustfmt::skip]
-const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 10] = [
+const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 11] = [
     // policy                          config name                 limit  window     limiter down      counted
     // Above the 5 pending links the database allows per address (a friendlier refusal first).
     (Policy::SignInEmailPerAddress, "signin_email_per_address",    10,    HOUR,     FailMode::Closed, Counting::Exact),
@@ -58,6 +59,9 @@ const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 10] = [
     // New accounts given welcome credits per client and day: an office or a household behind
     // one address still gets theirs; a script making accounts gets ten.
     (Policy::WelcomeCreditsPerIp,   "welcome_credits_per_ip",      10,    DAY,      FailMode::Closed, Counting::Exact),
+    // Every tool POST per client IP, before anything is read: a coarse flood guard. The
+    // per-account limits below count only work that was accepted (signed in, form valid).
+    (Policy::ToolFloodPerIp,        "tool_flood_per_ip",          120,    MIN,      FailMode::Closed, Counting::Exact),
     (Policy::AiGeneration,          "ai_generation",               20,    MIN,      FailMode::Closed, Counting::Exact),
     (Policy::TranscriptionUpload,   "transcription_upload",        10,    HOUR,     FailMode::Closed, Counting::Exact),
     (Policy::CheckoutCreation,      "checkout_creation",           10,    10 * MIN, FailMode::Closed, Counting::Exact),
@@ -71,10 +75,11 @@ const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 10] = [
 ];
 
 impl Policy {
-    pub const ALL: [Policy; 10] = [
+    pub const ALL: [Policy; 11] = [
         Policy::SignInEmailPerAddress,
         Policy::SignInEmailPerIp,
         Policy::WelcomeCreditsPerIp,
+        Policy::ToolFloodPerIp,
         Policy::AiGeneration,
         Policy::TranscriptionUpload,
         Policy::CheckoutCreation,
@@ -134,6 +139,7 @@ mod tests {
     fn costly_actions_fail_closed_and_cheap_traffic_fails_open() {
         use FailMode::*;
         for (p, mode) in [
+            (Policy::ToolFloodPerIp, Closed),
             (Policy::AiGeneration, Closed),
             (Policy::TranscriptionUpload, Closed),
             (Policy::CheckoutCreation, Closed),

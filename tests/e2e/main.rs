@@ -30,6 +30,7 @@ mod migrations;
 mod operations;
 mod pages;
 mod rate_limit;
+mod rate_limit_tools;
 mod refer;
 mod security;
 mod security_headers;
@@ -77,6 +78,7 @@ fn main() {
         operations::tests(),
         pages::tests(),
         rate_limit::tests(),
+        rate_limit_tools::tests(),
         refer::tests(),
         security::tests(),
         security_headers::tests(),
