@@ -9,7 +9,7 @@ use crate::reply::{Body, Reply};
 use crate::respond::{self, HeaderList};
 use crate::routes::tools::{agentwrite, podscribe};
 use crate::routes::{
-    account, admin, billing, debug, google, health, history, pages, refer, sign_in, webhooks,
+    account, admin, admin_user, billing, debug, google, health, history, pages, refer, sign_in, webhooks,
 };
 use crate::security;
 use worker::{web_sys, Context, Env, Method, Result};
@@ -57,6 +57,11 @@ async fn route(req: &mut Incoming, cx: &Ctx) -> std::result::Result<Reply, AppEr
         (Post, ["refer", "join"]) => refer::join(req, cx).await,
         (Get, ["admin"]) => admin::console(req, cx).await,
         (Post, ["admin", "grant"]) => admin::grant(req, cx).await,
+        (Get, ["admin", "users", id]) => admin_user::show(cx, id).await,
+        (Post, ["admin", "users", id, "deduct"]) => admin_user::deduct(req, cx, id).await,
+        (Post, ["admin", "users", id, "suspend"]) => admin_user::suspend(req, cx, id).await,
+        (Post, ["admin", "users", id, "restore"]) => admin_user::restore(req, cx, id).await,
+        (Post, ["admin", "events", id, "replay"]) => admin_user::replay(req, cx, id).await,
         (Get, ["debug", "error", status]) => debug::error_page(cx, status),
         (Get, ["dashboard"]) => account::dashboard(cx).await,
         (Post, ["signout"]) => account::sign_out(req, cx).await,

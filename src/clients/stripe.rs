@@ -174,6 +174,11 @@ impl Stripe {
         self.get(&format!("/v1/subscriptions/{}", path_id(id)), &StripeForm::new()).await
     }
 
+    /// An event as Stripe keeps it (for replaying one whose delivery failed).
+    pub async fn retrieve_event(&self, id: &str) -> Result<super::stripe_objects::Event, StripeError> {
+        self.get(&format!("/v1/events/{}", path_id(id)), &StripeForm::new()).await
+    }
+
     pub async fn retrieve_charge(&self, id: &str) -> Result<Charge, StripeError> {
         self.get(&format!("/v1/charges/{}", path_id(id)), &StripeForm::new()).await
     }

@@ -21,6 +21,9 @@ pub struct UserRow {
     pub paid: Vec<(String, i64)>,
     /// A dispute holds their paid features.
     pub on_hold: bool,
+    /// An operator suspended the account (with this reason).
+    pub suspended: bool,
+    pub suspended_reason: String,
 }
 
 /// The plan a user has right now (the SQL twin of `services::billing::grants_access`).
@@ -46,10 +49,20 @@ const MONEY: &str = "money AS (
     FROM charge_reversals
 )";
 
-/// Users whose email contains `query` (case-insensitive), or the newest when `query` is empty;
-/// newest first.
-pub async fn search_users(db: &Db, query: &str, limit: i64) -> Result<Vec<UserRow>, AppError> {
-    let pattern = like_pattern(query);
+/// Which users to list: those whose email contains `query` (all when empty), or one by id.
+#[derive(Debug, Clone, Copy)]
+pub enum Users<'a> {
+    Matching { query: &'a str, limit: i64, offset: i64 },
+    One(i64),
+}
+
+/// Users, newest first: a page of those matching a search (one more than `limit` is read, so
+/// the caller knows whether a next page exists), or one account.
+pub async fn users(db: &Db, which: Users<'_>) -> Result<Vec<UserRow>, AppError> {
+    let (pattern, id, limit, offset) = match which {
+        Users::Matching { query, limit, offset } => (like_pattern(query), None, limit + 1, offset),
+        Users::One(id) => ("%%".to_string(), Some(id), 1, 0),
+    };
     let sql = format!(
         "WITH {MONEY}
          SELECT u.id, u.email, to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
@@ -57,13 +70,18 @@ pub async fn search_users(db: &Db, query: &str, limit: i64) -> Result<Vec<UserRo
                 (SELECT coalesce(string_agg(t.currency || ' ' || t.total, ',' ORDER BY t.currency), '')
                  FROM (SELECT m.currency, sum(m.amount)::int8 AS total FROM money m
                        WHERE m.user_id = u.id AND m.currency <> '' GROUP BY 1) t),
-                {}
+                {}, u.suspended_at IS NOT NULL, coalesce(u.suspended_reason, '')
          FROM users u LEFT JOIN credit_balances b ON b.user_id = u.id
-         WHERE ($1 = '%%' OR u.email LIKE $1)
-         ORDER BY u.id DESC LIMIT $2",
+         WHERE ($1 = '%%' OR u.email LIKE $1) AND ($2::int8 IS NULL OR u.id = $2)
+         ORDER BY u.id DESC LIMIT $3 OFFSET $4",
         on_hold_sql("u.id")
     );
-    let rows = db.read(&sql, &[(&pattern, Type::TEXT), (&limit, Type::INT8)]).await?;
+    let rows = db
+        .read(
+            &sql,
+            &[(&pattern, Type::TEXT), (&id, Type::INT8), (&limit, Type::INT8), (&offset, Type::INT8)],
+        )
+        .await?;
     Ok(rows
         .iter()
         .map(|r| UserRow {
@@ -79,6 +97,8 @@ pub async fn search_users(db: &Db, query: &str, limit: i64) -> Result<Vec<UserRo
                 .filter_map(|(currency, total)| Some((currency.to_string(), total.parse().ok()?)))
                 .collect(),
             on_hold: r.get(6),
+            suspended: r.get(7),
+            suspended_reason: r.get(8),
         })
         .collect())
 }
@@ -182,6 +202,20 @@ pub async fn revenue(db: &Db) -> Result<Vec<RevenueRow>, AppError> {
         .collect())
 }
 
+/// Money received (`MONEY`) per day (UTC) and currency over the last `days` days, oldest first;
+/// days with nothing are absent.
+pub async fn revenue_per_day(db: &Db, days: i64) -> Result<Vec<(String, String, i64)>, AppError> {
+    let sql = format!(
+        "WITH {MONEY}
+         SELECT to_char(date_trunc('day', at AT TIME ZONE 'UTC'), 'YYYY-MM-DD'), currency, sum(amount)::int8
+         FROM money WHERE currency <> ''
+           AND at >= (date_trunc('day', now() AT TIME ZONE 'UTC') - make_interval(days => $1::int4 - 1)) AT TIME ZONE 'UTC'
+         GROUP BY 1, 2 ORDER BY 1, 2"
+    );
+    let rows = db.query(&sql, &[(&(days as i32), Type::INT4)]).await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+}
+
 /// Live subscriptions per plan (the ones that give their plan now).
 pub async fn active_subscriptions(db: &Db) -> Result<Vec<(String, i64)>, AppError> {
     let rows = db
@@ -249,13 +283,15 @@ pub struct EventRow {
     pub received: String,
 }
 
-pub async fn recent_events(db: &Db, limit: i64) -> Result<Vec<EventRow>, AppError> {
+/// The newest Stripe events (of one account, or of all), newest first.
+pub async fn recent_events(db: &Db, user_id: Option<i64>, limit: i64) -> Result<Vec<EventRow>, AppError> {
     let rows = db
         .read(
             "SELECT id, type, outcome, coalesce(detail, ''), attempts,
                     to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
-             FROM stripe_events ORDER BY received_at DESC, id LIMIT $1",
-            &[(&limit, Type::INT8)],
+             FROM stripe_events WHERE ($2::int8 IS NULL OR user_id = $2)
+             ORDER BY received_at DESC, id LIMIT $1",
+            &[(&limit, Type::INT8), (&user_id, Type::INT8)],
         )
         .await?;
     Ok(rows

@@ -11,8 +11,10 @@
 //! reports both in `Server-Timing` (see `timing`).
 
 pub mod admin;
+pub mod admin_user;
 pub mod affiliates;
 pub mod allowance;
+pub mod audit;
 pub mod billing;
 pub mod credits;
 pub mod dashboard;

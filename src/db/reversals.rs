@@ -141,7 +141,25 @@ pub fn on_hold_sql(user: &str) -> String {
     )
 }
 
-pub async fn on_hold(db: &Db, user_id: i64) -> Result<bool, AppError> {
-    let row = db.query_one(&format!("SELECT {}", on_hold_sql("$1")), &[(&user_id, Type::INT8)]).await?;
-    Ok(row.get(0))
+/// Why an account's paid features (running tools, buying) are held, if they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// An operator suspended the account.
+    Suspended,
+    /// A payment of theirs is disputed (open, or lost).
+    Dispute,
+}
+
+/// The one check behind both causes of a hold; a suspension is named first.
+pub async fn hold(db: &Db, user_id: i64) -> Result<Option<Hold>, AppError> {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND suspended_at IS NOT NULL), {}",
+        on_hold_sql("$1")
+    );
+    let row = db.query_one(&sql, &[(&user_id, Type::INT8)]).await?;
+    Ok(match (row.get(0), row.get(1)) {
+        (true, _) => Some(Hold::Suspended),
+        (false, true) => Some(Hold::Dispute),
+        _ => None,
+    })
 }

@@ -88,3 +88,17 @@ pub async fn record_failure(db: &Db, e: &EventMeta<'_>, detail: &str) -> Result<
     .await?;
     Ok(())
 }
+
+/// Whether the event's last attempt failed (what may be replayed).
+pub async fn failed(db: &Db, id: &str) -> Result<bool, AppError> {
+    let row = db
+        .query_opt("SELECT 1 FROM stripe_events WHERE id = $1 AND outcome = 'failed'", &[(&id, Type::TEXT)])
+        .await?;
+    Ok(row.is_some())
+}
+
+/// The account an event was applied to, if it named one.
+pub async fn user_of(db: &Db, id: &str) -> Result<Option<i64>, AppError> {
+    let row = db.query_opt("SELECT user_id FROM stripe_events WHERE id = $1", &[(&id, Type::TEXT)]).await?;
+    Ok(row.and_then(|r| r.get(0)))
+}

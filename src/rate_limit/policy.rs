@@ -8,6 +8,7 @@ pub enum Policy {
     SignInEmailPerAddress,
     SignInEmailPerIp,
     WelcomeCreditsPerIp,
+    ToolFloodPerIp,
     AiGeneration,
     TranscriptionUpload,
     CheckoutCreation,
@@ -59,6 +60,9 @@ const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 11] = [
     // New accounts given welcome credits per client and day: an office or a household behind
     // one address still gets theirs; a script making accounts gets ten.
     (Policy::WelcomeCreditsPerIp,   "welcome_credits_per_ip",      10,    DAY,      FailMode::Closed, Counting::Exact),
+    // Every tool POST per client IP, before anything is read: a coarse flood guard. The
+    // per-account limits below count only work that was accepted (signed in, form valid).
+    (Policy::ToolFloodPerIp,        "tool_flood_per_ip",          120,    MIN,      FailMode::Closed, Counting::Exact),
     (Policy::AiGeneration,          "ai_generation",               20,    MIN,      FailMode::Closed, Counting::Exact),
     (Policy::TranscriptionUpload,   "transcription_upload",        10,    HOUR,     FailMode::Closed, Counting::Exact),
     (Policy::CheckoutCreation,      "checkout_creation",           10,    10 * MIN, FailMode::Closed, Counting::Exact),
@@ -78,6 +82,7 @@ impl Policy {
         Policy::SignInEmailPerAddress,
         Policy::SignInEmailPerIp,
         Policy::WelcomeCreditsPerIp,
+        Policy::ToolFloodPerIp,
         Policy::AiGeneration,
         Policy::TranscriptionUpload,
         Policy::CheckoutCreation,
@@ -138,6 +143,7 @@ mod tests {
     fn costly_actions_fail_closed_and_cheap_traffic_fails_open() {
         use FailMode::*;
         for (p, mode) in [
+            (Policy::ToolFloodPerIp, Closed),
             (Policy::AiGeneration, Closed),
             (Policy::TranscriptionUpload, Closed),
             (Policy::CheckoutCreation, Closed),

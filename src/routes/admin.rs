@@ -1,5 +1,7 @@
-//! The operator console (`/admin`): users, revenue, subscriptions, refunds and disputes, welcome
-//! credits, AI usage, Stripe events, and granting credits. Only for the addresses in
+//! The operator console (`/admin`): users (paged), revenue (with a chart per day),
+//! subscriptions, refunds and disputes, welcome credits, AI usage, Stripe events, the audit log
+//! of operator actions, and granting credits. One account's page and its actions are in
+//! `admin_user`. Only for the addresses in
 //! `ADMIN_EMAILS`; everyone else — signed out
 //! included — gets the same 404 as a page that does not exist, so the console is not revealed.
 
@@ -7,11 +9,14 @@ use super::input::Form;
 use crate::auth::User;
 use crate::config::Config;
 use crate::ctx::Ctx;
-use crate::db::{admin as rows, credits};
+use crate::db::admin::{self as rows, Users};
+use crate::db::audit::{self, Operator};
+use crate::db::credits;
 use crate::domain::money::format_amount;
 use crate::error::AppError;
 use crate::reply::Reply;
-use crate::views::admin::{Console, GrantForm};
+use crate::services::operator;
+use crate::views::admin::{revenue_days, Console, GrantForm};
 use crate::views::flash::FlashKind;
 use crate::views::render;
 use worker::Request;
@@ -23,12 +28,20 @@ pub fn is_admin(config: &Config, user: &User) -> bool {
     !user.email.is_empty() && config.admin_emails.contains(&user.email)
 }
 
+/// Users per page of the console's list.
+const PAGE_SIZE: i64 = 50;
+
 /// The signed-in operator, or a 404 for anyone else.
-async fn require_admin(cx: &Ctx) -> Result<&User, AppError> {
+pub async fn require_admin(cx: &Ctx) -> Result<&User, AppError> {
     match cx.user().await? {
         Some(user) if is_admin(&cx.config, user) => Ok(user),
         _ => Err(AppError::NotFound),
     }
+}
+
+/// Who is acting, for the audit log.
+pub fn operator(user: &User) -> Operator<'_> {
+    Operator { id: user.id, email: &user.email }
 }
 
 fn query(req: &Request, name: &str) -> String {
@@ -38,7 +51,7 @@ fn query(req: &Request, name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `GET /admin?q=<part of an email>`.
+/// `GET /admin?q=<part of an email>&page=<n>`.
 pub async fn console(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
     require_admin(cx).await?;
     let search = query(req, "q");
@@ -46,22 +59,37 @@ pub async fn console(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
         // Postgres cannot compare with a NUL: a 400, not a 500 from the database.
         return Err(AppError::bad_request("q", "The search cannot contain a NUL character."));
     }
+    let page = match query(req, "page").as_str() {
+        "" => 1,
+        n => n
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=100_000).contains(n))
+            .ok_or_else(|| AppError::bad_request("page", "The page is a whole number from 1."))?,
+    };
     let grant = GrantForm { email: query(req, "grant_to"), ..GrantForm::default() };
-    console_page(cx, search, grant).await.map(Reply::html)
+    console_page(cx, search, page, grant).await.map(Reply::html)
 }
 
-async fn console_page(cx: &Ctx, search: String, mut grant: GrantForm) -> Result<String, AppError> {
+async fn console_page(cx: &Ctx, search: String, page: i64, mut grant: GrantForm) -> Result<String, AppError> {
     let db = cx.db().await?;
-    let users = rows::search_users(db, &search, 50).await?;
+    let mut users =
+        rows::users(db, Users::Matching { query: &search, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE })
+            .await?;
+    let has_next = users.len() as i64 > PAGE_SIZE;
+    users.truncate(PAGE_SIZE as usize);
     let revenue = rows::revenue(db).await?;
+    let per_day = rows::revenue_per_day(db, 30).await?;
     let subscriptions = rows::active_subscriptions(db).await?;
     let reversals = rows::reversals(db, &search, 50).await?;
     let unrecovered = rows::unrecovered_credits(db).await?;
     let usage = rows::usage_per_day(db, 14).await?;
-    let events = rows::recent_events(db, 25).await?;
+    let events = rows::recent_events(db, None, 25).await?;
+    let audit = audit::recent(db, None, 50).await?;
     let welcome = crate::db::welcome::counts(db).await?;
     // A fresh reference per rendered form: sending the same form twice grants once.
     grant.reference = crate::security::random_token();
+    let today = chrono::DateTime::from_timestamp_millis(cx.now_ms as i64).unwrap_or_default().date_naive();
     let layout = super::layout(cx, "Operator console · GhostTools").await;
     Ok(render(&Console {
         layout,
@@ -80,6 +108,10 @@ async fn console_page(cx: &Ctx, search: String, mut grant: GrantForm) -> Result<
         welcome_credits: cx.config.welcome_credits(),
         grant,
         max_grant: MAX_GRANT,
+        page,
+        has_next,
+        audit,
+        revenue_days: revenue_days(&per_day, today, 30),
     }))
 }
 
@@ -105,7 +137,7 @@ pub async fn grant(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
         return refuse(cx, input, e).await;
     };
     let reference = format!("admin:{}:{reference}", admin.id);
-    match credits::grant(db, user_id, amount, credits::Reason::AdminGrant, &reference, Some(&reason)).await? {
+    match operator::grant(db, operator(admin), user_id, amount, &reason, &reference).await? {
         credits::Granted::Now { balance } => {
             cx.log(
                 "info",
@@ -129,7 +161,17 @@ pub fn parse_grant(input: &GrantForm, reference: Option<&str>) -> Result<(i64, S
     if input.email.is_empty() {
         return Err(AppError::bad_request("email", "Enter the email address of the account."));
     }
-    let amount = match input.amount.parse::<i64>() {
+    parse_change(&input.amount, &input.reason, reference)
+}
+
+/// A change of credits as typed: the amount (1–`MAX_GRANT`), the reason (the ledger's note) and
+/// the form's reference, or a 400 naming the field.
+pub fn parse_change(
+    amount: &str,
+    reason: &str,
+    reference: Option<&str>,
+) -> Result<(i64, String, String), AppError> {
+    let amount = match amount.parse::<i64>() {
         Ok(n) if (1..=MAX_GRANT).contains(&n) => n,
         _ => {
             return Err(AppError::bad_request(
@@ -138,13 +180,7 @@ pub fn parse_grant(input: &GrantForm, reference: Option<&str>) -> Result<(i64, S
             ))
         }
     };
-    let reason_chars = input.reason.chars().count();
-    if reason_chars == 0 || reason_chars > 200 || input.reason.chars().any(char::is_control) {
-        return Err(AppError::bad_request(
-            "reason",
-            "Say why, in at most 200 characters (it goes in the ledger).",
-        ));
-    }
+    let reason = parse_reason(reason)?;
     let reference = reference.unwrap_or("").trim();
     let ok = (16..=64).contains(&reference.len())
         && reference.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
@@ -154,13 +190,25 @@ pub fn parse_grant(input: &GrantForm, reference: Option<&str>) -> Result<(i64, S
             "This form is incomplete. Reload the page and try again.",
         ));
     }
-    Ok((amount, input.reason.clone(), reference.to_string()))
+    Ok((amount, reason, reference.to_string()))
+}
+
+/// Why an operator acts: 1–200 characters, no control characters (it is written down).
+pub fn parse_reason(reason: &str) -> Result<String, AppError> {
+    let chars = reason.chars().count();
+    if chars == 0 || chars > 200 || reason.chars().any(char::is_control) {
+        return Err(AppError::bad_request(
+            "reason",
+            "Say why, in at most 200 characters (it goes in the ledger).",
+        ));
+    }
+    Ok(reason.to_string())
 }
 
 async fn refuse(cx: &Ctx, mut input: GrantForm, e: AppError) -> Result<Reply, AppError> {
     input.error_field = e.field().unwrap_or_default().to_string();
     input.error = Some(e.public_message());
-    let html = console_page(cx, input.email.clone(), input).await?;
+    let html = console_page(cx, input.email.clone(), 1, input).await?;
     Ok(Reply::html(html).with_status(400))
 }
 

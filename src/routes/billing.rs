@@ -4,14 +4,13 @@
 use super::input::Form;
 use crate::clients::stripe::Stripe;
 use crate::ctx::Ctx;
-use crate::db::reversals;
 use crate::db::{billing as rows, credits};
 use crate::domain::billing::Referral;
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::Reply;
 use crate::services::billing::checkout::{self, Started};
-use crate::services::billing::reversals::ON_HOLD;
+use crate::services::billing::reversals;
 use crate::services::billing::{catalog, fulfilment, plan_for};
 use crate::views::billing::{BillingPage, PricingPage, SuccessPage};
 use crate::views::render;
@@ -141,8 +140,8 @@ pub async fn overview(cx: &Ctx) -> Result<Reply, AppError> {
     let layout = super::layout(cx, "Billing · GhostTools").await;
     let mut page =
         BillingPage::new(layout, &entitlement, balance, &ledger, &checkouts, &unsettled, has_customer);
-    if reversals::on_hold(db, user.id).await? {
-        page.notices.insert(0, ON_HOLD.to_string());
+    if let Some(why) = reversals::hold_notice(db, user.id).await? {
+        page.notices.insert(0, why.to_string());
     }
     Ok(Reply::html(render(&page)))
 }

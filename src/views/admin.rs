@@ -1,7 +1,11 @@
 //! The operator console page.
 
+use super::billing::LedgerView;
+use super::chart::{bar_chart, BarChart};
 use super::Layout;
 use crate::db::admin::{EventRow, ReversalRow, UsageRow, UserRow};
+use crate::db::admin_user::{PurchaseRow, RunRow};
+use crate::db::audit::AuditRow;
 use crate::db::welcome::Counts as WelcomeCounts;
 use crate::domain::money::format_amount;
 use askama::Template;
@@ -40,6 +44,81 @@ pub struct Console {
     pub welcome_credits: u32,
     pub grant: GrantForm,
     pub max_grant: i64,
+    /// The users list's page (1-based) and whether another follows.
+    pub page: i64,
+    pub has_next: bool,
+    /// The newest operator actions.
+    pub audit: Vec<AuditRow>,
+    /// Revenue per day over 30 days, one chart per currency.
+    pub revenue_days: Vec<RevenueDays>,
+}
+
+/// One currency's revenue per day (UTC), oldest first: the chart and its table.
+#[derive(Debug, Clone)]
+pub struct RevenueDays {
+    pub currency: String,
+    pub chart: BarChart,
+    /// ("2026-05-12", "$3.00").
+    pub days: Vec<(String, String)>,
+}
+
+/// Revenue per day for the `days` days ending `today` ("YYYY-MM-DD" strings from the database),
+/// with the days that had none as zero.
+pub fn revenue_days(rows: &[(String, String, i64)], today: chrono::NaiveDate, days: i64) -> Vec<RevenueDays> {
+    let mut currencies: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    currencies.sort_unstable();
+    currencies.dedup();
+    let dates: Vec<String> = (0..days)
+        .rev()
+        .filter_map(|back| today.checked_sub_days(chrono::Days::new(back as u64)))
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .collect();
+    currencies
+        .into_iter()
+        .map(|currency| {
+            let points: Vec<(String, i64, String)> = dates
+                .iter()
+                .map(|day| {
+                    let amount: i64 =
+                        rows.iter().filter(|r| r.0 == *day && r.1 == currency).map(|r| r.2).sum();
+                    (day[5..].to_string(), amount, format_amount(amount, currency))
+                })
+                .collect();
+            let title = format!("Revenue per day in {}, last {days} days", currency.to_uppercase());
+            RevenueDays {
+                currency: currency.to_uppercase(),
+                chart: bar_chart(&title, &points),
+                days: dates.iter().zip(&points).map(|(day, p)| (day.clone(), p.2.clone())).collect(),
+            }
+        })
+        .collect()
+}
+
+/// A form that acts on one account (deduct, suspend) as typed, re-shown with its error.
+#[derive(Debug, Clone, Default)]
+pub struct ActionForm {
+    pub amount: String,
+    pub reason: String,
+    /// Random per rendered form (hidden field): makes the action idempotent.
+    pub reference: String,
+    pub error_field: String,
+    pub error: Option<String>,
+}
+
+/// One account in the console: its figures, runs, ledger, purchases, events and the operator
+/// actions on it; deducting credits, suspending and restoring.
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+pub struct UserPage {
+    pub layout: Layout,
+    pub user: UserRow,
+    pub runs: Vec<RunRow>,
+    pub ledger: Vec<LedgerView>,
+    pub purchases: Vec<PurchaseRow>,
+    pub events: Vec<EventRow>,
+    pub audit: Vec<AuditRow>,
+    pub deduct: ActionForm,
+    pub suspend: ActionForm,
 }
 
 impl Console {

@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod billing;
+pub mod chart;
 pub mod errors;
 pub mod flash;
 pub mod history;

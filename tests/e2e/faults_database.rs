@@ -145,7 +145,7 @@ async fn postgres_stopped_under_load_gets_quick_503s_then_the_same_worker_recove
     _: &'static Stack,
 ) {
     // Users retry fast while the database is away: no limit should answer for it.
-    let limits = "signin_email_per_ip=off,ai_generation=off,pages=off,general_api=off";
+    let limits = "signin_email_per_ip=off,tool_flood_per_ip=off,ai_generation=off,pages=off,general_api=off";
     let opts = Options {
         own_cluster: true,
         vars: vec![("RATE_LIMITS", Some(limits.into()))],

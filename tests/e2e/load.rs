@@ -197,7 +197,7 @@ async fn many_users_doing_the_whole_journey_at_once_leave_every_ledger_equal_to_
     let (secs, users) = (env_or("LOAD_SECS", 20), env_or("LOAD_USERS", 16));
     let limits = ["pages", "general_api", "ai_generation", "transcription_upload", "checkout_creation"]
         .iter()
-        .chain(&["signin_email_per_address", "signin_email_per_ip", "stripe_webhook"])
+        .chain(&["signin_email_per_address", "signin_email_per_ip", "stripe_webhook", "tool_flood_per_ip"])
         .map(|p| format!("{p}=off"))
         .collect::<Vec<_>>()
         .join(",");

@@ -5,6 +5,8 @@
 mod support;
 
 mod admin;
+mod admin_actions;
+mod admin_console;
 mod auth_account;
 mod auth_account_erasure;
 mod auth_account_export;
@@ -32,6 +34,7 @@ mod migrations;
 mod operations;
 mod pages;
 mod rate_limit;
+mod rate_limit_tools;
 mod refer;
 mod security;
 mod security_headers;
@@ -55,6 +58,8 @@ fn main() {
     args.test_threads.get_or_insert(6);
     let tests: Vec<libtest_mimic::Trial> = [
         admin::tests(),
+        admin_actions::tests(),
+        admin_console::tests(),
         auth_account::tests(),
         auth_account_erasure::tests(),
         auth_account_export::tests(),
@@ -82,6 +87,7 @@ fn main() {
         operations::tests(),
         pages::tests(),
         rate_limit::tests(),
+        rate_limit_tools::tests(),
         refer::tests(),
         security::tests(),
         security_headers::tests(),

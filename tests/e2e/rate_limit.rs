@@ -40,7 +40,7 @@ pub fn tests() -> Vec<Trial> {
 }
 
 /// A client IP no other test uses (TEST-NET and documentation prefixes).
-fn fresh_ip() -> String {
+pub fn fresh_ip() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(1);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     format!("10.{}.{}.{}", 77, n / 250, n % 250 + 1)
@@ -86,14 +86,15 @@ fn number(res: &Response, name: &str) -> u64 {
 // general_api stays below tally::MIN_LIMIT, so its admissions are stored exactly (the alarm test
 // counts them); stripe_webhook=64/60s is the smallest batched limit (batches of 4).
 const SMALL_LIMITS: &str = "pages=5/60s, checkout_creation=4/60s, ai_generation=3/4s, \
-     transcription_upload=2/1s, general_api=60/2s, stripe_webhook=64/60s, signin_email_per_ip=lots/1h";
+     transcription_upload=2/1s, general_api=60/2s, stripe_webhook=64/60s, signin_email_per_ip=lots/1h, \
+     tool_flood_per_ip=6/60s";
 
 static SMALL: OnceCell<Stack> = OnceCell::const_new();
 
 /// The isolated stack with small limits, started by the first test that needs it. It starts on
 /// a runtime worker thread because child processes die with the thread that spawned them
 /// (PDEATHSIG) and test threads finish early; `shutdown` stops it after the suite.
-async fn small_limits() -> &'static Stack {
+pub async fn small_limits() -> &'static Stack {
     SMALL
         .get_or_init(|| async {
             let opts = Options {

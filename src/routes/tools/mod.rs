@@ -8,7 +8,7 @@ pub mod upload;
 use crate::ctx::Ctx;
 use crate::domain::item_id::ItemId;
 use crate::error::AppError;
-use crate::rate_limit::Policy;
+use crate::rate_limit::{Policy, Subject};
 use crate::reply::{Body, Reply};
 use crate::services::billing::reversals;
 use futures_channel::mpsc::UnboundedReceiver;
@@ -29,10 +29,18 @@ pub enum ToolKind {
     ShowNotes,
 }
 
-/// Every AI handler calls this once, first: the rate limiter's `AiGeneration` or
-/// `TranscriptionUpload` window for this account (or client), failing closed when the limiter
-/// is down — these calls cost money. Over the limit it answers `AppError::TooManyRequests`.
-/// An account on hold for a payment dispute is refused here too (`AppError::Forbidden`).
+/// Every AI handler calls this first, before reading anything: the coarse per-IP flood guard
+/// (`Policy::ToolFloodPerIp`), failing closed. Refused sign-ins and forms are counted here only.
+pub async fn flood(cx: &Ctx) -> Result<(), AppError> {
+    cx.limit(Policy::ToolFloodPerIp, &Subject::ip(cx.client_ip().as_deref())).await?;
+    Ok(())
+}
+
+/// Every AI handler calls this once the work is accepted (signed in, the form or file valid),
+/// just before it is started: the rate limiter's `AiGeneration` or `TranscriptionUpload`
+/// window for this account, failing closed when the limiter is down — these calls cost money.
+/// Over the limit it answers `AppError::TooManyRequests`. An account on hold (a payment
+/// dispute, or suspended by an operator) is refused here too (`AppError::Forbidden`).
 pub async fn limit(cx: &Ctx, kind: ToolKind) -> Result<(), AppError> {
     let policy = match kind {
         ToolKind::AgentWrite | ToolKind::ShowNotes => Policy::AiGeneration,

@@ -5,7 +5,7 @@
 
 use super::agentwrite::file_stem;
 use super::upload::{self, Episode, Refused};
-use super::{item_id, limit, relay, ToolKind};
+use super::{flood, item_id, limit, relay, ToolKind};
 use crate::clients::openai::OpenAi;
 use crate::ctx::Ctx;
 use crate::db::{credits, generations::Deleted, transcripts};
@@ -64,7 +64,7 @@ async fn refuse(cx: &Ctx, mode: Mode, user_id: i64, refused: Refused) -> Result<
 }
 
 pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, AppError> {
-    limit(cx, ToolKind::PodScribe).await?;
+    flood(cx).await?;
     enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     cx.config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?;
@@ -72,6 +72,8 @@ pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, Ap
         Ok(episode) => episode,
         Err(refused) => return refuse(cx, mode, user_id, refused).await,
     };
+    // Only an accepted file counts against the account's uploads.
+    limit(cx, ToolKind::PodScribe).await?;
     let started = podscribe::start(cx.db().await?, user_id, &audio, &cx.config.tools.transcribe_model).await;
     let (id, reserved) = match started {
         Ok(s) => s,
@@ -163,7 +165,7 @@ pub async fn download(cx: &Ctx, id: &str, file: &str) -> Result<Reply, AppError>
 
 /// Show notes written again when they failed (free: the transcript was paid for).
 pub async fn retry_notes(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppError> {
-    limit(cx, ToolKind::ShowNotes).await?;
+    flood(cx).await?;
     enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
@@ -175,6 +177,7 @@ pub async fn retry_notes(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply,
         (Some(text), "done", None) => text,
         _ => return Ok(Reply::redirect(format!("/tools/podscribe/{id}"))),
     };
+    limit(cx, ToolKind::ShowNotes).await?;
     let openai = OpenAi::new(&cx.config, &cx.request_id)?;
     let notes =
         podscribe::write_notes(&openai, &cx.config.tools.chat_model, text, &t.segments, t.duration_secs)

@@ -11,7 +11,7 @@ use crate::clients::stripe::Stripe;
 use crate::clients::stripe_charges::{Charge, Dispute};
 use crate::db::billing as rows;
 use crate::db::credits::{self, Reason};
-use crate::db::reversals::{self, ChargeRecord, DisputeRecord, Reversal};
+use crate::db::reversals::{self, ChargeRecord, DisputeRecord, Hold, Reversal};
 use crate::db::Db;
 use crate::domain::money::format_amount;
 use crate::error::AppError;
@@ -185,12 +185,25 @@ async fn settle(db: &Db, c: &ChargeRecord, r: &Reversal) -> Result<String, AppEr
 pub const ON_HOLD: &str = "Paid features are on hold while a payment of yours is disputed with your bank. \
                            Write to support and we will sort it out.";
 
-/// Refuses paid features (running a tool, buying) while a dispute holds the account.
+/// What the user reads while an operator has suspended the account.
+pub const SUSPENDED: &str = "Your account is suspended: you can sign in and read your work, but not run \
+                             tools or buy. Write to support and we will sort it out.";
+
+/// Why the account's paid features are held (what the user reads), if they are.
+pub async fn hold_notice(db: &Db, user_id: i64) -> Result<Option<&'static str>, AppError> {
+    Ok(reversals::hold(db, user_id).await?.map(|hold| match hold {
+        Hold::Suspended => SUSPENDED,
+        Hold::Dispute => ON_HOLD,
+    }))
+}
+
+/// Refuses paid features (running a tool, buying) while a dispute or a suspension holds the
+/// account, saying which.
 pub async fn ensure_not_on_hold(db: &Db, user_id: i64) -> Result<(), AppError> {
-    if reversals::on_hold(db, user_id).await? {
-        return Err(AppError::Forbidden(ON_HOLD.into()));
+    match hold_notice(db, user_id).await? {
+        Some(why) => Err(AppError::Forbidden(why.into())),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[cfg(test)]

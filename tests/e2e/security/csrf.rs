@@ -61,7 +61,7 @@ async fn every_state_changing_post_refuses_a_missing_forged_foreign_or_cross_sit
             let (mine, theirs) = (browser(), browser());
             let own = page_csrf(s, &mine).await;
             (mine, own, page_csrf(s, &theirs).await)
-        } else if route.pattern == "/admin/grant" {
+        } else if route.pattern.starts_with("/admin/") {
             (admin.client.clone(), admin.csrf.clone(), stranger.csrf.clone())
         } else {
             (fx.user.client.clone(), fx.user.csrf.clone(), stranger.csrf.clone())
@@ -79,6 +79,12 @@ async fn every_state_changing_post_refuses_a_missing_forged_foreign_or_cross_sit
                 ("reason", "csrf test".into()),
                 ("reference", format!("csrf-test-reference-{}", fx.user.user_id)),
             ],
+            "/admin/users/:id/deduct" => vec![
+                ("amount", "1".into()),
+                ("reason", "csrf test".into()),
+                ("reference", format!("csrf-test-reference-{}", fx.user.user_id)),
+            ],
+            "/admin/users/:id/suspend" => vec![("reason", "csrf test".into())],
             "/account/delete" => vec![("confirm", fx.user.email.clone())],
             "/signin" => vec![("email", fx.user.email.clone())],
             "/signin/confirm" => vec![("token", link.clone())],

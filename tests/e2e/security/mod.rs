@@ -61,7 +61,7 @@ pub enum Sends {
 pub struct Route {
     pub method: &'static str,
     pub pattern: &'static str,
-    /// A concrete request: `{gen}`/`{tr}` become the fixture's generation/transcript ids.
+    /// A concrete request: `{gen}`/`{tr}`/`{uid}` become the fixture's generation/transcript/user ids.
     pub example: &'static str,
     pub access: Access,
     pub sends: Sends,
@@ -89,6 +89,11 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/refer/join", "/refer/join", Private, Form),
     r("GET", "/admin", "/admin", Admin, Nothing),
     r("POST", "/admin/grant", "/admin/grant", Admin, Form),
+    r("GET", "/admin/users/:id", "/admin/users/{uid}", Admin, Nothing),
+    r("POST", "/admin/users/:id/deduct", "/admin/users/{uid}/deduct", Admin, Form),
+    r("POST", "/admin/users/:id/suspend", "/admin/users/{uid}/suspend", Admin, Form),
+    r("POST", "/admin/users/:id/restore", "/admin/users/{uid}/restore", Admin, Form),
+    r("POST", "/admin/events/:id/replay", "/admin/events/evt_nosuchevent/replay", Admin, Form),
     r("GET", "/debug/error/:status", "/debug/error/404", Debug, Nothing),
     r("GET", "/dashboard", "/dashboard", Private, Nothing),
     r("POST", "/signout", "/signout", Public, Form),
@@ -131,7 +136,10 @@ pub const ROUTES: &[Route] = &[
 
 impl Route {
     pub fn path(&self, fx: &Fixture) -> String {
-        self.example.replace("{gen}", &fx.generation).replace("{tr}", &fx.transcript)
+        self.example
+            .replace("{gen}", &fx.generation)
+            .replace("{tr}", &fx.transcript)
+            .replace("{uid}", &fx.user.user_id.to_string())
     }
 
     pub fn is_post(&self) -> bool {

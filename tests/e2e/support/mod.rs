@@ -130,8 +130,9 @@ impl Stack {
         set("DEBUG_RATE_LIMIT_ROUTE", "true".into());
         set("DEBUG_MEMORY_ROUTE", "true".into());
         // Every test client is 127.0.0.1 without CF-Connecting-IP, i.e. one "client": the
-        // per-IP sign-in limit is tested on its own (rate_limit.rs) and off here.
-        set("RATE_LIMITS", "signin_email_per_ip=off".into());
+        // per-IP sign-in and tool flood limits are tested on their own (rate_limit.rs,
+        // rate_limit_tools.rs) and off here.
+        set("RATE_LIMITS", "signin_email_per_ip=off,tool_flood_per_ip=off".into());
         // Most tests assert exact balances and ledgers of users who sign in through the real
         // flows: no welcome credits here. welcome.rs runs a stack with them on.
         set("WELCOME_CREDITS", "0".into());

@@ -31,6 +31,8 @@ pub struct State {
     pub invoice_payments: HashMap<String, String>,
     pub disputes: HashMap<String, Value>,
     pub portal_sessions: HashMap<String, Value>,
+    /// Every event made, as `GET /v1/events/:id` answers it (Stripe keeps 30 days of them).
+    pub events: HashMap<String, Value>,
     /// Idempotency key → (method + path + body, status, response).
     pub idempotency: HashMap<String, (String, u16, Value)>,
     pub faults: Vec<Fault>,
@@ -64,11 +66,13 @@ pub async fn post_event(
 }
 
 pub fn event(st: &mut State, kind: &str, object: Value) -> Value {
-    json!({
+    let event = json!({
         "id": st.id("evt"), "object": "event", "api_version": "2025-03-31.basil", "created": now(),
         "data": { "object": object }, "livemode": false, "pending_webhooks": 1,
         "request": { "id": null, "idempotency_key": null }, "type": kind,
-    })
+    });
+    st.events.insert(event["id"].as_str().unwrap().to_string(), event.clone());
+    event
 }
 
 pub fn invoice_for(id: &str, sub: &Value, reason: &str, paid: bool) -> Value {
@@ -302,6 +306,7 @@ fn api(st: &mut State, method: &Method, path: &str, form: &Value) -> (u16, Value
         ("GET", ["subscriptions", id]) => get(&st.subscriptions, "subscription", id),
         ("GET", ["invoices", id]) => get(&st.invoices, "invoice", id),
         ("GET", ["charges", id]) => get(&st.charges, "charge", id),
+        ("GET", ["events", id]) => get(&st.events, "event", id),
         ("GET", ["invoice_payments"]) => list_invoice_payments(st, form),
         _ => (
             404,

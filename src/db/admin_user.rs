@@ -1,0 +1,91 @@
+//! One account as the operator console shows it: its runs (generations, transcripts), its
+//! purchases (checkouts and invoices) and its Stripe events. Its ledger is `credits::recent`.
+
+use super::Db;
+use crate::error::AppError;
+use tokio_postgres::types::Type;
+
+/// A tool run: a product description or a transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRow {
+    /// "AgentWrite" or "PodScribe".
+    pub tool: String,
+    pub id: String,
+    /// The product's name or the file's name.
+    pub what: String,
+    pub status: String,
+    pub credits: i32,
+    /// "2026-05-12 14:03:09" (UTC).
+    pub at: String,
+}
+
+pub async fn runs(db: &Db, user_id: i64, limit: i64) -> Result<Vec<RunRow>, AppError> {
+    let rows = db
+        .query(
+            "SELECT tool, id, what, status, credits,
+                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+             FROM (SELECT 'AgentWrite' AS tool, id, product_name AS what, status, credits, created_at
+                   FROM generations WHERE user_id = $1
+                   UNION ALL
+                   SELECT 'PodScribe', id, file_name, status, credits, created_at
+                   FROM transcripts WHERE user_id = $1) r
+             ORDER BY created_at DESC, id LIMIT $2",
+            &[(&user_id, Type::INT8), (&limit, Type::INT8)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| RunRow {
+            tool: r.get(0),
+            id: r.get(1),
+            what: r.get(2),
+            status: r.get(3),
+            credits: r.get(4),
+            at: r.get(5),
+        })
+        .collect())
+}
+
+/// A checkout (credit pack or plan) or a subscription invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurchaseRow {
+    /// `cs_…` or `in_…`.
+    pub id: String,
+    /// The item's name, or the invoice's billing reason.
+    pub what: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    /// "2026-05-12 14:03:09" (UTC).
+    pub at: String,
+}
+
+pub async fn purchases(db: &Db, user_id: i64, limit: i64) -> Result<Vec<PurchaseRow>, AppError> {
+    let rows = db
+        .query(
+            "SELECT id, what, amount, currency, status,
+                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+             FROM (SELECT id, item_name AS what, coalesce(amount_paid, amount) AS amount, lower(currency) AS currency,
+                          status, created_at
+                   FROM checkout_sessions WHERE user_id = $1
+                   UNION ALL
+                   SELECT id, 'Invoice (' || coalesce(billing_reason, 'other') || ')',
+                          CASE WHEN status = 'paid' THEN amount_paid ELSE amount_due END, lower(currency),
+                          status, created_at
+                   FROM invoices WHERE user_id = $1) p
+             ORDER BY created_at DESC, id LIMIT $2",
+            &[(&user_id, Type::INT8), (&limit, Type::INT8)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| PurchaseRow {
+            id: r.get(0),
+            what: r.get(1),
+            amount: r.get(2),
+            currency: r.get(3),
+            status: r.get(4),
+            at: r.get(5),
+        })
+        .collect())
+}

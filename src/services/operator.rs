@@ -1,0 +1,137 @@
+//! What an operator may do to an account from the console, each in one transaction with its
+//! audit row (`db::audit`): grant and deduct credits (a ledger row saying why; a reference per
+//! rendered form so a form sent twice acts once), suspend and restore, and replay a failed
+//! Stripe event through the same code as a delivery.
+
+use crate::clients::stripe::Stripe;
+use crate::config::Config;
+use crate::db::audit::{self, Action, Operator};
+use crate::db::credits::{self, Granted, Reason};
+use crate::db::stripe_events;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::services::billing::webhook::{self, Outcome};
+
+/// Adds `amount` credits once per `reference`, with the grant in the audit log.
+pub async fn grant(
+    db: &Db,
+    by: Operator<'_>,
+    user_id: i64,
+    amount: i64,
+    reason: &str,
+    reference: &str,
+) -> Result<Granted, AppError> {
+    db.transaction(async |db| {
+        let granted =
+            credits::grant(db, user_id, amount, Reason::AdminGrant, reference, Some(reason)).await?;
+        if let Granted::Now { .. } = granted {
+            audit::record(db, by, Action::Grant, Some(user_id), &format!("+{amount} credits: {reason}"))
+                .await?;
+        }
+        Ok(granted)
+    })
+    .await
+}
+
+/// What a deduction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deducted {
+    Now {
+        balance: i64,
+    },
+    /// The form was sent before: nothing done again.
+    Already,
+    /// The balance does not cover it: nothing written.
+    TooMuch {
+        balance: i64,
+    },
+}
+
+/// Takes `amount` credits (an `adjustment` ledger row with the reason as its note), never below
+/// zero, once per `reference`. The balance row is locked first, so a form sent twice at once
+/// takes turns and the second finds the first's row.
+pub async fn deduct(
+    db: &Db,
+    by: Operator<'_>,
+    user_id: i64,
+    amount: i64,
+    reason: &str,
+    reference: &str,
+) -> Result<Deducted, AppError> {
+    db.transaction(async |db| {
+        let balance = credits::balance_locked(db, user_id).await?;
+        if audit::adjustment_made(db, reference).await? {
+            return Ok(Deducted::Already);
+        }
+        if amount > balance {
+            return Ok(Deducted::TooMuch { balance });
+        }
+        let balance =
+            credits::spend(db, user_id, amount, Reason::Adjustment, reference, Some(reason)).await?;
+        audit::record(db, by, Action::Deduct, Some(user_id), &format!("-{amount} credits: {reason}")).await?;
+        Ok(Deducted::Now { balance })
+    })
+    .await
+}
+
+/// Suspends the account (tools and buying refused); `false` when it was suspended already.
+pub async fn suspend(db: &Db, by: Operator<'_>, user_id: i64, reason: &str) -> Result<bool, AppError> {
+    db.transaction(async |db| {
+        let done = audit::suspend(db, user_id, reason).await?;
+        if done {
+            audit::record(db, by, Action::Suspend, Some(user_id), reason).await?;
+        }
+        Ok(done)
+    })
+    .await
+}
+
+/// Lifts a suspension; `false` when the account was not suspended.
+pub async fn restore(db: &Db, by: Operator<'_>, user_id: i64) -> Result<bool, AppError> {
+    db.transaction(async |db| {
+        let done = audit::restore(db, user_id).await?;
+        if done {
+            audit::record(db, by, Action::Restore, Some(user_id), "suspension lifted").await?;
+        }
+        Ok(done)
+    })
+    .await
+}
+
+/// Replays an event whose last attempt failed: fetched again from Stripe (what Stripe says,
+/// never what the form says) and applied by `webhook::receive`, exactly as a delivery is. The
+/// replay and its outcome go in the audit log.
+pub async fn replay(
+    db: &Db,
+    stripe: &Stripe,
+    config: &Config,
+    by: Operator<'_>,
+    event_id: &str,
+    now_ms: u64,
+) -> Result<Outcome, AppError> {
+    if !stripe_events::failed(db, event_id).await? {
+        return Err(AppError::bad_request(
+            "event",
+            "Only an event whose last attempt failed can be replayed.",
+        ));
+    }
+    let result = async {
+        let event = stripe.retrieve_event(event_id).await?;
+        if event.id != event_id {
+            return Err(AppError::internal(format!("stripe answered {} for event {event_id}", event.id)));
+        }
+        webhook::receive(db, stripe, config, &event, now_ms).await
+    }
+    .await;
+    let (outcome, detail) = match &result {
+        Ok(o @ (Outcome::Applied { detail, .. } | Outcome::Ignored { detail })) => {
+            (o.label(), detail.clone())
+        }
+        Ok(Outcome::Duplicate) => ("duplicate", "already handled".to_string()),
+        Err(e) => ("failed", e.to_string()),
+    };
+    // A replay that failed (Stripe unreachable, the event failing again) is an action too.
+    let user_id = stripe_events::user_of(db, event_id).await?;
+    audit::record(db, by, Action::Replay, user_id, &format!("{event_id}: {outcome} ({detail})")).await?;
+    result
+}

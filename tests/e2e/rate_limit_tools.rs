@@ -1,0 +1,110 @@
+//! The AI tools count only accepted work against an account's limits: a refused form, a
+//! refused file or a visitor who is not signed in spends nothing of `ai_generation` or
+//! `transcription_upload`; a coarse per-IP flood limit (`tool_flood_per_ip`) stands in front of
+//! everything. Played on the small-limits stack (ai_generation=3/4s, tool_flood_per_ip=6/60s).
+
+use crate::rate_limit::{fresh_ip, small_limits};
+use crate::support::session::SignedIn;
+use crate::support::tools::{balance, brief, grant, unique};
+use crate::support::Stack;
+use crate::trials;
+use futures_util::future::join_all;
+use libtest_mimic::Trial;
+
+pub fn tests() -> Vec<Trial> {
+    trials![
+        refused_forms_do_not_use_up_the_accounts_ai_generations,
+        a_refused_file_does_not_use_up_an_upload,
+        a_client_flooding_the_tools_is_refused_per_ip_before_anything_is_read,
+    ]
+}
+
+/// A tool POST from `ip` as the user's browser sends it.
+async fn post(
+    s: &Stack,
+    user: &SignedIn,
+    path: &str,
+    ip: &str,
+    fields: &[(&str, String)],
+) -> reqwest::Response {
+    let mut all: Vec<(&str, String)> = vec![("csrf", user.csrf.clone())];
+    all.extend(fields.iter().cloned());
+    user.client.post(s.url(path)).header("CF-Connecting-IP", ip).form(&all).send().await.unwrap()
+}
+
+async fn refused_forms_do_not_use_up_the_accounts_ai_generations(_: &'static Stack) {
+    let s = small_limits().await;
+    let user = s.sign_in_new("ai-refused-forms").await;
+    grant(s, user.user_id, 10).await;
+    let ip = fresh_ip();
+    // ai_generation=3/4s: three refused forms first (no product name)…
+    let mut bad = brief("x");
+    bad[0].1 = String::new();
+    for _ in 0..3 {
+        let res = post(s, &user, "/api/tools/agentwrite/stream", &ip, &bad).await;
+        assert_eq!(res.status(), 400, "a refused form");
+    }
+    // …and the account still has its three generations in this window.
+    let name = format!("Accepted {}", unique());
+    let good = brief(&name);
+    let answers = join_all((0..3).map(|_| post(s, &user, "/api/tools/agentwrite/stream", &ip, &good))).await;
+    let mut codes = Vec::new();
+    for res in answers {
+        codes.push(res.status().as_u16());
+        let _ = res.bytes().await;
+    }
+    assert_eq!(codes, [200, 200, 200], "refused forms cost no generation");
+    let fourth = post(s, &user, "/api/tools/agentwrite/stream", &fresh_ip(), &good).await;
+    assert_eq!(fourth.status(), 429, "accepted work is still counted per account");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(balance(s, user.user_id).await, 7);
+}
+
+async fn a_refused_file_does_not_use_up_an_upload(_: &'static Stack) {
+    let s = small_limits().await;
+    let user = s.sign_in_new("upload-refused").await;
+    let ip = fresh_ip();
+    // transcription_upload=2/1s: three refused files within a fraction of that second…
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        let part = reqwest::multipart::Part::bytes(b"not audio at all".to_vec())
+            .file_name("notes.txt")
+            .mime_str("text/plain")
+            .unwrap();
+        let form = reqwest::multipart::Form::new().text("csrf", user.csrf.clone()).part("file", part);
+        let res = user
+            .client
+            .post(s.url("/api/tools/podscribe/upload"))
+            .header("CF-Connecting-IP", &ip)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(res.status(), 429, "a refused file is refused for what it is, not counted");
+        assert!(res.status().is_client_error(), "{}", res.status());
+    }
+    assert!(started.elapsed() < std::time::Duration::from_millis(900), "all within one window");
+}
+
+async fn a_client_flooding_the_tools_is_refused_per_ip_before_anything_is_read(_: &'static Stack) {
+    let s = small_limits().await;
+    let ip = fresh_ip();
+    // tool_flood_per_ip=6/60s: signed out, six POSTs are answered as a visitor's…
+    for _ in 0..6 {
+        let res = s
+            .http
+            .post(s.url("/api/tools/agentwrite/stream"))
+            .header("CF-Connecting-IP", &ip)
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(res.status(), 429);
+    }
+    // …and the seventh from that address is refused, whoever sends it.
+    let user = s.sign_in_new("flooded").await;
+    let res = post(s, &user, "/api/tools/agentwrite/stream", &ip, &brief("Flood")).await;
+    assert_eq!(res.status(), 429);
+    assert_eq!(res.headers()["ratelimit-limit"], "6");
+    let other = post(s, &user, "/api/tools/agentwrite/stream", &fresh_ip(), &[]).await;
+    assert_eq!(other.status(), 400, "another address is not flooded");
+}
