@@ -77,10 +77,7 @@ pub async fn users(db: &Db, which: Users<'_>) -> Result<Vec<UserRow>, AppError> 
         on_hold_sql("u.id")
     );
     let rows = db
-        .read(
-            &sql,
-            &[(&pattern, Type::TEXT), (&id, Type::INT8), (&limit, Type::INT8), (&offset, Type::INT8)],
-        )
+        .read(&sql, &[(&pattern, Type::TEXT), (&id, Type::INT8), (&limit, Type::INT8), (&offset, Type::INT8)])
         .await?;
     Ok(rows
         .iter()

@@ -52,7 +52,7 @@ const HOUR: u32 = 3600;
 const DAY: u32 = 24 * HOUR;
 
 #[rustfmt::skip]
-const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 11] = [
+const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 12] = [
     // policy                          config name                 limit  window     limiter down      counted
     // Above the 5 pending links the database allows per address (a friendlier refusal first).
     (Policy::SignInEmailPerAddress, "signin_email_per_address",    10,    HOUR,     FailMode::Closed, Counting::Exact),
@@ -78,7 +78,7 @@ const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 11] = [
 ];
 
 impl Policy {
-    pub const ALL: [Policy; 11] = [
+    pub const ALL: [Policy; 12] = [
         Policy::SignInEmailPerAddress,
         Policy::SignInEmailPerIp,
         Policy::WelcomeCreditsPerIp,
