@@ -127,11 +127,14 @@ pub async fn anonymize(db: &Db, user_id: i64) -> Result<(), AppError> {
         "DELETE FROM generations WHERE user_id = $1",
         "DELETE FROM transcripts WHERE user_id = $1",
         "UPDATE credit_ledger SET note = NULL WHERE user_id = $1 AND note IS NOT NULL",
+        // The operator log keeps what was done and when; its free text can name the person.
+        "UPDATE admin_audit SET detail = '(erased with the account)' WHERE user_id = $1",
+        "UPDATE admin_audit SET admin_email = '(deleted operator)' WHERE admin_id = $1",
     ] {
         db.execute(erase, &id).await?;
     }
     db.execute(
-        "UPDATE users SET email = NULL, name = NULL, email_verified_at = NULL,
+        "UPDATE users SET email = NULL, name = NULL, email_verified_at = NULL, suspended_reason = NULL,
                 session_version = session_version + 1, deleted_at = now(), updated_at = now()
          WHERE id = $1 AND deleted_at IS NULL",
         &id,

@@ -23,8 +23,13 @@ pub fn tests() -> Vec<Trial> {
 const ERASED: &[&str] = &["affiliates", "generations", "oauth_accounts", "sessions", "transcripts"];
 /// Tables whose rows stay for accounting, with nothing in them that names the person.
 const KEPT: &[&str] = &[
+    // Operator actions on the account (and by it, for an operator): who did what and when, with
+    // the operator's free text and address blanked.
+    "admin_audit",
     "billing_customers",
+    "charge_reversals",
     "checkout_sessions",
+    "disputes",
     "credit_balances",
     "credit_ledger",
     "invoices",
@@ -108,6 +113,14 @@ async fn a_user_with_content(s: &Stack, marker: &str) -> SignedIn {
     )
     .await
     .unwrap();
+    // An operator's note about the account (the operator here is the user: any account will do).
+    sql.execute(
+        "INSERT INTO admin_audit (admin_id, admin_email, action, user_id, detail)
+         VALUES ($1, $2, 'grant', $1, $3)",
+        &[&user.user_id, &user.email, &format!("5 credits: sorry about episode-{marker}.wav")],
+    )
+    .await
+    .unwrap();
     subscribe(s, &user, PRO).await;
     user
 }
@@ -125,7 +138,7 @@ async fn deletion_leaves_nothing_personal_in_any_table(s: &'static Stack) {
         );
     }
     let before = tables_mentioning(s, &marker).await;
-    for table in ["generations", "transcripts", "credit_ledger", "users"] {
+    for table in ["generations", "transcripts", "credit_ledger", "users", "admin_audit"] {
         assert!(
             before.iter().any(|t| t.starts_with(&format!("{table} "))),
             "{table} holds the marker first: {before:?}"
