@@ -89,16 +89,6 @@ pub async fn credits_granted(db: &Db, purchase: &str) -> Result<i64, AppError> {
     Ok(row.get(0))
 }
 
-/// Locks the user's balance row for this transaction and answers the balance.
-pub async fn lock_balance(db: &Db, user_id: i64) -> Result<i64, AppError> {
-    let row = db
-        .query_opt(
-            "SELECT balance FROM credit_balances WHERE user_id = $1 FOR UPDATE",
-            &[(&user_id, Type::INT8)],
-        )
-        .await?;
-    Ok(row.map(|r| r.get(0)).unwrap_or(0))
-}
 
 pub struct DisputeRecord<'a> {
     pub id: &'a str,

@@ -164,7 +164,7 @@ async fn settle(db: &Db, c: &ChargeRecord, r: &Reversal) -> Result<String, AppEr
     if due <= 0 {
         return Ok(format!("{owed} of {granted} credits owed back: nothing more to take"));
     }
-    let balance = reversals::lock_balance(db, c.user_id).await?;
+    let balance = credits::balance_locked(db, c.user_id).await?;
     let taken = due.min(balance);
     if taken > 0 {
         let paid = format_amount(r.amount, &c.currency);
