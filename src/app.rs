@@ -68,6 +68,7 @@ async fn route(req: &mut Incoming, cx: &Ctx) -> std::result::Result<Reply, AppEr
         (Get, ["account"]) => account::account(cx).await,
         (Post, ["account", "signout-everywhere"]) => account::sign_out_everywhere(req, cx).await,
         (Post, ["account", "delete"]) => account::delete(req, cx).await,
+        (Post, ["account", "google", "unlink"]) => account::unlink_google(req, cx).await,
         (Post, ["account", "export"]) => account::export(req, cx).await,
         (Post, ["account", "sessions", id, "end"]) => account::end_listed_session(req, cx, id).await,
         (Get, ["signin"]) => sign_in::form(req, cx).await,

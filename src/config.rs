@@ -125,6 +125,9 @@ pub struct EmailConfig {
     /// `EMAIL_FROM` as given, e.g. `GhostTools <noreply@ghosttools.app>` (checked to parse as a
     /// `Mailbox`).
     pub from: String,
+    /// `EMAIL_ALLOW_PLAINTEXT=true`: a remote server without STARTTLS still gets the message (not
+    /// credentials) in plaintext. Off by default; preflight flags it.
+    pub allow_plaintext: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +250,8 @@ impl Config {
             Some((_, v)) => Ok(Secret(v)),
         };
         let (email, email_problems) = first_of(parse_email(read(&["EMAIL_SERVER"]), read(&["EMAIL_FROM"])));
+        let allow_plaintext = read(&["EMAIL_ALLOW_PLAINTEXT"]).is_some_and(|(_, v)| v == "true" || v == "1");
+        let email = email.map(|e| EmailConfig { allow_plaintext, ..e });
         let (stripe, stripe_problems) = first_of(parse_stripe(&read));
         let openai = match read(&["OPENAI_API_KEY"]) {
             None => Err(missing("OPENAI_API_KEY")),
@@ -412,7 +417,7 @@ fn parse_email(
             },
         );
     match (server, from) {
-        (Ok(server), Ok(from)) => Ok(EmailConfig { server, from }),
+        (Ok(server), Ok(from)) => Ok(EmailConfig { server, from, allow_plaintext: false }),
         (server, from) => Err([server.err(), from.err()].into_iter().flatten().collect()),
     }
 }
@@ -797,6 +802,17 @@ mod tests {
             assert_eq!(c.problems()[0].var, "WELCOME_CREDITS", "{bad}");
             assert_eq!(c.welcome_credits(), 0, "{bad}: none while the value is wrong");
         }
+    }
+
+    #[test]
+    fn plaintext_mail_is_off_unless_the_operator_opts_out() {
+        let mail = [("EMAIL_SERVER", "smtp://relay.example.com:587"), ("EMAIL_FROM", "a@example.com")];
+        let allowed = |opt_out: &[(&str, &str)]| {
+            config(&[GOOD, &mail, opt_out].concat()).email.expect("mail settings parse").allow_plaintext
+        };
+        assert!(!allowed(&[]));
+        assert!(allowed(&[("EMAIL_ALLOW_PLAINTEXT", "true")]));
+        assert!(!allowed(&[("EMAIL_ALLOW_PLAINTEXT", "yes please")]));
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub async fn request(
     let from = Mailbox::parse(&email_config.from)
         .map_err(|e| AppError::Misconfigured { var: "EMAIL_FROM", problem: e.to_string() })?;
     let server = SmtpServer::from_url(&email_config.server)
+        .map(|s| SmtpServer { allow_plaintext: email_config.allow_plaintext, ..s })
         .map_err(|problem| AppError::Misconfigured { var: "EMAIL_SERVER", problem })?;
     let site = cx.site()?;
 

@@ -2,10 +2,12 @@
 //!
 //! The SMTP conversation is `wasm-smtp`'s (made for Workers); this module only decides how to
 //! connect: `smtps://` is implicit TLS (465); `smtp://` starts in plaintext on a socket that
-//! can be upgraded and switches to TLS when the server offers STARTTLS (587). Credentials are
-//! never sent in plaintext to anything but this machine (a local sink in dev and tests), and a
-//! local inbox that offers no AUTH (maildev) is written to without it; a remote server that
-//! offers none while we hold credentials is an error, not a reason to skip authentication.
+//! can be upgraded and switches to TLS when the server offers STARTTLS (587). A sign-in link is
+//! a password for one sign-in, so nothing goes in plaintext to anything but this machine (a
+//! local sink in dev and tests) unless the operator opts out (`EMAIL_ALLOW_PLAINTEXT`, for a
+//! relay that cannot speak TLS), and credentials never do. A local inbox that offers no AUTH
+//! (maildev) is written to without it; a remote server that offers none while we hold
+//! credentials is an error, not a reason to skip authentication.
 //! Every send has a deadline: a server that accepts the connection and then stalls must not
 //! hold a visitor's request forever.
 
@@ -24,6 +26,9 @@ pub struct SmtpServer {
     pub port: u16,
     pub implicit_tls: bool,
     pub credentials: Option<(String, String)>,
+    /// `EMAIL_ALLOW_PLAINTEXT`: a remote server without STARTTLS may receive the message (never
+    /// credentials) in plaintext.
+    pub allow_plaintext: bool,
 }
 
 impl std::fmt::Debug for SmtpServer {
@@ -34,6 +39,7 @@ impl std::fmt::Debug for SmtpServer {
             .field("port", &self.port)
             .field("implicit_tls", &self.implicit_tls)
             .field("user", &self.credentials.as_ref().map(|(u, _)| u))
+            .field("allow_plaintext", &self.allow_plaintext)
             .finish()
     }
 }
@@ -54,7 +60,7 @@ impl SmtpServer {
             ("", None) => None,
             (user, pass) => Some((decode(user)?, decode(pass.unwrap_or(""))?)),
         };
-        Ok(SmtpServer { host, port, implicit_tls, credentials })
+        Ok(SmtpServer { host, port, implicit_tls, credentials, allow_plaintext: false })
     }
 
     /// Loopback only: the one place plaintext AUTH is acceptable.
@@ -80,7 +86,7 @@ pub enum SendError {
     AuthRefused(String),
     /// The server refused the message or spoke unexpectedly.
     Refused(String),
-    /// Credentials would have gone over plaintext to a remote host.
+    /// The link or credentials would have gone over plaintext to a remote host.
     Insecure(String),
     TimedOut,
 }
@@ -91,18 +97,45 @@ impl std::fmt::Display for SendError {
             SendError::Unreachable(d) => write!(f, "smtp server unreachable: {d}"),
             SendError::AuthRefused(d) => write!(f, "smtp server refused our credentials: {d}"),
             SendError::Refused(d) => write!(f, "smtp server refused the message: {d}"),
-            SendError::Insecure(d) => write!(f, "not sending credentials in plaintext: {d}"),
+            SendError::Insecure(d) => write!(f, "not sending in plaintext: {d}"),
             SendError::TimedOut => write!(f, "smtp server did not finish within {}s", DEADLINE.as_secs()),
         }
     }
 }
 
+/// Server replies often echo the envelope (`550 <ann@example.com>: no such user`); the log
+/// must not carry a visitor's address, so each error's text loses its addresses first.
 fn classify(e: SmtpError) -> SendError {
     match e {
-        SmtpError::Io(io) => SendError::Unreachable(io.to_string()),
-        SmtpError::Auth(auth) => SendError::AuthRefused(auth.to_string()),
-        other => SendError::Refused(other.to_string()),
+        SmtpError::Io(io) => SendError::Unreachable(strip_addresses(&io.to_string())),
+        SmtpError::Auth(auth) => SendError::AuthRefused(strip_addresses(&auth.to_string())),
+        other => SendError::Refused(strip_addresses(&other.to_string())),
     }
+}
+
+/// Replaces every email address (`local@domain`, with or without angle brackets) in `text` by
+/// `<address>`: a word containing `@` with something on both sides is taken for one.
+pub fn strip_addresses(text: &str) -> String {
+    let is_part = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        let start =
+            rest[..at].char_indices().rev().take_while(|(_, c)| is_part(*c)).last().map_or(at, |(i, _)| i);
+        let after = &rest[at + 1..];
+        let end = after.find(|c: char| !(c.is_alphanumeric() || c == '.' || c == '-')).unwrap_or(after.len());
+        let domain = after[..end].trim_end_matches('.');
+        if start < at && !domain.is_empty() {
+            out.push_str(&rest[..start]);
+            out.push_str("<address>");
+            rest = &after[domain.len()..];
+        } else {
+            out.push_str(&rest[..=at]);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out.replace("<<address>>", "<address>")
 }
 
 /// An RFC 5322 message and its envelope.
@@ -131,7 +164,7 @@ async fn converse(server: &SmtpServer, ehlo_domain: &str, envelope: &Envelope<'_
     } else {
         let transport = wasm_smtp_cloudflare::connect_starttls(&server.host, server.port)
             .await
-            .map_err(|e| SendError::Unreachable(e.to_string()))?;
+            .map_err(|e| SendError::Unreachable(strip_addresses(&e.to_string())))?;
         converse_starttls(transport, server, ehlo_domain, envelope).await
     }
 }
@@ -146,13 +179,49 @@ pub async fn converse_starttls<T: StartTlsCapable>(
     envelope: &Envelope<'_>,
 ) -> Result<(), SendError> {
     let mut client = SmtpClient::connect(transport, ehlo_domain).await.map_err(classify)?;
-    if offers_starttls(client.capabilities()) {
-        client.starttls().await.map_err(classify)?;
-    } else if server.credentials.is_some() && !server.is_loopback() {
-        let _ = client.quit().await;
-        return Err(SendError::Insecure(format!("{} does not offer STARTTLS", server.host)));
+    match channel(server, offers_starttls(client.capabilities())) {
+        Channel::Upgrade => client.starttls().await.map_err(classify)?,
+        Channel::Plaintext => {}
+        Channel::Refuse(why) => {
+            let _ = client.quit().await;
+            return Err(SendError::Insecure(why));
+        }
     }
     deliver(client, server, envelope).await
+}
+
+/// How an `smtp://` conversation goes on after EHLO.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// STARTTLS, then everything over TLS.
+    Upgrade,
+    /// Stay in plaintext: this machine, or a remote relay the operator opted out for.
+    Plaintext,
+    /// Send nothing; why.
+    Refuse(String),
+}
+
+/// The decision, apart from any socket so it can be tested for every host: TLS whenever offered;
+/// plaintext only to loopback, or to a remote host under `EMAIL_ALLOW_PLAINTEXT` and then
+/// never with credentials (a relay that trusts our address needs none).
+pub fn channel(server: &SmtpServer, starttls_offered: bool) -> Channel {
+    if starttls_offered {
+        Channel::Upgrade
+    } else if server.is_loopback() {
+        Channel::Plaintext
+    } else if !server.allow_plaintext {
+        Channel::Refuse(format!(
+            "{} does not offer STARTTLS (use smtps://, or set EMAIL_ALLOW_PLAINTEXT=true for a relay without TLS)",
+            server.host
+        ))
+    } else if server.credentials.is_some() {
+        Channel::Refuse(format!(
+            "{} does not offer STARTTLS and credentials never go in plaintext",
+            server.host
+        ))
+    } else {
+        Channel::Plaintext
+    }
 }
 
 /// AUTH (when we hold credentials), the message, QUIT: on a connection that is TLS already, or
@@ -233,6 +302,58 @@ mod tests {
         assert!(offers_auth(&["SIZE 100".into(), "AUTH PLAIN LOGIN".into()]));
         assert!(!offers_auth(&["SIZE 100".into(), "8BITMIME".into()]));
         assert!(!offers_auth(&["AUTH=LOGIN".into()]), "the client cannot choose from AUTH= alone");
+    }
+
+    #[test]
+    fn tls_is_taken_whenever_offered() {
+        for url in ["smtp://u:p@smtp.example.com", "smtp://127.0.0.1:1025", "smtp://relay.example.com"] {
+            let mut s = server(url);
+            assert_eq!(channel(&s, true), Channel::Upgrade, "{url}");
+            s.allow_plaintext = true;
+            assert_eq!(channel(&s, true), Channel::Upgrade, "{url}");
+        }
+    }
+
+    #[test]
+    fn a_remote_server_without_starttls_gets_nothing_in_plaintext() {
+        assert!(matches!(channel(&server("smtp://relay.example.com:587"), false), Channel::Refuse(_)));
+        assert!(matches!(channel(&server("smtp://u:p@smtp.example.com:587"), false), Channel::Refuse(_)));
+        assert!(matches!(channel(&server("smtp://10.0.0.5:587"), false), Channel::Refuse(_)));
+    }
+
+    #[test]
+    fn loopback_may_be_plaintext_with_or_without_credentials() {
+        assert_eq!(channel(&server("smtp://127.0.0.1:1025"), false), Channel::Plaintext);
+        assert_eq!(channel(&server("smtp://u:p@localhost:1025"), false), Channel::Plaintext);
+        assert_eq!(channel(&server("smtp://[::1]:1025"), false), Channel::Plaintext);
+    }
+
+    #[test]
+    fn the_opt_out_allows_a_plaintext_relay_but_never_plaintext_credentials() {
+        let mut relay = server("smtp://relay.example.com:587");
+        relay.allow_plaintext = true;
+        assert_eq!(channel(&relay, false), Channel::Plaintext);
+        let mut with_credentials = server("smtp://u:p@relay.example.com:587");
+        with_credentials.allow_plaintext = true;
+        assert!(matches!(channel(&with_credentials, false), Channel::Refuse(_)));
+    }
+
+    #[test]
+    fn addresses_are_stripped_from_server_errors() {
+        assert_eq!(
+            strip_addresses("550 5.1.1 <ann.lee+x@mail.example.com>: Recipient address rejected"),
+            "550 5.1.1 <address>: Recipient address rejected"
+        );
+        assert_eq!(strip_addresses("bad from bob@example.org."), "bad from <address>.");
+        assert_eq!(strip_addresses("a@b.c and c@d.e"), "<address> and <address>");
+        assert_eq!(strip_addresses("connection reset"), "connection reset");
+        assert_eq!(strip_addresses("lone @ sign and trailing@"), "lone @ sign and trailing@");
+    }
+
+    #[test]
+    fn server_errors_lose_addresses_before_they_are_logged() {
+        let e = classify(SmtpError::Io(wasm_smtp::IoError::new("reset talking to zoe@example.com")));
+        assert!(!e.to_string().contains("zoe@"), "{e}");
     }
 
     #[test]

@@ -92,6 +92,17 @@ pub async fn provider_email(db: &Db, user_id: i64, provider: &str) -> Result<Opt
     Ok(row.and_then(|r| r.get(0)))
 }
 
+/// Forgets the user's linked account at `provider`; whether there was one.
+pub async fn unlink_provider(db: &Db, user_id: i64, provider: &str) -> Result<bool, AppError> {
+    let n = db
+        .execute(
+            "DELETE FROM oauth_accounts WHERE user_id = $1 AND provider = $2 RETURNING 1",
+            &[(&user_id, Type::INT8), (&provider, Type::TEXT)],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
 /// "Sign out everywhere": every session token issued before carries an older version.
 pub async fn bump_session_version(db: &Db, user_id: i64) -> Result<(), AppError> {
     db.execute(

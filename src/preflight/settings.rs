@@ -292,6 +292,13 @@ fn notes(inputs: &Inputs, report: &mut Report) {
     if !["NEXT_PUBLIC_SENTRY_DSN", "SENTRY_DSN"].iter().any(|n| inputs.present(n)) {
         report.note("no NEXT_PUBLIC_SENTRY_DSN: server errors go to the Workers logs only");
     }
+    if inputs.value("EMAIL_ALLOW_PLAINTEXT").is_some_and(|v| v == "true" || v == "1") {
+        report.note(
+            "EMAIL_ALLOW_PLAINTEXT is on: if EMAIL_SERVER offers no STARTTLS, sign-in links (which \
+             sign anyone in who reads them) cross the network unencrypted; prefer smtps:// or a \
+             relay with STARTTLS",
+        );
+    }
     for flag in ["DEBUG_ERROR_ROUTE", "DEBUG_RATE_LIMIT_ROUTE", "DEBUG_MEMORY_ROUTE"] {
         if inputs.value(flag).is_some_and(|v| v == "true" || v == "1") {
             report.note(format!("{flag} is on: turn it off again once you have checked what it is for"));

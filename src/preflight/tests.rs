@@ -336,3 +336,12 @@ fn only_a_real_db_hyperdrive_id_is_looked_up() {
         MANIFEST.replace("4f1c2a7e9b3d4c5e8f6a7b8c9d0e1f2a", &"0".repeat(32)).parse().unwrap();
     assert_eq!(db_hyperdrive_id(&placeholder), None);
 }
+
+#[test]
+fn the_plaintext_mail_opt_out_is_reported_but_does_not_block() {
+    let report = check(&manifest(|m| m), &file(&[("EMAIL_ALLOW_PLAINTEXT", "true")], &[]), StripeMode::Live);
+    assert!(report.ready(), "{}", report.render());
+    assert!(report.notes.iter().any(|n| n.contains("EMAIL_ALLOW_PLAINTEXT is on")), "{:?}", report.notes);
+    let report = check(&manifest(|m| m), &file(&[], &[]), StripeMode::Live);
+    assert!(!report.notes.iter().any(|n| n.contains("EMAIL_ALLOW_PLAINTEXT")), "{:?}", report.notes);
+}

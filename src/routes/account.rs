@@ -125,6 +125,22 @@ pub async fn end_listed_session(req: &mut Request, cx: &Ctx, id: &str) -> Result
     Ok(Reply::redirect("/account"))
 }
 
+/// `POST /account/google/unlink`: forgets the linked Google account. Always allowed: the account's
+/// address is verified (by a link or by Google), so an emailed sign-in link still reaches it.
+/// Signing in with Google again with that address links it again.
+pub async fn unlink_google(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
+    Form::read(req, cx).await?;
+    let user = cx.require_user().await?;
+    if users::unlink_provider(cx.db().await?, user.id, GOOGLE).await? {
+        cx.log("info", &format!("account {}: Google unlinked", user.id));
+    }
+    cx.set_flash(
+        FlashKind::Info,
+        format!("Google is unlinked. You sign in with a link emailed to {}.", user.email),
+    );
+    Ok(Reply::redirect("/account"))
+}
+
 /// `POST /account/delete`: with the user's own address typed as confirmation.
 pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     let form = Form::read(req, cx).await?;

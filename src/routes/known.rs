@@ -44,6 +44,7 @@ pub const ROUTES: &[Route] = &[
     get("/account"),
     post("/account/signout-everywhere"),
     post("/account/delete"),
+    post("/account/google/unlink"),
     post("/account/export"),
     post("/account/sessions/:id/end"),
     get("/signin"),

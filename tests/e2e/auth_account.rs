@@ -1,4 +1,5 @@
-//! The account page: what it shows, signing out everywhere, and deleting the account.
+//! The account page: what it shows, unlinking Google, signing out everywhere, and deleting the
+//! account.
 
 use crate::support::billing::{customer_id, subscribe};
 use crate::support::fakes::google::Account;
@@ -14,6 +15,7 @@ pub fn tests() -> Vec<Trial> {
     trials![
         the_account_page_shows_the_address_and_the_google_link,
         the_account_page_needs_a_signed_in_user,
+        unlinking_google_needs_the_forms_token_and_leaves_the_email_link_to_sign_in,
         signing_out_everywhere_ends_every_session_of_the_user,
         a_deletion_needs_the_address_typed_exactly,
         deleting_the_account_removes_personal_data_ends_sessions_and_keeps_the_ledger,
@@ -51,6 +53,46 @@ async fn the_account_page_needs_a_signed_in_user(s: &'static Stack) {
     let res = s.get("/account").await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/signin?next=%2Faccount");
+}
+
+async fn linked_google(s: &Stack, user_id: i64) -> i64 {
+    let sql = "SELECT count(*) FROM oauth_accounts WHERE user_id = $1 AND provider = 'google'";
+    s.sql().await.query_one(sql, &[&user_id]).await.unwrap().get(0)
+}
+
+async fn unlinking_google_needs_the_forms_token_and_leaves_the_email_link_to_sign_in(s: &'static Stack) {
+    let user = s.sign_in_new("unlink-google").await;
+    assert_eq!(google_sign_in(s, &s.browser(), Account::new(&user.email)).await.status(), 303);
+    assert_eq!(linked_google(s, user.user_id).await, 1);
+    let html = user.client.get(s.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("action=\"/account/google/unlink\""), "{html}");
+
+    // A form posted from another site (no token, or a made-up one) unlinks nothing.
+    for form in [vec![], vec![("csrf", "forged")]] {
+        let res = user.client.post(s.url("/account/google/unlink")).form(&form).send().await.unwrap();
+        assert_eq!(res.status(), 403, "{form:?}");
+    }
+    assert_eq!(linked_google(s, user.user_id).await, 1);
+
+    let csrf = page_csrf(&user.client, s).await;
+    let res = user
+        .client
+        .post(s.url("/account/google/unlink"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/account");
+    assert_eq!(linked_google(s, user.user_id).await, 0);
+    let html = user.client.get(s.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Google is unlinked") && html.contains("Not linked"), "{html}");
+    assert!(!html.contains("action=\"/account/google/unlink\""));
+
+    // The email link still signs in to the same account.
+    let again = sign_in_by_email(s, &user.email).await;
+    assert_eq!(status(&again, s, "/dashboard").await, 200);
+    assert_eq!(stored_email(s, user.user_id).await.as_deref(), Some(user.email.as_str()));
 }
 
 async fn signing_out_everywhere_ends_every_session_of_the_user(s: &'static Stack) {

@@ -268,6 +268,16 @@ proptest! {
         let insecure = matches!(result, Err(SendError::Insecure(_)));
         prop_assert!(insecure, "{:?}", result);
         prop_assert!(!contains(&log.borrow().written, b"AUTH"));
+
+        // Nor does the link: without credentials, and without the operator's opt-out, a remote
+        // host offering no STARTTLS gets no message; with the opt-out it gets it in plaintext.
+        let mut relay = server("smtp://relay.example.com:587");
+        let (result, log) = converse(&relay, polite(&extra, false), false);
+        prop_assert!(matches!(result, Err(SendError::Insecure(_))), "{:?}", result);
+        prop_assert!(!contains(&log.borrow().written, b"MAIL FROM"));
+        relay.allow_plaintext = true;
+        let (result, log) = converse(&relay, polite(&extra, false), false);
+        prop_assert_eq!(result, Ok(()), "{}", String::from_utf8_lossy(&log.borrow().written));
     }
 }
 

@@ -100,6 +100,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/account", "/account", Private, Nothing),
     r("POST", "/account/signout-everywhere", "/account/signout-everywhere", Private, Form),
     r("POST", "/account/delete", "/account/delete", Private, Form),
+    r("POST", "/account/google/unlink", "/account/google/unlink", Private, Form),
     r("POST", "/account/export", "/account/export", Private, Form),
     r("POST", "/account/sessions/:id/end", "/account/sessions/1/end", Private, Form),
     r("GET", "/signin", "/signin", Public, Nothing),
