@@ -89,7 +89,6 @@ pub async fn credits_granted(db: &Db, purchase: &str) -> Result<i64, AppError> {
     Ok(row.get(0))
 }
 
-
 pub struct DisputeRecord<'a> {
     pub id: &'a str,
     pub charge_id: &'a str,
