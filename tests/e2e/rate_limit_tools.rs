@@ -64,26 +64,38 @@ async fn a_refused_file_does_not_use_up_an_upload(_: &'static Stack) {
     let s = small_limits().await;
     let user = s.sign_in_new("upload-refused").await;
     let ip = fresh_ip();
-    // transcription_upload=2/1s: three refused files within a fraction of that second…
-    let started = std::time::Instant::now();
-    for _ in 0..3 {
-        let part = reqwest::multipart::Part::bytes(b"not audio at all".to_vec())
-            .file_name("notes.txt")
-            .mime_str("text/plain")
-            .unwrap();
-        let form = reqwest::multipart::Form::new().text("csrf", user.csrf.clone()).part("file", part);
-        let res = user
-            .client
-            .post(s.url("/api/tools/podscribe/upload"))
-            .header("CF-Connecting-IP", &ip)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_ne!(res.status(), 429, "a refused file is refused for what it is, not counted");
-        assert!(res.status().is_client_error(), "{}", res.status());
+    // transcription_upload=2/1s: three refused files within a fraction of that second, none
+    // refused as over the limit. Only meaningful when all three fit in the window: a machine too
+    // loaded for that tries again (seen once in a clean-clone CI run).
+    for attempt in 0..5 {
+        let started = std::time::Instant::now();
+        for _ in 0..3 {
+            let part = reqwest::multipart::Part::bytes(b"not audio at all".to_vec())
+                .file_name("notes.txt")
+                .mime_str("text/plain")
+                .unwrap();
+            let form = reqwest::multipart::Form::new().text("csrf", user.csrf.clone()).part("file", part);
+            let res = user
+                .client
+                .post(s.url("/api/tools/podscribe/upload"))
+                .header("CF-Connecting-IP", &ip)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            assert_ne!(res.status(), 429, "a refused file is refused for what it is, not counted");
+            assert!(res.status().is_client_error(), "{}", res.status());
+        }
+        if started.elapsed() < std::time::Duration::from_millis(900) {
+            return;
+        }
+        eprintln!(
+            "attempt {attempt}: the three uploads took {:?}, more than the window; again",
+            started.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     }
-    assert!(started.elapsed() < std::time::Duration::from_millis(900), "all within one window");
+    panic!("five attempts were all too slow to fit three uploads in one window");
 }
 
 async fn a_client_flooding_the_tools_is_refused_per_ip_before_anything_is_read(_: &'static Stack) {
