@@ -60,9 +60,7 @@ async fn forward(mut client: TcpStream, upstream_port: u16, hyperdrive: Option<A
             Some(hyperdrive) => {
                 let _ = hyperdrive.serve(client, upstream).await;
             }
-            None => {
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-            }
+            None => relay(client, upstream).await,
         },
         Err(_) => {
             let _ = client.write_all(&origin_down()).await;
@@ -71,6 +69,32 @@ async fn forward(mut client: TcpStream, upstream_port: u16, hyperdrive: Option<A
             let _ = tokio::time::timeout(Duration::from_secs(30), drain).await;
         }
     }
+}
+
+/// Relays bytes both ways, but never closes toward the Worker first. When Postgres ends a
+/// connection (stopped by a test, or terminating its sessions), `copy_bidirectional` passed the
+/// FIN on, and wrangler's local Hyperdrive proxy then wrote after it and crashed the whole
+/// `wrangler dev` (EPIPE; seen once in a `make test` of the database-outage test), whereas
+/// production's pooler stays up. So the Worker's side stays open, read and discarded, until the
+/// Worker hangs up (bounded). A Postgres stopped by `pg_ctl` tells its sessions first (FATAL
+/// 57P01), so the Worker's client fails at once; one killed outright would leave it waiting.
+async fn relay(client: TcpStream, upstream: TcpStream) {
+    let (mut from_worker, mut to_worker) = client.into_split();
+    let (mut from_pg, mut to_pg) = upstream.into_split();
+    let up = async move {
+        let _ = tokio::io::copy(&mut from_worker, &mut to_pg).await;
+        let _ = to_pg.shutdown().await;
+        from_worker
+    };
+    let down = async move {
+        let _ = tokio::io::copy(&mut from_pg, &mut to_worker).await;
+        to_worker
+    };
+    let (mut from_worker, to_worker) = tokio::join!(up, down);
+    let mut sink = [0u8; 4096];
+    let drain = async { while matches!(from_worker.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(30), drain).await;
+    drop(to_worker);
 }
 
 /// A Postgres ErrorResponse message: FATAL 08006 connection_failure.
