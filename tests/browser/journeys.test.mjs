@@ -174,6 +174,11 @@ test("the operator finds the new customer and grants credits with a reason", asy
   await page.locator("#flash").waitFor();
   assert.match(await page.locator("#flash").textContent(), /Credits added: 5/);
   await shoot(page, "admin", { dark: true });
+  // The customer's own page: their ledger shows the grant, and the audit log names it.
+  await page.locator("#users tbody tr", { hasText: results.email }).getByRole("link", { name: /^Account/ }).click();
+  await page.getByRole("heading", { level: 1, name: results.email }).waitFor();
+  assert.match(await page.locator("main").innerText(), /Browser test goodwill/);
+  await shoot(page, "admin-user", { dark: true });
   await context.close();
   assertClean(problems);
 });
