@@ -9,7 +9,8 @@ use crate::reply::{Body, Reply};
 use crate::respond::{self, HeaderList};
 use crate::routes::tools::{agentwrite, podscribe};
 use crate::routes::{
-    account, admin, admin_user, billing, debug, google, health, history, pages, refer, sign_in, webhooks,
+    account, account_email, admin, admin_user, billing, debug, google, health, history, pages, refer,
+    sign_in, webhooks,
 };
 use crate::security;
 use worker::{web_sys, Context, Env, Method, Result};
@@ -70,6 +71,9 @@ async fn route(req: &mut Incoming, cx: &Ctx) -> std::result::Result<Reply, AppEr
         (Post, ["account", "delete"]) => account::delete(req, cx).await,
         (Post, ["account", "google", "unlink"]) => account::unlink_google(req, cx).await,
         (Post, ["account", "export"]) => account::export(req, cx).await,
+        (Post, ["account", "email"]) => account_email::request_change(req, cx).await,
+        (Get, ["account", "email", "confirm"]) => account_email::confirm_page(req, cx).await,
+        (Post, ["account", "email", "confirm"]) => account_email::confirm(req, cx).await,
         (Post, ["account", "sessions", id, "end"]) => account::end_listed_session(req, cx, id).await,
         (Get, ["signin"]) => sign_in::form(req, cx).await,
         (Post, ["signin"]) => sign_in::submit(req, cx).await,

@@ -4,10 +4,12 @@
 
 pub mod abuse;
 pub mod csrf;
+pub mod email_change;
 pub mod email_link;
 pub mod google;
 pub mod id_token;
 pub mod oauth_state;
+pub mod outbox;
 pub mod session;
 
 use crate::ctx::Ctx;

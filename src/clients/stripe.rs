@@ -213,6 +213,16 @@ impl Stripe {
         }
     }
 
+    /// Gives a customer a new email address (receipts and the billing portal use it). A random
+    /// key per change, reused by its retries.
+    pub async fn update_customer_email(&self, id: &str, email: &str) -> Result<(), StripeError> {
+        let form = StripeForm::new().field(&["email"], email);
+        let key = random_idempotency_key("gt-customer-email");
+        self.post::<serde_json::Value>(&format!("/v1/customers/{}", path_id(id)), &form, &key)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &StripeForm) -> Result<T, StripeError> {
         let encoded = query.encode();
         let url = if encoded.is_empty() {

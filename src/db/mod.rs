@@ -18,6 +18,7 @@ pub mod audit;
 pub mod billing;
 pub mod credits;
 pub mod dashboard;
+pub mod email_changes;
 pub mod export;
 pub mod generations;
 pub mod history;

@@ -49,6 +49,13 @@ pub async fn sign_in_by_email(
     Ok((user(&row), account))
 }
 
+/// The id of the account that has `email`, if one does.
+pub async fn owner_of(db: &Db, email: &EmailAddress) -> Result<Option<i64>, AppError> {
+    let email = email.as_str();
+    let row = db.query_opt("SELECT id FROM users WHERE email = $1", &[(&email, Type::TEXT)]).await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
 /// The active user linked to a provider account.
 pub async fn find_by_provider(db: &Db, provider: &str, account_id: &str) -> Result<Option<User>, AppError> {
     let row = db
@@ -114,7 +121,7 @@ pub async fn bump_session_version(db: &Db, user_id: i64) -> Result<(), AppError>
 }
 
 /// Deletes an account the way the law lets us: everything personal goes — email, name,
-/// sign-in links, linked provider accounts, sessions (with their browser and place), the
+/// sign-in links, pending address changes, linked provider accounts, sessions (with their browser and place), the
 /// affiliate link, and all the person's content (AgentWrite briefs and outputs, PodScribe
 /// transcripts with their file names, segments and notes, and every credit-ledger note, which
 /// can name a file or a product). The row itself stays with its id, so that the records
@@ -135,6 +142,8 @@ pub async fn anonymize(db: &Db, user_id: i64) -> Result<(), AppError> {
         // The link to their Rewardful affiliate (which Rewardful keeps under their email).
         "DELETE FROM affiliates WHERE user_id = $1",
         "DELETE FROM sessions WHERE user_id = $1",
+        // A pending address change holds the address asked for.
+        "DELETE FROM email_changes WHERE user_id = $1",
         "DELETE FROM generations WHERE user_id = $1",
         "DELETE FROM transcripts WHERE user_id = $1",
         "UPDATE credit_ledger SET note = NULL WHERE user_id = $1 AND note IS NOT NULL",

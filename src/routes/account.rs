@@ -53,13 +53,25 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
 
 /// `GET /account`: email, linked Google account, sessions, deletion.
 pub async fn account(cx: &Ctx) -> Result<Reply, AppError> {
-    account_page(cx, None).await.map(Reply::html)
+    account_page(cx, AccountForms::default()).await.map(Reply::html)
 }
 
-async fn account_page(cx: &Ctx, delete_error: Option<String>) -> Result<String, AppError> {
+/// What the account page's forms show after a refused submission.
+#[derive(Debug, Default)]
+pub struct AccountForms {
+    /// Why the deletion was refused.
+    pub delete: Option<String>,
+    /// The address typed into "change your address" and why it was refused.
+    pub email: Option<(String, String)>,
+}
+
+pub(super) async fn account_page(cx: &Ctx, forms: AccountForms) -> Result<String, AppError> {
     let user = cx.require_user().await?;
     let db = cx.db().await?;
     let google_email = users::provider_email(db, user.id, GOOGLE).await?;
+    let pending_email = crate::db::email_changes::pending(db, user.id)
+        .await?
+        .map(|p| (p.new_email, crate::auth::email_link::clock_time(p.expires_at_ms as u64)));
     let lifetime = ABSOLUTE_LIFETIME_SECS as f64;
     let current = cx.session_id();
     let sessions = sessions::active(db, user.id, lifetime)
@@ -75,7 +87,17 @@ async fn account_page(cx: &Ctx, delete_error: Option<String>) -> Result<String, 
         })
         .collect();
     let layout = super::layout(cx, "Your account · GhostTools").await;
-    Ok(render(&Account { layout, email: user.email.clone(), google_email, delete_error, sessions }))
+    let (email_typed, email_error) = forms.email.unzip();
+    Ok(render(&Account {
+        layout,
+        email: user.email.clone(),
+        google_email,
+        pending_email,
+        email_typed: email_typed.unwrap_or_default(),
+        email_error,
+        delete_error: forms.delete,
+        sessions,
+    }))
 }
 
 /// Deletes the user's Stripe customer, if they have one, before anything of theirs is erased:
@@ -100,13 +122,16 @@ pub async fn sign_out(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     Ok(Reply::redirect("/"))
 }
 
-/// `POST /account/signout-everywhere`: every session of this user ends, this one included.
+/// `POST /account/signout-everywhere`: every session of this user ends, this one included, and a
+/// pending address change is cancelled.
 pub async fn sign_out_everywhere(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     Form::read(req, cx).await?;
     let user = cx.require_user().await?;
     let db = cx.db().await?;
     users::bump_session_version(db, user.id).await?;
     sessions::end_all(db, user.id).await?;
+    // Whoever asked for a pending address change is signed out too: the change is cancelled.
+    crate::db::email_changes::cancel_all(db, user.id).await?;
     cx.end_session().await?;
     cx.set_flash(FlashKind::Info, "You are signed out on every device.");
     Ok(Reply::redirect("/signin"))
@@ -148,7 +173,8 @@ pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     let typed = form.text("confirm").trim().to_ascii_lowercase();
     if typed != user.email {
         let message = "That is not your account's email address. Type it exactly to delete the account.";
-        let html = account_page(cx, Some(message.to_string())).await?;
+        let forms = AccountForms { delete: Some(message.to_string()), ..AccountForms::default() };
+        let html = account_page(cx, forms).await?;
         return Ok(Reply::html(html).with_status(400));
     }
     let id = user.id;
@@ -157,7 +183,8 @@ pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
         let message = "We could not reach Stripe to cancel your billing, so nothing was deleted. \
                        Please try again in a minute.";
         // The status of any Stripe failure (502, as `report` logs it), with the account page.
-        return Ok(Reply::html(account_page(cx, Some(message.to_string())).await?).with_status(e.status()));
+        let forms = AccountForms { delete: Some(message.to_string()), ..AccountForms::default() };
+        return Ok(Reply::html(account_page(cx, forms).await?).with_status(e.status()));
     }
     cx.db().await?.transaction(async |db| users::anonymize(db, id).await).await?;
     cx.log("info", &format!("account {id} deleted and anonymized"));

@@ -48,7 +48,8 @@ pub async fn callback(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
                 ),
             };
             let layout = super::layout(cx, "Google sign-in didn't complete · GhostTools").await;
-            let page = Problem { layout, heading: "Google sign-in didn't complete", message };
+            let action = ("/signin", "Get a new sign-in link");
+            let page = Problem { layout, heading: "Google sign-in didn't complete", message, action };
             Ok(Reply::html(render(&page)).with_status(status))
         }
     }

@@ -1,6 +1,7 @@
 //! Thin handlers, one module per feature: parse → authorize → call a service → render.
 
 pub mod account;
+pub mod account_email;
 pub mod admin;
 pub mod admin_user;
 pub mod billing;

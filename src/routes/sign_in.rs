@@ -142,7 +142,8 @@ async fn problem(cx: &Ctx, state: &LinkState) -> Reply {
         ),
     };
     let layout = super::layout(cx, format!("{heading} · GhostTools")).await;
-    Reply::html(render(&Problem { layout, heading, message })).with_status(status)
+    let action = ("/signin", "Get a new sign-in link");
+    Reply::html(render(&Problem { layout, heading, message, action })).with_status(status)
 }
 
 /// One query parameter, decoded.

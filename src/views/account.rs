@@ -47,6 +47,11 @@ pub struct Account {
     pub email: String,
     /// The address of the linked Google account, when there is one.
     pub google_email: Option<String>,
+    /// A change of address waiting for its link: the new address and when the link expires.
+    pub pending_email: Option<(String, String)>,
+    /// What was typed into "change your address", and why it was refused.
+    pub email_typed: String,
+    pub email_error: Option<String>,
     /// Why the deletion was refused (the typed confirmation did not match).
     pub delete_error: Option<String>,
     /// The live sessions, most recently seen first.
@@ -66,6 +71,16 @@ pub struct SessionView {
     pub last_seen: String,
     /// The session of the browser looking at the page.
     pub current: bool,
+}
+
+/// The confirm page of an address-change link (`GET /account/email/confirm`).
+#[derive(Template)]
+#[template(path = "account/email_confirm.html")]
+pub struct EmailConfirm {
+    pub layout: Layout,
+    pub token: String,
+    pub old_email: String,
+    pub new_email: String,
 }
 
 #[derive(Template)]

@@ -10,6 +10,7 @@ pub mod errors;
 pub mod flash;
 pub mod history;
 pub mod mail;
+pub mod mail_account;
 pub mod pages;
 pub mod refer;
 pub mod tools;
@@ -115,12 +116,12 @@ impl Layout {
     }
 }
 
-/// Pages whose URL carries a credential (a sign-in link's token, Google's code and state): no
-/// third-party script runs there, since under `'strict-dynamic'` it could read the URL. Every
-/// page of these paths, its error pages included, goes without the Rewardful script. Slashes
-/// are trimmed as `app::route` trims them, so every spelling that reaches these routes counts.
+/// Pages whose URL carries a credential (a sign-in or address-change link's token, Google's
+/// code and state): no third-party script runs there, since under `'strict-dynamic'` it could
+/// read the URL. Every page of these paths, its error pages included, goes without the
+/// Rewardful script. Slashes are trimmed as `app::route` trims them, so every spelling that reaches these routes counts.
 pub fn carries_credential(path: &str) -> bool {
-    matches!(path.trim_matches('/'), "signin/confirm" | "signin/google/callback")
+    matches!(path.trim_matches('/'), "signin/confirm" | "signin/google/callback" | "account/email/confirm")
 }
 
 /// Origins beyond our own that pages may use, derived from configuration.

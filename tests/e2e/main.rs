@@ -12,6 +12,7 @@ mod auth_account_erasure;
 mod auth_account_export;
 mod auth_credential_pages;
 mod auth_email;
+mod auth_email_change;
 mod auth_google;
 mod auth_redirects;
 mod auth_resilience;
@@ -65,6 +66,7 @@ fn main() {
         auth_account_export::tests(),
         auth_credential_pages::tests(),
         auth_email::tests(),
+        auth_email_change::tests(),
         auth_google::tests(),
         auth_redirects::tests(),
         auth_resilience::tests(),

@@ -102,6 +102,9 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/account/delete", "/account/delete", Private, Form),
     r("POST", "/account/google/unlink", "/account/google/unlink", Private, Form),
     r("POST", "/account/export", "/account/export", Private, Form),
+    r("POST", "/account/email", "/account/email", Private, Form),
+    r("GET", "/account/email/confirm", "/account/email/confirm?token=nope", Public, Nothing),
+    r("POST", "/account/email/confirm", "/account/email/confirm", Private, Form),
     r("POST", "/account/sessions/:id/end", "/account/sessions/1/end", Private, Form),
     r("GET", "/signin", "/signin", Public, Nothing),
     r("POST", "/signin", "/signin", Public, Form),
@@ -249,7 +252,7 @@ pub fn assert_cookie_flags(cookie: &str, https: bool, what: &str) {
 }
 
 /// What a request changed for `user`: ledger rows, runs, affiliate, session version, address,
-/// checkouts, customer, sign-in links, mails.
+/// checkouts, customer, sign-in links, address changes, mails.
 pub async fn footprint(s: &Stack, user_id: i64, email: &str) -> Vec<String> {
     let row = s
         .sql()
@@ -263,6 +266,7 @@ pub async fn footprint(s: &Stack, user_id: i64, email: &str) -> Vec<String> {
                     (SELECT count(*) FROM checkout_sessions WHERE user_id = $1),
                     (SELECT count(*) FROM billing_customers WHERE user_id = $1),
                     (SELECT count(*) FROM email_sign_in_tokens WHERE email = $2),
+                    (SELECT count(*) FROM email_changes WHERE user_id = $1),
                     (SELECT session_version::int8 FROM users WHERE id = $1),
                     (SELECT coalesce(email, '<none>') FROM users WHERE id = $1)",
             &[&user_id, &email],
@@ -270,8 +274,8 @@ pub async fn footprint(s: &Stack, user_id: i64, email: &str) -> Vec<String> {
         .await
         .unwrap();
     let mut out: Vec<String> =
-        (0..9).map(|i| row.get::<_, Option<i64>>(i).unwrap_or(-1).to_string()).collect();
-    out.push(row.get::<_, Option<String>>(9).unwrap_or_default());
+        (0..10).map(|i| row.get::<_, Option<i64>>(i).unwrap_or(-1).to_string()).collect();
+    out.push(row.get::<_, Option<String>>(10).unwrap_or_default());
     out.push(format!("mails:{}", s.fakes.smtp.mails_to(email).len()));
     out
 }

@@ -264,6 +264,16 @@ fn api(st: &mut State, method: &Method, path: &str, form: &Value) -> (u16, Value
             (200, customer)
         }
         ("GET", ["customers", id]) => get(&st.customers, "customer", id),
+        // Updating a customer: only the email is ever changed by us (an address change).
+        ("POST", ["customers", id]) => match st.customers.get_mut(*id) {
+            Some(customer) => {
+                if let Some(email) = form.get("email") {
+                    customer["email"] = email.clone();
+                }
+                (200, customer.clone())
+            }
+            None => not_found("customer", id),
+        },
         // As Stripe does: the customer's subscriptions end at once, without proration.
         ("DELETE", ["customers", id]) => match st.customers.remove(*id) {
             Some(_) => {
