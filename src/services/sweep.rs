@@ -1,7 +1,7 @@
 //! The scheduled sweep (a Cron Trigger, `[triggers] crons` in wrangler.toml): what no request
 //! may ever come back for. Runs whose Worker died are refunded even if their owner never returns
-//! (before, only their next visit to /history or their next run did it), and sign-in links and
-//! sessions that can no longer be used are deleted.
+//! (before, only their next visit to /history or their next run did it), and sign-in links,
+//! address-change links and sessions that can no longer be used are deleted.
 
 use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
 use crate::db::{self, Db};
@@ -16,6 +16,8 @@ pub struct Swept {
     pub runs_refunded: usize,
     pub credits_refunded: i64,
     pub sign_in_tokens: i64,
+    /// Address-change links (they hold the address asked for).
+    pub email_changes: i64,
     pub sessions: i64,
 }
 
@@ -23,8 +25,9 @@ pub struct Swept {
 pub async fn sweep(db: &Db) -> Result<Swept, AppError> {
     let (runs_refunded, credits_refunded) =
         db.transaction(async |db| sweep_abandoned(db, None).await).await?;
-    let (sign_in_tokens, sessions) = db::sweep::forget_expired(db, ABSOLUTE_LIFETIME_SECS as f64).await?;
-    Ok(Swept { runs_refunded, credits_refunded, sign_in_tokens, sessions })
+    let (sign_in_tokens, email_changes, sessions) =
+        db::sweep::forget_expired(db, ABSOLUTE_LIFETIME_SECS as f64).await?;
+    Ok(Swept { runs_refunded, credits_refunded, sign_in_tokens, email_changes, sessions })
 }
 
 /// The `scheduled` event: connect, sweep, close, and log what was done. A failure is reported

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail } from "./browser.mjs";
+import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, signInLink, uniqueEmail } from "./browser.mjs";
 
 const results = {};
 journeysSharingOneBrowser(results);
@@ -268,6 +268,34 @@ test("a customer transcribes a small audio file and downloads the SRT", async ()
   assert.match(download.suggestedFilename(), /\.srt$/);
   const srt = readFileSync(await download.path(), "utf8");
   assert.match(srt, /^1\r?\n00:00:\d\d,\d{3} --> 00:00:\d\d,\d{3}\r?\n\S/, `a valid SRT:\n${srt.slice(0, 200)}`);
+  await context.close();
+  assertClean(problems);
+});
+
+test("a customer changes their email address and confirms it from the new inbox", async () => {
+  const { context, problems } = await watchedContext();
+  const page = await context.newPage();
+  const [from, to] = [uniqueEmail("moving"), uniqueEmail("moved")];
+  await signInByEmail(page, from);
+  await page.goto(`${env.base}/account`);
+  await page.getByLabel("New email address").fill(to);
+  await page.getByRole("button", { name: "Send a confirmation link" }).click();
+  await page.waitForURL(`${env.base}/account`);
+  assert.match(await page.locator("#flash").textContent(), new RegExp(`We emailed a link to ${to.replaceAll(".", "\\.")}`));
+  await page.getByText("Waiting for confirmation").waitFor();
+  await shoot(page, "account-email-pending");
+
+  const link = await signInLink(to);
+  assert.ok(link.startsWith(`${env.base}/account/email/confirm?token=`), link);
+  await page.goto(link);
+  await page.getByRole("heading", { name: "Confirm your new address" }).waitFor();
+  await shoot(page, "account-email-confirm", { dark: true });
+  await page.getByRole("button", { name: `Use ${to}` }).click();
+  await page.waitForURL(`${env.base}/account`);
+  assert.match(await page.locator("#flash").textContent(), /Your email address is now/);
+  assert.equal(await page.locator(".facts dd").first().textContent(), to);
+  await shoot(page, "account-email-changed");
+  results.email_change = { from, to };
   await context.close();
   assertClean(problems);
 });

@@ -3,6 +3,7 @@
 //! session of the same account — and the attacker's side: links used twice, expired, forged,
 //! another account's, a request from another site, an address another account has.
 
+use crate::auth_credential_pages::loads_rewardful;
 use crate::support::billing::{customer_id, subscribe};
 use crate::support::fakes::google::{Account, Tweak};
 use crate::support::fakes::stripe::PRO;
@@ -32,6 +33,7 @@ pub fn tests() -> Vec<Trial> {
         the_stripe_customer_gets_the_new_address,
         google_stays_linked_and_the_old_address_names_no_account_through_google_either,
         a_pending_change_is_in_the_export_and_on_the_account_page,
+        the_confirm_page_runs_no_third_party_script_and_keeps_the_token_off_other_sites,
     ]
 }
 
@@ -376,4 +378,25 @@ async fn a_pending_change_is_in_the_export_and_on_the_account_page(s: &'static S
     let data: serde_json::Value = res.json().await.unwrap();
     assert_eq!(data["pending_email_changes"][0]["new_email"], new.as_str(), "{data}");
     assert_eq!(data["account"]["email"], user.email.as_str());
+}
+
+async fn the_confirm_page_runs_no_third_party_script_and_keeps_the_token_off_other_sites(s: &'static Stack) {
+    let user = s.sign_in_new("rw-change").await;
+    let (_, account) = page(s, &user.client, "/account").await;
+    assert!(loads_rewardful(s, &account), "other pages do load it (so this test can fail)");
+    let token = asked(s, &user, &unique_email("rw-change-new")).await;
+    let stranger = s.browser();
+    for (client, path) in [
+        (&user.client, format!("/account/email/confirm?token={token}")),
+        (&user.client, format!("/account/email/confirm/?token={token}")),
+        (&user.client, format!("//account/email/confirm?token={token}")),
+        (&user.client, "/account/email/confirm?token=not-a-token".to_string()),
+        (&stranger, format!("/account/email/confirm?token={token}")),
+    ] {
+        let res = client.get(s.url(&path)).send().await.unwrap();
+        let status = res.status().as_u16();
+        assert_eq!(res.headers()["referrer-policy"], "same-origin", "{path}");
+        let html = res.text().await.unwrap();
+        assert!(!loads_rewardful(s, &html), "{path} ({status}) must not load a third-party script");
+    }
 }
