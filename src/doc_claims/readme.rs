@@ -1,5 +1,5 @@
 //! README.md against the code: make targets and their times (`make help`), the Configuration
-//! table (what `Config` reads), the pages and routes (`routes::known::ROUTES`), the rate-limit
+//! table (what `Config` reads), the pages and routes (`routes::table::ROUTES`), the rate-limit
 //! table (`rate_limit::policy`), and the upload memory bound (the test that asserts it).
 
 use super::*;
@@ -65,7 +65,7 @@ fn every_page_and_route_the_readme_names_is_in_the_route_table() {
     let named = method_paths(&doc);
     assert!(named.len() >= 5, "{named:?}");
     for (method, path) in named {
-        assert!(is_route(&method, &path), "README names `{method} {path}`, which is not in routes/known.rs");
+        assert!(is_route(&method, &path), "README names `{method} {path}`, which is not in routes/table.rs");
     }
 }
 

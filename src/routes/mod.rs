@@ -11,10 +11,10 @@ pub mod google;
 pub mod health;
 pub mod history;
 pub mod input;
-pub mod known;
 pub mod pages;
 pub mod refer;
 pub mod sign_in;
+pub mod table;
 pub mod tools;
 pub mod webhooks;
 

@@ -2,7 +2,7 @@
 //! answered when the run is done), writing streamed to the page (`POST
 //! /api/tools/agentwrite/stream`, server-sent events), a saved result, its download, deleting it.
 
-use super::{flood, item_id, limit, relay, ToolKind};
+use super::{item_id, limit, relay, ToolKind};
 use crate::ctx::Ctx;
 use crate::db::{credits, generations};
 use crate::domain::brief::{BriefForm, FieldError, ProductBrief};
@@ -26,7 +26,6 @@ pub async fn form(cx: &Ctx) -> Result<Reply, AppError> {
 /// Without JavaScript: the page waits for the whole description, then shows it (303 to the
 /// saved result), or shows the form again, values kept, with what went wrong.
 pub async fn generate(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    flood(cx).await?;
     let user_id = cx.require_user().await?.id;
     cx.config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?;
     let form = brief_form(&Form::read(req, cx).await?);
@@ -60,7 +59,6 @@ pub async fn generate(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
 /// With JavaScript: the description as server-sent events (`start`, `delta`…, then `done` or
 /// `error`). Problems found before writing starts are JSON errors (fields named for the form).
 pub async fn stream(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    flood(cx).await?;
     let user_id = cx.require_user().await?.id;
     cx.config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?;
     let form = brief_form(&Form::read(req, cx).await?);

@@ -29,8 +29,9 @@ pub enum ToolKind {
     ShowNotes,
 }
 
-/// Every AI handler calls this first, before reading anything: the coarse per-IP flood guard
-/// (`Policy::ToolFloodPerIp`), failing closed. Refused sign-ins and forms are counted here only.
+/// The coarse per-IP flood guard (`Policy::ToolFloodPerIp`), failing closed: the dispatcher
+/// counts every AI POST here first, before anything is read (`Limits::flood_guard` in the route
+/// table). Refused sign-ins and forms are counted here only.
 pub async fn flood(cx: &Ctx) -> Result<(), AppError> {
     cx.limit(Policy::ToolFloodPerIp, &Subject::ip(cx.client_ip().as_deref())).await?;
     Ok(())

@@ -5,7 +5,7 @@
 
 use super::agentwrite::file_stem;
 use super::upload::{self, Episode, Refused};
-use super::{flood, item_id, limit, relay, ToolKind};
+use super::{item_id, limit, relay, ToolKind};
 use crate::clients::openai::OpenAi;
 use crate::ctx::Ctx;
 use crate::db::{credits, generations::Deleted, transcripts};
@@ -32,16 +32,7 @@ pub enum Mode {
     Progress,
 }
 
-fn enabled(cx: &Ctx) -> Result<(), AppError> {
-    if cx.config.tools.podscribe_enabled {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
-    }
-}
-
 pub async fn form(cx: &Ctx) -> Result<Reply, AppError> {
-    enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     upload_page(cx, user_id, None).await
 }
@@ -64,8 +55,6 @@ async fn refuse(cx: &Ctx, mode: Mode, user_id: i64, refused: Refused) -> Result<
 }
 
 pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, AppError> {
-    flood(cx).await?;
-    enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     cx.config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?;
     let Episode { audio, file } = match upload::receive(req, cx).await? {
@@ -107,7 +96,6 @@ pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, Ap
 
 /// A transcript: its progress while it is made (the page refreshes itself), then the result.
 pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
-    enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     let t = transcripts::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
@@ -138,7 +126,6 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
 
 /// `transcript.txt`, `transcript.srt`, `transcript.vtt` or `show-notes.md`.
 pub async fn download(cx: &Ctx, id: &str, file: &str) -> Result<Reply, AppError> {
-    enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     let t = transcripts::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
@@ -165,8 +152,6 @@ pub async fn download(cx: &Ctx, id: &str, file: &str) -> Result<Reply, AppError>
 
 /// Show notes written again when they failed (free: the transcript was paid for).
 pub async fn retry_notes(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppError> {
-    flood(cx).await?;
-    enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     Form::read(req, cx).await?;
@@ -193,7 +178,6 @@ pub async fn retry_notes(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply,
 }
 
 pub async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppError> {
-    enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     Form::read(req, cx).await?;
