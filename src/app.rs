@@ -7,7 +7,8 @@ use crate::incoming::Incoming;
 use crate::rate_limit;
 use crate::reply::{Body, Reply};
 use crate::respond::{self, HeaderList};
-use crate::routes::table::{self, Access};
+use crate::routes::input::Form;
+use crate::routes::table::{self, Access, Handler};
 use crate::security;
 use worker::{web_sys, Context, Env, Method, Result};
 
@@ -36,7 +37,7 @@ pub async fn handle(mut req: Incoming, env: Env, worker_ctx: Context) -> Result<
 }
 
 /// Dispatch by the route table (`routes::table`): the route's flood guard, its switch, its
-/// access, then its handler. `req` becomes a `worker::Request` only where a handler uses one.
+/// access (for the account's forms, after the form and its token), then its handler. `req` becomes a `worker::Request` only where a handler uses one.
 async fn route(req: &mut Incoming, cx: &Ctx, segments: &[&str]) -> std::result::Result<Reply, AppError> {
     // The runtime's `Method` reads any unknown name as GET: never serve one as a GET.
     // HEAD is a GET without the body (`into_response` drops it).
@@ -54,7 +55,24 @@ async fn route(req: &mut Incoming, cx: &Ctx, segments: &[&str]) -> std::result::
     if !route.switch.is_on(&cx.config) {
         return Err(AppError::NotFound);
     }
-    match route.access {
+    let params = &params[..n];
+    match route.handler {
+        Handler::Request(handler) => {
+            check_access(cx, route.access).await?;
+            handler(req, cx, params).await
+        }
+        Handler::Form(handler) => {
+            let form = Form::read(req, cx).await?;
+            check_access(cx, route.access).await?;
+            handler(form, cx, params).await
+        }
+    }
+}
+
+/// Signed in: pages send a visitor to sign in, APIs answer 401 (`AppError::Unauthenticated`);
+/// operator: the 404 of an unknown path for anyone else.
+async fn check_access(cx: &Ctx, access: Access) -> std::result::Result<(), AppError> {
+    match access {
         Access::Public | Access::Debug => {}
         Access::SignedIn => {
             cx.require_user().await?;
@@ -63,7 +81,7 @@ async fn route(req: &mut Incoming, cx: &Ctx, segments: &[&str]) -> std::result::
             crate::routes::admin::require_admin(cx).await?;
         }
     }
-    (route.handler)(req, cx, &params[..n]).await
+    Ok(())
 }
 
 /// A request no route took: on a known path, OPTIONS is answered with the methods it allows and

@@ -101,8 +101,7 @@ pub async fn sign_out(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
 }
 
 /// `POST /account/signout-everywhere`: every session of this user ends, this one included.
-pub async fn sign_out_everywhere(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    Form::read(req, cx).await?;
+pub async fn sign_out_everywhere(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     let db = cx.db().await?;
     users::bump_session_version(db, user.id).await?;
@@ -114,8 +113,7 @@ pub async fn sign_out_everywhere(req: &mut Request, cx: &Ctx) -> Result<Reply, A
 
 /// `POST /account/sessions/:id/end`: ends one of the user's sessions ("end this session").
 /// Another user's session, or one already ended, is a 404 that changes nothing.
-pub async fn end_listed_session(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppError> {
-    Form::read(req, cx).await?;
+pub async fn end_listed_session(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     if !sessions::end_listed(cx.db().await?, user.id, id).await? {
@@ -128,8 +126,7 @@ pub async fn end_listed_session(req: &mut Request, cx: &Ctx, id: &str) -> Result
 /// `POST /account/google/unlink`: forgets the linked Google account. Always allowed: the account's
 /// address is verified (by a link or by Google), so an emailed sign-in link still reaches it.
 /// Signing in with Google again with that address links it again.
-pub async fn unlink_google(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    Form::read(req, cx).await?;
+pub async fn unlink_google(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     if users::unlink_provider(cx.db().await?, user.id, GOOGLE).await? {
         cx.log("info", &format!("account {}: Google unlinked", user.id));
@@ -142,8 +139,7 @@ pub async fn unlink_google(req: &mut Request, cx: &Ctx) -> Result<Reply, AppErro
 }
 
 /// `POST /account/delete`: with the user's own address typed as confirmation.
-pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    let form = Form::read(req, cx).await?;
+pub async fn delete(form: Form, cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     let typed = form.text("confirm").trim().to_ascii_lowercase();
     if typed != user.email {
@@ -171,8 +167,7 @@ pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
 /// `POST /account/export`: everything we hold about the user as one JSON file. A POST with the
 /// form's token (another site cannot make a browser download it) and limited per user
 /// (`data_export`): it reads the whole account in one statement.
-pub async fn export(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    Form::read(req, cx).await?;
+pub async fn export(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     cx.limit(Policy::DataExport, &Subject::user(user.id)).await?;
     let json = crate::db::export::everything(cx.db().await?, user.id, cx.now_ms as i64)

@@ -147,8 +147,7 @@ pub async fn overview(cx: &Ctx) -> Result<Reply, AppError> {
 }
 
 /// POST /billing/portal: 303 to a Stripe billing portal session for the user's customer.
-pub async fn open_portal(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    Form::read(req, cx).await?;
+pub async fn open_portal(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     let stripe = Stripe::from_config(&cx.config)?;
     let url = checkout::portal_url(cx.db().await?, &stripe, cx.site()?, user.id).await?;

@@ -3,6 +3,7 @@
 //! `Allow`, and OPTIONS, from it); `doc_claims` checks the docs against it; the end-to-end
 //! security suite walks it. Adding a route is one line here.
 
+use super::input;
 use super::tools::{agentwrite, podscribe};
 use super::{
     account, admin, admin_user, billing, debug, google, health, history, pages, refer, sign_in, webhooks,
@@ -90,8 +91,19 @@ impl Switch {
 /// isolate runs a request on one thread).
 pub type Answer<'a> = Pin<Box<dyn Future<Output = Result<Reply, AppError>> + 'a>>;
 
-/// The request, its context, and the values of the path's `:name` segments in order.
-pub type Handler = for<'a> fn(&'a mut Incoming, &'a Ctx, &'a [&'a str]) -> Answer<'a>;
+/// A route's handler, given the context and the values of the path's `:name` segments in order.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Given the request: the dispatcher checks access first, the handler reads any body.
+    Request(for<'a> fn(&'a mut Incoming, &'a Ctx, &'a [&'a str]) -> Answer<'a>),
+    /// Given its form: the dispatcher reads it and verifies its CSRF token *before* access, so a
+    /// forged or cross-site form is refused before the account is even looked up (its 403 page
+    /// carries nothing of the account). The account's own forms.
+    Form(for<'a> fn(input::Form, &'a Ctx, &'a [&'a str]) -> Answer<'a>),
+}
+
+type RequestHandler = for<'a> fn(&'a mut Incoming, &'a Ctx, &'a [&'a str]) -> Answer<'a>;
+type FormHandler = for<'a> fn(input::Form, &'a Ctx, &'a [&'a str]) -> Answer<'a>;
 
 #[derive(Clone)]
 pub struct Route {
@@ -106,12 +118,26 @@ pub struct Route {
     pub handler: Handler,
 }
 
-const fn get(path: &'static str, access: Access, limits: Limits, handler: Handler) -> Route {
+const fn get(path: &'static str, access: Access, limits: Limits, handler: RequestHandler) -> Route {
+    let handler = Handler::Request(handler);
     Route { method: Method::Get, path, access, body: Body::Nothing, limits, switch: Switch::Always, handler }
 }
 
-const fn post(path: &'static str, access: Access, body: Body, limits: Limits, handler: Handler) -> Route {
+const fn post(
+    path: &'static str,
+    access: Access,
+    body: Body,
+    limits: Limits,
+    handler: RequestHandler,
+) -> Route {
+    let handler = Handler::Request(handler);
     Route { method: Method::Post, path, access, body, limits, switch: Switch::Always, handler }
+}
+
+/// A POST of a form that is read (and its token verified) before access is checked.
+const fn form(path: &'static str, access: Access, limits: Limits, handler: FormHandler) -> Route {
+    let handler = Handler::Form(handler);
+    Route { method: Method::Post, path, access, body: Body::Form, limits, switch: Switch::Always, handler }
 }
 
 impl Route {
@@ -149,7 +175,7 @@ pub static ROUTES: &[Route] = &[
     get("/terms", Public, PAGES, |_, cx, _| Box::pin(pages::terms(cx))),
     get("/privacy", Public, PAGES, |_, cx, _| Box::pin(pages::privacy(cx))),
     get("/refer", Public, PAGES, |_, cx, _| Box::pin(refer::page(cx))),
-    post("/refer/join", SignedIn, Form, PAGES, |r, cx, _| Box::pin(refer::join(r, cx))),
+    form("/refer/join", SignedIn, PAGES, |f, cx, _| Box::pin(refer::join(f, cx))),
     // The operator console.
     get("/admin", Operator, PAGES, |r, cx, _| Box::pin(admin::console(r, cx))),
     post("/admin/grant", Operator, Form, PAGES, |r, cx, _| Box::pin(admin::grant(r, cx))),
@@ -163,11 +189,11 @@ pub static ROUTES: &[Route] = &[
     get("/dashboard", SignedIn, PAGES, |_, cx, _| Box::pin(account::dashboard(cx))),
     post("/signout", Public, Form, PAGES, |r, cx, _| Box::pin(account::sign_out(r, cx))),
     get("/account", SignedIn, PAGES, |_, cx, _| Box::pin(account::account(cx))),
-    post("/account/signout-everywhere", SignedIn, Form, PAGES, |r, cx, _| Box::pin(account::sign_out_everywhere(r, cx))),
-    post("/account/delete", SignedIn, Form, PAGES, |r, cx, _| Box::pin(account::delete(r, cx))),
-    post("/account/google/unlink", SignedIn, Form, PAGES, |r, cx, _| Box::pin(account::unlink_google(r, cx))),
-    post("/account/export", SignedIn, Form, PAGES, |r, cx, _| Box::pin(account::export(r, cx))),
-    post("/account/sessions/:id/end", SignedIn, Form, PAGES, |r, cx, p| Box::pin(account::end_listed_session(r, cx, p[0]))),
+    form("/account/signout-everywhere", SignedIn, PAGES, |_, cx, _| Box::pin(account::sign_out_everywhere(cx))),
+    form("/account/delete", SignedIn, PAGES, |f, cx, _| Box::pin(account::delete(f, cx))),
+    form("/account/google/unlink", SignedIn, PAGES, |_, cx, _| Box::pin(account::unlink_google(cx))),
+    form("/account/export", SignedIn, PAGES, |_, cx, _| Box::pin(account::export(cx))),
+    form("/account/sessions/:id/end", SignedIn, PAGES, |_, cx, p| Box::pin(account::end_listed_session(cx, p[0]))),
     // Signing in.
     get("/signin", Public, PAGES, |r, cx, _| Box::pin(sign_in::form(r, cx))),
     post("/signin", Public, Form, PAGES, |r, cx, _| Box::pin(sign_in::submit(r, cx))),
@@ -184,7 +210,7 @@ pub static ROUTES: &[Route] = &[
     get("/billing", SignedIn, PAGES, |_, cx, _| Box::pin(billing::overview(cx))),
     post("/billing/checkout", Public, Form, PAGES, |r, cx, _| Box::pin(billing::start_checkout(r, cx))),
     get("/billing/success", SignedIn, PAGES, |r, cx, _| Box::pin(billing::checkout_success(r, cx))),
-    post("/billing/portal", SignedIn, Form, PAGES, |r, cx, _| Box::pin(billing::open_portal(r, cx))),
+    form("/billing/portal", SignedIn, PAGES, |_, cx, _| Box::pin(billing::open_portal(cx))),
     post("/api/stripe/webhook", Public, Json, WEBHOOK, |r, cx, _| Box::pin(webhooks::stripe::receive_stripe_event(r, cx))),
     post("/api/debug/rate-limit/:policy", DebugCheck, Nothing, API, |_, cx, p| Box::pin(debug::rate_limit_check(cx, p[0]))).when(Switch::DebugRateLimit),
     // The AI tools, and their history.
