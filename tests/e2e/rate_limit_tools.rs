@@ -5,7 +5,7 @@
 
 use crate::rate_limit::{fresh_ip, small_limits};
 use crate::support::session::SignedIn;
-use crate::support::tools::{balance, brief, grant, unique};
+use crate::support::tools::{balance, brief, grant, runs_settled, unique};
 use crate::support::Stack;
 use crate::trials;
 use futures_util::future::join_all;
@@ -56,7 +56,7 @@ async fn refused_forms_do_not_use_up_the_accounts_ai_generations(_: &'static Sta
     assert_eq!(codes, [200, 200, 200], "refused forms cost no generation");
     let fourth = post(s, &user, "/api/tools/agentwrite/stream", &fresh_ip(), &good).await;
     assert_eq!(fourth.status(), 429, "accepted work is still counted per account");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(runs_settled(s, user.user_id).await, 3, "the refused one started no run");
     assert_eq!(balance(s, user.user_id).await, 7);
 }
 

@@ -109,3 +109,19 @@ pub fn csrf_in(html: &str) -> Option<String> {
 pub async fn stored_email(s: &Stack, user_id: i64) -> Option<String> {
     s.sql().await.query_one("SELECT email FROM users WHERE id = $1", &[&user_id]).await.unwrap().get(0)
 }
+
+/// Asserts that `client`'s session cookie no longer signs anyone in, as a browser sees it: the
+/// dashboard sends it to sign in and back (`Location`), and the cookie is cleared (`Max-Age=0`),
+/// so the browser stops sending it. Not only the 303, which a page would also answer for a
+/// cookie it never read.
+pub async fn assert_signed_out(s: &Stack, client: &reqwest::Client, why: &str) {
+    let res = client.get(s.url("/dashboard")).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{why}: not signed in");
+    assert_eq!(res.headers()["location"], "/signin?next=%2Fdashboard", "{why}: sent to sign in and back");
+    let name = format!("{}=", session::cookie_name(false));
+    let cleared = res.headers().get_all("set-cookie").iter().any(|c| {
+        let c = c.to_str().unwrap();
+        c.starts_with(&format!("{name};")) && c.split(';').any(|a| a.trim().eq_ignore_ascii_case("max-age=0"))
+    });
+    assert!(cleared, "{why}: the session cookie is cleared: {:?}", res.headers().get_all("set-cookie"));
+}
