@@ -4,7 +4,7 @@
 use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::incoming::Incoming;
-use crate::rate_limit::{self, Policy};
+use crate::rate_limit::Policy;
 use crate::reply::{Body, Reply};
 use crate::respond::{self, HeaderList};
 use crate::routes::tools::{agentwrite, podscribe};
@@ -16,7 +16,7 @@ use worker::{web_sys, Context, Env, Method, Result};
 
 pub async fn handle(mut req: Incoming, env: Env, worker_ctx: Context) -> Result<web_sys::Response> {
     let mut cx = Ctx::new(env, worker_ctx, &req);
-    cx.subject = rate_limit::subject(&cx);
+    cx.subject = cx.rate_limit_subject();
     let result = match cx.limit(route_class(&cx.path), &cx.subject).await {
         Ok(_) => route(&mut req, &cx).await,
         Err(refused) => Err(refused),
@@ -176,7 +176,7 @@ fn into_response(cx: &Ctx, reply: Reply) -> Result<web_sys::Response> {
         keep(headers.set(name, value));
     }
     if cx.config.server_timing {
-        keep(headers.set("Server-Timing", cx.timing.header(crate::ctx::now_ms())));
+        keep(headers.set("Server-Timing", cx.timing.header(crate::telemetry::now_ms())));
     }
     for problem in problems {
         cx.log("error", &problem);

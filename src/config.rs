@@ -5,6 +5,7 @@
 //! missing/invalid for. Routes that need a setting call `require`, which turns the problem into
 //! a 503 naming the variable; `/api/health` lists all problems of required settings.
 
+use crate::telemetry::SentryDsn;
 use std::fmt;
 use url::Url;
 
@@ -34,6 +35,13 @@ pub struct ConfigProblem {
 impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.var, self.problem)
+    }
+}
+
+/// A route that needs a missing or invalid setting answers 503, naming the variable in the log.
+impl From<ConfigProblem> for crate::error::AppError {
+    fn from(p: ConfigProblem) -> Self {
+        crate::error::AppError::Misconfigured { var: p.var, problem: p.problem }
     }
 }
 
@@ -76,14 +84,6 @@ impl SiteUrl {
     pub fn host(&self) -> String {
         self.0.host_str().unwrap_or_default().to_string()
     }
-}
-
-/// Parsed Sentry DSN: where envelopes go and the key they carry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SentryDsn {
-    pub raw: String,
-    pub public_key: String,
-    pub envelope_url: String,
 }
 
 #[derive(Debug, Clone)]
@@ -266,7 +266,10 @@ impl Config {
                 Some(Ok(GoogleConfig { client_id: id, client_secret: Secret(secret) }))
             }
         };
-        let sentry = read(&["NEXT_PUBLIC_SENTRY_DSN", "SENTRY_DSN"]).map(|(var, v)| parse_dsn(var, &v));
+        let sentry = read(&["NEXT_PUBLIC_SENTRY_DSN", "SENTRY_DSN"]).map(|(var, v)| {
+            SentryDsn::parse(&v)
+                .ok_or_else(|| invalid(var, "must look like https://<key>@<host>/<project_id>"))
+        });
         let rewardful = RewardfulConfig {
             public_id: read(&["NEXT_PUBLIC_REWARDFUL_ID", "REWARDFUL_ID"]).map(|(_, v)| v),
             api_key: read(&["REWARDFUL_API_KEY"]).map(|(_, v)| Secret(v)),
@@ -565,27 +568,6 @@ fn parse_tools(read: Read) -> (ToolsConfig, Option<ConfigProblem>) {
     (tools, problem)
 }
 
-/// `https://<key>@<host>/<project>` → envelope endpoint `https://<host>/api/<project>/envelope/`.
-fn parse_dsn(var: &'static str, raw: &str) -> Setting<SentryDsn> {
-    let bad = || invalid(var, "must look like https://<key>@<host>/<project_id>");
-    let url = Url::parse(raw).map_err(|_| bad())?;
-    let key = url.username();
-    let project = url.path().trim_matches('/');
-    if key.is_empty() || project.is_empty() || url.host_str().is_none() {
-        return Err(bad());
-    }
-    let mut base = url.clone();
-    base.set_username("").map_err(|_| bad())?;
-    base.set_password(None).map_err(|_| bad())?;
-    base.set_path("");
-    let origin = base.as_str().trim_end_matches('/');
-    Ok(SentryDsn {
-        raw: raw.to_string(),
-        public_key: key.to_string(),
-        envelope_url: format!("{origin}/api/{project}/envelope/"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -693,13 +675,6 @@ mod tests {
         let mut pairs = GOOD.to_vec();
         pairs.push(("NEXT_PUBLIC_SENTRY_DSN", "not a dsn"));
         assert_eq!(config(&pairs).problems()[0].var, "NEXT_PUBLIC_SENTRY_DSN");
-    }
-
-    #[test]
-    fn a_dsn_becomes_its_envelope_endpoint() {
-        let dsn = parse_dsn("SENTRY_DSN", "http://abc123@127.0.0.1:9000/42").unwrap();
-        assert_eq!(dsn.public_key, "abc123");
-        assert_eq!(dsn.envelope_url, "http://127.0.0.1:9000/api/42/envelope/");
     }
 
     #[test]

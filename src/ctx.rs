@@ -7,7 +7,8 @@ use crate::auth::User;
 use crate::config::{Config, SiteUrl};
 use crate::db::Db;
 use crate::error::AppError;
-use crate::rate_limit::{Decision, Policy, Subject};
+use crate::rate_limit::{Decision, Limiter, Policy, Subject};
+use crate::telemetry::{log_line, now_ms, Reporter};
 use crate::timing::Timing;
 use std::cell::{OnceCell, RefCell};
 use std::future::Future;
@@ -25,7 +26,7 @@ pub struct Ctx {
     pub path: String,
     /// Milliseconds since the epoch at the start of the request, from the runtime's clock.
     pub now_ms: u64,
-    /// Who the request is counted as by rate limits; set by `app` from `rate_limit::subject`.
+    /// Who the request is counted as by rate limits; set by `app` from `rate_limit_subject`.
     pub subject: Subject,
     /// Every rate-limit decision taken for this request (their headers go on the response).
     limits: RefCell<Vec<Decision>>,
@@ -167,11 +168,36 @@ impl Ctx {
     /// limit, and, if the limiter is down, `Ok(None)` or a 503 by the policy's fail mode. `None`
     /// also when the policy is turned off. See `rate_limit` for the whole story.
     pub async fn limit(&self, policy: Policy, subject: &Subject) -> Result<Option<Decision>, AppError> {
-        crate::rate_limit::enforce::enforce(self, policy, subject, false).await
+        let reporter = || self.reporter();
+        crate::rate_limit::enforce::enforce(&self.limiter(&reporter), policy, subject, false).await
     }
 
-    pub fn record_limit(&self, decision: Decision) {
-        self.limits.borrow_mut().push(decision);
+    /// `limit` for the operators' check, which also asks how many admissions the limiter stored.
+    pub async fn limit_reporting_stored(&self, policy: Policy) -> Result<Option<Decision>, AppError> {
+        let reporter = || self.reporter();
+        crate::rate_limit::enforce::enforce(&self.limiter(&reporter), policy, &self.subject, true).await
+    }
+
+    /// What the limiter needs of this request, and nothing more.
+    fn limiter<'a>(&'a self, reporter: &'a dyn Fn() -> Reporter) -> Limiter<'a> {
+        Limiter {
+            env: &self.env,
+            limits: &self.config.rate_limits.limits,
+            timeout_ms: self.config.rate_limits.timeout_ms,
+            decisions: &self.limits,
+            timing: &self.timing,
+            background: &self.worker_ctx,
+            request_id: &self.request_id,
+            reporter,
+        }
+    }
+
+    /// Who this request is counted as: the signed-in user when there is one, otherwise the
+    /// client IP (`CF-Connecting-IP`, set by Cloudflare's edge; clients cannot forge it there).
+    /// The user comes from the session token's verified signature alone, with no database
+    /// query: a revoked session still belongs to that user, so counting it against them is right.
+    pub fn rate_limit_subject(&self) -> Subject {
+        Subject::of_request(self.session_user_id(), self.client_ip().as_deref())
     }
 
     /// The `RateLimit-*` headers for the response: those of the tightest decision taken.
@@ -188,21 +214,17 @@ impl Ctx {
     pub fn log(&self, level: &str, message: &str) {
         log_line(level, &self.request_id, message);
     }
-}
 
-/// Milliseconds since the epoch from the runtime's clock (`Date.now()`, without allocating a
-/// `Date` as `worker::Date::now` does). Wasm only: native code gets its time passed in.
-pub fn now_ms() -> u64 {
-    worker::js_sys::Date::now() as u64
-}
-
-/// One JSON object per line, so Workers Logs can filter by field.
-pub fn log_line(level: &str, request_id: &str, message: &str) {
-    let line = serde_json::json!({ "level": level, "request_id": request_id, "message": message });
-    match level {
-        "error" => worker::console_error!("{line}"),
-        "warn" => worker::console_warn!("{line}"),
-        _ => worker::console_log!("{line}"),
+    /// What an error report needs of this request, detached from it (see `telemetry`).
+    pub fn reporter(&self) -> Reporter {
+        Reporter {
+            dsn: self.config.sentry.clone().and_then(Result::ok),
+            environment: self.config.environment.as_str(),
+            release: self.config.version.clone(),
+            request_id: self.request_id.clone(),
+            method: self.method.to_string(),
+            path: self.path.clone(),
+        }
     }
 }
 

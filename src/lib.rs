@@ -20,6 +20,7 @@ pub mod respond;
 pub mod routes;
 pub mod security;
 pub mod services;
+pub mod telemetry;
 pub mod timing;
 pub mod views;
 

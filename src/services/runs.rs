@@ -4,12 +4,11 @@
 
 use crate::clients::openai::Failure;
 use crate::config::Config;
-use crate::ctx::Ctx;
 use crate::db::credits::{self, Reason};
 use crate::db::{generations, transcripts, Db};
 use crate::domain::item_id::ItemId;
 use crate::error::AppError;
-use crate::routes::errors::Reporter;
+use crate::telemetry::Reporter;
 use std::rc::Rc;
 use std::time::Duration;
 use worker::{Delay, Env};
@@ -34,16 +33,12 @@ pub struct JobEnv {
 }
 
 impl JobEnv {
-    pub fn of(cx: &Ctx) -> JobEnv {
-        JobEnv { env: cx.env.clone(), config: cx.config.clone(), reporter: Reporter::of(cx) }
-    }
-
     pub fn request_id(&self) -> &str {
         self.reporter.request_id()
     }
 
     pub fn log(&self, level: &str, message: &str) {
-        crate::ctx::log_line(level, self.request_id(), message);
+        crate::telemetry::log_line(level, self.request_id(), message);
     }
 
     /// Runs `work` on a connection of the job's own, closed before this returns (the request's

@@ -10,8 +10,8 @@ pub mod sse;
 pub mod wire;
 
 use crate::config::{Config, Secret};
-use crate::ctx::log_line;
 use crate::error::{js_message, AppError};
+use crate::telemetry::log_line;
 use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 use std::time::Duration;

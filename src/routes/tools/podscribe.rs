@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
 use crate::services::podscribe::{self, Run, Stage};
-use crate::services::runs::{failure_message, JobEnv};
+use crate::services::runs::failure_message;
 use crate::views::render;
 use crate::views::tools::{when, PodScribePage, TranscriptPage, TranscriptView};
 use futures_channel::mpsc;
@@ -90,7 +90,7 @@ pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, Ap
     let (tx, mut stages) = mpsc::unbounded();
     let _ = tx.unbounded_send(Stage::Accepted { id: id.clone(), credits: reserved });
     let run = Run { id: id.clone(), user_id, reserved };
-    cx.wait_until(podscribe::run(JobEnv::of(cx), run, audio, file, tx));
+    cx.wait_until(podscribe::run(super::job_env(cx), run, audio, file, tx));
     match mode {
         Mode::Progress => Ok(relay("application/x-ndjson", stages, Stage::to_ndjson, b"\n")),
         Mode::Page => {
@@ -185,7 +185,7 @@ pub async fn retry_notes(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply,
     match &notes {
         Ok(n) => transcripts::store_notes(db, id.as_str(), Some(n), None).await?,
         Err(f) => {
-            JobEnv::of(cx).report_operator_failure(f).await;
+            super::job_env(cx).report_operator_failure(f).await;
             transcripts::store_notes(db, id.as_str(), None, Some(f.code())).await?
         }
     };

@@ -1,8 +1,42 @@
 //! Error reports to Sentry as envelopes over fetch (no SDK: the envelope format is small and
 //! stable). Sent with `wait_until`, after the response, so a slow Sentry never delays a user.
+//! `Reporter` carries what a report needs of its request, detached from it, so every layer (the
+//! limiter, a run that outlives its request) reports without knowing the request.
 
-use crate::config::SentryDsn;
+use super::log_line;
 use serde_json::json;
+use std::future::Future;
+use url::Url;
+
+/// A parsed Sentry DSN: where envelopes go and the key they carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentryDsn {
+    pub raw: String,
+    pub public_key: String,
+    pub envelope_url: String,
+}
+
+impl SentryDsn {
+    /// `https://<key>@<host>/<project>` → envelope endpoint `https://<host>/api/<project>/envelope/`.
+    pub fn parse(raw: &str) -> Option<SentryDsn> {
+        let url = Url::parse(raw).ok()?;
+        let key = url.username();
+        let project = url.path().trim_matches('/');
+        if key.is_empty() || project.is_empty() || url.host_str().is_none() {
+            return None;
+        }
+        let mut base = url.clone();
+        base.set_username("").ok()?;
+        base.set_password(None).ok()?;
+        base.set_path("");
+        let origin = base.as_str().trim_end_matches('/');
+        Some(SentryDsn {
+            raw: raw.to_string(),
+            public_key: key.to_string(),
+            envelope_url: format!("{origin}/api/{project}/envelope/"),
+        })
+    }
+}
 
 pub const CLIENT_NAME: &str = concat!("ghosttools-worker/", env!("CARGO_PKG_VERSION"));
 
@@ -66,6 +100,83 @@ pub async fn send(dsn: &SentryDsn, body: String) -> Result<u16, String> {
     Ok(response.status_code())
 }
 
+/// What a report needs from the request, detached from it: the limiter, and work that outlives
+/// its handler (a relayed stream, a transcription), report operator errors through this.
+#[derive(Clone)]
+pub struct Reporter {
+    /// Where reports go; `None` when no (valid) DSN is configured: then only the log line.
+    pub dsn: Option<SentryDsn>,
+    pub environment: &'static str,
+    pub release: String,
+    pub request_id: String,
+    pub method: String,
+    pub path: String,
+}
+
+impl Reporter {
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    pub fn log(&self, level: &str, message: &str) {
+        log_line(level, &self.request_id, message);
+    }
+
+    /// Logs `err` and sends it to Sentry (when configured and worth an alert), waiting for the
+    /// send: for work already running after the response.
+    pub async fn report_now(&self, err: &crate::error::AppError) {
+        // No status here: the user's answer (if any) was decided elsewhere.
+        self.log("error", &format!("{} {} (run): {err}", self.method, self.path));
+        if let Some(sending) = self.sentry(err, super::now_ms()) {
+            sending.await;
+        }
+    }
+
+    /// The Sentry send for `err`, or None when there is nothing to send.
+    pub fn sentry(
+        &self,
+        err: &crate::error::AppError,
+        now_ms: u64,
+    ) -> Option<impl Future<Output = ()> + 'static> {
+        if !err.is_reportable() {
+            return None;
+        }
+        self.send(err.code(), &err.to_string(), now_ms)
+    }
+
+    /// The Sentry send of one event, or None when no DSN is configured (also for failures
+    /// found after the response, e.g. a rate limiter report that got no answer).
+    pub fn send(&self, kind: &str, message: &str, now_ms: u64) -> Option<impl Future<Output = ()> + 'static> {
+        let dsn = self.dsn.clone()?;
+        let body = envelope(
+            &dsn,
+            &Report {
+                event_id: hex::encode(random_16()),
+                now_ms,
+                kind,
+                message,
+                request_id: &self.request_id,
+                method: &self.method,
+                path: &self.path,
+                environment: self.environment,
+                release: &self.release,
+            },
+        );
+        let request_id = self.request_id.clone();
+        Some(async move {
+            if let Err(e) = send(&dsn, body).await {
+                log_line("warn", &request_id, &format!("sentry report not sent: {e}"));
+            }
+        })
+    }
+}
+
+fn random_16() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    crate::security::fill_random(&mut b);
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +216,13 @@ mod tests {
     #[test]
     fn the_auth_header_carries_the_public_key() {
         assert!(auth_header(&dsn()).starts_with("Sentry sentry_version=7, sentry_key=k, sentry_client="));
+    }
+
+    #[test]
+    fn a_dsn_becomes_its_envelope_endpoint() {
+        let dsn = SentryDsn::parse("http://abc123@127.0.0.1:9000/42").unwrap();
+        assert_eq!(dsn.public_key, "abc123");
+        assert_eq!(dsn.envelope_url, "http://127.0.0.1:9000/api/42/envelope/");
+        assert_eq!(SentryDsn::parse("not a dsn"), None);
     }
 }
