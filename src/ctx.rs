@@ -3,9 +3,9 @@
 //! connection, and what it spent on I/O (`timing`).
 
 use crate::auth::session::Claims;
-use crate::auth::User;
 use crate::config::{Config, SiteUrl};
 use crate::db::Db;
+use crate::domain::User;
 use crate::error::AppError;
 use crate::rate_limit::{Decision, Limiter, Policy, Subject};
 use crate::telemetry::{log_line, now_ms, Reporter};

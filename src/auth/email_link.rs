@@ -3,11 +3,10 @@
 //! looks; the confirm POST spends it, creates the user on first sign-in and starts a session.
 //! When the mail cannot be sent, the token is deleted: nothing usable is left behind.
 
-use crate::auth::User;
 use crate::clients::smtp::{self, Envelope, SmtpServer};
 use crate::ctx::Ctx;
 use crate::db::sign_in_tokens::{self, LinkState};
-use crate::domain::{EmailAddress, Mailbox, NextPath};
+use crate::domain::{EmailAddress, Mailbox, NextPath, User};
 use crate::error::AppError;
 use base64::Engine;
 use sha2::{Digest, Sha256};

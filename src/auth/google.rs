@@ -4,11 +4,10 @@
 
 use super::id_token::{self, Expected, Identity, Rejected};
 use super::oauth_state::{self, Flow};
-use super::User;
 use crate::clients::google::{self as client, CodeExchange};
 use crate::config::GoogleConfig;
 use crate::ctx::Ctx;
-use crate::domain::NextPath;
+use crate::domain::{NextPath, User};
 use crate::error::AppError;
 
 pub const PROVIDER: &str = "google";

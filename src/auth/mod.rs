@@ -14,18 +14,10 @@ use crate::ctx::Ctx;
 use crate::db::users::{self, Account};
 use crate::db::{sessions, Db};
 use crate::domain::device::browser_label;
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, User};
 use crate::error::AppError;
 use crate::services::welcome::{self, Welcome};
 use session::Claims;
-
-/// A signed-in user, as verified against the database for this request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub id: i64,
-    pub email: String,
-    pub session_version: i32,
-}
 
 /// The account of a proven address (a spent link, a verified ID token), created on first
 /// sign-in with its welcome credits. Runs in the caller's transaction: an account and its
