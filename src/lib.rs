@@ -4,12 +4,14 @@ pub mod app;
 pub mod auth;
 pub mod clients;
 pub mod config;
+pub mod cookie;
 pub mod ctx;
 pub mod db;
 #[cfg(test)]
 mod doc_claims;
 pub mod domain;
 pub mod error;
+pub mod fetch;
 pub mod incoming;
 /// The production preflight (native only: the `preflight` binary).
 #[cfg(not(target_arch = "wasm32"))]

@@ -6,7 +6,6 @@ pub mod admin_user;
 pub mod billing;
 pub mod debug;
 pub mod errors;
-pub mod flash;
 pub mod google;
 pub mod health;
 pub mod history;

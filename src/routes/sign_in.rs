@@ -8,6 +8,7 @@ use crate::domain::{EmailAddress, NextPath};
 use crate::error::AppError;
 use crate::reply::Reply;
 use crate::views::auth::{CheckEmail, Confirm, Problem, SignIn};
+use crate::views::mail::{self, SignInMail};
 use crate::views::render;
 use worker::Request;
 
@@ -47,7 +48,19 @@ pub async fn submit(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
         }
         Err(other) => return Err(other),
     }
-    match email_link::request(cx, &email, &next, &coarse_origin(req)).await? {
+    let origin = coarse_origin(req);
+    let write = |letter: &email_link::Letter| {
+        let mail = SignInMail {
+            to: letter.to,
+            link: letter.link,
+            minutes: letter.minutes,
+            expires_at: letter.expires_at,
+            origin: &origin,
+            site: letter.site,
+        };
+        mail::sign_in_message(letter.from, &mail, letter.now_secs, letter.message_id)
+    };
+    match email_link::request(cx, &email, &next, write).await? {
         email_link::Requested::Sent => {
             let minutes = cx
                 .config

@@ -38,6 +38,10 @@ impl SentryDsn {
     }
 }
 
+/// A report is sent after the response (`wait_until`); a stalled Sentry must not hold the
+/// isolate's work open until the runtime cuts it off.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub const CLIENT_NAME: &str = concat!("ghosttools-worker/", env!("CARGO_PKG_VERSION"));
 
 /// What we tell Sentry about one failure.
@@ -96,8 +100,8 @@ pub async fn send(dsn: &SentryDsn, body: String) -> Result<u16, String> {
     let mut init = worker::RequestInit::new();
     init.with_method(worker::Method::Post).with_headers(headers.clone()).with_body(Some(body.into()));
     let request = worker::Request::new_with_init(&dsn.envelope_url, &init).map_err(|e| e.to_string())?;
-    let response = worker::Fetch::Request(request).send().await.map_err(|e| e.to_string())?;
-    Ok(response.status_code())
+    let answer = crate::fetch::fetch(request, SEND_TIMEOUT).await.map_err(|e| e.to_string())?;
+    Ok(answer.status)
 }
 
 /// What a report needs from the request, detached from it: the limiter, and work that outlives

@@ -73,7 +73,7 @@ impl Stack {
     /// forged or outlived token).
     pub fn token_client(&self, user_id: i64, email: &str, claims: &session::Claims) -> SignedIn {
         let token = session::encode(SESSION_SECRET, claims).expect("mint session");
-        let client = self.client_with_cookie(&format!("{}={token}", session::cookie_name(false)));
+        let client = self.client_with_cookie(&format!("{}={token}", session::COOKIE.name(false)));
         SignedIn {
             client: client.0,
             jar: client.1,
