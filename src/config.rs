@@ -5,8 +5,10 @@
 //! missing/invalid for. Routes that need a setting call `require`, which turns the problem into
 //! a 503 naming the variable; `/api/health` lists all problems of required settings.
 
-use crate::telemetry::SentryDsn;
+use crate::telemetry::{log_line, Reporter, SentryDsn};
+use std::cell::OnceCell;
 use std::fmt;
+use std::rc::Rc;
 use url::Url;
 
 /// A value that must never be printed (Debug and Display are redacted).
@@ -36,6 +38,31 @@ impl fmt::Display for ConfigProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.var, self.problem)
     }
+}
+
+thread_local! {
+    // One isolate serves many requests with the same Env: read and validate it once.
+    static CONFIG: OnceCell<Rc<Config>> = const { OnceCell::new() };
+}
+
+/// The isolate's configuration, read from `env` (variables, then secrets) and validated on
+/// first use; its problems are logged then.
+pub fn of_env(env: &worker::Env) -> Rc<Config> {
+    CONFIG.with(|cell| {
+        cell.get_or_init(|| {
+            let config = Config::from_lookup(|name| {
+                env.var(name)
+                    .map(|v| v.to_string())
+                    .ok()
+                    .or_else(|| env.secret(name).map(|v| v.to_string()).ok())
+            });
+            for problem in config.problems() {
+                log_line("error", "", &format!("configuration: {problem}"));
+            }
+            Rc::new(config)
+        })
+        .clone()
+    })
 }
 
 /// A route that needs a missing or invalid setting answers 503, naming the variable in the log.
@@ -343,6 +370,19 @@ impl Config {
                 Some((_, v)) => v == "true" || v == "1",
                 None => environment != Environment::Production,
             },
+        }
+    }
+
+    /// What an error report of this deployment carries (see `telemetry::Reporter`): `method`
+    /// and `path` name the request, or what else the work is (`SCHEDULED`, `cron …`).
+    pub fn reporter(&self, request_id: String, method: String, path: String) -> Reporter {
+        Reporter {
+            dsn: self.sentry.clone().and_then(Result::ok),
+            environment: self.environment.as_str(),
+            release: self.version.clone(),
+            request_id,
+            method,
+            path,
         }
     }
 

@@ -47,28 +47,9 @@ pub struct Ctx {
     pub(crate) pre_session: OnceCell<String>,
 }
 
-thread_local! {
-    // One isolate serves many requests with the same Env: read and validate it once.
-    static CONFIG: OnceCell<Rc<Config>> = const { OnceCell::new() };
-}
-
 impl Ctx {
     pub fn new(env: Env, worker_ctx: Context, req: &crate::incoming::Incoming) -> Ctx {
-        let config = CONFIG.with(|cell| {
-            cell.get_or_init(|| {
-                let config = Config::from_lookup(|name| {
-                    env.var(name)
-                        .map(|v| v.to_string())
-                        .ok()
-                        .or_else(|| env.secret(name).map(|v| v.to_string()).ok())
-                });
-                for problem in config.problems() {
-                    log_line("error", "", &format!("configuration: {problem}"));
-                }
-                Rc::new(config)
-            })
-            .clone()
-        });
+        let config = crate::config::of_env(&env);
         let now_ms = now_ms();
         let (method, method_known) = req.method();
         let mut random = [0u8; 28];
@@ -236,14 +217,7 @@ impl Ctx {
 
     /// What an error report needs of this request, detached from it (see `telemetry`).
     pub fn reporter(&self) -> Reporter {
-        Reporter {
-            dsn: self.config.sentry.clone().and_then(Result::ok),
-            environment: self.config.environment.as_str(),
-            release: self.config.version.clone(),
-            request_id: self.request_id.clone(),
-            method: self.method.to_string(),
-            path: self.path.clone(),
-        }
+        self.config.reporter(self.request_id.clone(), self.method.to_string(), self.path.clone())
     }
 
     // Who is signed in: the session cookie, checked against its database row.
