@@ -26,13 +26,6 @@ pub mod telemetry;
 pub mod timing;
 pub mod views;
 
-/// The build this Worker was compiled from (`GHOSTTOOLS_BUILD`, set by the Makefile to the git
-/// revision), shown by `/api/health` and used to bust static asset caches.
-pub const BUILD_ID: &str = match option_env!("GHOSTTOOLS_BUILD") {
-    Some(id) => id,
-    None => env!("CARGO_PKG_VERSION"),
-};
-
 use worker::{event, web_sys, Context, Env, Result, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
