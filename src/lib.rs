@@ -22,6 +22,7 @@ pub mod respond;
 pub mod routes;
 pub mod security;
 pub mod services;
+pub mod sign_in;
 pub mod telemetry;
 pub mod timing;
 pub mod views;

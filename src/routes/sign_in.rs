@@ -1,12 +1,12 @@
 //! Signing in by email: the form, sending the link, the link's confirm page and spending it.
 
 use super::input::Form;
-use crate::auth::{abuse, email_link};
 use crate::ctx::Ctx;
 use crate::db::sign_in_tokens::LinkState;
 use crate::domain::{EmailAddress, NextPath};
 use crate::error::AppError;
 use crate::reply::Reply;
+use crate::sign_in::{abuse, email_link};
 use crate::views::auth::{CheckEmail, Confirm, Problem, SignIn};
 use crate::views::mail::{self, SignInMail};
 use crate::views::render;
@@ -131,7 +131,7 @@ async fn page(cx: &Ctx, email: &str, next: &NextPath, error: Option<String>) -> 
     let mut layout = super::layout(cx, "Sign in · GhostTools").await;
     layout.csrf = cx.csrf_token()?;
     let next = next.to_string();
-    let provider = crate::auth::google::authorization_origin(cx).await;
+    let provider = crate::sign_in::google::authorization_origin(cx).await;
     let html = render(&SignIn { layout, email: email.to_string(), next, error, google: provider.is_some() });
     Ok(Reply::html(html).with_form_action(provider))
 }

@@ -2,8 +2,8 @@
 //! in a signed short-lived cookie, the code exchanged at the token endpoint, the ID token
 //! verified (see `id_token`), and the verified address linked to the user who owns it.
 
-use super::id_token::{self, Expected, Identity, Rejected};
-use super::oauth_state::{self, Flow};
+use crate::auth::id_token::{self, Expected, Identity, Rejected};
+use crate::auth::oauth_state::{self, Flow};
 use crate::clients::google::{self as client, CodeExchange};
 use crate::config::GoogleConfig;
 use crate::ctx::Ctx;
