@@ -33,6 +33,16 @@ pub struct JobEnv {
 }
 
 impl JobEnv {
+    /// For work no request started (the queue consumer, the scheduled sweep): `what` names it in
+    /// logs and Sentry where a path would be.
+    pub fn detached(env: Env, what: &str) -> JobEnv {
+        let config = crate::config::of_env(&env);
+        let mut id = [0u8; 12];
+        crate::security::fill_random(&mut id);
+        let reporter = config.reporter(crate::security::token(&id), "SCHEDULED".into(), what.into());
+        JobEnv { env, config, reporter }
+    }
+
     pub fn request_id(&self) -> &str {
         self.reporter.request_id()
     }
