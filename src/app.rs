@@ -4,7 +4,6 @@
 use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::incoming::Incoming;
-use crate::rate_limit;
 use crate::reply::{Body, Reply};
 use crate::respond::{self, HeaderList};
 use crate::routes::input::Form;
@@ -14,7 +13,7 @@ use worker::{web_sys, Context, Env, Method, Result};
 
 pub async fn handle(mut req: Incoming, env: Env, worker_ctx: Context) -> Result<web_sys::Response> {
     let mut cx = Ctx::new(env, worker_ctx, &req);
-    cx.subject = rate_limit::subject(&cx);
+    cx.subject = cx.rate_limit_subject();
     let path = cx.path.clone();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let class = table::limits_of(&path, &segments).class;
@@ -142,7 +141,7 @@ fn into_response(cx: &Ctx, reply: Reply) -> Result<web_sys::Response> {
         keep(headers.set(name, value));
     }
     if cx.config.server_timing {
-        keep(headers.set("Server-Timing", cx.timing.header(crate::ctx::now_ms())));
+        keep(headers.set("Server-Timing", cx.timing.header(crate::telemetry::now_ms())));
     }
     for problem in problems {
         cx.log("error", &problem);

@@ -5,13 +5,12 @@
 //! refreshes the keys once).
 
 use crate::error::AppError;
-use futures_util::future::{select, Either};
 use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Headers, Method, Request, RequestInit};
 
 const CACHE_MS: u64 = 60 * 60 * 1000;
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -112,23 +111,6 @@ async fn send(method: Method, url: &str, form: Option<String>) -> Result<(u16, S
     init.with_headers(headers);
     let request = Request::new_with_init(url, &init).map_err(upstream)?;
     // Bounded: the sign-in page waits on discovery, and a visitor must not wait on a hung provider.
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let exchange = async {
-        let mut response = Fetch::Request(request)
-            .send_with_signal(&signal)
-            .await
-            .map_err(|e| upstream(format!("{url}: {e}")))?;
-        let status = response.status_code();
-        let text = response.text().await.map_err(upstream)?;
-        Ok::<_, AppError>((status, text))
-    };
-    let answer = match select(std::pin::pin!(exchange), Delay::from(TIMEOUT)).await {
-        Either::Left((answer, _)) => answer,
-        Either::Right(_) => {
-            controller.abort();
-            Err(upstream(format!("{url}: no answer within {} s", TIMEOUT.as_secs())))
-        }
-    };
-    answer
+    let answer = crate::fetch::fetch(request, TIMEOUT).await.map_err(|e| upstream(format!("{url}: {e}")))?;
+    Ok((answer.status, answer.body))
 }

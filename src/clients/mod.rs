@@ -4,7 +4,6 @@
 pub mod google;
 pub mod openai;
 pub mod rewardful;
-pub mod sentry;
 pub mod smtp;
 pub mod stripe;
 pub mod stripe_charges;

@@ -2,8 +2,8 @@
 //! sign-in providers, ending all their sessions, and anonymizing a deleted account.
 
 use super::Db;
-use crate::auth::User;
 use crate::domain::EmailAddress;
+use crate::domain::User;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;

@@ -49,7 +49,7 @@ fn the_readme_configuration_table_names_exactly_the_variables_the_worker_reads()
     let invented: Vec<_> = documented.difference(&read).collect();
     assert!(
         undocumented.is_empty(),
-        "read by src/config.rs, missing from README → Configuration: {undocumented:?}"
+        "read by src/config/, missing from README → Configuration: {undocumented:?}"
     );
     assert!(invented.is_empty(), "in README → Configuration, read by nothing: {invented:?}");
 }

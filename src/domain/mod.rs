@@ -6,8 +6,10 @@ pub mod person;
 
 pub use email::{EmailAddress, EmailError, Mailbox};
 pub use next_path::NextPath;
+pub use user::User;
 pub mod audio;
 pub mod audio_duration;
+pub mod audio_kind;
 pub mod billing;
 pub mod brief;
 pub mod copy;
@@ -17,3 +19,4 @@ pub mod item_id;
 pub mod money;
 pub mod show_notes;
 pub mod transcript;
+pub mod user;

@@ -2,7 +2,6 @@
 //! deleting the account.
 
 use super::input::Form;
-use crate::auth::google::PROVIDER as GOOGLE;
 use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
 use crate::ctx::Ctx;
 use crate::db::{dashboard, sessions, users};
@@ -11,6 +10,7 @@ use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::{Body, Reply};
 use crate::services::billing::entitlement;
+use crate::sign_in::google::PROVIDER as GOOGLE;
 use crate::views::account::RecentWork;
 use crate::views::account::{Account, Dashboard, Deleted, SessionView};
 use crate::views::billing::ledger_views;

@@ -6,13 +6,13 @@
 //! included — gets the same 404 as a page that does not exist, so the console is not revealed.
 
 use super::input::Form;
-use crate::auth::User;
 use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::db::admin::{self as rows, Users};
 use crate::db::audit::{self, Operator};
 use crate::db::credits;
 use crate::domain::money::format_amount;
+use crate::domain::User;
 use crate::error::AppError;
 use crate::reply::Reply;
 use crate::services::operator;

@@ -12,7 +12,7 @@
 
 use crate::ctx::Ctx;
 use crate::error::AppError;
-use crate::rate_limit::{enforce, Policy};
+use crate::rate_limit::Policy;
 use crate::reply::Reply;
 use serde_json::json;
 
@@ -43,7 +43,7 @@ pub async fn rate_limit_check(cx: &Ctx, policy: &str) -> Result<Reply, AppError>
     }
     let policy = Policy::from_name(policy)
         .ok_or_else(|| AppError::bad_request("policy", format!("unknown policy `{policy}`")))?;
-    let decision = enforce::enforce(cx, policy, &cx.subject, true).await?;
+    let decision = cx.limit_reporting_stored(policy).await?;
     Ok(Reply::json(&json!({
         "policy": policy.name(),
         "subject": cx.subject.key(),

@@ -4,12 +4,11 @@
 
 use crate::clients::openai::Failure;
 use crate::config::Config;
-use crate::ctx::Ctx;
 use crate::db::credits::{self, Reason};
 use crate::db::{generations, transcripts, Db};
 use crate::domain::item_id::ItemId;
 use crate::error::AppError;
-use crate::routes::errors::Reporter;
+use crate::telemetry::Reporter;
 use std::rc::Rc;
 use std::time::Duration;
 use worker::{Delay, Env};
@@ -34,17 +33,13 @@ pub struct JobEnv {
 }
 
 impl JobEnv {
-    pub fn of(cx: &Ctx) -> JobEnv {
-        JobEnv { env: cx.env.clone(), config: cx.config.clone(), reporter: Reporter::of(cx) }
-    }
-
     /// For work no request started (the queue consumer, the scheduled sweep): `what` names it in
     /// logs and Sentry where a path would be.
     pub fn detached(env: Env, what: &str) -> JobEnv {
-        let config = crate::ctx::config_of(&env);
+        let config = crate::config::of_env(&env);
         let mut id = [0u8; 12];
         crate::security::fill_random(&mut id);
-        let reporter = Reporter::detached(config.clone(), crate::security::token(&id), what);
+        let reporter = config.reporter(crate::security::token(&id), "SCHEDULED".into(), what.into());
         JobEnv { env, config, reporter }
     }
 
@@ -53,7 +48,7 @@ impl JobEnv {
     }
 
     pub fn log(&self, level: &str, message: &str) {
-        crate::ctx::log_line(level, self.request_id(), message);
+        crate::telemetry::log_line(level, self.request_id(), message);
     }
 
     /// Runs `work` on a connection of the job's own, closed before this returns (the request's

@@ -55,7 +55,7 @@ impl Layout {
         Layout {
             title: title.into(),
             nonce: nonce.to_string(),
-            build: crate::BUILD_ID,
+            build: crate::config::BUILD_ID,
             user_email: None,
             csrf: String::new(),
             is_admin: false,

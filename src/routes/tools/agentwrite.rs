@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
 use crate::services::agentwrite::{self, CutShort, Event};
-use crate::services::runs::{failure_message, failure_status, JobEnv};
+use crate::services::runs::{failure_message, failure_status};
 use crate::views::render;
 use crate::views::tools::{when, AgentWritePage, GenerationView};
 use futures_channel::mpsc::{self, UnboundedReceiver};
@@ -77,7 +77,7 @@ async fn start(cx: &Ctx, user_id: i64, brief: ProductBrief) -> Result<UnboundedR
     let id = agentwrite::start(cx.db().await?, user_id, &brief, &cx.config.tools.chat_model).await?;
     let (tx, rx) = mpsc::unbounded();
     let _ = tx.unbounded_send(Event::Started { id: id.clone() });
-    cx.wait_until(agentwrite::run(JobEnv::of(cx), id, user_id, brief, tx));
+    cx.wait_until(agentwrite::run(super::job_env(cx), id, user_id, brief, tx));
     Ok(rx)
 }
 

@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::{Body, Reply};
 use crate::services::billing::reversals;
+use crate::services::runs::JobEnv;
 use futures_channel::mpsc::UnboundedReceiver;
 use futures_util::future::{select, Either};
 use futures_util::{Stream, StreamExt};
@@ -55,6 +56,11 @@ pub async fn limit(cx: &Ctx, kind: ToolKind) -> Result<(), AppError> {
 }
 
 /// The id in a URL; anything that is not one of ours is simply not found.
+/// What a run needs once its request may be gone: the run outlives the handler that starts it.
+pub fn job_env(cx: &Ctx) -> JobEnv {
+    JobEnv { env: cx.env.clone(), config: cx.config.clone(), reporter: cx.reporter() }
+}
+
 pub fn item_id(segment: &str) -> Result<ItemId, AppError> {
     ItemId::parse(segment).ok_or(AppError::NotFound)
 }

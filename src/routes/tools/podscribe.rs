@@ -16,7 +16,7 @@ use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
 use crate::services::podscribe::{self, Stage};
 use crate::services::run_queue::{self, RunMessage};
-use crate::services::runs::{failure_message, JobEnv};
+use crate::services::runs::failure_message;
 use crate::views::render;
 use crate::views::tools::{when, PodScribePage, TranscriptPage, TranscriptView};
 use futures_channel::mpsc;
@@ -77,7 +77,7 @@ pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, Ap
         }
         Err(e) => return Err(e),
     };
-    let job = JobEnv::of(cx);
+    let job = super::job_env(cx);
     let message = RunMessage {
         run: id.to_string(),
         upload_name: audio.upload_name,
@@ -182,7 +182,7 @@ pub async fn retry_notes(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply,
     match &notes {
         Ok(n) => transcripts::store_notes(db, id.as_str(), Some(n), None).await?,
         Err(f) => {
-            JobEnv::of(cx).report_operator_failure(f).await;
+            super::job_env(cx).report_operator_failure(f).await;
             transcripts::store_notes(db, id.as_str(), None, Some(f.code())).await?
         }
     };

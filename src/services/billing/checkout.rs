@@ -8,13 +8,13 @@
 //! counts), whereas a derived key would replay an already completed session for 24 hours.
 
 use super::catalog::Offer;
-use crate::auth::User;
 use crate::clients::stripe::{random_idempotency_key, Stripe};
 use crate::clients::stripe_form::StripeForm;
 use crate::config::SiteUrl;
 use crate::db::billing::{self as rows, NewCheckout};
 use crate::db::Db;
 use crate::domain::billing::Referral;
+use crate::domain::User;
 use crate::error::AppError;
 use sha2::{Digest, Sha256};
 

@@ -73,7 +73,7 @@ impl Stack {
     /// forged or outlived token).
     pub fn token_client(&self, user_id: i64, email: &str, claims: &session::Claims) -> SignedIn {
         let token = session::encode(SESSION_SECRET, claims).expect("mint session");
-        let client = self.client_with_cookie(&format!("{}={token}", session::cookie_name(false)));
+        let client = self.client_with_cookie(&format!("{}={token}", session::COOKIE.name(false)));
         SignedIn {
             client: client.0,
             jar: client.1,
@@ -118,7 +118,7 @@ pub async fn assert_signed_out(s: &Stack, client: &reqwest::Client, why: &str) {
     let res = client.get(s.url("/dashboard")).send().await.unwrap();
     assert_eq!(res.status(), 303, "{why}: not signed in");
     assert_eq!(res.headers()["location"], "/signin?next=%2Fdashboard", "{why}: sent to sign in and back");
-    let name = format!("{}=", session::cookie_name(false));
+    let name = format!("{}=", session::COOKIE.name(false));
     let cleared = res.headers().get_all("set-cookie").iter().any(|c| {
         let c = c.to_str().unwrap();
         c.starts_with(&format!("{name};")) && c.split(';').any(|a| a.trim().eq_ignore_ascii_case("max-age=0"))
