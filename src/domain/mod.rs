@@ -16,4 +16,5 @@ pub mod excerpt;
 pub mod item_id;
 pub mod money;
 pub mod show_notes;
+pub mod tool;
 pub mod transcript;

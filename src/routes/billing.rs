@@ -5,7 +5,7 @@ use super::input::Form;
 use crate::clients::stripe::Stripe;
 use crate::ctx::Ctx;
 use crate::db::{billing as rows, credits};
-use crate::domain::billing::Referral;
+use crate::domain::billing::{CheckoutStatus, Referral};
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::Reply;
@@ -89,11 +89,11 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
     };
     let confirming = async |ours: &rows::CheckoutRow| -> Result<Reply, AppError> {
         let balance = credits::balance(db, user.id).await?;
-        let title = if ours.status == "paid" { "Thank you" } else { "Confirming your payment" };
+        let title = if ours.status == CheckoutStatus::Paid { "Thank you" } else { "Confirming your payment" };
         let layout = super::layout(cx, format!("{title} · GhostTools")).await;
         Ok(Reply::html(render(&SuccessPage::confirming(layout, ours, balance))))
     };
-    if ours.status == "paid" {
+    if ours.status == CheckoutStatus::Paid {
         return confirming(&ours).await;
     }
     match cx.limit(Policy::CheckoutConfirmation, &Subject::checkout(user.id, &id)).await {
@@ -121,10 +121,10 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
         return Err(AppError::NotFound);
     };
     // Re-read: a failure recorded by the webhook shows here too.
-    let status = rows::checkout(db, &id).await?.map(|r| r.status).unwrap_or_default();
+    let status = rows::checkout(db, &id).await?.map_or(CheckoutStatus::Open, |r| r.status);
     let balance = credits::balance(db, user.id).await?;
     let layout = super::layout(cx, "Thank you · GhostTools").await;
-    Ok(Reply::html(render(&SuccessPage::new(layout, &row, outcome, &status, balance))))
+    Ok(Reply::html(render(&SuccessPage::new(layout, &row, outcome, status, balance))))
 }
 
 /// GET /billing: plan, status, dates, notices, balance and ledger.
