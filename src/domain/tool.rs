@@ -54,6 +54,40 @@ impl Tool {
     }
 }
 
+/// One run as lists show it (history, the dashboard's recent work).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct RunSummary {
+    pub tool: Tool,
+    pub id: String,
+    /// The product name or the episode's file name.
+    pub title: String,
+    pub status: RunStatus,
+    /// Done, but delivered shorter than asked for.
+    pub cut_short: bool,
+    pub created_at_ms: i64,
+}
+
+impl RunSummary {
+    /// How its state reads to its owner.
+    pub fn status_label(&self) -> &'static str {
+        match self.status {
+            RunStatus::Done if self.cut_short => "Done (cut short)",
+            RunStatus::Done => "Done",
+            RunStatus::Failed => "Failed (refunded)",
+            working => self.tool.working_label(working),
+        }
+    }
+
+    pub fn path(&self) -> String {
+        self.tool.run_path(&self.id)
+    }
+
+    /// Where its result downloads from, once there is one.
+    pub fn download_path(&self) -> Option<String> {
+        self.tool.download(self.status).map(|file| format!("{}/{file}", self.path()))
+    }
+}
+
 /// Where a tool's run is. AgentWrite: `Running` → `Done` | `Failed`. PodScribe:
 /// `Transcribing` → `WritingNotes` → `Done`, or `Failed`. The stored words are the CHECK
 /// constraints' (migrations/V5__tool_runs.sql; db::states maps them).

@@ -26,17 +26,7 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
     let data = dashboard::load(cx.db().await?, user.id, 5).await?;
     let (balance, ledger) = (data.balance, data.ledger);
     let entitlement = entitlement(data.subscriptions, cx.now_ms / 1000);
-    let recent_work: Vec<RecentWork> = data
-        .recent_work
-        .into_iter()
-        .map(|i| RecentWork {
-            tool: super::history::tool_name(&i.kind).into(),
-            href: format!("/tools/{}/{}", i.kind, i.id),
-            title: i.title,
-            date: crate::views::tools::when(i.created_at_ms),
-            status: super::history::status_label(&i.status).into(),
-        })
-        .collect();
+    let recent_work = data.recent_work.into_iter().map(RecentWork::of).collect();
     let layout = super::layout(cx, "Dashboard · GhostTools").await;
     Ok(Reply::html(render(&Dashboard {
         layout,

@@ -8,6 +8,7 @@ use crate::ctx::Ctx;
 use crate::db::credits::{self, Reason};
 use crate::db::{generations, transcripts, Db};
 use crate::domain::item_id::ItemId;
+use crate::domain::tool::Tool;
 use crate::error::AppError;
 use crate::routes::errors::Reporter;
 use std::rc::Rc;
@@ -78,13 +79,15 @@ impl JobEnv {
 /// transcriptions), or done without notes (transcripts stuck writing notes). Call inside a
 /// transaction.
 pub async fn sweep_abandoned(db: &Db, user_id: i64) -> Result<(), AppError> {
-    for (id, amount) in generations::abandon_stale(db, user_id, GENERATION_STALE_SECS).await? {
-        let note = Some("AgentWrite run abandoned by its worker");
-        credits::grant(db, user_id, i64::from(amount), Reason::ToolRefund, &id, note).await?;
-    }
-    for (id, amount) in transcripts::abandon_stale(db, user_id, TRANSCRIPT_STALE_SECS).await? {
-        let note = Some("PodScribe run abandoned by its worker");
-        credits::grant(db, user_id, i64::from(amount), Reason::ToolRefund, &id, note).await?;
+    for tool in Tool::ALL {
+        let abandoned = match tool {
+            Tool::AgentWrite => generations::abandon_stale(db, user_id, GENERATION_STALE_SECS).await?,
+            Tool::PodScribe => transcripts::abandon_stale(db, user_id, TRANSCRIPT_STALE_SECS).await?,
+        };
+        let note = format!("{} run abandoned by its worker", tool.name());
+        for (id, amount) in abandoned {
+            credits::grant(db, user_id, i64::from(amount), Reason::ToolRefund, &id, Some(&note)).await?;
+        }
     }
     Ok(())
 }
