@@ -168,6 +168,31 @@ impl InvoiceStatus {
     pub const ALL: [InvoiceStatus; 2] = [InvoiceStatus::Paid, InvoiceStatus::PaymentFailed];
 }
 
+/// A Checkout Session id as Stripe makes them (`cs_test_…`, `cs_live_…`), as the success page's
+/// query names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSessionId(String);
+
+impl CheckoutSessionId {
+    /// 400 naming `session_id` when it is missing or not shaped like one.
+    pub fn parse(raw: Option<&str>) -> Result<CheckoutSessionId, AppError> {
+        let bad = || AppError::bad_request("session_id", "The checkout session id is missing or malformed.");
+        let id = raw.ok_or_else(bad)?;
+        let ok = id.starts_with("cs_")
+            && id.len() <= 255
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if ok {
+            Ok(CheckoutSessionId(id.to_string()))
+        } else {
+            Err(bad())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A Rewardful referral id (a UUID in practice), as the page's script read it from
 /// `Rewardful.referral`. Only its shape is checked: it goes to Stripe as `client_reference_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,6 +262,15 @@ mod tests {
             assert!(!s.reachable_from().contains(&s), "{s:?}");
         }
         assert!(CheckoutStatus::Paid.reachable_from().contains(&CheckoutStatus::PaymentFailed));
+    }
+
+    #[test]
+    fn only_checkout_session_ids_are_accepted() {
+        assert_eq!(CheckoutSessionId::parse(Some("cs_test_a1B2")).unwrap().as_str(), "cs_test_a1B2");
+        for bad in ["", "cus_123", "cs_test_../x", "cs_test_a?b", "{CHECKOUT_SESSION_ID}"] {
+            assert_eq!(CheckoutSessionId::parse(Some(bad)).unwrap_err().field(), Some("session_id"), "{bad}");
+        }
+        assert!(CheckoutSessionId::parse(None).is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod audio_duration;
 pub mod billing;
 pub mod brief;
 pub mod copy;
+pub mod credit_change;
 pub mod device;
 pub mod excerpt;
 pub mod item_id;
