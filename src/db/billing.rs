@@ -4,7 +4,7 @@
 
 use super::states::{column, words};
 use super::Db;
-use crate::domain::billing::{CheckoutMode, CheckoutStatus, InvoiceStatus};
+use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus, InvoiceStatus};
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
@@ -91,25 +91,11 @@ pub async fn insert_checkout(db: &Db, c: &NewCheckout<'_>) -> Result<(), AppErro
     Ok(())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckoutRow {
-    pub id: String,
-    pub user_id: i64,
-    pub mode: CheckoutMode,
-    pub price_id: String,
-    pub item_name: String,
-    pub credits: i64,
-    pub amount: i64,
-    pub currency: String,
-    pub status: CheckoutStatus,
-    pub updated_at: i64,
-}
-
 const CHECKOUT_COLUMNS: &str = "id, user_id, mode, price_id, item_name, credits, amount, currency, status,
     extract(epoch FROM updated_at)::int8";
 
-fn checkout_row(r: &Row) -> Result<CheckoutRow, AppError> {
-    Ok(CheckoutRow {
+fn checkout_row(r: &Row) -> Result<Checkout, AppError> {
+    Ok(Checkout {
         id: r.get(0),
         user_id: r.get(1),
         mode: column(r, 2)?,
@@ -123,7 +109,7 @@ fn checkout_row(r: &Row) -> Result<CheckoutRow, AppError> {
     })
 }
 
-pub async fn checkout(db: &Db, id: &str) -> Result<Option<CheckoutRow>, AppError> {
+pub async fn checkout(db: &Db, id: &str) -> Result<Option<Checkout>, AppError> {
     let sql = format!("SELECT {CHECKOUT_COLUMNS} FROM checkout_sessions WHERE id = $1");
     db.query_opt(&sql, &[(&id, Type::TEXT)]).await?.as_ref().map(checkout_row).transpose()
 }
@@ -184,7 +170,7 @@ pub async fn paid_invoice_owner(db: &Db, id: &str) -> Result<Option<i64>, AppErr
 
 /// The user's checkouts that need a word on the billing page (awaiting or failed payment),
 /// newest first, from the last 30 days.
-pub async fn checkouts_to_mention(db: &Db, user_id: i64) -> Result<Vec<CheckoutRow>, AppError> {
+pub async fn checkouts_to_mention(db: &Db, user_id: i64) -> Result<Vec<Checkout>, AppError> {
     let sql = format!(
         "SELECT {CHECKOUT_COLUMNS} FROM checkout_sessions
          WHERE user_id = $1 AND status IN ('awaiting_payment', 'payment_failed')

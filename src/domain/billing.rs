@@ -168,6 +168,25 @@ impl InvoiceStatus {
     pub const ALL: [InvoiceStatus; 2] = [InvoiceStatus::Paid, InvoiceStatus::PaymentFailed];
 }
 
+/// A Checkout Session we created, as we recorded it: who buys what, for how many credits, and
+/// how far the payment got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    /// `cs_…`.
+    pub id: String,
+    pub user_id: i64,
+    pub mode: CheckoutMode,
+    pub price_id: String,
+    pub item_name: String,
+    /// A credit pack's credits, or a plan's allowance per period.
+    pub credits: i64,
+    pub amount: i64,
+    pub currency: String,
+    pub status: CheckoutStatus,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
 /// A Checkout Session id as Stripe makes them (`cs_test_…`, `cs_live_…`), as the success page's
 /// query names it.
 #[derive(Debug, Clone, PartialEq, Eq)]

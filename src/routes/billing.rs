@@ -5,7 +5,7 @@ use super::input::Form;
 use crate::clients::stripe::Stripe;
 use crate::ctx::Ctx;
 use crate::db::{billing as rows, credits};
-use crate::domain::billing::{CheckoutSessionId, CheckoutStatus, Referral};
+use crate::domain::billing::{Checkout, CheckoutSessionId, CheckoutStatus, Referral};
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::Reply;
@@ -74,7 +74,7 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
         Some(row) if row.user_id == user.id => row,
         _ => return Err(AppError::NotFound),
     };
-    let confirming = async |ours: &rows::CheckoutRow| -> Result<Reply, AppError> {
+    let confirming = async |ours: &Checkout| -> Result<Reply, AppError> {
         let balance = credits::balance(db, user.id).await?;
         let title = if ours.status == CheckoutStatus::Paid { "Thank you" } else { "Confirming your payment" };
         let layout = super::layout(cx, format!("{title} · GhostTools")).await;

@@ -2,9 +2,8 @@
 //! plain rows and offers so they render natively in tests.
 
 use super::Layout;
-use crate::db::billing::CheckoutRow;
 use crate::db::credits::LedgerEntry;
-use crate::domain::billing::{CheckoutMode, CheckoutStatus, Plan, SubscriptionStatus};
+use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus, Plan, SubscriptionStatus};
 use crate::domain::money::format_amount;
 use crate::services::billing::catalog::{Offer, OfferKind};
 use crate::services::billing::fulfilment::Fulfilment;
@@ -77,7 +76,7 @@ pub struct SuccessPage {
 impl SuccessPage {
     pub fn new(
         layout: Layout,
-        row: &CheckoutRow,
+        row: &Checkout,
         outcome: Fulfilment,
         status: CheckoutStatus,
         balance: i64,
@@ -113,7 +112,7 @@ impl SuccessPage {
 
     /// Stripe could not be asked about the session (down or failing): the payment is being
     /// confirmed, unless the webhook already settled it (then that is what the page says).
-    pub fn confirming(layout: Layout, row: &CheckoutRow, balance: i64) -> SuccessPage {
+    pub fn confirming(layout: Layout, row: &Checkout, balance: i64) -> SuccessPage {
         if row.status.is_settled() {
             return SuccessPage::new(layout, row, Fulfilment::AlreadyFulfilled, row.status, balance);
         }
@@ -190,7 +189,7 @@ impl BillingPage {
         e: &Entitlement,
         balance: i64,
         ledger: &[LedgerEntry],
-        checkouts: &[CheckoutRow],
+        checkouts: &[Checkout],
         unsettled: &[(String, i64, String)],
         has_customer: bool,
     ) -> BillingPage {
@@ -253,8 +252,8 @@ impl BillingPage {
 mod tests {
     use super::*;
 
-    fn pack(status: CheckoutStatus) -> CheckoutRow {
-        CheckoutRow {
+    fn pack(status: CheckoutStatus) -> Checkout {
+        Checkout {
             id: "cs_test_1".into(),
             user_id: 1,
             mode: CheckoutMode::Payment,

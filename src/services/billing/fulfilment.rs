@@ -11,10 +11,10 @@ use super::subscriptions::{self, Synced};
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_objects::CheckoutSession;
 use crate::config::Config;
-use crate::db::billing::{self as rows, CheckoutRow};
+use crate::db::billing as rows;
 use crate::db::credits::{self, Granted, Reason};
 use crate::db::Db;
-use crate::domain::billing::{CheckoutMode, CheckoutStatus};
+use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus};
 use crate::error::AppError;
 
 /// Everything `apply` needs, read beforehand.
@@ -22,7 +22,7 @@ use crate::error::AppError;
 pub struct Prepared {
     pub session: CheckoutSession,
     /// Our record of the session (who bought what, for how many credits).
-    pub row: CheckoutRow,
+    pub row: Checkout,
     /// The subscription a subscription-mode session created, as Stripe has it now.
     pub subscription: Option<Synced>,
 }
@@ -134,7 +134,7 @@ pub async fn fulfil(
     config: &Config,
     session: CheckoutSession,
     now_ms: u64,
-) -> Result<Option<(CheckoutRow, Fulfilment)>, AppError> {
+) -> Result<Option<(Checkout, Fulfilment)>, AppError> {
     let Some(prepared) = prepare(db, stripe, config, session, now_ms).await? else { return Ok(None) };
     let outcome = db.transaction(async |db| apply(db, &prepared).await).await?;
     Ok(Some((prepared.row, outcome)))

@@ -13,10 +13,10 @@ use crate::clients::stripe::Stripe;
 use crate::clients::stripe_charges::{Charge, Dispute};
 use crate::clients::stripe_objects::{CheckoutSession, Event, Invoice, Subscription};
 use crate::config::Config;
-use crate::db::billing::{self as rows, CheckoutRow, InvoiceRecord};
+use crate::db::billing::{self as rows, InvoiceRecord};
 use crate::db::stripe_events::{self as events, EventMeta};
 use crate::db::Db;
-use crate::domain::billing::{CheckoutStatus, InvoiceStatus};
+use crate::domain::billing::{Checkout, CheckoutStatus, InvoiceStatus};
 use crate::error::AppError;
 
 /// The events this endpoint acts on (configure the Stripe endpoint for these).
@@ -64,7 +64,7 @@ impl Outcome {
 enum Action {
     Ignore(String),
     Fulfil(Box<Prepared>),
-    CheckoutFailed(CheckoutRow),
+    CheckoutFailed(Checkout),
     Subscription(Synced),
     Invoice { invoice: Box<Invoice>, paid: bool, synced: Synced, allowance: Option<InvoiceAllowance> },
     Reversal(Box<Reversed>),
