@@ -36,6 +36,7 @@ mod pages;
 mod rate_limit;
 mod rate_limit_tools;
 mod refer;
+mod runs_queue;
 mod security;
 mod security_headers;
 mod sentry;
@@ -90,6 +91,7 @@ fn main() {
         rate_limit::tests(),
         rate_limit_tools::tests(),
         refer::tests(),
+        runs_queue::tests(),
         security::tests(),
         security_headers::tests(),
         sentry::tests(),
@@ -118,6 +120,7 @@ fn main() {
     if !listing {
         rate_limit::shutdown();
         welcome::shutdown();
+        runs_queue::shutdown();
         support::stop_shared();
     }
     conclusion.exit();
