@@ -178,14 +178,14 @@ pub async fn note_attempt(db: &Db, id: &str, code: &str) -> Result<(), AppError>
 }
 
 /// The run's status and failure code (its owner's only), for the progress relay.
-pub async fn state(db: &Db, user_id: i64, id: &str) -> Result<Option<(String, Option<String>)>, AppError> {
+pub async fn state(db: &Db, user_id: i64, id: &str) -> Result<Option<(RunStatus, Option<String>)>, AppError> {
     let row = db
         .query_opt(
             "SELECT status, error FROM transcripts WHERE id = $1 AND user_id = $2",
             &[(&id, Type::TEXT), (&user_id, Type::INT8)],
         )
         .await?;
-    Ok(row.map(|r| (r.get(0), r.get(1))))
+    row.map(|r| Ok((column(&r, 0)?, r.get(1)))).transpose()
 }
 
 /// Runs a dead Worker left behind: still `transcribing` → failed (returned with their owners, to
