@@ -25,6 +25,7 @@ pub mod reversals;
 pub mod schema;
 pub mod sessions;
 pub mod sign_in_tokens;
+pub mod states;
 pub mod stripe_events;
 pub mod sweep;
 pub mod transcripts;

@@ -9,6 +9,7 @@ use crate::domain::billing::Plan;
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::{Body, Reply};
+use crate::services::account::{self, Deletion};
 use crate::services::billing::entitlement;
 use crate::sign_in::google::PROVIDER as GOOGLE;
 use crate::views::account::RecentWork;
@@ -26,17 +27,7 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
     let data = dashboard::load(cx.db().await?, user.id, 5).await?;
     let (balance, ledger) = (data.balance, data.ledger);
     let entitlement = entitlement(data.subscriptions, cx.now_ms / 1000);
-    let recent_work: Vec<RecentWork> = data
-        .recent_work
-        .into_iter()
-        .map(|i| RecentWork {
-            tool: super::history::tool_name(&i.kind).into(),
-            href: format!("/tools/{}/{}", i.kind, i.id),
-            title: i.title,
-            date: crate::views::tools::when(i.created_at_ms),
-            status: super::history::status_label(&i.status).into(),
-        })
-        .collect();
+    let recent_work = data.recent_work.into_iter().map(RecentWork::of).collect();
     let layout = super::layout(cx, "Dashboard · GhostTools").await;
     Ok(Reply::html(render(&Dashboard {
         layout,
@@ -78,20 +69,6 @@ async fn account_page(cx: &Ctx, delete_error: Option<String>) -> Result<String, 
     Ok(render(&Account { layout, email: user.email.clone(), google_email, delete_error, sessions }))
 }
 
-/// Deletes the user's Stripe customer, if they have one, before anything of theirs is erased:
-/// that cancels a subscription at once, so a deleted account is never charged again, and Stripe
-/// forgets the email and cards. Should Stripe not answer, nothing is erased and the person can
-/// try again (a customer already gone counts as deleted).
-async fn close_billing(cx: &Ctx, user_id: i64) -> Result<(), AppError> {
-    let Some(customer) = crate::db::billing::customer_of(cx.db().await?, user_id).await? else {
-        return Ok(());
-    };
-    let stripe = crate::clients::stripe::Stripe::from_config(&cx.config)?;
-    stripe.delete_customer(&customer).await?;
-    cx.log("info", &format!("account {user_id}: Stripe customer {customer} deleted"));
-    Ok(())
-}
-
 /// POST only, with the CSRF token: a link or an image on another site cannot sign you out.
 pub async fn sign_out(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     Form::read(req, cx).await?;
@@ -103,9 +80,7 @@ pub async fn sign_out(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
 /// `POST /account/signout-everywhere`: every session of this user ends, this one included.
 pub async fn sign_out_everywhere(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
-    let db = cx.db().await?;
-    users::bump_session_version(db, user.id).await?;
-    sessions::end_all(db, user.id).await?;
+    account::sign_out_everywhere(cx.db().await?, user.id).await?;
     cx.end_session().await?;
     cx.set_flash(FlashKind::Info, "You are signed out on every device.");
     Ok(Reply::redirect("/signin"))
@@ -141,21 +116,27 @@ pub async fn unlink_google(cx: &Ctx) -> Result<Reply, AppError> {
 /// `POST /account/delete`: with the user's own address typed as confirmation.
 pub async fn delete(form: Form, cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
-    let typed = form.text("confirm").trim().to_ascii_lowercase();
-    if typed != user.email {
-        let message = "That is not your account's email address. Type it exactly to delete the account.";
-        let html = account_page(cx, Some(message.to_string())).await?;
-        return Ok(Reply::html(html).with_status(400));
-    }
     let id = user.id;
-    if let Err(e) = close_billing(cx, id).await {
-        crate::routes::errors::report(cx, &e);
-        let message = "We could not reach Stripe to cancel your billing, so nothing was deleted. \
-                       Please try again in a minute.";
-        // The status of any Stripe failure (502, as `report` logs it), with the account page.
-        return Ok(Reply::html(account_page(cx, Some(message.to_string())).await?).with_status(e.status()));
+    let deletion = account::delete(cx.db().await?, &cx.config, id, &user.email, form.text("confirm")).await?;
+    let stripe_customer = match deletion {
+        Deletion::Deleted { stripe_customer } => stripe_customer,
+        Deletion::NotConfirmed => {
+            let message = "That is not your account's email address. Type it exactly to delete the account.";
+            let html = account_page(cx, Some(message.to_string())).await?;
+            return Ok(Reply::html(html).with_status(400));
+        }
+        Deletion::BillingOpen(e) => {
+            crate::routes::errors::report(cx, &e);
+            let message = "We could not reach Stripe to cancel your billing, so nothing was deleted. \
+                           Please try again in a minute.";
+            // The status of any Stripe failure (502, as `report` logs it), with the account page.
+            let html = account_page(cx, Some(message.to_string())).await?;
+            return Ok(Reply::html(html).with_status(e.status()));
+        }
+    };
+    if let Some(customer) = stripe_customer {
+        cx.log("info", &format!("account {id}: Stripe customer {customer} deleted"));
     }
-    cx.db().await?.transaction(async |db| users::anonymize(db, id).await).await?;
     cx.log("info", &format!("account {id} deleted and anonymized"));
     cx.end_session().await?;
     // A fresh layout: the person is no longer signed in.

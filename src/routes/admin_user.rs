@@ -4,12 +4,13 @@
 //! route here is the site's 404 for anyone but an operator, and every POST needs the form's
 //! CSRF token (`Form::read`). Refusals name the field and write nothing.
 
-use super::admin::{operator, parse_change, parse_reason, require_admin};
+use super::admin::{operator, require_admin};
 use super::input::Form;
 use crate::clients::stripe::Stripe;
 use crate::ctx::Ctx;
 use crate::db::admin::{self as rows, Users};
 use crate::db::{admin_user, audit, credits};
+use crate::domain::credit_change::{parse_reason, CreditChange};
 use crate::error::AppError;
 use crate::reply::Reply;
 use crate::services::billing::webhook::Outcome;
@@ -95,15 +96,14 @@ pub async fn deduct(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppE
         reason: form.text("reason").trim().to_string(),
         ..ActionForm::default()
     };
-    let (amount, reason, reference) = match parse_change(&input.amount, &input.reason, form.get("reference"))
-    {
-        Ok(p) => p,
+    let change = match CreditChange::parse(&input.amount, &input.reason, form.get("reference")) {
+        Ok(change) => change,
         Err(e) => return refuse(cx, id, e, "deduct", input).await,
     };
     let db = cx.db().await?;
     rows::users(db, Users::One(id)).await?.first().ok_or(AppError::NotFound)?;
-    let reference = format!("admin:{}:{reference}", admin.id);
-    match ops::deduct(db, operator(admin), id, amount, &reason, &reference).await? {
+    let (amount, reference) = (change.amount, change.ledger_reference(admin.id));
+    match ops::deduct(db, operator(admin), id, &change).await? {
         Deducted::Now { balance } => {
             cx.log(
                 "info",

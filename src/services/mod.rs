@@ -1,5 +1,6 @@
 //! The rules of the business, between thin handlers and the db/clients below.
 
+pub mod account;
 pub mod agentwrite;
 pub mod billing;
 pub mod operator;

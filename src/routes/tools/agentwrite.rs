@@ -6,6 +6,7 @@ use super::{item_id, limit, relay, ToolKind};
 use crate::ctx::Ctx;
 use crate::db::{credits, generations};
 use crate::domain::brief::{BriefForm, FieldError, ProductBrief};
+use crate::domain::tool::RunStatus;
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
@@ -124,16 +125,16 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     let g = generations::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
-    let notice = (g.status == "failed")
+    let notice = (g.status == RunStatus::Failed)
         .then(|| failure_message("AgentWrite", g.error.as_deref().unwrap_or("unavailable"), true));
     let view = GenerationView {
         id: g.id.clone(),
-        running: g.status == "running",
-        copy: g.copy.filter(|_| g.status == "done"),
+        running: g.status.in_progress(),
+        copy: g.copy.filter(|_| g.status == RunStatus::Done),
         created: when(g.created_at_ms),
         cut_short: g.cut_short.as_deref().and_then(CutShort::parse).map(CutShort::message),
     };
-    let result = (g.status != "failed").then_some(view);
+    let result = (g.status != RunStatus::Failed).then_some(view);
     page(cx, user_id, g.brief.to_form(), Vec::new(), notice, result).await
 }
 
@@ -141,7 +142,7 @@ pub async fn download(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     let g = generations::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
-    let copy = g.copy.filter(|_| g.status == "done").ok_or(AppError::NotFound)?;
+    let copy = g.copy.filter(|_| g.status == RunStatus::Done).ok_or(AppError::NotFound)?;
     let name = file_stem(g.brief.product_name());
     Ok(Reply::new(
         200,

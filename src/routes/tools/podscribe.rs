@@ -10,6 +10,7 @@ use crate::clients::openai::{Failure, OpenAi};
 use crate::ctx::Ctx;
 use crate::db::{credits, generations::Deleted, transcripts};
 use crate::domain::audio::MAX_BYTES;
+use crate::domain::tool::RunStatus;
 use crate::domain::transcript::{self, clock};
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
@@ -111,7 +112,7 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     let t = transcripts::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
-    let failure = (t.status == "failed")
+    let failure = (t.status == RunStatus::Failed)
         .then(|| failure_message("PodScribe", t.error.as_deref().unwrap_or("unavailable"), true));
     let notes_error = t.notes_error.as_deref().map(|code| match code {
         "abandoned" => "Show notes were not written. You can ask for them again.".to_string(),
@@ -120,7 +121,7 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let view = TranscriptView {
         id: t.id.clone(),
         file_name: t.file_name.clone(),
-        status: t.status.clone(),
+        status: t.status,
         duration: t.duration_secs.map(clock),
         credits: t.credits,
         credits_refunded: t.credits_refunded,
@@ -170,8 +171,8 @@ pub async fn retry_notes(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply,
     let db = cx.db().await?;
     let t = transcripts::find(db, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
     // Only notes that are missing are written again (they are not a free regenerate button).
-    let text = match (&t.text, t.status.as_str(), &t.notes) {
-        (Some(text), "done", None) => text,
+    let text = match (&t.text, t.status, &t.notes) {
+        (Some(text), RunStatus::Done, None) => text,
         _ => return Ok(Reply::redirect(format!("/tools/podscribe/{id}"))),
     };
     limit(cx, ToolKind::ShowNotes).await?;

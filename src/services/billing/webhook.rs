@@ -13,9 +13,10 @@ use crate::clients::stripe::Stripe;
 use crate::clients::stripe_charges::{Charge, Dispute};
 use crate::clients::stripe_objects::{CheckoutSession, Event, Invoice, Subscription};
 use crate::config::Config;
-use crate::db::billing::{self as rows, CheckoutRow, InvoiceRecord};
+use crate::db::billing::{self as rows, InvoiceRecord};
 use crate::db::stripe_events::{self as events, EventMeta};
 use crate::db::Db;
+use crate::domain::billing::{Checkout, CheckoutStatus, InvoiceStatus};
 use crate::error::AppError;
 
 /// The events this endpoint acts on (configure the Stripe endpoint for these).
@@ -63,7 +64,7 @@ impl Outcome {
 enum Action {
     Ignore(String),
     Fulfil(Box<Prepared>),
-    CheckoutFailed(CheckoutRow),
+    CheckoutFailed(Checkout),
     Subscription(Synced),
     Invoice { invoice: Box<Invoice>, paid: bool, synced: Synced, allowance: Option<InvoiceAllowance> },
     Reversal(Box<Reversed>),
@@ -204,7 +205,7 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
             applied(format!("checkout {}: {}", prepared.row.id, done.describe()), prepared.row.user_id)
         }
         Action::CheckoutFailed(row) => {
-            let moved = rows::set_checkout_status(db, &row.id, "payment_failed").await?;
+            let moved = rows::set_checkout_status(db, &row.id, CheckoutStatus::PaymentFailed).await?;
             let detail =
                 if moved { "delayed payment failed: the billing page says so" } else { "already settled" };
             applied(format!("checkout {}: {detail}", row.id), row.user_id)
@@ -221,7 +222,7 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
                 user_id,
                 subscription_id: Some(synced.record.id.clone()),
                 billing_reason: invoice.billing_reason.clone(),
-                status: if *paid { "paid" } else { "payment_failed" }.to_string(),
+                status: if *paid { InvoiceStatus::Paid } else { InvoiceStatus::PaymentFailed },
                 amount_due: invoice.amount_due,
                 amount_paid: invoice.amount_paid,
                 currency: invoice.currency.clone(),
