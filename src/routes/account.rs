@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::{Body, Reply};
 use crate::services::billing::entitlement;
+use crate::services::runs::JobEnv;
 use crate::views::account::RecentWork;
 use crate::views::account::{Account, Dashboard, Deleted, SessionView};
 use crate::views::billing::ledger_views;
@@ -159,8 +160,13 @@ pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
         // The status of any Stripe failure (502, as `report` logs it), with the account page.
         return Ok(Reply::html(account_page(cx, Some(message.to_string())).await?).with_status(e.status()));
     }
-    cx.db().await?.transaction(async |db| users::anonymize(db, id).await).await?;
+    let erased = cx.db().await?.transaction(async |db| users::anonymize(db, id).await).await?;
     cx.log("info", &format!("account {id} deleted and anonymized"));
+    if erased {
+        // Only the request that erased the account says goodbye (a double submit mails once);
+        // the address goes with the mail and is kept nowhere.
+        cx.wait_until(crate::services::notices::say_goodbye(JobEnv::of(cx), user.email.clone(), cx.now_ms));
+    }
     cx.end_session().await?;
     // A fresh layout: the person is no longer signed in.
     let layout =

@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::reply::Reply;
 use crate::services::billing::webhook::Outcome;
 use crate::services::operator::{self as ops, Deducted};
+use crate::services::runs::JobEnv;
 use crate::views::admin::{ActionForm, UserPage};
 use crate::views::billing::ledger_views;
 use crate::views::flash::FlashKind;
@@ -186,6 +187,10 @@ pub async fn replay(req: &mut Request, cx: &Ctx, event_id: &str) -> Result<Reply
                 Outcome::Duplicate => "already handled",
             };
             cx.log("info", &format!("admin {} replayed {event_id}: {}", admin.id, outcome.label()));
+            if let Outcome::Applied { .. } = outcome {
+                // Mail the event owes the customer, as after a delivery.
+                cx.wait_until(crate::services::notices::send_due(JobEnv::of(cx), cx.now_ms));
+            }
             cx.set_flash(
                 FlashKind::Success,
                 format!("Event {event_id} replayed: {} ({detail}).", outcome.label()),

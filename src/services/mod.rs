@@ -2,6 +2,7 @@
 
 pub mod agentwrite;
 pub mod billing;
+pub mod notices;
 pub mod operator;
 pub mod podscribe;
 pub mod referrals;

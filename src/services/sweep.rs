@@ -1,7 +1,7 @@
 //! The scheduled sweep (a Cron Trigger, `[triggers] crons` in wrangler.toml): what no request
 //! may ever come back for. Runs whose Worker died are refunded even if their owner never returns
-//! (before, only their next visit to /history or their next run did it), and sign-in links and
-//! sessions that can no longer be used are deleted.
+//! (before, only their next visit to /history or their next run did it), sign-in links and
+//! sessions that can no longer be used are deleted, and billing mail still due is sent.
 
 use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
 use crate::db::{self, Db};
@@ -33,7 +33,7 @@ pub async fn scheduled(env: &Env, cron: &str) {
     let config = crate::ctx::config_of(env);
     let mut id = [0u8; 12];
     crate::security::fill_random(&mut id);
-    let reporter = Reporter::detached(config, crate::security::token(&id), &format!("cron {cron}"));
+    let reporter = Reporter::detached(config.clone(), crate::security::token(&id), &format!("cron {cron}"));
     let outcome = match Db::connect(env).await {
         Ok(db) => {
             let outcome = sweep(&db).await;
@@ -46,4 +46,8 @@ pub async fn scheduled(env: &Env, cron: &str) {
         Ok(swept) => crate::ctx::log_line("info", reporter.request_id(), &format!("sweep: {swept:?}")),
         Err(e) => reporter.report_now(&e).await,
     }
+    // Billing mail that could not be sent after its webhook is retried here too (on its own
+    // connection; it logs its own failures).
+    let job = crate::services::runs::JobEnv { env: env.clone(), config, reporter };
+    crate::services::notices::send_due(job, crate::ctx::now_ms()).await;
 }

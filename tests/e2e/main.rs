@@ -18,6 +18,7 @@ mod auth_resilience;
 mod billing_allowance;
 mod billing_checkout;
 mod billing_events;
+mod billing_notices;
 mod billing_pages;
 mod billing_refunds;
 mod billing_webhook;
@@ -72,6 +73,7 @@ fn main() {
         billing_allowance::tests(),
         billing_checkout::tests(),
         billing_events::tests(),
+        billing_notices::tests(),
         billing_pages::tests(),
         billing_refunds::tests(),
         billing_webhook::tests(),
