@@ -47,6 +47,7 @@ mod sweep;
 mod timing;
 mod tools_agentwrite;
 mod tools_agentwrite_cut;
+mod tools_agentwrite_format;
 mod tools_failures;
 mod tools_history;
 mod tools_podscribe;
@@ -99,6 +100,7 @@ fn main() {
         sessions_ended::tests(),
         tools_agentwrite::tests(),
         tools_agentwrite_cut::tests(),
+        tools_agentwrite_format::tests(),
         tools_failures::tests(),
         tools_history::tests(),
         tools_podscribe::tests(),
