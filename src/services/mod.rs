@@ -6,6 +6,7 @@ pub mod notices;
 pub mod operator;
 pub mod podscribe;
 pub mod referrals;
+pub mod run_queue;
 pub mod runs;
 pub mod sweep;
 pub mod welcome;
