@@ -17,6 +17,7 @@ pub mod credit_change;
 pub mod device;
 pub mod excerpt;
 pub mod item_id;
+pub mod live_copy;
 pub mod money;
 pub mod show_notes;
 pub mod tool;

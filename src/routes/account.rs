@@ -118,8 +118,8 @@ pub async fn delete(form: Form, cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     let id = user.id;
     let deletion = account::delete(cx.db().await?, &cx.config, id, &user.email, form.text("confirm")).await?;
-    let stripe_customer = match deletion {
-        Deletion::Deleted { stripe_customer } => stripe_customer,
+    let (stripe_customer, erased) = match deletion {
+        Deletion::Deleted { stripe_customer, erased } => (stripe_customer, erased),
         Deletion::NotConfirmed => {
             let message = "That is not your account's email address. Type it exactly to delete the account.";
             let html = account_page(cx, Some(message.to_string())).await?;
@@ -138,6 +138,15 @@ pub async fn delete(form: Form, cx: &Ctx) -> Result<Reply, AppError> {
         cx.log("info", &format!("account {id}: Stripe customer {customer} deleted"));
     }
     cx.log("info", &format!("account {id} deleted and anonymized"));
+    if erased {
+        // Only the request that erased the account says goodbye (a double submit mails once);
+        // the address goes with the mail and is kept nowhere.
+        cx.wait_until(crate::services::notices::say_goodbye(
+            crate::routes::tools::job_env(cx),
+            user.email.clone(),
+            cx.now_ms,
+        ));
+    }
     cx.end_session().await?;
     // A fresh layout: the person is no longer signed in.
     let layout =

@@ -185,6 +185,13 @@ pub async fn replay(req: &mut Request, cx: &Ctx, event_id: &str) -> Result<Reply
                 Outcome::Duplicate => "already handled",
             };
             cx.log("info", &format!("admin {} replayed {event_id}: {}", admin.id, outcome.label()));
+            if let Outcome::Applied { .. } = outcome {
+                // Mail the event owes the customer, as after a delivery.
+                cx.wait_until(crate::services::notices::send_due(
+                    crate::routes::tools::job_env(cx),
+                    cx.now_ms,
+                ));
+            }
             cx.set_flash(
                 FlashKind::Success,
                 format!("Event {event_id} replayed: {} ({detail}).", outcome.label()),

@@ -10,7 +10,9 @@ use crate::error::AppError;
 #[derive(Debug)]
 pub enum Deletion {
     /// Erased; with the Stripe customer deleted first, when there was one.
-    Deleted { stripe_customer: Option<String> },
+    /// `erased` is false when another request erased it first (a double submit): only the
+    /// request that erased it says goodbye.
+    Deleted { stripe_customer: Option<String>, erased: bool },
     /// The typed confirmation is not the account's address: nothing done.
     NotConfirmed,
     /// Stripe could not close the billing, so nothing was erased (the error, for the logs).
@@ -35,8 +37,8 @@ pub async fn delete(
         Ok(customer) => customer,
         Err(e) => return Ok(Deletion::BillingOpen(e)),
     };
-    db.transaction(async |db| users::anonymize(db, user_id).await).await?;
-    Ok(Deletion::Deleted { stripe_customer })
+    let erased = db.transaction(async |db| users::anonymize(db, user_id).await).await?;
+    Ok(Deletion::Deleted { stripe_customer, erased })
 }
 
 /// Deletes the user's Stripe customer, if they have one (a customer already gone counts as

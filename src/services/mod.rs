@@ -3,6 +3,7 @@
 pub mod account;
 pub mod agentwrite;
 pub mod billing;
+pub mod notices;
 pub mod operator;
 pub mod podscribe;
 pub mod referrals;

@@ -10,6 +10,7 @@ pub mod errors;
 pub mod flash;
 pub mod history;
 pub mod mail;
+pub mod notice_mail;
 pub mod pages;
 pub mod refer;
 pub mod tools;

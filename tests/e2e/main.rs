@@ -18,6 +18,7 @@ mod auth_resilience;
 mod billing_allowance;
 mod billing_checkout;
 mod billing_events;
+mod billing_notices;
 mod billing_pages;
 mod billing_refunds;
 mod billing_webhook;
@@ -47,6 +48,7 @@ mod sweep;
 mod timing;
 mod tools_agentwrite;
 mod tools_agentwrite_cut;
+mod tools_agentwrite_format;
 mod tools_failures;
 mod tools_history;
 mod tools_podscribe;
@@ -73,6 +75,7 @@ fn main() {
         billing_allowance::tests(),
         billing_checkout::tests(),
         billing_events::tests(),
+        billing_notices::tests(),
         billing_pages::tests(),
         billing_refunds::tests(),
         billing_webhook::tests(),
@@ -99,6 +102,7 @@ fn main() {
         sessions_ended::tests(),
         tools_agentwrite::tests(),
         tools_agentwrite_cut::tests(),
+        tools_agentwrite_format::tests(),
         tools_failures::tests(),
         tools_history::tests(),
         tools_podscribe::tests(),

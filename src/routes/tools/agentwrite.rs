@@ -51,14 +51,14 @@ pub async fn generate(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
                 let reply = page(cx, user_id, form, Vec::new(), Some(message), None).await?;
                 return Ok(reply.with_status(failure_status(code)));
             }
-            Event::Started { .. } | Event::Delta(_) => {}
+            Event::Started { .. } | Event::Delta { .. } => {}
         }
     }
     Err(AppError::internal("an AgentWrite run ended without an outcome"))
 }
 
 /// With JavaScript: the description as server-sent events (`start`, `delta`…, then `done` or
-/// `error`). Problems found before writing starts are JSON errors (fields named for the form).
+/// `error`); each `delta` carries what it changes in the formatted copy (`view`). Problems found before writing starts are JSON errors (fields named for the form).
 pub async fn stream(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
     cx.config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?;

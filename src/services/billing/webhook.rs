@@ -5,7 +5,7 @@
 //! delivers again. Network reads (the subscription, again from Stripe; an invoice's prices; a
 //! disputed charge) happen before the transaction opens.
 
-use super::allowance::{self, InvoiceAllowance};
+use super::allowance::{self, AllowanceGrant, InvoiceAllowance};
 use super::fulfilment::{self, Prepared};
 use super::reversals::{self, Reversed};
 use super::subscriptions::{self, Synced};
@@ -18,6 +18,7 @@ use crate::db::stripe_events::{self as events, EventMeta};
 use crate::db::Db;
 use crate::domain::billing::{Checkout, CheckoutStatus, InvoiceStatus};
 use crate::error::AppError;
+use crate::services::notices;
 
 /// The events this endpoint acts on (configure the Stripe endpoint for these).
 pub const HANDLED: [&str; 11] = [
@@ -230,6 +231,11 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
                 period_end: invoice.period_end,
             };
             let changed = rows::record_invoice(db, &record).await?;
+            if !*paid && changed {
+                let r = &synced.record;
+                let (amount, currency) = (invoice.amount_due, &invoice.currency);
+                notices::payment_failed(db, user_id, &invoice.id, &r.plan, amount, currency).await?;
+            }
             let subscription = save_subscription(db, synced).await?;
             let mut detail = format!(
                 "invoice {} {}; {subscription}",
@@ -278,5 +284,18 @@ async fn grant_allowance(
     let sub = &synced.record.id;
     let granted =
         allowance::grant(db, user_id, sub, bought.period_end, bought.credits, &invoice.id, &note).await?;
+    if let (AllowanceGrant::Granted { credits, balance }, "subscription_cycle") = (granted, reason) {
+        let renewal = notices::Renewal {
+            user_id,
+            invoice_id: &invoice.id,
+            plan: &bought.plan,
+            amount: invoice.amount_paid,
+            currency: &invoice.currency,
+            credits,
+            balance,
+            period_end: bought.period_end,
+        };
+        notices::plan_renewed(db, &renewal).await?;
+    }
     Ok(granted.describe(bought.credits))
 }

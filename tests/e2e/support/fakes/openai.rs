@@ -6,7 +6,8 @@
 //! inside the request. Chat requests look for `fake-chat-<behaviour>[-<unique>]` in the messages
 //! (tests put it in the product name; a transcript carries its file name into the show-notes
 //! prompt); transcriptions look for `fake-audio-<behaviour>[-<unique>]` in the file name.
-//! Behaviours: `ok` (default), `slow` (pieces 300 ms apart), `429xN` / `500xN` (fail N times per
+//! Behaviours: `ok` (default), `slow` (pieces 300 ms apart), `chars` (pieces of three characters,
+//! 15 ms apart, so markers split: `TIT`, `LE:`), `429xN` / `500xN` (fail N times per
 //! marker, then succeed; without N: always), `quota` (429 insufficient_quota), `401`, `403`,
 //! `midstream` (an error event after a few pieces), `garbled` (malformed JSON: a 200 whose body
 //! is cut off, or a stream with an unparseable chunk after a few pieces, then carrying on as if
@@ -219,7 +220,11 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         return (StatusCode::OK, [("content-type", "application/json")], body.to_string()).into_response();
     }
     let usage = req["stream_options"]["include_usage"] == json!(true);
-    let delay = Duration::from_millis(if m.behaviour == "slow" { 300 } else { 120 });
+    let delay = Duration::from_millis(match m.behaviour.as_str() {
+        "slow" => 300,
+        "chars" => 15,
+        _ => 120,
+    });
     let events = sse_events(&id, &model, &content, finish, usage, m.behaviour.as_str());
     let token = m.token.clone();
     let stream = futures_util::stream::unfold(
@@ -266,8 +271,12 @@ fn sse_events(
         format!("data: {c}\n\n")
     };
     let mut out = vec![chunk(json!({ "role": "assistant", "content": "" }), Value::Null)];
-    let words: Vec<&str> = content.split_inclusive(' ').collect();
-    let per = words.len().div_ceil(8).max(1);
+    let chars: Vec<String> = content.chars().map(String::from).collect();
+    let words: Vec<&str> = match behaviour {
+        "chars" => chars.iter().map(String::as_str).collect(),
+        _ => content.split_inclusive(' ').collect(),
+    };
+    let per = if behaviour == "chars" { 3 } else { words.len().div_ceil(8).max(1) };
     for (i, piece) in words.chunks(per).enumerate() {
         if behaviour == "garbled" && i == 3 {
             out.push(format!("data: {{\"id\":\"{id}\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"delta\":{{\"content\":\"tru\n\n"));
