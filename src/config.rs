@@ -222,6 +222,10 @@ pub struct Config {
     /// Responses carry `Server-Timing` (database round trips, limiter calls; see `timing`):
     /// `SERVER_TIMING`, on by default except in production.
     pub server_timing: bool,
+    /// The outside services `make dev` replaced with local stand-ins (`DEV_STANDINS`, e.g.
+    /// `stripe,openai,google`): every page says so in a banner. Never in production: there the
+    /// variable is a problem (`/api/health`, preflight) and no banner is shown.
+    pub dev_standins: Setting<Vec<String>>,
 }
 
 const MIN_SECRET_BYTES: usize = 32;
@@ -336,6 +340,7 @@ impl Config {
             email_link_ttl_minutes,
             welcome_credits,
             stripe_timeout_ms,
+            dev_standins: parse_standins(read(&["DEV_STANDINS"]), environment),
             server_timing: match read(&["SERVER_TIMING"]) {
                 Some((_, v)) => v == "true" || v == "1",
                 None => environment != Environment::Production,
@@ -372,8 +377,26 @@ impl Config {
         check(self.welcome_credits.as_ref().err(), true);
         check(self.tools_problem.as_ref(), true);
         check(self.company.as_ref().err(), true);
+        check(self.dev_standins.as_ref().err(), true);
         out.extend(self.rate_limits.problems.iter().cloned());
         out
+    }
+}
+
+/// `DEV_STANDINS`: which services are local stand-ins (a list of stripe, openai, google).
+fn parse_standins(value: Option<(&'static str, String)>, environment: Environment) -> Setting<Vec<String>> {
+    let Some((var, raw)) = value else { return Ok(Vec::new()) };
+    if environment == Environment::Production {
+        return Err(invalid(
+            var,
+            "is set in production: the local stand-ins are for `make dev` only; remove it",
+        ));
+    }
+    let names: Vec<String> =
+        raw.split(',').map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty()).collect();
+    match names.iter().find(|n| !["stripe", "openai", "google"].contains(&n.as_str())) {
+        Some(n) => Err(invalid(var, &format!("names {n}; the stand-ins are stripe, openai and google"))),
+        None => Ok(names),
     }
 }
 
@@ -612,6 +635,17 @@ mod tests {
         let c = config(&[("NEXTAUTH_URL", "https://x.test"), ("NEXTAUTH_SECRET", "short")]);
         assert_eq!(c.problems()[0].var, "NEXTAUTH_SECRET");
         assert!(c.problems()[0].problem.contains("32"));
+    }
+
+    #[test]
+    fn the_stand_ins_banner_is_for_development_and_never_production() {
+        let with = |pairs: &[(&str, &str)]| config(&[GOOD, pairs].concat());
+        assert_eq!(with(&[("DEV_STANDINS", "stripe, OpenAI")]).dev_standins.unwrap(), ["stripe", "openai"]);
+        assert!(with(&[]).dev_standins.unwrap().is_empty());
+        assert!(with(&[("DEV_STANDINS", "paypal")]).problems()[0].problem.contains("paypal"));
+        let production = with(&[("ENVIRONMENT", "production"), ("DEV_STANDINS", "stripe")]);
+        assert!(production.dev_standins.is_err());
+        assert!(production.problems().iter().any(|p| p.var == "DEV_STANDINS"), "{:?}", production.problems());
     }
 
     #[test]
