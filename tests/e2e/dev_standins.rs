@@ -6,7 +6,7 @@
 
 use crate::browser::run_journeys;
 use crate::support::postgres::connect;
-use crate::support::process::{free_port, root, tail, work_dir, ChildGuard};
+use crate::support::process::{free_port, root, run, tail, work_dir, ChildGuard};
 use crate::support::smtp::{Mode, SmtpSink};
 use crate::support::Stack;
 use crate::trials;
@@ -65,6 +65,9 @@ async fn make_dev_with_an_empty_dev_vars_runs_the_whole_product_on_local_stand_i
         .env("NO_COLOR", "1")
         .env("WRANGLER_SEND_METRICS", "false")
         .env_remove("CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB");
+    // wrangler's [build] step (`make -s wasm`) is a no-op after `make test`'s build; a stale
+    // Worker is built here first, so the wait below is for make dev alone.
+    run("make wasm", Command::new("make").current_dir(root()).args(["-s", "wasm"]));
     let mut dev = ChildGuard::spawn("make dev (scripts/dev.sh)", cmd, &log);
 
     // Up when the Worker answers (setup, a new cluster, migrations, the stand-ins' build).
