@@ -43,6 +43,7 @@ mod sentry;
 mod sessions;
 mod sessions_ended;
 mod site;
+mod sweep;
 mod timing;
 mod tools_agentwrite;
 mod tools_agentwrite_cut;
@@ -103,6 +104,7 @@ fn main() {
         tools_podscribe::tests(),
         tools_podscribe_pricing::tests(),
         site::tests(),
+        sweep::tests(),
         tools_uploads::tests(),
         timing::tests(),
         welcome::tests(),
