@@ -18,7 +18,7 @@ build/worker/shim.mjs: $(WORKER_SOURCES)
 
 build: setup wasm ## Set up, then build the release Worker
 
-dev: ## Run the product locally: Postgres, migrations, mail inbox, wrangler dev (Ctrl-C stops all)
+dev: ## Run the product locally: Postgres, migrations, mail inbox, stand-ins for Stripe/OpenAI/Google without keys, wrangler dev (Ctrl-C stops all)
 	@scripts/dev.sh
 
 test: ## Run the whole test suite (unit, a short fuzzing run, end-to-end against workerd, Postgres and fakes)

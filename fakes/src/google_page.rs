@@ -19,5 +19,5 @@ pub fn chooser(query: &HashMap<String, String>) -> String {
          <label for=\"name\">Name</label><input id=\"name\" name=\"name\" autocomplete=\"name\" value=\"Dev Person\">\
          <button>Continue</button></form></section>"
     );
-    page("Sign in – Google Accounts (stand-in)", "Google sign-in", "#1a73e8", &body)
+    page("Sign in – Google Accounts (stand-in)", "Google sign-in", "#1a73e8", false, &body)
 }

@@ -11,24 +11,26 @@ pub fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// A whole page: `service` names what it stands in for (in the banner), `body` is HTML.
-pub fn page(title: &str, service: &str, accent: &str, body: &str) -> String {
+/// A whole page: `service` names what it stands in for (in the banner), `body` is HTML whose
+/// sections sit side by side on a wide screen when `columns`.
+pub fn page(title: &str, service: &str, accent: &str, columns: bool, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <link rel=\"icon\" href=\"data:,\"><title>{title}</title><style>{CSS}\
          :root{{--accent:{accent}}}</style></head><body>\
          <p class=\"standin\" role=\"note\">Local stand-in for {service} — nothing here is real</p>\
-         <main>{body}</main></body></html>",
+         <main class=\"{class}\">{body}</main></body></html>",
         title = esc(title),
         service = esc(service),
+        class = if columns { "two" } else { "one" },
     )
 }
 
 const CSS: &str = "*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#1a1f36;\
 background:#f6f8fa}.standin{margin:0;padding:.4rem 1rem;background:#fff3cd;color:#5c4400;text-align:center;\
 font-size:.9rem}main{max-width:60rem;margin:2rem auto;padding:0 1rem;display:grid;gap:2rem}\
-main>*{min-width:0}h1,h2,p,li{overflow-wrap:anywhere}@media(min-width:48rem){main.two{grid-template-columns:1fr 1fr}}section{background:#fff;border-radius:8px;\
+main>*{min-width:0}h1,h2,p,li{overflow-wrap:anywhere}@media(min-width:48rem){main.two{grid-template-columns:1fr 1fr;align-items:start}}section{background:#fff;border-radius:8px;\
 padding:1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.12)}h1{font-size:1.4rem;margin:0 0 .5rem}\
 .amount{font-size:2rem;font-weight:600}label{display:block;margin:.8rem 0 .2rem;font-size:.9rem;color:#3c4257}\
 input,select{width:100%;padding:.6rem;border:1px solid #c9ced6;border-radius:6px;font:inherit}\

@@ -85,7 +85,7 @@ fn checkout_page(st: &State, id: &str, problem: Option<&str>) -> Response {
     };
     if session["status"] != "open" {
         let body = "<section><h1>This checkout is complete</h1><p>You can close this page.</p></section>";
-        return Html(page("Checkout complete", "Stripe Checkout", ACCENT, body)).into_response();
+        return Html(page("Checkout complete", "Stripe Checkout", ACCENT, false, body)).into_response();
     }
     let price = st.session_price.get(id).and_then(|(p, _)| st.prices.get(p)).cloned().unwrap_or(Value::Null);
     let email = session["customer"]
@@ -116,7 +116,7 @@ fn checkout_page(st: &State, id: &str, problem: Option<&str>) -> Response {
         email = esc(email),
     );
     // A decline is the same page with its message (200, as Stripe's page shows it in place).
-    Html(page("Checkout (stand-in)", "Stripe Checkout", ACCENT, &body)).into_response()
+    Html(page("Checkout (stand-in)", "Stripe Checkout", ACCENT, true, &body)).into_response()
 }
 
 fn pay(state: Shared, id: &str, form: &Value) -> Response {
@@ -233,7 +233,8 @@ fn portal_page(st: &State, id: &str) -> Response {
         back = esc(back),
         email = esc(email),
     );
-    Html(page("Billing portal (stand-in)", "the Stripe customer portal", ACCENT, &body)).into_response()
+    Html(page("Billing portal (stand-in)", "the Stripe customer portal", ACCENT, false, &body))
+        .into_response()
 }
 
 fn portal_action(state: Shared, id: &str, action: &str, form: &Value) -> Response {

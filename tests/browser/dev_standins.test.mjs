@@ -54,6 +54,15 @@ test("a newcomer signs in, buys a pack, writes, transcribes, subscribes and canc
   const afterPack = Number(await until(page, "/dashboard", "#balance", String(start + 50)));
   assert.equal(afterPack, start + 50, "the pack's 50 credits");
 
+  // A second pack by bank transfer: processing at first, credited when the transfer clears.
+  await page.goto(`${env.base}/pricing`);
+  await page.getByRole("button", { name: /^Buy \d+ credits$/ }).first().click();
+  await page.waitForURL(/\/checkout\/cs_test_/);
+  await page.getByRole("button", { name: "Pay by bank transfer" }).click();
+  await page.getByRole("heading", { name: "Payment processing" }).waitFor();
+  await shoot(page, "pack-processing");
+  assert.equal(Number(await until(page, "/dashboard", "#balance", String(start + 100))), start + 100);
+
   // AgentWrite streams a description written from the brief.
   await page.goto(`${env.base}/tools/agentwrite`);
   await page.getByLabel("Product name").fill("Lumen desk lamp");

@@ -111,6 +111,8 @@ async fn make_dev_with_an_empty_dev_vars_runs_the_whole_product_on_local_stand_i
     for entry in [(50, "purchase"), (-1, "agentwrite"), (-1, "podscribe"), (100, "subscription_allowance")] {
         assert!(ledger.iter().any(|(d, r)| (*d, r.as_str()) == entry), "{entry:?} in {ledger:?}");
     }
+    let packs = ledger.iter().filter(|(d, r)| (*d, r.as_str()) == (50, "purchase")).count();
+    assert_eq!(packs, 2, "a pack by card and one by bank transfer: {ledger:?}");
     let canceling: bool = db
         .query_one("SELECT cancel_at_period_end FROM subscriptions WHERE user_id = $1", &[&user])
         .await
