@@ -142,6 +142,10 @@ pub struct Config {
     /// Responses carry `Server-Timing` (database round trips, limiter calls; see `timing`):
     /// `SERVER_TIMING`, on by default except in production.
     pub server_timing: bool,
+    /// The outside services `make dev` replaced with local stand-ins (`DEV_STANDINS`, e.g.
+    /// `stripe,openai,google`): every page says so in a banner. Never in production: there the
+    /// variable is a problem (`/api/health`, preflight) and no banner is shown.
+    pub dev_standins: Setting<Vec<String>>,
 }
 
 impl Config {
@@ -184,6 +188,7 @@ impl Config {
             email_link_ttl_minutes: mail::link_ttl_minutes(read),
             welcome_credits: tools::welcome_credits(read),
             stripe_timeout_ms: stripe::timeout_ms(read),
+            dev_standins: site::standins(read, environment),
             server_timing: match read(&["SERVER_TIMING"]) {
                 Some((_, v)) => v == "true" || v == "1",
                 None => environment != Environment::Production,
@@ -232,6 +237,7 @@ impl Config {
         check(self.welcome_credits.as_ref().err(), true);
         check(self.tools_problem.as_ref(), true);
         check(self.company.as_ref().err(), true);
+        check(self.dev_standins.as_ref().err(), true);
         out.extend(self.rate_limits.problems.iter().cloned());
         out
     }

@@ -109,3 +109,17 @@ pub fn company(read: Read, site: Option<&SiteUrl>) -> Setting<CompanyInfo> {
     };
     Ok(CompanyInfo { name, contact_email })
 }
+
+/// `DEV_STANDINS`: which services are local stand-ins (a list of stripe, openai, google).
+pub(super) fn standins(read: Read, environment: Environment) -> Setting<Vec<String>> {
+    let Some((var, raw)) = read(&["DEV_STANDINS"]) else { return Ok(Vec::new()) };
+    if environment == Environment::Production {
+        return Err(invalid(var, "is set in production: the local stand-ins are for `make dev` only; remove it"));
+    }
+    let names: Vec<String> =
+        raw.split(',').map(|n| n.trim().to_ascii_lowercase()).filter(|n| !n.is_empty()).collect();
+    match names.iter().find(|n| !["stripe", "openai", "google"].contains(&n.as_str())) {
+        Some(n) => Err(invalid(var, &format!("names {n}; the stand-ins are stripe, openai and google"))),
+        None => Ok(names),
+    }
+}

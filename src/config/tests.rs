@@ -265,3 +265,14 @@ fn the_site_url_gives_our_origin() {
     assert!(site.is_https());
     assert_eq!(site.join("/billing"), "https://ghosttools.test/billing");
 }
+
+#[test]
+fn the_stand_ins_banner_is_for_development_and_never_production() {
+    let with = |pairs: &[(&str, &str)]| config(&[GOOD, pairs].concat());
+    assert_eq!(with(&[("DEV_STANDINS", "stripe, OpenAI")]).dev_standins.unwrap(), ["stripe", "openai"]);
+    assert!(with(&[]).dev_standins.unwrap().is_empty());
+    assert!(with(&[("DEV_STANDINS", "paypal")]).problems()[0].problem.contains("paypal"));
+    let production = with(&[("ENVIRONMENT", "production"), ("DEV_STANDINS", "stripe")]);
+    assert!(production.dev_standins.is_err());
+    assert!(production.problems().iter().any(|p| p.var == "DEV_STANDINS"), "{:?}", production.problems());
+}

@@ -42,6 +42,26 @@ pub struct Layout {
     pub podscribe: bool,
     /// Credits a new account starts with (`WELCOME_CREDITS`; 0: none, and no page says so).
     pub welcome_credits: u32,
+    /// The services `make dev` stands in for locally (`DEV_STANDINS`), named for the banner
+    /// ("Stripe, OpenAI and Google"); empty: no banner (always so in production).
+    pub standins: String,
+}
+
+/// `["stripe", "openai"]` → "Stripe and OpenAI".
+fn standin_names(names: &[String]) -> String {
+    let names: Vec<&str> = names
+        .iter()
+        .map(|n| match n.as_str() {
+            "stripe" => "Stripe",
+            "openai" => "OpenAI",
+            _ => "Google sign-in",
+        })
+        .collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// Rewardful's tracking script: the public id (`data-rewardful`) and where the script lives.
@@ -66,6 +86,7 @@ impl Layout {
             rewardful: None,
             podscribe: false,
             welcome_credits: 0,
+            standins: String::new(),
         }
     }
 
@@ -74,6 +95,7 @@ impl Layout {
         self.path = path.to_string();
         self.podscribe = config.tools.podscribe_enabled;
         self.welcome_credits = config.welcome_credits();
+        self.standins = standin_names(config.dev_standins.as_deref().unwrap_or_default());
         if let Ok(company) = &config.company {
             self.company = company.name.clone();
         }

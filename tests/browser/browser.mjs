@@ -17,6 +17,8 @@ export const env = {
   adminEmail: need("GT_ADMIN_EMAIL"),
   referralToken: need("GT_REFERRAL_TOKEN"),
   results: need("GT_RESULTS_FILE"),
+  // `make dev`'s inbox (maildev's web address): sign-in links are read from it instead.
+  maildev: process.env.GT_MAILDEV_URL,
 };
 
 function need(name) {
@@ -177,9 +179,24 @@ export function screenshotsTaken() {
 /// The sign-in link the SMTP sink received for `email` (the harness's mailbox endpoint waits
 /// for it).
 export async function signInLink(email) {
+  if (env.maildev) return maildevLink(email);
   const res = await fetch(`${env.mailbox}/link?to=${encodeURIComponent(email)}`);
   assert.equal(res.status, 200, `no sign-in mail reached ${email}`);
   return (await res.text()).trim();
+}
+
+/// The link in the newest mail maildev (the inbox of `make dev`) holds for `email`, through
+/// its REST API; waits up to 15 s for one.
+async function maildevLink(email) {
+  const deadline = Date.now() + 15000;
+  while (Date.now() < deadline) {
+    const mails = await (await fetch(`${env.maildev}/api/email`)).json();
+    const mail = mails.filter((m) => (m.to || []).some((t) => (t.address || t) === email)).pop();
+    const link = mail?.text?.match(/https?:\/\/\S+/)?.[0];
+    if (link) return link;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`no sign-in mail reached ${email} in maildev`);
 }
 
 /// Signs in through the real form and the emailed link; ends on the page `next` leads to.
@@ -212,4 +229,15 @@ async function auditOnce(page, name) {
 
 export function uniqueEmail(prefix) {
   return `${prefix}.${process.pid}.${Date.now()}@example.test`;
+}
+
+/// A small WAV file (8 kHz, 8-bit mono silence) of `secs` seconds.
+export function wav(secs) {
+  const rate = 8000, data = rate * secs;
+  const b = Buffer.alloc(44 + data, 128);
+  b.write("RIFF", 0); b.writeUInt32LE(36 + data, 4); b.write("WAVEfmt ", 8);
+  b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate, 28); b.writeUInt16LE(1, 32); b.writeUInt16LE(8, 34);
+  b.write("data", 36); b.writeUInt32LE(data, 40);
+  return b;
 }

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, audit, signInByEmail, uniqueEmail } from "./browser.mjs";
+import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, audit, signInByEmail, uniqueEmail, wav } from "./browser.mjs";
 
 const results = {};
 journeysSharingOneBrowser(results);
@@ -203,17 +203,6 @@ test("the operator finds the new customer and grants credits with a reason", asy
 });
 
 // The tools, as the customer who bought a plan above uses them.
-
-/// A small WAV file (8 kHz, 8-bit mono silence) of `secs` seconds.
-function wav(secs) {
-  const rate = 8000, data = rate * secs;
-  const b = Buffer.alloc(44 + data, 128);
-  b.write("RIFF", 0); b.writeUInt32LE(36 + data, 4); b.write("WAVEfmt ", 8);
-  b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate, 28); b.writeUInt16LE(1, 32); b.writeUInt16LE(8, 34);
-  b.write("data", 36); b.writeUInt32LE(data, 40);
-  return b;
-}
 
 test("a customer generates a product description and watches it stream", async () => {
   assert.ok(results.email, "runs after the sign-up journey (the customer has credits)");

@@ -26,6 +26,7 @@ mod browser;
 mod browser_google;
 mod config;
 mod credits;
+mod dev_standins;
 mod faults;
 mod faults_database;
 mod health;
@@ -83,6 +84,7 @@ fn main() {
         browser_google::tests(),
         config::tests(),
         credits::tests(),
+        dev_standins::tests(),
         faults::tests(),
         faults_database::tests(),
         health::tests(),

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use std::sync::OnceLock;
 
 // The e2e suite's fake provider key (test-only).
-const PEM: &str = include_str!("../e2e/support/fakes/google-test-key.pem");
+const PEM: &str = include_str!("../../fakes/src/google-test-key.pem");
 const NOW: u64 = 1_800_000_000;
 const ISS: &str = "https://accounts.google.com";
 const PIECES: &[&str] =

@@ -16,8 +16,8 @@
 //! `hang` (no answer for a minute), and for audio also `400` (unreadable), `json` (no segments),
 //! `durN` (report N seconds).
 
-pub use super::multipart::multipart;
-use super::recorder::{FakeServer, Recorded};
+pub use crate::multipart::multipart;
+use crate::recorder::{FakeServer, Recorded};
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -33,6 +33,9 @@ pub const API_KEY: &str = "sk-e2e-secret-key-0123456789abcdefXYZ";
 
 #[derive(Default)]
 struct Shared {
+    /// `make dev`'s stand-in: answers written from the request (the brief, the transcript)
+    /// instead of the fixed texts the tests assert.
+    from_request: bool,
     /// Requests seen per marker (for "fail N times, then succeed").
     counts: Mutex<HashMap<String, u32>>,
     /// When the last piece of a stream was written, per marker.
@@ -61,14 +64,19 @@ fn marker(text: &str, area: &str) -> Option<Marker> {
 
 impl OpenAiFake {
     pub async fn start() -> OpenAiFake {
-        let shared = Arc::new(Shared::default());
+        OpenAiFake::start_on(0, false).await
+    }
+
+    /// On `port` (0: a free one); `from_request`: the stand-in's answers, built from the brief.
+    pub async fn start_on(port: u16, from_request: bool) -> OpenAiFake {
+        let shared = Arc::new(Shared { from_request, ..Shared::default() });
         let router = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/audio/transcriptions", post(transcribe))
             // OpenAI takes files up to 25 MB (axum's default would refuse over 2 MB).
             .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
             .with_state(shared.clone());
-        OpenAiFake { server: FakeServer::start("openai", router).await, shared }
+        OpenAiFake { server: FakeServer::start_on("openai", router, port).await, shared }
     }
 
     pub fn url(&self) -> String {
@@ -195,7 +203,13 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         tokio::time::sleep(Duration::from_secs(60)).await;
     }
     let system = messages.first().cloned().unwrap_or_default();
-    let mut content = if system.contains("show notes") { notes_answer(&system) } else { copy_answer(&all) };
+    let notes = system.contains("show notes");
+    let mut content = match (notes, shared.from_request) {
+        (true, false) => notes_answer(&system),
+        (false, false) => copy_answer(&all),
+        (true, true) => crate::openai_text::show_notes(&system, &all),
+        (false, true) => crate::openai_text::description(&system, &all),
+    };
     if m.behaviour == "long" {
         content.push_str(&"And on it goes, word after word, far past any length asked for. ".repeat(300));
     }
@@ -381,16 +395,17 @@ async fn transcribe(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
         .strip_prefix("dur")
         .and_then(|n| n.parse::<f64>().ok())
         .or_else(|| wav_secs(&file.data))
+        .or_else(|| shared.from_request.then(|| crate::openai_text::compressed_secs(file.data.len())))
         .unwrap_or(95.5);
     let mut segments = Vec::new();
     let mut start = 0.0;
     let mut k = 0;
     while start < duration {
         let end = (start + 10.0f64).min(duration);
-        let text = if k == 0 {
-            format!(" Welcome to the show, this is {name}.")
-        } else {
-            format!(" Part {k} of the conversation, about trust & <reviews>.")
+        let text = match (k, shared.from_request) {
+            (0, _) => format!(" Welcome to the show, this is {name}."),
+            (_, false) => format!(" Part {k} of the conversation, about trust & <reviews>."),
+            (_, true) => crate::openai_text::spoken_line(k),
         };
         segments.push(json!({
             "id": k, "seek": 0, "start": start, "end": end, "text": text, "tokens": [50364],
