@@ -4,5 +4,6 @@
 
 pub mod csrf;
 pub mod id_token;
+pub mod jwt_crypto;
 pub mod oauth_state;
 pub mod session;

@@ -58,12 +58,14 @@ impl Claims {
 }
 
 pub fn encode(secret: &str, claims: &Claims) -> Result<String, String> {
+    super::jwt_crypto::install();
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes()))
         .map_err(|e| e.to_string())
 }
 
 /// The claims of a valid, unexpired token; `None` for anything else (treated as signed out).
 pub fn decode(secret: &str, token: &str, now_secs: u64) -> Option<Claims> {
+    super::jwt_crypto::install();
     let mut validation = Validation::new(Algorithm::HS256);
     validation.algorithms = vec![Algorithm::HS256];
     validation.validate_exp = false;

@@ -4,6 +4,7 @@
 
 use crate::auth::id_token::{self, Expected, Identity, Rejected};
 use crate::auth::oauth_state::{self, Flow};
+use crate::clients::webcrypto::verify_rs256_signature;
 use crate::clients::google::{self as client, CodeExchange};
 use crate::config::GoogleConfig;
 use crate::ctx::Ctx;
@@ -146,13 +147,20 @@ pub async fn finish(
         now_secs: cx.now_ms / 1000,
     };
     let keys = client::keys(&discovery, cx.now_ms, false).await?;
-    let identity = match id_token::verify(&id_token, &keys, &expected) {
+    let unverified = match id_token::open(&id_token, &keys) {
         Err(Rejected::UnknownKey(_)) => {
             // Keys rotate: fetch them again once before giving up.
             let keys = client::keys(&discovery, cx.now_ms, true).await?;
-            id_token::verify(&id_token, &keys, &expected)
+            id_token::open(&id_token, &keys)
         }
         other => other,
+    };
+    let identity = match unverified {
+        Ok(u) => match verify_rs256_signature(&u.key, u.signing_input.as_bytes(), &u.signature).await {
+            Ok(verified) => u.accept(verified, &expected),
+            Err(e) => Err(Rejected::Malformed(format!("jwk: {e}"))),
+        },
+        Err(rejected) => Err(rejected),
     };
     let identity = match identity {
         Ok(identity) => identity,
