@@ -9,11 +9,10 @@ use super::stripe_form::StripeForm;
 use super::stripe_objects::{CheckoutSession, Customer, List, PortalSession, Price, Subscription};
 use crate::config::{Config, Secret};
 use crate::error::AppError;
-use futures_util::future::{select, Either};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Delay, Headers, Method, Request, RequestInit};
 
 /// The API version our parsing follows (period dates on subscription items).
 pub const API_VERSION: &str = "2025-03-31.basil";
@@ -290,24 +289,15 @@ impl Stripe {
         let mut init = RequestInit::new();
         init.with_method(method).with_headers(headers).with_body(body.map(Into::into));
         let request = Request::new_with_init(url, &init).map_err(net)?;
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let exchange = async {
-            let mut response = Fetch::Request(request).send_with_signal(&signal).await.map_err(net)?;
-            let header = |name: &str| response.headers().get(name).ok().flatten();
-            let (should_retry, request_id) = (header("stripe-should-retry"), header("request-id"));
-            let status = response.status_code();
-            let body = response.text().await.map_err(net)?;
-            Ok(Answer { status, should_retry, request_id, body })
-        };
-        let exchange = std::pin::pin!(exchange);
-        match select(exchange, Delay::from(self.timeout)).await {
-            Either::Left((answer, _)) => answer,
-            Either::Right(_) => {
-                controller.abort();
-                Err(StripeError::Network(format!("timed out after {} ms", self.timeout.as_millis())))
-            }
-        }
+        let answer = crate::fetch::fetch(request, self.timeout)
+            .await
+            .map_err(|e| StripeError::Network(e.to_string()))?;
+        Ok(Answer {
+            status: answer.status,
+            should_retry: answer.header("stripe-should-retry"),
+            request_id: answer.header("request-id"),
+            body: answer.body,
+        })
     }
 }
 

@@ -10,8 +10,9 @@
 
 use super::billing::{subscriptions_of_sql, SubscriptionRecord};
 use super::credits::{LedgerEntry, RECENT_SQL};
-use super::history::{HistoryItem, PAGE_SQL};
+use super::history::page_sql;
 use super::Db;
+use crate::domain::tool::RunSummary;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -23,7 +24,7 @@ pub struct DashboardData {
     /// The newest `shown` ledger entries, newest first.
     pub ledger: Vec<LedgerEntry>,
     /// The newest `shown` tool runs, newest first.
-    pub recent_work: Vec<HistoryItem>,
+    pub recent_work: Vec<RunSummary>,
 }
 
 /// The dashboard of `user_id`, with `shown` ledger entries and tool runs.
@@ -34,8 +35,9 @@ pub async fn load(db: &Db, user_id: i64, shown: i64) -> Result<DashboardData, Ap
                 COALESCE((SELECT balance FROM credit_balances WHERE user_id = $1), 0))::text
          UNION ALL SELECT 'subscription', row_to_json(s)::text FROM ({}) s
          UNION ALL SELECT 'ledger', row_to_json(l)::text FROM ({RECENT_SQL}) l
-         UNION ALL SELECT 'work', row_to_json(w)::text FROM ({PAGE_SQL}) w",
-        subscriptions_of_sql()
+         UNION ALL SELECT 'work', row_to_json(w)::text FROM ({}) w",
+        subscriptions_of_sql(),
+        page_sql()
     );
     let offset = 0_i64;
     let rows = db.read(&sql, &[(&user_id, Type::INT8), (&shown, Type::INT8), (&offset, Type::INT8)]).await?;
@@ -87,7 +89,7 @@ mod tests {
             ),
             row(
                 "work",
-                r#"{"kind":"agentwrite","id":"a1","title":"Tent","status":"done","created_at_ms":1000}"#,
+                r#"{"tool":"agentwrite","id":"a1","title":"Tent","status":"done","cut_short":true,"created_at_ms":1000}"#,
             ),
             row("balance", r#"{"balance":4}"#),
             row(
@@ -96,7 +98,7 @@ mod tests {
             ),
             row(
                 "work",
-                r#"{"kind":"podscribe","id":"p1","title":"ep.mp3","status":"done","created_at_ms":5000}"#,
+                r#"{"tool":"podscribe","id":"p1","title":"ep.mp3","status":"writing_notes","cut_short":false,"created_at_ms":5000}"#,
             ),
             row(
                 "subscription",
@@ -108,6 +110,8 @@ mod tests {
         assert_eq!(d.ledger.iter().map(|l| l.id).collect::<Vec<_>>(), [9, 7]);
         assert_eq!(d.ledger[1].note, None);
         assert_eq!(d.recent_work.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(), ["p1", "a1"]);
+        assert_eq!(d.recent_work[0].status_label(), "Writing show notes…");
+        assert_eq!(d.recent_work[1].status_label(), "Done (cut short)");
         assert_eq!(d.subscriptions[0].customer_id, "cus_1");
         assert_eq!(d.subscriptions[0].period_end, Some(20));
     }

@@ -22,10 +22,12 @@ pub mod email_changes;
 pub mod export;
 pub mod generations;
 pub mod history;
+pub mod notices;
 pub mod reversals;
 pub mod schema;
 pub mod sessions;
 pub mod sign_in_tokens;
+pub mod states;
 pub mod stripe_events;
 pub mod sweep;
 pub mod transcripts;
@@ -112,10 +114,10 @@ impl Db {
 
     /// Awaits one statement, counting it as a round trip.
     async fn round_trip<T>(&self, statement: impl Future<Output = T>) -> T {
-        let started = crate::ctx::now_ms();
+        let started = crate::telemetry::now_ms();
         let out = statement.await;
         self.round_trips.set(self.round_trips.get() + 1);
-        let waited = crate::ctx::now_ms().saturating_sub(started);
+        let waited = crate::telemetry::now_ms().saturating_sub(started);
         self.busy_ms.set(self.busy_ms.get() + waited);
         out
     }
@@ -133,7 +135,7 @@ impl Db {
     pub async fn read(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, AppError> {
         match self.round_trip(self.client.query_typed(sql, params)).await {
             Err(e) if is_unexpected_message(&e) => {
-                crate::ctx::log_line("warn", "", &format!("database read retried after: {e}"));
+                crate::telemetry::log_line("warn", "", &format!("database read retried after: {e}"));
                 Ok(self.round_trip(self.client.query_typed(sql, params)).await?)
             }
             answer => Ok(answer?),

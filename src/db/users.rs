@@ -2,8 +2,8 @@
 //! sign-in providers, ending all their sessions, and anonymizing a deleted account.
 
 use super::Db;
-use crate::auth::User;
 use crate::domain::EmailAddress;
+use crate::domain::User;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
@@ -133,7 +133,7 @@ pub async fn bump_session_version(db: &Db, user_id: i64) -> Result<(), AppError>
 /// Run it inside a transaction. A table added later with a user reference must be handled
 /// here: `auth_account_erasure::deletion_leaves_nothing_personal_in_any_table` finds every such
 /// table through `information_schema` and fails until it is.
-pub async fn anonymize(db: &Db, user_id: i64) -> Result<(), AppError> {
+pub async fn anonymize(db: &Db, user_id: i64) -> Result<bool, AppError> {
     let id = [(&user_id as &(dyn tokio_postgres::types::ToSql + Sync), Type::INT8)];
     db.execute("DELETE FROM email_sign_in_tokens WHERE email = (SELECT email FROM users WHERE id = $1)", &id)
         .await?;
@@ -146,6 +146,8 @@ pub async fn anonymize(db: &Db, user_id: i64) -> Result<(), AppError> {
         "DELETE FROM email_changes WHERE user_id = $1",
         "DELETE FROM generations WHERE user_id = $1",
         "DELETE FROM transcripts WHERE user_id = $1",
+        // Billing mail owed to them (and the record of what was sent): none goes out after this.
+        "DELETE FROM customer_notices WHERE user_id = $1",
         "UPDATE credit_ledger SET note = NULL WHERE user_id = $1 AND note IS NOT NULL",
         // The operator log keeps what was done and when; its free text can name the person.
         "UPDATE admin_audit SET detail = '(erased with the account)' WHERE user_id = $1",
@@ -153,12 +155,14 @@ pub async fn anonymize(db: &Db, user_id: i64) -> Result<(), AppError> {
     ] {
         db.execute(erase, &id).await?;
     }
-    db.execute(
-        "UPDATE users SET email = NULL, name = NULL, email_verified_at = NULL, suspended_reason = NULL,
-                session_version = session_version + 1, deleted_at = now(), updated_at = now()
-         WHERE id = $1 AND deleted_at IS NULL",
-        &id,
-    )
-    .await?;
-    Ok(())
+    let erased = db
+        .query_opt(
+            "UPDATE users SET email = NULL, name = NULL, email_verified_at = NULL, suspended_reason = NULL,
+                    session_version = session_version + 1, deleted_at = now(), updated_at = now()
+             WHERE id = $1 AND deleted_at IS NULL
+             RETURNING id",
+            &id,
+        )
+        .await?;
+    Ok(erased.is_some())
 }

@@ -5,13 +5,13 @@
 use super::account::{account_page, AccountForms};
 use super::input::Form;
 use super::sign_in::{coarse_origin, query};
-use crate::auth::email_change::{self, Requested, TTL_MINUTES};
 use crate::ctx::Ctx;
 use crate::db::email_changes::{ChangeState, Refused};
 use crate::domain::EmailAddress;
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::Reply;
+use crate::sign_in::email_change::{self, Requested, TTL_MINUTES};
 use crate::views::account::EmailConfirm;
 use crate::views::auth::Problem;
 use crate::views::flash::FlashKind;
@@ -96,8 +96,7 @@ pub async fn confirm_page(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
 
 /// `POST /account/email/confirm`: spends the link and changes the address, signs out every
 /// other session, and tells Stripe the new address.
-pub async fn confirm(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    let form = Form::read(req, cx).await?;
+pub async fn confirm(form: Form, cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     let sid = cx.session_id().ok_or(AppError::Unauthenticated)?;
     let changed = match email_change::confirm(cx, user, sid, form.text("token")).await? {

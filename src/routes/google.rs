@@ -1,11 +1,11 @@
 //! Signing in with Google: start (a POST from the sign-in form, CSRF-checked) and the callback.
 
 use super::input::Form;
-use crate::auth::google::{self, Failed};
 use crate::ctx::Ctx;
 use crate::domain::NextPath;
 use crate::error::AppError;
 use crate::reply::Reply;
+use crate::sign_in::google::{self, Failed};
 use crate::views::auth::Problem;
 use crate::views::render;
 use worker::Request;

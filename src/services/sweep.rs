@@ -1,7 +1,8 @@
 //! The scheduled sweep (a Cron Trigger, `[triggers] crons` in wrangler.toml): what no request
 //! may ever come back for. Runs whose Worker died are refunded even if their owner never returns
-//! (before, only their next visit to /history or their next run did it), and sign-in links,
-//! address-change links and sessions that can no longer be used are deleted.
+//! (before, only their next visit to /history or their next run did it), sign-in links,
+//! address-change links and sessions that can no longer be used are deleted, and billing mail
+//! still due is sent.
 
 use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
 use crate::clients::uploads::{Uploads, RUNS_PREFIX};
@@ -50,4 +51,7 @@ pub async fn scheduled(env: &Env, cron: &str) {
         Ok(swept) => job.log("info", &format!("sweep: {swept:?}")),
         Err(e) => job.reporter.report_now(&e).await,
     }
+    // Billing mail that could not be sent after its webhook is retried here too (on its own
+    // connection; it logs its own failures).
+    crate::services::notices::send_due(job, now_ms as u64).await;
 }

@@ -2,11 +2,13 @@
 //! deleting an account).
 
 use super::billing::LedgerView;
+use super::tools::when;
 use super::Layout;
+use crate::domain::tool::RunSummary;
 use askama::Template;
 
-/// One piece of recent work on the dashboard (a generated description, a transcript). The
-/// tools fill these from their own tables; `templates/partials/recent_work.html` shows them.
+/// One piece of recent work on the dashboard (a generated description, a transcript), from
+/// the runs of every tool; `templates/partials/recent_work.html` shows them.
 #[derive(Debug, Clone)]
 pub struct RecentWork {
     /// "AgentWrite" or "PodScribe".
@@ -18,6 +20,18 @@ pub struct RecentWork {
     pub href: String,
     /// "Done", "In progress", "Failed" …
     pub status: String,
+}
+
+impl RecentWork {
+    pub fn of(run: RunSummary) -> RecentWork {
+        RecentWork {
+            tool: run.tool.name().into(),
+            href: run.path(),
+            date: when(run.created_at_ms),
+            status: run.status_label().into(),
+            title: run.title,
+        }
+    }
 }
 
 #[derive(Template)]

@@ -1,4 +1,4 @@
-//! Email messages: the sign-in link (and, through `compose`, every other mail) as a MIME message (text and HTML alternatives), built with
+//! Email messages: the sign-in link as a MIME message (text and HTML alternatives), built with
 //! mail-builder so headers are encoded and folded correctly. Pure, so tested natively.
 
 use crate::domain::{EmailAddress, Mailbox};
@@ -75,7 +75,8 @@ pub fn sign_in_message(
     compose(from, to, SIGN_IN_SUBJECT, text, html, now_secs, message_id)
 }
 
-/// A whole automated message to `to` with a text and an HTML alternative (CRLF line ends).
+/// A whole automated message from `from` to `to` with text and HTML alternatives (headers
+/// encoded and folded by mail-builder, CRLF line ends). `message_id` is its local part.
 pub fn compose(
     from: &Mailbox,
     to: &str,

@@ -38,7 +38,7 @@ struct ChangeHtml<'a> {
 
 /// A notice without a link: a heading and paragraphs, as text and as HTML.
 #[derive(Template)]
-#[template(path = "mail/notice.txt")]
+#[template(path = "mail/email_change_notice.txt")]
 struct NoticeText<'a> {
     heading: &'a str,
     paragraphs: &'a [String],
@@ -46,7 +46,7 @@ struct NoticeText<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "mail/notice.html")]
+#[template(path = "mail/email_change_notice.html")]
 struct NoticeHtml<'a> {
     heading: &'a str,
     paragraphs: &'a [String],

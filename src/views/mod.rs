@@ -11,6 +11,7 @@ pub mod flash;
 pub mod history;
 pub mod mail;
 pub mod mail_account;
+pub mod notice_mail;
 pub mod pages;
 pub mod refer;
 pub mod tools;
@@ -42,6 +43,26 @@ pub struct Layout {
     pub podscribe: bool,
     /// Credits a new account starts with (`WELCOME_CREDITS`; 0: none, and no page says so).
     pub welcome_credits: u32,
+    /// The services `make dev` stands in for locally (`DEV_STANDINS`), named for the banner
+    /// ("Stripe, OpenAI and Google"); empty: no banner (always so in production).
+    pub standins: String,
+}
+
+/// `["stripe", "openai"]` → "Stripe and OpenAI".
+fn standin_names(names: &[String]) -> String {
+    let names: Vec<&str> = names
+        .iter()
+        .map(|n| match n.as_str() {
+            "stripe" => "Stripe",
+            "openai" => "OpenAI",
+            _ => "Google sign-in",
+        })
+        .collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// Rewardful's tracking script: the public id (`data-rewardful`) and where the script lives.
@@ -56,7 +77,7 @@ impl Layout {
         Layout {
             title: title.into(),
             nonce: nonce.to_string(),
-            build: crate::BUILD_ID,
+            build: crate::config::BUILD_ID,
             user_email: None,
             csrf: String::new(),
             is_admin: false,
@@ -66,6 +87,7 @@ impl Layout {
             rewardful: None,
             podscribe: false,
             welcome_credits: 0,
+            standins: String::new(),
         }
     }
 
@@ -74,6 +96,7 @@ impl Layout {
         self.path = path.to_string();
         self.podscribe = config.tools.podscribe_enabled;
         self.welcome_credits = config.welcome_credits();
+        self.standins = standin_names(config.dev_standins.as_deref().unwrap_or_default());
         if let Ok(company) = &config.company {
             self.company = company.name.clone();
         }

@@ -19,6 +19,7 @@ mod auth_resilience;
 mod billing_allowance;
 mod billing_checkout;
 mod billing_events;
+mod billing_notices;
 mod billing_pages;
 mod billing_refunds;
 mod billing_webhook;
@@ -26,6 +27,7 @@ mod browser;
 mod browser_google;
 mod config;
 mod credits;
+mod dev_standins;
 mod faults;
 mod faults_database;
 mod health;
@@ -48,6 +50,7 @@ mod sweep;
 mod timing;
 mod tools_agentwrite;
 mod tools_agentwrite_cut;
+mod tools_agentwrite_format;
 mod tools_failures;
 mod tools_history;
 mod tools_podscribe;
@@ -75,6 +78,7 @@ fn main() {
         billing_allowance::tests(),
         billing_checkout::tests(),
         billing_events::tests(),
+        billing_notices::tests(),
         billing_pages::tests(),
         billing_refunds::tests(),
         billing_webhook::tests(),
@@ -82,6 +86,7 @@ fn main() {
         browser_google::tests(),
         config::tests(),
         credits::tests(),
+        dev_standins::tests(),
         faults::tests(),
         faults_database::tests(),
         health::tests(),
@@ -101,6 +106,7 @@ fn main() {
         sessions_ended::tests(),
         tools_agentwrite::tests(),
         tools_agentwrite_cut::tests(),
+        tools_agentwrite_format::tests(),
         tools_failures::tests(),
         tools_history::tests(),
         tools_podscribe::tests(),

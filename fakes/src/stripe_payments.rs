@@ -3,8 +3,8 @@
 //! charge nor the payment intent names the invoice any more), refunds, disputes, plan changes
 //! with their proration invoice, and discounts.
 
-use super::stripe::{now, StripeFake};
-use super::stripe_server::{event, State};
+use crate::stripe::{now, StripeFake};
+use crate::stripe_server::{event, State};
 use serde_json::{json, Value};
 
 /// A successful payment of `amount` by `customer` through payment intent `pi`: its charge.
@@ -121,40 +121,64 @@ impl StripeFake {
     /// `price` and a paid proration invoice (`subscription_update`) credits the unused time on
     /// the old price and charges the rest of the period on the new one (half a period each).
     pub fn change_plan(&self, subscription_id: &str, price: &str) -> Value {
-        let mut st = self.state.lock().unwrap();
-        let new_price = st.prices.get(price).cloned().expect("price exists");
-        let invoice_id = st.id("in");
-        let sub = st.subscriptions.get_mut(subscription_id).expect("subscription exists");
-        let item = &mut sub["items"]["data"][0];
-        let old_price = item["price"].clone();
-        let period = json!({ "start": now(), "end": item["current_period_end"] });
-        item["price"] = new_price.clone();
-        sub["latest_invoice"] = json!(invoice_id);
-        let sub = sub.clone();
-        let half = |p: &Value| p["unit_amount"].as_i64().unwrap() / 2;
-        let (credit, charge) = (-half(&old_price), half(&new_price));
-        let total = (credit + charge).max(0);
-        let line = |n: u32, amount: i64, price: &Value| {
-            json!({ "id": format!("il_{invoice_id}_{n}"), "object": "line_item", "amount": amount,
-                "currency": price["currency"], "period": period,
-                "pricing": { "type": "price_details", "price_details": { "price": price["id"] } },
-                "parent": { "type": "subscription_item_details",
-                    "subscription_item_details": { "proration": true, "subscription": subscription_id } } })
-        };
-        let invoice = json!({
-            "id": invoice_id, "object": "invoice", "customer": sub["customer"],
-            "billing_reason": "subscription_update", "status": "paid", "attempted": true,
-            "amount_due": total, "amount_paid": total, "currency": new_price["currency"],
-            "period_start": now(), "period_end": now(),
-            "parent": { "type": "subscription_details", "quote_details": null,
-                "subscription_details": { "subscription": subscription_id, "metadata": sub["metadata"] } },
-            "lines": { "object": "list", "data": [ line(0, credit, &old_price), line(1, charge, &new_price) ] },
-            "livemode": false, "created": now(),
-        });
-        st.invoices.insert(invoice_id, invoice.clone());
-        if total > 0 {
-            pay_invoice(&mut st, &invoice);
-        }
-        event(&mut st, "invoice.payment_succeeded", invoice)
+        change_plan(&mut self.state.lock().unwrap(), subscription_id, price)
     }
+}
+
+/// `StripeFake::change_plan` on the state (the portal's "Switch plan" does the same).
+pub fn change_plan(st: &mut State, subscription_id: &str, price: &str) -> Value {
+    let new_price = st.prices.get(price).cloned().expect("price exists");
+    let invoice_id = st.id("in");
+    let sub = st.subscriptions.get_mut(subscription_id).expect("subscription exists");
+    let item = &mut sub["items"]["data"][0];
+    let old_price = item["price"].clone();
+    let period = json!({ "start": now(), "end": item["current_period_end"] });
+    item["price"] = new_price.clone();
+    sub["latest_invoice"] = json!(invoice_id);
+    let sub = sub.clone();
+    let half = |p: &Value| p["unit_amount"].as_i64().unwrap() / 2;
+    let (credit, charge) = (-half(&old_price), half(&new_price));
+    let total = (credit + charge).max(0);
+    let line = |n: u32, amount: i64, price: &Value| {
+        json!({ "id": format!("il_{invoice_id}_{n}"), "object": "line_item", "amount": amount,
+            "currency": price["currency"], "period": period,
+            "pricing": { "type": "price_details", "price_details": { "price": price["id"] } },
+            "parent": { "type": "subscription_item_details",
+                "subscription_item_details": { "proration": true, "subscription": subscription_id } } })
+    };
+    let invoice = json!({
+        "id": invoice_id, "object": "invoice", "customer": sub["customer"],
+        "billing_reason": "subscription_update", "status": "paid", "attempted": true,
+        "amount_due": total, "amount_paid": total, "currency": new_price["currency"],
+        "period_start": now(), "period_end": now(),
+        "parent": { "type": "subscription_details", "quote_details": null,
+            "subscription_details": { "subscription": subscription_id, "metadata": sub["metadata"] } },
+        "lines": { "object": "list", "data": [ line(0, credit, &old_price), line(1, charge, &new_price) ] },
+        "livemode": false, "created": now(),
+    });
+    st.invoices.insert(invoice_id, invoice.clone());
+    if total > 0 {
+        pay_invoice(st, &invoice);
+    }
+    event(st, "invoice.payment_succeeded", invoice)
+}
+
+/// A delayed payment arrives (or fails): the async event, undelivered.
+pub fn settle(st: &mut State, id: &str, succeeded: bool) -> Value {
+    let session = st.sessions.get_mut(id).expect("session exists");
+    if succeeded {
+        session["payment_status"] = json!("paid");
+    }
+    let session = session.clone();
+    if succeeded {
+        let pi = session["payment_intent"].as_str().unwrap().to_string();
+        let amount = session["amount_total"].as_i64().unwrap();
+        pay(st, &pi, &session["customer"], amount, &session["currency"]);
+    }
+    let kind = if succeeded {
+        "checkout.session.async_payment_succeeded"
+    } else {
+        "checkout.session.async_payment_failed"
+    };
+    event(st, kind, session)
 }

@@ -4,10 +4,9 @@
 //! When the mail cannot be sent, the token is deleted: nothing usable is left behind.
 
 use super::outbox::Outbox;
-use crate::auth::User;
 use crate::ctx::Ctx;
 use crate::db::sign_in_tokens::{self, LinkState};
-use crate::domain::{EmailAddress, NextPath};
+use crate::domain::{EmailAddress, Mailbox, NextPath, User};
 use crate::error::AppError;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -42,13 +41,28 @@ pub fn well_formed(token: &str) -> bool {
     token.len() == TOKEN_CHARS && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Creates a token for `email` and mails the link. The caller has checked the abuse limits.
-/// The answer is the same whether or not the address has an account.
+/// What the sign-in mail must say, for the view that writes it (`views::mail`).
+pub struct Letter<'a> {
+    pub from: &'a Mailbox,
+    pub to: &'a EmailAddress,
+    pub link: &'a str,
+    pub minutes: u32,
+    /// When the link expires, e.g. `14:05 UTC`.
+    pub expires_at: &'a str,
+    /// Our site, e.g. `ghosttools.app`.
+    pub site: &'a str,
+    pub now_secs: u64,
+    pub message_id: &'a str,
+}
+
+/// Creates a token for `email` and mails the link, in the message `write` makes of the letter.
+/// The caller has checked the abuse limits. The answer is the same whether or not the address
+/// has an account.
 pub async fn request(
     cx: &Ctx,
     email: &EmailAddress,
     next: &NextPath,
-    origin: &str,
+    write: impl FnOnce(&Letter) -> Result<String, String>,
 ) -> Result<Requested, AppError> {
     let ttl = *cx.config.email_link_ttl_minutes.as_ref().map_err(|p| AppError::from(p.clone()))?;
     let outbox = Outbox::of(cx)?;
@@ -60,17 +74,18 @@ pub async fn request(
 
     let link = site.join(&format!("/signin/confirm?token={token}"));
     let expires_at = clock_time(cx.now_ms + u64::from(ttl) * 60_000);
-    let mail = crate::views::mail::SignInMail {
+    let message_id = Outbox::message_id();
+    let message = write(&Letter {
+        from: &outbox.from,
         to: email,
         link: &link,
         minutes: ttl,
         expires_at: &expires_at,
-        origin,
         site: &outbox.site_host,
-    };
-    let message =
-        crate::views::mail::sign_in_message(&outbox.from, &mail, cx.now_ms / 1000, &Outbox::message_id())
-            .map_err(|e| AppError::internal(format!("sign-in mail: {e}")))?;
+        now_secs: cx.now_ms / 1000,
+        message_id: &message_id,
+    })
+    .map_err(|e| AppError::internal(format!("sign-in mail: {e}")))?;
     match outbox.send(email, &message).await {
         Ok(()) => Ok(Requested::Sent),
         Err(e) => {

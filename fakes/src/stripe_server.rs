@@ -1,13 +1,13 @@
 //! The fake Stripe's server side: its state, the REST API (`/v1/...`), and the hosted checkout
 //! and portal pages. Tests use it through `StripeFake` (stripe.rs).
 
-use super::stripe::{now, Fault, MONTH, SECRET_KEY, WEBHOOK_SECRET};
-use super::stripe_payments::{list_invoice_payments, pay, pay_invoice};
-use super::stripe_wire::{error, parse_form, signature_header};
+use crate::stripe::{now, Fault, MONTH, SECRET_KEY};
+use crate::stripe_payments::{list_invoice_payments, pay, pay_invoice};
+use crate::stripe_wire::{error, parse_form};
 use axum::body::Bytes;
 use axum::extract::State as AxState;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,9 +36,23 @@ pub struct State {
     /// Idempotency key → (method + path + body, status, response).
     pub idempotency: HashMap<String, (String, u16, Value)>,
     pub faults: Vec<Fault>,
+    /// `make dev`'s stand-in: customers it has forgotten (it keeps no state across restarts)
+    /// are made again when named, delayed payments clear by themselves, and deliveries are
+    /// logged the way `stripe listen` logs them.
+    pub standin: bool,
 }
 
 impl State {
+    /// Whether `id` is a customer (the stand-in makes a forgotten one again).
+    pub fn knows_customer(&mut self, id: &str) -> bool {
+        if self.standin && id.starts_with("cus_") && !self.customers.contains_key(id) {
+            let customer = json!({ "id": id, "object": "customer", "email": null, "metadata": {},
+                "created": now(), "livemode": false });
+            self.customers.insert(id.to_string(), customer);
+        }
+        self.customers.contains_key(id)
+    }
+
     pub fn id(&mut self, prefix: &str) -> String {
         self.next += 1;
         format!("{prefix}_e2e{}x{}", std::process::id(), self.next)
@@ -165,7 +179,7 @@ pub async fn handle(
 ) -> Response {
     let path = uri.path().to_string();
     if !path.starts_with("/v1/") {
-        return hosted(state, method, &path, body).await;
+        return crate::stripe_pages::hosted(state, method, &path, body).await;
     }
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {SECRET_KEY}")) {
         let msg = "Invalid API Key provided (fake).";
@@ -303,7 +317,7 @@ fn api(st: &mut State, method: &Method, path: &str, form: &Value) -> (u16, Value
             let Some(customer) = form.get("customer").and_then(Value::as_str) else {
                 return missing("customer", "customer");
             };
-            if !st.customers.contains_key(customer) {
+            if !st.knows_customer(customer) {
                 return not_found("customer", customer);
             }
             let id = st.id("bps");
@@ -362,7 +376,7 @@ fn create_session(st: &mut State, form: &Value) -> (u16, Value) {
     }
     let customer = form.get("customer").and_then(Value::as_str);
     if let Some(c) = customer {
-        if !st.customers.contains_key(c) {
+        if !st.knows_customer(c) {
             let msg = format!("No such customer: '{c}'");
             return (400, error("invalid_request_error", Some("resource_missing"), &msg, Some("customer")));
         }
@@ -381,65 +395,4 @@ fn create_session(st: &mut State, form: &Value) -> (u16, Value) {
     st.session_price.insert(id.clone(), (price_id.to_string(), sub_metadata));
     st.sessions.insert(id, session.clone());
     (200, session)
-}
-
-/// The hosted pages a browser sees: checkout (pay, or pay later) and the portal.
-async fn hosted(state: Shared, method: Method, path: &str, body: Bytes) -> Response {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (method.as_str(), parts.as_slice()) {
-        ("GET", ["checkout", id]) => {
-            let st = state.lock().unwrap();
-            let Some(session) = st.sessions.get(*id) else {
-                return (StatusCode::NOT_FOUND, "no such session").into_response();
-            };
-            let cancel = session["cancel_url"].as_str().unwrap_or("/");
-            Html(format!(
-                "<!doctype html><link rel=\"icon\" href=\"data:,\"><title>Fake Stripe Checkout</title><h1>Pay {} {}</h1>\
-                 <form method=\"post\" action=\"/checkout/{id}/pay\"><button name=\"method\" value=\"card\">Pay</button>\
-                 <button name=\"method\" value=\"delayed\">Pay by bank transfer</button></form>\
-                 <a href=\"{cancel}\">Cancel</a>",
-                session["amount_total"], session["currency"].as_str().unwrap_or("")
-            ))
-            .into_response()
-        }
-        ("POST", ["checkout", id, "pay"]) => {
-            let paid = parse_form(&body)["method"] != "delayed";
-            let (events, success_url, url, http) = {
-                let mut st = state.lock().unwrap();
-                let events = match complete(&mut st, id, paid) {
-                    Ok(e) => e,
-                    Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
-                };
-                let success = st.sessions[*id]["success_url"]
-                    .as_str()
-                    .unwrap_or("/")
-                    .replace("{CHECKOUT_SESSION_ID}", id);
-                (events, success, st.webhook_url.clone(), reqwest::Client::new())
-            };
-            // Stripe delivers after the redirect, in the background, one event after another.
-            if let Some(url) = url {
-                tokio::spawn(async move {
-                    for e in events {
-                        let body = serde_json::to_vec(&e).unwrap();
-                        let sig = signature_header(&body, now() as u64, &[WEBHOOK_SECRET]);
-                        post_event(&http, &url, body, Some(sig)).await;
-                    }
-                });
-            }
-            Redirect::to(&success_url).into_response()
-        }
-        ("GET", ["portal", id]) => {
-            let st = state.lock().unwrap();
-            let Some(session) = st.portal_sessions.get(*id) else {
-                return (StatusCode::NOT_FOUND, "no such portal session").into_response();
-            };
-            let back = session["return_url"].as_str().unwrap_or("/");
-            Html(format!(
-                "<!doctype html><link rel=\"icon\" href=\"data:,\"><title>Fake billing portal</title><h1>Billing portal for {}</h1><a href=\"{back}\">Return</a>",
-                session["customer"].as_str().unwrap_or("")
-            ))
-            .into_response()
-        }
-        _ => (StatusCode::NOT_FOUND, "not found").into_response(),
-    }
 }

@@ -8,10 +8,9 @@
 
 use super::email_link::{clock_time, hash, new_token, well_formed};
 use super::outbox::Outbox;
-use super::User;
 use crate::ctx::Ctx;
 use crate::db::email_changes::{self, ChangeState, Changed, Refused};
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, User};
 use crate::error::AppError;
 use crate::views::mail_account::{self as mails, ChangeMail};
 
