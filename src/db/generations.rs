@@ -123,14 +123,11 @@ pub async fn abandon_stale(
 ) -> Result<Vec<(i64, String, i32)>, AppError> {
     let rows = db
         .query(
-            "UPDATE generations SET status = 'failed', error = 'abandoned', finished_at = now()
-             WHERE id IN (
-                 SELECT id FROM generations
-                 WHERE ($1::int8 IS NULL OR user_id = $1) AND status = 'running'
-                   AND created_at < now() - $2::int8 * interval '1 second'
-                 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
-             )
-             RETURNING user_id, id, credits",
+            &format!(
+                "UPDATE generations SET status = 'failed', error = 'abandoned', finished_at = now()
+                 WHERE {} RETURNING user_id, id, credits",
+                super::stale_runs("generations", "running")
+            ),
             &[(&user_id, Type::INT8), (&secs, Type::INT8), (&limit, Type::INT8)],
         )
         .await?;

@@ -50,6 +50,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A typed parameter: the value and its Postgres type (no prepare round trip needed).
 pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
+/// `id IN (…)`: at most `$3` runs of `table` in `status` older than `$2` seconds, oldest first,
+/// of user `$1` (or anyone's when `$1` is NULL), locked and skipping rows another sweep holds.
+/// The stale-run sweeps of every tool select with it.
+pub(crate) fn stale_runs(table: &str, status: &str) -> String {
+    format!(
+        "id IN (
+             SELECT id FROM {table}
+             WHERE ($1::int8 IS NULL OR user_id = $1) AND status = '{status}'
+               AND created_at < now() - $2::int8 * interval '1 second'
+             ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
+         )"
+    )
+}
+
 pub struct Db {
     client: Client,
     closed: futures_channel::oneshot::Receiver<()>,

@@ -199,26 +199,20 @@ pub async fn abandon_stale(
 ) -> Result<Vec<(i64, String, i32)>, AppError> {
     let params: [super::Param; 3] = [(&user_id, Type::INT8), (&secs, Type::INT8), (&limit, Type::INT8)];
     db.execute(
-        "UPDATE transcripts SET status = 'done', notes_error = 'abandoned', finished_at = now()
-         WHERE id IN (
-             SELECT id FROM transcripts
-             WHERE ($1::int8 IS NULL OR user_id = $1) AND status = 'writing_notes'
-               AND created_at < now() - $2::int8 * interval '1 second'
-             ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
-         )",
+        &format!(
+            "UPDATE transcripts SET status = 'done', notes_error = 'abandoned', finished_at = now() WHERE {}",
+            super::stale_runs("transcripts", "writing_notes")
+        ),
         &params,
     )
     .await?;
     let rows = db
         .query(
-            "UPDATE transcripts SET status = 'failed', error = 'abandoned', finished_at = now()
-             WHERE id IN (
-                 SELECT id FROM transcripts
-                 WHERE ($1::int8 IS NULL OR user_id = $1) AND status = 'transcribing'
-                   AND created_at < now() - $2::int8 * interval '1 second'
-                 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
-             )
-             RETURNING user_id, id, credits",
+            &format!(
+                "UPDATE transcripts SET status = 'failed', error = 'abandoned', finished_at = now()
+                 WHERE {} RETURNING user_id, id, credits",
+                super::stale_runs("transcripts", "transcribing")
+            ),
             &params,
         )
         .await?;
