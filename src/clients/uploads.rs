@@ -5,6 +5,7 @@
 //! production R2 requires of what it stores (a bare stream is refused there).
 
 use crate::error::AppError;
+use std::ops::Range;
 use worker::js_sys::{Array, Function, Promise, Reflect};
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
@@ -60,6 +61,35 @@ impl Uploads {
         }
         let blob = Self::call(&object, "blob", &[]).await?;
         blob.dyn_into::<Blob>().map(Some).map_err(|e| failed("blob", e))
+    }
+
+    /// The stored episode's size in bytes, or None when there is none.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, AppError> {
+        let object = Self::call(&self.bucket, "head", &[key.into()]).await?;
+        if object.is_null() || object.is_undefined() {
+            return Ok(None);
+        }
+        let size = Reflect::get(&object, &"size".into()).map_err(|e| failed("head", e))?;
+        Ok(size.as_f64().map(|s| s as u64))
+    }
+
+    /// The bytes `range` of the stored episode as a Blob (read by the runtime, outside
+    /// WebAssembly): a chunk of an episode too large to read whole.
+    pub async fn range(&self, key: &str, range: Range<u64>) -> Result<Blob, AppError> {
+        let wanted = worker::js_sys::Object::new();
+        let set = |o: &worker::js_sys::Object, k: &str, v: JsValue| {
+            Reflect::set(o, &k.into(), &v).map(|_| ()).map_err(|e| failed("get", e))
+        };
+        set(&wanted, "offset", (range.start as f64).into())?;
+        set(&wanted, "length", ((range.end - range.start) as f64).into())?;
+        let options = worker::js_sys::Object::new();
+        set(&options, "range", wanted.into())?;
+        let object = Self::call(&self.bucket, "get", &[key.into(), options.into()]).await?;
+        if object.is_null() || object.is_undefined() {
+            return Err(failed("get", "the episode is gone".into()));
+        }
+        let blob = Self::call(&object, "blob", &[]).await?;
+        blob.dyn_into::<Blob>().map_err(|e| failed("blob", e))
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), AppError> {

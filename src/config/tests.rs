@@ -239,6 +239,18 @@ fn tools_default_to_small_models_and_podscribe_off() {
 }
 
 #[test]
+fn episodes_are_sent_in_chunks_of_24_mb_unless_told_otherwise() {
+    assert_eq!(config(GOOD).tools.transcribe_chunk_bytes, 24 * 1024 * 1024);
+    let chunked = |v: &'static str| config(&[GOOD, &[("TRANSCRIBE_CHUNK_BYTES", v)]].concat());
+    assert_eq!(chunked("200000").tools.transcribe_chunk_bytes, 200_000);
+    for bad in ["1000", "30000000", "lots"] {
+        let c = chunked(bad);
+        assert_eq!(c.tools.transcribe_chunk_bytes, 24 * 1024 * 1024, "{bad}");
+        assert_eq!(c.problems()[0].var, "TRANSCRIBE_CHUNK_BYTES");
+    }
+}
+
+#[test]
 fn the_company_and_contact_default_sensibly_and_are_checked() {
     let c = config(GOOD).company.unwrap();
     assert_eq!((c.name.as_str(), c.contact_email.as_str()), ("GhostTools", "support@ghosttools.test"));

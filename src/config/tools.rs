@@ -2,6 +2,8 @@
 //! welcome credits a new account may try them with.
 
 use super::{invalid, missing, ConfigProblem, Read, Secret, Setting};
+use crate::domain::audio::MAX_BYTES;
+use crate::domain::audio_split::DEFAULT_CHUNK_BYTES;
 
 /// Enough for one product description (1 credit) and four started minutes of audio.
 pub const DEFAULT_WELCOME_CREDITS: u32 = 5;
@@ -28,7 +30,14 @@ pub struct ToolsConfig {
     /// How long after a transcript is done its owner is mailed, unless they have seen it
     /// (`READY_MAIL_DELAY_SECS`).
     pub ready_mail_delay_secs: u64,
+    /// The most one transcription request carries; larger MP3 and WAV episodes are cut into
+    /// chunks of at most this (`TRANSCRIBE_CHUNK_BYTES`).
+    pub transcribe_chunk_bytes: u64,
 }
+
+/// `TRANSCRIBE_CHUNK_BYTES` may be this small (tests cut episodes of a few hundred KB) and at
+/// most the upload limit.
+const MIN_CHUNK_BYTES: u64 = 64 * 1024;
 
 pub fn openai(read: Read) -> Setting<OpenAiConfig> {
     match read(&["OPENAI_API_KEY"]) {
@@ -52,6 +61,19 @@ pub fn tools(read: Read) -> (ToolsConfig, Option<ConfigProblem>) {
     let timeout_secs = secs("OPENAI_TIMEOUT_SECS", 60);
     let transcribe_timeout_secs = secs("OPENAI_TRANSCRIBE_TIMEOUT_SECS", 600);
     let ready_mail_delay_secs = secs("READY_MAIL_DELAY_SECS", 120);
+    let transcribe_chunk_bytes = match read(&["TRANSCRIBE_CHUNK_BYTES"]) {
+        None => DEFAULT_CHUNK_BYTES,
+        Some((_, v)) => match v.parse::<u64>() {
+            Ok(n) if (MIN_CHUNK_BYTES..=MAX_BYTES).contains(&n) => n,
+            _ => {
+                problem = Some(invalid(
+                    "TRANSCRIBE_CHUNK_BYTES",
+                    "must be a number of bytes from 65536 to 26214400 (25 MB)",
+                ));
+                DEFAULT_CHUNK_BYTES
+            }
+        },
+    };
     let tools = ToolsConfig {
         chat_model: read(&["OPENAI_MODEL"]).map(|(_, v)| v).unwrap_or_else(|| "gpt-4o-mini".into()),
         transcribe_model: read(&["OPENAI_TRANSCRIBE_MODEL"])
@@ -61,6 +83,7 @@ pub fn tools(read: Read) -> (ToolsConfig, Option<ConfigProblem>) {
         timeout_secs,
         transcribe_timeout_secs,
         ready_mail_delay_secs,
+        transcribe_chunk_bytes,
     };
     (tools, problem)
 }

@@ -23,6 +23,11 @@ pub enum UploadError {
     TooLarge,
     UnsupportedExtension,
     NotAudio,
+    /// Larger than one transcription request carries, in a format that cannot be cut.
+    Unsplittable {
+        kind: AudioKind,
+        limit: u64,
+    },
 }
 
 impl UploadError {
@@ -35,6 +40,11 @@ impl UploadError {
                 EXTENSIONS.join(", ")
             ),
             UploadError::NotAudio => "That file isn't audio we can read: its contents don't match an mp3, m4a, mp4, wav, webm, ogg or flac file, whatever its name says.".into(),
+            UploadError::Unsplittable { kind, limit } => format!(
+                "That {ext} file is larger than {} MB, the most we can transcribe in one piece, and {ext} files can't be cut into pieces without re-encoding them. Please convert it to mp3 (or wav), or upload a shorter episode.",
+                (*limit as f64 / (1024.0 * 1024.0) * 10.0).floor() / 10.0,
+                ext = kind.extensions()[0],
+            ),
         }
     }
 }
@@ -135,6 +145,15 @@ impl AudioUpload {
                 _ => return Ok(judged),
             }
         }
+    }
+
+    /// Refuses a file larger than one transcription request carries (`chunk_bytes`) unless its
+    /// format can be cut into chunks (`audio_split`).
+    pub fn check_splittable(&self, chunk_bytes: u64) -> Result<(), UploadError> {
+        if self.size > chunk_bytes && !super::audio_split::splittable(self.kind) {
+            return Err(UploadError::Unsplittable { kind: self.kind, limit: chunk_bytes });
+        }
+        Ok(())
     }
 
     /// The most audio the file can hold: its size at its format's lowest plausible bit rate.

@@ -8,6 +8,7 @@
 
 use super::audio_kind::AudioKind;
 use super::excerpt::Excerpt;
+use super::mp3_frame::{header as mp3_header, Mp3Frame};
 use std::ops::Range;
 
 const MAX_PLAUSIBLE_SECS: f64 = 24.0 * 3600.0;
@@ -70,54 +71,6 @@ fn flac(e: &Excerpt) -> Option<f64> {
     let rate = (u32::from(d[10]) << 12) | (u32::from(d[11]) << 4) | (u32::from(d[12]) >> 4);
     let samples = (u64::from(d[13] & 0x0F) << 32) | u64::from(u32::from_be_bytes(d[14..18].try_into().ok()?));
     (rate > 0 && samples > 0).then(|| samples as f64 / f64::from(rate))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mp3Frame {
-    pub at: usize,
-    mpeg1: bool,
-    mono: bool,
-    bitrate_kbps: u32,
-    sample_rate: u32,
-    samples_per_frame: u32,
-}
-
-/// The MPEG audio frame header in `h` (its first 4 bytes), found at `at` in the file.
-fn mp3_header(h: &[u8], at: usize) -> Option<Mp3Frame> {
-    let h = h.get(..4)?;
-    if h[0] != 0xFF || h[1] & 0xE0 != 0xE0 {
-        return None;
-    }
-    let version = (h[1] >> 3) & 3; // 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5, 1: reserved
-    let layer_bits = (h[1] >> 1) & 3; // 1: Layer III, 2: II, 3: I, 0: reserved (ADTS uses 0)
-    let (br, sr) = ((h[2] >> 4) as usize, ((h[2] >> 2) & 3) as usize);
-    if version == 1 || layer_bits == 0 || br == 0 || br == 15 || sr == 3 {
-        return None;
-    }
-    let layer = 4 - layer_bits as usize; // 1, 2 or 3
-    let mpeg1 = version == 3;
-    const V1: [[u32; 15]; 3] = [
-        [0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
-        [0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
-        [0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
-    ];
-    const V2: [[u32; 15]; 2] = [
-        [0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
-        [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
-    ];
-    let bitrate_kbps = if mpeg1 { V1[layer - 1][br] } else { V2[usize::from(layer != 1)][br] };
-    let base = [44_100, 48_000, 32_000][sr];
-    let sample_rate = match version {
-        3 => base,
-        2 => base / 2,
-        _ => base / 4,
-    };
-    let samples_per_frame = match (layer, mpeg1) {
-        (1, _) => 384,
-        (3, false) => 576,
-        _ => 1152,
-    };
-    Some(Mp3Frame { at, mpeg1, mono: h[3] >> 6 == 3, bitrate_kbps, sample_rate, samples_per_frame })
 }
 
 /// The first MPEG audio frame: at the start, or after an ID3v2 tag (and a little padding).

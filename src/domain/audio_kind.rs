@@ -23,6 +23,13 @@ impl AudioKind {
         }
     }
 
+    /// The kind `media_type()` names.
+    pub fn of_media_type(media_type: &str) -> Option<AudioKind> {
+        [AudioKind::Mp3, AudioKind::Mp4, AudioKind::Wav, AudioKind::Webm, AudioKind::Ogg, AudioKind::Flac]
+            .into_iter()
+            .find(|k| k.media_type() == media_type)
+    }
+
     /// Bytes a second at the lowest bit rate an episode in this format plausibly has: its size
     /// over this is the most audio the file can hold, whatever its header says. PCM at 8 kHz,
     /// 8-bit mono (telephone quality) for WAV; 32 kbit/s for MP3 (MPEG-1 Layer III's lowest),

@@ -6,6 +6,7 @@ pub mod billing;
 pub mod notices;
 pub mod operator;
 pub mod podscribe;
+pub mod podscribe_chunks;
 pub mod referrals;
 pub mod run_queue;
 pub mod runs;

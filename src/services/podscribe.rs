@@ -12,6 +12,7 @@
 //!   notes follow the transcript; their failure keeps the transcript (and the charge) and can be
 //!   retried at no cost.
 
+use super::podscribe_chunks::Audio;
 use super::runs::{failure_message, new_id, sweep_abandoned, JobEnv};
 use crate::clients::openai::{Failure, OpenAi, Transcription};
 use crate::db::credits::{self, Reason};
@@ -25,7 +26,6 @@ use crate::domain::transcript::{self, tidy, Segment};
 use crate::error::AppError;
 use futures_channel::mpsc::UnboundedSender;
 use serde_json::json;
-use worker::web_sys::Blob;
 
 /// Room for a summary, key points and chapters.
 const NOTES_MAX_TOKENS: u32 = 900;
@@ -140,10 +140,16 @@ fn transient(failure: &Failure) -> bool {
     matches!(failure, Failure::Busy(_) | Failure::TimedOut | Failure::Interrupted(_))
 }
 
-/// One attempt at a run: transcribes `audio`, settles exactly once, writes show notes. A
+/// One attempt at a run: transcribes `audio` (whole, or in chunks), settles exactly once, writes show notes. A
 /// transient failure leaves the run `transcribing` (with its code noted) for the queue to retry;
 /// any other outcome ends in the database.
-pub async fn run(job: &JobEnv, started: &Run, upload_name: &str, media_type: &str, audio: &Blob) -> Ending {
+pub async fn run(
+    job: &JobEnv,
+    started: &Run,
+    upload_name: &str,
+    media_type: &str,
+    audio: &Audio<'_>,
+) -> Ending {
     let Run { id, user_id, reserved } = started;
     let openai = match OpenAi::new(&job.config, job.request_id()) {
         Ok(o) => o,
@@ -153,7 +159,7 @@ pub async fn run(job: &JobEnv, started: &Run, upload_name: &str, media_type: &st
         }
     };
     let model = job.config.tools.transcribe_model.clone();
-    let transcription = match openai.transcribe(&model, upload_name, media_type, audio).await {
+    let transcription = match audio.transcribe(job, &openai, &model, upload_name, media_type).await {
         Ok(t) if !t.text.is_empty() => t,
         Ok(_) => {
             fail(job, id, Failure::Unreadable("empty transcription".into())).await;

@@ -7,6 +7,7 @@
 
 use super::notices;
 use super::podscribe::{self, Ending, Run};
+use super::podscribe_chunks::Audio;
 use super::runs::JobEnv;
 use crate::clients::uploads::{self, Uploads};
 use crate::db::transcripts;
@@ -106,8 +107,21 @@ async fn attempt(job: &JobEnv, id: &ItemId, message: &RunMessage) -> Ending {
             return Ending::Retry;
         }
     };
-    let episode = match Uploads::of(&job.env) {
-        Ok(store) => store.get(&uploads::key(id.as_str())).await,
+    let run = Run { id: id.clone(), user_id, reserved };
+    let store = match Uploads::of(&job.env) {
+        Ok(store) => store,
+        Err(e) => {
+            job.reporter.report_now(&e).await;
+            return Ending::Retry;
+        }
+    };
+    let key = uploads::key(id.as_str());
+    let limit = job.config.tools.transcribe_chunk_bytes;
+    // Small enough for one request: read whole (as a Blob); else read in ranges, in chunks.
+    let episode = match store.size(&key).await {
+        Ok(Some(size)) if size > limit => Ok(Some(Audio::Stored { store: &store, key, size, limit })),
+        Ok(Some(_)) => store.get(&key).await.map(|blob| blob.map(Audio::Whole)),
+        Ok(None) => Ok(None),
         Err(e) => Err(e),
     };
     let audio = match episode {
@@ -122,7 +136,6 @@ async fn attempt(job: &JobEnv, id: &ItemId, message: &RunMessage) -> Ending {
             return Ending::Retry;
         }
     };
-    let run = Run { id: id.clone(), user_id, reserved };
     let ending = podscribe::run(job, &run, &message.upload_name, &message.media_type, &audio).await;
     if ending == Ending::Finished {
         forget_episode(job, id).await;

@@ -54,6 +54,7 @@ mod tools_agentwrite_format;
 mod tools_failures;
 mod tools_history;
 mod tools_podscribe;
+mod tools_podscribe_chunks;
 mod tools_podscribe_pricing;
 mod tools_uploads;
 mod welcome;
@@ -110,6 +111,7 @@ fn main() {
         tools_failures::tests(),
         tools_history::tests(),
         tools_podscribe::tests(),
+        tools_podscribe_chunks::tests(),
         tools_podscribe_pricing::tests(),
         site::tests(),
         sweep::tests(),
@@ -129,6 +131,7 @@ fn main() {
         rate_limit::shutdown();
         welcome::shutdown();
         runs_queue::shutdown();
+        tools_podscribe_chunks::shutdown();
         support::stop_shared();
     }
     conclusion.exit();

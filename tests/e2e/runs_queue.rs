@@ -52,7 +52,7 @@ pub fn shutdown() {
     }
 }
 
-fn id_from_location(res: &reqwest::Response) -> String {
+pub fn id_from_location(res: &reqwest::Response) -> String {
     let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_string()).unwrap_or_default();
     location
         .strip_prefix("/tools/podscribe/")
@@ -61,13 +61,13 @@ fn id_from_location(res: &reqwest::Response) -> String {
 }
 
 /// Episodes R2 holds on this stack's Worker (miniflare keeps one blob file per object).
-fn episodes_in_r2(s: &Stack) -> usize {
+pub fn episodes_in_r2(s: &Stack) -> usize {
     let blobs = s.worker.state_dir().join("v3/r2/ghosttools-uploads/blobs");
     std::fs::read_dir(blobs).map(|d| d.count()).unwrap_or(0)
 }
 
 /// Waits until every run on this stack has ended and R2 is empty again.
-async fn r2_is_emptied(s: &Stack) {
+pub async fn r2_is_emptied(s: &Stack) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while episodes_in_r2(s) > 0 {
         assert!(Instant::now() < deadline, "R2 still holds {} episodes", episodes_in_r2(s));
@@ -75,7 +75,7 @@ async fn r2_is_emptied(s: &Stack) {
     }
 }
 
-async fn status_of(s: &Stack, id: &str) -> (String, Option<String>) {
+pub async fn status_of(s: &Stack, id: &str) -> (String, Option<String>) {
     let row =
         s.sql().await.query_one("SELECT status, error FROM transcripts WHERE id = $1", &[&id]).await.unwrap();
     (row.get(0), row.get(1))

@@ -38,7 +38,7 @@ fn id_from_location(res: &reqwest::Response) -> String {
     id.to_string()
 }
 
-async fn transcripts_of(s: &Stack, user_id: i64) -> i64 {
+pub async fn transcripts_of(s: &Stack, user_id: i64) -> i64 {
     s.sql()
         .await
         .query_one("SELECT count(*) FROM transcripts WHERE user_id = $1", &[&user_id])

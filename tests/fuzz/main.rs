@@ -1,6 +1,6 @@
 //! Property-based fuzzing of everything that parses bytes from outside: the Stripe-Signature
 //! header, forms, cookies, session/flash/OAuth cookies and CSRF tokens, sign-in link tokens,
-//! return paths, email addresses, uploaded audio (magic bytes and durations) and the multipart
+//! return paths, email addresses, uploaded audio (magic bytes, durations, and where a large episode is cut) and the multipart
 //! boundary, OpenAI's answers and event stream, Stripe's event JSON, and SMTP servers' replies.
 //!
 //! Each target checks properties (round trips, mutations refused, outputs that stay safe), never
@@ -12,6 +12,7 @@
 mod ai_text;
 mod alloc;
 mod audio;
+mod audio_split;
 mod cookies;
 mod forms;
 mod id_token;

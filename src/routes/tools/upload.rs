@@ -41,7 +41,7 @@ pub struct Refused {
 impl From<UploadError> for Refused {
     fn from(e: UploadError) -> Refused {
         let (status, code) = match e {
-            UploadError::TooLarge => (413, "payload_too_large"),
+            UploadError::TooLarge | UploadError::Unsplittable { .. } => (413, "payload_too_large"),
             UploadError::Missing => (400, "bad_request"),
             UploadError::UnsupportedExtension | UploadError::NotAudio => (415, "unsupported_media_type"),
         };
@@ -81,6 +81,8 @@ pub async fn receive(req: &mut Request, cx: &Ctx) -> Result<Result<Episode, Refu
     let size = file.size().max(0.0) as u64;
     let judged =
         AudioUpload::inspect_file(&file.name(), size, async |range| read(&file, range).await).await?;
+    let chunk_bytes = cx.config.tools.transcribe_chunk_bytes;
+    let judged = judged.and_then(|audio| audio.check_splittable(chunk_bytes).map(|()| audio));
     Ok(judged.map(|audio| Episode { audio, file: file.into() }).map_err(Refused::from))
 }
 

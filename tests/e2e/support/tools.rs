@@ -184,6 +184,25 @@ pub fn wav(secs: u32) -> Vec<u8> {
     b
 }
 
+/// An MP3 of `frames` frames of 24 ms (MPEG-1 Layer III, 32 kbit/s, 48 kHz mono: 96 bytes each,
+/// silent), after a 2 KB ID3v2 tag; every seventh frame carries a false sync word in its data,
+/// as real audio does, which a cut must not mistake for a frame.
+pub fn mp3(frames: usize) -> Vec<u8> {
+    let tag = 2000usize;
+    let mut b = b"ID3\x04\x00\x00".to_vec();
+    b.extend((0..4).rev().map(|k| ((tag >> (7 * k)) & 0x7F) as u8));
+    b.resize(10 + tag, 0);
+    for k in 0..frames {
+        let at = b.len();
+        b.extend_from_slice(&[0xFF, 0xFB, 0x14, 0xC4]);
+        b.resize(at + 96, 0);
+        if k % 7 == 3 {
+            b[at + 40..at + 44].copy_from_slice(&[0xFF, 0xFB, 0x14, 0xC4]);
+        }
+    }
+    b
+}
+
 /// Uploads `bytes` as `file_name` through the upload form (no JavaScript).
 pub async fn upload(
     s: &Stack,

@@ -1,0 +1,213 @@
+//! Episodes larger than one transcription request carries: MP3 and WAV are cut into chunks that
+//! are each a file of their own (WAV: a fresh header; MP3: whole frames), transcribed in turn and
+//! stitched, with timestamps continuous across chunk edges and one charge for the whole episode;
+//! a chunk that keeps failing for a while is retried by the queue and the run still settles once;
+//! a format that cannot be cut is refused at upload above the limit, before anything is charged.
+//!
+//! On a stack of its own whose `TRANSCRIBE_CHUNK_BYTES` is 200 004 (so episodes of a few hundred
+//! KB go in chunks) and whose queue retries twice, a second apart.
+
+use crate::runs_queue::{id_from_location, r2_is_emptied, status_of};
+use crate::support::fakes::openai::{mp3_secs, multipart};
+use crate::support::tools::{
+    assert_ledger_matches_balance, balance, grant, mp3, tool_ledger, unique, upload, valid_srt, valid_vtt,
+    wav,
+};
+use crate::support::{runtime, Options, Stack};
+use crate::tools_podscribe::transcripts_of;
+use crate::trials;
+use libtest_mimic::Trial;
+use tokio::sync::OnceCell;
+
+pub fn tests() -> Vec<Trial> {
+    trials![
+        a_wav_larger_than_a_request_is_sent_in_valid_chunks_and_stitched_into_one_transcript_charged_once,
+        an_mp3_larger_than_a_request_is_cut_between_frames_and_stitched_with_continuous_timestamps,
+        a_chunk_that_fails_for_a_while_is_retried_and_the_run_settles_once,
+        a_format_that_cannot_be_cut_is_refused_above_the_chunk_limit_before_any_charge,
+    ]
+}
+
+/// 44 bytes of WAV header and 199 960 of audio: 24.995 s at 8000 bytes a second.
+const CHUNK_BYTES: usize = 200_004;
+static CHUNKS_STACK: OnceCell<Stack> = OnceCell::const_new();
+
+async fn chunks_stack() -> &'static Stack {
+    CHUNKS_STACK
+        .get_or_init(|| async {
+            let opts = Options {
+                run_retries: 2,
+                vars: vec![("TRANSCRIBE_CHUNK_BYTES", Some(CHUNK_BYTES.to_string()))],
+                ..Options::named("chunks")
+            };
+            runtime().spawn(Stack::start(opts)).await.expect("start the chunks stack")
+        })
+        .await
+}
+
+pub fn shutdown() {
+    if let Some(s) = CHUNKS_STACK.get() {
+        s.shutdown();
+    }
+}
+
+/// The files OpenAI was sent for `name`, in order.
+fn chunks_sent(s: &Stack, name: &str) -> Vec<Vec<u8>> {
+    s.fakes
+        .openai
+        .transcriptions_mentioning(name)
+        .iter()
+        .map(|r| {
+            let parts = multipart(&r.headers, &r.body);
+            let file = parts.into_iter().find(|p| p.name == "file").expect("a file part");
+            assert_eq!(file.filename.as_deref(), Some(name), "each chunk goes under the episode's name");
+            file.data.to_vec()
+        })
+        .collect()
+}
+
+/// The transcript's SRT and VTT, checked valid, as their cues.
+async fn subtitles(s: &Stack, user: &crate::support::session::SignedIn, id: &str) -> Vec<(u64, u64, String)> {
+    let get = |file: &str| user.client.get(s.url(&format!("/tools/podscribe/{id}/{file}"))).send();
+    let srt = valid_srt(&get("transcript.srt").await.unwrap().text().await.unwrap());
+    let vtt = valid_vtt(&get("transcript.vtt").await.unwrap().text().await.unwrap());
+    assert_eq!(srt.len(), vtt.len());
+    srt
+}
+
+/// Cues that follow each other without a gap or an overlap, from 0 to `end_ms`; answers where
+/// each chunk's first cue ("Welcome to the show", as the fake begins every transcription) starts.
+fn continuous(cues: &[(u64, u64, String)], end_ms: u64) -> Vec<u64> {
+    assert_eq!(cues[0].0, 0);
+    for pair in cues.windows(2) {
+        assert_eq!(pair[1].0, pair[0].1, "no gap or overlap between cues: {pair:?}");
+    }
+    assert_eq!(cues.last().unwrap().1, end_ms, "the last cue ends where the episode does");
+    cues.iter().filter(|c| c.2.starts_with("Welcome to the show")).map(|c| c.0).collect()
+}
+
+async fn a_wav_larger_than_a_request_is_sent_in_valid_chunks_and_stitched_into_one_transcript_charged_once(
+    _: &'static Stack,
+) {
+    let s = chunks_stack().await;
+    let user = s.sign_in_new("ch-wav").await;
+    grant(s, user.user_id, 5).await;
+    let name = format!("long-{}.wav", unique());
+    let episode = wav(130);
+    let id =
+        id_from_location(&upload(s, &user, "/tools/podscribe", &name, episode.clone(), "audio/wav").await);
+    assert_eq!(status_of(s, &id).await.0, "done");
+
+    let sent = chunks_sent(s, &name);
+    assert_eq!(sent.len(), 6, "1 040 000 bytes of audio in chunks of at most 199 960");
+    let mut audio = Vec::new();
+    for chunk in &sent {
+        assert!(chunk.len() <= CHUNK_BYTES, "{}", chunk.len());
+        assert_eq!((&chunk[0..4], &chunk[8..16]), (&b"RIFF"[..], &b"WAVEfmt "[..]), "a WAV of its own");
+        assert_eq!(u32::from_le_bytes(chunk[4..8].try_into().unwrap()) as usize, chunk.len() - 8);
+        assert_eq!(&chunk[36..40], b"data");
+        assert_eq!(u32::from_le_bytes(chunk[40..44].try_into().unwrap()) as usize, chunk.len() - 44);
+        assert_eq!(chunk[12..36], episode[12..36], "the episode's own format");
+        audio.extend_from_slice(&chunk[44..]);
+    }
+    assert!(audio == episode[44..], "the chunks carry the episode's audio, all of it, once");
+
+    let cues = subtitles(s, &user, &id).await;
+    // Each chunk starts 24.995 s after the last: its audio's length, not what the model says.
+    assert_eq!(continuous(&cues, 130_000), vec![0, 24_995, 49_990, 74_985, 99_980, 124_975]);
+    assert_eq!(
+        tool_ledger(s, user.user_id).await,
+        vec![(-3, "podscribe".into(), id.clone())],
+        "charged once"
+    );
+    assert_eq!(balance(s, user.user_id).await, 2);
+    assert_ledger_matches_balance(s, user.user_id).await;
+    r2_is_emptied(s).await;
+}
+
+async fn an_mp3_larger_than_a_request_is_cut_between_frames_and_stitched_with_continuous_timestamps(
+    _: &'static Stack,
+) {
+    let s = chunks_stack().await;
+    let user = s.sign_in_new("ch-mp3").await;
+    grant(s, user.user_id, 5).await;
+    let name = format!("long-{}.mp3", unique());
+    // 5417 frames of 24 ms: 130.008 s in 522 042 bytes.
+    let episode = mp3(5417);
+    let id =
+        id_from_location(&upload(s, &user, "/tools/podscribe", &name, episode.clone(), "audio/mpeg").await);
+    assert_eq!(status_of(s, &id).await.0, "done");
+
+    let sent = chunks_sent(s, &name);
+    assert_eq!(sent.len(), 3);
+    assert!(sent.concat() == episode, "the chunks are the episode, cut, nothing added or lost");
+    assert!(sent[0].starts_with(b"ID3"), "the tag stays with the first chunk");
+    let mut starts = vec![0u64];
+    for chunk in &sent {
+        assert!(chunk.len() <= CHUNK_BYTES, "{}", chunk.len());
+        let secs = mp3_secs(chunk).expect("whole frames from start to end");
+        starts.push(starts.last().unwrap() + (secs * 1000.0).round() as u64);
+    }
+    let cues = subtitles(s, &user, &id).await;
+    assert_eq!(continuous(&cues, 130_008), starts[..3]);
+    assert_eq!(
+        tool_ledger(s, user.user_id).await,
+        vec![(-3, "podscribe".into(), id.clone())],
+        "charged once"
+    );
+    assert_eq!(balance(s, user.user_id).await, 2);
+    r2_is_emptied(s).await;
+}
+
+async fn a_chunk_that_fails_for_a_while_is_retried_and_the_run_settles_once(_: &'static Stack) {
+    let s = chunks_stack().await;
+    let user = s.sign_in_new("ch-retry").await;
+    grant(s, user.user_id, 3).await;
+    // Two chunks are transcribed, then the third fails all of its client's three attempts: the
+    // queue delivers the run again, which transcribes all six chunks.
+    let name = format!("fake-audio-500after2-{}.wav", unique());
+    let id = id_from_location(&upload(s, &user, "/tools/podscribe", &name, wav(130), "audio/wav").await);
+    assert_eq!(status_of(s, &id).await.0, "done");
+    assert_eq!(chunks_sent(s, &name).len(), 2 + 3 + 6);
+    assert!(s.worker.log_text().contains(&format!("transcription {id} will be retried")));
+    let cues = subtitles(s, &user, &id).await;
+    assert_eq!(continuous(&cues, 130_000).len(), 6, "each chunk once in the transcript");
+    assert_eq!(
+        tool_ledger(s, user.user_id).await,
+        vec![(-3, "podscribe".into(), id.clone())],
+        "charged once"
+    );
+    assert_eq!(balance(s, user.user_id).await, 0);
+    r2_is_emptied(s).await;
+}
+
+fn mp4_box(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut b = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+    b.extend_from_slice(kind);
+    b.extend_from_slice(body);
+    b
+}
+
+async fn a_format_that_cannot_be_cut_is_refused_above_the_chunk_limit_before_any_charge(_: &'static Stack) {
+    let s = chunks_stack().await;
+    let user = s.sign_in_new("ch-m4a").await;
+    grant(s, user.user_id, 10).await;
+    // A 130 s M4A of 250 kB: its index (moov) covers the whole file, so no chunk of it plays.
+    let mut mvhd = vec![0u8; 12];
+    mvhd.extend_from_slice(&1000u32.to_be_bytes());
+    mvhd.extend_from_slice(&130_000u32.to_be_bytes());
+    mvhd.resize(100, 0);
+    let mut m4a = mp4_box(b"ftyp", b"M4A \0\0\0\0");
+    m4a.extend(mp4_box(b"mdat", &vec![0x21; 250_000]));
+    m4a.extend(mp4_box(b"moov", &mp4_box(b"mvhd", &mvhd)));
+    let name = format!("long-{}.m4a", unique());
+    let res = upload(s, &user, "/tools/podscribe", &name, m4a, "audio/mp4").await;
+    assert_eq!(res.status(), 413);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("be cut into pieces without re-encoding them"), "{page}");
+    assert!(page.contains("That m4a file is larger than 0.1 MB"), "{page}");
+    assert_eq!(transcripts_of(s, user.user_id).await, 0, "no run recorded");
+    assert!(tool_ledger(s, user.user_id).await.is_empty(), "nothing charged");
+    assert_eq!(balance(s, user.user_id).await, 10);
+    assert!(s.fakes.openai.transcriptions_mentioning(&name).is_empty(), "nothing sent");
+}
