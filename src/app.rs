@@ -81,7 +81,7 @@ async fn route(req: &mut Incoming, cx: &Ctx) -> std::result::Result<Reply, AppEr
         (Get, ["api", "debug", "error"]) => debug::forced_error(cx),
         (Get, ["api", "debug", "memory"]) => debug::memory(cx),
         (Get, ["pricing"]) => billing::pricing(req, cx).await,
-        (Get, ["billing"]) => billing::overview(cx).await,
+        (Get, ["billing"]) => billing::overview(req, cx).await,
         (Post, ["billing", "checkout"]) => billing::start_checkout(req, cx).await,
         (Get, ["billing", "success"]) => billing::checkout_success(req, cx).await,
         (Post, ["billing", "portal"]) => billing::open_portal(req, cx).await,

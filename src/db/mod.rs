@@ -21,6 +21,7 @@ pub mod dashboard;
 pub mod export;
 pub mod generations;
 pub mod history;
+pub mod payments;
 pub mod reversals;
 pub mod schema;
 pub mod sessions;

@@ -141,6 +141,9 @@ pub async fn anonymize(db: &Db, user_id: i64) -> Result<(), AppError> {
         // The operator log keeps what was done and when; its free text can name the person.
         "UPDATE admin_audit SET detail = '(erased with the account)' WHERE user_id = $1",
         "UPDATE admin_audit SET admin_email = '(deleted operator)' WHERE admin_id = $1",
+        // Links to Stripe's pages of an invoice and a receipt, which show the name and address.
+        "UPDATE invoices SET hosted_invoice_url = NULL WHERE user_id = $1 AND hosted_invoice_url IS NOT NULL",
+        "UPDATE charges SET receipt_url = NULL WHERE user_id = $1 AND receipt_url IS NOT NULL",
     ] {
         db.execute(erase, &id).await?;
     }

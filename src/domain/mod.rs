@@ -14,6 +14,7 @@ pub mod copy;
 pub mod device;
 pub mod excerpt;
 pub mod item_id;
+pub mod keyset;
 pub mod money;
 pub mod show_notes;
 pub mod transcript;

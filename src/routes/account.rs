@@ -5,21 +5,25 @@ use super::input::Form;
 use crate::auth::google::PROVIDER as GOOGLE;
 use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
 use crate::ctx::Ctx;
+use crate::db::reversals::Hold;
 use crate::db::{dashboard, sessions, users};
 use crate::domain::billing::Plan;
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::{Body, Reply};
 use crate::services::billing::entitlement;
+use crate::services::billing::reversals;
 use crate::views::account::RecentWork;
 use crate::views::account::{Account, Dashboard, Deleted, SessionView};
-use crate::views::billing::ledger_views;
+use crate::views::billing::{ledger_views, plan_period};
 use crate::views::flash::FlashKind;
 use crate::views::render;
 use crate::views::tools::when;
+use crate::views::usage;
 use worker::Request;
 
-/// `GET /dashboard`: balance, plan, recent work, recent credit changes and what to do next.
+/// `GET /dashboard`: balance, plan, this period's allowance and its renewal, credits spent per
+/// day, recent work, recent credit changes, a held account's notice, and what to do next.
 pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     // One statement for everything below (the session check above is the other round trip).
@@ -37,6 +41,12 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
             status: super::history::status_label(&i.status).into(),
         })
         .collect();
+    let hold = match (data.suspended, data.disputed) {
+        (true, _) => Some(Hold::Suspended),
+        (false, true) => Some(Hold::Dispute),
+        _ => None,
+    };
+    let today = chrono::DateTime::from_timestamp_millis(cx.now_ms as i64).unwrap_or_default().date_naive();
     let layout = super::layout(cx, "Dashboard · GhostTools").await;
     Ok(Reply::html(render(&Dashboard {
         layout,
@@ -48,6 +58,10 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
         recent_work,
         welcomed: ledger.iter().any(|l| l.reason == crate::db::credits::Reason::Welcome.as_str()),
         ledger: ledger_views(&ledger),
+        hold: hold.map(reversals::notice),
+        allowance: usage::allowance(&entitlement, &data.periods, balance),
+        period: plan_period(&entitlement),
+        spending: usage::spending(&data.usage, today, 30),
     })))
 }
 

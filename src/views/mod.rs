@@ -11,8 +11,10 @@ pub mod flash;
 pub mod history;
 pub mod mail;
 pub mod pages;
+pub mod payments;
 pub mod refer;
 pub mod tools;
+pub mod usage;
 
 use crate::config::Config;
 use crate::security::CspSources;

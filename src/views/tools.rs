@@ -17,6 +17,8 @@ pub struct AgentWritePage {
     pub notice: Option<String>,
     pub balance: i64,
     pub result: Option<GenerationView>,
+    /// Why running tools is held (suspended, or a disputed payment), if it is.
+    pub hold: Option<&'static str>,
 }
 
 /// A saved generation as the page shows it.
@@ -63,6 +65,8 @@ pub struct PodScribePage {
     pub notice: Option<String>,
     pub balance: i64,
     pub max_bytes: u64,
+    /// Why running tools is held (suspended, or a disputed payment), if it is.
+    pub hold: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -134,6 +138,7 @@ mod tests {
             notice: None,
             balance: 3,
             result,
+            hold: None,
         })
     }
 

@@ -18,13 +18,16 @@ mod auth_resilience;
 mod billing_allowance;
 mod billing_checkout;
 mod billing_events;
+mod billing_invoices;
 mod billing_pages;
 mod billing_refunds;
 mod billing_webhook;
 mod browser;
+mod browser_billing;
 mod browser_google;
 mod config;
 mod credits;
+mod dashboard_usage;
 mod faults;
 mod faults_database;
 mod health;
@@ -71,13 +74,16 @@ fn main() {
         billing_allowance::tests(),
         billing_checkout::tests(),
         billing_events::tests(),
+        billing_invoices::tests(),
         billing_pages::tests(),
         billing_refunds::tests(),
         billing_webhook::tests(),
         browser::tests(),
+        browser_billing::tests(),
         browser_google::tests(),
         config::tests(),
         credits::tests(),
+        dashboard_usage::tests(),
         faults::tests(),
         faults_database::tests(),
         health::tests(),

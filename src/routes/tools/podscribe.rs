@@ -8,12 +8,13 @@ use super::upload::{self, Episode, Refused};
 use super::{flood, item_id, limit, relay, ToolKind};
 use crate::clients::openai::OpenAi;
 use crate::ctx::Ctx;
-use crate::db::{credits, generations::Deleted, transcripts};
+use crate::db::{generations::Deleted, transcripts};
 use crate::domain::audio::MAX_BYTES;
 use crate::domain::transcript::{self, clock};
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
+use crate::services::billing::reversals;
 use crate::services::podscribe::{self, Run, Stage};
 use crate::services::runs::{failure_message, JobEnv};
 use crate::views::render;
@@ -47,9 +48,9 @@ pub async fn form(cx: &Ctx) -> Result<Reply, AppError> {
 }
 
 async fn upload_page(cx: &Ctx, user_id: i64, notice: Option<String>) -> Result<Reply, AppError> {
-    let balance = credits::balance(cx.db().await?, user_id).await?;
+    let (balance, hold) = reversals::balance_and_notice(cx.db().await?, user_id).await?;
     let layout = crate::routes::layout(cx, "PodScribe · GhostTools").await;
-    Ok(Reply::html(render(&PodScribePage { layout, notice, balance, max_bytes: MAX_BYTES })))
+    Ok(Reply::html(render(&PodScribePage { layout, notice, balance, max_bytes: MAX_BYTES, hold })))
 }
 
 /// The upload refused before anything was kept, in the form the caller understands.

@@ -1,7 +1,9 @@
 //! A fake Stripe on 127.0.0.1 that speaks the wire format: form-encoded requests with bracket
 //! nesting, `Authorization: Bearer`, `Idempotency-Key` replays, Stripe-shaped JSON objects and
 //! errors. It keeps customers, prices, Checkout Sessions, portal sessions, subscriptions (period
-//! dates on `items.data[]`, as since API 2025-03-31) and invoices; serves a hosted checkout page
+//! dates on `items.data[]`, as since API 2025-03-31), invoices (numbered, with a hosted page; a
+//! pack's too when the session asked for `invoice_creation`) and charges (with a receipt, each
+//! announced by `charge.succeeded`); serves a hosted checkout page
 //! at each session's `url` that completes it and redirects to `success_url`; and signs and
 //! delivers webhook events to the Worker exactly as Stripe does (`Stripe-Signature: t=…,v1=…`).
 //!
@@ -213,7 +215,7 @@ impl StripeFake {
         if succeeded {
             let pi = session["payment_intent"].as_str().unwrap().to_string();
             let amount = session["amount_total"].as_i64().unwrap();
-            pay(&mut st, &pi, &session["customer"], amount, &session["currency"]);
+            let _undelivered = pay(&mut st, &pi, &session["customer"], amount, &session["currency"]);
         }
         let kind = if succeeded {
             "checkout.session.async_payment_succeeded"
@@ -240,10 +242,10 @@ impl StripeFake {
         sub["latest_invoice"] = json!(invoice_id);
         let sub = sub.clone();
         let reason = if cycle { "subscription_cycle" } else { "subscription_update" };
-        let invoice = invoice_for(&invoice_id, &sub, reason, paid);
+        let invoice = invoice_for(&mut st, &invoice_id, &sub, reason, paid);
         st.invoices.insert(invoice_id, invoice.clone());
         if paid {
-            pay_invoice(&mut st, &invoice);
+            let _undelivered = pay_invoice(&mut st, &invoice);
         }
         invoice
     }
@@ -255,7 +257,7 @@ impl StripeFake {
         invoice["status"] = json!("paid");
         invoice["amount_paid"] = invoice["amount_due"].clone();
         let invoice = invoice.clone();
-        pay_invoice(&mut st, &invoice);
+        let _undelivered = pay_invoice(&mut st, &invoice);
         if let Some(sub) = invoice["parent"]["subscription_details"]["subscription"].as_str() {
             if let Some(s) = st.subscriptions.get_mut(sub) {
                 s["status"] = json!("active");

@@ -7,24 +7,35 @@ use super::stripe::{now, StripeFake};
 use super::stripe_server::{event, State};
 use serde_json::{json, Value};
 
-/// A successful payment of `amount` by `customer` through payment intent `pi`: its charge.
-pub fn pay(st: &mut State, pi: &str, customer: &Value, amount: i64, currency: &Value) {
+/// A successful payment of `amount` by `customer` through payment intent `pi`: its charge, with
+/// the receipt Stripe keeps for it. Answers `charge.succeeded`, undelivered.
+pub fn pay(st: &mut State, pi: &str, customer: &Value, amount: i64, currency: &Value) -> Value {
     let charge_id = st.id("ch");
+    let receipt_url = format!("{}/receipts/{charge_id}", st.base);
     let charge = json!({
         "id": charge_id, "object": "charge", "amount": amount, "amount_captured": amount,
         "amount_refunded": 0, "currency": currency, "customer": customer, "payment_intent": pi,
         "paid": true, "captured": true, "refunded": false, "disputed": false, "status": "succeeded",
-        "created": now(), "livemode": false, "metadata": {},
+        "created": now(), "livemode": false, "metadata": {}, "receipt_url": receipt_url,
+        "receipt_number": null,
     });
-    st.charges.insert(charge_id, charge);
+    st.charges.insert(charge_id, charge.clone());
+    event(st, "charge.succeeded", charge)
 }
 
-/// Records that the invoice was paid: its charge, and the invoice payment naming both.
-pub fn pay_invoice(st: &mut State, invoice: &Value) {
+/// An invoice's number and hosted page, as Stripe gives them once it is finalized.
+pub fn document(st: &mut State, id: &str) -> (String, String) {
+    st.next += 1;
+    (format!("E2E{}-{:04}", std::process::id(), st.next), format!("{}/invoices/{id}", st.base))
+}
+
+/// Records that the invoice was paid: its charge, and the invoice payment naming both. Answers
+/// `charge.succeeded`, undelivered.
+pub fn pay_invoice(st: &mut State, invoice: &Value) -> Value {
     let id = invoice["id"].as_str().unwrap().to_string();
     let pi = st.id("pi");
-    pay(st, &pi, &invoice["customer"], invoice["amount_paid"].as_i64().unwrap_or(0), &invoice["currency"]);
-    st.invoice_payments.insert(pi, id);
+    st.invoice_payments.insert(pi.clone(), id);
+    pay(st, &pi, &invoice["customer"], invoice["amount_paid"].as_i64().unwrap_or(0), &invoice["currency"])
 }
 
 /// `GET /v1/invoice_payments?payment[type]=payment_intent&payment[payment_intent]=pi_…`.
@@ -45,6 +56,21 @@ pub fn list_invoice_payments(st: &State, form: &Value) -> (u16, Value) {
 }
 
 impl StripeFake {
+    pub fn charge_object(&self, id: &str) -> Value {
+        self.state.lock().unwrap().charges.get(id).cloned().unwrap_or(Value::Null)
+    }
+
+    pub fn invoice_object(&self, id: &str) -> Value {
+        self.state.lock().unwrap().invoices.get(id).cloned().unwrap_or(Value::Null)
+    }
+
+    /// `charge.succeeded` for the charge (as Stripe sent it when the charge was made).
+    pub fn charge_succeeded(&self, charge_id: &str) -> Value {
+        let mut st = self.state.lock().unwrap();
+        let charge = st.charges.get(charge_id).cloned().expect("charge exists");
+        event(&mut st, "charge.succeeded", charge)
+    }
+
     /// The charge that paid a pack's Checkout Session.
     pub fn charge_of_session(&self, session_id: &str) -> String {
         let st = self.state.lock().unwrap();
@@ -141,8 +167,10 @@ impl StripeFake {
                 "parent": { "type": "subscription_item_details",
                     "subscription_item_details": { "proration": true, "subscription": subscription_id } } })
         };
+        let (number, hosted) = super::stripe_payments::document(&mut st, &invoice_id);
         let invoice = json!({
             "id": invoice_id, "object": "invoice", "customer": sub["customer"],
+            "number": number, "hosted_invoice_url": hosted,
             "billing_reason": "subscription_update", "status": "paid", "attempted": true,
             "amount_due": total, "amount_paid": total, "currency": new_price["currency"],
             "period_start": now(), "period_end": now(),
@@ -153,7 +181,7 @@ impl StripeFake {
         });
         st.invoices.insert(invoice_id, invoice.clone());
         if total > 0 {
-            pay_invoice(&mut st, &invoice);
+            let _undelivered = pay_invoice(&mut st, &invoice);
         }
         event(&mut st, "invoice.payment_succeeded", invoice)
     }

@@ -2,7 +2,7 @@
 //! and portal pages. Tests use it through `StripeFake` (stripe.rs).
 
 use super::stripe::{now, Fault, MONTH, SECRET_KEY, WEBHOOK_SECRET};
-use super::stripe_payments::{list_invoice_payments, pay, pay_invoice};
+use super::stripe_payments::{document, list_invoice_payments, pay, pay_invoice};
 use super::stripe_wire::{error, parse_form, signature_header};
 use axum::body::Bytes;
 use axum::extract::State as AxState;
@@ -75,11 +75,13 @@ pub fn event(st: &mut State, kind: &str, object: Value) -> Value {
     event
 }
 
-pub fn invoice_for(id: &str, sub: &Value, reason: &str, paid: bool) -> Value {
+pub fn invoice_for(st: &mut State, id: &str, sub: &Value, reason: &str, paid: bool) -> Value {
     let item = &sub["items"]["data"][0];
     let amount = item["price"]["unit_amount"].as_i64().unwrap_or(0);
+    let (number, hosted) = document(st, id);
     json!({
         "id": id, "object": "invoice", "customer": sub["customer"], "billing_reason": reason,
+        "number": number, "hosted_invoice_url": hosted, "metadata": {},
         "status": if paid { "paid" } else { "open" }, "attempted": true,
         "amount_due": amount, "amount_paid": if paid { amount } else { 0 }, "currency": item["price"]["currency"],
         "period_start": item["current_period_start"], "period_end": item["current_period_end"],
@@ -115,29 +117,60 @@ pub fn complete(st: &mut State, id: &str, paid: bool) -> Result<Vec<Value>, Stri
             "items": { "object": "list", "data": [ { "id": item_id, "object": "subscription_item", "price": price,
                 "quantity": 1, "current_period_start": t, "current_period_end": t + MONTH } ] },
         });
-        let invoice = invoice_for(&invoice_id, &sub, "subscription_create", true);
+        let invoice = invoice_for(st, &invoice_id, &sub, "subscription_create", true);
         session["subscription"] = json!(sub_id);
         session["invoice"] = json!(invoice_id);
         session["payment_status"] = json!("paid");
         st.subscriptions.insert(sub_id, sub.clone());
         st.invoices.insert(invoice_id, invoice.clone());
-        pay_invoice(st, &invoice);
+        let charged = pay_invoice(st, &invoice);
         st.sessions.insert(id.to_string(), session.clone());
+        events.push(charged);
         events.push(event(st, "customer.subscription.created", sub));
         events.push(event(st, "checkout.session.completed", session));
         events.push(event(st, "invoice.payment_succeeded", invoice));
     } else {
         let pi = st.id("pi");
+        let mut invoice = None;
         if paid {
             let amount = session["amount_total"].as_i64().unwrap_or(0);
-            pay(st, &pi, &session["customer"], amount, &session["currency"]);
+            events.push(pay(st, &pi, &session["customer"], amount, &session["currency"]));
+            invoice = pack_invoice(st, &session);
         }
         session["payment_intent"] = json!(pi);
         session["payment_status"] = json!(if paid { "paid" } else { "unpaid" });
+        if let Some(inv) = &invoice {
+            session["invoice"] = inv["id"].clone();
+        }
         st.sessions.insert(id.to_string(), session.clone());
         events.push(event(st, "checkout.session.completed", session));
+        if let Some(inv) = invoice {
+            events.push(event(st, "invoice.paid", inv));
+        }
     }
     Ok(events)
+}
+
+/// The invoice Checkout makes after a one-time payment when the session was created with
+/// `invoice_creation[enabled]=true`: paid, no subscription, `invoice_data`'s metadata.
+pub fn pack_invoice(st: &mut State, session: &Value) -> Option<Value> {
+    let creation = &session["invoice_creation"];
+    if creation["enabled"] != true {
+        return None;
+    }
+    let id = st.id("in");
+    let (number, hosted) = document(st, &id);
+    let amount = session["amount_total"].clone();
+    let invoice = json!({
+        "id": id, "object": "invoice", "customer": session["customer"], "billing_reason": "manual",
+        "number": number, "hosted_invoice_url": hosted, "invoice_pdf": format!("{hosted}/pdf"),
+        "status": "paid", "attempted": true, "amount_due": amount, "amount_paid": amount,
+        "amount_remaining": 0, "currency": session["currency"], "parent": null,
+        "metadata": creation["invoice_data"]["metadata"], "period_start": now(), "period_end": now(),
+        "lines": { "object": "list", "data": [] }, "livemode": false, "created": now(),
+    });
+    st.invoices.insert(id, invoice.clone());
+    Some(invoice)
 }
 
 fn answer(status: u16, body: Value) -> Response {
@@ -350,6 +383,16 @@ fn create_session(st: &mut State, form: &Value) -> (u16, Value) {
         let msg = "Invalid string: client_reference_id must be at least 1 character.";
         return (400, error("invalid_request_error", None, msg, Some("client_reference_id")));
     }
+    // Sent as strings (`invoice_creation[enabled]=true`); kept as Stripe shows it on the session.
+    let invoice_creation = match form.get("invoice_creation") {
+        Some(_) if mode != "payment" => {
+            let msg = "You can only enable invoice creation when `mode` is set to `payment`.";
+            return (400, error("invalid_request_error", None, msg, Some("invoice_creation")));
+        }
+        Some(ic) => json!({ "enabled": ic["enabled"] == "true",
+            "invoice_data": { "metadata": ic.pointer("/invoice_data/metadata").cloned().unwrap_or(json!({})) } }),
+        None => json!({ "enabled": false, "invoice_data": { "metadata": {} } }),
+    };
     let customer = form.get("customer").and_then(Value::as_str);
     if let Some(c) = customer {
         if !st.customers.contains_key(c) {
@@ -365,7 +408,8 @@ fn create_session(st: &mut State, form: &Value) -> (u16, Value) {
         "success_url": form["success_url"], "cancel_url": form.get("cancel_url"),
         "allow_promotion_codes": form.get("allow_promotion_codes").map(|v| v == "true"),
         "amount_total": price["unit_amount"], "currency": price["currency"], "subscription": null,
-        "invoice": null, "payment_intent": null, "created": now(), "expires_at": now() + 24 * 3600, "livemode": false,
+        "invoice": null, "invoice_creation": if mode == "payment" { invoice_creation } else { Value::Null },
+        "payment_intent": null, "created": now(), "expires_at": now() + 24 * 3600, "livemode": false,
     });
     let sub_metadata = form.pointer("/subscription_data/metadata").cloned().unwrap_or(json!({}));
     st.session_price.insert(id.clone(), (price_id.to_string(), sub_metadata));
@@ -417,6 +461,20 @@ async fn hosted(state: Shared, method: Method, path: &str, body: Bytes) -> Respo
                 });
             }
             Redirect::to(&success_url).into_response()
+        }
+        // Stripe's hosted invoice page and receipt (the billing page links both).
+        ("GET", ["invoices", id]) | ("GET", ["receipts", id]) => {
+            let st = state.lock().unwrap();
+            let what = if parts[0] == "invoices" { "Invoice" } else { "Receipt" };
+            let known =
+                if what == "Invoice" { st.invoices.contains_key(*id) } else { st.charges.contains_key(*id) };
+            if !known {
+                return (StatusCode::NOT_FOUND, "no such document").into_response();
+            }
+            Html(format!(
+                "<!doctype html><link rel=\"icon\" href=\"data:,\"><title>Fake Stripe {what}</title><h1>{what} {id}</h1>"
+            ))
+            .into_response()
         }
         ("GET", ["portal", id]) => {
             let st = state.lock().unwrap();
