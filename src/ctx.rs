@@ -47,23 +47,28 @@ thread_local! {
     static CONFIG: OnceCell<Rc<Config>> = const { OnceCell::new() };
 }
 
+/// The isolate's configuration, read from `env` and validated on first use.
+pub fn config_of(env: &Env) -> Rc<Config> {
+    CONFIG.with(|cell| {
+        cell.get_or_init(|| {
+            let config = Config::from_lookup(|name| {
+                env.var(name)
+                    .map(|v| v.to_string())
+                    .ok()
+                    .or_else(|| env.secret(name).map(|v| v.to_string()).ok())
+            });
+            for problem in config.problems() {
+                log_line("error", "", &format!("configuration: {problem}"));
+            }
+            Rc::new(config)
+        })
+        .clone()
+    })
+}
+
 impl Ctx {
     pub fn new(env: Env, worker_ctx: Context, req: &crate::incoming::Incoming) -> Ctx {
-        let config = CONFIG.with(|cell| {
-            cell.get_or_init(|| {
-                let config = Config::from_lookup(|name| {
-                    env.var(name)
-                        .map(|v| v.to_string())
-                        .ok()
-                        .or_else(|| env.secret(name).map(|v| v.to_string()).ok())
-                });
-                for problem in config.problems() {
-                    log_line("error", "", &format!("configuration: {problem}"));
-                }
-                Rc::new(config)
-            })
-            .clone()
-        });
+        let config = config_of(&env);
         let now_ms = now_ms();
         let (method, method_known) = req.method();
         let mut random = [0u8; 28];

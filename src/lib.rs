@@ -30,7 +30,7 @@ pub const BUILD_ID: &str = match option_env!("GHOSTTOOLS_BUILD") {
     None => env!("CARGO_PKG_VERSION"),
 };
 
-use worker::{event, web_sys, Context, Env, Result};
+use worker::{event, web_sys, Context, Env, Result, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -41,4 +41,10 @@ fn start() {
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     app::handle(incoming::Incoming::new(req), env, ctx).await
+}
+
+/// The Cron Trigger: the scheduled sweep (stranded runs refunded, expired rows deleted).
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    services::sweep::scheduled(&env, &event.cron()).await;
 }

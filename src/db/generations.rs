@@ -99,18 +99,30 @@ pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(i64, i32)>, A
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
-/// Marks the user's runs older than `secs` that are still `running` as abandoned (their Worker
-/// died before settling) and returns them, for refunds in the same transaction.
-pub async fn abandon_stale(db: &Db, user_id: i64, secs: i64) -> Result<Vec<(String, i32)>, AppError> {
+/// Marks runs older than `secs` that are still `running` as abandoned (their Worker died before
+/// settling) and returns them with their owners, for refunds in the same transaction: one user's
+/// (`Some`, when they open their history) or anyone's (`None`, the scheduled sweep), at most
+/// `limit` at a time so one sweep stays short.
+pub async fn abandon_stale(
+    db: &Db,
+    user_id: Option<i64>,
+    secs: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String, i32)>, AppError> {
     let rows = db
         .query(
             "UPDATE generations SET status = 'failed', error = 'abandoned', finished_at = now()
-             WHERE user_id = $1 AND status = 'running' AND created_at < now() - $2::int8 * interval '1 second'
-             RETURNING id, credits",
-            &[(&user_id, Type::INT8), (&secs, Type::INT8)],
+             WHERE id IN (
+                 SELECT id FROM generations
+                 WHERE ($1::int8 IS NULL OR user_id = $1) AND status = 'running'
+                   AND created_at < now() - $2::int8 * interval '1 second'
+                 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
+             )
+             RETURNING user_id, id, credits",
+            &[(&user_id, Type::INT8), (&secs, Type::INT8), (&limit, Type::INT8)],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
 }
 
 /// The user's generation with this id (another user's is `None`, like a missing one).

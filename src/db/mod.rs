@@ -27,6 +27,7 @@ pub mod schema;
 pub mod sessions;
 pub mod sign_in_tokens;
 pub mod stripe_events;
+pub mod sweep;
 pub mod transcripts;
 pub mod users;
 pub mod welcome;

@@ -129,24 +129,41 @@ pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(i64, i32)>, A
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
-/// Runs a dead Worker left behind: still `transcribing` → failed (returned, to refund); stuck in
-/// `writing_notes` → done without notes (the transcript was delivered and charged).
-pub async fn abandon_stale(db: &Db, user_id: i64, secs: i64) -> Result<Vec<(String, i32)>, AppError> {
+/// Runs a dead Worker left behind: still `transcribing` → failed (returned with their owners, to
+/// refund); stuck in `writing_notes` → done without notes (the transcript was delivered and
+/// charged). One user's (`Some`) or anyone's (`None`, the scheduled sweep), `limit` at a time.
+pub async fn abandon_stale(
+    db: &Db,
+    user_id: Option<i64>,
+    secs: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String, i32)>, AppError> {
+    let params: [super::Param; 3] = [(&user_id, Type::INT8), (&secs, Type::INT8), (&limit, Type::INT8)];
     db.execute(
         "UPDATE transcripts SET status = 'done', notes_error = 'abandoned', finished_at = now()
-         WHERE user_id = $1 AND status = 'writing_notes' AND created_at < now() - $2::int8 * interval '1 second'",
-        &[(&user_id, Type::INT8), (&secs, Type::INT8)],
+         WHERE id IN (
+             SELECT id FROM transcripts
+             WHERE ($1::int8 IS NULL OR user_id = $1) AND status = 'writing_notes'
+               AND created_at < now() - $2::int8 * interval '1 second'
+             ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
+         )",
+        &params,
     )
     .await?;
     let rows = db
         .query(
             "UPDATE transcripts SET status = 'failed', error = 'abandoned', finished_at = now()
-             WHERE user_id = $1 AND status = 'transcribing' AND created_at < now() - $2::int8 * interval '1 second'
-             RETURNING id, credits",
-            &[(&user_id, Type::INT8), (&secs, Type::INT8)],
+             WHERE id IN (
+                 SELECT id FROM transcripts
+                 WHERE ($1::int8 IS NULL OR user_id = $1) AND status = 'transcribing'
+                   AND created_at < now() - $2::int8 * interval '1 second'
+                 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
+             )
+             RETURNING user_id, id, credits",
+            &params,
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
 }
 
 pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Transcript>, AppError> {

@@ -76,6 +76,11 @@ impl Reporter {
         }
     }
 
+    /// For work no request started (the scheduled sweep): `what` stands where the path would.
+    pub fn detached(config: Rc<Config>, request_id: String, what: &str) -> Reporter {
+        Reporter { config, request_id, method: "SCHEDULED".into(), path: what.into() }
+    }
+
     pub fn request_id(&self) -> &str {
         &self.request_id
     }

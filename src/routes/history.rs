@@ -22,7 +22,7 @@ pub async fn list(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
         .unwrap_or(1)
         .clamp(1, 10_000);
     let db = cx.db().await?;
-    db.transaction(async |db| sweep_abandoned(db, user_id).await).await?;
+    db.transaction(async |db| sweep_abandoned(db, Some(user_id)).await).await?;
     // One more than a page tells whether there is a next one.
     let mut items = history::page(db, user_id, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE).await?;
     let has_next = items.len() as i64 > PAGE_SIZE;

@@ -101,7 +101,7 @@ impl CutShort {
 pub async fn start(db: &Db, user_id: i64, brief: &ProductBrief, model: &str) -> Result<ItemId, AppError> {
     let id = new_id();
     db.transaction(async |db| {
-        sweep_abandoned(db, user_id).await?;
+        sweep_abandoned(db, Some(user_id)).await?;
         generations::insert(db, id.as_str(), user_id, brief, model, CREDITS).await?;
         let note = format!("AgentWrite: {}", brief.product_name());
         credits::spend(db, user_id, i64::from(CREDITS), Reason::AgentWrite, id.as_str(), Some(&note)).await?;

@@ -6,4 +6,5 @@ pub mod operator;
 pub mod podscribe;
 pub mod referrals;
 pub mod runs;
+pub mod sweep;
 pub mod welcome;

@@ -74,7 +74,7 @@ pub async fn start(
     let id = new_id();
     let credits = i32::try_from(credits_for(upload.reserved_secs())).map_err(AppError::internal)?;
     db.transaction(async |db| {
-        sweep_abandoned(db, user_id).await?;
+        sweep_abandoned(db, Some(user_id)).await?;
         transcripts::insert(
             db,
             &NewTranscript {

@@ -74,19 +74,28 @@ impl JobEnv {
     }
 }
 
-/// Settles the user's runs that a dead Worker left unfinished: failed and refunded (generations,
-/// transcriptions), or done without notes (transcripts stuck writing notes). Call inside a
-/// transaction.
-pub async fn sweep_abandoned(db: &Db, user_id: i64) -> Result<(), AppError> {
-    for (id, amount) in generations::abandon_stale(db, user_id, GENERATION_STALE_SECS).await? {
-        let note = Some("AgentWrite run abandoned by its worker");
-        credits::grant(db, user_id, i64::from(amount), Reason::ToolRefund, &id, note).await?;
+/// How many stranded runs of each tool one sweep settles: a backlog is worked off over the next
+/// sweeps rather than in one long transaction.
+const SWEEP_BATCH: i64 = 200;
+
+/// Settles runs that a dead Worker left unfinished — one user's (`Some`) or anyone's (`None`, the
+/// scheduled sweep): failed and refunded (generations, transcriptions), or done without notes
+/// (transcripts stuck writing notes). Returns how many runs were refunded and the credits given
+/// back. Call inside a transaction: a run is marked and refunded together or not at all.
+pub async fn sweep_abandoned(db: &Db, user_id: Option<i64>) -> Result<(usize, i64), AppError> {
+    let generations = generations::abandon_stale(db, user_id, GENERATION_STALE_SECS, SWEEP_BATCH).await?;
+    let transcripts = transcripts::abandon_stale(db, user_id, TRANSCRIPT_STALE_SECS, SWEEP_BATCH).await?;
+    let tagged = generations
+        .into_iter()
+        .map(|run| (run, "AgentWrite run abandoned by its worker"))
+        .chain(transcripts.into_iter().map(|run| (run, "PodScribe run abandoned by its worker")));
+    let (mut runs, mut refunded) = (0, 0);
+    for ((owner, id, amount), note) in tagged {
+        credits::grant(db, owner, i64::from(amount), Reason::ToolRefund, &id, Some(note)).await?;
+        runs += 1;
+        refunded += i64::from(amount);
     }
-    for (id, amount) in transcripts::abandon_stale(db, user_id, TRANSCRIPT_STALE_SECS).await? {
-        let note = Some("PodScribe run abandoned by its worker");
-        credits::grant(db, user_id, i64::from(amount), Reason::ToolRefund, &id, note).await?;
-    }
-    Ok(())
+    Ok((runs, refunded))
 }
 
 /// What the user reads when a run fails (credits were refunded when `refunded`).

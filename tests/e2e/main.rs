@@ -45,6 +45,7 @@ mod sentry;
 mod sessions;
 mod sessions_ended;
 mod site;
+mod sweep;
 mod timing;
 mod tools_agentwrite;
 mod tools_agentwrite_cut;
@@ -107,6 +108,7 @@ fn main() {
         tools_podscribe::tests(),
         tools_podscribe_pricing::tests(),
         site::tests(),
+        sweep::tests(),
         tools_uploads::tests(),
         timing::tests(),
         welcome::tests(),

@@ -56,7 +56,7 @@ impl DbProxy {
 
 async fn forward(mut client: TcpStream, upstream_port: u16, hyperdrive: Option<Arc<Hyperdrive>>) {
     match TcpStream::connect(("127.0.0.1", upstream_port)).await {
-        Ok(mut upstream) => match hyperdrive {
+        Ok(upstream) => match hyperdrive {
             Some(hyperdrive) => {
                 let _ = hyperdrive.serve(client, upstream).await;
             }

@@ -77,6 +77,8 @@ async fn launch(name: &str, port: u16, dir: &std::path::Path, log: &std::path::P
         .arg("--persist-to")
         .arg(dir.join("state"))
         .args(["--show-interactive-dev-session=false", "--log-level", "info"])
+        // `/__scheduled` fires the Cron Trigger (tests/e2e/sweep.rs).
+        .arg("--test-scheduled")
         .env("WRANGLER_SEND_METRICS", "false")
         .env("NO_COLOR", "1")
         .env_remove("CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB");
