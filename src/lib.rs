@@ -48,3 +48,14 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     services::sweep::scheduled(&env, &event.cron()).await;
 }
+
+/// The Queue consumer: PodScribe runs, and runs whose retries ran out (refunded).
+#[event(queue)]
+async fn queue(
+    batch: worker::MessageBatch<services::run_queue::RunMessage>,
+    env: Env,
+    _ctx: Context,
+) -> Result<()> {
+    services::run_queue::consume(batch, env).await;
+    Ok(())
+}

@@ -11,3 +11,4 @@ pub mod stripe_charges;
 pub mod stripe_form;
 pub mod stripe_objects;
 pub mod stripe_signature;
+pub mod uploads;

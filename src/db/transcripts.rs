@@ -129,6 +129,53 @@ pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(i64, i32)>, A
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
+/// A run waiting for the queue consumer: its owner and the credits reserved (None once it has
+/// left `transcribing`, or was deleted).
+pub async fn pending(db: &Db, id: &str) -> Result<Option<(i64, i32)>, AppError> {
+    let row = db
+        .query_opt(
+            "SELECT user_id, credits FROM transcripts WHERE id = $1 AND status = 'transcribing'",
+            &[(&id, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// `transcribing` → `failed` when its retries ran out, with the code the last attempt noted
+/// (`unavailable` when none did): the owner, the credits to give back and the code, or None.
+pub async fn give_up(db: &Db, id: &str) -> Result<Option<(i64, i32, String)>, AppError> {
+    let row = db
+        .query_opt(
+            "UPDATE transcripts SET status = 'failed', error = coalesce(error, 'unavailable'), finished_at = now()
+             WHERE id = $1 AND status = 'transcribing' RETURNING user_id, credits, error",
+            &[(&id, Type::TEXT)],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+}
+
+/// Notes why the latest attempt failed while the run waits to be tried again (the status stays
+/// `transcribing`); the dead-letter consumer fails the run with it when the retries run out.
+pub async fn note_attempt(db: &Db, id: &str, code: &str) -> Result<(), AppError> {
+    db.execute(
+        "UPDATE transcripts SET error = $2 WHERE id = $1 AND status = 'transcribing'",
+        &[(&id, Type::TEXT), (&code, Type::TEXT)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The run's status and failure code (its owner's only), for the progress relay.
+pub async fn state(db: &Db, user_id: i64, id: &str) -> Result<Option<(String, Option<String>)>, AppError> {
+    let row = db
+        .query_opt(
+            "SELECT status, error FROM transcripts WHERE id = $1 AND user_id = $2",
+            &[(&id, Type::TEXT), (&user_id, Type::INT8)],
+        )
+        .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
 /// Runs a dead Worker left behind: still `transcribing` → failed (returned with their owners, to
 /// refund); stuck in `writing_notes` → done without notes (the transcript was delivered and
 /// charged). One user's (`Some`) or anyone's (`None`, the scheduled sweep), `limit` at a time.

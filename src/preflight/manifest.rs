@@ -1,5 +1,6 @@
 //! wrangler.toml: the bindings the Worker looks up by name (Hyperdrive `DB`, the Durable Object
-//! `RATE_LIMITER` of class `RateLimiter` and the migration that creates it), and `[vars]`.
+//! `RATE_LIMITER` of class `RateLimiter` and the migration that creates it, the R2 bucket and the
+//! runs queue with its consumers), and `[vars]`.
 
 use super::{is_secret, Report};
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ pub fn check(manifest: &Table, vars: &HashMap<String, String>, report: &mut Repo
     hyperdrive(manifest, report);
     durable_object(manifest, report);
     migrations(manifest, report);
+    runs_queue(manifest, report);
     check_vars(manifest, vars, report);
     custom_domain(manifest, vars, report);
     if let Some(envs) = manifest.get("env").and_then(Value::as_table) {
@@ -107,6 +109,54 @@ fn durable_object(manifest: &Table, report: &mut Report) {
             "wrangler.toml: RATE_LIMITER has a script_name: the limiter is defined by this Worker",
             "remove script_name from the RATE_LIMITER binding",
         );
+    }
+}
+
+/// The R2 bucket `UPLOADS`, the producer `RUNS` and the consumers of the runs queue and its
+/// dead-letter queue (src/services/run_queue.rs): without a consumer of the dead-letter queue,
+/// a run whose retries ran out would never be refunded (the sweep would, 45 minutes later).
+fn runs_queue(manifest: &Table, report: &mut Report) {
+    let entries = |outer: &str, inner: Option<&str>| -> Vec<Value> {
+        let v = manifest.get(outer);
+        let v = match inner {
+            Some(key) => v.and_then(|t| t.get(key)),
+            None => v,
+        };
+        v.and_then(Value::as_array).cloned().unwrap_or_default()
+    };
+    let create = "see docs/operations.md → First deployment: `npx wrangler r2 bucket create ghosttools-uploads`,                   `npx wrangler queues create ghosttools-runs`, `npx wrangler queues create ghosttools-runs-dead`,                   and the [[r2_buckets]] / [[queues.*]] entries of the repository's wrangler.toml";
+    if !entries("r2_buckets", None).iter().any(|b| str_of(b, "binding") == Some("UPLOADS")) {
+        report.problem(
+            "wrangler.toml: no [[r2_buckets]] binding UPLOADS (where episodes wait for their run)",
+            create,
+        );
+    }
+    let Some(queue) = entries("queues", Some("producers"))
+        .iter()
+        .find(|p| str_of(p, "binding") == Some("RUNS"))
+        .and_then(|p| str_of(p, "queue").map(String::from))
+    else {
+        report.problem("wrangler.toml: no [[queues.producers]] binding RUNS (PodScribe runs)", create);
+        return;
+    };
+    let consumers = entries("queues", Some("consumers"));
+    let Some(consumer) = consumers.iter().find(|c| str_of(c, "queue") == Some(queue.as_str())) else {
+        report.problem(
+            format!("wrangler.toml: nothing consumes the queue {queue:?}: runs would never start"),
+            create,
+        );
+        return;
+    };
+    match str_of(consumer, "dead_letter_queue") {
+        None => report.problem(
+            format!("wrangler.toml: the consumer of {queue:?} has no dead_letter_queue: runs that keep failing would be dropped unrefunded until the sweep"),
+            create,
+        ),
+        Some(dead) if !consumers.iter().any(|c| str_of(c, "queue") == Some(dead)) => report.problem(
+            format!("wrangler.toml: nothing consumes the dead-letter queue {dead:?}: given-up runs would not be refunded"),
+            create,
+        ),
+        Some(_) => {}
     }
 }
 

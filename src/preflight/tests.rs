@@ -15,6 +15,21 @@ bindings = [{ name = "RATE_LIMITER", class_name = "RateLimiter" }]
 tag = "v1"
 new_sqlite_classes = ["RateLimiter"]
 
+[[r2_buckets]]
+binding = "UPLOADS"
+bucket_name = "ghosttools-uploads"
+
+[[queues.producers]]
+binding = "RUNS"
+queue = "ghosttools-runs"
+
+[[queues.consumers]]
+queue = "ghosttools-runs"
+dead_letter_queue = "ghosttools-runs-dead"
+
+[[queues.consumers]]
+queue = "ghosttools-runs-dead"
+
 [vars]
 ENVIRONMENT = "production"
 NEXTAUTH_URL = "https://ghosttools.app"
@@ -77,6 +92,38 @@ fn the_placeholder_hyperdrive_id_is_refused_with_the_create_command() {
     let p =
         only_problem(&manifest(|m| m.replace("binding = \"DB\"", "binding = \"DATABASE\"")), &file(&[], &[]));
     assert!(p.what.contains("binding named DB"), "{p:?}");
+}
+
+#[test]
+fn runs_need_the_bucket_the_queue_a_consumer_and_a_consumed_dead_letter_queue() {
+    let p = only_problem(
+        &manifest(|m| m.replace("binding = \"UPLOADS\"", "binding = \"FILES\"")),
+        &file(&[], &[]),
+    );
+    assert!(p.what.contains("no [[r2_buckets]] binding UPLOADS"), "{p:?}");
+    let p =
+        only_problem(&manifest(|m| m.replace("binding = \"RUNS\"", "binding = \"JOBS\"")), &file(&[], &[]));
+    assert!(p.what.contains("no [[queues.producers]] binding RUNS"), "{p:?}");
+    let p = only_problem(
+        &manifest(|m| m.replace("dead_letter_queue = \"ghosttools-runs-dead\"\n", "")),
+        &file(&[], &[]),
+    );
+    assert!(p.what.contains("has no dead_letter_queue"), "{p:?}");
+    let p = only_problem(
+        &manifest(|m| m.replace("[[queues.consumers]]\nqueue = \"ghosttools-runs-dead\"\n", "")),
+        &file(&[], &[]),
+    );
+    assert!(p.what.contains("nothing consumes the dead-letter queue"), "{p:?}");
+    let p = only_problem(
+        &manifest(|m| {
+            m.replace(
+                "[[queues.consumers]]\nqueue = \"ghosttools-runs\"\n",
+                "[[queues.consumers]]\nqueue = \"other\"\n",
+            )
+        }),
+        &file(&[], &[]),
+    );
+    assert!(p.what.contains("nothing consumes the queue \"ghosttools-runs\""), "{p:?}");
 }
 
 #[test]

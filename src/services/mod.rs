@@ -5,6 +5,7 @@ pub mod billing;
 pub mod operator;
 pub mod podscribe;
 pub mod referrals;
+pub mod run_queue;
 pub mod runs;
 pub mod sweep;
 pub mod welcome;

@@ -55,9 +55,37 @@ impl Stage {
         format!("{value}\n").into_bytes()
     }
 
+    /// The stage a run's stored status and failure code stand for (failures were refunded).
+    pub fn of(id: &ItemId, status: &str, error: Option<&str>) -> Stage {
+        match status {
+            "writing_notes" => Stage::WritingNotes,
+            "done" => Stage::Done { id: id.clone() },
+            "failed" => {
+                let code = known_code(error.unwrap_or("unavailable"));
+                Stage::Failed { id: id.clone(), code, message: failure_message("PodScribe", code, true) }
+            }
+            _ => Stage::Transcribing,
+        }
+    }
+
     pub fn is_last(&self) -> bool {
         matches!(self, Stage::Done { .. } | Stage::Failed { .. })
     }
+}
+
+/// A stored failure code as one of the codes the pages know (`Stage` holds static codes).
+fn known_code(code: &str) -> &'static str {
+    const CODES: [&str; 8] = [
+        "busy",
+        "unavailable",
+        "filtered",
+        "too_long",
+        "interrupted",
+        "unreadable",
+        "timed_out",
+        "abandoned",
+    ];
+    CODES.into_iter().find(|c| *c == code).unwrap_or("unavailable")
 }
 
 fn page(id: &ItemId) -> String {
@@ -97,60 +125,68 @@ pub async fn start(
     Ok((id, credits))
 }
 
-/// Transcribes `audio` (the upload, in the runtime's memory), settles, writes show notes; every
-/// outcome ends in the database and as the last stage sent to `stages`.
-pub async fn run(
-    job: JobEnv,
-    started: Run,
-    upload: AudioUpload,
-    audio: Blob,
-    stages: UnboundedSender<Stage>,
-) {
+/// How one attempt at a run ended, for the queue consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Settled, failed and refunded, or found already settled: acknowledge the message.
+    Finished,
+    /// Worth another attempt later (OpenAI busy, timed out or cut off; the result not saved).
+    Retry,
+}
+
+/// Failures another attempt may get past.
+fn transient(failure: &Failure) -> bool {
+    matches!(failure, Failure::Busy(_) | Failure::TimedOut | Failure::Interrupted(_))
+}
+
+/// One attempt at a run: transcribes `audio`, settles exactly once, writes show notes. A
+/// transient failure leaves the run `transcribing` (with its code noted) for the queue to retry;
+/// any other outcome ends in the database.
+pub async fn run(job: &JobEnv, started: &Run, upload_name: &str, media_type: &str, audio: &Blob) -> Ending {
     let Run { id, user_id, reserved } = started;
-    let send = |stage: Stage| {
-        let _ = stages.unbounded_send(stage);
-    };
-    send(Stage::Transcribing);
     let openai = match OpenAi::new(&job.config, job.request_id()) {
         Ok(o) => o,
         Err(e) => {
-            send(fail(&job, &id, Failure::Operator(e.to_string())).await);
-            return;
+            fail(job, id, Failure::Operator(e.to_string())).await;
+            return Ending::Finished;
         }
     };
     let model = job.config.tools.transcribe_model.clone();
-    let transcription =
-        match openai.transcribe(&model, &upload.upload_name, upload.kind.media_type(), &audio).await {
-            Ok(t) if !t.text.is_empty() => t,
-            Ok(_) => {
-                send(fail(&job, &id, Failure::Unreadable("empty transcription".into())).await);
-                return;
+    let transcription = match openai.transcribe(&model, upload_name, media_type, audio).await {
+        Ok(t) if !t.text.is_empty() => t,
+        Ok(_) => {
+            fail(job, id, Failure::Unreadable("empty transcription".into())).await;
+            return Ending::Finished;
+        }
+        Err(failure) if transient(&failure) => {
+            job.log("warn", &format!("transcription {id} will be retried: {}", failure.detail()));
+            if let Err(e) =
+                job.with_db(async |db| transcripts::note_attempt(db, id.as_str(), failure.code()).await).await
+            {
+                job.reporter.report_now(&e).await;
             }
-            Err(failure) => {
-                send(fail(&job, &id, failure).await);
-                return;
-            }
-        };
+            return Ending::Retry;
+        }
+        Err(failure) => {
+            fail(job, id, failure).await;
+            return Ending::Finished;
+        }
+    };
     let stored = job
         .with_db(async |db| {
-            db.transaction(async |db| settle(db, &id, user_id, reserved, &transcription).await).await
+            db.transaction(async |db| settle(db, id, *user_id, *reserved, &transcription).await).await
         })
         .await;
     let transcription = match stored {
         Ok(Some(delivered)) => delivered,
-        Ok(None) => {
-            let message = failure_message("PodScribe", "abandoned", true);
-            send(Stage::Failed { id: id.clone(), code: "abandoned", message });
-            return;
-        }
+        // An earlier delivery of the same message (or the sweep) settled it: charge nothing more.
+        Ok(None) => return Ending::Finished,
         Err(e) => {
+            // Not saved: the run stays `transcribing` and is transcribed again on the next attempt.
             job.reporter.report_now(&e).await;
-            let message = failure_message("PodScribe", "not_saved", false);
-            send(Stage::Failed { id: id.clone(), code: "not_saved", message });
-            return;
+            return Ending::Retry;
         }
     };
-    send(Stage::WritingNotes);
     let chat_model = job.config.tools.chat_model.clone();
     let notes = write_notes(
         &openai,
@@ -173,7 +209,56 @@ pub async fn run(
         // The transcript is stored; the sweep marks it done later.
         job.reporter.report_now(&e).await;
     }
-    send(Stage::Done { id });
+    Ending::Finished
+}
+
+/// The dead-letter consumer's answer to a run whose retries ran out: failed with the code its
+/// last attempt noted, and refunded, in one transaction.
+pub async fn give_up(job: &JobEnv, id: &ItemId) {
+    let refunded = job
+        .with_db(async |db| {
+            db.transaction(async |db| {
+                if let Some((user_id, amount, code)) = transcripts::give_up(db, id.as_str()).await? {
+                    refund(db, id, user_id, amount, &code).await?;
+                }
+                Ok(())
+            })
+            .await
+        })
+        .await;
+    if let Err(e) = &refunded {
+        job.reporter.report_now(e).await;
+    }
+}
+
+/// Relays the run's progress to `stages` as the database tells it (the run itself happens in
+/// the queue consumer), until it ends, nobody listens any more, or 20 minutes have passed.
+pub async fn watch(job: JobEnv, user_id: i64, id: ItemId, stages: UnboundedSender<Stage>) {
+    const EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+    let mut last: Option<Stage> = None;
+    for _ in 0..(20 * 60 * 2) {
+        if stages.is_closed() {
+            return;
+        }
+        if let Ok(state) = job.with_db(async |db| transcripts::state(db, user_id, id.as_str()).await).await {
+            let stage = match state {
+                Some((status, error)) => Stage::of(&id, &status, error.as_deref()),
+                None => Stage::Failed {
+                    id: id.clone(),
+                    code: "deleted",
+                    message: "This transcript was deleted.".into(),
+                },
+            };
+            if last.as_ref() != Some(&stage) {
+                let _ = stages.unbounded_send(stage.clone());
+                if stage.is_last() {
+                    return;
+                }
+                last = Some(stage);
+            }
+        }
+        worker::Delay::from(EVERY).await;
+    }
 }
 
 /// A transcription under way: its id, its owner and the credits reserved for it.
@@ -252,24 +337,15 @@ async fn settle(
     Ok(Some(delivered))
 }
 
-/// Marks the transcript failed and refunds it in one transaction; the stage to report.
-async fn fail(job: &JobEnv, id: &ItemId, failure: Failure) -> Stage {
+/// Marks the transcript failed and refunds it in one transaction.
+pub async fn fail(job: &JobEnv, id: &ItemId, failure: Failure) {
     job.report_operator_failure(&failure).await;
     let code = failure.code();
     let refunded = job
         .with_db(async |db| {
             db.transaction(async |db| {
                 if let Some((user_id, amount)) = transcripts::fail(db, id.as_str(), code).await? {
-                    let note = format!("PodScribe failed: {code}");
-                    credits::grant(
-                        db,
-                        user_id,
-                        i64::from(amount),
-                        Reason::ToolRefund,
-                        id.as_str(),
-                        Some(&note),
-                    )
-                    .await?;
+                    refund(db, id, user_id, amount, code).await?;
                 }
                 Ok(())
             })
@@ -279,7 +355,13 @@ async fn fail(job: &JobEnv, id: &ItemId, failure: Failure) -> Stage {
     if let Err(e) = &refunded {
         job.reporter.report_now(e).await;
     }
-    Stage::Failed { id: id.clone(), code, message: failure_message("PodScribe", code, refunded.is_ok()) }
+}
+
+/// Gives a failed run's credits back (keyed by the run: once, whoever gets there first).
+async fn refund(db: &Db, id: &ItemId, user_id: i64, amount: i32, code: &str) -> Result<(), AppError> {
+    let note = format!("PodScribe failed: {code}");
+    credits::grant(db, user_id, i64::from(amount), Reason::ToolRefund, id.as_str(), Some(&note)).await?;
+    Ok(())
 }
 
 /// Show notes from a transcript; chapters only when it has timestamps.

@@ -38,6 +38,16 @@ impl JobEnv {
         JobEnv { env: cx.env.clone(), config: cx.config.clone(), reporter: Reporter::of(cx) }
     }
 
+    /// For work no request started (the queue consumer, the scheduled sweep): `what` names it in
+    /// logs and Sentry where a path would be.
+    pub fn detached(env: Env, what: &str) -> JobEnv {
+        let config = crate::ctx::config_of(&env);
+        let mut id = [0u8; 12];
+        crate::security::fill_random(&mut id);
+        let reporter = Reporter::detached(config.clone(), crate::security::token(&id), what);
+        JobEnv { env, config, reporter }
+    }
+
     pub fn request_id(&self) -> &str {
         self.reporter.request_id()
     }

@@ -4,10 +4,10 @@
 //! sessions that can no longer be used are deleted.
 
 use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
+use crate::clients::uploads::{Uploads, RUNS_PREFIX};
 use crate::db::{self, Db};
 use crate::error::AppError;
-use crate::routes::errors::Reporter;
-use crate::services::runs::sweep_abandoned;
+use crate::services::runs::{sweep_abandoned, JobEnv};
 use worker::Env;
 
 /// What one sweep did (logged as one line).
@@ -17,33 +17,34 @@ pub struct Swept {
     pub credits_refunded: i64,
     pub sign_in_tokens: i64,
     pub sessions: i64,
+    /// Episodes left in R2 by runs that ended without deleting them (a failed delete, a Worker
+    /// that died): anything stored over a day ago, when every run has long ended.
+    pub episodes: u32,
 }
 
-/// One sweep on an open connection: the refunds in one transaction, then the housekeeping.
-pub async fn sweep(db: &Db) -> Result<Swept, AppError> {
+/// One sweep: the refunds in one transaction, then the housekeeping in the database and R2.
+pub async fn sweep(db: &Db, uploads: &Uploads, now_ms: f64) -> Result<Swept, AppError> {
     let (runs_refunded, credits_refunded) =
         db.transaction(async |db| sweep_abandoned(db, None).await).await?;
     let (sign_in_tokens, sessions) = db::sweep::forget_expired(db, ABSOLUTE_LIFETIME_SECS as f64).await?;
-    Ok(Swept { runs_refunded, credits_refunded, sign_in_tokens, sessions })
+    let episodes = uploads.delete_older_than(RUNS_PREFIX, now_ms - EPISODE_MAX_AGE_MS).await?;
+    Ok(Swept { runs_refunded, credits_refunded, sign_in_tokens, sessions, episodes })
 }
+
+/// A run ends within minutes (its queue retries included) or is refunded by the sweep after 45.
+const EPISODE_MAX_AGE_MS: f64 = 24.0 * 3600.0 * 1000.0;
 
 /// The `scheduled` event: connect, sweep, close, and log what was done. A failure is reported
 /// (log + Sentry) and the next tick tries again; nothing is half-done, as each step commits whole.
 pub async fn scheduled(env: &Env, cron: &str) {
-    let config = crate::ctx::config_of(env);
-    let mut id = [0u8; 12];
-    crate::security::fill_random(&mut id);
-    let reporter = Reporter::detached(config, crate::security::token(&id), &format!("cron {cron}"));
-    let outcome = match Db::connect(env).await {
-        Ok(db) => {
-            let outcome = sweep(&db).await;
-            db.close().await;
-            outcome
-        }
+    let job = JobEnv::detached(env.clone(), &format!("cron {cron}"));
+    let now_ms = worker::js_sys::Date::now();
+    let outcome = match Uploads::of(env) {
+        Ok(uploads) => job.with_db(async |db| sweep(db, &uploads, now_ms).await).await,
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(swept) => crate::ctx::log_line("info", reporter.request_id(), &format!("sweep: {swept:?}")),
-        Err(e) => reporter.report_now(&e).await,
+        Ok(swept) => job.log("info", &format!("sweep: {swept:?}")),
+        Err(e) => job.reporter.report_now(&e).await,
     }
 }

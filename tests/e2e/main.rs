@@ -39,6 +39,7 @@ mod pages;
 mod rate_limit;
 mod rate_limit_tools;
 mod refer;
+mod runs_queue;
 mod security;
 mod security_headers;
 mod sentry;
@@ -96,6 +97,7 @@ fn main() {
         rate_limit::tests(),
         rate_limit_tools::tests(),
         refer::tests(),
+        runs_queue::tests(),
         security::tests(),
         security_headers::tests(),
         sentry::tests(),
@@ -124,6 +126,7 @@ fn main() {
     if !listing {
         rate_limit::shutdown();
         welcome::shutdown();
+        runs_queue::shutdown();
         support::stop_shared();
     }
     conclusion.exit();

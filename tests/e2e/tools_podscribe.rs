@@ -130,10 +130,18 @@ async fn the_upload_reports_its_progress_to_the_page_script(s: &'static Stack) {
     let lines: Vec<Value> =
         text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
     let statuses: Vec<&str> = lines.iter().map(|l| l["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["accepted", "transcribing", "writing_notes", "done"]);
+    // The run happens in the queue consumer and the page is told what the database says, read
+    // twice a second: a stage shorter than that (show notes, here) may be passed over, never
+    // reordered or repeated.
+    assert_eq!(statuses[..2], ["accepted", "transcribing"]);
+    assert!(
+        statuses == ["accepted", "transcribing", "writing_notes", "done"]
+            || statuses == ["accepted", "transcribing", "done"],
+        "{statuses:?}"
+    );
     assert_eq!(lines[0]["credits"], 1);
     let id = lines[0]["id"].as_str().unwrap();
-    assert_eq!(lines[3]["url"], format!("/tools/podscribe/{id}"));
+    assert_eq!(lines.last().unwrap()["url"], format!("/tools/podscribe/{id}"));
 }
 
 async fn an_episode_shorter_than_its_file_says_is_refunded_the_difference(s: &'static Stack) {

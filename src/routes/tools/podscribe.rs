@@ -6,7 +6,7 @@
 use super::agentwrite::file_stem;
 use super::upload::{self, Episode, Refused};
 use super::{flood, item_id, limit, relay, ToolKind};
-use crate::clients::openai::OpenAi;
+use crate::clients::openai::{Failure, OpenAi};
 use crate::ctx::Ctx;
 use crate::db::{generations::Deleted, transcripts};
 use crate::domain::audio::MAX_BYTES;
@@ -15,7 +15,8 @@ use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
 use crate::services::billing::reversals;
-use crate::services::podscribe::{self, Run, Stage};
+use crate::services::podscribe::{self, Stage};
+use crate::services::run_queue::{self, RunMessage};
 use crate::services::runs::{failure_message, JobEnv};
 use crate::views::render;
 use crate::views::tools::{when, PodScribePage, TranscriptPage, TranscriptView};
@@ -88,10 +89,21 @@ pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, Ap
         }
         Err(e) => return Err(e),
     };
+    let job = JobEnv::of(cx);
+    let message = RunMessage {
+        run: id.to_string(),
+        upload_name: audio.upload_name,
+        media_type: audio.kind.media_type().into(),
+    };
+    if let Err(e) = run_queue::submit(&cx.env, message, &file).await {
+        // Not stored or not enqueued: failed and refunded at once (the page says so).
+        job.reporter.report_now(&e).await;
+        podscribe::fail(&job, &id, Failure::Busy(e.to_string())).await;
+    }
     let (tx, mut stages) = mpsc::unbounded();
     let _ = tx.unbounded_send(Stage::Accepted { id: id.clone(), credits: reserved });
-    let run = Run { id: id.clone(), user_id, reserved };
-    cx.wait_until(podscribe::run(JobEnv::of(cx), run, audio, file, tx));
+    // The run happens in the queue consumer; this only relays what the database says of it.
+    cx.wait_until(podscribe::watch(job, user_id, id.clone(), tx));
     match mode {
         Mode::Progress => Ok(relay("application/x-ndjson", stages, Stage::to_ndjson, b"\n")),
         Mode::Page => {

@@ -73,6 +73,9 @@ pub struct Options {
     /// The stand-in for Hyperdrive in front of `DB`: bytes relayed, or the protocol read with
     /// Hyperdrive's cache on (the misconfiguration tests must catch) or off, and its faults.
     pub db_proxy: db_proxy::Mode,
+    /// How often the runs queue retries a run after a transient failure (0: a busy OpenAI fails
+    /// the run at once, as most tests expect; tests/e2e/runs_queue.rs sets more).
+    pub run_retries: u32,
 }
 
 impl Options {
@@ -84,6 +87,7 @@ impl Options {
             fakes: None,
             drop_config: Vec::new(),
             db_proxy: db_proxy::Mode::Relay,
+            run_retries: 0,
         }
     }
 }
@@ -171,7 +175,8 @@ impl Stack {
         // The Worker reaches Postgres through a stand-in for the Hyperdrive service.
         let proxy = db_proxy::DbProxy::start(cluster.port, opts.db_proxy).await;
         let worker_db_url = db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
-        let worker = Worker::start(opts.name, port, &worker_db_url, &vars, &opts.drop_config).await;
+        let worker =
+            Worker::start(opts.name, port, &worker_db_url, &vars, &opts.drop_config, opts.run_retries).await;
         fakes.stripe.set_webhook_url(format!("{}/api/stripe/webhook", worker.base_url()));
         fakes.rewardful.set_campaign_url(worker.base_url());
         let http = reqwest::Client::builder()

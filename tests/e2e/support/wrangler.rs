@@ -27,12 +27,14 @@ impl Worker {
         database_url: &str,
         vars: &BTreeMap<String, Option<String>>,
         drop: &[&str],
+        run_retries: u32,
     ) -> Worker {
         let dir = work_dir().join(format!("worker-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("worker dir");
         let config_path = dir.join("wrangler.toml");
-        std::fs::write(&config_path, config(database_url, vars, drop)).expect("write wrangler.toml");
+        std::fs::write(&config_path, config(database_url, vars, drop, run_retries))
+            .expect("write wrangler.toml");
         let log = work_dir().join("logs").join(format!("wrangler-{name}.log"));
         let _ = std::fs::remove_file(&log);
         let guard = launch(name, port, &dir, &log).await;
@@ -58,6 +60,11 @@ impl Worker {
     /// The Worker's log so far (console output of the Worker included).
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Where this Worker's local state lives (Durable Objects, R2, queues).
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
     }
 
     pub fn log_tail(&self) -> String {
@@ -99,7 +106,12 @@ async fn launch(name: &str, port: u16, dir: &std::path::Path, log: &std::path::P
     guard
 }
 
-fn config(database_url: &str, vars: &BTreeMap<String, Option<String>>, drop: &[&str]) -> String {
+fn config(
+    database_url: &str,
+    vars: &BTreeMap<String, Option<String>>,
+    drop: &[&str],
+    run_retries: u32,
+) -> String {
     let project = std::fs::read_to_string(root().join("wrangler.toml")).expect("read wrangler.toml");
     let mut t: Table = project.parse().expect("wrangler.toml is valid TOML");
     t.remove("build");
@@ -117,6 +129,15 @@ fn config(database_url: &str, vars: &BTreeMap<String, Option<String>>, drop: &[&
         for hd in hds.iter_mut() {
             if let Value::Table(hd) = hd {
                 hd.insert("localConnectionString".into(), Value::String(database_url.into()));
+            }
+        }
+    }
+    // The runs queue retries `run_retries` times, a second apart (production: 3, 30 s apart).
+    if let Some(Value::Array(consumers)) = t.get_mut("queues").and_then(|q| q.get_mut("consumers")) {
+        for consumer in consumers.iter_mut().filter_map(Value::as_table_mut) {
+            if consumer.get("queue").and_then(Value::as_str) == Some("ghosttools-runs") {
+                consumer.insert("max_retries".into(), Value::Integer(i64::from(run_retries)));
+                consumer.insert("retry_delay".into(), Value::Integer(1));
             }
         }
     }
