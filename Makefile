@@ -18,14 +18,14 @@ build/worker/shim.mjs: $(WORKER_SOURCES)
 
 build: setup wasm ## Set up, then build the release Worker
 
-dev: ## Run the product locally: Postgres, migrations, mail inbox, wrangler dev (Ctrl-C stops all)
+dev: ## Run the product locally: Postgres, migrations, mail inbox, stand-ins for Stripe/OpenAI/Google without keys, wrangler dev (Ctrl-C stops all)
 	@scripts/dev.sh
 
 test: ## Run the whole test suite (unit, a short fuzzing run, end-to-end against workerd, Postgres and fakes)
 	@scripts/test.sh
 
 test-unit: ## Run only the native unit tests
-	@cargo test --quiet --lib --bins
+	@cargo test --quiet --workspace --lib --bins
 
 test-e2e: build ## Run only the end-to-end suite (the Worker must build)
 	@cargo test --quiet --test e2e
@@ -57,7 +57,7 @@ fmt: ## Format the Rust code
 
 lint: ## Clippy for the Worker (wasm32) and the native code, warnings as errors
 	@cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
-	@cargo clippy --quiet --all-targets -- -D warnings
+	@cargo clippy --quiet --workspace --all-targets -- -D warnings
 
 # Where preflight reads the secrets: this shell (default), ENV_FILE=<dotenv file>, or
 # FROM_WRANGLER=1 (names from `wrangler secret list`). STRIPE_TEST_MODE=1 for a staging deploy.

@@ -9,7 +9,10 @@
 #
 # Env: BENCH_SECONDS (per run, default 5), BENCH_ROUNDS (interleaved rounds, default 3),
 # BENCH_CONNECTIONS (default 8), BENCH_ONLY (comma-separated target names), BENCH_STRICT=1
-# (exit 1 when a budget fails). Results: bench/results/latest.{json,md}.
+# (exit 1 when a budget fails), BENCH_DB_DELAY_MS (far copies of the database routes, Postgres
+# that many ms away each way), BENCH_PIN=0 (no taskset pinning of wrk and the Workers),
+# BENCH_MAX_SPREAD (how far a judged ratio may spread across rounds, default 0.15).
+# Results: bench/results/latest.{json,md}.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"

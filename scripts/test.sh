@@ -31,7 +31,7 @@ make -s wasm
 say "deploy check (wrangler deploy --dry-run: the bundle builds and fits the size limit)"
 scripts/deploy-check.sh
 say "unit tests"
-cargo test --quiet --lib --bins
+cargo test --quiet --workspace --lib --bins
 say "fuzzing the parsers briefly (FUZZ_CASES=${FUZZ_CASES:-500} per target; make fuzz runs long)"
 cargo test --quiet --test fuzz
 say "end-to-end tests (workerd + Postgres + fakes)"

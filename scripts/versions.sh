@@ -17,7 +17,7 @@ npm_version() { node -p "require('./node_modules/$1/package.json').version" 2>/d
 echo "versions in use (pinned: fixed by this repository; system, apt: not pinned):"
 row pinned worker-build "$(worker-build --version 2>/dev/null | first_version)"
 row pinned wasm-bindgen "$(wasm-bindgen --version 2>/dev/null | first_version) (Cargo.lock: $(wasm_bindgen_version))"
-for pkg in wrangler esbuild binaryen maildev playwright-core; do
+for pkg in wrangler esbuild binaryen maildev playwright-core axe-core; do
   row pinned "$pkg" "$(npm_version "$pkg")"
 done
 row system rustc "$(rustc --version 2>/dev/null | first_version)"

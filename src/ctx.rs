@@ -2,13 +2,18 @@
 //! clock, the rate-limit subject and decisions, the request's one lazily opened database
 //! connection, and what it spent on I/O (`timing`).
 
-use crate::auth::session::Claims;
-use crate::auth::User;
+use crate::auth::csrf;
+use crate::auth::session::{self, Claims};
 use crate::config::{Config, SiteUrl};
-use crate::db::Db;
+use crate::cookie::Cookie;
+use crate::db::{sessions, Db};
+use crate::domain::device::browser_label;
+use crate::domain::User;
 use crate::error::AppError;
-use crate::rate_limit::{Decision, Policy, Subject};
+use crate::rate_limit::{Decision, Limiter, Policy, Subject};
+use crate::telemetry::{log_line, now_ms, Reporter};
 use crate::timing::Timing;
+use crate::views::flash::{self, Flash, FlashKind};
 use std::cell::{OnceCell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
@@ -25,7 +30,7 @@ pub struct Ctx {
     pub path: String,
     /// Milliseconds since the epoch at the start of the request, from the runtime's clock.
     pub now_ms: u64,
-    /// Who the request is counted as by rate limits; set by `app` from `rate_limit::subject`.
+    /// Who the request is counted as by rate limits; set by `app` from `rate_limit_subject`.
     pub subject: Subject,
     /// Every rate-limit decision taken for this request (their headers go on the response).
     limits: RefCell<Vec<Decision>>,
@@ -42,33 +47,9 @@ pub struct Ctx {
     pub(crate) pre_session: OnceCell<String>,
 }
 
-thread_local! {
-    // One isolate serves many requests with the same Env: read and validate it once.
-    static CONFIG: OnceCell<Rc<Config>> = const { OnceCell::new() };
-}
-
-/// The isolate's configuration, read from `env` and validated on first use.
-pub fn config_of(env: &Env) -> Rc<Config> {
-    CONFIG.with(|cell| {
-        cell.get_or_init(|| {
-            let config = Config::from_lookup(|name| {
-                env.var(name)
-                    .map(|v| v.to_string())
-                    .ok()
-                    .or_else(|| env.secret(name).map(|v| v.to_string()).ok())
-            });
-            for problem in config.problems() {
-                log_line("error", "", &format!("configuration: {problem}"));
-            }
-            Rc::new(config)
-        })
-        .clone()
-    })
-}
-
 impl Ctx {
     pub fn new(env: Env, worker_ctx: Context, req: &crate::incoming::Incoming) -> Ctx {
-        let config = config_of(&env);
+        let config = crate::config::of_env(&env);
         let now_ms = now_ms();
         let (method, method_known) = req.method();
         let mut random = [0u8; 28];
@@ -104,8 +85,23 @@ impl Ctx {
 
     /// A request cookie by name (first occurrence).
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        let cookies = self.cookies.get_or_init(|| cookie_pairs(&self.header("cookie").unwrap_or_default()));
+        let cookies =
+            self.cookies.get_or_init(|| crate::cookie::pairs(&self.header("cookie").unwrap_or_default()));
         cookies.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// This request's value of one of our cookies (by its name on this scheme).
+    pub fn cookie_of(&self, cookie: &Cookie) -> Option<&str> {
+        self.cookie(cookie.name(self.https()))
+    }
+
+    /// Stores `value` in `cookie` with whatever response this request ends with.
+    pub fn set_cookie(&self, cookie: &Cookie, value: &str) {
+        self.add_header("Set-Cookie", cookie.set(self.https(), value));
+    }
+
+    pub fn clear_cookie(&self, cookie: &Cookie) {
+        self.add_header("Set-Cookie", cookie.clear(self.https()));
     }
 
     /// The client's address as Cloudflare saw it.
@@ -172,11 +168,36 @@ impl Ctx {
     /// limit, and, if the limiter is down, `Ok(None)` or a 503 by the policy's fail mode. `None`
     /// also when the policy is turned off. See `rate_limit` for the whole story.
     pub async fn limit(&self, policy: Policy, subject: &Subject) -> Result<Option<Decision>, AppError> {
-        crate::rate_limit::enforce::enforce(self, policy, subject, false).await
+        let reporter = || self.reporter();
+        crate::rate_limit::enforce::enforce(&self.limiter(&reporter), policy, subject, false).await
     }
 
-    pub fn record_limit(&self, decision: Decision) {
-        self.limits.borrow_mut().push(decision);
+    /// `limit` for the operators' check, which also asks how many admissions the limiter stored.
+    pub async fn limit_reporting_stored(&self, policy: Policy) -> Result<Option<Decision>, AppError> {
+        let reporter = || self.reporter();
+        crate::rate_limit::enforce::enforce(&self.limiter(&reporter), policy, &self.subject, true).await
+    }
+
+    /// What the limiter needs of this request, and nothing more.
+    fn limiter<'a>(&'a self, reporter: &'a dyn Fn() -> Reporter) -> Limiter<'a> {
+        Limiter {
+            env: &self.env,
+            limits: &self.config.rate_limits.limits,
+            timeout_ms: self.config.rate_limits.timeout_ms,
+            decisions: &self.limits,
+            timing: &self.timing,
+            background: &self.worker_ctx,
+            request_id: &self.request_id,
+            reporter,
+        }
+    }
+
+    /// Who this request is counted as: the signed-in user when there is one, otherwise the
+    /// client IP (`CF-Connecting-IP`, set by Cloudflare's edge; clients cannot forge it there).
+    /// The user comes from the session token's verified signature alone, with no database
+    /// query: a revoked session still belongs to that user, so counting it against them is right.
+    pub fn rate_limit_subject(&self) -> Subject {
+        Subject::of_request(self.session_user_id(), self.client_ip().as_deref())
     }
 
     /// The `RateLimit-*` headers for the response: those of the tightest decision taken.
@@ -193,54 +214,182 @@ impl Ctx {
     pub fn log(&self, level: &str, message: &str) {
         log_line(level, &self.request_id, message);
     }
-}
 
-/// Milliseconds since the epoch from the runtime's clock (`Date.now()`, without allocating a
-/// `Date` as `worker::Date::now` does). Wasm only: native code gets its time passed in.
-pub fn now_ms() -> u64 {
-    worker::js_sys::Date::now() as u64
-}
-
-/// One JSON object per line, so Workers Logs can filter by field.
-pub fn log_line(level: &str, request_id: &str, message: &str) {
-    let line = serde_json::json!({ "level": level, "request_id": request_id, "message": message });
-    match level {
-        "error" => worker::console_error!("{line}"),
-        "warn" => worker::console_warn!("{line}"),
-        _ => worker::console_log!("{line}"),
-    }
-}
-
-/// The `name=value` pairs of a `Cookie` header, in order (names and values trimmed of ASCII
-/// whitespace only; a piece without `=` is skipped). Not Unicode `trim()`: a cookie planted by a
-/// sibling subdomain as `\u{a0}__Host-gt_session` (U+0085 or U+00A0, Unicode spaces, reach us
-/// when the browser sends them UTF-8 encoded) must not be read as `__Host-gt_session`. Pure, so
-/// tests/fuzz drives it with arbitrary headers.
-pub fn cookie_pairs(raw: &str) -> Vec<(String, String)> {
-    raw.split(';')
-        .filter_map(|pair| pair.trim_ascii().split_once('='))
-        .map(|(k, v)| (k.trim_ascii().to_string(), v.trim_ascii().to_string()))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cookie_pairs_keep_order_and_skip_pieces_without_a_value() {
-        let pairs = cookie_pairs(" a=1; junk ;b = x=y;a=2;");
-        let expected = [("a", "1"), ("b", "x=y"), ("a", "2")];
-        assert_eq!(pairs, expected.map(|(k, v)| (k.to_string(), v.to_string())));
+    /// What an error report needs of this request, detached from it (see `telemetry`).
+    pub fn reporter(&self) -> Reporter {
+        self.config.reporter(self.request_id.clone(), self.method.to_string(), self.path.clone())
     }
 
-    #[test]
-    fn a_name_behind_a_unicode_space_is_not_trimmed_into_another_name() {
-        for space in ['\u{85}', '\u{a0}', '\u{2003}'] {
-            let raw = format!("{space}__Host-gt_session=planted; \t a=1");
-            let pairs = cookie_pairs(&raw);
-            assert_eq!(pairs[0].0, format!("{space}__Host-gt_session"), "{space:?}");
-            assert_eq!(pairs[1], ("a".to_string(), "1".to_string()));
+    // Who is signed in: the session cookie, checked against its database row.
+
+    /// `NEXTAUTH_SECRET`, which signs sessions and our cookies (a 503 naming it when unset).
+    pub fn session_secret(&self) -> Result<&str, AppError> {
+        self.config.session_secret.as_ref().map(|s| s.expose()).map_err(|p| p.clone().into())
+    }
+
+    fn now_secs(&self) -> u64 {
+        self.now_ms / 1000
+    }
+
+    /// The session's claims, when the cookie holds a valid, unexpired token.
+    fn session_claims(&self) -> Result<Option<&Claims>, AppError> {
+        if let Some(claims) = self.session.get() {
+            return Ok(claims.as_ref());
         }
+        let claims = match self.cookie_of(&session::COOKIE) {
+            None => None,
+            Some(token) => {
+                let decoded = session::decode(self.session_secret()?, token, self.now_secs());
+                if decoded.is_none() {
+                    // Tampered, expired or signed with another key: signed out, cookie cleared.
+                    self.clear_cookie(&session::COOKIE);
+                }
+                decoded
+            }
+        };
+        Ok(self.session.get_or_init(|| claims).as_ref())
+    }
+
+    /// The user id of a validly signed, unexpired session token — without checking the
+    /// database (for rate-limit subjects; authorization must use `user()`).
+    pub fn session_user_id(&self) -> Option<i64> {
+        self.session_claims().ok().flatten().and_then(|c| c.user_id())
+    }
+
+    /// The signed-in user, or `None`. One query per request (cached), which also enforces
+    /// sign-out and the absolute lifetime (the session's row must exist and be younger than
+    /// 90 days) and "sign out everywhere" (the token's session version must be current).
+    pub async fn user(&self) -> Result<Option<&User>, AppError> {
+        if let Some(user) = self.user.get() {
+            return Ok(user.as_ref());
+        }
+        let user = match self.session_claims()?.cloned() {
+            None => None,
+            Some(claims) => self.load_session_user(&claims).await?,
+        };
+        Ok(self.user.get_or_init(|| user).as_ref())
+    }
+
+    /// The signed-in user, or `AppError::Unauthenticated` (pages redirect to sign-in).
+    pub async fn require_user(&self) -> Result<&User, AppError> {
+        self.user().await?.ok_or(AppError::Unauthenticated)
+    }
+
+    async fn load_session_user(&self, claims: &Claims) -> Result<Option<User>, AppError> {
+        let Some(id) = claims.user_id() else { return Ok(None) };
+        let lifetime = session::ABSOLUTE_LIFETIME_SECS as f64;
+        let user = sessions::user_of(self.db().await?, id, &claims.sid, lifetime).await?;
+        match user {
+            Some(user) if user.session_version == claims.sv => {
+                if claims.needs_renewal(self.now_secs()) {
+                    self.set_session_cookie(&claims.renewed(self.now_secs()))?;
+                }
+                Ok(Some(user))
+            }
+            _ => {
+                self.clear_cookie(&session::COOKIE);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Signs `user` in: a new session (never reusing an id from before sign-in), recorded with
+    /// a coarse label of the browser and the `place` Cloudflare saw, for the account page.
+    pub async fn start_session(&self, user: &User, place: &str) -> Result<(), AppError> {
+        let sid = crate::security::random_token();
+        let browser = browser_label(&self.header("user-agent").unwrap_or_default());
+        let lifetime = session::ABSOLUTE_LIFETIME_SECS as f64;
+        sessions::start(self.db().await?, user.id, &sid, &browser, place, lifetime).await?;
+        let claims = Claims::new(user.id, user.session_version, sid, self.now_secs());
+        self.set_session_cookie(&claims)
+    }
+
+    /// Signs out this browser and ends its session, so a copy of the token stops working too.
+    /// The cookie is cleared first: it goes with whatever answer this request ends with, even
+    /// a database failure.
+    pub async fn end_session(&self) -> Result<(), AppError> {
+        self.clear_cookie(&session::COOKIE);
+        match self.session_claims()? {
+            Some(claims) => sessions::end(self.db().await?, &claims.sid).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The id of this browser's session (to mark it in the list of sessions).
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_claims().ok().flatten().map(|c| c.sid.as_str())
+    }
+
+    fn set_session_cookie(&self, claims: &Claims) -> Result<(), AppError> {
+        let token = session::encode(self.session_secret()?, claims).map_err(AppError::internal)?;
+        self.set_cookie(&session::COOKIE, &token);
+        Ok(())
+    }
+
+    /// What CSRF tokens are bound to: the session id when signed in, else the pre-session
+    /// cookie (created on first use).
+    fn csrf_binding(&self) -> Result<String, AppError> {
+        if let Some(claims) = self.session_claims()? {
+            return Ok(format!("sid:{}", claims.sid));
+        }
+        if let Some(value) = self.cookie_of(&csrf::PRE_SESSION) {
+            return Ok(format!("pre:{value}"));
+        }
+        let fresh = self.pre_session.get_or_init(crate::security::random_token).clone();
+        self.set_cookie(&csrf::PRE_SESSION, &fresh);
+        Ok(format!("pre:{fresh}"))
+    }
+
+    /// The token for forms on this page (hidden field `csrf`, or header `X-CSRF-Token`).
+    pub fn csrf_token(&self) -> Result<String, AppError> {
+        Ok(csrf::token(self.session_secret()?, &self.csrf_binding()?))
+    }
+
+    /// 403 unless the request is same-origin and carries the token for this browser.
+    pub fn verify_csrf(&self, submitted: Option<&str>) -> Result<(), AppError> {
+        let forbidden = || {
+            AppError::Forbidden(
+                "This form expired or came from another site. Please reload the page and try again.".into(),
+            )
+        };
+        // Without the secret no token can be checked: 503 (naming the variable in the log).
+        let secret = self.session_secret()?;
+        let origin = self.site()?.origin();
+        if !csrf::same_origin(
+            self.header("origin").as_deref(),
+            self.header("sec-fetch-site").as_deref(),
+            &origin,
+        ) {
+            return Err(forbidden());
+        }
+        let binding = match self.session_claims()? {
+            Some(claims) => format!("sid:{}", claims.sid),
+            None => match self.cookie_of(&csrf::PRE_SESSION) {
+                Some(v) => format!("pre:{v}"),
+                None => return Err(forbidden()),
+            },
+        };
+        match submitted {
+            Some(token) if csrf::verify(secret, &binding, token) => Ok(()),
+            _ => Err(forbidden()),
+        }
+    }
+
+    // Flash messages (see `views::flash`).
+
+    /// Shows `text` on the next page this browser opens (after the redirect of an action).
+    pub fn set_flash(&self, kind: FlashKind, text: impl Into<String>) {
+        let Ok(secret) = self.config.session_secret.as_ref() else { return };
+        let value = flash::encode(secret.expose(), &Flash::new(kind, text), self.now_ms / 1000);
+        self.set_cookie(&flash::COOKIE, &value);
+    }
+
+    /// The flash of the previous action, if a valid one came with this request; the cookie is
+    /// cleared either way so it shows once.
+    pub fn take_flash(&self) -> Option<Flash> {
+        let value = self.cookie_of(&flash::COOKIE)?;
+        self.clear_cookie(&flash::COOKIE);
+        let secret = self.config.session_secret.as_ref().ok()?;
+        flash::decode(secret.expose(), value, self.now_ms / 1000)
     }
 }

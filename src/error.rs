@@ -169,12 +169,6 @@ impl fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
-impl From<crate::config::ConfigProblem> for AppError {
-    fn from(p: crate::config::ConfigProblem) -> Self {
-        AppError::Misconfigured { var: p.var, problem: p.problem }
-    }
-}
-
 fn human_bytes(n: u64) -> String {
     const MB: u64 = 1024 * 1024;
     if n >= MB && n.is_multiple_of(MB) {

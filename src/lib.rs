@@ -4,12 +4,14 @@ pub mod app;
 pub mod auth;
 pub mod clients;
 pub mod config;
+pub mod cookie;
 pub mod ctx;
 pub mod db;
 #[cfg(test)]
 mod doc_claims;
 pub mod domain;
 pub mod error;
+pub mod fetch;
 pub mod incoming;
 /// The production preflight (native only: the `preflight` binary).
 #[cfg(not(target_arch = "wasm32"))]
@@ -20,15 +22,10 @@ pub mod respond;
 pub mod routes;
 pub mod security;
 pub mod services;
+pub mod sign_in;
+pub mod telemetry;
 pub mod timing;
 pub mod views;
-
-/// The build this Worker was compiled from (`GHOSTTOOLS_BUILD`, set by the Makefile to the git
-/// revision), shown by `/api/health` and used to bust static asset caches.
-pub const BUILD_ID: &str = match option_env!("GHOSTTOOLS_BUILD") {
-    Some(id) => id,
-    None => env!("CARGO_PKG_VERSION"),
-};
 
 use worker::{event, web_sys, Context, Env, Result, ScheduleContext, ScheduledEvent};
 

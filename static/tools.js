@@ -1,6 +1,7 @@
 // GhostTools AI tools, progressive enhancement (the pages work without this file):
 // - AgentWrite: the description streams onto the page as it is written (server-sent events
-//   read from a fetch POST), then shows as title / description / bullets with copy buttons.
+//   read from a fetch POST), formatted as it arrives (each piece says which blocks changed:
+//   the title, paragraphs, bullets), then shows with copy buttons.
 // - PodScribe: the upload shows a progress bar (XHR), then the transcription's stages.
 // - Copy buttons copy the text of the element they name.
 "use strict";
@@ -71,6 +72,27 @@
     try { return { name: name, data: JSON.parse(data.join("\n")) }; } catch (e) { return null; }
   }
 
+  // The copy shown so far as [kind, text] blocks; a change replaces the blocks from `from` on.
+  function renderLive(live, shown, view) {
+    shown.splice(view.from, shown.length - view.from);
+    Array.prototype.push.apply(shown, view.blocks);
+    live.textContent = "";
+    var list = null;
+    shown.forEach(function (block) {
+      if (block[0] === "li") {
+        if (!list) { list = document.createElement("ul"); live.appendChild(list); }
+        var li = document.createElement("li");
+        li.textContent = block[1];
+        list.appendChild(li);
+        return;
+      }
+      list = null;
+      var el = document.createElement(block[0] === "title" ? "h2" : "p");
+      el.textContent = block[1];
+      live.appendChild(el);
+    });
+  }
+
   function renderResult(d) {
     $("aw-title").textContent = d.title;
     var description = $("aw-description");
@@ -119,6 +141,7 @@
       notice.scrollIntoView && notice.scrollIntoView({ block: "nearest" });
     };
     var finished = false;
+    var shown = [];
     fetch(form.getAttribute("data-stream"), {
       method: "POST",
       body: new URLSearchParams(new FormData(form)),
@@ -150,7 +173,7 @@
             var event = parseEvent(buffer.slice(0, end));
             buffer = buffer.slice(end + 2);
             if (!event) { continue; }
-            if (event.name === "delta") { live.textContent += event.data.text; }
+            if (event.name === "delta") { if (event.data.view) { renderLive(live, shown, event.data.view); } }
             else if (event.name === "done") { finished = true; renderResult(event.data); }
             else if (event.name === "error") { finished = true; failed(event.data.message); }
           }

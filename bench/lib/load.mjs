@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "./workers.mjs";
+import { PIN, pinned, ROOT } from "./workers.mjs";
 
 /** A raw HTTP/1.1 request (keep-alive). `headers` is an object; a body gets its length. */
 export function rawRequest(method, path, headers = {}, body = "") {
@@ -31,7 +31,7 @@ export function writeRequests(file, requests) {
 export function runWrk({ port, file, seconds, connections }) {
   const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", join(ROOT, "bench/wrk/requests.lua"), `http://127.0.0.1:${port}/`, "--", file];
   return new Promise((resolve, reject) => {
-    execFile("wrk", args, { timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(...pinned(PIN?.load, "wrk", args), { timeout: (seconds + 30) * 1000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`wrk failed: ${err.message}\n${stderr}`));
       const line = stdout.split("\n").find((l) => l.startsWith("BENCH_JSON "));
       if (!line) return reject(new Error(`wrk printed no result:\n${stdout}\n${stderr}`));

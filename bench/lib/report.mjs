@@ -8,6 +8,13 @@ export const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/** How far apart values are: (max − min) / median; 0 for one value, NaN for none. */
+export const spreadOf = (xs) => {
+  const v = xs.filter((x) => Number.isFinite(x));
+  if (v.length === 0) return NaN;
+  return (Math.max(...v) - Math.min(...v)) / median(v);
+};
+
 export function summarize(runs) {
   return {
     rounds: runs.length,

@@ -24,6 +24,26 @@ export function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Which cores the load generator and the Workers run on (`taskset`): apart, so that wrk and
+ * workerd do not take turns on one core mid-run. On by default with two cores or more;
+ * BENCH_PIN=0 turns it off. The bench's own Node process and Postgres are not pinned.
+ */
+export const PIN = (() => {
+  if (process.env.BENCH_PIN === "0") return null;
+  const n = Number(execFileSync("nproc", { encoding: "utf8" }).trim());
+  try {
+    execFileSync("taskset", ["-c", "0", "true"]);
+  } catch {
+    return null;
+  }
+  if (!(n >= 2)) return null;
+  return { load: "0", workers: n === 2 ? "1" : `1-${n - 1}` };
+})();
+
+/** `command args` under taskset on `cpus`, or as is without pinning. */
+export const pinned = (cpus, command, args) => (cpus ? ["taskset", ["-c", cpus, command, ...args]] : [command, args]);
+
 /** A TOML basic string (JSON escapes are valid TOML for what we write). */
 export const tomlString = (s) => JSON.stringify(String(s));
 
@@ -69,9 +89,8 @@ export async function startWorker({ name, dir, config, probePath = "/", timeoutM
   delete env.CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB;
   const started = performance.now();
   const child = spawn(
-    WRANGLER,
-    ["dev", "--config", configPath, "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
-      "--persist-to", state, "--show-interactive-dev-session=false"],
+    ...pinned(PIN?.workers, WRANGLER, ["dev", "--config", configPath, "--ip", "127.0.0.1", "--port", String(port),
+      "--inspector-port", String(inspector), "--persist-to", state, "--show-interactive-dev-session=false"]),
     { cwd: dir, env, detached: true, stdio: ["ignore", fd, fd] },
   );
   closeSync(fd);
@@ -178,7 +197,7 @@ export function startupProfile(dir, configText) {
   writeFileSync(configPath, configText);
   const outfile = join(dir, "startup.cpuprofile");
   rmSync(outfile, { force: true });
-  execFileSync(WRANGLER, ["check", "startup", "--config", configPath, "--outfile", outfile], {
+  execFileSync(...pinned(PIN?.workers, WRANGLER, ["check", "startup", "--config", configPath, "--outfile", outfile]), {
     cwd: dir,
     env: { ...process.env, NO_COLOR: "1", WRANGLER_SEND_METRICS: "false" },
     stdio: ["ignore", "pipe", "pipe"],

@@ -4,42 +4,20 @@
 //! token = HMAC-SHA256(secret, "csrf:" + binding). The binding lives in an HttpOnly cookie the
 //! attacker cannot read, and without the secret they cannot compute the token for it.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use crate::cookie::Cookie;
 
-/// The pre-session cookie (before sign-in): random, HttpOnly, SameSite=Lax.
-pub fn pre_session_cookie_name(https: bool) -> &'static str {
-    if https {
-        "__Host-gt_csrf"
-    } else {
-        "gt_csrf"
-    }
-}
-
-pub fn pre_session_set_cookie(https: bool, value: &str) -> String {
-    let secure = if https { "; Secure" } else { "" };
-    format!("{}={value}; Path=/; HttpOnly; SameSite=Lax{secure}", pre_session_cookie_name(https))
-}
+/// The pre-session cookie (before sign-in): random, until the browser closes. Its value is not
+/// signed; the token bound to it is, under this cookie's purpose.
+pub const PRE_SESSION: Cookie = Cookie::new("gt_csrf", "__Host-gt_csrf", None, "csrf");
 
 /// The token a form must carry for this binding.
 pub fn token(secret: &str, binding: &str) -> String {
-    hex::encode(mac(secret, binding).finalize().into_bytes())
+    PRE_SESSION.tag(secret, binding.as_bytes())
 }
 
 /// Constant-time check of a submitted token.
 pub fn verify(secret: &str, binding: &str, submitted: &str) -> bool {
-    match hex::decode(submitted.trim()) {
-        Ok(bytes) => mac(secret, binding).verify_slice(&bytes).is_ok(),
-        Err(_) => false,
-    }
-}
-
-fn mac(secret: &str, binding: &str) -> Hmac<Sha256> {
-    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
-    m.update(b"csrf:");
-    m.update(binding.as_bytes());
-    m
+    PRE_SESSION.verify(secret, binding.as_bytes(), submitted)
 }
 
 /// Whether the browser's own headers allow a state-changing request: a present `Origin` must

@@ -4,9 +4,9 @@
 //! `NEXTAUTH_SECRET`, HttpOnly, SameSite=Lax (the callback is a top-level navigation from the
 //! provider), ten minutes, cleared by the callback whatever its outcome.
 
+use crate::cookie::Cookie;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -45,46 +45,17 @@ impl Flow {
     }
 }
 
-pub fn cookie_name(https: bool) -> &'static str {
-    if https {
-        "__Host-gt_oauth"
-    } else {
-        "gt_oauth"
-    }
-}
+pub const COOKIE: Cookie = Cookie::new("gt_oauth", "__Host-gt_oauth", Some(LIFETIME_SECS), "oauth-flow");
 
-pub fn set_cookie(https: bool, value: &str) -> String {
-    let secure = if https { "; Secure" } else { "" };
-    format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={LIFETIME_SECS}{secure}", cookie_name(https))
-}
-
-pub fn clear_cookie(https: bool) -> String {
-    let secure = if https { "; Secure" } else { "" };
-    format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", cookie_name(https))
-}
-
-/// `base64url(json).hex(hmac)`.
+/// The flow as JSON, sealed (see `Cookie::seal`).
 pub fn encode(secret: &str, flow: &Flow) -> String {
-    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(flow).unwrap_or_default());
-    let tag = hex::encode(mac(secret, &payload).finalize().into_bytes());
-    format!("{payload}.{tag}")
+    COOKIE.seal(secret, &serde_json::to_vec(flow).unwrap_or_default())
 }
 
 /// The flow, when the cookie is ours, untampered and unexpired.
 pub fn decode(secret: &str, raw: &str, now_secs: u64) -> Option<Flow> {
-    let (payload, tag) = raw.split_once('.')?;
-    let tag = hex::decode(tag).ok()?;
-    mac(secret, payload).verify_slice(&tag).ok()?;
-    let flow: Flow = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let flow: Flow = serde_json::from_slice(&COOKIE.open(secret, raw)?).ok()?;
     (flow.exp > now_secs).then_some(flow)
-}
-
-fn mac(secret: &str, payload: &str) -> Hmac<Sha256> {
-    // HMAC takes keys of any length.
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
-    m.update(b"oauth-flow:");
-    m.update(payload.as_bytes());
-    m
 }
 
 /// Constant-time equality for the `state` check.

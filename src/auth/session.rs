@@ -8,6 +8,7 @@
 //! while that row exists, so signing out ends it everywhere it was copied to. CSRF tokens are
 //! bound to it too.
 
+use crate::cookie::Cookie;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -57,12 +58,14 @@ impl Claims {
 }
 
 pub fn encode(secret: &str, claims: &Claims) -> Result<String, String> {
+    super::jwt_crypto::install();
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes()))
         .map_err(|e| e.to_string())
 }
 
 /// The claims of a valid, unexpired token; `None` for anything else (treated as signed out).
 pub fn decode(secret: &str, token: &str, now_secs: u64) -> Option<Claims> {
+    super::jwt_crypto::install();
     let mut validation = Validation::new(Algorithm::HS256);
     validation.algorithms = vec![Algorithm::HS256];
     validation.validate_exp = false;
@@ -79,25 +82,8 @@ pub fn decode(secret: &str, token: &str, now_secs: u64) -> Option<Claims> {
     Some(claims)
 }
 
-/// The cookie name: `__Host-` prefixed on https, where browsers then enforce Secure, Path=/
-/// and no Domain.
-pub fn cookie_name(https: bool) -> &'static str {
-    if https {
-        "__Host-gt_session"
-    } else {
-        "gt_session"
-    }
-}
-
-pub fn set_cookie(https: bool, token: &str) -> String {
-    let secure = if https { "; Secure" } else { "" };
-    format!("{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={LIFETIME_SECS}{secure}", cookie_name(https))
-}
-
-pub fn clear_cookie(https: bool) -> String {
-    let secure = if https { "; Secure" } else { "" };
-    format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", cookie_name(https))
-}
+/// The session cookie; its value is the JWT, which carries its own signature.
+pub const COOKIE: Cookie = Cookie::new("gt_session", "__Host-gt_session", Some(LIFETIME_SECS), "session");
 
 #[cfg(test)]
 mod tests {
@@ -158,9 +144,9 @@ mod tests {
 
     #[test]
     fn https_cookies_are_host_prefixed_and_secure() {
-        let c = set_cookie(true, "t");
+        let c = COOKIE.set(true, "t");
         assert!(c.starts_with("__Host-gt_session=t; Path=/; HttpOnly; SameSite=Lax"));
         assert!(c.ends_with("; Secure"));
-        assert!(!set_cookie(false, "t").contains("Secure"));
+        assert!(!COOKIE.set(false, "t").contains("Secure"));
     }
 }

@@ -5,13 +5,11 @@
 //! refreshes the keys once).
 
 use crate::error::AppError;
-use futures_util::future::{select, Either};
-use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Headers, Method, Request, RequestInit};
 
 const CACHE_MS: u64 = 60 * 60 * 1000;
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,6 +22,31 @@ pub struct Discovery {
     pub jwks_uri: String,
 }
 
+/// The provider's signing keys (`jwks_uri`): only what RS256 needs is read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Jwk {
+    #[serde(default)]
+    pub kid: Option<String>,
+    pub kty: String,
+    /// Modulus and exponent, base64url (RFC 7518 §6.3.1).
+    #[serde(default)]
+    pub n: Option<String>,
+    #[serde(default)]
+    pub e: Option<String>,
+}
+
+/// An RSA public key as the JWKS gives it (base64url modulus and exponent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RsaKey {
+    pub n: String,
+    pub e: String,
+}
+
 #[derive(Deserialize)]
 struct TokenResponse {
     id_token: Option<String>,
@@ -33,7 +56,7 @@ struct TokenResponse {
 
 thread_local! {
     static DISCOVERY: RefCell<HashMap<String, (u64, Discovery)>> = RefCell::new(HashMap::new());
-    static KEYS: RefCell<HashMap<String, (u64, JwkSet)>> = RefCell::new(HashMap::new());
+    static KEYS: RefCell<HashMap<String, (u64, Jwks)>> = RefCell::new(HashMap::new());
 }
 
 fn upstream(detail: impl std::fmt::Display) -> AppError {
@@ -56,7 +79,7 @@ pub async fn discover(issuer: &str, now_ms: u64) -> Result<Discovery, AppError> 
 }
 
 /// The provider's signing keys; `refresh` skips the cache (after an unknown `kid`).
-pub async fn keys(d: &Discovery, now_ms: u64, refresh: bool) -> Result<JwkSet, AppError> {
+pub async fn keys(d: &Discovery, now_ms: u64, refresh: bool) -> Result<Jwks, AppError> {
     let cached = KEYS.with(|c| c.borrow().get(&d.jwks_uri).filter(|(t, _)| now_ms < t + CACHE_MS).cloned());
     if let (Some((_, keys)), false) = (cached, refresh) {
         return Ok(keys);
@@ -65,7 +88,7 @@ pub async fn keys(d: &Discovery, now_ms: u64, refresh: bool) -> Result<JwkSet, A
     if status != 200 {
         return Err(upstream(format!("jwks answered {status}")));
     }
-    let keys: JwkSet = serde_json::from_str(&body).map_err(|e| upstream(format!("jwks: {e}")))?;
+    let keys: Jwks = serde_json::from_str(&body).map_err(|e| upstream(format!("jwks: {e}")))?;
     KEYS.with(|c| c.borrow_mut().insert(d.jwks_uri.clone(), (now_ms, keys.clone())));
     Ok(keys)
 }
@@ -112,23 +135,6 @@ async fn send(method: Method, url: &str, form: Option<String>) -> Result<(u16, S
     init.with_headers(headers);
     let request = Request::new_with_init(url, &init).map_err(upstream)?;
     // Bounded: the sign-in page waits on discovery, and a visitor must not wait on a hung provider.
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let exchange = async {
-        let mut response = Fetch::Request(request)
-            .send_with_signal(&signal)
-            .await
-            .map_err(|e| upstream(format!("{url}: {e}")))?;
-        let status = response.status_code();
-        let text = response.text().await.map_err(upstream)?;
-        Ok::<_, AppError>((status, text))
-    };
-    let answer = match select(std::pin::pin!(exchange), Delay::from(TIMEOUT)).await {
-        Either::Left((answer, _)) => answer,
-        Either::Right(_) => {
-            controller.abort();
-            Err(upstream(format!("{url}: no answer within {} s", TIMEOUT.as_secs())))
-        }
-    };
-    answer
+    let answer = crate::fetch::fetch(request, TIMEOUT).await.map_err(|e| upstream(format!("{url}: {e}")))?;
+    Ok((answer.status, answer.body))
 }

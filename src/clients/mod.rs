@@ -4,7 +4,6 @@
 pub mod google;
 pub mod openai;
 pub mod rewardful;
-pub mod sentry;
 pub mod smtp;
 pub mod stripe;
 pub mod stripe_charges;
@@ -12,3 +11,4 @@ pub mod stripe_form;
 pub mod stripe_objects;
 pub mod stripe_signature;
 pub mod uploads;
+pub mod webcrypto;

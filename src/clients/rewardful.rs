@@ -7,11 +7,10 @@
 use crate::config::{Config, Secret};
 use crate::error::AppError;
 use base64::Engine;
-use futures_util::future::{select, Either};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Headers, Method, Request, RequestInit};
 
 const TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -170,21 +169,10 @@ impl Rewardful {
         }
         init.with_headers(headers);
         let request = Request::new_with_init(&format!("{}{path}", self.base), &init).map_err(net)?;
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let exchange = async {
-            let mut response = Fetch::Request(request).send_with_signal(&signal).await.map_err(net)?;
-            let status = response.status_code();
-            let body = response.text().await.map_err(net)?;
-            Ok::<_, RewardfulError>((status, body))
-        };
-        let (status, body) = match select(std::pin::pin!(exchange), Delay::from(TIMEOUT)).await {
-            Either::Left((answer, _)) => answer?,
-            Either::Right(_) => {
-                controller.abort();
-                return Err(RewardfulError::Network(format!("timed out after {} s", TIMEOUT.as_secs())));
-            }
-        };
+        let answer = crate::fetch::fetch(request, TIMEOUT)
+            .await
+            .map_err(|e| RewardfulError::Network(e.to_string()))?;
+        let (status, body) = (answer.status, answer.body);
         parse(status, &body)
     }
 }

@@ -9,11 +9,10 @@ use super::stripe_form::StripeForm;
 use super::stripe_objects::{CheckoutSession, Customer, List, PortalSession, Price, Subscription};
 use crate::config::{Config, Secret};
 use crate::error::AppError;
-use futures_util::future::{select, Either};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Delay, Headers, Method, Request, RequestInit};
 
 /// The API version our parsing follows (period dates on subscription items).
 pub const API_VERSION: &str = "2025-03-31.basil";
@@ -213,6 +212,16 @@ impl Stripe {
         }
     }
 
+    /// Gives a customer a new email address (receipts and the billing portal use it). A random
+    /// key per change, reused by its retries.
+    pub async fn update_customer_email(&self, id: &str, email: &str) -> Result<(), StripeError> {
+        let form = StripeForm::new().field(&["email"], email);
+        let key = random_idempotency_key("gt-customer-email");
+        self.post::<serde_json::Value>(&format!("/v1/customers/{}", path_id(id)), &form, &key)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &StripeForm) -> Result<T, StripeError> {
         let encoded = query.encode();
         let url = if encoded.is_empty() {
@@ -280,24 +289,15 @@ impl Stripe {
         let mut init = RequestInit::new();
         init.with_method(method).with_headers(headers).with_body(body.map(Into::into));
         let request = Request::new_with_init(url, &init).map_err(net)?;
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let exchange = async {
-            let mut response = Fetch::Request(request).send_with_signal(&signal).await.map_err(net)?;
-            let header = |name: &str| response.headers().get(name).ok().flatten();
-            let (should_retry, request_id) = (header("stripe-should-retry"), header("request-id"));
-            let status = response.status_code();
-            let body = response.text().await.map_err(net)?;
-            Ok(Answer { status, should_retry, request_id, body })
-        };
-        let exchange = std::pin::pin!(exchange);
-        match select(exchange, Delay::from(self.timeout)).await {
-            Either::Left((answer, _)) => answer,
-            Either::Right(_) => {
-                controller.abort();
-                Err(StripeError::Network(format!("timed out after {} ms", self.timeout.as_millis())))
-            }
-        }
+        let answer = crate::fetch::fetch(request, self.timeout)
+            .await
+            .map_err(|e| StripeError::Network(e.to_string()))?;
+        Ok(Answer {
+            status: answer.status,
+            should_retry: answer.header("stripe-should-retry"),
+            request_id: answer.header("request-id"),
+            body: answer.body,
+        })
     }
 }
 

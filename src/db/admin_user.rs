@@ -1,7 +1,9 @@
 //! One account as the operator console shows it: its runs (generations, transcripts), its
 //! purchases (checkouts and invoices) and its Stripe events. Its ledger is `credits::recent`.
 
+use super::states::column;
 use super::Db;
+use crate::domain::tool::Tool;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -19,31 +21,29 @@ pub struct RunRow {
     pub at: String,
 }
 
+/// The account's runs of every tool (db::history's rows), newest first.
 pub async fn runs(db: &Db, user_id: i64, limit: i64) -> Result<Vec<RunRow>, AppError> {
-    let rows = db
-        .query(
-            "SELECT tool, id, what, status, credits,
-                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
-             FROM (SELECT 'AgentWrite' AS tool, id, product_name AS what, status, credits, created_at
-                   FROM generations WHERE user_id = $1
-                   UNION ALL
-                   SELECT 'PodScribe', id, file_name, status, credits, created_at
-                   FROM transcripts WHERE user_id = $1) r
-             ORDER BY created_at DESC, id LIMIT $2",
-            &[(&user_id, Type::INT8), (&limit, Type::INT8)],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| RunRow {
-            tool: r.get(0),
-            id: r.get(1),
-            what: r.get(2),
-            status: r.get(3),
-            credits: r.get(4),
-            at: r.get(5),
+    let sql = format!(
+        "SELECT tool, id, title, status, credits,
+                to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
+         FROM ({}) r
+         ORDER BY created_at DESC, id LIMIT $2",
+        super::history::runs_sql()
+    );
+    let rows = db.query(&sql, &[(&user_id, Type::INT8), (&limit, Type::INT8)]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RunRow {
+                tool: column::<Tool>(r, 0)?.name().to_string(),
+                id: r.get(1),
+                what: r.get(2),
+                // The stored word, as the operator reads it.
+                status: r.get(3),
+                credits: r.get(4),
+                at: r.get(5),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// A checkout (credit pack or plan) or a subscription invoice.

@@ -2,7 +2,9 @@
 //! in and out as Unix seconds (Stripe's unit). Every write here is safe to repeat and safe to
 //! receive out of order: each statement says what it may overwrite.
 
+use super::states::{column, words};
 use super::Db;
+use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus, InvoiceStatus};
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
@@ -62,7 +64,7 @@ pub async fn user_exists(db: &Db, user_id: i64) -> Result<bool, AppError> {
 pub struct NewCheckout<'a> {
     pub id: &'a str,
     pub user_id: i64,
-    pub mode: &'a str,
+    pub mode: CheckoutMode,
     pub price_id: &'a str,
     pub item_name: &'a str,
     pub credits: i64,
@@ -89,53 +91,34 @@ pub async fn insert_checkout(db: &Db, c: &NewCheckout<'_>) -> Result<(), AppErro
     Ok(())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckoutRow {
-    pub id: String,
-    pub user_id: i64,
-    pub mode: String,
-    pub price_id: String,
-    pub item_name: String,
-    pub credits: i64,
-    pub amount: i64,
-    pub currency: String,
-    pub status: String,
-    pub updated_at: i64,
-}
-
 const CHECKOUT_COLUMNS: &str = "id, user_id, mode, price_id, item_name, credits, amount, currency, status,
     extract(epoch FROM updated_at)::int8";
 
-fn checkout_row(r: &Row) -> CheckoutRow {
-    CheckoutRow {
+fn checkout_row(r: &Row) -> Result<Checkout, AppError> {
+    Ok(Checkout {
         id: r.get(0),
         user_id: r.get(1),
-        mode: r.get(2),
+        mode: column(r, 2)?,
         price_id: r.get(3),
         item_name: r.get(4),
         credits: r.get(5),
         amount: r.get(6),
         currency: r.get(7),
-        status: r.get(8),
+        status: column(r, 8)?,
         updated_at: r.get(9),
-    }
+    })
 }
 
-pub async fn checkout(db: &Db, id: &str) -> Result<Option<CheckoutRow>, AppError> {
+pub async fn checkout(db: &Db, id: &str) -> Result<Option<Checkout>, AppError> {
     let sql = format!("SELECT {CHECKOUT_COLUMNS} FROM checkout_sessions WHERE id = $1");
-    Ok(db.query_opt(&sql, &[(&id, Type::TEXT)]).await?.as_ref().map(checkout_row))
+    db.query_opt(&sql, &[(&id, Type::TEXT)]).await?.as_ref().map(checkout_row).transpose()
 }
 
-/// Moves a checkout to `status` where the move is allowed (paid is final; a failure or an
-/// "awaiting payment" never overwrites a payment). Answers whether it moved.
-pub async fn set_checkout_status(db: &Db, id: &str, status: &str) -> Result<bool, AppError> {
-    let from: &[&str] = match status {
-        "paid" => &["open", "awaiting_payment", "payment_failed"],
-        "awaiting_payment" => &["open"],
-        "payment_failed" => &["open", "awaiting_payment"],
-        other => return Err(AppError::internal(format!("unknown checkout status {other}"))),
-    };
-    let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
+/// Moves a checkout to `status` where the move is allowed (`CheckoutStatus::reachable_from`:
+/// paid is final; a failure or an "awaiting payment" never overwrites a payment). Answers
+/// whether it moved.
+pub async fn set_checkout_status(db: &Db, id: &str, status: CheckoutStatus) -> Result<bool, AppError> {
+    let from = words(status.reachable_from());
     let rows = db
         .query(
             "UPDATE checkout_sessions SET status = $2, updated_at = now(),
@@ -198,14 +181,14 @@ pub async fn paid_invoice_owner(db: &Db, id: &str) -> Result<Option<i64>, AppErr
 
 /// The user's checkouts that need a word on the billing page (awaiting or failed payment),
 /// newest first, from the last 30 days.
-pub async fn checkouts_to_mention(db: &Db, user_id: i64) -> Result<Vec<CheckoutRow>, AppError> {
+pub async fn checkouts_to_mention(db: &Db, user_id: i64) -> Result<Vec<Checkout>, AppError> {
     let sql = format!(
         "SELECT {CHECKOUT_COLUMNS} FROM checkout_sessions
          WHERE user_id = $1 AND status IN ('awaiting_payment', 'payment_failed')
            AND updated_at > now() - interval '30 days'
          ORDER BY updated_at DESC LIMIT 5"
     );
-    Ok(db.read(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(checkout_row).collect())
+    db.read(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(checkout_row).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -323,8 +306,7 @@ pub struct InvoiceRecord {
     pub user_id: i64,
     pub subscription_id: Option<String>,
     pub billing_reason: Option<String>,
-    /// `paid` or `payment_failed`.
-    pub status: String,
+    pub status: InvoiceStatus,
     pub amount_due: i64,
     pub amount_paid: i64,
     pub currency: String,

@@ -12,9 +12,11 @@
 
 use super::billing::{subscriptions_of_sql, SubscriptionRecord};
 use super::credits::{LedgerEntry, RECENT_SQL};
-use super::history::{HistoryItem, PAGE_SQL};
-use super::reversals::on_hold_sql;
+use super::history::page_sql;
+use super::reversals::{on_hold_sql, Hold};
+use super::states::words;
 use super::Db;
+use crate::domain::tool::{RunSummary, Tool};
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -26,22 +28,20 @@ pub struct DashboardData {
     /// The newest `shown` ledger entries, newest first.
     pub ledger: Vec<LedgerEntry>,
     /// The newest `shown` tool runs, newest first.
-    pub recent_work: Vec<HistoryItem>,
+    pub recent_work: Vec<RunSummary>,
     /// Credits spent per UTC day and tool over the last 30 days (refunds netted on their day).
     pub usage: Vec<DayUsage>,
     /// Per live subscription: its current period's allowance and the credits spent since it began.
     pub periods: Vec<PeriodUsage>,
-    /// The account is suspended by an operator; a dispute holds it.
-    pub suspended: bool,
-    pub disputed: bool,
+    /// Why paid features are held (a suspension is named first), if they are.
+    pub hold: Option<Hold>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct DayUsage {
     /// "2026-12-04" (UTC).
     pub day: String,
-    /// `agentwrite` or `podscribe`.
-    pub tool: String,
+    pub tool: Tool,
     pub credits: i64,
 }
 
@@ -54,16 +54,16 @@ pub struct PeriodUsage {
     pub spent: i64,
 }
 
-/// What the tools cost user `$1`, one row per ledger entry: a run's charge, or a refund of one
-/// (its tool is that of the charge with the same reference), since 30 UTC days ago or the
-/// start of a live subscription's period, whichever is earlier.
+/// What the tools (`$4`: their ledger reasons) cost user `$1`, one row per ledger entry: a
+/// run's charge, or a refund of one (its tool is that of the charge with the same reference),
+/// since 30 UTC days ago or the start of a live subscription's period, whichever is earlier.
 const TOOL_SPEND: &str = "tool_spend AS (
     SELECT coalesce(s.reason, l.reason) AS tool, l.created_at AS at, -l.delta AS credits
     FROM credit_ledger l
     LEFT JOIN credit_ledger s ON l.reason = 'tool_refund' AND s.user_id = l.user_id
-         AND s.reason IN ('agentwrite', 'podscribe') AND s.reference = l.reference
+         AND s.reason = ANY($4) AND s.reference = l.reference
     WHERE l.user_id = $1
-      AND (l.reason IN ('agentwrite', 'podscribe') OR (l.reason = 'tool_refund' AND s.reason IS NOT NULL))
+      AND (l.reason = ANY($4) OR (l.reason = 'tool_refund' AND s.reason IS NOT NULL))
       AND l.created_at >= least((SELECT since FROM chart_days),
           (SELECT min(current_period_start) FROM subscriptions
            WHERE user_id = $1 AND status NOT IN ('canceled', 'incomplete_expired')))
@@ -76,7 +76,8 @@ const CHART_DAYS: &str = "chart_days AS (
 
 /// The dashboard of `user_id`, with `shown` ledger entries and tool runs.
 pub async fn load(db: &Db, user_id: i64, shown: i64) -> Result<DashboardData, AppError> {
-    // $1: the user; $2: how many ledger entries and history items; $3: the history offset.
+    // $1: the user; $2: how many ledger entries and history items; $3: the history offset;
+    // $4: the tools' ledger reasons.
     let sql = format!(
         "WITH {CHART_DAYS}, {TOOL_SPEND}
          SELECT 'balance', json_build_object('balance',
@@ -85,7 +86,7 @@ pub async fn load(db: &Db, user_id: i64, shown: i64) -> Result<DashboardData, Ap
                 'disputed', {})::text
          UNION ALL SELECT 'subscription', row_to_json(s)::text FROM ({}) s
          UNION ALL SELECT 'ledger', row_to_json(l)::text FROM ({RECENT_SQL}) l
-         UNION ALL SELECT 'work', row_to_json(w)::text FROM ({PAGE_SQL}) w
+         UNION ALL SELECT 'work', row_to_json(w)::text FROM ({}) w
          UNION ALL SELECT 'usage', row_to_json(u)::text FROM (
              SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, tool, sum(credits)::int8 AS credits
              FROM tool_spend WHERE at >= (SELECT since FROM chart_days) GROUP BY 1, 2) u
@@ -99,10 +100,21 @@ pub async fn load(db: &Db, user_id: i64, shown: i64) -> Result<DashboardData, Ap
              WHERE s.user_id = $1 AND s.status NOT IN ('canceled', 'incomplete_expired')
                AND s.current_period_start IS NOT NULL) p",
         on_hold_sql("$1"),
-        subscriptions_of_sql()
+        subscriptions_of_sql(),
+        page_sql()
     );
-    let offset = 0_i64;
-    let rows = db.read(&sql, &[(&user_id, Type::INT8), (&shown, Type::INT8), (&offset, Type::INT8)]).await?;
+    let (offset, tools) = (0_i64, words(&Tool::ALL));
+    let rows = db
+        .read(
+            &sql,
+            &[
+                (&user_id, Type::INT8),
+                (&shown, Type::INT8),
+                (&offset, Type::INT8),
+                (&tools, Type::TEXT_ARRAY),
+            ],
+        )
+        .await?;
     let parts = rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)));
     assemble(parts)
 }
@@ -126,7 +138,12 @@ fn assemble(rows: impl Iterator<Item = (String, String)>) -> Result<DashboardDat
         match part.as_str() {
             "balance" => {
                 let b = parse::<Balance>(&part, &json)?;
-                (d.balance, d.suspended, d.disputed) = (b.balance, b.suspended, b.disputed);
+                d.balance = b.balance;
+                d.hold = match (b.suspended, b.disputed) {
+                    (true, _) => Some(Hold::Suspended),
+                    (false, true) => Some(Hold::Dispute),
+                    _ => None,
+                };
             }
             "usage" => d.usage.push(parse(&part, &json)?),
             "period" => d.periods.push(parse(&part, &json)?),
@@ -160,7 +177,7 @@ mod tests {
             ),
             row(
                 "work",
-                r#"{"kind":"agentwrite","id":"a1","title":"Tent","status":"done","created_at_ms":1000}"#,
+                r#"{"tool":"agentwrite","id":"a1","title":"Tent","status":"done","cut_short":true,"created_at_ms":1000}"#,
             ),
             row("balance", r#"{"balance":4}"#),
             row(
@@ -169,7 +186,7 @@ mod tests {
             ),
             row(
                 "work",
-                r#"{"kind":"podscribe","id":"p1","title":"ep.mp3","status":"done","created_at_ms":5000}"#,
+                r#"{"tool":"podscribe","id":"p1","title":"ep.mp3","status":"writing_notes","cut_short":false,"created_at_ms":5000}"#,
             ),
             row(
                 "subscription",
@@ -179,15 +196,17 @@ mod tests {
         let mut rows = rows;
         rows.push(row("usage", r#"{"day":"2026-12-04","tool":"podscribe","credits":3}"#));
         rows.push(row("period", r#"{"subscription_id":"sub_1","allowance":100,"spent":7}"#));
-        rows[2] = row("balance", r#"{"balance":4,"suspended":true,"disputed":false}"#);
+        rows[2] = row("balance", r#"{"balance":4,"suspended":true,"disputed":true}"#);
         let d = assemble(rows.into_iter()).unwrap();
         assert_eq!(d.balance, 4);
-        assert!(d.suspended && !d.disputed);
-        assert_eq!(d.usage[0].credits, 3);
+        assert_eq!(d.hold, Some(Hold::Suspended), "a suspension is named first");
+        assert_eq!((d.usage[0].tool, d.usage[0].credits), (Tool::PodScribe, 3));
         assert_eq!((d.periods[0].allowance, d.periods[0].spent), (100, 7));
         assert_eq!(d.ledger.iter().map(|l| l.id).collect::<Vec<_>>(), [9, 7]);
         assert_eq!(d.ledger[1].note, None);
         assert_eq!(d.recent_work.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(), ["p1", "a1"]);
+        assert_eq!(d.recent_work[0].status_label(), "Writing show notes…");
+        assert_eq!(d.recent_work[1].status_label(), "Done (cut short)");
         assert_eq!(d.subscriptions[0].customer_id, "cus_1");
         assert_eq!(d.subscriptions[0].period_end, Some(20));
     }
@@ -198,5 +217,8 @@ mod tests {
         assert!(err.to_string().contains("dashboard ledger row"), "{err}");
         assert!(assemble(vec![row("nope", "{}")].into_iter()).is_err());
         assert_eq!(assemble(std::iter::empty()).unwrap().balance, 0);
+        let d =
+            assemble(vec![row("balance", r#"{"balance":0,"suspended":false,"disputed":true}"#)].into_iter());
+        assert_eq!(d.unwrap().hold, Some(Hold::Dispute));
     }
 }

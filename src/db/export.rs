@@ -1,6 +1,7 @@
 //! Everything we hold about one user, as one JSON document built by Postgres in one statement
-//! (`POST /account/export`): the account, linked sign-ins, sessions, credits and their ledger,
-//! purchases, subscriptions, invoices, charges (with their receipts), AgentWrite generations with their briefs, PodScribe
+//! (`POST /account/export`): the account, linked sign-ins, a pending address change, sessions,
+//! credits and their ledger, purchases, subscriptions, invoices, charges (with their receipts),
+//! AgentWrite generations with their briefs, PodScribe
 //! transcripts with segments and notes, and the affiliate link.
 
 use super::Db;
@@ -8,8 +9,9 @@ use crate::error::AppError;
 use tokio_postgres::types::Type;
 
 /// Each part: its key and the rows it lists (`$1` is the user), oldest first.
-const PARTS: [(&str, &str); 11] = [
+const PARTS: [(&str, &str); 12] = [
     ("linked_accounts", "SELECT provider, email, created_at AS linked_at FROM oauth_accounts WHERE user_id = $1 ORDER BY created_at"),
+    ("pending_email_changes", "SELECT new_email, created_at AS requested_at, expires_at FROM email_changes WHERE user_id = $1 AND used_at IS NULL AND expires_at > now() ORDER BY created_at"),
     ("sessions", "SELECT browser, place, created_at AS signed_in_at, last_seen_at FROM sessions WHERE user_id = $1 ORDER BY created_at"),
     ("credit_ledger", "SELECT delta, reason, reference, note, created_at FROM credit_ledger WHERE user_id = $1 ORDER BY id"),
     ("purchases", "SELECT id, mode, item_name, credits, amount, currency, status, created_at, paid_at, failed_at FROM checkout_sessions WHERE user_id = $1 ORDER BY created_at"),

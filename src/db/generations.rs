@@ -1,9 +1,11 @@
 //! AgentWrite generations. A row leaves `running` exactly once (every transition is guarded by
 //! `status = 'running'`), so a late finisher and the stale-run sweep can never both settle it.
 
+use super::states::{column, Stored};
 use super::Db;
 use crate::domain::brief::ProductBrief;
 use crate::domain::copy::ProductCopy;
+use crate::domain::tool::{RunStatus, Tool};
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
@@ -11,7 +13,7 @@ use tokio_postgres::Row;
 #[derive(Debug, Clone)]
 pub struct Generation {
     pub id: String,
-    pub status: String,
+    pub status: RunStatus,
     pub brief: ProductBrief,
     pub model: String,
     pub credits: i32,
@@ -20,6 +22,16 @@ pub struct Generation {
     /// Why a delivered answer stopped short (`length`, `content_filter`), when it did.
     pub cut_short: Option<String>,
     pub created_at_ms: i64,
+}
+
+/// AgentWrite's rows in a user's history (`$1`; see db::history).
+pub fn history_sql() -> String {
+    format!(
+        "SELECT '{}' AS tool, id, product_name AS title, status, credits,
+                status = 'done' AND cut_short IS NOT NULL AS cut_short, created_at
+         FROM generations WHERE user_id = $1",
+        Tool::AgentWrite.stored()
+    )
 }
 
 /// How a delete went.
@@ -111,14 +123,11 @@ pub async fn abandon_stale(
 ) -> Result<Vec<(i64, String, i32)>, AppError> {
     let rows = db
         .query(
-            "UPDATE generations SET status = 'failed', error = 'abandoned', finished_at = now()
-             WHERE id IN (
-                 SELECT id FROM generations
-                 WHERE ($1::int8 IS NULL OR user_id = $1) AND status = 'running'
-                   AND created_at < now() - $2::int8 * interval '1 second'
-                 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
-             )
-             RETURNING user_id, id, credits",
+            &format!(
+                "UPDATE generations SET status = 'failed', error = 'abandoned', finished_at = now()
+                 WHERE {} RETURNING user_id, id, credits",
+                super::stale_runs("generations", "running")
+            ),
             &[(&user_id, Type::INT8), (&secs, Type::INT8), (&limit, Type::INT8)],
         )
         .await?;
@@ -149,7 +158,7 @@ fn from_row(r: &Row) -> Result<Generation, AppError> {
     });
     Ok(Generation {
         id: r.get(0),
-        status: r.get(1),
+        status: column(r, 1)?,
         brief: serde_json::from_str(&brief).map_err(|e| AppError::internal(format!("stored brief: {e}")))?,
         model: r.get(3),
         credits: r.get(4),

@@ -1,50 +1,53 @@
-//! A user's history: generations and transcripts together, newest first, a page at a time.
+//! A user's history: every tool's runs together, newest first, a page at a time. Each tool's
+//! db module gives its rows (`history_sql`); `rows_of` is the registry's db part.
 
-use super::Db;
+use super::states::column;
+use super::{generations, transcripts, Db};
+use crate::domain::tool::{RunSummary, Tool};
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct HistoryItem {
-    /// "agentwrite" or "podscribe".
-    pub kind: String,
-    pub id: String,
-    /// The product name or the episode's file name.
-    pub title: String,
-    /// The run's status; `cut_short` for a finished run delivered shorter than asked for.
-    pub status: String,
-    pub created_at_ms: i64,
+/// A tool's rows of user `$1`: columns `tool, id, title, status, credits, cut_short, created_at`.
+fn rows_of(tool: Tool) -> String {
+    match tool {
+        Tool::AgentWrite => generations::history_sql(),
+        Tool::PodScribe => transcripts::history_sql(),
+    }
 }
 
-/// Items of user `$1`: at most `$2` after skipping `$3`, newest first; columns named like
-/// `HistoryItem`'s fields (db::dashboard reads the same rows as JSON).
-pub const PAGE_SQL: &str =
-    "SELECT kind, id, title, status, (extract(epoch FROM created_at) * 1000)::int8 AS created_at_ms FROM (
-         SELECT 'agentwrite' AS kind, id, product_name AS title,
-                CASE WHEN status = 'done' AND cut_short IS NOT NULL THEN 'cut_short' ELSE status END AS status,
-                created_at
-         FROM generations WHERE user_id = $1
-         UNION ALL
-         SELECT 'podscribe', id, file_name,
-                CASE WHEN status = 'done' AND cut_at_secs IS NOT NULL THEN 'cut_short' ELSE status END,
-                created_at
-         FROM transcripts WHERE user_id = $1
-     ) items
-     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3";
+/// Every run of user `$1`, of every tool (columns as `rows_of`), unordered.
+pub fn runs_sql() -> String {
+    let runs: Vec<String> = Tool::ALL.into_iter().map(rows_of).collect();
+    runs.join("\n         UNION ALL\n         ")
+}
 
-/// Up to `limit` items after skipping `offset`, newest first (ties broken by id, so pages
-/// never repeat or skip an item).
-pub async fn page(db: &Db, user_id: i64, limit: i64, offset: i64) -> Result<Vec<HistoryItem>, AppError> {
-    let rows =
-        db.read(PAGE_SQL, &[(&user_id, Type::INT8), (&limit, Type::INT8), (&offset, Type::INT8)]).await?;
-    Ok(rows
-        .iter()
-        .map(|r| HistoryItem {
-            kind: r.get(0),
-            id: r.get(1),
-            title: r.get(2),
-            status: r.get(3),
-            created_at_ms: r.get(4),
+/// Runs of user `$1`: at most `$2` after skipping `$3`, newest first; columns named like
+/// `RunSummary`'s fields (db::dashboard reads the same rows as JSON).
+pub fn page_sql() -> String {
+    format!(
+        "SELECT tool, id, title, status, cut_short,
+                (extract(epoch FROM created_at) * 1000)::int8 AS created_at_ms
+         FROM ({}) runs
+         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+        runs_sql()
+    )
+}
+
+/// Up to `limit` runs after skipping `offset`, newest first (ties broken by id, so pages
+/// never repeat or skip one).
+pub async fn page(db: &Db, user_id: i64, limit: i64, offset: i64) -> Result<Vec<RunSummary>, AppError> {
+    let sql = page_sql();
+    let rows = db.read(&sql, &[(&user_id, Type::INT8), (&limit, Type::INT8), (&offset, Type::INT8)]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RunSummary {
+                tool: column(r, 0)?,
+                id: r.get(1),
+                title: r.get(2),
+                status: column(r, 3)?,
+                cut_short: r.get(4),
+                created_at_ms: r.get(5),
+            })
         })
-        .collect())
+        .collect()
 }

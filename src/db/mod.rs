@@ -18,14 +18,17 @@ pub mod audit;
 pub mod billing;
 pub mod credits;
 pub mod dashboard;
+pub mod email_changes;
 pub mod export;
 pub mod generations;
 pub mod history;
+pub mod notices;
 pub mod payments;
 pub mod reversals;
 pub mod schema;
 pub mod sessions;
 pub mod sign_in_tokens;
+pub mod states;
 pub mod stripe_events;
 pub mod sweep;
 pub mod transcripts;
@@ -47,6 +50,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A typed parameter: the value and its Postgres type (no prepare round trip needed).
 pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
+
+/// `id IN (…)`: at most `$3` runs of `table` in `status` older than `$2` seconds, oldest first,
+/// of user `$1` (or anyone's when `$1` is NULL), locked and skipping rows another sweep holds.
+/// The stale-run sweeps of every tool select with it.
+pub(crate) fn stale_runs(table: &str, status: &str) -> String {
+    format!(
+        "id IN (
+             SELECT id FROM {table}
+             WHERE ($1::int8 IS NULL OR user_id = $1) AND status = '{status}'
+               AND created_at < now() - $2::int8 * interval '1 second'
+             ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
+         )"
+    )
+}
 
 pub struct Db {
     client: Client,
@@ -112,10 +129,10 @@ impl Db {
 
     /// Awaits one statement, counting it as a round trip.
     async fn round_trip<T>(&self, statement: impl Future<Output = T>) -> T {
-        let started = crate::ctx::now_ms();
+        let started = crate::telemetry::now_ms();
         let out = statement.await;
         self.round_trips.set(self.round_trips.get() + 1);
-        let waited = crate::ctx::now_ms().saturating_sub(started);
+        let waited = crate::telemetry::now_ms().saturating_sub(started);
         self.busy_ms.set(self.busy_ms.get() + waited);
         out
     }
@@ -133,7 +150,7 @@ impl Db {
     pub async fn read(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, AppError> {
         match self.round_trip(self.client.query_typed(sql, params)).await {
             Err(e) if is_unexpected_message(&e) => {
-                crate::ctx::log_line("warn", "", &format!("database read retried after: {e}"));
+                crate::telemetry::log_line("warn", "", &format!("database read retried after: {e}"));
                 Ok(self.round_trip(self.client.query_typed(sql, params)).await?)
             }
             answer => Ok(answer?),

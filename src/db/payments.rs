@@ -5,6 +5,7 @@
 
 use super::credits::LedgerEntry;
 use super::Db;
+use crate::domain::billing::{CheckoutMode, CheckoutStatus};
 use crate::domain::keyset::Keyset;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -75,8 +76,8 @@ pub async fn save_invoice_details(
 pub struct PaymentRow {
     /// `in_…` (a subscription invoice) or `cs_…` (a credit pack's checkout).
     pub id: String,
-    /// `plan` or `pack`.
-    pub kind: String,
+    /// `Subscription`: a plan's invoice; `Payment`: a credit pack.
+    pub kind: CheckoutMode,
     /// The plan (`starter`, `pro`, `other`) or the pack's name.
     pub item: String,
     /// An invoice's billing reason (`subscription_create`, `subscription_cycle`, …).
@@ -88,8 +89,9 @@ pub struct PaymentRow {
     /// A pack's list price (more than `amount` after a promotion code).
     pub list_amount: i64,
     pub currency: String,
-    /// `paid`, `payment_failed` or (a pack) `awaiting_payment`.
-    pub status: String,
+    /// `Paid`, `PaymentFailed` or (a pack) `AwaitingPayment` (an invoice's stored words are
+    /// a checkout's).
+    pub status: CheckoutStatus,
     pub number: Option<String>,
     pub invoice_url: Option<String>,
     pub receipt_url: Option<String>,
@@ -106,7 +108,7 @@ const PAYMENTS_SQL: &str = "SELECT p.*,
         coalesce((SELECT bool_or(r.dispute_lost) FROM charge_reversals r
                   WHERE r.purchase = p.id AND r.user_id = $1), false) AS charged_back
     FROM (
-        SELECT i.id, 'plan' AS kind, coalesce(s.plan, 'other') AS item,
+        SELECT i.id, 'subscription' AS kind, coalesce(s.plan, 'other') AS item,
                coalesce(i.billing_reason, '') AS billing_reason,
                extract(epoch FROM coalesce(i.stripe_created_at, i.created_at))::int8 AS at,
                CASE WHEN i.status = 'paid' THEN i.amount_paid ELSE i.amount_due END AS amount,
@@ -117,7 +119,7 @@ const PAYMENTS_SQL: &str = "SELECT p.*,
         FROM invoices i LEFT JOIN subscriptions s ON s.id = i.subscription_id
         WHERE i.user_id = $1 AND i.subscription_id IS NOT NULL
         UNION ALL
-        SELECT k.id, 'pack', k.item_name, '',
+        SELECT k.id, k.mode, k.item_name, '',
                extract(epoch FROM coalesce(k.paid_at, k.failed_at, k.created_at))::int8,
                coalesce(k.amount_paid, k.amount), k.amount, k.currency, k.status, i.number,
                i.hosted_invoice_url,
@@ -224,7 +226,7 @@ mod tests {
 
     fn payment(id: &str, at: i64) -> (String, String) {
         let json = format!(
-            r#"{{"id":"{id}","kind":"pack","item":"50 credit pack","billing_reason":"","at":{at},"amount":400,"list_amount":500,"currency":"usd","status":"paid","number":"N-1","invoice_url":"https://invoice.test/i","receipt_url":null,"refunded":0,"charged_back":false}}"#
+            r#"{{"id":"{id}","kind":"payment","item":"50 credit pack","billing_reason":"","at":{at},"amount":400,"list_amount":500,"currency":"usd","status":"paid","number":"N-1","invoice_url":"https://invoice.test/i","receipt_url":null,"refunded":0,"charged_back":false}}"#
         );
         ("payment".into(), json)
     }

@@ -3,7 +3,7 @@
 
 use super::users::{user, USER_COLUMNS};
 use super::Db;
-use crate::auth::User;
+use crate::domain::User;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 

@@ -3,8 +3,10 @@
 //! of what was not used, or extra minutes; show notes come after and never change the charge.
 
 use super::generations::Deleted;
+use super::states::{column, Stored};
 use super::Db;
 use crate::domain::show_notes::ShowNotes;
+use crate::domain::tool::{RunStatus, Tool};
 use crate::domain::transcript::Segment;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -12,7 +14,7 @@ use tokio_postgres::types::Type;
 #[derive(Debug, Clone)]
 pub struct Transcript {
     pub id: String,
-    pub status: String,
+    pub status: RunStatus,
     pub file_name: String,
     pub size_bytes: i64,
     pub duration_secs: Option<f64>,
@@ -28,6 +30,16 @@ pub struct Transcript {
     pub notes_error: Option<String>,
     pub error: Option<String>,
     pub created_at_ms: i64,
+}
+
+/// PodScribe's rows in a user's history (`$1`; see db::history).
+pub fn history_sql() -> String {
+    format!(
+        "SELECT '{}' AS tool, id, file_name AS title, status, credits,
+                status = 'done' AND cut_at_secs IS NOT NULL AS cut_short, created_at
+         FROM transcripts WHERE user_id = $1",
+        Tool::PodScribe.stored()
+    )
 }
 
 pub struct NewTranscript<'a> {
@@ -166,14 +178,14 @@ pub async fn note_attempt(db: &Db, id: &str, code: &str) -> Result<(), AppError>
 }
 
 /// The run's status and failure code (its owner's only), for the progress relay.
-pub async fn state(db: &Db, user_id: i64, id: &str) -> Result<Option<(String, Option<String>)>, AppError> {
+pub async fn state(db: &Db, user_id: i64, id: &str) -> Result<Option<(RunStatus, Option<String>)>, AppError> {
     let row = db
         .query_opt(
             "SELECT status, error FROM transcripts WHERE id = $1 AND user_id = $2",
             &[(&id, Type::TEXT), (&user_id, Type::INT8)],
         )
         .await?;
-    Ok(row.map(|r| (r.get(0), r.get(1))))
+    row.map(|r| Ok((column(&r, 0)?, r.get(1)))).transpose()
 }
 
 /// Runs a dead Worker left behind: still `transcribing` → failed (returned with their owners, to
@@ -187,26 +199,20 @@ pub async fn abandon_stale(
 ) -> Result<Vec<(i64, String, i32)>, AppError> {
     let params: [super::Param; 3] = [(&user_id, Type::INT8), (&secs, Type::INT8), (&limit, Type::INT8)];
     db.execute(
-        "UPDATE transcripts SET status = 'done', notes_error = 'abandoned', finished_at = now()
-         WHERE id IN (
-             SELECT id FROM transcripts
-             WHERE ($1::int8 IS NULL OR user_id = $1) AND status = 'writing_notes'
-               AND created_at < now() - $2::int8 * interval '1 second'
-             ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
-         )",
+        &format!(
+            "UPDATE transcripts SET status = 'done', notes_error = 'abandoned', finished_at = now() WHERE {}",
+            super::stale_runs("transcripts", "writing_notes")
+        ),
         &params,
     )
     .await?;
     let rows = db
         .query(
-            "UPDATE transcripts SET status = 'failed', error = 'abandoned', finished_at = now()
-             WHERE id IN (
-                 SELECT id FROM transcripts
-                 WHERE ($1::int8 IS NULL OR user_id = $1) AND status = 'transcribing'
-                   AND created_at < now() - $2::int8 * interval '1 second'
-                 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
-             )
-             RETURNING user_id, id, credits",
+            &format!(
+                "UPDATE transcripts SET status = 'failed', error = 'abandoned', finished_at = now()
+                 WHERE {} RETURNING user_id, id, credits",
+                super::stale_runs("transcripts", "transcribing")
+            ),
             &params,
         )
         .await?;
@@ -228,7 +234,7 @@ pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Transcript>,
     let notes: Option<String> = r.get(11);
     Ok(Some(Transcript {
         id: r.get(0),
-        status: r.get(1),
+        status: column(&r, 1)?,
         file_name: r.get(2),
         size_bytes: r.get(3),
         duration_secs: r.get(4),

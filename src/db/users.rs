@@ -2,8 +2,8 @@
 //! sign-in providers, ending all their sessions, and anonymizing a deleted account.
 
 use super::Db;
-use crate::auth::User;
 use crate::domain::EmailAddress;
+use crate::domain::User;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
@@ -47,6 +47,13 @@ pub async fn sign_in_by_email(
         .await?;
     let account = if row.get::<_, bool>(3) { Account::Created } else { Account::Existing };
     Ok((user(&row), account))
+}
+
+/// The id of the account that has `email`, if one does.
+pub async fn owner_of(db: &Db, email: &EmailAddress) -> Result<Option<i64>, AppError> {
+    let email = email.as_str();
+    let row = db.query_opt("SELECT id FROM users WHERE email = $1", &[(&email, Type::TEXT)]).await?;
+    Ok(row.map(|r| r.get(0)))
 }
 
 /// The active user linked to a provider account.
@@ -114,7 +121,7 @@ pub async fn bump_session_version(db: &Db, user_id: i64) -> Result<(), AppError>
 }
 
 /// Deletes an account the way the law lets us: everything personal goes — email, name,
-/// sign-in links, linked provider accounts, sessions (with their browser and place), the
+/// sign-in links, pending address changes, linked provider accounts, sessions (with their browser and place), the
 /// affiliate link, and all the person's content (AgentWrite briefs and outputs, PodScribe
 /// transcripts with their file names, segments and notes, and every credit-ledger note, which
 /// can name a file or a product). The row itself stays with its id, so that the records
@@ -126,7 +133,7 @@ pub async fn bump_session_version(db: &Db, user_id: i64) -> Result<(), AppError>
 /// Run it inside a transaction. A table added later with a user reference must be handled
 /// here: `auth_account_erasure::deletion_leaves_nothing_personal_in_any_table` finds every such
 /// table through `information_schema` and fails until it is.
-pub async fn anonymize(db: &Db, user_id: i64) -> Result<(), AppError> {
+pub async fn anonymize(db: &Db, user_id: i64) -> Result<bool, AppError> {
     let id = [(&user_id as &(dyn tokio_postgres::types::ToSql + Sync), Type::INT8)];
     db.execute("DELETE FROM email_sign_in_tokens WHERE email = (SELECT email FROM users WHERE id = $1)", &id)
         .await?;
@@ -135,8 +142,12 @@ pub async fn anonymize(db: &Db, user_id: i64) -> Result<(), AppError> {
         // The link to their Rewardful affiliate (which Rewardful keeps under their email).
         "DELETE FROM affiliates WHERE user_id = $1",
         "DELETE FROM sessions WHERE user_id = $1",
+        // A pending address change holds the address asked for.
+        "DELETE FROM email_changes WHERE user_id = $1",
         "DELETE FROM generations WHERE user_id = $1",
         "DELETE FROM transcripts WHERE user_id = $1",
+        // Billing mail owed to them (and the record of what was sent): none goes out after this.
+        "DELETE FROM customer_notices WHERE user_id = $1",
         "UPDATE credit_ledger SET note = NULL WHERE user_id = $1 AND note IS NOT NULL",
         // The operator log keeps what was done and when; its free text can name the person.
         "UPDATE admin_audit SET detail = '(erased with the account)' WHERE user_id = $1",
@@ -147,12 +158,14 @@ pub async fn anonymize(db: &Db, user_id: i64) -> Result<(), AppError> {
     ] {
         db.execute(erase, &id).await?;
     }
-    db.execute(
-        "UPDATE users SET email = NULL, name = NULL, email_verified_at = NULL, suspended_reason = NULL,
-                session_version = session_version + 1, deleted_at = now(), updated_at = now()
-         WHERE id = $1 AND deleted_at IS NULL",
-        &id,
-    )
-    .await?;
-    Ok(())
+    let erased = db
+        .query_opt(
+            "UPDATE users SET email = NULL, name = NULL, email_verified_at = NULL, suspended_reason = NULL,
+                    session_version = session_version + 1, deleted_at = now(), updated_at = now()
+             WHERE id = $1 AND deleted_at IS NULL
+             RETURNING id",
+            &id,
+        )
+        .await?;
+    Ok(erased.is_some())
 }

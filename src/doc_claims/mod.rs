@@ -143,11 +143,15 @@ fn is_route(method: &str, path: &str) -> bool {
     let path = path.split(['?', '#']).next().unwrap_or(path);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = if method == "HEAD" { "GET" } else { method };
-    crate::routes::known::ROUTES.iter().any(|r| {
-        let own: Vec<&str> = r.path.trim_matches('/').split('/').collect();
-        r.method == method
-            && own.len() == segments.len()
-            && own.iter().zip(&segments).all(|(o, s)| o == s || (o.starts_with(':') && !s.is_empty()))
+    crate::routes::table::ROUTES.iter().any(|r| {
+        // A `:name` is filled in by the docs too (`/tools/agentwrite/` names no route).
+        let filled = r
+            .path
+            .trim_matches('/')
+            .split('/')
+            .zip(&segments)
+            .all(|(o, s)| !o.starts_with(':') || !s.is_empty());
+        r.method.as_ref() == method && r.matches(&segments) && filled
     })
 }
 

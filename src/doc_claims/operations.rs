@@ -50,7 +50,7 @@ fn every_route_the_operations_guide_names_exists_and_the_limits_it_quotes_are_th
     for (method, path) in named {
         assert!(
             is_route(&method, &path),
-            "docs/operations.md names `{method} {path}`, not in routes/known.rs"
+            "docs/operations.md names `{method} {path}`, not in routes/table.rs"
         );
     }
     for path in

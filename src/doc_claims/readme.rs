@@ -1,5 +1,5 @@
 //! README.md against the code: make targets and their times (`make help`), the Configuration
-//! table (what `Config` reads), the pages and routes (`routes::known::ROUTES`), the rate-limit
+//! table (what `Config` reads), the pages and routes (`routes::table::ROUTES`), the rate-limit
 //! table (`rate_limit::policy`), and the upload memory bound (the test that asserts it).
 
 use super::*;
@@ -49,7 +49,7 @@ fn the_readme_configuration_table_names_exactly_the_variables_the_worker_reads()
     let invented: Vec<_> = documented.difference(&read).collect();
     assert!(
         undocumented.is_empty(),
-        "read by src/config.rs, missing from README → Configuration: {undocumented:?}"
+        "read by src/config/, missing from README → Configuration: {undocumented:?}"
     );
     assert!(invented.is_empty(), "in README → Configuration, read by nothing: {invented:?}");
 }
@@ -65,7 +65,7 @@ fn every_page_and_route_the_readme_names_is_in_the_route_table() {
     let named = method_paths(&doc);
     assert!(named.len() >= 5, "{named:?}");
     for (method, path) in named {
-        assert!(is_route(&method, &path), "README names `{method} {path}`, which is not in routes/known.rs");
+        assert!(is_route(&method, &path), "README names `{method} {path}`, which is not in routes/table.rs");
     }
 }
 

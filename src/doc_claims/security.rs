@@ -54,7 +54,7 @@ fn every_end_to_end_test_security_md_names_exists() {
             } else if exists(&format!("tests/e2e/{module}.rs")) && parts.len() == 2 {
                 vec![format!("tests/e2e/{module}.rs")]
             } else {
-                continue; // Code, not a test: `app::handle`, `routes::known::tests`.
+                continue; // Code, not a test: `app::handle`, `routes::table::tests`.
             };
         }
         let name = parts[parts.len() - 1];

@@ -6,7 +6,7 @@
 //! Readers see the file through an [`Excerpt`] (offsets are the file's): the bytes they need
 //! and the file's size, never necessarily the whole file.
 
-use super::audio::AudioKind;
+use super::audio_kind::AudioKind;
 use super::excerpt::Excerpt;
 use std::ops::Range;
 

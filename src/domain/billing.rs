@@ -1,5 +1,5 @@
-//! The business words of billing: plans, Stripe subscription statuses and what they allow, and
-//! the referral id that follows a visitor into Checkout.
+//! The business words of billing: plans, Stripe subscription statuses and what they allow, the
+//! states of our checkouts and invoices, and the referral id that follows a visitor into Checkout.
 
 use crate::error::AppError;
 
@@ -109,6 +109,109 @@ impl SubscriptionStatus {
     }
 }
 
+/// How a Checkout Session sells: once (a credit pack) or every period (a plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutMode {
+    Payment,
+    Subscription,
+}
+
+impl CheckoutMode {
+    pub const ALL: [CheckoutMode; 2] = [CheckoutMode::Payment, CheckoutMode::Subscription];
+}
+
+/// Our record of a Checkout Session: `Open` → `AwaitingPayment` (delayed methods) → `Paid` |
+/// `PaymentFailed`. Paid never goes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckoutStatus {
+    Open,
+    AwaitingPayment,
+    Paid,
+    PaymentFailed,
+}
+
+impl CheckoutStatus {
+    pub const ALL: [CheckoutStatus; 4] = [
+        CheckoutStatus::Open,
+        CheckoutStatus::AwaitingPayment,
+        CheckoutStatus::Paid,
+        CheckoutStatus::PaymentFailed,
+    ];
+
+    /// The states a checkout may move to this one from: a payment settles any earlier state; a
+    /// failure or "awaiting payment" never overwrites a payment (it arrived late).
+    pub fn reachable_from(self) -> &'static [CheckoutStatus] {
+        use CheckoutStatus::*;
+        match self {
+            Open => &[],
+            AwaitingPayment => &[Open],
+            Paid => &[Open, AwaitingPayment, PaymentFailed],
+            PaymentFailed => &[Open, AwaitingPayment],
+        }
+    }
+
+    /// Settled either way: the success page need not ask Stripe again.
+    pub fn is_settled(self) -> bool {
+        matches!(self, CheckoutStatus::Paid | CheckoutStatus::PaymentFailed)
+    }
+}
+
+/// A subscription invoice's payment outcome. `PaymentFailed` → `Paid` is possible (a retry
+/// succeeds); `Paid` is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvoiceStatus {
+    Paid,
+    PaymentFailed,
+}
+
+impl InvoiceStatus {
+    pub const ALL: [InvoiceStatus; 2] = [InvoiceStatus::Paid, InvoiceStatus::PaymentFailed];
+}
+
+/// A Checkout Session we created, as we recorded it: who buys what, for how many credits, and
+/// how far the payment got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    /// `cs_…`.
+    pub id: String,
+    pub user_id: i64,
+    pub mode: CheckoutMode,
+    pub price_id: String,
+    pub item_name: String,
+    /// A credit pack's credits, or a plan's allowance per period.
+    pub credits: i64,
+    pub amount: i64,
+    pub currency: String,
+    pub status: CheckoutStatus,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A Checkout Session id as Stripe makes them (`cs_test_…`, `cs_live_…`), as the success page's
+/// query names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSessionId(String);
+
+impl CheckoutSessionId {
+    /// 400 naming `session_id` when it is missing or not shaped like one.
+    pub fn parse(raw: Option<&str>) -> Result<CheckoutSessionId, AppError> {
+        let bad = || AppError::bad_request("session_id", "The checkout session id is missing or malformed.");
+        let id = raw.ok_or_else(bad)?;
+        let ok = id.starts_with("cs_")
+            && id.len() <= 255
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if ok {
+            Ok(CheckoutSessionId(id.to_string()))
+        } else {
+            Err(bad())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A Rewardful referral id (a UUID in practice), as the page's script read it from
 /// `Rewardful.referral`. Only its shape is checked: it goes to Stripe as `client_reference_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +272,24 @@ mod tests {
             let err = Referral::parse(Some(bad)).unwrap_err();
             assert_eq!(err.field(), Some("referral"), "{bad}");
         }
+    }
+
+    #[test]
+    fn paid_is_final_and_nothing_moves_back_to_open() {
+        for s in CheckoutStatus::ALL {
+            assert!(!s.reachable_from().contains(&CheckoutStatus::Paid), "{s:?}");
+            assert!(!s.reachable_from().contains(&s), "{s:?}");
+        }
+        assert!(CheckoutStatus::Paid.reachable_from().contains(&CheckoutStatus::PaymentFailed));
+    }
+
+    #[test]
+    fn only_checkout_session_ids_are_accepted() {
+        assert_eq!(CheckoutSessionId::parse(Some("cs_test_a1B2")).unwrap().as_str(), "cs_test_a1B2");
+        for bad in ["", "cus_123", "cs_test_../x", "cs_test_a?b", "{CHECKOUT_SESSION_ID}"] {
+            assert_eq!(CheckoutSessionId::parse(Some(bad)).unwrap_err().field(), Some("session_id"), "{bad}");
+        }
+        assert!(CheckoutSessionId::parse(None).is_err());
     }
 
     #[test]

@@ -96,19 +96,34 @@ impl ProductCopy {
     }
 }
 
+/// The words that start a section, as the model may write them.
+const HEADINGS: [(&str, Section); 7] = [
+    ("title", Section::Title),
+    ("product title", Section::Title),
+    ("description", Section::Description),
+    ("product description", Section::Description),
+    ("bullet points", Section::Bullets),
+    ("bullets", Section::Bullets),
+    ("key features", Section::Bullets),
+];
+
+/// Whether an unfinished last line may still turn out to be a heading (`TIT`, `**Desc`) or a
+/// bullet's marker (`-`, `2.`): shown as text now, it would flash as something else.
+pub fn may_become_marker(line: &str) -> bool {
+    let t = line.trim_start().trim_start_matches(['#', '*', '_', ' ']);
+    let lower = t.trim_end().to_ascii_lowercase();
+    let bullet = lower.trim_end_matches(['.', ')']);
+    lower.is_empty()
+        || HEADINGS.iter().any(|(word, _)| word.starts_with(lower.as_str()))
+        || ["-", "•", "–", "—"].contains(&lower.as_str())
+        || (!bullet.is_empty() && bullet.len() < 3 && bullet.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// A heading line (`TITLE: …`, `## Description`, `**Bullet points:**`) and what follows it.
 fn heading(line: &str) -> Option<(Section, &str)> {
     let t = line.trim().trim_start_matches(['#', '*', '_', ' ']);
     let lower = t.to_ascii_lowercase();
-    for (word, section) in [
-        ("title", Section::Title),
-        ("product title", Section::Title),
-        ("description", Section::Description),
-        ("product description", Section::Description),
-        ("bullet points", Section::Bullets),
-        ("bullets", Section::Bullets),
-        ("key features", Section::Bullets),
-    ] {
+    for (word, section) in HEADINGS {
         if !lower.starts_with(word) {
             continue;
         }

@@ -77,11 +77,27 @@ fn first_value(f: &Findings, names: &[&'static str]) -> Option<(&'static str, St
     names.iter().find_map(|n| f.inputs.value(n).map(|v| (*n, v.trim().to_string())))
 }
 
+/// This machine: 127.0.0.0/8, ::1 (also IPv4-mapped), `localhost` and its subdomains — where
+/// `make dev`'s stand-ins and the test fakes listen.
+fn loopback_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || ip.is_ok_and(|ip| match ip {
+            std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_unspecified(),
+            std::net::IpAddr::V6(v6) => {
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+            }
+        })
+}
+
 /// Hosts that only exist on a developer's machine or in documentation.
 fn placeholder_host(host: &str) -> bool {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    host == "localhost"
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+    loopback_host(&host)
         || host.starts_with("10.")
         || host.starts_with("192.168.")
         || [".example", ".test", ".invalid", ".localhost", ".local"].iter().any(|tld| host.ends_with(tld))
@@ -224,6 +240,18 @@ fn mode_flag(expected: StripeMode) -> &'static str {
     }
 }
 
+/// Where the Worker finds the outside services (unset in production: the real ones).
+pub(crate) const OUTSIDE_SERVICE_URLS: &[&str] = &[
+    "STRIPE_API_BASE",
+    "STRIPE_CHECKOUT_ORIGIN",
+    "STRIPE_PORTAL_ORIGIN",
+    "OPENAI_API_BASE",
+    "OPENAI_BASE_URL",
+    "GOOGLE_ISSUER",
+    "REWARDFUL_API_BASE",
+    "REWARDFUL_SCRIPT_URL",
+];
+
 fn openai_and_endpoints(f: &mut Findings) {
     let custom_openai = first_value(f, &["OPENAI_API_BASE", "OPENAI_BASE_URL"]).is_some();
     if let Some((var, key)) = first_value(f, &["OPENAI_API_KEY"]) {
@@ -233,17 +261,12 @@ fn openai_and_endpoints(f: &mut Findings) {
             f.bad(var, "looks truncated (OpenAI keys are longer); copy it again");
         }
     }
-    for var in [
-        "STRIPE_API_BASE",
-        "STRIPE_CHECKOUT_ORIGIN",
-        "STRIPE_PORTAL_ORIGIN",
-        "OPENAI_API_BASE",
-        "OPENAI_BASE_URL",
-        "GOOGLE_ISSUER",
-        "REWARDFUL_API_BASE",
-        "REWARDFUL_SCRIPT_URL",
-    ] {
+    for var in OUTSIDE_SERVICE_URLS {
         if let Some((var, raw)) = first_value(f, &[var]) {
+            if Url::parse(&raw).is_ok_and(|u| loopback_host(u.host_str().unwrap_or(""))) {
+                f.bad(var, format!("{raw} points at this machine (loopback: a local stand-in or test fake); production uses the real service"));
+                continue;
+            }
             let local = Url::parse(&raw)
                 .map(|u| u.scheme() != "https" || placeholder_host(u.host_str().unwrap_or("")))
                 .unwrap_or(true);

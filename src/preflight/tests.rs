@@ -220,7 +220,8 @@ fn formats_are_checked_with_the_fix_for_each() {
         ("EMAIL_SERVER", "https://smtp.mailprovider.net", "smtp:// or smtps://"),
         ("OPENAI_API_KEY", "key-0123456789abcdefghijABCDEFGHIJ0123456789", "must start with sk-"),
         ("OPENAI_API_KEY", "sk-abc", "looks truncated"),
-        ("STRIPE_API_BASE", "http://127.0.0.1:4242", "not a public https service"),
+        ("STRIPE_API_BASE", "http://stripe-mock.internal:4242", "not a public https service"),
+        ("STRIPE_API_BASE", "http://127.0.0.1:4242", "loopback"),
         ("NEXT_PUBLIC_SENTRY_DSN", "not a dsn", "must look like https://<key>@<host>/<project_id>"),
         ("RATE_LIMITS", "pages=many/1m", "pages=many/1m"),
         ("WELCOME_CREDITS", "five", "from 0 (none) to 1000"),
@@ -230,6 +231,42 @@ fn formats_are_checked_with_the_fix_for_each() {
         assert!(p.what.starts_with(&format!("{var}: ")) && p.what.contains(needle), "{var}={value}: {p:?}");
         assert!(p.fix.contains(&format!("set {var} in .prod.env")), "{var}: {p:?}");
     }
+}
+
+#[test]
+fn no_outside_service_may_point_at_loopback() {
+    let hosts = [
+        "https://127.0.0.1:12111",
+        "https://127.8.9.10",
+        "https://localhost",
+        "https://LOCALHOST.:8443",
+        "https://stripe.localhost",
+        "https://[::1]:12112",
+        "https://[::ffff:127.0.0.1]",
+        "https://0.0.0.0",
+    ];
+    for var in super::settings::OUTSIDE_SERVICE_URLS {
+        for url in hosts {
+            let p = only_problem(&manifest(|m| m), &file(&[(var, url)], &[]));
+            assert!(
+                p.what.starts_with(&format!("{var}: ")) && p.what.contains("loopback"),
+                "{var}={url}: {p:?}"
+            );
+        }
+    }
+    // A public https service is fine.
+    let ok = check(
+        &manifest(|m| m),
+        &file(&[("STRIPE_API_BASE", "https://api.stripe.com")], &[]),
+        StripeMode::Live,
+    );
+    assert!(ok.ready(), "{}", ok.render());
+}
+
+#[test]
+fn the_local_stand_ins_flag_is_refused_in_production() {
+    let p = only_problem(&manifest(|m| m), &file(&[("DEV_STANDINS", "stripe,openai,google")], &[]));
+    assert!(p.what.starts_with("DEV_STANDINS: ") && p.what.contains("make dev"), "{p:?}");
 }
 
 #[test]

@@ -2,7 +2,6 @@
 //! the only code that knows the object's binding and URL scheme. Every call is bounded in time.
 
 use super::subject::Subject;
-use futures_util::future::{select, Either};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use worker::{Env, Method, Request, RequestInit};
@@ -51,11 +50,10 @@ pub struct Answer {
 /// not decide (missing binding, an error answer, no answer in time); the caller applies the
 /// policy's fail mode.
 pub async fn decide(env: &Env, subject: &Subject, ask: &Ask, timeout_ms: u32) -> Result<Answer, String> {
-    let call = Box::pin(call(env, subject, ask));
-    let timer = Box::pin(worker::Delay::from(Duration::from_millis(timeout_ms.into())));
-    match select(call, timer).await {
-        Either::Left((answer, _)) => answer,
-        Either::Right(_) => Err(format!("no answer within {timeout_ms} ms")),
+    let bound = Duration::from_millis(timeout_ms.into());
+    match crate::fetch::within(bound, call(env, subject, ask)).await {
+        Some(answer) => answer,
+        None => Err(format!("no answer within {timeout_ms} ms")),
     }
 }
 

@@ -6,12 +6,37 @@ use super::client::{self, Ask};
 use super::policy::{Counting, FailMode, Policy, Rule};
 use super::subject::Subject;
 use super::tally::{self, Local, Report};
-use crate::ctx::Ctx;
+use super::RateLimits;
 use crate::error::AppError;
-use crate::routes::errors::Reporter;
+use crate::telemetry::{log_line, now_ms, Reporter};
+use crate::timing::Timing;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
+
+/// What counting needs of the request it counts, handed down by `Ctx` (the limiter knows no
+/// request): the limiter binding, the effective rules, where decisions and timings go, and how
+/// to report after the response.
+pub struct Limiter<'a> {
+    pub env: &'a worker::Env,
+    pub limits: &'a RateLimits,
+    /// How long a request waits for the limiter before its policy's fail mode applies.
+    pub timeout_ms: u32,
+    /// Every decision taken for the request (their headers go on its response).
+    pub decisions: &'a RefCell<Vec<Decision>>,
+    pub timing: &'a Timing,
+    /// Work that may finish after the response (reports of batched counts, Sentry).
+    pub background: &'a worker::Context,
+    pub request_id: &'a str,
+    /// Built only when something goes wrong.
+    pub reporter: &'a dyn Fn() -> Reporter,
+}
+
+impl Limiter<'_> {
+    fn record(&self, decision: Decision) {
+        self.decisions.borrow_mut().push(decision);
+    }
+}
 
 /// One policy's answer for this request; its `RateLimit-*` headers go on the response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,17 +83,17 @@ pub fn most_pressing(decisions: &[Decision]) -> Option<&Decision> {
 
 /// Counts one request of `policy` for `subject`. See the module doc of `rate_limit`.
 pub async fn enforce(
-    cx: &Ctx,
+    limiter: &Limiter<'_>,
     policy: Policy,
     subject: &Subject,
     report_stored: bool,
 ) -> Result<Option<Decision>, AppError> {
-    let Some(rule) = cx.config.rate_limits.limits.rule(policy) else {
+    let Some(rule) = limiter.limits.rule(policy) else {
         return Ok(None); // turned off by RATE_LIMITS
     };
-    let now = crate::ctx::now_ms();
+    let now = now_ms();
     if let Some(refused) = recently_refused(subject, policy, now) {
-        cx.record_limit(refused.clone());
+        limiter.record(refused.clone());
         return Err(too_many(&refused));
     }
     let mut pending = None;
@@ -84,9 +109,9 @@ pub async fn enforce(
                     window_secs: rule.window_secs,
                     stored: None,
                 };
-                cx.record_limit(decision.clone());
+                limiter.record(decision.clone());
                 if let Some(report) = report {
-                    report_in_background(cx, policy, rule, subject, report);
+                    report_in_background(limiter, policy, rule, subject, report);
                 }
                 return Ok(Some(decision));
             }
@@ -94,9 +119,8 @@ pub async fn enforce(
                 // Let the limiter count this isolate's reports before it decides, or one
                 // isolate could admit the limit once per report still travelling. Polled with
                 // this request's own timer (see `tally`), bounded by the limiter timeout.
-                let timeout = u64::from(cx.config.rate_limits.timeout_ms);
-                while tally::reports_in_flight(subject.key(), policy) && crate::ctx::now_ms() < now + timeout
-                {
+                let timeout = u64::from(limiter.timeout_ms);
+                while tally::reports_in_flight(subject.key(), policy) && now_ms() < now + timeout {
                     worker::Delay::from(REPORT_POLL).await;
                 }
                 pending = Some(tally::take_report(subject.key(), policy));
@@ -111,10 +135,10 @@ pub async fn enforce(
         report: pending.map_or(0, |r| r.admissions),
         decide: true,
     };
-    let timeout = cx.config.rate_limits.timeout_ms;
-    let answer = client::decide(&cx.env, subject, &ask, timeout).await;
-    let answered_at = crate::ctx::now_ms();
-    cx.timing.limiter_called(answered_at.saturating_sub(now));
+    let timeout = limiter.timeout_ms;
+    let answer = client::decide(limiter.env, subject, &ask, timeout).await;
+    let answered_at = now_ms();
+    limiter.timing.limiter_called(answered_at.saturating_sub(now));
     match answer {
         Ok(answer) => {
             if let Some(report) = pending {
@@ -129,7 +153,7 @@ pub async fn enforce(
                 window_secs: rule.window_secs,
                 stored: answer.stored,
             };
-            cx.record_limit(decision.clone());
+            limiter.record(decision.clone());
             if decision.allowed {
                 Ok(Some(decision))
             } else {
@@ -141,20 +165,26 @@ pub async fn enforce(
             if let Some(report) = pending {
                 tally::failed(subject.key(), policy, report);
             }
-            limiter_failed(cx, policy, subject, &why, now)
+            limiter_failed(limiter, policy, subject, &why, now)
         }
     }
 }
 
 /// Reports admissions counted in the isolate after the response; the answer updates what the
 /// isolate knows of the subject's count.
-fn report_in_background(cx: &Ctx, policy: Policy, rule: Rule, subject: &Subject, report: Report) {
-    cx.timing.limiter_reported_in_background();
-    let env = cx.env.clone();
+fn report_in_background(
+    limiter: &Limiter<'_>,
+    policy: Policy,
+    rule: Rule,
+    subject: &Subject,
+    report: Report,
+) {
+    limiter.timing.limiter_reported_in_background();
+    let env = limiter.env.clone();
     let subject = subject.clone();
-    let timeout = cx.config.rate_limits.timeout_ms;
-    let reporter = Reporter::of(cx);
-    cx.wait_until(async move {
+    let timeout = limiter.timeout_ms;
+    let reporter = (limiter.reporter)();
+    limiter.background.wait_until(async move {
         let ask = Ask {
             policy: policy.name().to_string(),
             limit: rule.limit,
@@ -163,17 +193,13 @@ fn report_in_background(cx: &Ctx, policy: Policy, rule: Rule, subject: &Subject,
             report: report.admissions,
             decide: false,
         };
-        let now = crate::ctx::now_ms();
+        let now = now_ms();
         match client::decide(&env, &subject, &ask, timeout).await {
             Ok(answer) => tally::answered(subject.key(), policy, report, answer.count, answer.reset_ms, now),
             Err(why) => {
                 tally::failed(subject.key(), policy, report);
                 let message = failure_message(policy, &why);
-                crate::ctx::log_line(
-                    "error",
-                    reporter.request_id(),
-                    &format!("{message} [subject {subject}]"),
-                );
+                reporter.log("error", &format!("{message} [subject {subject}]"));
                 if first_report_this_minute(policy, now) {
                     if let Some(sending) = reporter.send("rate_limiter_unavailable", &message, now) {
                         sending.await;
@@ -197,16 +223,18 @@ fn failure_message(policy: Policy, why: &str) -> String {
 }
 
 fn limiter_failed(
-    cx: &Ctx,
+    limiter: &Limiter<'_>,
     policy: Policy,
     subject: &Subject,
     why: &str,
     now: u64,
 ) -> Result<Option<Decision>, AppError> {
     let message = failure_message(policy, why);
-    cx.log("error", &format!("{message} [subject {subject}]"));
+    log_line("error", limiter.request_id, &format!("{message} [subject {subject}]"));
     if first_report_this_minute(policy, now) {
-        crate::routes::errors::report_to_sentry(cx, "rate_limiter_unavailable", &message);
+        if let Some(sending) = (limiter.reporter)().send("rate_limiter_unavailable", &message, now) {
+            limiter.background.wait_until(sending);
+        }
     }
     match policy.fail_mode() {
         FailMode::Open => Ok(None),

@@ -29,7 +29,8 @@
 //! # Pieces
 //!
 //! - `policy`: the one table (limit, window, fail mode per policy); `overrides`: `RATE_LIMITS`.
-//! - `subject`: who is counted; `subject()` below is the one place that decides it per request.
+//! - `subject`: who is counted; `Ctx::rate_limit_subject` is the one place that decides it per
+//!   request.
 //! - `window`: the exact sliding-window algorithm; `object`: the Durable Object running it on
 //!   SQLite; `client`: the typed, time-bounded call to it; `tally`: batched counting in the
 //!   isolate; `enforce`: decisions, the local memory of refusals, fail open/closed, logs and
@@ -44,18 +45,8 @@ pub mod subject;
 pub mod tally;
 pub mod window;
 
-pub use enforce::Decision;
+pub use enforce::{Decision, Limiter};
 pub use object::RateLimiter;
 pub use overrides::RateLimits;
 pub use policy::{Counting, FailMode, Policy, Rule};
 pub use subject::Subject;
-
-use crate::ctx::Ctx;
-
-/// Who this request is counted as: the signed-in user when there is one, otherwise the client
-/// IP (`CF-Connecting-IP`, set by Cloudflare's edge; clients cannot forge it there). The user
-/// comes from the session token's verified signature alone, with no database query: a revoked
-/// session still belongs to that user, so counting it against them is right.
-pub fn subject(cx: &Ctx) -> Subject {
-    Subject::of_request(cx.session_user_id(), cx.client_ip().as_deref())
-}

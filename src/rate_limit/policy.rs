@@ -14,6 +14,7 @@ pub enum Policy {
     CheckoutCreation,
     CheckoutConfirmation,
     DataExport,
+    EmailChange,
     StripeWebhook,
     GeneralApi,
     Pages,
@@ -52,7 +53,7 @@ const HOUR: u32 = 3600;
 const DAY: u32 = 24 * HOUR;
 
 #[rustfmt::skip]
-const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 12] = [
+const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 13] = [
     // policy                          config name                 limit  window     limiter down      counted
     // Above the 5 pending links the database allows per address (a friendlier refusal first).
     (Policy::SignInEmailPerAddress, "signin_email_per_address",    10,    HOUR,     FailMode::Closed, Counting::Exact),
@@ -71,6 +72,9 @@ const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 12] = [
     (Policy::CheckoutConfirmation,  "checkout_confirmation",       10,    10 * MIN, FailMode::Closed, Counting::Exact),
     // A whole account's data in one statement, per user: enough to retry, not to hammer.
     (Policy::DataExport,            "data_export",                  5,    HOUR,     FailMode::Closed, Counting::Exact),
+    // Address-change requests per user: each mails two inboxes (the new address also counts
+    // against signin_email_per_address). Enough for a typo or two, not to spray.
+    (Policy::EmailChange,           "email_change",                 5,    HOUR,     FailMode::Closed, Counting::Exact),
     // Generous: Stripe retries for days and must never be turned away by us.
     (Policy::StripeWebhook,         "stripe_webhook",            6000,    MIN,      FailMode::Open,   Counting::Batched),
     (Policy::GeneralApi,            "general_api",               1200,    MIN,      FailMode::Open,   Counting::Batched),
@@ -78,7 +82,7 @@ const TABLE: [(Policy, &str, u32, u32, FailMode, Counting); 12] = [
 ];
 
 impl Policy {
-    pub const ALL: [Policy; 12] = [
+    pub const ALL: [Policy; 13] = [
         Policy::SignInEmailPerAddress,
         Policy::SignInEmailPerIp,
         Policy::WelcomeCreditsPerIp,
@@ -88,6 +92,7 @@ impl Policy {
         Policy::CheckoutCreation,
         Policy::CheckoutConfirmation,
         Policy::DataExport,
+        Policy::EmailChange,
         Policy::StripeWebhook,
         Policy::GeneralApi,
         Policy::Pages,
@@ -149,6 +154,7 @@ mod tests {
             (Policy::CheckoutCreation, Closed),
             (Policy::CheckoutConfirmation, Closed),
             (Policy::DataExport, Closed),
+            (Policy::EmailChange, Closed),
             (Policy::SignInEmailPerAddress, Closed),
             (Policy::SignInEmailPerIp, Closed),
             (Policy::WelcomeCreditsPerIp, Closed),

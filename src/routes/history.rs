@@ -8,7 +8,6 @@ use crate::reply::Reply;
 use crate::services::runs::sweep_abandoned;
 use crate::views::history::{HistoryPage, HistoryRow};
 use crate::views::render;
-use crate::views::tools::when;
 use worker::Request;
 
 pub const PAGE_SIZE: i64 = 20;
@@ -27,28 +26,7 @@ pub async fn list(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
     let mut items = history::page(db, user_id, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE).await?;
     let has_next = items.len() as i64 > PAGE_SIZE;
     items.truncate(PAGE_SIZE as usize);
-    let rows = items
-        .into_iter()
-        .map(|i| {
-            let agentwrite = i.kind == "agentwrite";
-            let url = format!("/tools/{}/{}", i.kind, i.id);
-            let download = match (agentwrite, i.status.as_str()) {
-                (true, "done" | "cut_short") => Some(format!("{url}/download")),
-                (false, "done" | "cut_short" | "writing_notes") => Some(format!("{url}/transcript.txt")),
-                _ => None,
-            };
-            HistoryRow {
-                tool: tool_name(&i.kind),
-                deletable: matches!(i.status.as_str(), "done" | "cut_short" | "failed"),
-                status: status_label(&i.status).into(),
-                created: when(i.created_at_ms),
-                id: i.id,
-                title: i.title,
-                url,
-                download,
-            }
-        })
-        .collect();
+    let rows = items.into_iter().map(HistoryRow::of).collect();
     let layout = crate::routes::layout(cx, "History · GhostTools").await;
     Ok(Reply::html(render(&HistoryPage {
         layout,
@@ -57,24 +35,4 @@ pub async fn list(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
         prev: (page > 1).then_some(page - 1),
         next: has_next.then_some(page + 1),
     })))
-}
-
-/// How a run's status reads to its owner.
-pub fn tool_name(kind: &str) -> &'static str {
-    if kind == "agentwrite" {
-        "AgentWrite"
-    } else {
-        "PodScribe"
-    }
-}
-
-pub fn status_label(status: &str) -> &'static str {
-    match status {
-        "done" => "Done",
-        "cut_short" => "Done (cut short)",
-        "running" => "Writing…",
-        "transcribing" => "Transcribing…",
-        "writing_notes" => "Writing show notes…",
-        _ => "Failed (refunded)",
-    }
 }

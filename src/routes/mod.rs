@@ -1,20 +1,20 @@
 //! Thin handlers, one module per feature: parse → authorize → call a service → render.
 
 pub mod account;
+pub mod account_email;
 pub mod admin;
 pub mod admin_user;
 pub mod billing;
 pub mod debug;
 pub mod errors;
-pub mod flash;
 pub mod google;
 pub mod health;
 pub mod history;
 pub mod input;
-pub mod known;
 pub mod pages;
 pub mod refer;
 pub mod sign_in;
+pub mod table;
 pub mod tools;
 pub mod webhooks;
 
@@ -46,7 +46,7 @@ pub fn layout_without_lookup(cx: &Ctx, title: impl Into<String>) -> Layout {
     layout
 }
 
-fn signed_in(cx: &Ctx, layout: &mut Layout, user: &crate::auth::User) {
+fn signed_in(cx: &Ctx, layout: &mut Layout, user: &crate::domain::User) {
     layout.user_email = Some(user.email.clone());
     layout.csrf = cx.csrf_token().unwrap_or_default();
     layout.is_admin = admin::is_admin(&cx.config, user);

@@ -12,7 +12,6 @@ use crate::services::referrals::{self, Joined};
 use crate::views::flash::FlashKind;
 use crate::views::refer::ReferPage;
 use crate::views::render;
-use worker::Request;
 
 const TITLE: &str = "Refer & earn · GhostTools";
 
@@ -38,8 +37,7 @@ pub async fn page(cx: &Ctx) -> Result<Reply, AppError> {
 }
 
 /// `POST /refer/join`: `first_name`, `last_name` (Rewardful requires both).
-pub async fn join(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    let form = Form::read(req, cx).await?;
+pub async fn join(form: Form, cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     let names = PersonName::parse("first_name", "first name", form.get("first_name"))
         .and_then(|first| Ok((first, PersonName::parse("last_name", "last name", form.get("last_name"))?)));

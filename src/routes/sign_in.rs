@@ -1,13 +1,14 @@
 //! Signing in by email: the form, sending the link, the link's confirm page and spending it.
 
 use super::input::Form;
-use crate::auth::{abuse, email_link};
 use crate::ctx::Ctx;
 use crate::db::sign_in_tokens::LinkState;
 use crate::domain::{EmailAddress, NextPath};
 use crate::error::AppError;
 use crate::reply::Reply;
+use crate::sign_in::{abuse, email_link};
 use crate::views::auth::{CheckEmail, Confirm, Problem, SignIn};
+use crate::views::mail::{self, SignInMail};
 use crate::views::render;
 use worker::Request;
 
@@ -47,7 +48,19 @@ pub async fn submit(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
         }
         Err(other) => return Err(other),
     }
-    match email_link::request(cx, &email, &next, &coarse_origin(req)).await? {
+    let origin = coarse_origin(req);
+    let write = |letter: &email_link::Letter| {
+        let mail = SignInMail {
+            to: letter.to,
+            link: letter.link,
+            minutes: letter.minutes,
+            expires_at: letter.expires_at,
+            origin: &origin,
+            site: letter.site,
+        };
+        mail::sign_in_message(letter.from, &mail, letter.now_secs, letter.message_id)
+    };
+    match email_link::request(cx, &email, &next, write).await? {
         email_link::Requested::Sent => {
             let minutes = cx
                 .config
@@ -118,7 +131,7 @@ async fn page(cx: &Ctx, email: &str, next: &NextPath, error: Option<String>) -> 
     let mut layout = super::layout(cx, "Sign in · GhostTools").await;
     layout.csrf = cx.csrf_token()?;
     let next = next.to_string();
-    let provider = crate::auth::google::authorization_origin(cx).await;
+    let provider = crate::sign_in::google::authorization_origin(cx).await;
     let html = render(&SignIn { layout, email: email.to_string(), next, error, google: provider.is_some() });
     Ok(Reply::html(html).with_form_action(provider))
 }
@@ -142,7 +155,8 @@ async fn problem(cx: &Ctx, state: &LinkState) -> Reply {
         ),
     };
     let layout = super::layout(cx, format!("{heading} · GhostTools")).await;
-    Reply::html(render(&Problem { layout, heading, message })).with_status(status)
+    let action = ("/signin", "Get a new sign-in link");
+    Reply::html(render(&Problem { layout, heading, message, action })).with_status(status)
 }
 
 /// One query parameter, decoded.

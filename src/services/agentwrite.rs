@@ -16,6 +16,7 @@ use crate::db::{generations, Db};
 use crate::domain::brief::ProductBrief;
 use crate::domain::copy::ProductCopy;
 use crate::domain::item_id::ItemId;
+use crate::domain::live_copy::{Change, LiveCopy};
 use crate::error::AppError;
 use futures_channel::mpsc::UnboundedSender;
 use serde_json::json;
@@ -26,10 +27,24 @@ pub const CREDITS: i32 = 1;
 /// What a run tells whoever is listening (a streaming browser, or a form POST waiting).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Started { id: ItemId },
-    Delta(String),
-    Done { id: ItemId, copy: ProductCopy, balance: i64, cut_short: Option<CutShort> },
-    Failed { code: &'static str, message: String },
+    Started {
+        id: ItemId,
+    },
+    /// A piece of the answer, and what it changes in the formatted copy shown so far.
+    Delta {
+        text: String,
+        view: Option<Change>,
+    },
+    Done {
+        id: ItemId,
+        copy: ProductCopy,
+        balance: i64,
+        cut_short: Option<CutShort>,
+    },
+    Failed {
+        code: &'static str,
+        message: String,
+    },
 }
 
 impl Event {
@@ -37,7 +52,8 @@ impl Event {
     pub fn to_sse(&self) -> Vec<u8> {
         let (name, data) = match self {
             Event::Started { id } => ("start", json!({ "id": id.as_str() })),
-            Event::Delta(text) => ("delta", json!({ "text": text })),
+            Event::Delta { text, view: None } => ("delta", json!({ "text": text })),
+            Event::Delta { text, view: Some(view) } => ("delta", json!({ "text": text, "view": view })),
             Event::Done { id, copy, balance, cut_short } => (
                 "done",
                 json!({
@@ -118,6 +134,7 @@ pub async fn run(job: JobEnv, id: ItemId, user_id: i64, brief: ProductBrief, eve
         let _ = events.unbounded_send(event);
     };
     let model = job.config.tools.chat_model.clone();
+    let mut live = LiveCopy::default();
     let answer = match OpenAi::new(&job.config, job.request_id()) {
         Ok(openai) => {
             openai
@@ -126,7 +143,7 @@ pub async fn run(job: JobEnv, id: ItemId, user_id: i64, brief: ProductBrief, eve
                     &brief.system_prompt(),
                     &brief.user_prompt(),
                     (brief.length().max_tokens(), brief.length().max_chars()),
-                    |d| send(Event::Delta(d.to_string())),
+                    |d| send(Event::Delta { text: d.to_string(), view: live.push(d) }),
                 )
                 .await
         }
@@ -217,8 +234,11 @@ mod tests {
     #[test]
     fn events_are_server_sent_events_with_json_data() {
         let id = ItemId::from_bytes([1; 16]);
-        let delta = String::from_utf8(Event::Delta("a\nb".into()).to_sse()).unwrap();
+        let delta = String::from_utf8(Event::Delta { text: "a\nb".into(), view: None }.to_sse()).unwrap();
         assert_eq!(delta, "event: delta\ndata: {\"text\":\"a\\nb\"}\n\n");
+        let view = LiveCopy::default().push("TITLE: T");
+        let delta = String::from_utf8(Event::Delta { text: "TITLE: T".into(), view }.to_sse()).unwrap();
+        assert!(delta.contains("\"view\":{\"blocks\":[[\"title\",\"T\"]],\"from\":0}"), "{delta}");
         let copy =
             ProductCopy { title: "T".into(), description: "P1\n\nP2".into(), bullets: vec!["B".into()] };
         let done =

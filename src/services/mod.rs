@@ -1,7 +1,9 @@
 //! The rules of the business, between thin handlers and the db/clients below.
 
+pub mod account;
 pub mod agentwrite;
 pub mod billing;
+pub mod notices;
 pub mod operator;
 pub mod podscribe;
 pub mod referrals;

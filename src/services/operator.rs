@@ -5,30 +5,41 @@
 
 use crate::clients::stripe::Stripe;
 use crate::config::Config;
+use crate::db::admin;
 use crate::db::audit::{self, Action, Operator};
 use crate::db::credits::{self, Granted, Reason};
 use crate::db::stripe_events;
 use crate::db::Db;
+use crate::domain::credit_change::CreditChange;
 use crate::error::AppError;
 use crate::services::billing::webhook::{self, Outcome};
 
-/// Adds `amount` credits once per `reference`, with the grant in the audit log.
-pub async fn grant(
-    db: &Db,
-    by: Operator<'_>,
-    user_id: i64,
-    amount: i64,
-    reason: &str,
-    reference: &str,
-) -> Result<Granted, AppError> {
+/// What a grant did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    Now {
+        user_id: i64,
+        balance: i64,
+        reference: String,
+    },
+    /// The form was sent before: nothing done again.
+    Already,
+    /// No account has that address: nothing done.
+    NoAccount,
+}
+
+/// Adds the change's credits to the account with address `email`, once per form (the ledger's
+/// reference), with the grant in the audit log.
+pub async fn grant(db: &Db, by: Operator<'_>, email: &str, change: &CreditChange) -> Result<Grant, AppError> {
+    let Some(user_id) = admin::user_id_by_email(db, email).await? else { return Ok(Grant::NoAccount) };
+    let CreditChange { amount, reason, .. } = change;
+    let reference = change.ledger_reference(by.id);
     db.transaction(async |db| {
         let granted =
-            credits::grant(db, user_id, amount, Reason::AdminGrant, reference, Some(reason)).await?;
-        if let Granted::Now { .. } = granted {
-            audit::record(db, by, Action::Grant, Some(user_id), &format!("+{amount} credits: {reason}"))
-                .await?;
-        }
-        Ok(granted)
+            credits::grant(db, user_id, *amount, Reason::AdminGrant, &reference, Some(reason)).await?;
+        let Granted::Now { balance } = granted else { return Ok(Grant::Already) };
+        audit::record(db, by, Action::Grant, Some(user_id), &format!("+{amount} credits: {reason}")).await?;
+        Ok(Grant::Now { user_id, balance, reference: reference.clone() })
     })
     .await
 }
@@ -47,17 +58,18 @@ pub enum Deducted {
     },
 }
 
-/// Takes `amount` credits (an `adjustment` ledger row with the reason as its note), never below
-/// zero, once per `reference`. The balance row is locked first, so a form sent twice at once
+/// Takes the change's credits (an `adjustment` ledger row with the reason as its note), never
+/// below zero, once per form. The balance row is locked first, so a form sent twice at once
 /// takes turns and the second finds the first's row.
 pub async fn deduct(
     db: &Db,
     by: Operator<'_>,
     user_id: i64,
-    amount: i64,
-    reason: &str,
-    reference: &str,
+    change: &CreditChange,
 ) -> Result<Deducted, AppError> {
+    let CreditChange { amount, reason, .. } = change;
+    let (amount, reference) = (*amount, change.ledger_reference(by.id));
+    let reference = reference.as_str();
     db.transaction(async |db| {
         let balance = credits::balance_locked(db, user_id).await?;
         if audit::adjustment_made(db, reference).await? {

@@ -20,6 +20,7 @@ use crate::db::Db;
 use crate::domain::audio::{credits_for, AudioUpload};
 use crate::domain::item_id::ItemId;
 use crate::domain::show_notes::{self, ShowNotes};
+use crate::domain::tool::RunStatus;
 use crate::domain::transcript::{self, tidy, Segment};
 use crate::error::AppError;
 use futures_channel::mpsc::UnboundedSender;
@@ -56,15 +57,15 @@ impl Stage {
     }
 
     /// The stage a run's stored status and failure code stand for (failures were refunded).
-    pub fn of(id: &ItemId, status: &str, error: Option<&str>) -> Stage {
+    pub fn of(id: &ItemId, status: RunStatus, error: Option<&str>) -> Stage {
         match status {
-            "writing_notes" => Stage::WritingNotes,
-            "done" => Stage::Done { id: id.clone() },
-            "failed" => {
+            RunStatus::WritingNotes => Stage::WritingNotes,
+            RunStatus::Done => Stage::Done { id: id.clone() },
+            RunStatus::Failed => {
                 let code = known_code(error.unwrap_or("unavailable"));
                 Stage::Failed { id: id.clone(), code, message: failure_message("PodScribe", code, true) }
             }
-            _ => Stage::Transcribing,
+            RunStatus::Running | RunStatus::Transcribing => Stage::Transcribing,
         }
     }
 
@@ -242,7 +243,7 @@ pub async fn watch(job: JobEnv, user_id: i64, id: ItemId, stages: UnboundedSende
         }
         if let Ok(state) = job.with_db(async |db| transcripts::state(db, user_id, id.as_str()).await).await {
             let stage = match state {
-                Some((status, error)) => Stage::of(&id, &status, error.as_deref()),
+                Some((status, error)) => Stage::of(&id, status, error.as_deref()),
                 None => Stage::Failed {
                     id: id.clone(),
                     code: "deleted",

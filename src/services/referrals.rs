@@ -2,11 +2,11 @@
 //! sign-ups, paying customers and commissions. Rewardful is the source of truth for all of it;
 //! we keep only which affiliate is whose (`db::affiliates`).
 
-use crate::auth::User;
 use crate::clients::rewardful::{Affiliate, Commission, Rewardful, RewardfulError};
 use crate::db::{affiliates, Db};
 use crate::domain::money::format_amount;
 use crate::domain::person::PersonName;
+use crate::domain::User;
 use crate::error::AppError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

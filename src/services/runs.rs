@@ -4,12 +4,12 @@
 
 use crate::clients::openai::Failure;
 use crate::config::Config;
-use crate::ctx::Ctx;
 use crate::db::credits::{self, Reason};
 use crate::db::{generations, transcripts, Db};
 use crate::domain::item_id::ItemId;
+use crate::domain::tool::Tool;
 use crate::error::AppError;
-use crate::routes::errors::Reporter;
+use crate::telemetry::Reporter;
 use std::rc::Rc;
 use std::time::Duration;
 use worker::{Delay, Env};
@@ -34,17 +34,13 @@ pub struct JobEnv {
 }
 
 impl JobEnv {
-    pub fn of(cx: &Ctx) -> JobEnv {
-        JobEnv { env: cx.env.clone(), config: cx.config.clone(), reporter: Reporter::of(cx) }
-    }
-
     /// For work no request started (the queue consumer, the scheduled sweep): `what` names it in
     /// logs and Sentry where a path would be.
     pub fn detached(env: Env, what: &str) -> JobEnv {
-        let config = crate::ctx::config_of(&env);
+        let config = crate::config::of_env(&env);
         let mut id = [0u8; 12];
         crate::security::fill_random(&mut id);
-        let reporter = Reporter::detached(config.clone(), crate::security::token(&id), what);
+        let reporter = config.reporter(crate::security::token(&id), "SCHEDULED".into(), what.into());
         JobEnv { env, config, reporter }
     }
 
@@ -53,7 +49,7 @@ impl JobEnv {
     }
 
     pub fn log(&self, level: &str, message: &str) {
-        crate::ctx::log_line(level, self.request_id(), message);
+        crate::telemetry::log_line(level, self.request_id(), message);
     }
 
     /// Runs `work` on a connection of the job's own, closed before this returns (the request's
@@ -89,21 +85,27 @@ impl JobEnv {
 const SWEEP_BATCH: i64 = 200;
 
 /// Settles runs that a dead Worker left unfinished — one user's (`Some`) or anyone's (`None`, the
-/// scheduled sweep): failed and refunded (generations, transcriptions), or done without notes
-/// (transcripts stuck writing notes). Returns how many runs were refunded and the credits given
-/// back. Call inside a transaction: a run is marked and refunded together or not at all.
+/// scheduled sweep), every tool's: failed and refunded (generations, transcriptions), or done
+/// without notes (transcripts stuck writing notes). Returns how many runs were refunded and the
+/// credits given back. Call inside a transaction: a run is marked and refunded together or not
+/// at all.
 pub async fn sweep_abandoned(db: &Db, user_id: Option<i64>) -> Result<(usize, i64), AppError> {
-    let generations = generations::abandon_stale(db, user_id, GENERATION_STALE_SECS, SWEEP_BATCH).await?;
-    let transcripts = transcripts::abandon_stale(db, user_id, TRANSCRIPT_STALE_SECS, SWEEP_BATCH).await?;
-    let tagged = generations
-        .into_iter()
-        .map(|run| (run, "AgentWrite run abandoned by its worker"))
-        .chain(transcripts.into_iter().map(|run| (run, "PodScribe run abandoned by its worker")));
     let (mut runs, mut refunded) = (0, 0);
-    for ((owner, id, amount), note) in tagged {
-        credits::grant(db, owner, i64::from(amount), Reason::ToolRefund, &id, Some(note)).await?;
-        runs += 1;
-        refunded += i64::from(amount);
+    for tool in Tool::ALL {
+        let abandoned = match tool {
+            Tool::AgentWrite => {
+                generations::abandon_stale(db, user_id, GENERATION_STALE_SECS, SWEEP_BATCH).await?
+            }
+            Tool::PodScribe => {
+                transcripts::abandon_stale(db, user_id, TRANSCRIPT_STALE_SECS, SWEEP_BATCH).await?
+            }
+        };
+        let note = format!("{} run abandoned by its worker", tool.name());
+        for (owner, id, amount) in abandoned {
+            credits::grant(db, owner, i64::from(amount), Reason::ToolRefund, &id, Some(&note)).await?;
+            runs += 1;
+            refunded += i64::from(amount);
+        }
     }
     Ok((runs, refunded))
 }

@@ -1,7 +1,8 @@
 //! The scheduled sweep (a Cron Trigger, `[triggers] crons` in wrangler.toml): what no request
 //! may ever come back for. Runs whose Worker died are refunded even if their owner never returns
-//! (before, only their next visit to /history or their next run did it), and sign-in links and
-//! sessions that can no longer be used are deleted.
+//! (before, only their next visit to /history or their next run did it), sign-in links,
+//! address-change links and sessions that can no longer be used are deleted, and billing mail
+//! still due is sent.
 
 use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
 use crate::clients::uploads::{Uploads, RUNS_PREFIX};
@@ -16,6 +17,8 @@ pub struct Swept {
     pub runs_refunded: usize,
     pub credits_refunded: i64,
     pub sign_in_tokens: i64,
+    /// Address-change links (they hold the address asked for).
+    pub email_changes: i64,
     pub sessions: i64,
     /// Episodes left in R2 by runs that ended without deleting them (a failed delete, a Worker
     /// that died): anything stored over a day ago, when every run has long ended.
@@ -26,9 +29,10 @@ pub struct Swept {
 pub async fn sweep(db: &Db, uploads: &Uploads, now_ms: f64) -> Result<Swept, AppError> {
     let (runs_refunded, credits_refunded) =
         db.transaction(async |db| sweep_abandoned(db, None).await).await?;
-    let (sign_in_tokens, sessions) = db::sweep::forget_expired(db, ABSOLUTE_LIFETIME_SECS as f64).await?;
+    let (sign_in_tokens, email_changes, sessions) =
+        db::sweep::forget_expired(db, ABSOLUTE_LIFETIME_SECS as f64).await?;
     let episodes = uploads.delete_older_than(RUNS_PREFIX, now_ms - EPISODE_MAX_AGE_MS).await?;
-    Ok(Swept { runs_refunded, credits_refunded, sign_in_tokens, sessions, episodes })
+    Ok(Swept { runs_refunded, credits_refunded, sign_in_tokens, email_changes, sessions, episodes })
 }
 
 /// A run ends within minutes (its queue retries included) or is refunded by the sweep after 45.
@@ -47,4 +51,7 @@ pub async fn scheduled(env: &Env, cron: &str) {
         Ok(swept) => job.log("info", &format!("sweep: {swept:?}")),
         Err(e) => job.reporter.report_now(&e).await,
     }
+    // Billing mail that could not be sent after its webhook is retried here too (on its own
+    // connection; it logs its own failures).
+    crate::services::notices::send_due(job, now_ms as u64).await;
 }

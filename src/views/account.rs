@@ -2,12 +2,14 @@
 //! deleting an account).
 
 use super::billing::LedgerView;
+use super::tools::when;
 use super::usage::{AllowanceView, SpendingView};
 use super::Layout;
+use crate::domain::tool::RunSummary;
 use askama::Template;
 
-/// One piece of recent work on the dashboard (a generated description, a transcript). The
-/// tools fill these from their own tables; `templates/partials/recent_work.html` shows them.
+/// One piece of recent work on the dashboard (a generated description, a transcript), from
+/// the runs of every tool; `templates/partials/recent_work.html` shows them.
 #[derive(Debug, Clone)]
 pub struct RecentWork {
     /// "AgentWrite" or "PodScribe".
@@ -19,6 +21,18 @@ pub struct RecentWork {
     pub href: String,
     /// "Done", "In progress", "Failed" …
     pub status: String,
+}
+
+impl RecentWork {
+    pub fn of(run: RunSummary) -> RecentWork {
+        RecentWork {
+            tool: run.tool.name().into(),
+            href: run.path(),
+            date: when(run.created_at_ms),
+            status: run.status_label().into(),
+            title: run.title,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -56,6 +70,11 @@ pub struct Account {
     pub email: String,
     /// The address of the linked Google account, when there is one.
     pub google_email: Option<String>,
+    /// A change of address waiting for its link: the new address and when the link expires.
+    pub pending_email: Option<(String, String)>,
+    /// What was typed into "change your address", and why it was refused.
+    pub email_typed: String,
+    pub email_error: Option<String>,
     /// Why the deletion was refused (the typed confirmation did not match).
     pub delete_error: Option<String>,
     /// The live sessions, most recently seen first.
@@ -75,6 +94,16 @@ pub struct SessionView {
     pub last_seen: String,
     /// The session of the browser looking at the page.
     pub current: bool,
+}
+
+/// The confirm page of an address-change link (`GET /account/email/confirm`).
+#[derive(Template)]
+#[template(path = "account/email_confirm.html")]
+pub struct EmailConfirm {
+    pub layout: Layout,
+    pub token: String,
+    pub old_email: String,
+    pub new_email: String,
 }
 
 #[derive(Template)]

@@ -42,4 +42,6 @@ pub struct Problem {
     pub layout: Layout,
     pub heading: &'static str,
     pub message: &'static str,
+    /// The way on: where the button leads and what it says.
+    pub action: (&'static str, &'static str),
 }

@@ -3,9 +3,8 @@
 
 use super::payments::History;
 use super::Layout;
-use crate::db::billing::CheckoutRow;
 use crate::db::credits::LedgerEntry;
-use crate::domain::billing::{Plan, SubscriptionStatus};
+use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus, Plan, SubscriptionStatus};
 use crate::domain::money::format_amount;
 use crate::services::billing::catalog::{Offer, OfferKind};
 use crate::services::billing::fulfilment::Fulfilment;
@@ -102,12 +101,12 @@ pub struct SuccessPage {
 impl SuccessPage {
     pub fn new(
         layout: Layout,
-        row: &CheckoutRow,
+        row: &Checkout,
         outcome: Fulfilment,
-        status: &str,
+        status: CheckoutStatus,
         balance: i64,
     ) -> SuccessPage {
-        let what = if row.mode == "subscription" {
+        let what = if row.mode == CheckoutMode::Subscription {
             format!(
                 "Your {} subscription is active: {} credits a period are yours.",
                 row.item_name, row.credits
@@ -116,7 +115,7 @@ impl SuccessPage {
             format!("{} credits from {} were added to your balance.", row.credits, row.item_name)
         };
         let (heading, message, problem) = match (outcome, status) {
-            (_, "payment_failed") => (
+            (_, CheckoutStatus::PaymentFailed) => (
                 "Your payment did not go through".to_string(),
                 format!("The payment for {} failed, so no credits were added. Please try again with another payment method.", row.item_name),
                 true,
@@ -138,9 +137,9 @@ impl SuccessPage {
 
     /// Stripe could not be asked about the session (down or failing): the payment is being
     /// confirmed, unless the webhook already settled it (then that is what the page says).
-    pub fn confirming(layout: Layout, row: &CheckoutRow, balance: i64) -> SuccessPage {
-        if row.status == "paid" || row.status == "payment_failed" {
-            return SuccessPage::new(layout, row, Fulfilment::AlreadyFulfilled, &row.status, balance);
+    pub fn confirming(layout: Layout, row: &Checkout, balance: i64) -> SuccessPage {
+        if row.status.is_settled() {
+            return SuccessPage::new(layout, row, Fulfilment::AlreadyFulfilled, row.status, balance);
         }
         SuccessPage {
             layout,
@@ -218,7 +217,7 @@ impl BillingPage {
         e: &Entitlement,
         balance: i64,
         mut history: History,
-        checkouts: &[CheckoutRow],
+        checkouts: &[Checkout],
         unsettled: &[(String, i64, String)],
         has_customer: bool,
     ) -> BillingPage {
@@ -233,8 +232,8 @@ impl BillingPage {
         };
         let mut notices: Vec<String> = checkouts
             .iter()
-            .map(|c| match c.status.as_str() {
-                "payment_failed" => format!(
+            .map(|c| match c.status {
+                CheckoutStatus::PaymentFailed => format!(
                     "Your payment of {} for {} failed, so no credits were added. Please try again with another payment method.",
                     format_amount(c.amount, &c.currency),
                     c.item_name
@@ -271,30 +270,30 @@ impl BillingPage {
 mod tests {
     use super::*;
 
-    fn pack(status: &str) -> CheckoutRow {
-        CheckoutRow {
+    fn pack(status: CheckoutStatus) -> Checkout {
+        Checkout {
             id: "cs_test_1".into(),
             user_id: 1,
-            mode: "payment".into(),
+            mode: CheckoutMode::Payment,
             price_id: "price_1".into(),
             item_name: "50 credit pack".into(),
             credits: 50,
             amount: 500,
             currency: "usd".into(),
-            status: status.into(),
+            status,
             updated_at: 0,
         }
     }
 
     #[test]
     fn without_stripe_the_success_page_says_what_the_database_knows() {
-        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack("open"), 0);
+        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack(CheckoutStatus::Open), 0);
         assert_eq!(page.heading, "Confirming your payment");
         assert!(page.message.contains("50 credit pack") && page.message.contains("no need to pay again"));
         assert!(!page.problem);
-        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack("paid"), 50);
+        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack(CheckoutStatus::Paid), 50);
         assert_eq!(page.heading, "Thank you!");
-        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack("payment_failed"), 0);
+        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack(CheckoutStatus::PaymentFailed), 0);
         assert!(page.problem && page.heading.contains("did not go through"));
     }
 }

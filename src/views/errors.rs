@@ -1,7 +1,6 @@
 //! Error pages (404, 429, 5xx …) in the site's layout.
 
 use super::{render, Layout};
-use crate::ctx::Ctx;
 use crate::error::AppError;
 use askama::Template;
 
@@ -31,14 +30,14 @@ pub fn heading(status: u16) -> &'static str {
     }
 }
 
-pub fn page(cx: &Ctx, err: &AppError) -> String {
+pub fn page(layout: Layout, err: &AppError, request_id: &str) -> String {
     let status = err.status();
     render(&ErrorPage {
-        layout: crate::routes::layout_without_lookup(cx, format!("{} · GhostTools", heading(status))),
+        layout,
         status,
         heading: heading(status),
         message: err.public_message(),
-        request_id: cx.request_id.clone(),
+        request_id: request_id.to_string(),
         show_request_id: status >= 500,
     })
 }

@@ -1,11 +1,9 @@
 //! Flash messages: one short line shown on the next page after an action ("You are signed
 //! out.", "Credits granted."), carried in a short-lived cookie that is signed (HMAC-SHA256 with
 //! the session secret) so no other site or script can make the page say something. Pure, so
-//! the format is tested natively; `routes::flash` sets and takes it for a request.
+//! the format is tested natively; `Ctx::set_flash` and `Ctx::take_flash` set and take it.
 
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use crate::cookie::Cookie;
 
 /// How long a flash waits for the next page (seconds): long enough for a redirect, short
 /// enough that a stale one never surprises anyone.
@@ -75,35 +73,17 @@ impl Flash {
     }
 }
 
-pub fn cookie_name(https: bool) -> &'static str {
-    if https {
-        "__Host-gt_flash"
-    } else {
-        "gt_flash"
-    }
-}
+pub const COOKIE: Cookie = Cookie::new("gt_flash", "__Host-gt_flash", Some(LIFETIME_SECS), "flash");
 
-fn mac(secret: &str, payload: &[u8]) -> Hmac<Sha256> {
-    // HMAC takes keys of any length: `new_from_slice` cannot fail.
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
-    m.update(b"flash:");
-    m.update(payload);
-    m
-}
-
-/// The cookie value: base64url(`<kind>|<expires>|<text>`) `.` hex(HMAC).
+/// The cookie value: `<kind>|<expires>|<text>`, sealed (see `Cookie::seal`).
 pub fn encode(secret: &str, flash: &Flash, now_secs: u64) -> String {
     let payload = format!("{}|{}|{}", flash.kind.code(), now_secs + LIFETIME_SECS, flash.text);
-    let tag = hex::encode(mac(secret, payload.as_bytes()).finalize().into_bytes());
-    format!("{}.{tag}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload))
+    COOKIE.seal(secret, payload.as_bytes())
 }
 
 /// The message of a cookie we signed that has not expired; `None` for anything else.
 pub fn decode(secret: &str, value: &str, now_secs: u64) -> Option<Flash> {
-    let (body, tag) = value.trim().split_once('.')?;
-    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body).ok()?;
-    mac(secret, &payload).verify_slice(&hex::decode(tag).ok()?).ok()?;
-    let payload = String::from_utf8(payload).ok()?;
+    let payload = String::from_utf8(COOKIE.open(secret, value.trim())?).ok()?;
     let mut parts = payload.splitn(3, '|');
     let kind = FlashKind::from_code(parts.next()?.chars().next()?)?;
     let expires: u64 = parts.next()?.parse().ok()?;
@@ -111,16 +91,6 @@ pub fn decode(secret: &str, value: &str, now_secs: u64) -> Option<Flash> {
         return None;
     }
     Some(Flash::new(kind, parts.next()?))
-}
-
-pub fn set_cookie(https: bool, value: &str) -> String {
-    let secure = if https { "; Secure" } else { "" };
-    format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={LIFETIME_SECS}{secure}", cookie_name(https))
-}
-
-pub fn clear_cookie(https: bool) -> String {
-    let secure = if https { "; Secure" } else { "" };
-    format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}", cookie_name(https))
 }
 
 #[cfg(test)]
@@ -143,6 +113,7 @@ mod tests {
         let v = encode(SECRET, &Flash::new(FlashKind::Info, "Signed out"), 1000);
         assert_eq!(decode("another-secret-000000000000000000000", &v, 1000), None);
         let (body, tag) = v.split_once('.').unwrap();
+        use base64::Engine;
         let forged = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("e|9999|Your account is locked");
         assert_eq!(decode(SECRET, &format!("{forged}.{tag}"), 1000), None);
         assert_eq!(decode(SECRET, body, 1000), None);

@@ -1,6 +1,8 @@
 //! The history page: generations and transcripts, newest first, a page at a time.
 
+use super::tools::when;
 use super::Layout;
+use crate::domain::tool::RunSummary;
 use askama::Template;
 
 #[derive(Template)]
@@ -23,4 +25,19 @@ pub struct HistoryRow {
     pub download: Option<String>,
     /// Runs still in progress settle first.
     pub deletable: bool,
+}
+
+impl HistoryRow {
+    pub fn of(run: RunSummary) -> HistoryRow {
+        HistoryRow {
+            tool: run.tool.name(),
+            status: run.status_label().into(),
+            created: when(run.created_at_ms),
+            url: run.path(),
+            download: run.download_path(),
+            deletable: run.status.is_settled(),
+            id: run.id,
+            title: run.title,
+        }
+    }
 }

@@ -72,6 +72,20 @@ pub fn sign_in_message(
     }
     .render()
     .map_err(|e| e.to_string())?;
+    compose(from, to, SIGN_IN_SUBJECT, text, html, now_secs, message_id)
+}
+
+/// A whole automated message from `from` to `to` with text and HTML alternatives (headers
+/// encoded and folded by mail-builder, CRLF line ends). `message_id` is its local part.
+pub fn compose(
+    from: &Mailbox,
+    to: &str,
+    subject: &str,
+    text: String,
+    html: String,
+    now_secs: u64,
+    message_id: &str,
+) -> Result<String, String> {
     let from_address = match &from.name {
         Some(name) => Address::new_address(Some(name.clone()), from.address.to_string()),
         None => Address::new_address(None::<String>, from.address.to_string()),
@@ -79,7 +93,7 @@ pub fn sign_in_message(
     MessageBuilder::new()
         .from(from_address)
         .to(to.to_string())
-        .subject(SIGN_IN_SUBJECT)
+        .subject(subject)
         .message_id(format!("{message_id}@{}", from.address.domain()))
         .date(Date::new(now_secs as i64))
         // Automated mail: no auto-replies (RFC 3834).

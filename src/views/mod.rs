@@ -10,6 +10,8 @@ pub mod errors;
 pub mod flash;
 pub mod history;
 pub mod mail;
+pub mod mail_account;
+pub mod notice_mail;
 pub mod pages;
 pub mod payments;
 pub mod refer;
@@ -43,6 +45,26 @@ pub struct Layout {
     pub podscribe: bool,
     /// Credits a new account starts with (`WELCOME_CREDITS`; 0: none, and no page says so).
     pub welcome_credits: u32,
+    /// The services `make dev` stands in for locally (`DEV_STANDINS`), named for the banner
+    /// ("Stripe, OpenAI and Google"); empty: no banner (always so in production).
+    pub standins: String,
+}
+
+/// `["stripe", "openai"]` → "Stripe and OpenAI".
+fn standin_names(names: &[String]) -> String {
+    let names: Vec<&str> = names
+        .iter()
+        .map(|n| match n.as_str() {
+            "stripe" => "Stripe",
+            "openai" => "OpenAI",
+            _ => "Google sign-in",
+        })
+        .collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// Rewardful's tracking script: the public id (`data-rewardful`) and where the script lives.
@@ -57,7 +79,7 @@ impl Layout {
         Layout {
             title: title.into(),
             nonce: nonce.to_string(),
-            build: crate::BUILD_ID,
+            build: crate::config::BUILD_ID,
             user_email: None,
             csrf: String::new(),
             is_admin: false,
@@ -67,6 +89,7 @@ impl Layout {
             rewardful: None,
             podscribe: false,
             welcome_credits: 0,
+            standins: String::new(),
         }
     }
 
@@ -75,6 +98,7 @@ impl Layout {
         self.path = path.to_string();
         self.podscribe = config.tools.podscribe_enabled;
         self.welcome_credits = config.welcome_credits();
+        self.standins = standin_names(config.dev_standins.as_deref().unwrap_or_default());
         if let Ok(company) = &config.company {
             self.company = company.name.clone();
         }
@@ -117,12 +141,12 @@ impl Layout {
     }
 }
 
-/// Pages whose URL carries a credential (a sign-in link's token, Google's code and state): no
-/// third-party script runs there, since under `'strict-dynamic'` it could read the URL. Every
-/// page of these paths, its error pages included, goes without the Rewardful script. Slashes
-/// are trimmed as `app::route` trims them, so every spelling that reaches these routes counts.
+/// Pages whose URL carries a credential (a sign-in or address-change link's token, Google's
+/// code and state): no third-party script runs there, since under `'strict-dynamic'` it could
+/// read the URL. Every page of these paths, its error pages included, goes without the
+/// Rewardful script. Slashes are trimmed as `app::route` trims them, so every spelling that reaches these routes counts.
 pub fn carries_credential(path: &str) -> bool {
-    matches!(path.trim_matches('/'), "signin/confirm" | "signin/google/callback")
+    matches!(path.trim_matches('/'), "signin/confirm" | "signin/google/callback" | "account/email/confirm")
 }
 
 /// Origins beyond our own that pages may use, derived from configuration.

@@ -3,6 +3,7 @@
 
 use super::billing::{date, ledger_views, LedgerView};
 use crate::db::payments::{Pages, PaymentRow};
+use crate::domain::billing::{CheckoutMode, CheckoutStatus};
 use crate::domain::keyset::{page_of, Keyset};
 use crate::domain::money::{format_amount, format_amount_with_code};
 use crate::services::billing::allowance_note;
@@ -34,9 +35,9 @@ pub struct PaymentView {
 }
 
 pub fn payment_view(p: &PaymentRow) -> PaymentView {
-    let what = match p.kind.as_str() {
-        "pack" => p.item.clone(),
-        _ => {
+    let what = match p.kind {
+        CheckoutMode::Payment => p.item.clone(),
+        CheckoutMode::Subscription => {
             let plan = allowance_note(&p.item);
             let plan = if plan == "subscription" { "Subscription".to_string() } else { plan };
             match p.billing_reason.as_str() {
@@ -54,15 +55,17 @@ pub fn payment_view(p: &PaymentRow) -> PaymentView {
     } else if p.refunded > 0 {
         (format!("Partly refunded ({})", format_amount_with_code(p.refunded, &p.currency)), false)
     } else {
-        match p.status.as_str() {
-            "paid" => ("Paid".to_string(), false),
-            "payment_failed" => ("Payment failed".to_string(), true),
-            "awaiting_payment" => ("Processing".to_string(), false),
-            other => (other.to_string(), false),
+        match p.status {
+            CheckoutStatus::Paid => ("Paid".to_string(), false),
+            CheckoutStatus::PaymentFailed => ("Payment failed".to_string(), true),
+            CheckoutStatus::AwaitingPayment => ("Processing".to_string(), false),
+            CheckoutStatus::Open => ("Not paid".to_string(), false),
         }
     };
     let discount = match p.list_amount - p.amount {
-        d if d > 0 && p.status == "paid" => format!("after a {} discount", format_amount(d, &p.currency)),
+        d if d > 0 && p.status == CheckoutStatus::Paid => {
+            format!("after a {} discount", format_amount(d, &p.currency))
+        }
         _ => String::new(),
     };
     PaymentView {
@@ -124,17 +127,18 @@ pub fn history(pages: Pages, payments: &Keyset<(i64, String)>, ledger: &Keyset<i
 mod tests {
     use super::*;
 
-    fn row(kind: &str, status: &str) -> PaymentRow {
+    fn row(kind: CheckoutMode, status: CheckoutStatus) -> PaymentRow {
+        let pack = kind == CheckoutMode::Payment;
         PaymentRow {
             id: "cs_1".into(),
-            kind: kind.into(),
-            item: if kind == "pack" { "50 credit pack".into() } else { "starter".into() },
-            billing_reason: if kind == "pack" { String::new() } else { "subscription_cycle".into() },
+            kind,
+            item: if pack { "50 credit pack".into() } else { "starter".into() },
+            billing_reason: if pack { String::new() } else { "subscription_cycle".into() },
             at: 1_800_000_000,
             amount: 400,
             list_amount: 500,
             currency: "usd".into(),
-            status: status.into(),
+            status,
             number: Some("AB-0001".into()),
             invoice_url: Some("https://invoice.stripe.test/i/1".into()),
             receipt_url: None,
@@ -145,7 +149,7 @@ mod tests {
 
     #[test]
     fn a_payment_names_what_it_bought_its_currency_and_its_discount() {
-        let v = payment_view(&row("pack", "paid"));
+        let v = payment_view(&row(CheckoutMode::Payment, CheckoutStatus::Paid));
         assert_eq!(
             (v.what.as_str(), v.amount.as_str(), v.status.as_str()),
             ("50 credit pack", "$4.00 USD", "Paid")
@@ -153,7 +157,7 @@ mod tests {
         assert_eq!(v.discount, "after a $1.00 discount");
         assert_eq!(v.invoice_label, "Invoice AB-0001");
         assert_eq!(v.date, "15 January 2027");
-        let v = payment_view(&row("plan", "payment_failed"));
+        let v = payment_view(&row(CheckoutMode::Subscription, CheckoutStatus::PaymentFailed));
         assert_eq!(
             (v.what.as_str(), v.status.as_str(), v.problem),
             ("Starter plan, renewal", "Payment failed", true)
@@ -162,7 +166,7 @@ mod tests {
 
     #[test]
     fn a_refunded_or_charged_back_payment_says_so() {
-        let mut r = row("pack", "paid");
+        let mut r = row(CheckoutMode::Payment, CheckoutStatus::Paid);
         r.refunded = 100;
         assert_eq!(payment_view(&r).status, "Partly refunded ($1.00 USD)");
         r.refunded = 400;

@@ -5,6 +5,7 @@ use super::Layout;
 use crate::domain::brief::{BriefForm, FieldError, Length, Tone, LANGUAGES};
 use crate::domain::copy::ProductCopy;
 use crate::domain::show_notes::ShowNotes;
+use crate::domain::tool::{RunStatus, Tool};
 use askama::Template;
 
 #[derive(Template)]
@@ -79,7 +80,7 @@ pub struct TranscriptPage {
 pub struct TranscriptView {
     pub id: String,
     pub file_name: String,
-    pub status: String,
+    pub status: RunStatus,
     pub duration: Option<String>,
     pub credits: i32,
     pub credits_refunded: i32,
@@ -98,14 +99,26 @@ pub struct TranscriptView {
 
 impl TranscriptView {
     pub fn in_progress(&self) -> bool {
-        matches!(self.status.as_str(), "transcribing" | "writing_notes")
+        self.status.in_progress()
     }
     pub fn status_label(&self) -> &'static str {
-        match self.status.as_str() {
-            "transcribing" => "Transcribing…",
-            "writing_notes" => "Writing show notes…",
-            "done" => "Done",
-            _ => "Failed",
+        match self.status {
+            RunStatus::Done => "Done",
+            RunStatus::Failed => "Failed",
+            working => Tool::PodScribe.working_label(working),
+        }
+    }
+    pub fn failed(&self) -> bool {
+        self.status == RunStatus::Failed
+    }
+    /// The state as a word for the page's scripts and tests (`data-status`).
+    pub fn status_word(&self) -> &'static str {
+        match self.status {
+            RunStatus::Running => "running",
+            RunStatus::Transcribing => "transcribing",
+            RunStatus::WritingNotes => "writing_notes",
+            RunStatus::Done => "done",
+            RunStatus::Failed => "failed",
         }
     }
     pub fn has_text(&self) -> bool {

@@ -6,10 +6,8 @@ use super::billing::plan_period;
 use super::chart::{series_class, stacked_chart, BarChart, Series};
 use crate::db::dashboard::{DayUsage, PeriodUsage};
 use crate::domain::billing::Plan;
+use crate::domain::tool::Tool;
 use crate::services::billing::Entitlement;
-
-/// The tools, in the chart's stacking order: (ledger reason, name).
-pub const TOOLS: [(&str, &str); 2] = [("agentwrite", "AgentWrite"), ("podscribe", "PodScribe")];
 
 /// The paid plan's period: its allowance, how much of it is used and left, and its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +46,7 @@ pub fn allowance(e: &Entitlement, periods: &[PeriodUsage], balance: i64) -> Opti
 pub struct DayRow {
     /// "2026-12-04".
     pub day: String,
-    /// Credits per tool, in `TOOLS` order.
+    /// Credits per tool, in `Tool::ALL` order (the chart's stacking order).
     pub credits: Vec<i64>,
     pub total: i64,
 }
@@ -72,21 +70,21 @@ pub fn spending(usage: &[DayUsage], today: chrono::NaiveDate, days: u64) -> Spen
         .filter_map(|back| today.checked_sub_days(chrono::Days::new(back)))
         .map(|d| d.format("%Y-%m-%d").to_string())
         .collect();
-    let credits = |day: &str, tool: &str| -> i64 {
+    let credits = |day: &str, tool: Tool| -> i64 {
         usage.iter().filter(|u| u.day == day && u.tool == tool).map(|u| u.credits).sum()
     };
     let rows: Vec<DayRow> = dates
         .iter()
         .map(|day| {
-            let credits: Vec<i64> = TOOLS.iter().map(|(tool, _)| credits(day, tool)).collect();
+            let credits: Vec<i64> = Tool::ALL.iter().map(|tool| credits(day, *tool)).collect();
             DayRow { day: day.clone(), total: credits.iter().sum(), credits }
         })
         .collect();
     let labels: Vec<String> = dates.iter().map(|d| d[5..].to_string()).collect();
-    let series: Vec<Series<'_>> = TOOLS
+    let series: Vec<Series<'_>> = Tool::ALL
         .iter()
         .enumerate()
-        .map(|(i, (_, name))| Series { name, values: rows.iter().map(|r| r.credits[i]).collect() })
+        .map(|(i, tool)| Series { name: tool.name(), values: rows.iter().map(|r| r.credits[i]).collect() })
         .collect();
     let title = format!("Credits spent per day by tool, last {days} days");
     let chart = stacked_chart(&title, &labels, &series, |name, v, _| {
@@ -99,7 +97,11 @@ pub fn spending(usage: &[DayUsage], today: chrono::NaiveDate, days: u64) -> Spen
     });
     SpendingView {
         chart,
-        tools: TOOLS.iter().enumerate().map(|(i, (_, name))| (name.to_string(), series_class(i))).collect(),
+        tools: Tool::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, tool)| (tool.name().to_string(), series_class(i)))
+            .collect(),
         total: rows.iter().map(|r| r.total).sum(),
         any: !usage.is_empty(),
         days: rows,
@@ -111,17 +113,17 @@ mod tests {
     use super::*;
     use crate::db::billing::SubscriptionRecord;
 
-    fn day(day: &str, tool: &str, credits: i64) -> DayUsage {
-        DayUsage { day: day.into(), tool: tool.into(), credits }
+    fn day(day: &str, tool: Tool, credits: i64) -> DayUsage {
+        DayUsage { day: day.into(), tool, credits }
     }
 
     #[test]
     fn every_day_of_the_thirty_is_there_with_each_tools_credits() {
         let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
         let usage = [
-            day("2026-12-04", "agentwrite", 2),
-            day("2026-12-04", "podscribe", 5),
-            day("2026-11-05", "agentwrite", 1),
+            day("2026-12-04", Tool::AgentWrite, 2),
+            day("2026-12-04", Tool::PodScribe, 5),
+            day("2026-11-05", Tool::AgentWrite, 1),
         ];
         let v = spending(&usage, today, 30);
         assert_eq!(v.days.len(), 30);

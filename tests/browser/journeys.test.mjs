@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail } from "./browser.mjs";
+import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, audit, signInByEmail, signInLink, uniqueEmail, wav } from "./browser.mjs";
 
 const results = {};
 journeysSharingOneBrowser(results);
@@ -80,6 +80,25 @@ test("the watch itself catches a CSP violation and a console error (so the other
   await context.close();
   assert.ok(problems.some((p) => p.includes("CSP violation") && p.includes("img-src")), problems.join("\n"));
   assert.ok(problems.some((p) => p.includes("console error: deliberate")), problems.join("\n"));
+});
+
+test("the accessibility audit itself fails with the rule and the node (so the other tests can fail)", async () => {
+  const { context, problems } = await watchedContext();
+  const page = await context.newPage();
+  await page.goto(env.base + "/terms");
+  await page.evaluate(() => {
+    const b = document.createElement("button");
+    b.className = "deliberately-unnamed";
+    document.querySelector("main").append(b);
+  });
+  await assert.rejects(audit(page, "terms-broken"), (e) => {
+    assert.match(e.message, /terms-broken \(light, desktop\) button-name/);
+    assert.match(e.message, /terms-broken \(dark, phone\) button-name/);
+    assert.match(e.message, /deliberately-unnamed/);
+    return true;
+  });
+  await context.close();
+  assertClean(problems);
 });
 
 test("a referred visitor signs up by magic link, buys a plan, opens the portal and signs out", async () => {
@@ -185,17 +204,6 @@ test("the operator finds the new customer and grants credits with a reason", asy
 
 // The tools, as the customer who bought a plan above uses them.
 
-/// A small WAV file (8 kHz, 8-bit mono silence) of `secs` seconds.
-function wav(secs) {
-  const rate = 8000, data = rate * secs;
-  const b = Buffer.alloc(44 + data, 128);
-  b.write("RIFF", 0); b.writeUInt32LE(36 + data, 4); b.write("WAVEfmt ", 8);
-  b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate, 28); b.writeUInt16LE(1, 32); b.writeUInt16LE(8, 34);
-  b.write("data", 36); b.writeUInt32LE(data, 40);
-  return b;
-}
-
 test("a customer generates a product description and watches it stream", async () => {
   assert.ok(results.email, "runs after the sign-up journey (the customer has credits)");
   const { context, problems } = await watchedContext();
@@ -209,15 +217,23 @@ test("a customer generates a product description and watches it stream", async (
   await page.getByLabel("Who is it for?").fill("Backpackers who count every gram");
   await page.getByRole("button", { name: /Write description/ }).click();
   const live = page.locator("#aw-live");
-  // The text grows while it is written: seen at least three different lengths before the end.
+  // The text grows while it is written: seen at least three different lengths before the end,
+  // formatted as it arrives (the title a heading), never with the raw TITLE:/DESCRIPTION: lines.
   const lengths = new Set();
+  const raw = [];
+  let headed = false;
   const deadline = Date.now() + 20000;
   while (lengths.size < 3 && Date.now() < deadline) {
     const text = (await live.isVisible()) ? await live.textContent() : "";
     if (text.length > 0) lengths.add(text.length);
+    if (/TITLE:|DESCRIPTION:|BULLETS:/.test(text)) raw.push(text);
+    if (text.length > 0 && (await live.locator("h2").count()) > 0) headed = true;
     await page.waitForTimeout(100);
   }
   assert.ok(lengths.size >= 3, `the description streamed in pieces (lengths seen: ${[...lengths]})`);
+  assert.deepEqual(raw, [], "no raw markers while streaming");
+  assert.ok(headed, "the title streams as a heading");
+  await page.screenshot({ path: `${env.shots}/agentwrite-mid-stream.png` });
   await shoot(page, "agentwrite-streaming");
   await page.locator("#aw-status", { hasText: "Done" }).waitFor({ timeout: 30000 });
   assert.ok((await page.locator("#aw-title").textContent()).trim().length > 0, "a title");
@@ -268,6 +284,34 @@ test("a customer transcribes a small audio file and downloads the SRT", async ()
   assert.match(download.suggestedFilename(), /\.srt$/);
   const srt = readFileSync(await download.path(), "utf8");
   assert.match(srt, /^1\r?\n00:00:\d\d,\d{3} --> 00:00:\d\d,\d{3}\r?\n\S/, `a valid SRT:\n${srt.slice(0, 200)}`);
+  await context.close();
+  assertClean(problems);
+});
+
+test("a customer changes their email address and confirms it from the new inbox", async () => {
+  const { context, problems } = await watchedContext();
+  const page = await context.newPage();
+  const [from, to] = [uniqueEmail("moving"), uniqueEmail("moved")];
+  await signInByEmail(page, from);
+  await page.goto(`${env.base}/account`);
+  await page.getByLabel("New email address").fill(to);
+  await page.getByRole("button", { name: "Send a confirmation link" }).click();
+  await page.waitForURL(`${env.base}/account`);
+  assert.match(await page.locator("#flash").textContent(), new RegExp(`We emailed a link to ${to.replaceAll(".", "\\.")}`));
+  await page.getByText("Waiting for confirmation").waitFor();
+  await shoot(page, "account-email-pending");
+
+  const link = await signInLink(to);
+  assert.ok(link.startsWith(`${env.base}/account/email/confirm?token=`), link);
+  await page.goto(link);
+  await page.getByRole("heading", { name: "Confirm your new address" }).waitFor();
+  await shoot(page, "account-email-confirm", { dark: true });
+  await page.getByRole("button", { name: `Use ${to}` }).click();
+  await page.waitForURL(`${env.base}/account`);
+  assert.match(await page.locator("#flash").textContent(), /Your email address is now/);
+  assert.equal(await page.locator(".facts dd").first().textContent(), to);
+  await shoot(page, "account-email-changed");
+  results.email_change = { from, to };
   await context.close();
   assertClean(problems);
 });

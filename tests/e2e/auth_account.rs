@@ -194,7 +194,8 @@ async fn deleting_the_account_removes_personal_data_ends_sessions_and_keeps_the_
     assert_ne!(new_id, user_id);
 }
 
-async fn delete_account(s: &Stack, user: &crate::support::session::SignedIn) -> reqwest::Response {
+/// Deletes the user's account as the account page does (the address typed to confirm).
+pub async fn delete_account(s: &Stack, user: &crate::support::session::SignedIn) -> reqwest::Response {
     let csrf = page_csrf(&user.client, s).await;
     user.client
         .post(s.url("/account/delete"))

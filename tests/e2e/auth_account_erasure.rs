@@ -3,9 +3,11 @@
 //! names no one. Every table with a user reference is found through `information_schema`, so a
 //! table added later cannot be forgotten.
 
+use crate::auth_account::delete_account;
 use crate::support::billing::subscribe;
 use crate::support::fakes::stripe::PRO;
 use crate::support::session::{csrf_in, SignedIn};
+use crate::support::sign_in::{html_of, text_of};
 use crate::support::tools::{brief, grant, post_form, unique, upload, wav};
 use crate::support::Stack;
 use crate::trials;
@@ -15,12 +17,21 @@ use libtest_mimic::Trial;
 pub fn tests() -> Vec<Trial> {
     trials![
         deletion_leaves_nothing_personal_in_any_table,
-        the_privacy_page_says_what_deletion_keeps_and_erases
+        the_privacy_page_says_what_deletion_keeps_and_erases,
+        a_deleted_account_gets_one_goodbye_mail_even_when_deleted_twice_at_once,
     ]
 }
 
 /// Tables whose rows of a deleted user are deleted outright.
-const ERASED: &[&str] = &["affiliates", "generations", "oauth_accounts", "sessions", "transcripts"];
+const ERASED: &[&str] = &[
+    "affiliates",
+    "customer_notices",
+    "email_changes",
+    "generations",
+    "oauth_accounts",
+    "sessions",
+    "transcripts",
+];
 /// Tables whose rows stay for accounting, with nothing in them that names the person.
 const KEPT: &[&str] = &[
     // Operator actions on the account (and by it, for an operator): who did what and when, with
@@ -124,6 +135,9 @@ async fn a_user_with_content(s: &Stack, marker: &str) -> SignedIn {
     .await
     .unwrap();
     subscribe(s, &user, PRO).await;
+    // A change of address waiting for its link: the address asked for is personal data too.
+    let res = post_form(s, &user, "/account/email", &[("email", format!("new-{marker}@example.test"))]).await;
+    assert_eq!(res.status(), 303, "an address change is pending");
     user
 }
 
@@ -140,22 +154,14 @@ async fn deletion_leaves_nothing_personal_in_any_table(s: &'static Stack) {
         );
     }
     let before = tables_mentioning(s, &marker).await;
-    for table in ["generations", "transcripts", "credit_ledger", "users", "admin_audit"] {
+    for table in ["generations", "transcripts", "credit_ledger", "users", "admin_audit", "email_changes"] {
         assert!(
             before.iter().any(|t| t.starts_with(&format!("{table} "))),
             "{table} holds the marker first: {before:?}"
         );
     }
 
-    let html = user.client.get(s.url("/account")).send().await.unwrap().text().await.unwrap();
-    let csrf = csrf_in(&html).unwrap();
-    let res = user
-        .client
-        .post(s.url("/account/delete"))
-        .form(&[("csrf", csrf.as_str()), ("confirm", user.email.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = delete_account(s, &user).await;
     assert_eq!(res.status(), 200, "deleted");
 
     let sql = s.sql().await;
@@ -197,4 +203,34 @@ async fn the_privacy_page_says_what_deletion_keeps_and_erases(s: &'static Stack)
         assert!(html.contains(kept), "the privacy page says what stays: {kept}");
     }
     assert!(!html.contains("email addresses are kept"), "no promise the code does not keep");
+}
+
+async fn a_deleted_account_gets_one_goodbye_mail_even_when_deleted_twice_at_once(s: &'static Stack) {
+    let user = s.sign_in_new("goodbye").await;
+    let html = user.client.get(s.url("/account")).send().await.unwrap().text().await.unwrap();
+    let csrf = csrf_in(&html).unwrap();
+    let delete = || {
+        user.client
+            .post(s.url("/account/delete"))
+            .form(&[("csrf", csrf.as_str()), ("confirm", user.email.as_str())])
+            .send()
+    };
+    // A double click: both requests may pass the checks before either erases.
+    let (a, b) = tokio::join!(delete(), delete());
+    let statuses = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    assert!(statuses.contains(&200), "deleted: {statuses:?}");
+    let mail = s
+        .fakes
+        .smtp
+        .wait_for_mail_about(&user.email, "account is deleted", 10)
+        .await
+        .expect("the goodbye mail");
+    let (text, html) = (text_of(&mail), html_of(&mail));
+    for part in [&text, &html] {
+        assert!(part.contains(&user.email), "names the account: {part}");
+        assert!(part.contains("subscription is cancelled") && part.contains("not kept"), "{part}");
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(s.fakes.smtp.mails_about(&user.email, "account is deleted").len(), 1, "one goodbye");
+    assert_eq!(tables_mentioning(s, &user.email).await, Vec::<String>::new(), "the address is kept nowhere");
 }

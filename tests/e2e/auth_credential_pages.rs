@@ -18,7 +18,7 @@ pub fn tests() -> Vec<Trial> {
 }
 
 /// Whether `html` loads the Rewardful script (its loader, or anything from its host).
-fn loads_rewardful(s: &Stack, html: &str) -> bool {
+pub(crate) fn loads_rewardful(s: &Stack, html: &str) -> bool {
     html.contains("data-rewardful") || html.contains("_rwq") || html.contains(&s.fakes.rewardful.url())
 }
 

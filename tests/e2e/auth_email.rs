@@ -284,7 +284,7 @@ async fn header_injection_in_the_address_is_refused_and_nothing_is_sent(s: &'sta
         let html = res.text().await.unwrap();
         assert!(html.contains("field-error"), "the form explains the problem");
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    mail_settled(s).await;
     assert!(s.fakes.smtp.mails_to(&victim).is_empty(), "nothing reached the victim");
     let leaked = s.fakes.smtp.mails()[before..].iter().any(|m| m.data.contains(&victim));
     assert!(!leaked, "no mail carried the injected header");
@@ -329,7 +329,7 @@ async fn too_many_links_for_one_address_are_refused_until_one_expires(s: &'stati
     let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry > 60 && retry <= 1800, "retry after the oldest link expires: {retry}");
     assert!(res.text().await.unwrap().contains("several sign-in links"));
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    mail_settled(s).await;
     assert_eq!(s.fakes.smtp.mails_to(&email).len(), 5, "the sixth mail was not sent");
     assert_eq!(pending_tokens(s, &email).await, 5, "no sixth token");
     // Once one of them expires, another may be sent.

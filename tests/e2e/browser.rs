@@ -94,12 +94,12 @@ pub async fn run_journeys(
         cmd.env(name, value);
     }
     let mut node = ChildGuard::spawn(&format!("browser journeys ({file})"), cmd, &log);
-    let deadline = Instant::now() + Duration::from_secs(240);
+    let deadline = Instant::now() + Duration::from_secs(420);
     let status = loop {
         if let Some(status) = node.try_wait() {
             break status;
         }
-        assert!(Instant::now() < deadline, "{file} still running after 240 s:\n{}", output(&log));
+        assert!(Instant::now() < deadline, "{file} still running after 420 s:\n{}", output(&log));
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let report = output(&log);
@@ -112,7 +112,10 @@ pub async fn run_journeys(
 async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_or_csp_violations(
     s: &'static Stack,
 ) {
-    let (r, shots) = run_journeys("tests/browser/journeys.test.mjs", &s.url(""), &s.fakes.smtp, &[], 6).await;
+    let (r, shots) = run_journeys("tests/browser/journeys.test.mjs", &s.url(""), &s.fakes.smtp, &[], 8).await;
+    // axe-core audited every page shot (and the sign-in pages), light and dark.
+    let audits = r["audits"].as_u64().unwrap_or(0);
+    assert!(audits >= 20, "accessibility audits run: {audits}");
     // What the browser did, checked where it landed.
     let referral = r["referral"].as_str().expect("a referral id");
     let session_id = r["session_id"].as_str().expect("a checkout session id");
@@ -135,6 +138,17 @@ async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_o
         [(100, "subscription_allowance"), (5, "admin_grant"), (-1, "agentwrite"), (-1, "podscribe")],
         "the plan's allowance, the operator's grant, one description and one started minute: {ledger:?}"
     );
+    // The address change the browser confirmed: the account has the new address, not the old.
+    let (from, to) = (r["email_change"]["from"].as_str().unwrap(), r["email_change"]["to"].as_str().unwrap());
+    let owner = |email: &str| {
+        let email = email.to_string();
+        async move {
+            let row =
+                s.sql().await.query_opt("SELECT id FROM users WHERE email = $1", &[&email]).await.unwrap();
+            row.map(|r| r.get::<_, i64>(0))
+        }
+    };
+    assert!(owner(to).await.is_some() && owner(from).await.is_none(), "{from} became {to}");
     let shots_taken = std::fs::read_dir(&shots).unwrap().count();
     assert!(shots_taken >= 40, "screenshots at both widths: {shots_taken}");
 }

@@ -72,6 +72,8 @@ async fn google_sign_in_reaches_the_provider_and_comes_back_in_headless_chromium
     let extra = [("GT_OIDC_URL", issuer.clone())];
     let (r, _) =
         run_journeys("tests/browser/google.test.mjs", &stack.url(""), &stack.fakes.smtp, &extra, 4).await;
+    // axe-core audited our pages on the way (the sign-in pages, the account, the refusal).
+    assert!(r["audits"].as_u64().unwrap_or(0) >= 4, "accessibility audits run: {}", r["audits"]);
 
     let db = stack.sql().await;
     let accounts = |email: String| {

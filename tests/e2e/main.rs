@@ -12,6 +12,7 @@ mod auth_account_erasure;
 mod auth_account_export;
 mod auth_credential_pages;
 mod auth_email;
+mod auth_email_change;
 mod auth_google;
 mod auth_redirects;
 mod auth_resilience;
@@ -19,6 +20,7 @@ mod billing_allowance;
 mod billing_checkout;
 mod billing_events;
 mod billing_invoices;
+mod billing_notices;
 mod billing_pages;
 mod billing_refunds;
 mod billing_webhook;
@@ -28,6 +30,7 @@ mod browser_google;
 mod config;
 mod credits;
 mod dashboard_usage;
+mod dev_standins;
 mod faults;
 mod faults_database;
 mod health;
@@ -50,6 +53,7 @@ mod sweep;
 mod timing;
 mod tools_agentwrite;
 mod tools_agentwrite_cut;
+mod tools_agentwrite_format;
 mod tools_failures;
 mod tools_history;
 mod tools_podscribe;
@@ -70,6 +74,7 @@ fn main() {
         auth_account_export::tests(),
         auth_credential_pages::tests(),
         auth_email::tests(),
+        auth_email_change::tests(),
         auth_google::tests(),
         auth_redirects::tests(),
         auth_resilience::tests(),
@@ -77,6 +82,7 @@ fn main() {
         billing_checkout::tests(),
         billing_events::tests(),
         billing_invoices::tests(),
+        billing_notices::tests(),
         billing_pages::tests(),
         billing_refunds::tests(),
         billing_webhook::tests(),
@@ -86,6 +92,7 @@ fn main() {
         config::tests(),
         credits::tests(),
         dashboard_usage::tests(),
+        dev_standins::tests(),
         faults::tests(),
         faults_database::tests(),
         health::tests(),
@@ -105,6 +112,7 @@ fn main() {
         sessions_ended::tests(),
         tools_agentwrite::tests(),
         tools_agentwrite_cut::tests(),
+        tools_agentwrite_format::tests(),
         tools_failures::tests(),
         tools_history::tests(),
         tools_podscribe::tests(),

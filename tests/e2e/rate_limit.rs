@@ -305,7 +305,7 @@ async fn one_client_cannot_send_sign_in_links_to_more_addresses_than_its_hourly_
     assert!(number(&res, "retry-after") > 60);
     let other_client = request_link(&s, &s.browser(), &unique_email("spray-other"), None).await;
     assert_eq!(other_client.status(), 200, "other clients are not affected");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    crate::support::sign_in::mail_settled(&s).await;
     assert!(s.fakes.smtp.mails_to(&victim).is_empty(), "nothing was sent");
 }
 
@@ -327,7 +327,7 @@ async fn starting_checkouts_is_limited_per_account(_: &'static Stack) {
 }
 
 async fn ai_generations_are_limited_per_account_and_a_refused_one_costs_nothing(_: &'static Stack) {
-    use crate::support::tools::{balance, brief, grant, post_form, unique};
+    use crate::support::tools::{balance, brief, grant, post_form, runs_settled, unique};
     let s = small_limits().await;
     let user = s.sign_in_new("ai-limit").await;
     grant(s, user.user_id, 10).await;
@@ -343,7 +343,7 @@ async fn ai_generations_are_limited_per_account_and_a_refused_one_costs_nothing(
     }
     codes.sort();
     assert_eq!(codes, [200, 200, 200, 429], "exactly the limit gets through");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(runs_settled(s, user.user_id).await, 3, "the refused request started no run");
     assert_eq!(balance(s, user.user_id).await, 7, "the refused request was never charged");
 }
 

@@ -115,6 +115,18 @@ async fn the_sweep_deletes_expired_sign_in_links_and_sessions_past_their_lifetim
         .await
         .unwrap();
     }
+    // Address-change links too: they hold the address asked for.
+    for (hash, expired) in [(&old, "2 days"), (&recent, "1 hour")] {
+        db.execute(
+            &format!(
+                "INSERT INTO email_changes (token_hash, user_id, new_email, expires_at)
+                 VALUES ($1, $2, $3, now() - interval '{expired}')"
+            ),
+            &[hash, &user.user_id, &email],
+        )
+        .await
+        .unwrap();
+    }
     let sid = format!("sweep-{:x}", rand_id());
     db.execute(
         "INSERT INTO sessions (sid, user_id, created_at, last_seen_at)
@@ -134,9 +146,17 @@ async fn the_sweep_deletes_expired_sign_in_links_and_sessions_past_their_lifetim
         .collect();
     assert_eq!(
         tokens,
-        vec![recent],
+        vec![recent.clone()],
         "a link expired over a day ago is gone; a recent one still says 'expired'"
     );
+    let changes: Vec<Vec<u8>> = db
+        .query("SELECT token_hash FROM email_changes WHERE user_id = $1", &[&user.user_id])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(changes, vec![recent.clone()], "an address change expired over a day ago is gone");
     let left: i64 =
         db.query_one("SELECT count(*) FROM sessions WHERE sid = $1", &[&sid]).await.unwrap().get(0);
     assert_eq!(left, 0, "a session past its 90 days is deleted");

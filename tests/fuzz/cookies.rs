@@ -4,7 +4,7 @@
 use crate::alloc::bounded;
 use crate::config;
 use crate::strategies::text;
-use ghosttools::ctx::cookie_pairs;
+use ghosttools::cookie::pairs as cookie_pairs;
 use proptest::prelude::*;
 
 const PIECES: &[&str] =

@@ -5,8 +5,9 @@
 use crate::alloc::bounded;
 use crate::config;
 use crate::strategies::{bytes, mutate_ascii, text};
-use ghosttools::auth::{csrf, email_link, oauth_state, session};
+use ghosttools::auth::{csrf, oauth_state, session};
 use ghosttools::clients::stripe_signature::{sign, verify, SignatureError, TOLERANCE_SECS};
+use ghosttools::sign_in::email_link;
 use ghosttools::views::flash::{self, Flash, FlashKind};
 use proptest::prelude::*;
 

@@ -10,15 +10,15 @@ pub mod sse;
 pub mod wire;
 
 use crate::config::{Config, Secret};
-use crate::ctx::log_line;
 use crate::error::{js_message, AppError};
-use futures_util::future::{select, Either};
+use crate::fetch;
+use crate::telemetry::log_line;
 use futures_util::StreamExt;
 use std::time::Duration;
 use wasm_bindgen::JsValue;
 pub use wire::{Completion, Failure, Transcription};
 use worker::web_sys::{Blob, FormData};
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Response};
+use worker::{AbortController, Delay, Headers, Method, Request, RequestInit, Response};
 
 pub const MAX_ATTEMPTS: u32 = 3;
 const BASE_BACKOFF_MS: u64 = 500;
@@ -74,32 +74,24 @@ impl OpenAi {
             let request = set
                 .and_then(|_| Request::new_with_init(&url, &init))
                 .map_err(|e| Failure::Operator(format!("building the request to {path}: {e}")))?;
-            let controller = AbortController::default();
-            let signal = controller.signal();
-            let fetch = Fetch::Request(request);
-            let sending = std::pin::pin!(fetch.send_with_signal(&signal));
-            let (failure, retry, wait) = match select(sending, Delay::from(timeout)).await {
-                Either::Right(_) => {
-                    controller.abort();
+            let (failure, retry, wait) = match fetch::send(request, timeout).await {
+                Err(fetch::Failed::TimedOut(_)) => {
                     self.log("warn", &format!("openai {path}: no answer in {} s", timeout.as_secs()));
                     return Err(Failure::TimedOut);
                 }
-                Either::Left((Ok(response), _)) if response.status_code() == 200 => {
+                Ok((response, controller)) if response.status_code() == 200 => {
                     return Ok((response, controller));
                 }
-                Either::Left((Ok(mut response), _)) => {
+                Ok((mut response, _)) => {
                     let status = response.status_code();
                     let wait = retry_after_ms(&response);
-                    let text = match select(std::pin::pin!(response.text()), Delay::from(timeout)).await {
-                        Either::Left((Ok(t), _)) => t,
-                        _ => String::new(),
-                    };
-                    let (failure, retry) = wire::classify(status, &text, audio);
+                    let text = fetch::within(timeout, response.text()).await.and_then(Result::ok);
+                    let (failure, retry) = wire::classify(status, &text.unwrap_or_default(), audio);
                     (failure, retry, wait)
                 }
                 // A refused or reset connection: like a 503.
-                Either::Left((Err(e), _)) => {
-                    (Failure::Busy(format!("network: {}", wire::redact(&e.to_string()))), true, None)
+                Err(fetch::Failed::Network(e)) => {
+                    (Failure::Busy(format!("network: {}", wire::redact(&e))), true, None)
                 }
             };
             if !retry || attempt >= MAX_ATTEMPTS {
@@ -145,17 +137,15 @@ impl OpenAi {
             (String::new(), String::new(), None, None, false);
         let mut room = max_chars;
         while !done {
-            let piece = match select(bytes.next(), Delay::from(self.timeout)).await {
-                Either::Right(_) => {
+            let piece = match fetch::within(self.timeout, bytes.next()).await {
+                None => {
                     controller.abort();
                     self.log("warn", &format!("openai stream: nothing for {} s", self.timeout.as_secs()));
                     return Err(Failure::TimedOut);
                 }
-                Either::Left((None, _)) => break,
-                Either::Left((Some(Err(e)), _)) => {
-                    return Err(Failure::Interrupted(format!("stream read: {e}")))
-                }
-                Either::Left((Some(Ok(piece)), _)) => piece,
+                Some(None) => break,
+                Some(Some(Err(e))) => return Err(Failure::Interrupted(format!("stream read: {e}"))),
+                Some(Some(Ok(piece))) => piece,
             };
             let events = match parser.push(&piece) {
                 Ok(events) => events,
@@ -210,12 +200,10 @@ impl OpenAi {
         let body = JsValue::from_str(&wire::chat_body(model, system, user, max_tokens, false));
         let (mut response, _controller) =
             self.post("/v1/chat/completions", Some("application/json"), &body, self.timeout, false).await?;
-        let text = match select(std::pin::pin!(response.text()), Delay::from(self.timeout)).await {
-            Either::Left((Ok(t), _)) => t,
-            Either::Left((Err(e), _)) => {
-                return Err(Failure::Interrupted(format!("reading the completion: {e}")))
-            }
-            Either::Right(_) => return Err(Failure::TimedOut),
+        let text = match fetch::within(self.timeout, response.text()).await {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => return Err(Failure::Interrupted(format!("reading the completion: {e}"))),
+            None => return Err(Failure::TimedOut),
         };
         wire::parse_completion(&text)
     }
@@ -234,12 +222,10 @@ impl OpenAi {
             .map_err(|e| Failure::Operator(format!("building the transcription form: {}", js_message(&e))))?;
         let (mut response, _controller) =
             self.post("/v1/audio/transcriptions", None, &form.into(), self.transcribe_timeout, true).await?;
-        let text = match select(std::pin::pin!(response.text()), Delay::from(self.transcribe_timeout)).await {
-            Either::Left((Ok(t), _)) => t,
-            Either::Left((Err(e), _)) => {
-                return Err(Failure::Interrupted(format!("reading the transcription: {e}")))
-            }
-            Either::Right(_) => return Err(Failure::TimedOut),
+        let text = match fetch::within(self.transcribe_timeout, response.text()).await {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => return Err(Failure::Interrupted(format!("reading the transcription: {e}"))),
+            None => return Err(Failure::TimedOut),
         };
         wire::parse_transcription(&text)
     }

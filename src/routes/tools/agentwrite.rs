@@ -2,16 +2,17 @@
 //! answered when the run is done), writing streamed to the page (`POST
 //! /api/tools/agentwrite/stream`, server-sent events), a saved result, its download, deleting it.
 
-use super::{flood, item_id, limit, relay, ToolKind};
+use super::{item_id, limit, relay, ToolKind};
 use crate::ctx::Ctx;
 use crate::db::generations;
 use crate::domain::brief::{BriefForm, FieldError, ProductBrief};
+use crate::domain::tool::RunStatus;
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
 use crate::services::agentwrite::{self, CutShort, Event};
 use crate::services::billing::reversals;
-use crate::services::runs::{failure_message, failure_status, JobEnv};
+use crate::services::runs::{failure_message, failure_status};
 use crate::views::render;
 use crate::views::tools::{when, AgentWritePage, GenerationView};
 use futures_channel::mpsc::{self, UnboundedReceiver};
@@ -27,7 +28,6 @@ pub async fn form(cx: &Ctx) -> Result<Reply, AppError> {
 /// Without JavaScript: the page waits for the whole description, then shows it (303 to the
 /// saved result), or shows the form again, values kept, with what went wrong.
 pub async fn generate(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    flood(cx).await?;
     let user_id = cx.require_user().await?.id;
     cx.config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?;
     let form = brief_form(&Form::read(req, cx).await?);
@@ -52,16 +52,15 @@ pub async fn generate(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
                 let reply = page(cx, user_id, form, Vec::new(), Some(message), None).await?;
                 return Ok(reply.with_status(failure_status(code)));
             }
-            Event::Started { .. } | Event::Delta(_) => {}
+            Event::Started { .. } | Event::Delta { .. } => {}
         }
     }
     Err(AppError::internal("an AgentWrite run ended without an outcome"))
 }
 
 /// With JavaScript: the description as server-sent events (`start`, `delta`…, then `done` or
-/// `error`). Problems found before writing starts are JSON errors (fields named for the form).
+/// `error`); each `delta` carries what it changes in the formatted copy (`view`). Problems found before writing starts are JSON errors (fields named for the form).
 pub async fn stream(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    flood(cx).await?;
     let user_id = cx.require_user().await?.id;
     cx.config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?;
     let form = brief_form(&Form::read(req, cx).await?);
@@ -80,7 +79,7 @@ async fn start(cx: &Ctx, user_id: i64, brief: ProductBrief) -> Result<UnboundedR
     let id = agentwrite::start(cx.db().await?, user_id, &brief, &cx.config.tools.chat_model).await?;
     let (tx, rx) = mpsc::unbounded();
     let _ = tx.unbounded_send(Event::Started { id: id.clone() });
-    cx.wait_until(agentwrite::run(JobEnv::of(cx), id, user_id, brief, tx));
+    cx.wait_until(agentwrite::run(super::job_env(cx), id, user_id, brief, tx));
     Ok(rx)
 }
 
@@ -127,16 +126,16 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     let g = generations::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
-    let notice = (g.status == "failed")
+    let notice = (g.status == RunStatus::Failed)
         .then(|| failure_message("AgentWrite", g.error.as_deref().unwrap_or("unavailable"), true));
     let view = GenerationView {
         id: g.id.clone(),
-        running: g.status == "running",
-        copy: g.copy.filter(|_| g.status == "done"),
+        running: g.status.in_progress(),
+        copy: g.copy.filter(|_| g.status == RunStatus::Done),
         created: when(g.created_at_ms),
         cut_short: g.cut_short.as_deref().and_then(CutShort::parse).map(CutShort::message),
     };
-    let result = (g.status != "failed").then_some(view);
+    let result = (g.status != RunStatus::Failed).then_some(view);
     page(cx, user_id, g.brief.to_form(), Vec::new(), notice, result).await
 }
 
@@ -144,7 +143,7 @@ pub async fn download(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     let g = generations::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
-    let copy = g.copy.filter(|_| g.status == "done").ok_or(AppError::NotFound)?;
+    let copy = g.copy.filter(|_| g.status == RunStatus::Done).ok_or(AppError::NotFound)?;
     let name = file_stem(g.brief.product_name());
     Ok(Reply::new(
         200,

@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::{Body, Reply};
 use crate::services::billing::reversals;
+use crate::services::runs::JobEnv;
 use futures_channel::mpsc::UnboundedReceiver;
 use futures_util::future::{select, Either};
 use futures_util::{Stream, StreamExt};
@@ -29,8 +30,9 @@ pub enum ToolKind {
     ShowNotes,
 }
 
-/// Every AI handler calls this first, before reading anything: the coarse per-IP flood guard
-/// (`Policy::ToolFloodPerIp`), failing closed. Refused sign-ins and forms are counted here only.
+/// The coarse per-IP flood guard (`Policy::ToolFloodPerIp`), failing closed: the dispatcher
+/// counts every AI POST here first, before anything is read (`Limits::flood_guard` in the route
+/// table). Refused sign-ins and forms are counted here only.
 pub async fn flood(cx: &Ctx) -> Result<(), AppError> {
     cx.limit(Policy::ToolFloodPerIp, &Subject::ip(cx.client_ip().as_deref())).await?;
     Ok(())
@@ -54,6 +56,11 @@ pub async fn limit(cx: &Ctx, kind: ToolKind) -> Result<(), AppError> {
 }
 
 /// The id in a URL; anything that is not one of ours is simply not found.
+/// What a run needs once its request may be gone: the run outlives the handler that starts it.
+pub fn job_env(cx: &Ctx) -> JobEnv {
+    JobEnv { env: cx.env.clone(), config: cx.config.clone(), reporter: cx.reporter() }
+}
+
 pub fn item_id(segment: &str) -> Result<ItemId, AppError> {
     ItemId::parse(segment).ok_or(AppError::NotFound)
 }

@@ -5,11 +5,12 @@
 
 use super::agentwrite::file_stem;
 use super::upload::{self, Episode, Refused};
-use super::{flood, item_id, limit, relay, ToolKind};
+use super::{item_id, limit, relay, ToolKind};
 use crate::clients::openai::{Failure, OpenAi};
 use crate::ctx::Ctx;
 use crate::db::{generations::Deleted, transcripts};
 use crate::domain::audio::MAX_BYTES;
+use crate::domain::tool::RunStatus;
 use crate::domain::transcript::{self, clock};
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
@@ -17,7 +18,7 @@ use crate::routes::input::Form;
 use crate::services::billing::reversals;
 use crate::services::podscribe::{self, Stage};
 use crate::services::run_queue::{self, RunMessage};
-use crate::services::runs::{failure_message, JobEnv};
+use crate::services::runs::failure_message;
 use crate::views::render;
 use crate::views::tools::{when, PodScribePage, TranscriptPage, TranscriptView};
 use futures_channel::mpsc;
@@ -34,16 +35,7 @@ pub enum Mode {
     Progress,
 }
 
-fn enabled(cx: &Ctx) -> Result<(), AppError> {
-    if cx.config.tools.podscribe_enabled {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
-    }
-}
-
 pub async fn form(cx: &Ctx) -> Result<Reply, AppError> {
-    enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     upload_page(cx, user_id, None).await
 }
@@ -66,8 +58,6 @@ async fn refuse(cx: &Ctx, mode: Mode, user_id: i64, refused: Refused) -> Result<
 }
 
 pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, AppError> {
-    flood(cx).await?;
-    enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     cx.config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?;
     let Episode { audio, file } = match upload::receive(req, cx).await? {
@@ -89,7 +79,7 @@ pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, Ap
         }
         Err(e) => return Err(e),
     };
-    let job = JobEnv::of(cx);
+    let job = super::job_env(cx);
     let message = RunMessage {
         run: id.to_string(),
         upload_name: audio.upload_name,
@@ -120,11 +110,10 @@ pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, Ap
 
 /// A transcript: its progress while it is made (the page refreshes itself), then the result.
 pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
-    enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     let t = transcripts::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
-    let failure = (t.status == "failed")
+    let failure = (t.status == RunStatus::Failed)
         .then(|| failure_message("PodScribe", t.error.as_deref().unwrap_or("unavailable"), true));
     let notes_error = t.notes_error.as_deref().map(|code| match code {
         "abandoned" => "Show notes were not written. You can ask for them again.".to_string(),
@@ -133,7 +122,7 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let view = TranscriptView {
         id: t.id.clone(),
         file_name: t.file_name.clone(),
-        status: t.status.clone(),
+        status: t.status,
         duration: t.duration_secs.map(clock),
         credits: t.credits,
         credits_refunded: t.credits_refunded,
@@ -151,7 +140,6 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
 
 /// `transcript.txt`, `transcript.srt`, `transcript.vtt` or `show-notes.md`.
 pub async fn download(cx: &Ctx, id: &str, file: &str) -> Result<Reply, AppError> {
-    enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     let t = transcripts::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
@@ -178,16 +166,14 @@ pub async fn download(cx: &Ctx, id: &str, file: &str) -> Result<Reply, AppError>
 
 /// Show notes written again when they failed (free: the transcript was paid for).
 pub async fn retry_notes(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppError> {
-    flood(cx).await?;
-    enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     Form::read(req, cx).await?;
     let db = cx.db().await?;
     let t = transcripts::find(db, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
     // Only notes that are missing are written again (they are not a free regenerate button).
-    let text = match (&t.text, t.status.as_str(), &t.notes) {
-        (Some(text), "done", None) => text,
+    let text = match (&t.text, t.status, &t.notes) {
+        (Some(text), RunStatus::Done, None) => text,
         _ => return Ok(Reply::redirect(format!("/tools/podscribe/{id}"))),
     };
     limit(cx, ToolKind::ShowNotes).await?;
@@ -198,7 +184,7 @@ pub async fn retry_notes(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply,
     match &notes {
         Ok(n) => transcripts::store_notes(db, id.as_str(), Some(n), None).await?,
         Err(f) => {
-            JobEnv::of(cx).report_operator_failure(f).await;
+            super::job_env(cx).report_operator_failure(f).await;
             transcripts::store_notes(db, id.as_str(), None, Some(f.code())).await?
         }
     };
@@ -206,7 +192,6 @@ pub async fn retry_notes(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply,
 }
 
 pub async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppError> {
-    enabled(cx)?;
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     Form::read(req, cx).await?;

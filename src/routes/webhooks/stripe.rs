@@ -1,7 +1,7 @@
 //! POST /api/stripe/webhook: the raw body is verified against `Stripe-Signature` before
 //! anything else is read; a failed check is a 400 with nothing recorded. A verified event is
 //! applied exactly once (services::billing::webhook); a failure while applying is a 5xx so
-//! Stripe delivers it again.
+//! Stripe delivers it again. Mail the event owes the customer is sent after the answer.
 
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_objects::Event;
@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::reply::Reply;
 use crate::routes::input::read_body;
 use crate::services::billing::webhook::{self, Outcome};
+use crate::services::notices;
 use serde_json::json;
 use worker::Request;
 
@@ -37,6 +38,11 @@ pub async fn receive_stripe_event(req: &mut Request, cx: &Ctx) -> Result<Reply, 
     }
     let stripe = Stripe::from_config(&cx.config)?;
     let outcome = webhook::receive(cx.db().await?, &stripe, &cx.config, &event, cx.now_ms).await?;
+    if let Outcome::Applied { .. } = outcome {
+        // The customer's mail (if the event owes one) goes after the answer: a mail server that
+        // is down never delays or fails Stripe's delivery. Earlier unsent notices go with it.
+        cx.wait_until(notices::send_due(crate::routes::tools::job_env(cx), cx.now_ms));
+    }
     let detail = match &outcome {
         Outcome::Applied { detail, .. } | Outcome::Ignored { detail } => detail.as_str(),
         Outcome::Duplicate => "already handled",

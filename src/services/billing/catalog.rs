@@ -6,7 +6,7 @@
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_objects::Price;
 use crate::config::{Config, StripeConfig};
-use crate::domain::billing::Plan;
+use crate::domain::billing::{CheckoutMode, Plan};
 use crate::domain::money::{format_amount, format_interval};
 use crate::error::AppError;
 use futures_util::future::join_all;
@@ -40,10 +40,10 @@ pub struct Offer {
 }
 
 impl Offer {
-    pub fn mode(&self) -> &'static str {
+    pub fn mode(&self) -> CheckoutMode {
         match self.kind {
-            OfferKind::CreditPack => "payment",
-            OfferKind::Plan { .. } => "subscription",
+            OfferKind::CreditPack => CheckoutMode::Payment,
+            OfferKind::Plan { .. } => CheckoutMode::Subscription,
         }
     }
 
@@ -221,7 +221,7 @@ mod tests {
             "product": { "id": "prod_1", "name": "GhostTools Pro", "description": "For teams" }
         }));
         let offer = offer_from_price(&p, Role::Plan(Plan::Pro)).unwrap();
-        assert_eq!(offer.mode(), "subscription");
+        assert_eq!(offer.mode(), CheckoutMode::Subscription);
         assert_eq!(offer.credits, 500);
         assert_eq!(offer.name, "GhostTools Pro");
         assert_eq!(offer.price_label(), "$29.00");
@@ -236,7 +236,10 @@ mod tests {
             "metadata": { "credits": "50" }, "product": "prod_2", "nickname": "50 credits"
         }));
         let offer = offer_from_price(&p, Role::CreditPack).unwrap();
-        assert_eq!((offer.mode(), offer.credits, offer.name.as_str()), ("payment", 50, "50 credits"));
+        assert_eq!(
+            (offer.mode(), offer.credits, offer.name.as_str()),
+            (CheckoutMode::Payment, 50, "50 credits")
+        );
         assert_eq!(offer.price_label(), "€5.00");
         assert_eq!(offer.interval_label(), "");
     }

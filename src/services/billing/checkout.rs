@@ -8,13 +8,13 @@
 //! counts), whereas a derived key would replay an already completed session for 24 hours.
 
 use super::catalog::Offer;
-use crate::auth::User;
 use crate::clients::stripe::{random_idempotency_key, Stripe};
 use crate::clients::stripe_form::StripeForm;
 use crate::config::SiteUrl;
 use crate::db::billing::{self as rows, NewCheckout};
 use crate::db::Db;
-use crate::domain::billing::Referral;
+use crate::domain::billing::{CheckoutMode, Referral};
+use crate::domain::User;
 use crate::error::AppError;
 use sha2::{Digest, Sha256};
 
@@ -55,12 +55,13 @@ pub fn checkout_form(
     referral: Option<&Referral>,
     site: &SiteUrl,
 ) -> StripeForm {
-    let metadata_on = match offer.mode() {
-        "subscription" => "subscription_data",
-        _ => "payment_intent_data",
+    // Stripe's words for the mode, and where the metadata rides along.
+    let (mode, metadata_on) = match offer.mode() {
+        CheckoutMode::Subscription => ("subscription", "subscription_data"),
+        CheckoutMode::Payment => ("payment", "payment_intent_data"),
     };
     let form = StripeForm::new()
-        .field(&["mode"], offer.mode())
+        .field(&["mode"], mode)
         .field(&["customer"], customer_id)
         .field(&["line_items", "0", "price"], &offer.price_id)
         .field(&["line_items", "0", "quantity"], 1)
@@ -73,10 +74,10 @@ pub fn checkout_form(
     // A pack gets an invoice too (a subscription's come by themselves; Stripe refuses
     // `invoice_creation` outside payment mode), so the billing page can link both alike.
     match offer.mode() {
-        "payment" => form
+        CheckoutMode::Payment => form
             .field(&["invoice_creation", "enabled"], true)
             .field(&["invoice_creation", "invoice_data", "metadata", "user_id"], user_id),
-        _ => form,
+        CheckoutMode::Subscription => form,
     }
 }
 

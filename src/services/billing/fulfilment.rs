@@ -11,9 +11,10 @@ use super::subscriptions::{self, Synced};
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_objects::CheckoutSession;
 use crate::config::Config;
-use crate::db::billing::{self as rows, CheckoutRow};
+use crate::db::billing as rows;
 use crate::db::credits::{self, Granted, Reason};
 use crate::db::Db;
+use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus};
 use crate::error::AppError;
 
 /// Everything `apply` needs, read beforehand.
@@ -21,7 +22,7 @@ use crate::error::AppError;
 pub struct Prepared {
     pub session: CheckoutSession,
     /// Our record of the session (who bought what, for how many credits).
-    pub row: CheckoutRow,
+    pub row: Checkout,
     /// The subscription a subscription-mode session created, as Stripe has it now.
     pub subscription: Option<Synced>,
 }
@@ -65,8 +66,10 @@ pub async fn prepare(
     if named.is_some_and(|id| id != row.user_id) {
         return Ok(None);
     }
-    let subscription = match (&session.subscription, row.mode.as_str(), session.is_paid()) {
-        (Some(id), "subscription", true) => subscriptions::read(db, stripe, config, id, None, now_ms).await?,
+    let subscription = match (&session.subscription, row.mode, session.is_paid()) {
+        (Some(id), CheckoutMode::Subscription, true) => {
+            subscriptions::read(db, stripe, config, id, None, now_ms).await?
+        }
         _ => None,
     };
     Ok(Some(Prepared { session, row, subscription }))
@@ -77,13 +80,13 @@ pub async fn apply(db: &Db, p: &Prepared) -> Result<Fulfilment, AppError> {
     let (session, row) = (&p.session, &p.row);
     if !session.is_paid() {
         if session.status.as_deref() == Some("complete") {
-            rows::set_checkout_status(db, &row.id, "awaiting_payment").await?;
+            rows::set_checkout_status(db, &row.id, CheckoutStatus::AwaitingPayment).await?;
             return Ok(Fulfilment::AwaitingPayment);
         }
         return Ok(Fulfilment::NotCompleted);
     }
-    let granted = match row.mode.as_str() {
-        "payment" => {
+    let granted = match row.mode {
+        CheckoutMode::Payment => {
             // What paid for it: a refund or dispute names the payment intent; revenue counts
             // the amount after discounts; the billing page links the invoice Checkout made.
             let (pi, invoice) = (session.payment_intent.as_deref(), session.invoice.as_deref());
@@ -94,7 +97,7 @@ pub async fn apply(db: &Db, p: &Prepared) -> Result<Fulfilment, AppError> {
                 Granted::Already => None,
             }
         }
-        _ => match (&session.invoice, &p.subscription) {
+        CheckoutMode::Subscription => match (&session.invoice, &p.subscription) {
             (Some(invoice), Some(synced)) => {
                 subscriptions::save(db, synced).await?;
                 // The same note and period as the invoice's grant, whichever of the two comes first.
@@ -117,7 +120,7 @@ pub async fn apply(db: &Db, p: &Prepared) -> Result<Fulfilment, AppError> {
             }
         },
     };
-    rows::set_checkout_status(db, &row.id, "paid").await?;
+    rows::set_checkout_status(db, &row.id, CheckoutStatus::Paid).await?;
     Ok(match granted {
         Some(balance) => Fulfilment::Granted { credits: row.credits, balance },
         None => Fulfilment::AlreadyFulfilled,
@@ -131,7 +134,7 @@ pub async fn fulfil(
     config: &Config,
     session: CheckoutSession,
     now_ms: u64,
-) -> Result<Option<(CheckoutRow, Fulfilment)>, AppError> {
+) -> Result<Option<(Checkout, Fulfilment)>, AppError> {
     let Some(prepared) = prepare(db, stripe, config, session, now_ms).await? else { return Ok(None) };
     let outcome = db.transaction(async |db| apply(db, &prepared).await).await?;
     Ok(Some((prepared.row, outcome)))

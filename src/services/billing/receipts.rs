@@ -11,6 +11,7 @@ use crate::clients::stripe_objects::Invoice;
 use crate::db::billing::{self as rows, InvoiceRecord};
 use crate::db::payments::{self, ChargeRow};
 use crate::db::Db;
+use crate::domain::billing::InvoiceStatus;
 use crate::error::AppError;
 
 /// The charge to store, with its owner and the invoice it paid; `None`: not one of our
@@ -60,7 +61,7 @@ pub async fn prepare_pack_invoice(db: &Db, invoice: &Invoice) -> Result<Option<I
         user_id,
         subscription_id: None,
         billing_reason: invoice.billing_reason.clone(),
-        status: "paid".to_string(),
+        status: InvoiceStatus::Paid,
         amount_due: invoice.amount_due,
         amount_paid: invoice.amount_paid,
         currency: invoice.currency.clone(),

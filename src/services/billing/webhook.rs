@@ -5,7 +5,7 @@
 //! delivers again. Network reads (the subscription, again from Stripe; an invoice's prices; a
 //! disputed charge) happen before the transaction opens.
 
-use super::allowance::{self, InvoiceAllowance};
+use super::allowance::{self, AllowanceGrant, InvoiceAllowance};
 use super::fulfilment::{self, Prepared};
 use super::receipts;
 use super::reversals::{self, Reversed};
@@ -14,11 +14,13 @@ use crate::clients::stripe::Stripe;
 use crate::clients::stripe_charges::{Charge, Dispute};
 use crate::clients::stripe_objects::{CheckoutSession, Event, Invoice, Subscription};
 use crate::config::Config;
-use crate::db::billing::{self as rows, CheckoutRow, InvoiceRecord};
+use crate::db::billing::{self as rows, InvoiceRecord};
 use crate::db::payments::ChargeRow;
 use crate::db::stripe_events::{self as events, EventMeta};
 use crate::db::Db;
+use crate::domain::billing::{Checkout, CheckoutStatus, InvoiceStatus};
 use crate::error::AppError;
+use crate::services::notices;
 
 /// The events this endpoint acts on (configure the Stripe endpoint for these).
 pub const HANDLED: [&str; 13] = [
@@ -67,7 +69,7 @@ impl Outcome {
 enum Action {
     Ignore(String),
     Fulfil(Box<Prepared>),
-    CheckoutFailed(CheckoutRow),
+    CheckoutFailed(Checkout),
     Subscription(Synced),
     Invoice { invoice: Box<Invoice>, paid: bool, synced: Synced, allowance: Option<InvoiceAllowance> },
     Reversal(Box<Reversed>),
@@ -230,7 +232,7 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
             applied(format!("checkout {}: {}", prepared.row.id, done.describe()), prepared.row.user_id)
         }
         Action::CheckoutFailed(row) => {
-            let moved = rows::set_checkout_status(db, &row.id, "payment_failed").await?;
+            let moved = rows::set_checkout_status(db, &row.id, CheckoutStatus::PaymentFailed).await?;
             let detail =
                 if moved { "delayed payment failed: the billing page says so" } else { "already settled" };
             applied(format!("checkout {}: {detail}", row.id), row.user_id)
@@ -251,7 +253,7 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
                 user_id,
                 subscription_id: Some(synced.record.id.clone()),
                 billing_reason: invoice.billing_reason.clone(),
-                status: if *paid { "paid" } else { "payment_failed" }.to_string(),
+                status: if *paid { InvoiceStatus::Paid } else { InvoiceStatus::PaymentFailed },
                 amount_due: invoice.amount_due,
                 amount_paid: invoice.amount_paid,
                 currency: invoice.currency.clone(),
@@ -260,6 +262,11 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
             };
             let changed = rows::record_invoice(db, &record).await?;
             receipts::save_details(db, invoice).await?;
+            if !*paid && changed {
+                let r = &synced.record;
+                let (amount, currency) = (invoice.amount_due, &invoice.currency);
+                notices::payment_failed(db, user_id, &invoice.id, &r.plan, amount, currency).await?;
+            }
             let subscription = save_subscription(db, synced).await?;
             let mut detail = format!(
                 "invoice {} {}; {subscription}",
@@ -308,5 +315,18 @@ async fn grant_allowance(
     let sub = &synced.record.id;
     let granted =
         allowance::grant(db, user_id, sub, bought.period_end, bought.credits, &invoice.id, &note).await?;
+    if let (AllowanceGrant::Granted { credits, balance }, "subscription_cycle") = (granted, reason) {
+        let renewal = notices::Renewal {
+            user_id,
+            invoice_id: &invoice.id,
+            plan: &bought.plan,
+            amount: invoice.amount_paid,
+            currency: &invoice.currency,
+            credits,
+            balance,
+            period_end: bought.period_end,
+        };
+        notices::plan_renewed(db, &renewal).await?;
+    }
     Ok(granted.describe(bought.credits))
 }

@@ -2,7 +2,7 @@
 //! read or written; a body that lies about its length, and JSON nested 100,000 deep (signed
 //! correctly), get a 4xx or nothing — never a 5xx — and the Worker keeps serving.
 
-use super::{anonymous, assert_hardened, footprint, Fixture, Sends, ROUTES};
+use super::{anonymous, assert_hardened, footprint, routes, Body, Fixture};
 use crate::support::fakes::stripe::{now, WEBHOOK_SECRET};
 use crate::support::fakes::stripe_wire::signature_header;
 use crate::support::{Options, Stack, ADMIN_EMAIL};
@@ -20,7 +20,7 @@ pub fn tests() -> Vec<Trial> {
     ]
 }
 
-/// Sends raw bytes on a fresh connection (optionally half-closing it) and returns what came
+/// Body raw bytes on a fresh connection (optionally half-closing it) and returns what came
 /// back within a few seconds: the status line's code and whether the Worker answered (its
 /// responses carry X-Request-Id), or None when the connection gave nothing.
 async fn raw(s: &Stack, request: Vec<u8>, half_close: bool) -> Option<(u16, bool)> {
@@ -66,14 +66,14 @@ async fn still_serving(s: &Stack, fx: &Fixture, what: &str) {
 async fn every_post_over_its_limit_is_a_413_and_writes_nothing(s: &'static Stack) {
     let admin = s.sign_in_as(ADMIN_EMAIL).await;
     let mut tried = 0;
-    for route in ROUTES.iter().filter(|r| r.is_post() && r.sends != Sends::Nothing) {
+    for route in routes().iter().filter(|r| r.is_post() && r.sends != Body::Nothing) {
         let fx = Fixture::new(s, "sec-413").await;
         let path = route.path(&fx);
         let who = if route.pattern.starts_with("/admin/") { &admin } else { &fx.user };
         let before = footprint(s, fx.user.user_id, &fx.user.email).await;
         let what = format!("POST {path} over its limit");
         match route.sends {
-            Sends::Form => {
+            Body::Form => {
                 let body =
                     format!("csrf={}&email={}&filler={}", who.csrf, fx.user.email, "x".repeat(64 * 1024));
                 let res = who
@@ -87,7 +87,7 @@ async fn every_post_over_its_limit_is_a_413_and_writes_nothing(s: &'static Stack
                 assert_eq!(res.status(), 413, "{what}");
                 assert_hardened(&res, &what);
             }
-            Sends::Json => {
+            Body::Json => {
                 let body = format!("{{\"id\":\"evt_big\",\"pad\":\"{}\"}}", "x".repeat(512 * 1024));
                 let signature = signature_header(body.as_bytes(), now() as u64, &[WEBHOOK_SECRET]);
                 // A client of its own: a refused body breaks the connection it came on, which
@@ -103,7 +103,7 @@ async fn every_post_over_its_limit_is_a_413_and_writes_nothing(s: &'static Stack
                 assert_eq!(res.status(), 413, "{what}");
                 assert_hardened(&res, &what);
             }
-            Sends::Multipart => {
+            Body::Multipart => {
                 // One byte over what an upload may be: refused on its declared length alone.
                 let limit = ghosttools::routes::tools::upload::BODY_LIMIT as usize;
                 let res = who
@@ -117,7 +117,7 @@ async fn every_post_over_its_limit_is_a_413_and_writes_nothing(s: &'static Stack
                 assert_eq!(res.status(), 413, "{what}");
                 assert_hardened(&res, &what);
             }
-            Sends::Nothing => unreachable!(),
+            Body::Nothing => unreachable!(),
         }
         assert_eq!(footprint(s, fx.user.user_id, &fx.user.email).await, before, "{what} wrote something");
         tried += 1;

@@ -2,7 +2,7 @@
 //! with another browser's, or from another site (Origin / Sec-Fetch-Site) → 403 and nothing
 //! written; the same request with its own token from our own page gets through.
 
-use super::{assert_hardened, footprint, Fixture, Sends, ROUTES};
+use super::{assert_hardened, footprint, routes, Body, Fixture};
 use crate::support::fakes::stripe::PACK;
 use crate::support::session::csrf_in;
 use crate::support::sign_in::emailed_token;
@@ -52,7 +52,7 @@ async fn every_state_changing_post_refuses_a_missing_forged_foreign_or_cross_sit
     let stranger = s.sign_in_new("sec-csrf-stranger").await;
     let admin = s.sign_in_as(ADMIN_EMAIL).await;
     let mut checked = 0;
-    for route in ROUTES.iter().filter(|r| r.needs_csrf()) {
+    for route in routes().iter().filter(|r| r.needs_csrf()) {
         let fx = Fixture::new(s, "sec-csrf").await;
         let path = route.path(&fx);
         let anonymous = before_sign_in(route.pattern);
@@ -98,7 +98,7 @@ async fn every_state_changing_post_refuses_a_missing_forged_foreign_or_cross_sit
                 req = req.header(*k, v);
             }
             match route.sends {
-                Sends::Multipart => {
+                Body::Multipart => {
                     let part = reqwest::multipart::Part::bytes(wav(2))
                         .file_name("e.wav")
                         .mime_str("audio/wav")
@@ -170,7 +170,7 @@ async fn every_state_changing_post_refuses_a_missing_forged_foreign_or_cross_sit
 /// must not be spent by another site for a signed-in visitor.
 async fn a_post_without_a_form_refuses_other_sites_by_their_browser_headers(s: &'static Stack) {
     let user = s.sign_in_new("sec-csrf-noform").await;
-    let formless: Vec<_> = ROUTES.iter().filter(|r| r.is_post() && !r.needs_csrf()).collect();
+    let formless: Vec<_> = routes().iter().filter(|r| r.is_post() && !r.needs_csrf()).collect();
     assert_eq!(formless.len(), 2, "a new POST without a form needs a decision here");
     let path = "/api/debug/rate-limit/ai_generation";
     for (name, value) in

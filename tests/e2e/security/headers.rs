@@ -1,7 +1,7 @@
 //! The hardening headers on every route and every error page, `no-store` on private answers,
 //! and cookies' flags (over https too).
 
-use super::{anonymous, assert_cookie_flags, assert_hardened, Access, Fixture, ROUTES};
+use super::{anonymous, assert_cookie_flags, assert_hardened, routes, table, Access, Fixture};
 use crate::support::session::csrf_in;
 use crate::support::sign_in::token_of;
 use crate::support::{Options, Stack, ADMIN_EMAIL};
@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 pub fn tests() -> Vec<Trial> {
     trials![
-        the_security_tests_route_table_is_exactly_the_workers,
+        every_route_of_the_workers_table_is_walked_with_a_request_it_dispatches,
         every_route_carries_the_security_headers_signed_in_or_not,
         every_error_status_carries_the_security_headers_and_its_own_page,
         private_pages_and_downloads_are_never_stored_and_public_pages_start_no_session,
@@ -19,19 +19,17 @@ pub fn tests() -> Vec<Trial> {
     ]
 }
 
-async fn the_security_tests_route_table_is_exactly_the_workers(_s: &'static Stack) {
-    let ours: Vec<(String, String)> =
-        ROUTES.iter().map(|r| (r.method.to_string(), r.pattern.to_string())).collect();
-    let library: Vec<(String, String)> = ghosttools::routes::known::ROUTES
-        .iter()
-        .map(|r| (r.method.to_string(), r.path.to_string()))
-        .collect();
-    // known.rs is held to the match in src/app.rs by its unit test
-    // (`the_list_names_exactly_the_routes_app_rs_dispatches`).
-    assert_eq!(ours, library, "tests/e2e/security/mod.rs must list every route of src/routes/known.rs");
-    // The classification agrees with what the Worker hides.
-    for (ours, lib) in ROUTES.iter().zip(ghosttools::routes::known::ROUTES) {
-        assert_eq!(matches!(ours.access, Access::Admin | Access::Debug), lib.hidden, "{}", ours.pattern);
+/// The walk's requests reach the routes they are for: each example is dispatched by the Worker's
+/// table to its own route (not to an earlier one that also fits), so no route goes untried.
+async fn every_route_of_the_workers_table_is_walked_with_a_request_it_dispatches(_s: &'static Stack) {
+    assert_eq!(routes().len(), table::ROUTES.len());
+    assert!(routes().len() > 40, "{}", routes().len());
+    for (route, own) in routes().iter().zip(table::ROUTES) {
+        let example = route.example.split('?').next().unwrap();
+        let segments: Vec<&str> = example.trim_matches('/').split('/').collect();
+        let (found, _, _) =
+            table::find(&own.method, &segments).unwrap_or_else(|| panic!("{example}: no route"));
+        assert_eq!((found.method.as_ref(), found.path), (route.method, route.pattern), "{example}");
     }
 }
 
@@ -42,12 +40,12 @@ async fn send(s: &Stack, client: &reqwest::Client, route: &super::Route, fx: &Fi
     let req = match route.method {
         "GET" => client.get(url),
         _ => match route.sends {
-            super::Sends::Form => client.post(url).form(&[("x", "1")]),
-            super::Sends::Multipart => {
+            super::Body::Form => client.post(url).form(&[("x", "1")]),
+            super::Body::Multipart => {
                 client.post(url).multipart(reqwest::multipart::Form::new().text("x", "1"))
             }
-            super::Sends::Json => client.post(url).header("content-type", "application/json").body("{}"),
-            super::Sends::Nothing => client.post(url).body(""),
+            super::Body::Json => client.post(url).header("content-type", "application/json").body("{}"),
+            super::Body::Nothing => client.post(url).body(""),
         },
     };
     req.send().await.unwrap()
@@ -57,9 +55,9 @@ async fn every_route_carries_the_security_headers_signed_in_or_not(s: &'static S
     let fx = Fixture::new(s, "sec-headers").await;
     let admin = s.sign_in_as(ADMIN_EMAIL).await;
     let anon = anonymous();
-    for route in ROUTES {
+    for route in routes() {
         let what = format!("{} {}", route.method, route.pattern);
-        let signed_in = if route.access == Access::Admin { &admin.client } else { &fx.user.client };
+        let signed_in = if route.access == Access::Operator { &admin.client } else { &fx.user.client };
         for (who, client) in [("anonymous", &anon), ("signed in", signed_in)] {
             let res = send(s, client, route, &fx).await;
             let status = res.status().as_u16();
@@ -67,7 +65,7 @@ async fn every_route_carries_the_security_headers_signed_in_or_not(s: &'static S
             if route.pattern != "/api/debug/error" {
                 assert!(status < 500, "{what} ({who}): {status}");
             }
-            if route.method == "GET" && route.access == Access::Private {
+            if route.method == "GET" && route.access == Access::SignedIn {
                 if who == "anonymous" {
                     let location = res.headers()["location"].to_str().unwrap().to_string();
                     assert_eq!(status, 303, "{what}: pages ask for sign-in");
@@ -141,7 +139,7 @@ async fn every_error_status_carries_the_security_headers_and_its_own_page(s: &'s
 
 async fn private_pages_and_downloads_are_never_stored_and_public_pages_start_no_session(s: &'static Stack) {
     let fx = Fixture::new(s, "sec-cache").await;
-    for route in ROUTES.iter().filter(|r| r.method == "GET" && r.access == Access::Private) {
+    for route in routes().iter().filter(|r| r.method == "GET" && r.access == Access::SignedIn) {
         let res = fx.user.client.get(s.url(&route.path(&fx))).send().await.unwrap();
         let cache = res.headers()["cache-control"].to_str().unwrap();
         assert!(cache.split(',').any(|d| d.trim() == "no-store"), "{}: {cache}", route.pattern);
@@ -155,7 +153,7 @@ async fn private_pages_and_downloads_are_never_stored_and_public_pages_start_no_
         );
     }
     let anon = anonymous();
-    for route in ROUTES.iter().filter(|r| r.method == "GET" && r.access == Access::Public) {
+    for route in routes().iter().filter(|r| r.method == "GET" && r.access == Access::Public) {
         let res = anon.get(s.url(&route.path(&fx))).send().await.unwrap();
         assert_hardened(&res, route.pattern);
         for cookie in res.headers().get_all("set-cookie") {

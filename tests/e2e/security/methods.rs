@@ -2,7 +2,7 @@
 //! hidden ones with the 404 of an unknown path), HEAD like GET without a body, OPTIONS with
 //! `Allow` and no cross-origin grant; override headers and `_method` fields change nothing.
 
-use super::{assert_hardened, Access, Fixture, ROUTES};
+use super::{assert_hardened, routes, Fixture};
 use crate::support::tools::post_form;
 use crate::support::Stack;
 use crate::trials;
@@ -18,17 +18,13 @@ pub fn tests() -> Vec<Trial> {
     ]
 }
 
-fn hidden(access: Access) -> bool {
-    matches!(access, Access::Admin | Access::Debug)
-}
-
 /// What `Allow` must say for a concrete path, from the table.
 fn expected_allow(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('?').next().unwrap().trim_matches('/').split('/').collect();
     let fits = |method: &str| {
-        ROUTES.iter().any(|r| {
+        routes().iter().any(|r| {
             let own: Vec<&str> = r.pattern.trim_matches('/').split('/').collect();
-            !hidden(r.access)
+            !r.access.is_hidden()
                 && r.method == method
                 && own.len() == segments.len()
                 && own.iter().zip(&segments).all(|(p, s)| p.starts_with(':') || p == s)
@@ -50,7 +46,7 @@ fn expected_allow(path: &str) -> Option<String> {
 async fn every_route_answers_other_methods_with_405_and_allow_and_hidden_ones_with_404(s: &'static Stack) {
     let fx = Fixture::new(s, "sec-methods").await;
     let mut tried = 0;
-    for route in ROUTES {
+    for route in routes() {
         let path = route.path(&fx);
         let other = if route.method == "GET" { "POST" } else { "GET" };
         let allow = expected_allow(&path);
@@ -71,7 +67,7 @@ async fn every_route_answers_other_methods_with_405_and_allow_and_hidden_ones_wi
                 .await
                 .unwrap();
             assert_hardened(&res, &what);
-            if hidden(route.access) {
+            if route.access.is_hidden() {
                 assert_eq!(res.status(), 404, "{what}: hidden routes are not revealed");
                 assert!(res.headers().get("allow").is_none(), "{what}");
             } else {
@@ -94,7 +90,7 @@ async fn every_route_answers_other_methods_with_405_and_allow_and_hidden_ones_wi
 
 async fn head_on_every_get_route_answers_like_get_without_a_body(s: &'static Stack) {
     let fx = Fixture::new(s, "sec-head").await;
-    for route in ROUTES.iter().filter(|r| r.method == "GET") {
+    for route in routes().iter().filter(|r| r.method == "GET") {
         let path = route.path(&fx);
         let get = fx.user.client.get(s.url(&path)).send().await.unwrap();
         let head = fx.user.client.head(s.url(&path)).send().await.unwrap();
@@ -108,7 +104,7 @@ async fn head_on_every_get_route_answers_like_get_without_a_body(s: &'static Sta
 
 async fn options_names_the_allowed_methods_and_grants_no_cross_origin_access(s: &'static Stack) {
     let fx = Fixture::new(s, "sec-options").await;
-    for route in ROUTES {
+    for route in routes() {
         let path = route.path(&fx);
         let what = format!("OPTIONS {path}");
         let res = super::anonymous()
@@ -126,7 +122,7 @@ async fn options_names_the_allowed_methods_and_grants_no_cross_origin_access(s: 
                 "{what}: {name} grants cross-origin access"
             );
         }
-        if hidden(route.access) {
+        if route.access.is_hidden() {
             assert_eq!(res.status(), 404, "{what}");
         } else {
             assert_eq!(res.status(), 204, "{what}");

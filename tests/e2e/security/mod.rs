@@ -1,6 +1,6 @@
-//! Security tests driven by one table of every route (`ROUTES` below), which must name exactly
-//! the routes `src/app.rs` dispatches (checked against the library's list and the source), so
-//! "every route" stays literal when a route is added. Every response these tests receive is
+//! Security tests that walk every route of the Worker's own route table
+//! (`ghosttools::routes::table::ROUTES`, the table it dispatches with), so "every route" stays
+//! literal when a route is added. Every response these tests receive is
 //! checked for the hardening headers (`assert_hardened`), error pages included.
 
 mod bodies;
@@ -15,6 +15,7 @@ mod sessions;
 use crate::support::session::SignedIn;
 use crate::support::tools::{insert_generation, insert_transcript};
 use crate::support::Stack;
+pub use ghosttools::routes::table::{self, Access, Body};
 use libtest_mimic::Trial;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -34,106 +35,67 @@ pub fn tests() -> Vec<Trial> {
     .collect()
 }
 
-/// Who may use a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone (some show more to a signed-in user).
-    Public,
-    /// A signed-in user: pages send others to sign in, APIs answer 401.
-    Private,
-    /// Operators only; everyone else gets the 404 of an unknown path.
-    Admin,
-    /// Operators' checks, on in the test stack only (`DEBUG_*_ROUTE`).
-    Debug,
-    /// Stripe, authenticated by its signature instead of a session.
-    Webhook,
-}
-
-/// What a POST carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sends {
-    Nothing,
-    Form,
-    Multipart,
-    Json,
-}
-
+/// One route of the Worker's own table (`ghosttools::routes::table::ROUTES`, the one it
+/// dispatches with), with a concrete request to send to it.
 pub struct Route {
     pub method: &'static str,
     pub pattern: &'static str,
-    /// A concrete request: `{gen}`/`{tr}`/`{uid}` become the fixture's generation/transcript/user ids.
-    pub example: &'static str,
+    /// `{gen}`/`{tr}`/`{uid}` become the fixture's generation/transcript/user ids.
+    pub example: String,
     pub access: Access,
-    pub sends: Sends,
+    pub sends: Body,
 }
 
-const fn r(
-    method: &'static str,
-    pattern: &'static str,
-    example: &'static str,
-    access: Access,
-    sends: Sends,
-) -> Route {
-    Route { method, pattern, example, access, sends }
+/// Every route the Worker dispatches, in its table's order.
+pub fn routes() -> &'static [Route] {
+    static ROUTES: std::sync::LazyLock<Vec<Route>> = std::sync::LazyLock::new(|| {
+        table::ROUTES
+            .iter()
+            .map(|r| Route {
+                method: r.method.as_ref(),
+                pattern: r.path,
+                example: example(r.method.as_ref(), r.path),
+                access: r.access,
+                sends: r.body,
+            })
+            .collect()
+    });
+    &ROUTES
 }
 
-use Access::*;
-use Sends::*;
-
-/// Every route of `src/app.rs`, in its order.
-pub const ROUTES: &[Route] = &[
-    r("GET", "/", "/", Public, Nothing),
-    r("GET", "/terms", "/terms", Public, Nothing),
-    r("GET", "/privacy", "/privacy", Public, Nothing),
-    r("GET", "/refer", "/refer", Public, Nothing),
-    r("POST", "/refer/join", "/refer/join", Private, Form),
-    r("GET", "/admin", "/admin", Admin, Nothing),
-    r("POST", "/admin/grant", "/admin/grant", Admin, Form),
-    r("GET", "/admin/users/:id", "/admin/users/{uid}", Admin, Nothing),
-    r("POST", "/admin/users/:id/deduct", "/admin/users/{uid}/deduct", Admin, Form),
-    r("POST", "/admin/users/:id/suspend", "/admin/users/{uid}/suspend", Admin, Form),
-    r("POST", "/admin/users/:id/restore", "/admin/users/{uid}/restore", Admin, Form),
-    r("POST", "/admin/events/:id/replay", "/admin/events/evt_nosuchevent/replay", Admin, Form),
-    r("GET", "/debug/error/:status", "/debug/error/404", Debug, Nothing),
-    r("GET", "/dashboard", "/dashboard", Private, Nothing),
-    r("POST", "/signout", "/signout", Public, Form),
-    r("GET", "/account", "/account", Private, Nothing),
-    r("POST", "/account/signout-everywhere", "/account/signout-everywhere", Private, Form),
-    r("POST", "/account/delete", "/account/delete", Private, Form),
-    r("POST", "/account/google/unlink", "/account/google/unlink", Private, Form),
-    r("POST", "/account/export", "/account/export", Private, Form),
-    r("POST", "/account/sessions/:id/end", "/account/sessions/1/end", Private, Form),
-    r("GET", "/signin", "/signin", Public, Nothing),
-    r("POST", "/signin", "/signin", Public, Form),
-    r("GET", "/signin/confirm", "/signin/confirm?token=nope", Public, Nothing),
-    r("POST", "/signin/confirm", "/signin/confirm", Public, Form),
-    r("POST", "/signin/google", "/signin/google", Public, Form),
-    r("GET", "/signin/google/callback", "/signin/google/callback?state=x&code=y", Public, Nothing),
-    r("GET", "/api/health", "/api/health", Public, Nothing),
-    r("GET", "/api/debug/error", "/api/debug/error", Debug, Nothing),
-    r("GET", "/api/debug/memory", "/api/debug/memory", Debug, Nothing),
-    r("GET", "/pricing", "/pricing", Public, Nothing),
-    r("GET", "/billing", "/billing", Private, Nothing),
-    r("POST", "/billing/checkout", "/billing/checkout", Private, Form),
-    r("GET", "/billing/success", "/billing/success?session_id=cs_test_nosuchsession", Private, Nothing),
-    r("POST", "/billing/portal", "/billing/portal", Private, Form),
-    r("POST", "/api/stripe/webhook", "/api/stripe/webhook", Webhook, Json),
-    r("POST", "/api/debug/rate-limit/:policy", "/api/debug/rate-limit/pages", Debug, Nothing),
-    r("GET", "/tools/agentwrite", "/tools/agentwrite", Private, Nothing),
-    r("POST", "/tools/agentwrite", "/tools/agentwrite", Private, Form),
-    r("POST", "/api/tools/agentwrite/stream", "/api/tools/agentwrite/stream", Private, Form),
-    r("GET", "/tools/agentwrite/:id", "/tools/agentwrite/{gen}", Private, Nothing),
-    r("GET", "/tools/agentwrite/:id/download", "/tools/agentwrite/{gen}/download", Private, Nothing),
-    r("POST", "/tools/agentwrite/:id/delete", "/tools/agentwrite/{gen}/delete", Private, Form),
-    r("GET", "/tools/podscribe", "/tools/podscribe", Private, Nothing),
-    r("POST", "/tools/podscribe", "/tools/podscribe", Private, Multipart),
-    r("POST", "/api/tools/podscribe/upload", "/api/tools/podscribe/upload", Private, Multipart),
-    r("GET", "/tools/podscribe/:id", "/tools/podscribe/{tr}", Private, Nothing),
-    r("POST", "/tools/podscribe/:id/notes", "/tools/podscribe/{tr}/notes", Private, Form),
-    r("POST", "/tools/podscribe/:id/delete", "/tools/podscribe/{tr}/delete", Private, Form),
-    r("GET", "/tools/podscribe/:id/:file", "/tools/podscribe/{tr}/transcript.srt", Private, Nothing),
-    r("GET", "/history", "/history", Private, Nothing),
-];
+/// A request that reaches the route's handler: each `:name` filled in (the fixture's own items
+/// where it has them, else an unknown one), and what a GET needs in its query.
+fn example(method: &str, pattern: &str) -> String {
+    let mut path = String::new();
+    let mut before = "";
+    for segment in pattern.trim_start_matches('/').split('/') {
+        let value = match (before, segment) {
+            ("users", ":id") => "{uid}",
+            ("events", ":id") => "evt_nosuchevent",
+            ("sessions", ":id") => "1",
+            ("agentwrite", ":id") => "{gen}",
+            ("podscribe", ":id") => "{tr}",
+            (_, ":status") => "404",
+            (_, ":policy") => "pages",
+            (_, ":file") => "transcript.srt",
+            (_, name) if name.starts_with(':') => {
+                panic!("{pattern}: no example for {name}: add one in tests/e2e/security/mod.rs")
+            }
+            (_, literal) => literal,
+        };
+        path.push('/');
+        path.push_str(value);
+        before = segment;
+    }
+    let query = match (method, pattern) {
+        ("GET", "/signin/confirm") => "?token=nope",
+        ("GET", "/account/email/confirm") => "?token=nope",
+        ("GET", "/signin/google/callback") => "?state=x&code=y",
+        ("GET", "/billing/success") => "?session_id=cs_test_nosuchsession",
+        _ => "",
+    };
+    path + query
+}
 
 impl Route {
     pub fn path(&self, fx: &Fixture) -> String {
@@ -150,7 +112,7 @@ impl Route {
     /// A POST that must carry the CSRF token (every form; not Stripe's webhook, nor the debug
     /// limiter check, which has no body and spends only the caller's own quota).
     pub fn needs_csrf(&self) -> bool {
-        self.is_post() && matches!(self.sends, Form | Multipart)
+        self.is_post() && matches!(self.sends, Body::Form | Body::Multipart)
     }
 }
 
@@ -249,7 +211,7 @@ pub fn assert_cookie_flags(cookie: &str, https: bool, what: &str) {
 }
 
 /// What a request changed for `user`: ledger rows, runs, affiliate, session version, address,
-/// checkouts, customer, sign-in links, mails.
+/// checkouts, customer, sign-in links, address changes, mails.
 pub async fn footprint(s: &Stack, user_id: i64, email: &str) -> Vec<String> {
     let row = s
         .sql()
@@ -263,6 +225,7 @@ pub async fn footprint(s: &Stack, user_id: i64, email: &str) -> Vec<String> {
                     (SELECT count(*) FROM checkout_sessions WHERE user_id = $1),
                     (SELECT count(*) FROM billing_customers WHERE user_id = $1),
                     (SELECT count(*) FROM email_sign_in_tokens WHERE email = $2),
+                    (SELECT count(*) FROM email_changes WHERE user_id = $1),
                     (SELECT session_version::int8 FROM users WHERE id = $1),
                     (SELECT coalesce(email, '<none>') FROM users WHERE id = $1)",
             &[&user_id, &email],
@@ -270,8 +233,8 @@ pub async fn footprint(s: &Stack, user_id: i64, email: &str) -> Vec<String> {
         .await
         .unwrap();
     let mut out: Vec<String> =
-        (0..9).map(|i| row.get::<_, Option<i64>>(i).unwrap_or(-1).to_string()).collect();
-    out.push(row.get::<_, Option<String>>(9).unwrap_or_default());
+        (0..10).map(|i| row.get::<_, Option<i64>>(i).unwrap_or(-1).to_string()).collect();
+    out.push(row.get::<_, Option<String>>(10).unwrap_or_default());
     out.push(format!("mails:{}", s.fakes.smtp.mails_to(email).len()));
     out
 }

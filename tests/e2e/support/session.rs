@@ -73,7 +73,7 @@ impl Stack {
     /// forged or outlived token).
     pub fn token_client(&self, user_id: i64, email: &str, claims: &session::Claims) -> SignedIn {
         let token = session::encode(SESSION_SECRET, claims).expect("mint session");
-        let client = self.client_with_cookie(&format!("{}={token}", session::cookie_name(false)));
+        let client = self.client_with_cookie(&format!("{}={token}", session::COOKIE.name(false)));
         SignedIn {
             client: client.0,
             jar: client.1,
@@ -108,4 +108,20 @@ pub fn csrf_in(html: &str) -> Option<String> {
 /// The email stored for a user: `None` once the account is deleted (anonymized).
 pub async fn stored_email(s: &Stack, user_id: i64) -> Option<String> {
     s.sql().await.query_one("SELECT email FROM users WHERE id = $1", &[&user_id]).await.unwrap().get(0)
+}
+
+/// Asserts that `client`'s session cookie no longer signs anyone in, as a browser sees it: the
+/// dashboard sends it to sign in and back (`Location`), and the cookie is cleared (`Max-Age=0`),
+/// so the browser stops sending it. Not only the 303, which a page would also answer for a
+/// cookie it never read.
+pub async fn assert_signed_out(s: &Stack, client: &reqwest::Client, why: &str) {
+    let res = client.get(s.url("/dashboard")).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{why}: not signed in");
+    assert_eq!(res.headers()["location"], "/signin?next=%2Fdashboard", "{why}: sent to sign in and back");
+    let name = format!("{}=", session::COOKIE.name(false));
+    let cleared = res.headers().get_all("set-cookie").iter().any(|c| {
+        let c = c.to_str().unwrap();
+        c.starts_with(&format!("{name};")) && c.split(';').any(|a| a.trim().eq_ignore_ascii_case("max-age=0"))
+    });
+    assert!(cleared, "{why}: the session cookie is cleared: {:?}", res.headers().get_all("set-cookie"));
 }

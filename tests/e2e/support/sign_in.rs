@@ -69,6 +69,16 @@ pub async fn emailed_token(s: &Stack, browser: &reqwest::Client, email: &str, ne
     panic!("no sign-in mail reached {email}");
 }
 
+/// Returns once every mail the Worker sent before this call has reached the SMTP sink: a
+/// marker mail, asked for afterwards (from a client of its own, so no limit of the caller's is
+/// spent), has arrived. Then "no mail came" is a fact, not a guess after a sleep.
+pub async fn mail_settled(s: &Stack) {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let browser = s.browser_from(&format!("198.51.100.{}", n % 250 + 1));
+    emailed_token(s, &browser, &super::session::unique_email("marker"), None).await;
+}
+
 /// Opens the confirm page for `token` and presses its button (when another account is signed
 /// in, the one that switches accounts).
 pub async fn confirm(s: &Stack, browser: &reqwest::Client, token: &str) -> reqwest::Response {

@@ -5,6 +5,7 @@
 
 use base64::Engine;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -28,10 +29,22 @@ pub struct Mail {
     pub data: String,
 }
 
+impl Mail {
+    /// The decoded Subject header.
+    pub fn subject(&self) -> String {
+        let msg = mail_parser::MessageParser::default().parse(self.data.as_bytes()).expect("the mail parses");
+        msg.subject().unwrap_or_default().to_string()
+    }
+}
+
 #[derive(Clone)]
 pub struct SmtpSink {
     pub addr: SocketAddr,
     mails: Arc<Mutex<Vec<Mail>>>,
+    /// While set, the sink accepts connections and says nothing (a mail server that hangs).
+    stalled: Arc<AtomicBool>,
+    /// While set, the sink greets with 421 and hangs up (a mail server that is down).
+    refusing: Arc<AtomicBool>,
 }
 
 pub const USER: &str = "e2e-user";
@@ -42,16 +55,39 @@ impl SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind smtp");
         let addr = listener.local_addr().expect("smtp addr");
         let mails = Arc::new(Mutex::new(Vec::new()));
-        let store = mails.clone();
+        let stalled = Arc::new(AtomicBool::new(false));
+        let refusing = Arc::new(AtomicBool::new(false));
+        let (store, stall, refuse) = (mails.clone(), stalled.clone(), refusing.clone());
         tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
+            while let Ok((mut stream, _)) = listener.accept().await {
                 let store = store.clone();
+                let stall = stall.clone();
+                if refuse.load(Ordering::SeqCst) {
+                    let _ = stream.write_all(b"421 4.3.2 sink.e2e is down for the test\r\n").await;
+                    continue;
+                }
                 tokio::spawn(async move {
+                    if stall.load(Ordering::SeqCst) {
+                        // Holds the connection, silent, for longer than any client waits.
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        drop(stream);
+                        return;
+                    }
                     let _ = session(stream, mode, store).await;
                 });
             }
         });
-        SmtpSink { addr, mails }
+        SmtpSink { addr, mails, stalled, refusing }
+    }
+
+    /// From now on, new connections are refused at once (421), or, with `false`, work again.
+    pub fn refuse(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::SeqCst);
+    }
+
+    /// From now on, new connections hang without a greeting (or, with `false`, work again).
+    pub fn stall(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
     }
 
     /// The `EMAIL_SERVER` value that points the Worker here.
@@ -65,6 +101,23 @@ impl SmtpSink {
 
     pub fn mails_to(&self, rcpt: &str) -> Vec<Mail> {
         self.mails().into_iter().filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(rcpt))).collect()
+    }
+
+    /// The messages to `rcpt` whose subject contains `needle`.
+    pub fn mails_about(&self, rcpt: &str, needle: &str) -> Vec<Mail> {
+        self.mails_to(rcpt).into_iter().filter(|m| m.subject().contains(needle)).collect()
+    }
+
+    /// Waits up to `secs` for a message to `rcpt` whose subject contains `needle`.
+    pub async fn wait_for_mail_about(&self, rcpt: &str, needle: &str, secs: u64) -> Option<Mail> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Some(m) = self.mails_about(rcpt, needle).pop() {
+                return Some(m);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
     }
 
     /// Waits up to 10 s for a message to `rcpt`.

@@ -32,6 +32,34 @@ pub async fn balance(s: &Stack, user_id: i64) -> i64 {
         .get(0)
 }
 
+/// Waits (up to 20 s) until none of the user's AI runs is still under way, and returns how many
+/// they have: what a run charges or refunds is written by then, so a balance read after it is
+/// final, not a guess after a sleep.
+pub async fn runs_settled(s: &Stack, user_id: i64) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = s
+            .sql()
+            .await
+            .query_one(
+                "SELECT (SELECT count(*) FROM generations WHERE user_id = $1)
+                      + (SELECT count(*) FROM transcripts WHERE user_id = $1),
+                        (SELECT count(*) FROM generations WHERE user_id = $1 AND status = 'running')
+                      + (SELECT count(*) FROM transcripts WHERE user_id = $1
+                                AND status IN ('transcribing', 'writing_notes'))",
+                &[&user_id],
+            )
+            .await
+            .unwrap();
+        let (runs, under_way): (i64, i64) = (row.get(0), row.get(1));
+        if under_way == 0 {
+            return runs;
+        }
+        assert!(Instant::now() < deadline, "{under_way} runs of user {user_id} never settled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The user's ledger, oldest first: (delta, reason, reference).
 pub async fn ledger(s: &Stack, user_id: i64) -> Vec<(i64, String, String)> {
     s.sql()

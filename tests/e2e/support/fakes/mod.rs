@@ -1,12 +1,7 @@
-//! Local fakes of outside services, speaking their wire formats and recording what they got.
+//! Local fakes of outside services, speaking their wire formats and recording what they got:
+//! Stripe, OpenAI and Google live in the `ghosttools-fakes` crate (fakes/), shared with the
+//! stand-ins `make dev` runs; Sentry and Rewardful, which only tests need, live here.
 
-pub mod google;
-pub mod multipart;
-pub mod openai;
-pub mod recorder;
+pub use ghosttools_fakes::{google, openai, recorder, stripe, stripe_wire};
 pub mod rewardful;
 pub mod sentry;
-pub mod stripe;
-pub mod stripe_payments;
-pub mod stripe_server;
-pub mod stripe_wire;

@@ -5,10 +5,10 @@
 //! signed ID token. Accounts can ask for a misbehaving token (wrong nonce, audience, …) so the
 //! Worker's checks are exercised; every request is recorded.
 
-use super::recorder::FakeServer;
+use crate::recorder::FakeServer;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -83,6 +83,8 @@ struct Inner {
 struct Shared {
     inner: Arc<Mutex<Inner>>,
     issuer: Arc<Mutex<String>>,
+    /// `make dev`'s stand-in: without `login_as`, a page asks who signs in.
+    chooser: bool,
 }
 
 pub struct GoogleFake {
@@ -92,14 +94,19 @@ pub struct GoogleFake {
 
 impl GoogleFake {
     pub async fn start() -> GoogleFake {
-        let shared = Shared { inner: Arc::default(), issuer: Arc::default() };
+        GoogleFake::start_on(0, false).await
+    }
+
+    /// On `port` (0: a free one); `chooser`: a sign-in page asks for the account (the stand-in).
+    pub async fn start_on(port: u16, chooser: bool) -> GoogleFake {
+        let shared = Shared { inner: Arc::default(), issuer: Arc::default(), chooser };
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/oauth2/v3/certs", get(jwks))
             .route("/o/oauth2/v2/auth", get(authorize))
             .route("/token", post(token))
             .with_state(shared.clone());
-        let server = FakeServer::start("google", router).await;
+        let server = FakeServer::start_on("google", router, port).await;
         *shared.issuer.lock().unwrap() = server.url();
         GoogleFake { server, shared }
     }
@@ -151,6 +158,23 @@ async fn jwks() -> Json<Value> {
     }]}))
 }
 
+/// The stand-in's account for `email`: the same `sub` each time, as Google's is.
+fn chosen_account(s: &Shared, email: &str, name: &str) -> String {
+    let email = email.trim().to_ascii_lowercase();
+    let digest = Sha256::digest(email.as_bytes());
+    let sub: String = digest.iter().take(10).map(|b| format!("{:02}", b % 100)).collect();
+    let key = format!("chosen-{}", &sub[..12]);
+    let account = Account {
+        sub: format!("1{sub}"),
+        email,
+        email_verified: true,
+        name: Some(name.trim().to_string()).filter(|n| !n.is_empty()),
+        tweak: Tweak::None,
+    };
+    s.inner.lock().unwrap().accounts.insert(key.clone(), account);
+    key
+}
+
 fn oauth_error(code: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": code }))).into_response()
 }
@@ -165,6 +189,19 @@ async fn authorize(State(s): State<Shared>, Query(q): Query<HashMap<String, Stri
     }
     if !field("scope").split(' ').any(|s| s == "openid") {
         return oauth_error("invalid_scope");
+    }
+    if s.chooser && field("login_as").is_empty() {
+        return match q.get("email").filter(|e| e.contains('@')) {
+            Some(email) => {
+                let key = chosen_account(&s, email, &field("name"));
+                let mut to =
+                    url::Url::parse(&format!("{}/o/oauth2/v2/auth", issuer(&s))).expect("issuer URL");
+                to.query_pairs_mut().extend_pairs(q.iter().filter(|(k, _)| *k != "email" && *k != "name"));
+                to.query_pairs_mut().append_pair("login_as", &key);
+                Redirect::to(to.as_str()).into_response()
+            }
+            None => Html(crate::google_page::chooser(&q)).into_response(),
+        };
     }
     let mut inner = s.inner.lock().unwrap();
     let Some(account) = inner.accounts.get(&field("login_as")).cloned() else {
@@ -201,7 +238,7 @@ async fn token(State(s): State<Shared>, Form(f): Form<HashMap<String, String>>) 
         return oauth_error("invalid_grant");
     }
     let iss = issuer(&s);
-    let now = crate::support::session::now_secs();
+    let now = crate::now_secs();
     let a = &grant.account;
     let mut claims = json!({
         "iss": iss, "azp": CLIENT_ID, "aud": CLIENT_ID, "sub": a.sub,

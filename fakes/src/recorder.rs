@@ -78,9 +78,16 @@ pub struct FakeServer {
 impl FakeServer {
     /// Serves `router` on a free port of 127.0.0.1, recording every request.
     pub async fn start(name: &'static str, router: Router) -> FakeServer {
+        FakeServer::start_on(name, router, 0).await
+    }
+
+    /// Serves `router` on `port` of 127.0.0.1 (0: a free one), recording every request.
+    pub async fn start_on(name: &'static str, router: Router, port: u16) -> FakeServer {
         let recorder = Recorder::default();
         let app = router.layer(from_fn_with_state(recorder.clone(), record));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap_or_else(|e| panic!("{name}: cannot listen on 127.0.0.1:{port}: {e}"));
         let addr = listener.local_addr().expect("fake addr");
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -3,11 +3,10 @@
 //! looks; the confirm POST spends it, creates the user on first sign-in and starts a session.
 //! When the mail cannot be sent, the token is deleted: nothing usable is left behind.
 
-use crate::auth::User;
-use crate::clients::smtp::{self, Envelope, SmtpServer};
+use super::outbox::Outbox;
 use crate::ctx::Ctx;
 use crate::db::sign_in_tokens::{self, LinkState};
-use crate::domain::{EmailAddress, Mailbox, NextPath};
+use crate::domain::{EmailAddress, Mailbox, NextPath, User};
 use crate::error::AppError;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -42,21 +41,31 @@ pub fn well_formed(token: &str) -> bool {
     token.len() == TOKEN_CHARS && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Creates a token for `email` and mails the link. The caller has checked the abuse limits.
-/// The answer is the same whether or not the address has an account.
+/// What the sign-in mail must say, for the view that writes it (`views::mail`).
+pub struct Letter<'a> {
+    pub from: &'a Mailbox,
+    pub to: &'a EmailAddress,
+    pub link: &'a str,
+    pub minutes: u32,
+    /// When the link expires, e.g. `14:05 UTC`.
+    pub expires_at: &'a str,
+    /// Our site, e.g. `ghosttools.app`.
+    pub site: &'a str,
+    pub now_secs: u64,
+    pub message_id: &'a str,
+}
+
+/// Creates a token for `email` and mails the link, in the message `write` makes of the letter.
+/// The caller has checked the abuse limits. The answer is the same whether or not the address
+/// has an account.
 pub async fn request(
     cx: &Ctx,
     email: &EmailAddress,
     next: &NextPath,
-    origin: &str,
+    write: impl FnOnce(&Letter) -> Result<String, String>,
 ) -> Result<Requested, AppError> {
-    let email_config = cx.config.email.as_ref().map_err(|p| AppError::from(p.clone()))?;
     let ttl = *cx.config.email_link_ttl_minutes.as_ref().map_err(|p| AppError::from(p.clone()))?;
-    let from = Mailbox::parse(&email_config.from)
-        .map_err(|e| AppError::Misconfigured { var: "EMAIL_FROM", problem: e.to_string() })?;
-    let server = SmtpServer::from_url(&email_config.server)
-        .map(|s| SmtpServer { allow_plaintext: email_config.allow_plaintext, ..s })
-        .map_err(|problem| AppError::Misconfigured { var: "EMAIL_SERVER", problem })?;
+    let outbox = Outbox::of(cx)?;
     let site = cx.site()?;
 
     let (token, token_hash) = new_token();
@@ -65,20 +74,19 @@ pub async fn request(
 
     let link = site.join(&format!("/signin/confirm?token={token}"));
     let expires_at = clock_time(cx.now_ms + u64::from(ttl) * 60_000);
-    let host = site.host();
-    let mail = crate::views::mail::SignInMail {
+    let message_id = Outbox::message_id();
+    let message = write(&Letter {
+        from: &outbox.from,
         to: email,
         link: &link,
         minutes: ttl,
         expires_at: &expires_at,
-        origin,
-        site: &host,
-    };
-    let message_id = hex::encode(&new_token().1[..16]);
-    let message = crate::views::mail::sign_in_message(&from, &mail, cx.now_ms / 1000, &message_id)
-        .map_err(|e| AppError::internal(format!("sign-in mail: {e}")))?;
-    let envelope = Envelope { from: from.address.as_str(), to: email.as_str(), message: &message };
-    match smtp::send(&server, &smtp::ehlo_domain(&host), &envelope).await {
+        site: &outbox.site_host,
+        now_secs: cx.now_ms / 1000,
+        message_id: &message_id,
+    })
+    .map_err(|e| AppError::internal(format!("sign-in mail: {e}")))?;
+    match outbox.send(email, &message).await {
         Ok(()) => Ok(Requested::Sent),
         Err(e) => {
             cx.log("error", &format!("sign-in mail to {} not sent: {e}", email.domain()));
@@ -122,7 +130,7 @@ pub async fn spend(cx: &Ctx, token: &str) -> Result<Result<(User, NextPath), Lin
 }
 
 /// `14:05 UTC`: when a link expires, in the mail.
-fn clock_time(ms: u64) -> String {
+pub(crate) fn clock_time(ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(ms as i64)
         .map(|t| t.format("%H:%M UTC").to_string())
         .unwrap_or_else(|| "soon".into())

@@ -6,7 +6,8 @@
 //! inside the request. Chat requests look for `fake-chat-<behaviour>[-<unique>]` in the messages
 //! (tests put it in the product name; a transcript carries its file name into the show-notes
 //! prompt); transcriptions look for `fake-audio-<behaviour>[-<unique>]` in the file name.
-//! Behaviours: `ok` (default), `slow` (pieces 300 ms apart), `429xN` / `500xN` (fail N times per
+//! Behaviours: `ok` (default), `slow` (pieces 300 ms apart), `chars` (pieces of three characters,
+//! 15 ms apart, so markers split: `TIT`, `LE:`), `429xN` / `500xN` (fail N times per
 //! marker, then succeed; without N: always), `quota` (429 insufficient_quota), `401`, `403`,
 //! `midstream` (an error event after a few pieces), `garbled` (malformed JSON: a 200 whose body
 //! is cut off, or a stream with an unparseable chunk after a few pieces, then carrying on as if
@@ -15,8 +16,8 @@
 //! `hang` (no answer for a minute), and for audio also `400` (unreadable), `json` (no segments),
 //! `durN` (report N seconds).
 
-pub use super::multipart::multipart;
-use super::recorder::{FakeServer, Recorded};
+pub use crate::multipart::multipart;
+use crate::recorder::{FakeServer, Recorded};
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -32,6 +33,9 @@ pub const API_KEY: &str = "sk-e2e-secret-key-0123456789abcdefXYZ";
 
 #[derive(Default)]
 struct Shared {
+    /// `make dev`'s stand-in: answers written from the request (the brief, the transcript)
+    /// instead of the fixed texts the tests assert.
+    from_request: bool,
     /// Requests seen per marker (for "fail N times, then succeed").
     counts: Mutex<HashMap<String, u32>>,
     /// When the last piece of a stream was written, per marker.
@@ -60,14 +64,19 @@ fn marker(text: &str, area: &str) -> Option<Marker> {
 
 impl OpenAiFake {
     pub async fn start() -> OpenAiFake {
-        let shared = Arc::new(Shared::default());
+        OpenAiFake::start_on(0, false).await
+    }
+
+    /// On `port` (0: a free one); `from_request`: the stand-in's answers, built from the brief.
+    pub async fn start_on(port: u16, from_request: bool) -> OpenAiFake {
+        let shared = Arc::new(Shared { from_request, ..Shared::default() });
         let router = Router::new()
             .route("/v1/chat/completions", post(chat))
             .route("/v1/audio/transcriptions", post(transcribe))
             // OpenAI takes files up to 25 MB (axum's default would refuse over 2 MB).
             .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
             .with_state(shared.clone());
-        OpenAiFake { server: FakeServer::start("openai", router).await, shared }
+        OpenAiFake { server: FakeServer::start_on("openai", router, port).await, shared }
     }
 
     pub fn url(&self) -> String {
@@ -194,7 +203,13 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         tokio::time::sleep(Duration::from_secs(60)).await;
     }
     let system = messages.first().cloned().unwrap_or_default();
-    let mut content = if system.contains("show notes") { notes_answer(&system) } else { copy_answer(&all) };
+    let notes = system.contains("show notes");
+    let mut content = match (notes, shared.from_request) {
+        (true, false) => notes_answer(&system),
+        (false, false) => copy_answer(&all),
+        (true, true) => crate::openai_text::show_notes(&system, &all),
+        (false, true) => crate::openai_text::description(&system, &all),
+    };
     if m.behaviour == "long" {
         content.push_str(&"And on it goes, word after word, far past any length asked for. ".repeat(300));
     }
@@ -219,7 +234,11 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         return (StatusCode::OK, [("content-type", "application/json")], body.to_string()).into_response();
     }
     let usage = req["stream_options"]["include_usage"] == json!(true);
-    let delay = Duration::from_millis(if m.behaviour == "slow" { 300 } else { 120 });
+    let delay = Duration::from_millis(match m.behaviour.as_str() {
+        "slow" => 300,
+        "chars" => 15,
+        _ => 120,
+    });
     let events = sse_events(&id, &model, &content, finish, usage, m.behaviour.as_str());
     let token = m.token.clone();
     let stream = futures_util::stream::unfold(
@@ -266,8 +285,12 @@ fn sse_events(
         format!("data: {c}\n\n")
     };
     let mut out = vec![chunk(json!({ "role": "assistant", "content": "" }), Value::Null)];
-    let words: Vec<&str> = content.split_inclusive(' ').collect();
-    let per = words.len().div_ceil(8).max(1);
+    let chars: Vec<String> = content.chars().map(String::from).collect();
+    let words: Vec<&str> = match behaviour {
+        "chars" => chars.iter().map(String::as_str).collect(),
+        _ => content.split_inclusive(' ').collect(),
+    };
+    let per = if behaviour == "chars" { 3 } else { words.len().div_ceil(8).max(1) };
     for (i, piece) in words.chunks(per).enumerate() {
         if behaviour == "garbled" && i == 3 {
             out.push(format!("data: {{\"id\":\"{id}\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"delta\":{{\"content\":\"tru\n\n"));
@@ -372,16 +395,17 @@ async fn transcribe(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
         .strip_prefix("dur")
         .and_then(|n| n.parse::<f64>().ok())
         .or_else(|| wav_secs(&file.data))
+        .or_else(|| shared.from_request.then(|| crate::openai_text::compressed_secs(file.data.len())))
         .unwrap_or(95.5);
     let mut segments = Vec::new();
     let mut start = 0.0;
     let mut k = 0;
     while start < duration {
         let end = (start + 10.0f64).min(duration);
-        let text = if k == 0 {
-            format!(" Welcome to the show, this is {name}.")
-        } else {
-            format!(" Part {k} of the conversation, about trust & <reviews>.")
+        let text = match (k, shared.from_request) {
+            (0, _) => format!(" Welcome to the show, this is {name}."),
+            (_, false) => format!(" Part {k} of the conversation, about trust & <reviews>."),
+            (_, true) => crate::openai_text::spoken_line(k),
         };
         segments.push(json!({
             "id": k, "seek": 0, "start": start, "end": end, "text": text, "tokens": [50364],

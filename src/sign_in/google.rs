@@ -2,13 +2,13 @@
 //! in a signed short-lived cookie, the code exchanged at the token endpoint, the ID token
 //! verified (see `id_token`), and the verified address linked to the user who owns it.
 
-use super::id_token::{self, Expected, Identity, Rejected};
-use super::oauth_state::{self, Flow};
-use super::User;
+use crate::auth::id_token::{self, Expected, Identity, Rejected};
+use crate::auth::oauth_state::{self, Flow};
 use crate::clients::google::{self as client, CodeExchange};
+use crate::clients::webcrypto::verify_rs256_signature;
 use crate::config::GoogleConfig;
 use crate::ctx::Ctx;
-use crate::domain::NextPath;
+use crate::domain::{NextPath, User};
 use crate::error::AppError;
 
 pub const PROVIDER: &str = "google";
@@ -77,10 +77,10 @@ pub async fn authorization_origin(cx: &Ctx) -> Option<String> {
 /// Starts a sign-in: sets the flow cookie and returns the provider's authorization URL.
 pub async fn begin(cx: &Ctx, next: &NextPath) -> Result<String, AppError> {
     let google = config(cx)?;
-    let secret = session_secret(cx)?;
+    let secret = cx.session_secret()?;
     let discovery = client::discover(&cx.config.endpoints.google_issuer, cx.now_ms).await?;
     let flow = Flow::start(next.as_str(), cx.now_ms / 1000);
-    cx.add_header("Set-Cookie", oauth_state::set_cookie(cx.https(), &oauth_state::encode(secret, &flow)));
+    cx.set_cookie(&oauth_state::COOKIE, &oauth_state::encode(secret, &flow));
     let mut url = url::Url::parse(&discovery.authorization_endpoint).map_err(|e| AppError::Upstream {
         service: "google",
         detail: format!("authorization_endpoint: {e}"),
@@ -104,12 +104,11 @@ pub async fn finish(
     query: &[(String, String)],
 ) -> Result<Result<(User, NextPath), Failed>, AppError> {
     let google = config(cx)?;
-    let secret = session_secret(cx)?;
-    cx.add_header("Set-Cookie", oauth_state::clear_cookie(cx.https()));
+    let secret = cx.session_secret()?;
+    cx.clear_cookie(&oauth_state::COOKIE);
     let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let flow = cx
-        .cookie(oauth_state::cookie_name(cx.https()))
-        .and_then(|raw| oauth_state::decode(secret, raw, cx.now_ms / 1000));
+    let flow =
+        cx.cookie_of(&oauth_state::COOKIE).and_then(|raw| oauth_state::decode(secret, raw, cx.now_ms / 1000));
     let Some(flow) = flow else { return Ok(Err(Failed::NoFlow)) };
     if !param("state").is_some_and(|s| oauth_state::same(s, &flow.state)) {
         return Ok(Err(Failed::WrongState));
@@ -148,13 +147,20 @@ pub async fn finish(
         now_secs: cx.now_ms / 1000,
     };
     let keys = client::keys(&discovery, cx.now_ms, false).await?;
-    let identity = match id_token::verify(&id_token, &keys, &expected) {
+    let unverified = match id_token::open(&id_token, &keys) {
         Err(Rejected::UnknownKey(_)) => {
             // Keys rotate: fetch them again once before giving up.
             let keys = client::keys(&discovery, cx.now_ms, true).await?;
-            id_token::verify(&id_token, &keys, &expected)
+            id_token::open(&id_token, &keys)
         }
         other => other,
+    };
+    let identity = match unverified {
+        Ok(u) => match verify_rs256_signature(&u.key, u.signing_input.as_bytes(), &u.signature).await {
+            Ok(verified) => u.accept(verified, &expected),
+            Err(e) => Err(Rejected::Malformed(format!("jwk: {e}"))),
+        },
+        Err(rejected) => Err(rejected),
     };
     let identity = match identity {
         Ok(identity) => identity,
@@ -179,10 +185,6 @@ async fn link(cx: &Ctx, identity: &Identity) -> Result<User, AppError> {
             Ok(user)
         })
         .await
-}
-
-fn session_secret(cx: &Ctx) -> Result<&str, AppError> {
-    cx.config.session_secret.as_ref().map(|s| s.expose()).map_err(|p| p.clone().into())
 }
 
 fn redirect_uri(cx: &Ctx) -> Result<String, AppError> {

@@ -1,13 +1,14 @@
 //! The fake Stripe's server side: its state, the REST API (`/v1/...`), and the hosted checkout
 //! and portal pages. Tests use it through `StripeFake` (stripe.rs).
 
-use super::stripe::{now, Fault, MONTH, SECRET_KEY, WEBHOOK_SECRET};
-use super::stripe_payments::{document, list_invoice_payments, pay, pay_invoice};
-use super::stripe_wire::{error, parse_form, signature_header};
+use crate::stripe::{now, Fault, MONTH, SECRET_KEY};
+use crate::stripe_documents::{document, invoice_creation, pack_invoice};
+use crate::stripe_payments::{list_invoice_payments, pay, pay_invoice};
+use crate::stripe_wire::{error, parse_form};
 use axum::body::Bytes;
 use axum::extract::State as AxState;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,9 +37,23 @@ pub struct State {
     /// Idempotency key → (method + path + body, status, response).
     pub idempotency: HashMap<String, (String, u16, Value)>,
     pub faults: Vec<Fault>,
+    /// `make dev`'s stand-in: customers it has forgotten (it keeps no state across restarts)
+    /// are made again when named, delayed payments clear by themselves, and deliveries are
+    /// logged the way `stripe listen` logs them.
+    pub standin: bool,
 }
 
 impl State {
+    /// Whether `id` is a customer (the stand-in makes a forgotten one again).
+    pub fn knows_customer(&mut self, id: &str) -> bool {
+        if self.standin && id.starts_with("cus_") && !self.customers.contains_key(id) {
+            let customer = json!({ "id": id, "object": "customer", "email": null, "metadata": {},
+                "created": now(), "livemode": false });
+            self.customers.insert(id.to_string(), customer);
+        }
+        self.customers.contains_key(id)
+    }
+
     pub fn id(&mut self, prefix: &str) -> String {
         self.next += 1;
         format!("{prefix}_e2e{}x{}", std::process::id(), self.next)
@@ -151,28 +166,6 @@ pub fn complete(st: &mut State, id: &str, paid: bool) -> Result<Vec<Value>, Stri
     Ok(events)
 }
 
-/// The invoice Checkout makes after a one-time payment when the session was created with
-/// `invoice_creation[enabled]=true`: paid, no subscription, `invoice_data`'s metadata.
-pub fn pack_invoice(st: &mut State, session: &Value) -> Option<Value> {
-    let creation = &session["invoice_creation"];
-    if creation["enabled"] != true {
-        return None;
-    }
-    let id = st.id("in");
-    let (number, hosted) = document(st, &id);
-    let amount = session["amount_total"].clone();
-    let invoice = json!({
-        "id": id, "object": "invoice", "customer": session["customer"], "billing_reason": "manual",
-        "number": number, "hosted_invoice_url": hosted, "invoice_pdf": format!("{hosted}/pdf"),
-        "status": "paid", "attempted": true, "amount_due": amount, "amount_paid": amount,
-        "amount_remaining": 0, "currency": session["currency"], "parent": null,
-        "metadata": creation["invoice_data"]["metadata"], "period_start": now(), "period_end": now(),
-        "lines": { "object": "list", "data": [] }, "livemode": false, "created": now(),
-    });
-    st.invoices.insert(id, invoice.clone());
-    Some(invoice)
-}
-
 fn answer(status: u16, body: Value) -> Response {
     (StatusCode::from_u16(status).unwrap(), [("request-id", "req_fake")], axum::Json(body)).into_response()
 }
@@ -198,7 +191,7 @@ pub async fn handle(
 ) -> Response {
     let path = uri.path().to_string();
     if !path.starts_with("/v1/") {
-        return hosted(state, method, &path, body).await;
+        return crate::stripe_pages::hosted(state, method, &path, body).await;
     }
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {SECRET_KEY}")) {
         let msg = "Invalid API Key provided (fake).";
@@ -297,6 +290,16 @@ fn api(st: &mut State, method: &Method, path: &str, form: &Value) -> (u16, Value
             (200, customer)
         }
         ("GET", ["customers", id]) => get(&st.customers, "customer", id),
+        // Updating a customer: only the email is ever changed by us (an address change).
+        ("POST", ["customers", id]) => match st.customers.get_mut(*id) {
+            Some(customer) => {
+                if let Some(email) = form.get("email") {
+                    customer["email"] = email.clone();
+                }
+                (200, customer.clone())
+            }
+            None => not_found("customer", id),
+        },
         // As Stripe does: the customer's subscriptions end at once, without proration.
         ("DELETE", ["customers", id]) => match st.customers.remove(*id) {
             Some(_) => {
@@ -326,7 +329,7 @@ fn api(st: &mut State, method: &Method, path: &str, form: &Value) -> (u16, Value
             let Some(customer) = form.get("customer").and_then(Value::as_str) else {
                 return missing("customer", "customer");
             };
-            if !st.customers.contains_key(customer) {
+            if !st.knows_customer(customer) {
                 return not_found("customer", customer);
             }
             let id = st.id("bps");
@@ -383,19 +386,13 @@ fn create_session(st: &mut State, form: &Value) -> (u16, Value) {
         let msg = "Invalid string: client_reference_id must be at least 1 character.";
         return (400, error("invalid_request_error", None, msg, Some("client_reference_id")));
     }
-    // Sent as strings (`invoice_creation[enabled]=true`); kept as Stripe shows it on the session.
-    let invoice_creation = match form.get("invoice_creation") {
-        Some(_) if mode != "payment" => {
-            let msg = "You can only enable invoice creation when `mode` is set to `payment`.";
-            return (400, error("invalid_request_error", None, msg, Some("invoice_creation")));
-        }
-        Some(ic) => json!({ "enabled": ic["enabled"] == "true",
-            "invoice_data": { "metadata": ic.pointer("/invoice_data/metadata").cloned().unwrap_or(json!({})) } }),
-        None => json!({ "enabled": false, "invoice_data": { "metadata": {} } }),
+    let invoice_creation = match invoice_creation(mode, form) {
+        Ok(ic) => ic,
+        Err(refused) => return refused,
     };
     let customer = form.get("customer").and_then(Value::as_str);
     if let Some(c) = customer {
-        if !st.customers.contains_key(c) {
+        if !st.knows_customer(c) {
             let msg = format!("No such customer: '{c}'");
             return (400, error("invalid_request_error", Some("resource_missing"), &msg, Some("customer")));
         }
@@ -408,86 +405,10 @@ fn create_session(st: &mut State, form: &Value) -> (u16, Value) {
         "success_url": form["success_url"], "cancel_url": form.get("cancel_url"),
         "allow_promotion_codes": form.get("allow_promotion_codes").map(|v| v == "true"),
         "amount_total": price["unit_amount"], "currency": price["currency"], "subscription": null,
-        "invoice": null, "invoice_creation": if mode == "payment" { invoice_creation } else { Value::Null },
-        "payment_intent": null, "created": now(), "expires_at": now() + 24 * 3600, "livemode": false,
+        "invoice": null, "invoice_creation": invoice_creation, "payment_intent": null, "created": now(), "expires_at": now() + 24 * 3600, "livemode": false,
     });
     let sub_metadata = form.pointer("/subscription_data/metadata").cloned().unwrap_or(json!({}));
     st.session_price.insert(id.clone(), (price_id.to_string(), sub_metadata));
     st.sessions.insert(id, session.clone());
     (200, session)
-}
-
-/// The hosted pages a browser sees: checkout (pay, or pay later) and the portal.
-async fn hosted(state: Shared, method: Method, path: &str, body: Bytes) -> Response {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match (method.as_str(), parts.as_slice()) {
-        ("GET", ["checkout", id]) => {
-            let st = state.lock().unwrap();
-            let Some(session) = st.sessions.get(*id) else {
-                return (StatusCode::NOT_FOUND, "no such session").into_response();
-            };
-            let cancel = session["cancel_url"].as_str().unwrap_or("/");
-            Html(format!(
-                "<!doctype html><link rel=\"icon\" href=\"data:,\"><title>Fake Stripe Checkout</title><h1>Pay {} {}</h1>\
-                 <form method=\"post\" action=\"/checkout/{id}/pay\"><button name=\"method\" value=\"card\">Pay</button>\
-                 <button name=\"method\" value=\"delayed\">Pay by bank transfer</button></form>\
-                 <a href=\"{cancel}\">Cancel</a>",
-                session["amount_total"], session["currency"].as_str().unwrap_or("")
-            ))
-            .into_response()
-        }
-        ("POST", ["checkout", id, "pay"]) => {
-            let paid = parse_form(&body)["method"] != "delayed";
-            let (events, success_url, url, http) = {
-                let mut st = state.lock().unwrap();
-                let events = match complete(&mut st, id, paid) {
-                    Ok(e) => e,
-                    Err(why) => return (StatusCode::BAD_REQUEST, why).into_response(),
-                };
-                let success = st.sessions[*id]["success_url"]
-                    .as_str()
-                    .unwrap_or("/")
-                    .replace("{CHECKOUT_SESSION_ID}", id);
-                (events, success, st.webhook_url.clone(), reqwest::Client::new())
-            };
-            // Stripe delivers after the redirect, in the background, one event after another.
-            if let Some(url) = url {
-                tokio::spawn(async move {
-                    for e in events {
-                        let body = serde_json::to_vec(&e).unwrap();
-                        let sig = signature_header(&body, now() as u64, &[WEBHOOK_SECRET]);
-                        post_event(&http, &url, body, Some(sig)).await;
-                    }
-                });
-            }
-            Redirect::to(&success_url).into_response()
-        }
-        // Stripe's hosted invoice page and receipt (the billing page links both).
-        ("GET", ["invoices", id]) | ("GET", ["receipts", id]) => {
-            let st = state.lock().unwrap();
-            let what = if parts[0] == "invoices" { "Invoice" } else { "Receipt" };
-            let known =
-                if what == "Invoice" { st.invoices.contains_key(*id) } else { st.charges.contains_key(*id) };
-            if !known {
-                return (StatusCode::NOT_FOUND, "no such document").into_response();
-            }
-            Html(format!(
-                "<!doctype html><link rel=\"icon\" href=\"data:,\"><title>Fake Stripe {what}</title><h1>{what} {id}</h1>"
-            ))
-            .into_response()
-        }
-        ("GET", ["portal", id]) => {
-            let st = state.lock().unwrap();
-            let Some(session) = st.portal_sessions.get(*id) else {
-                return (StatusCode::NOT_FOUND, "no such portal session").into_response();
-            };
-            let back = session["return_url"].as_str().unwrap_or("/");
-            Html(format!(
-                "<!doctype html><link rel=\"icon\" href=\"data:,\"><title>Fake billing portal</title><h1>Billing portal for {}</h1><a href=\"{back}\">Return</a>",
-                session["customer"].as_str().unwrap_or("")
-            ))
-            .into_response()
-        }
-        _ => (StatusCode::NOT_FOUND, "not found").into_response(),
-    }
 }

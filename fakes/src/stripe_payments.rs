@@ -3,8 +3,9 @@
 //! charge nor the payment intent names the invoice any more), refunds, disputes, plan changes
 //! with their proration invoice, and discounts.
 
-use super::stripe::{now, StripeFake};
-use super::stripe_server::{event, State};
+use crate::stripe::{now, StripeFake};
+use crate::stripe_documents::document;
+use crate::stripe_server::{event, State};
 use serde_json::{json, Value};
 
 /// A successful payment of `amount` by `customer` through payment intent `pi`: its charge, with
@@ -21,12 +22,6 @@ pub fn pay(st: &mut State, pi: &str, customer: &Value, amount: i64, currency: &V
     });
     st.charges.insert(charge_id, charge.clone());
     event(st, "charge.succeeded", charge)
-}
-
-/// An invoice's number and hosted page, as Stripe gives them once it is finalized.
-pub fn document(st: &mut State, id: &str) -> (String, String) {
-    st.next += 1;
-    (format!("E2E{}-{:04}", std::process::id(), st.next), format!("{}/invoices/{id}", st.base))
 }
 
 /// Records that the invoice was paid: its charge, and the invoice payment naming both. Answers
@@ -56,21 +51,6 @@ pub fn list_invoice_payments(st: &State, form: &Value) -> (u16, Value) {
 }
 
 impl StripeFake {
-    pub fn charge_object(&self, id: &str) -> Value {
-        self.state.lock().unwrap().charges.get(id).cloned().unwrap_or(Value::Null)
-    }
-
-    pub fn invoice_object(&self, id: &str) -> Value {
-        self.state.lock().unwrap().invoices.get(id).cloned().unwrap_or(Value::Null)
-    }
-
-    /// `charge.succeeded` for the charge (as Stripe sent it when the charge was made).
-    pub fn charge_succeeded(&self, charge_id: &str) -> Value {
-        let mut st = self.state.lock().unwrap();
-        let charge = st.charges.get(charge_id).cloned().expect("charge exists");
-        event(&mut st, "charge.succeeded", charge)
-    }
-
     /// The charge that paid a pack's Checkout Session.
     pub fn charge_of_session(&self, session_id: &str) -> String {
         let st = self.state.lock().unwrap();
@@ -147,42 +127,66 @@ impl StripeFake {
     /// `price` and a paid proration invoice (`subscription_update`) credits the unused time on
     /// the old price and charges the rest of the period on the new one (half a period each).
     pub fn change_plan(&self, subscription_id: &str, price: &str) -> Value {
-        let mut st = self.state.lock().unwrap();
-        let new_price = st.prices.get(price).cloned().expect("price exists");
-        let invoice_id = st.id("in");
-        let sub = st.subscriptions.get_mut(subscription_id).expect("subscription exists");
-        let item = &mut sub["items"]["data"][0];
-        let old_price = item["price"].clone();
-        let period = json!({ "start": now(), "end": item["current_period_end"] });
-        item["price"] = new_price.clone();
-        sub["latest_invoice"] = json!(invoice_id);
-        let sub = sub.clone();
-        let half = |p: &Value| p["unit_amount"].as_i64().unwrap() / 2;
-        let (credit, charge) = (-half(&old_price), half(&new_price));
-        let total = (credit + charge).max(0);
-        let line = |n: u32, amount: i64, price: &Value| {
-            json!({ "id": format!("il_{invoice_id}_{n}"), "object": "line_item", "amount": amount,
-                "currency": price["currency"], "period": period,
-                "pricing": { "type": "price_details", "price_details": { "price": price["id"] } },
-                "parent": { "type": "subscription_item_details",
-                    "subscription_item_details": { "proration": true, "subscription": subscription_id } } })
-        };
-        let (number, hosted) = super::stripe_payments::document(&mut st, &invoice_id);
-        let invoice = json!({
-            "id": invoice_id, "object": "invoice", "customer": sub["customer"],
-            "number": number, "hosted_invoice_url": hosted,
-            "billing_reason": "subscription_update", "status": "paid", "attempted": true,
-            "amount_due": total, "amount_paid": total, "currency": new_price["currency"],
-            "period_start": now(), "period_end": now(),
-            "parent": { "type": "subscription_details", "quote_details": null,
-                "subscription_details": { "subscription": subscription_id, "metadata": sub["metadata"] } },
-            "lines": { "object": "list", "data": [ line(0, credit, &old_price), line(1, charge, &new_price) ] },
-            "livemode": false, "created": now(),
-        });
-        st.invoices.insert(invoice_id, invoice.clone());
-        if total > 0 {
-            let _undelivered = pay_invoice(&mut st, &invoice);
-        }
-        event(&mut st, "invoice.payment_succeeded", invoice)
+        change_plan(&mut self.state.lock().unwrap(), subscription_id, price)
     }
+}
+
+/// `StripeFake::change_plan` on the state (the portal's "Switch plan" does the same).
+pub fn change_plan(st: &mut State, subscription_id: &str, price: &str) -> Value {
+    let new_price = st.prices.get(price).cloned().expect("price exists");
+    let invoice_id = st.id("in");
+    let sub = st.subscriptions.get_mut(subscription_id).expect("subscription exists");
+    let item = &mut sub["items"]["data"][0];
+    let old_price = item["price"].clone();
+    let period = json!({ "start": now(), "end": item["current_period_end"] });
+    item["price"] = new_price.clone();
+    sub["latest_invoice"] = json!(invoice_id);
+    let sub = sub.clone();
+    let half = |p: &Value| p["unit_amount"].as_i64().unwrap() / 2;
+    let (credit, charge) = (-half(&old_price), half(&new_price));
+    let total = (credit + charge).max(0);
+    let line = |n: u32, amount: i64, price: &Value| {
+        json!({ "id": format!("il_{invoice_id}_{n}"), "object": "line_item", "amount": amount,
+            "currency": price["currency"], "period": period,
+            "pricing": { "type": "price_details", "price_details": { "price": price["id"] } },
+            "parent": { "type": "subscription_item_details",
+                "subscription_item_details": { "proration": true, "subscription": subscription_id } } })
+    };
+    let (number, hosted) = document(st, &invoice_id);
+    let invoice = json!({
+        "id": invoice_id, "object": "invoice", "customer": sub["customer"],
+        "number": number, "hosted_invoice_url": hosted,
+        "billing_reason": "subscription_update", "status": "paid", "attempted": true,
+        "amount_due": total, "amount_paid": total, "currency": new_price["currency"],
+        "period_start": now(), "period_end": now(),
+        "parent": { "type": "subscription_details", "quote_details": null,
+            "subscription_details": { "subscription": subscription_id, "metadata": sub["metadata"] } },
+        "lines": { "object": "list", "data": [ line(0, credit, &old_price), line(1, charge, &new_price) ] },
+        "livemode": false, "created": now(),
+    });
+    st.invoices.insert(invoice_id, invoice.clone());
+    if total > 0 {
+        let _undelivered = pay_invoice(st, &invoice);
+    }
+    event(st, "invoice.payment_succeeded", invoice)
+}
+
+/// A delayed payment arrives (or fails): the async event, undelivered.
+pub fn settle(st: &mut State, id: &str, succeeded: bool) -> Value {
+    let session = st.sessions.get_mut(id).expect("session exists");
+    if succeeded {
+        session["payment_status"] = json!("paid");
+    }
+    let session = session.clone();
+    if succeeded {
+        let pi = session["payment_intent"].as_str().unwrap().to_string();
+        let amount = session["amount_total"].as_i64().unwrap();
+        let _undelivered = pay(st, &pi, &session["customer"], amount, &session["currency"]);
+    }
+    let kind = if succeeded {
+        "checkout.session.async_payment_succeeded"
+    } else {
+        "checkout.session.async_payment_failed"
+    };
+    event(st, kind, session)
 }

@@ -3,17 +3,16 @@
 //! errors. It keeps customers, prices, Checkout Sessions, portal sessions, subscriptions (period
 //! dates on `items.data[]`, as since API 2025-03-31), invoices (numbered, with a hosted page; a
 //! pack's too when the session asked for `invoice_creation`) and charges (with a receipt, each
-//! announced by `charge.succeeded`); serves a hosted checkout page
-//! at each session's `url` that completes it and redirects to `success_url`; and signs and
+//! announced by `charge.succeeded`); serves a hosted checkout page at each session's `url` that completes it and redirects to `success_url`; and signs and
 //! delivers webhook events to the Worker exactly as Stripe does (`Stripe-Signature: t=…,v1=…`).
 //!
 //! Tests run in parallel against one fake: everything a test creates has its own ids, and a
 //! fault only matches requests naming something of that test (a path, or a form field).
 
-use super::recorder::{FakeServer, Recorded};
-use super::stripe_payments::{pay, pay_invoice};
-use super::stripe_server::{complete, event, handle, invoice_for, post_event, Shared};
-use super::stripe_wire::{error, signature_header};
+use crate::recorder::{FakeServer, Recorded};
+use crate::stripe_payments::{pay_invoice, settle};
+use crate::stripe_server::{complete, event, handle, invoice_for, post_event, Shared};
+use crate::stripe_wire::{error, signature_header};
 use axum::Router;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -27,7 +26,7 @@ pub const PACK: &str = "price_e2e_pack";
 pub const MONTH: i64 = 30 * 24 * 3600;
 
 pub fn now() -> i64 {
-    crate::support::session::now_secs() as i64
+    crate::now_secs() as i64
 }
 
 /// A scripted failure for requests matching `method` + `path` (and `form_field`, when set).
@@ -91,7 +90,7 @@ impl Fault {
 
 pub struct StripeFake {
     pub server: FakeServer,
-    pub(super) state: Shared,
+    pub state: Shared,
     http: reqwest::Client,
 }
 
@@ -99,10 +98,16 @@ impl StripeFake {
     /// A fake with the default catalog: Starter ($9/month, 100 credits), Pro ($29/month, 500
     /// credits) and a one-time pack ($5, 50 credits).
     pub async fn start() -> StripeFake {
+        StripeFake::start_on(0, false).await
+    }
+
+    /// On `port` (0: a free one); `standin`: `make dev`'s stand-in (see `State::standin`).
+    pub async fn start_on(port: u16, standin: bool) -> StripeFake {
         let state: Shared = Arc::default();
         let router = Router::new().fallback(handle).with_state(state.clone());
-        let server = FakeServer::start("stripe", router).await;
+        let server = FakeServer::start_on("stripe", router, port).await;
         state.lock().unwrap().base = server.url();
+        state.lock().unwrap().standin = standin;
         let fake = StripeFake { server, state, http: reqwest::Client::new() };
         fake.create_price(STARTER, "Starter", "recurring", Some(("month", 1)), 900, "usd", Some("100"));
         fake.create_price(PRO, "Pro", "recurring", Some(("month", 1)), 2900, "usd", Some("500"));
@@ -206,23 +211,7 @@ impl StripeFake {
 
     /// A delayed payment arrives (or fails): the async event, undelivered.
     pub fn settle_delayed(&self, id: &str, succeeded: bool) -> Value {
-        let mut st = self.state.lock().unwrap();
-        let session = st.sessions.get_mut(id).expect("session exists");
-        if succeeded {
-            session["payment_status"] = json!("paid");
-        }
-        let session = session.clone();
-        if succeeded {
-            let pi = session["payment_intent"].as_str().unwrap().to_string();
-            let amount = session["amount_total"].as_i64().unwrap();
-            let _undelivered = pay(&mut st, &pi, &session["customer"], amount, &session["currency"]);
-        }
-        let kind = if succeeded {
-            "checkout.session.async_payment_succeeded"
-        } else {
-            "checkout.session.async_payment_failed"
-        };
-        event(&mut st, kind, session)
+        settle(&mut self.state.lock().unwrap(), id, succeeded)
     }
 
     /// A new invoice for the subscription. `cycle`: a renewal (the period moves on a month);

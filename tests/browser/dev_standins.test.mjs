@@ -1,0 +1,131 @@
+// `make dev` on a fresh machine with no keys: the whole product through the local stand-ins of
+// Stripe, OpenAI and Google, in a real headless Chromium, under the console-error and CSP watch,
+// with screenshots. Run by tests/e2e/dev_standins.rs, which starts scripts/dev.sh itself (the
+// sign-in mail is read from its maildev inbox: GT_MAILDEV_URL).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail, wav } from "./browser.mjs";
+
+const results = {};
+journeysSharingOneBrowser(results);
+
+const balance = async (page) => Number(await page.locator("#balance").textContent());
+
+/// Reloads `path` until `locator` says `text` (webhooks arrive a moment after the redirect).
+async function until(page, path, selector, text) {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    await page.goto(env.base + path);
+    const now = (await page.locator(selector).textContent().catch(() => "")) || "";
+    if (now.includes(text)) return now;
+    assert.ok(Date.now() < deadline, `${path} ${selector} never said "${text}" (last: "${now}")`);
+    await page.waitForTimeout(500);
+  }
+}
+
+test("a newcomer signs in, buys a pack, writes, transcribes, subscribes and cancels, all on local stand-ins", async () => {
+  const { context, problems } = await watchedContext();
+  const page = await context.newPage();
+  const email = uniqueEmail("newcomer");
+  results.email = email;
+
+  // Every page says these are stand-ins, so nobody mistakes this for production.
+  await page.goto(env.base + "/");
+  assert.match(await page.locator("#standins").textContent(), /Local stand-ins:.*Stripe, OpenAI and Google sign-in/s);
+  await shoot(page, "landing-standins");
+
+  await signInByEmail(page, email);
+  assert.equal(new URL(page.url()).pathname, "/dashboard");
+  const start = await balance(page);
+
+  // A pack through the stand-in checkout: a declined card first, then one that pays.
+  await page.goto(`${env.base}/pricing`);
+  await page.getByRole("button", { name: /^Buy \d+ credits$/ }).first().click();
+  await page.waitForURL(/\/checkout\/cs_test_/);
+  await page.getByLabel("Card number").fill("4000 0000 0000 0002");
+  await page.getByRole("button", { name: "Pay", exact: true }).click();
+  await page.getByRole("alert").filter({ hasText: "Your card was declined" }).waitFor();
+  await shoot(page, "checkout-declined");
+  await page.getByLabel("Card number").fill("4242 4242 4242 4242");
+  await page.getByRole("button", { name: "Pay", exact: true }).click();
+  await page.waitForURL(/\/billing\/success\?session_id=/);
+  await page.getByRole("heading", { name: "Thank you!" }).waitFor();
+  await shoot(page, "pack-bought");
+  const afterPack = Number(await until(page, "/dashboard", "#balance", String(start + 50)));
+  assert.equal(afterPack, start + 50, "the pack's 50 credits");
+
+  // A second pack by bank transfer: processing at first, credited when the transfer clears.
+  await page.goto(`${env.base}/pricing`);
+  await page.getByRole("button", { name: /^Buy \d+ credits$/ }).first().click();
+  await page.waitForURL(/\/checkout\/cs_test_/);
+  await page.getByRole("button", { name: "Pay by bank transfer" }).click();
+  await page.getByRole("heading", { name: "Payment processing" }).waitFor();
+  await shoot(page, "pack-processing");
+  assert.equal(Number(await until(page, "/dashboard", "#balance", String(start + 100))), start + 100);
+
+  // AgentWrite streams a description written from the brief.
+  await page.goto(`${env.base}/tools/agentwrite`);
+  await page.getByLabel("Product name").fill("Lumen desk lamp");
+  await page.getByLabel("Key features").fill("Warm light that never flickers\nFolds flat for travel");
+  await page.getByLabel("Who is it for?").fill("Students who study late");
+  await page.getByRole("button", { name: /Write description/ }).click();
+  await page.locator("#aw-status", { hasText: "Done" }).waitFor({ timeout: 30000 });
+  assert.match(await page.locator("#aw-title").textContent(), /Lumen desk lamp/);
+  assert.match(await page.locator("main").innerText(), /Warm light that never flickers/);
+  await shoot(page, "agentwrite-standin");
+
+  // PodScribe transcribes an episode into segments.
+  await page.goto(`${env.base}/tools/podscribe`);
+  await page.getByLabel(/Episode/).setInputFiles({ name: "first-episode.wav", mimeType: "audio/wav", buffer: wav(25) });
+  await page.getByRole("button", { name: "Upload and transcribe" }).click();
+  await page.waitForURL(/\/tools\/podscribe\/[0-9a-f]{32}$/, { timeout: 30000 });
+  await page.locator('#ps-status[data-status="done"]').waitFor({ timeout: 30000 });
+  assert.match(await page.locator("main").innerText(), /Welcome to the show/);
+  await shoot(page, "transcript-standin");
+
+  // Subscribing: a change of mind first (cancel on the checkout page), then Starter.
+  await page.goto(`${env.base}/pricing`);
+  await page.getByRole("button", { name: "Subscribe to Pro" }).click();
+  await page.waitForURL(/\/checkout\/cs_test_/);
+  await shoot(page, "checkout-subscription");
+  await page.getByRole("link", { name: /Cancel and go back/ }).click();
+  await page.waitForURL((u) => u.origin === new URL(env.base).origin);
+  await page.goto(`${env.base}/pricing`);
+  await page.getByRole("button", { name: "Subscribe to Starter" }).click();
+  await page.waitForURL(/\/checkout\/cs_test_/);
+  await page.getByRole("button", { name: "Pay", exact: true }).click();
+  await page.waitForURL(/\/billing\/success\?session_id=/);
+  await until(page, "/billing", "#plan", "Starter");
+
+  // Cancels in the portal; the billing page then says when the plan ends.
+  await page.getByRole("button", { name: "Manage subscription" }).click();
+  await page.waitForURL(/\/portal\/bps_/);
+  await shoot(page, "portal");
+  await page.getByRole("button", { name: "Cancel plan" }).click();
+  await page.getByText(/Cancels on \d{4}-\d\d-\d\d/).waitFor();
+  await shoot(page, "portal-canceled");
+  await page.getByRole("link", { name: /Return to the site/ }).click();
+  await page.waitForURL(`${env.base}/billing`);
+  await until(page, "/billing", "#period", "Ends on");
+  await shoot(page, "billing-canceled");
+  await context.close();
+  assertClean(problems);
+});
+
+test("a newcomer signs in through the Google stand-in's account chooser", async () => {
+  const { context, problems } = await watchedContext();
+  const page = await context.newPage();
+  const email = uniqueEmail("google-newcomer");
+  results.google_email = email;
+  await page.goto(`${env.base}/signin`);
+  await page.getByRole("button", { name: "Continue with Google" }).click();
+  await page.getByRole("heading", { name: "Sign in with Google" }).waitFor();
+  await page.getByLabel("Email").fill(email);
+  await shoot(page, "google-standin");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.waitForURL(`${env.base}/dashboard`);
+  await page.goto(`${env.base}/account`);
+  assert.match(await page.locator("main").innerText(), new RegExp(email.replace(/[.]/g, "\\.")));
+  await context.close();
+  assertClean(problems);
+});
