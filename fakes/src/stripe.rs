@@ -10,8 +10,9 @@
 //! fault only matches requests naming something of that test (a path, or a form field).
 
 use crate::recorder::{FakeServer, Recorded};
+use crate::stripe_documents::invoice_for;
 use crate::stripe_payments::{pay_invoice, settle};
-use crate::stripe_server::{complete, event, handle, invoice_for, post_event, Shared};
+use crate::stripe_server::{complete, event, handle, post_event, Shared};
 use crate::stripe_wire::{error, signature_header};
 use axum::Router;
 use serde_json::{json, Value};

@@ -1,6 +1,6 @@
-//! The fake Stripe's documents: every invoice's number and hosted page, the invoice Checkout
-//! makes for a one-time payment when the session asked for `invoice_creation`, and the hosted
-//! invoice and receipt pages (the billing page links both).
+//! The fake Stripe's documents: every invoice's number and hosted page, a subscription's
+//! invoice, the invoice Checkout makes for a one-time payment when the session asked for
+//! `invoice_creation`, and the hosted invoice and receipt pages (the billing page links both).
 
 use crate::page::{esc, page};
 use crate::stripe::{now, StripeFake};
@@ -14,6 +14,27 @@ use serde_json::{json, Value};
 pub fn document(st: &mut State, id: &str) -> (String, String) {
     st.next += 1;
     (format!("E2E{}-{:04}", std::process::id(), st.next), format!("{}/invoices/{id}", st.base))
+}
+
+/// A subscription's invoice (`reason`: Stripe's billing reason), numbered, with its hosted page.
+pub fn invoice_for(st: &mut State, id: &str, sub: &Value, reason: &str, paid: bool) -> Value {
+    let item = &sub["items"]["data"][0];
+    let amount = item["price"]["unit_amount"].as_i64().unwrap_or(0);
+    let (number, hosted) = document(st, id);
+    json!({
+        "id": id, "object": "invoice", "customer": sub["customer"], "billing_reason": reason,
+        "number": number, "hosted_invoice_url": hosted, "metadata": {},
+        "status": if paid { "paid" } else { "open" }, "attempted": true,
+        "amount_due": amount, "amount_paid": if paid { amount } else { 0 }, "currency": item["price"]["currency"],
+        "period_start": item["current_period_start"], "period_end": item["current_period_end"],
+        "parent": { "type": "subscription_details", "quote_details": null,
+            "subscription_details": { "subscription": sub["id"], "metadata": sub["metadata"] } },
+        "lines": { "object": "list", "data": [ { "id": format!("il_{id}"), "object": "line_item", "amount": amount,
+            "currency": item["price"]["currency"],
+            "period": { "start": item["current_period_start"], "end": item["current_period_end"] },
+            "pricing": { "type": "price_details", "price_details": { "price": item["price"]["id"] } } } ] },
+        "livemode": false, "created": now(),
+    })
 }
 
 /// A session's `invoice_creation` as Stripe shows it, from the form's (sent as strings:

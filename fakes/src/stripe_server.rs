@@ -2,7 +2,7 @@
 //! and portal pages. Tests use it through `StripeFake` (stripe.rs).
 
 use crate::stripe::{now, Fault, MONTH, SECRET_KEY};
-use crate::stripe_documents::{document, invoice_creation, pack_invoice};
+use crate::stripe_documents::{invoice_creation, invoice_for, pack_invoice};
 use crate::stripe_payments::{list_invoice_payments, pay, pay_invoice};
 use crate::stripe_wire::{error, parse_form};
 use axum::body::Bytes;
@@ -88,26 +88,6 @@ pub fn event(st: &mut State, kind: &str, object: Value) -> Value {
     });
     st.events.insert(event["id"].as_str().unwrap().to_string(), event.clone());
     event
-}
-
-pub fn invoice_for(st: &mut State, id: &str, sub: &Value, reason: &str, paid: bool) -> Value {
-    let item = &sub["items"]["data"][0];
-    let amount = item["price"]["unit_amount"].as_i64().unwrap_or(0);
-    let (number, hosted) = document(st, id);
-    json!({
-        "id": id, "object": "invoice", "customer": sub["customer"], "billing_reason": reason,
-        "number": number, "hosted_invoice_url": hosted, "metadata": {},
-        "status": if paid { "paid" } else { "open" }, "attempted": true,
-        "amount_due": amount, "amount_paid": if paid { amount } else { 0 }, "currency": item["price"]["currency"],
-        "period_start": item["current_period_start"], "period_end": item["current_period_end"],
-        "parent": { "type": "subscription_details", "quote_details": null,
-            "subscription_details": { "subscription": sub["id"], "metadata": sub["metadata"] } },
-        "lines": { "object": "list", "data": [ { "id": format!("il_{id}"), "object": "line_item", "amount": amount,
-            "currency": item["price"]["currency"],
-            "period": { "start": item["current_period_start"], "end": item["current_period_end"] },
-            "pricing": { "type": "price_details", "price_details": { "price": item["price"]["id"] } } } ] },
-        "livemode": false, "created": now(),
-    })
 }
 
 /// Completes a session: payment → paid (or awaiting a delayed payment); subscription → a new
