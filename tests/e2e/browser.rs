@@ -6,7 +6,7 @@
 //! Screenshots land in target/e2e/screenshots/<journey file>/ (desktop 1280 px and phone 360 px).
 
 use crate::support::fakes::rewardful::PARTNER_TOKEN;
-use crate::support::process::{root, work_dir, ChildGuard};
+use crate::support::process::{root, tail, work_dir, ChildGuard};
 use crate::support::smtp::SmtpSink;
 use crate::support::{Stack, ADMIN_EMAIL};
 use crate::trials;
@@ -103,16 +103,31 @@ pub async fn run_journeys(
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let report = output(&log);
-    assert!(status.success(), "{file} failed ({status}):\n{report}");
-    assert!(report.contains(&format!("pass {passes}")) && report.contains("fail 0"), "{report}");
+    let passed = status.success() && report.contains(&format!("pass {passes}")) && report.contains("fail 0");
+    assert!(passed, "{file} failed ({status}):\n{report}\n{}", worker_log_tail(base));
     let results = std::fs::read_to_string(&results).expect("results file");
     (serde_json::from_str(&results).unwrap(), shots)
+}
+
+/// The end of the log of the Worker that serves `base` (the wrangler log that says it is ready
+/// there), so that a failed journey shows what the server did at the time.
+fn worker_log_tail(base: &str) -> String {
+    let ready = format!("Ready on {}", base.trim_end_matches('/'));
+    let logs = std::fs::read_dir(work_dir().join("logs")).into_iter().flatten().flatten();
+    let log = logs.map(|e| e.path()).find(|p| {
+        p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("wrangler-"))
+            && std::fs::read_to_string(p).is_ok_and(|t| t.contains(&ready))
+    });
+    match log {
+        Some(log) => format!("the Worker's log ({}), its end:\n{}", log.display(), tail(&log, 60)),
+        None => format!("(no Worker log says `{ready}`)"),
+    }
 }
 
 async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_or_csp_violations(
     s: &'static Stack,
 ) {
-    let (r, shots) = run_journeys("tests/browser/journeys.test.mjs", &s.url(""), &s.fakes.smtp, &[], 8).await;
+    let (r, shots) = run_journeys("tests/browser/journeys.test.mjs", &s.url(""), &s.fakes.smtp, &[], 9).await;
     // axe-core audited every page shot (and the sign-in pages), light and dark.
     let audits = r["audits"].as_u64().unwrap_or(0);
     assert!(audits >= 20, "accessibility audits run: {audits}");
@@ -135,8 +150,8 @@ async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_o
     let reasons: Vec<(i64, &str)> = ledger.iter().map(|(d, r, _)| (*d, r.as_str())).collect();
     assert_eq!(
         reasons,
-        [(100, "subscription_allowance"), (5, "admin_grant"), (-1, "agentwrite"), (-1, "podscribe")],
-        "the plan's allowance, the operator's grant, one description and one started minute: {ledger:?}"
+        [(100, "subscription_allowance"), (5, "admin_grant"), (-1, "agentwrite"), (-1, "podscribe"), (-1, "podscribe")],
+        "the plan's allowance, the operator's grant, one description and two episodes of a started minute each: {ledger:?}"
     );
     // The address change the browser confirmed: the account has the new address, not the old.
     let (from, to) = (r["email_change"]["from"].as_str().unwrap(), r["email_change"]["to"].as_str().unwrap());
