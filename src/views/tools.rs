@@ -61,6 +61,8 @@ pub struct PodScribePage {
     pub notice: Option<String>,
     pub balance: i64,
     pub max_bytes: u64,
+    /// In parts, with the page's script.
+    pub max_episode_bytes: u64,
 }
 
 #[derive(Template)]

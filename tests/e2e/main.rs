@@ -36,6 +36,7 @@ mod load;
 mod migrations;
 mod operations;
 mod pages;
+mod podscribe_parts;
 mod rate_limit;
 mod rate_limit_tools;
 mod refer;
@@ -95,6 +96,7 @@ fn main() {
         migrations::tests(),
         operations::tests(),
         pages::tests(),
+        podscribe_parts::tests(),
         rate_limit::tests(),
         rate_limit_tools::tests(),
         refer::tests(),
