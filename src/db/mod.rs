@@ -19,6 +19,7 @@ pub mod billing;
 pub mod credits;
 pub mod dashboard;
 pub mod email_changes;
+pub mod episode_uploads;
 pub mod export;
 pub mod generations;
 pub mod history;

@@ -146,6 +146,8 @@ pub async fn anonymize(db: &Db, user_id: i64) -> Result<bool, AppError> {
         "DELETE FROM email_changes WHERE user_id = $1",
         "DELETE FROM generations WHERE user_id = $1",
         "DELETE FROM transcripts WHERE user_id = $1",
+        // Uploads in parts name their file (R2 was told to drop unfinished ones just before).
+        "DELETE FROM episode_uploads WHERE user_id = $1",
         // Billing mail owed to them (and the record of what was sent): none goes out after this.
         "DELETE FROM customer_notices WHERE user_id = $1",
         "UPDATE credit_ledger SET note = NULL WHERE user_id = $1 AND note IS NOT NULL",

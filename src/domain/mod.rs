@@ -15,6 +15,7 @@ pub mod brief;
 pub mod copy;
 pub mod credit_change;
 pub mod device;
+pub mod episode_parts;
 pub mod excerpt;
 pub mod item_id;
 pub mod keyset;

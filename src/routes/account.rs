@@ -155,7 +155,10 @@ pub async fn unlink_google(cx: &Ctx) -> Result<Reply, AppError> {
 pub async fn delete(form: Form, cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     let id = user.id;
-    let deletion = account::delete(cx.db().await?, &cx.config, id, &user.email, form.text("confirm")).await?;
+    let uploads = crate::clients::uploads::Uploads::of(&cx.env).ok();
+    let deletion =
+        account::delete(cx.db().await?, &cx.config, id, &user.email, form.text("confirm"), uploads.as_ref())
+            .await?;
     let (stripe_customer, erased) = match deletion {
         Deletion::Deleted { stripe_customer, erased } => (stripe_customer, erased),
         Deletion::NotConfirmed => {

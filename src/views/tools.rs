@@ -65,6 +65,8 @@ pub struct PodScribePage {
     pub max_bytes: u64,
     /// Why running tools is held (suspended, or a disputed payment), if it is.
     pub hold: Option<&'static str>,
+    /// In parts, with the page's script.
+    pub max_episode_bytes: u64,
 }
 
 #[derive(Template)]

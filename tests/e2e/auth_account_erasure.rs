@@ -27,6 +27,8 @@ const ERASED: &[&str] = &[
     "affiliates",
     "customer_notices",
     "email_changes",
+    // Uploads in parts name their file (unfinished ones are aborted in R2 first).
+    "episode_uploads",
     "generations",
     "oauth_accounts",
     "sessions",

@@ -39,6 +39,7 @@ mod load;
 mod migrations;
 mod operations;
 mod pages;
+mod podscribe_parts;
 mod rate_limit;
 mod rate_limit_tools;
 mod refer;
@@ -101,6 +102,7 @@ fn main() {
         migrations::tests(),
         operations::tests(),
         pages::tests(),
+        podscribe_parts::tests(),
         rate_limit::tests(),
         rate_limit_tools::tests(),
         refer::tests(),

@@ -9,7 +9,7 @@ use super::{item_id, limit, relay, ToolKind};
 use crate::clients::openai::{Failure, OpenAi};
 use crate::ctx::Ctx;
 use crate::db::{generations::Deleted, transcripts};
-use crate::domain::audio::MAX_BYTES;
+use crate::domain::audio::{MAX_BYTES, MAX_EPISODE_BYTES};
 use crate::domain::tool::RunStatus;
 use crate::domain::transcript::{self, clock};
 use crate::error::AppError;
@@ -43,7 +43,14 @@ pub async fn form(cx: &Ctx) -> Result<Reply, AppError> {
 async fn upload_page(cx: &Ctx, user_id: i64, notice: Option<String>) -> Result<Reply, AppError> {
     let (balance, hold) = reversals::balance_and_notice(cx.db().await?, user_id).await?;
     let layout = crate::routes::layout(cx, "PodScribe · GhostTools").await;
-    Ok(Reply::html(render(&PodScribePage { layout, notice, balance, max_bytes: MAX_BYTES, hold })))
+    Ok(Reply::html(render(&PodScribePage {
+        layout,
+        notice,
+        balance,
+        max_bytes: MAX_BYTES,
+        max_episode_bytes: MAX_EPISODE_BYTES,
+        hold,
+    })))
 }
 
 /// The upload refused before anything was kept, in the form the caller understands.

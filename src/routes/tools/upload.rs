@@ -30,24 +30,7 @@ pub struct Episode {
     pub file: Blob,
 }
 
-/// An upload refused before anything was kept: the status, a code and what to do instead.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl From<UploadError> for Refused {
-    fn from(e: UploadError) -> Refused {
-        let (status, code) = match e {
-            UploadError::TooLarge => (413, "payload_too_large"),
-            UploadError::Missing => (400, "bad_request"),
-            UploadError::UnsupportedExtension | UploadError::NotAudio => (415, "unsupported_media_type"),
-        };
-        Refused { status, code, message: e.message() }
-    }
-}
+pub use crate::services::episode_upload::Refused;
 
 /// Reads the upload form (its CSRF token verified) and judges its file.
 pub async fn receive(req: &mut Request, cx: &Ctx) -> Result<Result<Episode, Refused>, AppError> {
