@@ -217,9 +217,16 @@
     show(notice, false);
     var file = input.files && input.files[0];
     var max = Number(form.getAttribute("data-max-bytes"));
+    var maxInParts = Number(form.getAttribute("data-max-episode-bytes"));
     if (!file) { showFieldErrors({ file: "Choose an audio file to upload." }); return; }
     if (max && file.size > max) {
-      showFieldErrors({ file: "That file is larger than 25 MB. Please upload a shorter or more compressed episode." });
+      if (file.size > maxInParts) {
+        showFieldErrors({ file: "That file is larger than 500 MB. Please upload a shorter or more compressed episode." });
+      } else if (!/\.(mp3|wav)$/i.test(file.name)) {
+        showFieldErrors({ file: "Episodes over 25 MB must be MP3 or WAV: those are the formats PodScribe can cut into parts for transcription." });
+      } else {
+        uploadInParts(form, file);
+      }
       return;
     }
     var failed = function (message) {
@@ -274,6 +281,97 @@
       failed(message);
     };
     xhr.send(new FormData(form));
+  }
+
+  // ---- PodScribe: an episode over 25 MB, in parts of 8 MB -------------------------------------
+  // Each part is its own request, sent again up to five times with growing pauses; the parts
+  // that arrived are recorded by the server, so choosing the same file again after a dropped
+  // connection continues where it stopped (the upload's id is remembered for that file).
+  function uploadInParts(form, file) {
+    var base = form.getAttribute("data-parts");
+    var csrf = form.querySelector('input[name="csrf"]').value;
+    var bar = $("ps-bar");
+    var stage = $("ps-stage");
+    var submit = $("ps-submit");
+    var error = $("file-error");
+    var memory = "gt-upload:" + file.name + ":" + file.size + ":" + file.lastModified;
+    var failed = function (message) {
+      error.textContent = message;
+      error.hidden = false;
+      show($("ps-progress"), false);
+      submit.disabled = false;
+    };
+    var answer = function (res) {
+      return res.json().then(function (body) {
+        if (!res.ok) { throw new Error((body.error && body.error.message) || ("The upload was refused (" + res.status + ").")); }
+        return body;
+      }, function () { throw new Error("The upload was refused (" + res.status + ")."); });
+    };
+    var post = function (url, fields) {
+      var body = new URLSearchParams(fields);
+      body.set("csrf", csrf);
+      return fetch(url, { method: "POST", body: body, credentials: "same-origin" }).then(answer);
+    };
+    var open = function () {
+      var known = null;
+      try { known = window.localStorage.getItem(memory); } catch (e) { /* private mode */ }
+      var fresh = function () {
+        return post(base, { file_name: file.name, size: String(file.size) }).then(function (u) {
+          try { window.localStorage.setItem(memory, u.id); } catch (e) { /* private mode */ }
+          return u;
+        });
+      };
+      if (!known) { return fresh(); }
+      return fetch(base + "/" + encodeURIComponent(known), { credentials: "same-origin" })
+        .then(function (res) { return res.ok ? res.json() : fresh(); }, fresh);
+    };
+    var sendPart = function (u, n, tries) {
+      return new Promise(function (resolve, reject) {
+        var start = (n - 1) * u.part_bytes;
+        var xhr = new XMLHttpRequest();
+        xhr.open("POST", base + "/" + encodeURIComponent(u.id) + "/parts/" + n);
+        xhr.setRequestHeader("Content-Type", "application/octet-stream");
+        xhr.setRequestHeader("X-CSRF-Token", csrf);
+        xhr.upload.onprogress = function (e) {
+          bar.value = Math.floor(((start + (e.lengthComputable ? e.loaded : 0)) / file.size) * 100);
+        };
+        xhr.onload = function () {
+          if (xhr.status === 200) { resolve(JSON.parse(xhr.responseText)); return; }
+          var message = "Part " + n + " was refused (" + xhr.status + ").";
+          try { message = JSON.parse(xhr.responseText).error.message || message; } catch (e) { /* not JSON */ }
+          if (xhr.status >= 500 || xhr.status === 429) { retry(message); } else { reject(new Error(message)); }
+        };
+        var retry = function (message) {
+          if (tries >= 5) { reject(new Error(message)); return; }
+          stage.textContent = "Part " + n + " did not arrive; sending it again…";
+          setTimeout(function () { sendPart(u, n, tries + 1).then(resolve, reject); }, 1000 * Math.pow(2, tries));
+        };
+        xhr.onerror = function () { retry("The connection dropped. Choose the same file again to continue where it stopped."); };
+        xhr.send(file.slice(start, Math.min(start + u.part_bytes, file.size)));
+      });
+    };
+    submit.disabled = true;
+    error.hidden = true;
+    bar.value = 0;
+    $("ps-bar-label").textContent = "Uploading in parts…";
+    stage.textContent = "";
+    show($("ps-progress"), true);
+    open().then(function (u) {
+      var todo = [];
+      for (var n = 1; n <= u.parts; n++) { if (u.received.indexOf(n) < 0) { todo.push(n); } }
+      if (todo.length < u.parts) { stage.textContent = "Continuing where the upload stopped…"; }
+      return todo.reduce(function (done, n) {
+        return done.then(function () { return sendPart(u, n, 0); });
+      }, Promise.resolve()).then(function () { return u; });
+    }).then(function (u) {
+      bar.value = 100;
+      $("ps-bar-label").textContent = "Uploaded";
+      stage.textContent = "Checking the file…";
+      return post(base + "/" + encodeURIComponent(u.id) + "/complete", {});
+    }).then(function (accepted) {
+      try { window.localStorage.removeItem(memory); } catch (e) { /* private mode */ }
+      window.location.assign(accepted.url);
+    }).catch(function (e) { failed(e.message); });
   }
 
   // ---- A run in progress: the part of the page marked data-live follows it -----------------

@@ -10,6 +10,7 @@ pub mod openai_text;
 mod page;
 pub mod recorder;
 pub mod stripe;
+pub mod stripe_documents;
 pub mod stripe_pages;
 pub mod stripe_payments;
 pub mod stripe_server;

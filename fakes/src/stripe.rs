@@ -1,16 +1,18 @@
 //! A fake Stripe on 127.0.0.1 that speaks the wire format: form-encoded requests with bracket
 //! nesting, `Authorization: Bearer`, `Idempotency-Key` replays, Stripe-shaped JSON objects and
 //! errors. It keeps customers, prices, Checkout Sessions, portal sessions, subscriptions (period
-//! dates on `items.data[]`, as since API 2025-03-31) and invoices; serves a hosted checkout page
-//! at each session's `url` that completes it and redirects to `success_url`; and signs and
+//! dates on `items.data[]`, as since API 2025-03-31), invoices (numbered, with a hosted page; a
+//! pack's too when the session asked for `invoice_creation`) and charges (with a receipt, each
+//! announced by `charge.succeeded`); serves a hosted checkout page at each session's `url` that completes it and redirects to `success_url`; and signs and
 //! delivers webhook events to the Worker exactly as Stripe does (`Stripe-Signature: t=…,v1=…`).
 //!
 //! Tests run in parallel against one fake: everything a test creates has its own ids, and a
 //! fault only matches requests naming something of that test (a path, or a form field).
 
 use crate::recorder::{FakeServer, Recorded};
+use crate::stripe_documents::invoice_for;
 use crate::stripe_payments::{pay_invoice, settle};
-use crate::stripe_server::{complete, event, handle, invoice_for, post_event, Shared};
+use crate::stripe_server::{complete, event, handle, post_event, Shared};
 use crate::stripe_wire::{error, signature_header};
 use axum::Router;
 use serde_json::{json, Value};
@@ -230,10 +232,10 @@ impl StripeFake {
         sub["latest_invoice"] = json!(invoice_id);
         let sub = sub.clone();
         let reason = if cycle { "subscription_cycle" } else { "subscription_update" };
-        let invoice = invoice_for(&invoice_id, &sub, reason, paid);
+        let invoice = invoice_for(&mut st, &invoice_id, &sub, reason, paid);
         st.invoices.insert(invoice_id, invoice.clone());
         if paid {
-            pay_invoice(&mut st, &invoice);
+            let _undelivered = pay_invoice(&mut st, &invoice);
         }
         invoice
     }
@@ -245,7 +247,7 @@ impl StripeFake {
         invoice["status"] = json!("paid");
         invoice["amount_paid"] = invoice["amount_due"].clone();
         let invoice = invoice.clone();
-        pay_invoice(&mut st, &invoice);
+        let _undelivered = pay_invoice(&mut st, &invoice);
         if let Some(sub) = invoice["parent"]["subscription_details"]["subscription"].as_str() {
             if let Some(s) = st.subscriptions.get_mut(sub) {
                 s["status"] = json!("active");

@@ -1,4 +1,5 @@
-//! The fake Stripe's hosted pages, as a browser sees them. Checkout: pay by card (the test card
+//! The fake Stripe's hosted pages, as a browser sees them (and the hosted invoice and receipt,
+//! stripe_documents.rs). Checkout: pay by card (the test card
 //! 4242 4242 4242 4242 pays, 4000 0000 0000 0002 is declined and the session stays open), pay
 //! by bank transfer (a delayed payment: completed unpaid, settled later), or cancel back to the
 //! site. The customer portal: cancel the plan at the period's end (or take that back), switch
@@ -7,6 +8,7 @@
 
 use crate::page::{esc, page};
 use crate::stripe::{now, WEBHOOK_SECRET};
+use crate::stripe_documents::document_page;
 use crate::stripe_payments::{change_plan, settle};
 use crate::stripe_server::{complete, event, post_event, Shared, State};
 use crate::stripe_wire::{parse_form, signature_header};
@@ -28,6 +30,7 @@ pub async fn hosted(state: Shared, method: Method, path: &str, body: Bytes) -> R
     match (method.as_str(), parts.as_slice()) {
         ("GET", ["checkout", id]) => checkout_page(&state.lock().unwrap(), id, None),
         ("POST", ["checkout", id, "pay"]) => pay(state, id, &form),
+        ("GET", [kind @ ("invoices" | "receipts"), id]) => document_page(&state.lock().unwrap(), kind, id),
         ("GET", ["portal", id]) => portal_page(&state.lock().unwrap(), id),
         ("POST", ["portal", id, action]) => portal_action(state, id, action, &form),
         _ => (StatusCode::NOT_FOUND, "not found").into_response(),

@@ -4,27 +4,33 @@
 //! with their proration invoice, and discounts.
 
 use crate::stripe::{now, StripeFake};
+use crate::stripe_documents::document;
 use crate::stripe_server::{event, State};
 use serde_json::{json, Value};
 
-/// A successful payment of `amount` by `customer` through payment intent `pi`: its charge.
-pub fn pay(st: &mut State, pi: &str, customer: &Value, amount: i64, currency: &Value) {
+/// A successful payment of `amount` by `customer` through payment intent `pi`: its charge, with
+/// the receipt Stripe keeps for it. Answers `charge.succeeded`, undelivered.
+pub fn pay(st: &mut State, pi: &str, customer: &Value, amount: i64, currency: &Value) -> Value {
     let charge_id = st.id("ch");
+    let receipt_url = format!("{}/receipts/{charge_id}", st.base);
     let charge = json!({
         "id": charge_id, "object": "charge", "amount": amount, "amount_captured": amount,
         "amount_refunded": 0, "currency": currency, "customer": customer, "payment_intent": pi,
         "paid": true, "captured": true, "refunded": false, "disputed": false, "status": "succeeded",
-        "created": now(), "livemode": false, "metadata": {},
+        "created": now(), "livemode": false, "metadata": {}, "receipt_url": receipt_url,
+        "receipt_number": null,
     });
-    st.charges.insert(charge_id, charge);
+    st.charges.insert(charge_id, charge.clone());
+    event(st, "charge.succeeded", charge)
 }
 
-/// Records that the invoice was paid: its charge, and the invoice payment naming both.
-pub fn pay_invoice(st: &mut State, invoice: &Value) {
+/// Records that the invoice was paid: its charge, and the invoice payment naming both. Answers
+/// `charge.succeeded`, undelivered.
+pub fn pay_invoice(st: &mut State, invoice: &Value) -> Value {
     let id = invoice["id"].as_str().unwrap().to_string();
     let pi = st.id("pi");
-    pay(st, &pi, &invoice["customer"], invoice["amount_paid"].as_i64().unwrap_or(0), &invoice["currency"]);
-    st.invoice_payments.insert(pi, id);
+    st.invoice_payments.insert(pi.clone(), id);
+    pay(st, &pi, &invoice["customer"], invoice["amount_paid"].as_i64().unwrap_or(0), &invoice["currency"])
 }
 
 /// `GET /v1/invoice_payments?payment[type]=payment_intent&payment[payment_intent]=pi_…`.
@@ -146,8 +152,10 @@ pub fn change_plan(st: &mut State, subscription_id: &str, price: &str) -> Value 
             "parent": { "type": "subscription_item_details",
                 "subscription_item_details": { "proration": true, "subscription": subscription_id } } })
     };
+    let (number, hosted) = document(st, &invoice_id);
     let invoice = json!({
         "id": invoice_id, "object": "invoice", "customer": sub["customer"],
+        "number": number, "hosted_invoice_url": hosted,
         "billing_reason": "subscription_update", "status": "paid", "attempted": true,
         "amount_due": total, "amount_paid": total, "currency": new_price["currency"],
         "period_start": now(), "period_end": now(),
@@ -158,7 +166,7 @@ pub fn change_plan(st: &mut State, subscription_id: &str, price: &str) -> Value 
     });
     st.invoices.insert(invoice_id, invoice.clone());
     if total > 0 {
-        pay_invoice(st, &invoice);
+        let _undelivered = pay_invoice(st, &invoice);
     }
     event(st, "invoice.payment_succeeded", invoice)
 }
@@ -173,7 +181,7 @@ pub fn settle(st: &mut State, id: &str, succeeded: bool) -> Value {
     if succeeded {
         let pi = session["payment_intent"].as_str().unwrap().to_string();
         let amount = session["amount_total"].as_i64().unwrap();
-        pay(st, &pi, &session["customer"], amount, &session["currency"]);
+        let _undelivered = pay(st, &pi, &session["customer"], amount, &session["currency"]);
     }
     let kind = if succeeded {
         "checkout.session.async_payment_succeeded"

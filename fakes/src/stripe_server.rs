@@ -2,6 +2,7 @@
 //! and portal pages. Tests use it through `StripeFake` (stripe.rs).
 
 use crate::stripe::{now, Fault, MONTH, SECRET_KEY};
+use crate::stripe_documents::{invoice_creation, invoice_for, pack_invoice};
 use crate::stripe_payments::{list_invoice_payments, pay, pay_invoice};
 use crate::stripe_wire::{error, parse_form};
 use axum::body::Bytes;
@@ -89,24 +90,6 @@ pub fn event(st: &mut State, kind: &str, object: Value) -> Value {
     event
 }
 
-pub fn invoice_for(id: &str, sub: &Value, reason: &str, paid: bool) -> Value {
-    let item = &sub["items"]["data"][0];
-    let amount = item["price"]["unit_amount"].as_i64().unwrap_or(0);
-    json!({
-        "id": id, "object": "invoice", "customer": sub["customer"], "billing_reason": reason,
-        "status": if paid { "paid" } else { "open" }, "attempted": true,
-        "amount_due": amount, "amount_paid": if paid { amount } else { 0 }, "currency": item["price"]["currency"],
-        "period_start": item["current_period_start"], "period_end": item["current_period_end"],
-        "parent": { "type": "subscription_details", "quote_details": null,
-            "subscription_details": { "subscription": sub["id"], "metadata": sub["metadata"] } },
-        "lines": { "object": "list", "data": [ { "id": format!("il_{id}"), "object": "line_item", "amount": amount,
-            "currency": item["price"]["currency"],
-            "period": { "start": item["current_period_start"], "end": item["current_period_end"] },
-            "pricing": { "type": "price_details", "price_details": { "price": item["price"]["id"] } } } ] },
-        "livemode": false, "created": now(),
-    })
-}
-
 /// Completes a session: payment → paid (or awaiting a delayed payment); subscription → a new
 /// subscription with its first, paid invoice. Answers the events Stripe would send.
 pub fn complete(st: &mut State, id: &str, paid: bool) -> Result<Vec<Value>, String> {
@@ -129,27 +112,36 @@ pub fn complete(st: &mut State, id: &str, paid: bool) -> Result<Vec<Value>, Stri
             "items": { "object": "list", "data": [ { "id": item_id, "object": "subscription_item", "price": price,
                 "quantity": 1, "current_period_start": t, "current_period_end": t + MONTH } ] },
         });
-        let invoice = invoice_for(&invoice_id, &sub, "subscription_create", true);
+        let invoice = invoice_for(st, &invoice_id, &sub, "subscription_create", true);
         session["subscription"] = json!(sub_id);
         session["invoice"] = json!(invoice_id);
         session["payment_status"] = json!("paid");
         st.subscriptions.insert(sub_id, sub.clone());
         st.invoices.insert(invoice_id, invoice.clone());
-        pay_invoice(st, &invoice);
+        let charged = pay_invoice(st, &invoice);
         st.sessions.insert(id.to_string(), session.clone());
+        events.push(charged);
         events.push(event(st, "customer.subscription.created", sub));
         events.push(event(st, "checkout.session.completed", session));
         events.push(event(st, "invoice.payment_succeeded", invoice));
     } else {
         let pi = st.id("pi");
+        let mut invoice = None;
         if paid {
             let amount = session["amount_total"].as_i64().unwrap_or(0);
-            pay(st, &pi, &session["customer"], amount, &session["currency"]);
+            events.push(pay(st, &pi, &session["customer"], amount, &session["currency"]));
+            invoice = pack_invoice(st, &session);
         }
         session["payment_intent"] = json!(pi);
         session["payment_status"] = json!(if paid { "paid" } else { "unpaid" });
+        if let Some(inv) = &invoice {
+            session["invoice"] = inv["id"].clone();
+        }
         st.sessions.insert(id.to_string(), session.clone());
         events.push(event(st, "checkout.session.completed", session));
+        if let Some(inv) = invoice {
+            events.push(event(st, "invoice.paid", inv));
+        }
     }
     Ok(events)
 }
@@ -374,6 +366,10 @@ fn create_session(st: &mut State, form: &Value) -> (u16, Value) {
         let msg = "Invalid string: client_reference_id must be at least 1 character.";
         return (400, error("invalid_request_error", None, msg, Some("client_reference_id")));
     }
+    let invoice_creation = match invoice_creation(mode, form) {
+        Ok(ic) => ic,
+        Err(refused) => return refused,
+    };
     let customer = form.get("customer").and_then(Value::as_str);
     if let Some(c) = customer {
         if !st.knows_customer(c) {
@@ -389,7 +385,7 @@ fn create_session(st: &mut State, form: &Value) -> (u16, Value) {
         "success_url": form["success_url"], "cancel_url": form.get("cancel_url"),
         "allow_promotion_codes": form.get("allow_promotion_codes").map(|v| v == "true"),
         "amount_total": price["unit_amount"], "currency": price["currency"], "subscription": null,
-        "invoice": null, "payment_intent": null, "created": now(), "expires_at": now() + 24 * 3600, "livemode": false,
+        "invoice": null, "invoice_creation": invoice_creation, "payment_intent": null, "created": now(), "expires_at": now() + 24 * 3600, "livemode": false,
     });
     let sub_metadata = form.pointer("/subscription_data/metadata").cloned().unwrap_or(json!({}));
     st.session_price.insert(id.clone(), (price_id.to_string(), sub_metadata));

@@ -5,7 +5,7 @@
 use super::stripe_objects::id_or_object;
 use serde::Deserialize;
 
-/// A payment (charge) as a refund or dispute event shows it.
+/// A payment (charge) as its events (succeeded, refunded) and a dispute show it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Charge {
     pub id: String,
@@ -26,6 +26,12 @@ pub struct Charge {
     /// Before API 2025-03-31 only; since then the invoice is found through its payments.
     #[serde(default, deserialize_with = "id_or_object")]
     pub invoice: Option<String>,
+    /// The receipt's page at Stripe (kept up to date with refunds).
+    #[serde(default)]
+    pub receipt_url: Option<String>,
+    /// `succeeded`, `pending` or `failed`.
+    #[serde(default)]
+    pub status: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -232,6 +232,17 @@ pub struct Invoice {
     pub period_end: Option<i64>,
     #[serde(default)]
     pub lines: List<InvoiceLine>,
+    /// Stripe's invoice number ("A1B2C3-0001"), once finalized.
+    #[serde(default)]
+    pub number: Option<String>,
+    /// The invoice's page at Stripe (to view, download, or pay it), once finalized.
+    #[serde(default)]
+    pub hosted_invoice_url: Option<String>,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created: Option<i64>,
+    #[serde(default, deserialize_with = "metadata")]
+    pub metadata: HashMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

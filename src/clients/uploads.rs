@@ -73,23 +73,101 @@ impl Uploads {
         Ok(size.as_f64().map(|s| s as u64))
     }
 
-    /// The bytes `range` of the stored episode as a Blob (read by the runtime, outside
-    /// WebAssembly): a chunk of an episode too large to read whole.
-    pub async fn range(&self, key: &str, range: Range<u64>) -> Result<Blob, AppError> {
+    /// The object at `key` with only the bytes `range` of its body (fewer at its end), or None.
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Option<JsValue>, AppError> {
         let wanted = worker::js_sys::Object::new();
+        let options = worker::js_sys::Object::new();
         let set = |o: &worker::js_sys::Object, k: &str, v: JsValue| {
             Reflect::set(o, &k.into(), &v).map(|_| ()).map_err(|e| failed("get", e))
         };
         set(&wanted, "offset", (range.start as f64).into())?;
         set(&wanted, "length", ((range.end - range.start) as f64).into())?;
-        let options = worker::js_sys::Object::new();
         set(&options, "range", wanted.into())?;
         let object = Self::call(&self.bucket, "get", &[key.into(), options.into()]).await?;
-        if object.is_null() || object.is_undefined() {
-            return Err(failed("get", "the episode is gone".into()));
-        }
+        Ok((!object.is_null() && !object.is_undefined()).then_some(object))
+    }
+
+    /// The bytes `range` of the stored episode as a Blob (read by the runtime, outside
+    /// WebAssembly): a chunk of an episode too large to read whole.
+    pub async fn range(&self, key: &str, range: Range<u64>) -> Result<Blob, AppError> {
+        let object =
+            self.get_range(key, range).await?.ok_or_else(|| failed("get", "the episode is gone".into()))?;
         let blob = Self::call(&object, "blob", &[]).await?;
         blob.dyn_into::<Blob>().map_err(|e| failed("blob", e))
+    }
+
+    /// `length` bytes of the stored object from `offset` (fewer at its end), or None when
+    /// there is no such object: what the checks of an upload in parts read.
+    pub async fn read_range(
+        &self,
+        key: &str,
+        offset: usize,
+        length: usize,
+    ) -> Result<Option<Vec<u8>>, AppError> {
+        let Some(object) = self.get_range(key, offset as u64..(offset + length) as u64).await? else {
+            return Ok(None);
+        };
+        let buffer = Self::call(&object, "arrayBuffer", &[]).await?;
+        Ok(Some(worker::js_sys::Uint8Array::new(&buffer).to_vec()))
+    }
+
+    /// Starts a multipart upload to `key`: R2's id for it.
+    pub async fn create_multipart(&self, key: &str) -> Result<String, AppError> {
+        let upload = Self::call(&self.bucket, "createMultipartUpload", &[key.into()]).await?;
+        Reflect::get(&upload, &"uploadId".into())
+            .ok()
+            .and_then(|id| id.as_string())
+            .ok_or_else(|| failed("createMultipartUpload", "no uploadId".into()))
+    }
+
+    /// The multipart upload `upload_id` to `key` (a handle; nothing is sent).
+    fn multipart(&self, key: &str, upload_id: &str) -> Result<JsValue, AppError> {
+        let resume: Function = Reflect::get(&self.bucket, &"resumeMultipartUpload".into())
+            .and_then(|f| f.dyn_into::<Function>())
+            .map_err(|e| failed("resumeMultipartUpload", e))?;
+        resume
+            .call2(&self.bucket, &key.into(), &upload_id.into())
+            .map_err(|e| failed("resumeMultipartUpload", e))
+    }
+
+    /// Stores part `n` (from 1), the runtime's own buffer (never copied into the Worker): its etag.
+    pub async fn upload_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        n: u32,
+        part: &JsValue,
+    ) -> Result<String, AppError> {
+        let upload = self.multipart(key, upload_id)?;
+        let uploaded = Self::call(&upload, "uploadPart", &[n.into(), part.clone()]).await?;
+        Reflect::get(&uploaded, &"etag".into())
+            .ok()
+            .and_then(|e| e.as_string())
+            .ok_or_else(|| failed("uploadPart", "no etag".into()))
+    }
+
+    /// Joins the parts (number, etag) into the object at `key`.
+    pub async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(u32, String)],
+    ) -> Result<(), AppError> {
+        let upload = self.multipart(key, upload_id)?;
+        let list = Array::new();
+        for (n, etag) in parts {
+            let part = worker::js_sys::Object::new();
+            Reflect::set(&part, &"partNumber".into(), &(*n).into()).map_err(|e| failed("complete", e))?;
+            Reflect::set(&part, &"etag".into(), &etag.into()).map_err(|e| failed("complete", e))?;
+            list.push(&part);
+        }
+        Self::call(&upload, "complete", &[list.into()]).await.map(|_| ())
+    }
+
+    /// Gives up a multipart upload: R2 forgets its parts.
+    pub async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), AppError> {
+        let upload = self.multipart(key, upload_id)?;
+        Self::call(&upload, "abort", &[]).await.map(|_| ())
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), AppError> {

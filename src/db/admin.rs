@@ -37,10 +37,10 @@ const PLAN_NOW: &str = "(SELECT s.plan FROM subscriptions s
 /// after discounts), paid credit-pack checkouts (Stripe's `amount_total`, after promotion codes;
 /// the list price for checkouts paid before it was stored), minus what went back (refunds, and
 /// whole charges lost to disputes). A plan's first payment is its first invoice, so
-/// subscription checkouts are not counted twice.
+/// subscription checkouts are not counted twice; a pack's own invoice is not counted either.
 const MONEY: &str = "money AS (
     SELECT user_id, lower(currency) AS currency, amount_paid AS amount, updated_at AS at
-    FROM invoices WHERE status = 'paid'
+    FROM invoices WHERE status = 'paid' AND subscription_id IS NOT NULL
     UNION ALL
     SELECT user_id, lower(currency), coalesce(amount_paid, amount), coalesce(paid_at, updated_at)
     FROM checkout_sessions WHERE mode = 'payment' AND status = 'paid'

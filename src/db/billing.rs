@@ -131,19 +131,26 @@ pub async fn set_checkout_status(db: &Db, id: &str, status: CheckoutStatus) -> R
     Ok(!rows.is_empty())
 }
 
-/// Records what paid for a pack checkout: the payment intent (a refund or dispute names it)
-/// and the amount actually paid, after discounts. Written once; a replay changes nothing.
+/// Records what paid for a pack checkout: the payment intent (a refund or dispute names it),
+/// the amount actually paid, after discounts, and the invoice Checkout made for it. Written
+/// once; a replay changes nothing.
 pub async fn record_checkout_payment(
     db: &Db,
     id: &str,
     payment_intent: Option<&str>,
     amount_paid: Option<i64>,
+    invoice: Option<&str>,
 ) -> Result<(), AppError> {
     db.execute(
         "UPDATE checkout_sessions SET payment_intent = coalesce(payment_intent, $2),
-             amount_paid = coalesce(amount_paid, $3)
+             amount_paid = coalesce(amount_paid, $3), invoice_id = coalesce(invoice_id, $4)
          WHERE id = $1",
-        &[(&id, Type::TEXT), (&payment_intent, Type::TEXT), (&amount_paid, Type::INT8)],
+        &[
+            (&id, Type::TEXT),
+            (&payment_intent, Type::TEXT),
+            (&amount_paid, Type::INT8),
+            (&invoice, Type::TEXT),
+        ],
     )
     .await?;
     Ok(())
@@ -160,10 +167,14 @@ pub async fn checkout_paid_by(db: &Db, payment_intent: &str) -> Result<Option<(S
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
-/// The owner of a paid invoice we recorded.
+/// The owner of a paid subscription invoice we recorded (a pack's invoice is not the purchase:
+/// its checkout is).
 pub async fn paid_invoice_owner(db: &Db, id: &str) -> Result<Option<i64>, AppError> {
     let row = db
-        .query_opt("SELECT user_id FROM invoices WHERE id = $1 AND status = 'paid'", &[(&id, Type::TEXT)])
+        .query_opt(
+            "SELECT user_id FROM invoices WHERE id = $1 AND status = 'paid' AND subscription_id IS NOT NULL",
+            &[(&id, Type::TEXT)],
+        )
         .await?;
     Ok(row.map(|r| r.get(0)))
 }

@@ -1,6 +1,7 @@
 //! Everything we hold about one user, as one JSON document built by Postgres in one statement
-//! (`POST /account/export`): the account, linked sign-ins, a pending address change, sessions, credits and their ledger,
-//! purchases, subscriptions, invoices, AgentWrite generations with their briefs, PodScribe
+//! (`POST /account/export`): the account, linked sign-ins, a pending address change, sessions,
+//! credits and their ledger, purchases, subscriptions, invoices, charges (with their receipts),
+//! AgentWrite generations with their briefs, PodScribe
 //! transcripts with segments and notes, and the affiliate link.
 
 use super::Db;
@@ -8,14 +9,15 @@ use crate::error::AppError;
 use tokio_postgres::types::Type;
 
 /// Each part: its key and the rows it lists (`$1` is the user), oldest first.
-const PARTS: [(&str, &str); 11] = [
+const PARTS: [(&str, &str); 12] = [
     ("linked_accounts", "SELECT provider, email, created_at AS linked_at FROM oauth_accounts WHERE user_id = $1 ORDER BY created_at"),
     ("pending_email_changes", "SELECT new_email, created_at AS requested_at, expires_at FROM email_changes WHERE user_id = $1 AND used_at IS NULL AND expires_at > now() ORDER BY created_at"),
     ("sessions", "SELECT browser, place, created_at AS signed_in_at, last_seen_at FROM sessions WHERE user_id = $1 ORDER BY created_at"),
     ("credit_ledger", "SELECT delta, reason, reference, note, created_at FROM credit_ledger WHERE user_id = $1 ORDER BY id"),
     ("purchases", "SELECT id, mode, item_name, credits, amount, currency, status, created_at, paid_at, failed_at FROM checkout_sessions WHERE user_id = $1 ORDER BY created_at"),
     ("subscriptions", "SELECT id, plan, status, cancel_at_period_end, current_period_start, current_period_end, cancel_at, canceled_at, ended_at, stripe_created_at AS created_at FROM subscriptions WHERE user_id = $1 ORDER BY stripe_created_at"),
-    ("invoices", "SELECT id, subscription_id, billing_reason, status, amount_due, amount_paid, currency, period_start, period_end, created_at FROM invoices WHERE user_id = $1 ORDER BY created_at"),
+    ("invoices", "SELECT id, number, subscription_id, billing_reason, status, amount_due, amount_paid, currency, period_start, period_end, hosted_invoice_url, created_at FROM invoices WHERE user_id = $1 ORDER BY created_at"),
+    ("charges", "SELECT id, amount, currency, receipt_url, stripe_created_at AS created_at FROM charges WHERE user_id = $1 ORDER BY stripe_created_at"),
     ("generations", "SELECT id, status, brief, product_name, model, credits, output, title, description, bullets, error, cut_short, created_at, finished_at FROM generations WHERE user_id = $1 ORDER BY created_at"),
     ("transcripts", "SELECT id, status, file_name, media_type, size_bytes, duration_secs, model, credits, credits_refunded, language, text, segments, notes, notes_error, error, cut_at_secs, created_at, finished_at FROM transcripts WHERE user_id = $1 ORDER BY created_at"),
     ("affiliate", "SELECT rewardful_affiliate_id, created_at FROM affiliates WHERE user_id = $1"),

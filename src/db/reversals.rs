@@ -141,14 +141,21 @@ pub enum Hold {
 
 /// The one check behind both causes of a hold; a suspension is named first.
 pub async fn hold(db: &Db, user_id: i64) -> Result<Option<Hold>, AppError> {
+    Ok(balance_and_hold(db, user_id).await?.1)
+}
+
+/// The balance and the hold in one statement (the tool pages show both).
+pub async fn balance_and_hold(db: &Db, user_id: i64) -> Result<(i64, Option<Hold>), AppError> {
     let sql = format!(
-        "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND suspended_at IS NOT NULL), {}",
+        "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND suspended_at IS NOT NULL), {},
+                coalesce((SELECT balance FROM credit_balances WHERE user_id = $1), 0)",
         on_hold_sql("$1")
     );
     let row = db.query_one(&sql, &[(&user_id, Type::INT8)]).await?;
-    Ok(match (row.get(0), row.get(1)) {
+    let hold = match (row.get(0), row.get(1)) {
         (true, _) => Some(Hold::Suspended),
         (false, true) => Some(Hold::Dispute),
         _ => None,
-    })
+    };
+    Ok((row.get(2), hold))
 }

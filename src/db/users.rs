@@ -146,12 +146,17 @@ pub async fn anonymize(db: &Db, user_id: i64) -> Result<bool, AppError> {
         "DELETE FROM email_changes WHERE user_id = $1",
         "DELETE FROM generations WHERE user_id = $1",
         "DELETE FROM transcripts WHERE user_id = $1",
+        // Uploads in parts name their file (R2 was told to drop unfinished ones just before).
+        "DELETE FROM episode_uploads WHERE user_id = $1",
         // Billing mail owed to them (and the record of what was sent): none goes out after this.
         "DELETE FROM customer_notices WHERE user_id = $1",
         "UPDATE credit_ledger SET note = NULL WHERE user_id = $1 AND note IS NOT NULL",
         // The operator log keeps what was done and when; its free text can name the person.
         "UPDATE admin_audit SET detail = '(erased with the account)' WHERE user_id = $1",
         "UPDATE admin_audit SET admin_email = '(deleted operator)' WHERE admin_id = $1",
+        // Links to Stripe's pages of an invoice and a receipt, which show the name and address.
+        "UPDATE invoices SET hosted_invoice_url = NULL WHERE user_id = $1 AND hosted_invoice_url IS NOT NULL",
+        "UPDATE charges SET receipt_url = NULL WHERE user_id = $1 AND receipt_url IS NOT NULL",
     ] {
         db.execute(erase, &id).await?;
     }

@@ -12,8 +12,11 @@ pub use super::audio_kind::AudioKind;
 use super::excerpt::Excerpt;
 use std::ops::Range;
 
-/// OpenAI's limit for one transcription upload (25 MB), and ours.
+/// OpenAI's limit for one transcription upload (25 MB), and ours for one request (the form).
 pub const MAX_BYTES: u64 = 25 * 1024 * 1024;
+/// The most an episode may be when uploaded in parts (`services::episode_upload`): only formats
+/// that can be cut into chunks for transcription may be larger than `MAX_BYTES`.
+pub const MAX_EPISODE_BYTES: u64 = 500 * 1024 * 1024;
 pub const EXTENSIONS: [&str; 7] = ["mp3", "m4a", "mp4", "wav", "webm", "ogg", "flac"];
 
 /// Why an upload was refused; each says what to do instead.
@@ -21,30 +24,29 @@ pub const EXTENSIONS: [&str; 7] = ["mp3", "m4a", "mp4", "wav", "webm", "ogg", "f
 pub enum UploadError {
     Missing,
     TooLarge,
-    UnsupportedExtension,
-    NotAudio,
-    /// Larger than one transcription request carries, in a format that cannot be cut.
-    Unsplittable {
-        kind: AudioKind,
+    /// Over `MAX_EPISODE_BYTES` (an upload in parts).
+    TooLargeEvenInParts,
+    /// Over `limit` (one transcription request) in a format that cannot be cut into chunks
+    /// without decoding it.
+    NotSplittable {
         limit: u64,
     },
+    UnsupportedExtension,
+    NotAudio,
 }
 
 impl UploadError {
     pub fn message(&self) -> String {
         match self {
             UploadError::Missing => "Choose an audio file to upload.".into(),
-            UploadError::TooLarge => "That file is larger than 25 MB. Please upload a shorter or more compressed episode.".into(),
+            UploadError::TooLarge => "That file is larger than 25 MB. Please upload a shorter or more compressed episode. With JavaScript on, the upload page sends MP3 and WAV episodes of up to 500 MB in parts.".into(),
+            UploadError::TooLargeEvenInParts => "That file is larger than 500 MB. Please upload a shorter or more compressed episode.".into(),
+            UploadError::NotSplittable { limit } => format!("Episodes over {mb} MB must be MP3 or WAV: those are the formats PodScribe can cut into parts for transcription. Please convert it, or upload a file under {mb} MB.", mb = (*limit as f64 / (1024.0 * 1024.0) * 10.0).floor() / 10.0),
             UploadError::UnsupportedExtension => format!(
                 "PodScribe accepts {} files. Please upload one of those.",
                 EXTENSIONS.join(", ")
             ),
             UploadError::NotAudio => "That file isn't audio we can read: its contents don't match an mp3, m4a, mp4, wav, webm, ogg or flac file, whatever its name says.".into(),
-            UploadError::Unsplittable { kind, limit } => format!(
-                "That {ext} file is larger than {} MB, the most we can transcribe in one piece, and {ext} files can't be cut into pieces without re-encoding them. Please convert it to mp3 (or wav), or upload a shorter episode.",
-                (*limit as f64 / (1024.0 * 1024.0) * 10.0).floor() / 10.0,
-                ext = kind.extensions()[0],
-            ),
         }
     }
 }
@@ -72,12 +74,12 @@ const MORE_BYTES: usize = 64 * 1024;
 
 /// The name (without a path), its stem and its lower-cased extension once the name and size are
 /// acceptable, or why they are not.
-fn check_name_and_size(file_name: &str, size: u64) -> Result<(&str, &str, String), UploadError> {
+fn check_name_and_size(file_name: &str, size: u64, limit: u64) -> Result<(&str, &str, String), UploadError> {
     if size == 0 || file_name.trim().is_empty() {
         return Err(UploadError::Missing);
     }
-    if size > MAX_BYTES {
-        return Err(UploadError::TooLarge);
+    if size > limit {
+        return Err(if limit > MAX_BYTES { UploadError::TooLargeEvenInParts } else { UploadError::TooLarge });
     }
     let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
     let (stem, ext) = match base.rsplit_once('.') {
@@ -91,10 +93,30 @@ fn check_name_and_size(file_name: &str, size: u64) -> Result<(&str, &str, String
 }
 
 impl AudioUpload {
-    /// Judges the file `e` shows (its size, and the bytes of it the checks need).
+    /// What can be judged of an upload in parts before any of it is sent: its name and size
+    /// (up to `MAX_EPISODE_BYTES`; over `MAX_BYTES` only with an MP3 or WAV name). Its contents
+    /// are judged once it is whole.
+    pub fn precheck(file_name: &str, size: u64) -> Result<(), UploadError> {
+        let (_, _, ext) = check_name_and_size(file_name, size, MAX_EPISODE_BYTES)?;
+        if size > MAX_BYTES && !matches!(ext.as_str(), "mp3" | "wav") {
+            return Err(UploadError::NotSplittable { limit: MAX_BYTES });
+        }
+        Ok(())
+    }
+
+    /// Judges the file `e` shows (its size, and the bytes of it the checks need), sent whole.
     pub fn inspect(file_name: &str, e: &Excerpt) -> Result<AudioUpload, UploadError> {
-        let (base, stem, ext) = check_name_and_size(file_name, e.size() as u64)?;
+        Self::inspect_within(file_name, e, MAX_BYTES)
+    }
+
+    /// Judges the file `e` shows, which may be up to `limit` bytes (`MAX_EPISODE_BYTES` when it
+    /// came in parts; over `MAX_BYTES`, only in a format that can be cut into chunks).
+    pub fn inspect_within(file_name: &str, e: &Excerpt, limit: u64) -> Result<AudioUpload, UploadError> {
+        let (base, stem, ext) = check_name_and_size(file_name, e.size() as u64, limit)?;
         let kind = sniff(e).ok_or(UploadError::NotAudio)?;
+        if e.size() as u64 > MAX_BYTES && !kind.splittable() {
+            return Err(UploadError::NotSplittable { limit: MAX_BYTES });
+        }
         // A wav named .mp3 is still a wav: tell OpenAI what it really is.
         let ext =
             if kind.extensions().contains(&ext.as_str()) { ext } else { kind.extensions()[0].to_string() };
@@ -120,12 +142,22 @@ impl AudioUpload {
     pub async fn inspect_file<E>(
         file_name: &str,
         size: u64,
+        read: impl AsyncFnMut(Range<usize>) -> Result<Vec<u8>, E>,
+    ) -> Result<Result<AudioUpload, UploadError>, E> {
+        Self::inspect_file_within(file_name, size, MAX_BYTES, read).await
+    }
+
+    /// `inspect_file` for a file of up to `limit` bytes (see `inspect_within`).
+    pub async fn inspect_file_within<E>(
+        file_name: &str,
+        size: u64,
+        limit: u64,
         mut read: impl AsyncFnMut(Range<usize>) -> Result<Vec<u8>, E>,
     ) -> Result<Result<AudioUpload, UploadError>, E> {
-        if let Err(refused) = check_name_and_size(file_name, size) {
+        if let Err(refused) = check_name_and_size(file_name, size, limit) {
             return Ok(Err(refused));
         }
-        let size = size as usize; // at most MAX_BYTES
+        let size = size as usize; // at most MAX_EPISODE_BYTES
         let mut e = Excerpt::new(size);
         if size <= HEAD_BYTES + TAIL_BYTES {
             e.add(0, read(0..size).await?);
@@ -135,7 +167,7 @@ impl AudioUpload {
         }
         let mut more = 0;
         loop {
-            let judged = AudioUpload::inspect(file_name, &e);
+            let judged = AudioUpload::inspect_within(file_name, &e, limit);
             match e.take_missing() {
                 Some(wanted) if more < MORE_READS && wanted.len() <= MORE_BYTES => {
                     more += 1;
@@ -145,15 +177,6 @@ impl AudioUpload {
                 _ => return Ok(judged),
             }
         }
-    }
-
-    /// Refuses a file larger than one transcription request carries (`chunk_bytes`) unless its
-    /// format can be cut into chunks (`audio_split`).
-    pub fn check_splittable(&self, chunk_bytes: u64) -> Result<(), UploadError> {
-        if self.size > chunk_bytes && !super::audio_split::splittable(self.kind) {
-            return Err(UploadError::Unsplittable { kind: self.kind, limit: chunk_bytes });
-        }
-        Ok(())
     }
 
     /// The most audio the file can hold: its size at its format's lowest plausible bit rate.

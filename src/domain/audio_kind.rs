@@ -12,6 +12,12 @@ pub enum AudioKind {
 }
 
 impl AudioKind {
+    /// Formats that can be cut into chunks at frame or sample boundaries without decoding them
+    /// (MP3 frames, WAV samples), so an episode in them may be larger than one transcription.
+    pub fn splittable(self) -> bool {
+        matches!(self, AudioKind::Mp3 | AudioKind::Wav)
+    }
+
     pub fn media_type(self) -> &'static str {
         match self {
             AudioKind::Mp3 => "audio/mpeg",

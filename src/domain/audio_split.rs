@@ -15,6 +15,7 @@
 //! A chunk's place in the episode is computed from the audio itself: MP3 frames counted ×
 //! samples per frame / sample rate, WAV data bytes / byte rate.
 
+use super::audio::{AudioUpload, UploadError};
 use super::audio_kind::AudioKind;
 use super::mp3_frame::{self, Mp3Frame, MAX_FRAME_BYTES};
 use std::ops::Range;
@@ -29,14 +30,18 @@ const WAV_HEAD: u64 = 64 * 1024;
 /// Bytes read at a time when counting a chunk's MP3 frames.
 pub const WALK_WINDOW: u64 = 256 * 1024;
 
-/// Whether `kind` can be cut into independent chunks here.
-pub fn splittable(kind: AudioKind) -> bool {
-    matches!(kind, AudioKind::Mp3 | AudioKind::Wav)
+/// Refuses an upload larger than one transcription request carries (`chunk_bytes`) unless its
+/// format can be cut into chunks (`AudioKind::splittable`).
+pub fn check(upload: &AudioUpload, chunk_bytes: u64) -> Result<(), UploadError> {
+    if upload.size > chunk_bytes && !upload.kind.splittable() {
+        return Err(UploadError::NotSplittable { limit: chunk_bytes });
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SplitError {
-    /// A format this module cannot cut.
+    /// A format this module cannot cut (see `AudioKind::splittable`).
     Unsplittable(AudioKind),
     /// The file is not what its kind says where a cut is needed.
     Unreadable(&'static str),

@@ -166,17 +166,16 @@ fn a_wav_is_cut_at_whole_samples_into_valid_wavs_whose_lengths_add_up() {
 #[test]
 fn formats_that_cannot_be_cut_are_refused_and_so_is_a_wav_without_audio() {
     for kind in [AudioKind::Mp4, AudioKind::Ogg, AudioKind::Flac, AudioKind::Webm] {
-        assert!(!splittable(kind));
+        assert!(!kind.splittable());
         assert_eq!(plan_of(kind, b"whatever", 4).0, Err(SplitError::Unsplittable(kind)));
     }
-    assert!(splittable(AudioKind::Mp3) && splittable(AudioKind::Wav));
+    assert!(AudioKind::Mp3.splittable() && AudioKind::Wav.splittable());
     assert!(matches!(plan_of(AudioKind::Wav, &wav(0), 1000).0, Err(SplitError::Unreadable(_))));
     assert!(matches!(plan_of(AudioKind::Wav, b"RIFF\0\0\0\0WAVE", 1000).0, Err(SplitError::Unreadable(_))));
 }
 
 #[test]
 fn an_upload_larger_than_a_chunk_is_refused_unless_its_format_can_be_cut() {
-    use crate::domain::audio::{AudioUpload, UploadError};
     let upload = |kind, size| AudioUpload {
         display_name: "show".into(),
         upload_name: "show".into(),
@@ -184,12 +183,16 @@ fn an_upload_larger_than_a_chunk_is_refused_unless_its_format_can_be_cut() {
         size,
         duration_secs: None,
     };
-    assert_eq!(upload(AudioKind::Mp3, 2_000_000).check_splittable(1_000_000), Ok(()));
-    assert_eq!(upload(AudioKind::Wav, 2_000_000).check_splittable(1_000_000), Ok(()));
-    assert_eq!(upload(AudioKind::Mp4, 1_000_000).check_splittable(1_000_000), Ok(()));
-    let refused = upload(AudioKind::Mp4, 1_000_001).check_splittable(1_000_000).unwrap_err();
-    assert_eq!(refused, UploadError::Unsplittable { kind: AudioKind::Mp4, limit: 1_000_000 });
-    let default = upload(AudioKind::Ogg, 25_500_000).check_splittable(DEFAULT_CHUNK_BYTES).unwrap_err();
-    assert!(default.message().starts_with("That ogg file is larger than 24 MB,"), "{}", default.message());
-    assert!(refused.message().starts_with("That m4a file is larger than 0.9 MB"), "{}", refused.message());
+    assert_eq!(check(&upload(AudioKind::Mp3, 2_000_000), 1_000_000), Ok(()));
+    assert_eq!(check(&upload(AudioKind::Wav, 2_000_000), 1_000_000), Ok(()));
+    assert_eq!(check(&upload(AudioKind::Mp4, 1_000_000), 1_000_000), Ok(()));
+    let refused = check(&upload(AudioKind::Mp4, 1_000_001), 1_000_000).unwrap_err();
+    assert_eq!(refused, UploadError::NotSplittable { limit: 1_000_000 });
+    assert!(
+        refused.message().starts_with("Episodes over 0.9 MB must be MP3 or WAV"),
+        "{}",
+        refused.message()
+    );
+    let default = check(&upload(AudioKind::Ogg, 25_500_000), DEFAULT_CHUNK_BYTES).unwrap_err();
+    assert!(default.message().starts_with("Episodes over 24 MB must be MP3 or WAV"), "{}", default.message());
 }

@@ -44,6 +44,18 @@ pub fn format_amount(minor: i64, currency: &str) -> String {
     }
 }
 
+/// An amount that names its currency even where the symbol is shared: `$9.00 USD`, `€19.05
+/// EUR`, `19.00 CHF` (already named).
+pub fn format_amount_with_code(minor: i64, currency: &str) -> String {
+    let shown = format_amount(minor, currency);
+    let code = currency.to_ascii_uppercase();
+    if shown.ends_with(&code) {
+        shown
+    } else {
+        format!("{shown} {code}")
+    }
+}
+
 /// Thousands separated by commas.
 fn group(n: u64) -> String {
     let digits = n.to_string();
@@ -80,6 +92,8 @@ mod tests {
         assert_eq!(format_amount(1500, "kwd"), "1.500 KWD");
         assert_eq!(format_amount(5, "usd"), "$0.05");
         assert_eq!(format_amount(-250, "usd"), "-$2.50");
+        assert_eq!(format_amount_with_code(900, "usd"), "$9.00 USD");
+        assert_eq!(format_amount_with_code(1900, "chf"), "19.00 CHF");
     }
 
     #[test]

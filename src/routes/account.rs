@@ -11,16 +11,19 @@ use crate::rate_limit::{Policy, Subject};
 use crate::reply::{Body, Reply};
 use crate::services::account::{self, Deletion};
 use crate::services::billing::entitlement;
+use crate::services::billing::reversals;
 use crate::sign_in::google::PROVIDER as GOOGLE;
 use crate::views::account::RecentWork;
 use crate::views::account::{Account, Dashboard, Deleted, SessionView};
-use crate::views::billing::ledger_views;
+use crate::views::billing::{ledger_views, plan_period};
 use crate::views::flash::FlashKind;
 use crate::views::render;
 use crate::views::tools::when;
+use crate::views::usage;
 use worker::Request;
 
-/// `GET /dashboard`: balance, plan, recent work, recent credit changes and what to do next.
+/// `GET /dashboard`: balance, plan, this period's allowance and its renewal, credits spent per
+/// day, recent work, recent credit changes, a held account's notice, and what to do next.
 pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     // One statement for everything below (the session check above is the other round trip).
@@ -28,6 +31,7 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
     let (balance, ledger) = (data.balance, data.ledger);
     let entitlement = entitlement(data.subscriptions, cx.now_ms / 1000);
     let recent_work = data.recent_work.into_iter().map(RecentWork::of).collect();
+    let today = chrono::DateTime::from_timestamp_millis(cx.now_ms as i64).unwrap_or_default().date_naive();
     let layout = super::layout(cx, "Dashboard · GhostTools").await;
     Ok(Reply::html(render(&Dashboard {
         layout,
@@ -39,6 +43,10 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
         recent_work,
         welcomed: ledger.iter().any(|l| l.reason == crate::db::credits::Reason::Welcome.as_str()),
         ledger: ledger_views(&ledger),
+        hold: data.hold.map(reversals::notice),
+        allowance: usage::allowance(&entitlement, &data.periods, balance),
+        period: plan_period(&entitlement),
+        spending: usage::spending(&data.usage, today, 30),
     })))
 }
 
@@ -147,7 +155,10 @@ pub async fn unlink_google(cx: &Ctx) -> Result<Reply, AppError> {
 pub async fn delete(form: Form, cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     let id = user.id;
-    let deletion = account::delete(cx.db().await?, &cx.config, id, &user.email, form.text("confirm")).await?;
+    let uploads = crate::clients::uploads::Uploads::of(&cx.env).ok();
+    let deletion =
+        account::delete(cx.db().await?, &cx.config, id, &user.email, form.text("confirm"), uploads.as_ref())
+            .await?;
     let (stripe_customer, erased) = match deletion {
         Deletion::Deleted { stripe_customer, erased } => (stripe_customer, erased),
         Deletion::NotConfirmed => {

@@ -4,8 +4,9 @@
 use super::input::Form;
 use crate::clients::stripe::Stripe;
 use crate::ctx::Ctx;
-use crate::db::{billing as rows, credits};
+use crate::db::{billing as rows, credits, payments};
 use crate::domain::billing::{Checkout, CheckoutSessionId, CheckoutStatus, Referral};
+use crate::domain::keyset::{ledger_key, payment_key, Keyset, LEDGER_PARAMS, PAYMENTS_PARAMS};
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::Reply;
@@ -13,6 +14,7 @@ use crate::services::billing::checkout::{self, Started};
 use crate::services::billing::reversals;
 use crate::services::billing::{catalog, fulfilment, plan_for};
 use crate::views::billing::{BillingPage, PricingPage, SuccessPage};
+use crate::views::payments::{history, LEDGER_PER_PAGE, PAYMENTS_PER_PAGE};
 use crate::views::render;
 use worker::Request;
 
@@ -114,19 +116,27 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
     Ok(Reply::html(render(&SuccessPage::new(layout, &row, outcome, status, balance))))
 }
 
-/// GET /billing: plan, status, dates, notices, balance and ledger.
-pub async fn overview(cx: &Ctx) -> Result<Reply, AppError> {
+/// GET /billing: plan, status, dates, notices, balance, and a page each of the payments
+/// (`payments_before` / `payments_after`) and the ledger (`ledger_before` / `ledger_after`).
+pub async fn overview(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
+    let pairs: Vec<(String, String)> =
+        req.url().map(|u| u.query_pairs().into_owned().collect()).unwrap_or_default();
+    let bad = |field: &'static str| AppError::bad_request(field, "This page link is malformed.");
+    let payments = Keyset::from_query(&pairs, PAYMENTS_PARAMS, payment_key).map_err(bad)?;
+    let ledger = Keyset::from_query(&pairs, LEDGER_PARAMS, ledger_key).map_err(bad)?;
     let user = cx.require_user().await?;
     let db = cx.db().await?;
     let entitlement = plan_for(db, user.id, cx.now_ms).await?;
     let balance = credits::balance(db, user.id).await?;
-    let ledger = credits::recent(db, user.id, 25).await?;
+    let read =
+        payments::pages(db, user.id, (&payments, PAYMENTS_PER_PAGE), (&ledger, LEDGER_PER_PAGE)).await?;
+    let history = history(read, &payments, &ledger);
     let checkouts = rows::checkouts_to_mention(db, user.id).await?;
     let unsettled = rows::unsettled_invoices(db, user.id).await?;
     let has_customer = rows::customer_of(db, user.id).await?.is_some();
     let layout = super::layout(cx, "Billing · GhostTools").await;
     let mut page =
-        BillingPage::new(layout, &entitlement, balance, &ledger, &checkouts, &unsettled, has_customer);
+        BillingPage::new(layout, &entitlement, balance, history, &checkouts, &unsettled, has_customer);
     if let Some(why) = reversals::hold_notice(db, user.id).await? {
         page.notices.insert(0, why.to_string());
     }

@@ -4,7 +4,7 @@
 //! security suite walks it. Adding a route is one line here.
 
 use super::input;
-use super::tools::{agentwrite, podscribe};
+use super::tools::{agentwrite, podscribe, podscribe_parts};
 use super::{
     account, account_email, admin, admin_user, billing, debug, google, health, history, pages, refer,
     sign_in, webhooks,
@@ -49,6 +49,9 @@ pub enum Body {
     Form,
     Multipart,
     Json,
+    /// Raw bytes (`application/octet-stream`), the form token in `X-CSRF-Token`: a part of an
+    /// upload in parts, at most `domain::episode_parts::PART_BYTES`.
+    Bytes,
 }
 
 /// What a request is counted against before its handler runs (`rate_limit::policy`): the
@@ -168,7 +171,7 @@ impl Route {
 }
 
 use Access::{Debug as DebugCheck, Operator, Public, SignedIn};
-use Body::{Form, Json, Multipart, Nothing};
+use Body::{Bytes, Form, Json, Multipart, Nothing};
 
 #[rustfmt::skip]
 pub static ROUTES: &[Route] = &[
@@ -213,7 +216,7 @@ pub static ROUTES: &[Route] = &[
     // Billing. A signed-out buyer is sent to sign in and back to the pricing page by the
     // handler (not back to this POST-only path).
     get("/pricing", Public, PAGES, |r, cx, _| Box::pin(billing::pricing(r, cx))),
-    get("/billing", SignedIn, PAGES, |_, cx, _| Box::pin(billing::overview(cx))),
+    get("/billing", SignedIn, PAGES, |r, cx, _| Box::pin(billing::overview(r, cx))),
     post("/billing/checkout", Public, Form, PAGES, |r, cx, _| Box::pin(billing::start_checkout(r, cx))),
     get("/billing/success", SignedIn, PAGES, |r, cx, _| Box::pin(billing::checkout_success(r, cx))),
     form("/billing/portal", SignedIn, PAGES, |_, cx, _| Box::pin(billing::open_portal(cx))),
@@ -229,6 +232,10 @@ pub static ROUTES: &[Route] = &[
     get("/tools/podscribe", SignedIn, PAGES, |_, cx, _| Box::pin(podscribe::form(cx))).when(Switch::PodScribe),
     post("/tools/podscribe", SignedIn, Multipart, TOOL_PAGE, |r, cx, _| Box::pin(podscribe::upload(r, cx, podscribe::Mode::Page))).when(Switch::PodScribe),
     post("/api/tools/podscribe/upload", SignedIn, Multipart, TOOL_API, |r, cx, _| Box::pin(podscribe::upload(r, cx, podscribe::Mode::Progress))).when(Switch::PodScribe),
+    form("/api/tools/podscribe/uploads", SignedIn, TOOL_API, |f, cx, _| Box::pin(podscribe_parts::begin(f, cx))).when(Switch::PodScribe),
+    get("/api/tools/podscribe/uploads/:id", SignedIn, API, |_, cx, p| Box::pin(podscribe_parts::status(cx, p[0]))).when(Switch::PodScribe),
+    post("/api/tools/podscribe/uploads/:id/parts/:n", SignedIn, Bytes, API, |r, cx, p| Box::pin(podscribe_parts::part(r, cx, p[0], p[1]))).when(Switch::PodScribe),
+    form("/api/tools/podscribe/uploads/:id/complete", SignedIn, TOOL_API, |_, cx, p| Box::pin(podscribe_parts::complete(cx, p[0]))).when(Switch::PodScribe),
     get("/tools/podscribe/:id", SignedIn, PAGES, |_, cx, p| Box::pin(podscribe::show(cx, p[0]))).when(Switch::PodScribe),
     post("/tools/podscribe/:id/notes", SignedIn, Form, TOOL_PAGE, |r, cx, p| Box::pin(podscribe::retry_notes(r, cx, p[0]))).when(Switch::PodScribe),
     post("/tools/podscribe/:id/delete", SignedIn, Form, PAGES, |r, cx, p| Box::pin(podscribe::delete(r, cx, p[0]))).when(Switch::PodScribe),

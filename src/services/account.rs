@@ -29,6 +29,7 @@ pub async fn delete(
     user_id: i64,
     email: &str,
     confirmation: &str,
+    uploads: Option<&crate::clients::uploads::Uploads>,
 ) -> Result<Deletion, AppError> {
     if confirmation.trim().to_ascii_lowercase() != email {
         return Ok(Deletion::NotConfirmed);
@@ -37,6 +38,13 @@ pub async fn delete(
         Ok(customer) => customer,
         Err(e) => return Ok(Deletion::BillingOpen(e)),
     };
+    if let Some(store) = uploads {
+        // Parts of an unfinished upload are the person's audio: aborted, not left for R2's
+        // own clean-up a week later. A failure is logged; the rows go with the account anyway.
+        if let Err(e) = super::episode_upload::abandon(store, db, Some(user_id)).await {
+            worker::console_warn!("account {user_id}: unfinished uploads not aborted in R2: {e}");
+        }
+    }
     let erased = db.transaction(async |db| users::anonymize(db, user_id).await).await?;
     Ok(Deletion::Deleted { stripe_customer, erased })
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod agentwrite;
 pub mod billing;
+pub mod episode_upload;
 pub mod notices;
 pub mod operator;
 pub mod podscribe;

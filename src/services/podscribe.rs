@@ -101,8 +101,26 @@ pub async fn start(
     model: &str,
 ) -> Result<(ItemId, i32), AppError> {
     let id = new_id();
+    let credits = start_run(db, user_id, upload, model, &id, false).await?;
+    Ok((id, credits))
+}
+
+/// `start` for the run `id`; `parts`: its episode came in parts (`episode_uploads` row `id`),
+/// ended in the same transaction — `AppError::NotFound` when it already was, so a second
+/// "complete" never starts (or charges) a second run.
+pub async fn start_run(
+    db: &Db,
+    user_id: i64,
+    upload: &AudioUpload,
+    model: &str,
+    id: &ItemId,
+    parts: bool,
+) -> Result<i32, AppError> {
     let credits = i32::try_from(credits_for(upload.reserved_secs())).map_err(AppError::internal)?;
     db.transaction(async |db| {
+        if parts && !crate::db::episode_uploads::complete(db, user_id, id.as_str()).await? {
+            return Err(AppError::NotFound);
+        }
         sweep_abandoned(db, Some(user_id)).await?;
         transcripts::insert(
             db,
@@ -123,7 +141,7 @@ pub async fn start(
         Ok(())
     })
     .await?;
-    Ok((id, credits))
+    Ok(credits)
 }
 
 /// How one attempt at a run ended, for the queue consumer.

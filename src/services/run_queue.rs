@@ -36,7 +36,16 @@ pub async fn submit(env: &Env, message: RunMessage, episode: &Blob) -> Result<()
     let store = Uploads::of(env)?;
     let key = uploads::key(&message.run);
     store.put(&key, episode).await?;
-    let sent = match env.queue("RUNS") {
+    let sent = enqueue(env, message).await;
+    if sent.is_err() {
+        let _ = store.delete(&key).await;
+    }
+    sent
+}
+
+/// Enqueues a run whose episode is in R2 already (uploaded in parts).
+pub async fn enqueue(env: &Env, message: RunMessage) -> Result<(), AppError> {
+    match env.queue("RUNS") {
         Ok(queue) => queue
             .send(message)
             .await
@@ -44,11 +53,7 @@ pub async fn submit(env: &Env, message: RunMessage, episode: &Blob) -> Result<()
         Err(e) => {
             Err(AppError::Misconfigured { var: "RUNS", problem: format!("Queue binding missing: {e}") })
         }
-    };
-    if sent.is_err() {
-        let _ = store.delete(&key).await;
     }
-    sent
 }
 
 /// The queue handler: runs from `ghosttools-runs`, given-up runs from its dead-letter queue.

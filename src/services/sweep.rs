@@ -1,8 +1,8 @@
 //! The scheduled sweep (a Cron Trigger, `[triggers] crons` in wrangler.toml): what no request
 //! may ever come back for. Runs whose Worker died are refunded even if their owner never returns
 //! (before, only their next visit to /history or their next run did it), sign-in links,
-//! address-change links and sessions that can no longer be used are deleted, and billing mail
-//! still due is sent.
+//! address-change links and sessions that can no longer be used are deleted, uploads in parts
+//! left unfinished are aborted, and customer mail still due is sent.
 
 use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
 use crate::clients::uploads::{Uploads, RUNS_PREFIX};
@@ -23,6 +23,8 @@ pub struct Swept {
     /// Episodes left in R2 by runs that ended without deleting them (a failed delete, a Worker
     /// that died): anything stored over a day ago, when every run has long ended.
     pub episodes: u32,
+    /// Uploads in parts never completed, over a day old: aborted in R2.
+    pub uploads_abandoned: usize,
 }
 
 /// One sweep: the refunds in one transaction, then the housekeeping in the database and R2.
@@ -32,7 +34,16 @@ pub async fn sweep(db: &Db, uploads: &Uploads, now_ms: f64) -> Result<Swept, App
     let (sign_in_tokens, email_changes, sessions) =
         db::sweep::forget_expired(db, ABSOLUTE_LIFETIME_SECS as f64).await?;
     let episodes = uploads.delete_older_than(RUNS_PREFIX, now_ms - EPISODE_MAX_AGE_MS).await?;
-    Ok(Swept { runs_refunded, credits_refunded, sign_in_tokens, email_changes, sessions, episodes })
+    let uploads_abandoned = crate::services::episode_upload::abandon(uploads, db, None).await?;
+    Ok(Swept {
+        runs_refunded,
+        credits_refunded,
+        sign_in_tokens,
+        email_changes,
+        sessions,
+        episodes,
+        uploads_abandoned,
+    })
 }
 
 /// A run ends within minutes (its queue retries included) or is refunded by the sweep after 45.

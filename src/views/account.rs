@@ -3,6 +3,7 @@
 
 use super::billing::LedgerView;
 use super::tools::when;
+use super::usage::{AllowanceView, SpendingView};
 use super::Layout;
 use crate::domain::tool::RunSummary;
 use askama::Template;
@@ -52,6 +53,14 @@ pub struct Dashboard {
     pub welcomed: bool,
     /// The newest credit changes.
     pub ledger: Vec<LedgerView>,
+    /// Why paid features are held (suspended, or a disputed payment), if they are.
+    pub hold: Option<&'static str>,
+    /// This period's allowance of a paid plan.
+    pub allowance: Option<AllowanceView>,
+    /// "Renews on …" / "Ends on …" / "Ended on …" (shown without an allowance too).
+    pub period: String,
+    /// Credits spent per day by tool, 30 days.
+    pub spending: SpendingView,
 }
 
 #[derive(Template)]

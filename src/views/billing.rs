@@ -1,6 +1,7 @@
 //! Billing pages: pricing, the checkout success page, and the billing overview. Pure: built from
 //! plain rows and offers so they render natively in tests.
 
+use super::payments::History;
 use super::Layout;
 use crate::db::credits::LedgerEntry;
 use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus, Plan, SubscriptionStatus};
@@ -10,9 +11,33 @@ use crate::services::billing::fulfilment::Fulfilment;
 use crate::services::billing::Entitlement;
 use askama::Template;
 
-/// "12 May 2026" (UTC) from Unix seconds.
+/// "12 May 2026" (UTC) from Unix seconds; where it is shown, a column header or `date_utc`
+/// names the time zone.
 pub fn date(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0).map(|t| t.format("%-d %B %Y").to_string()).unwrap_or_default()
+}
+
+/// "12 May 2026 (UTC)".
+pub fn date_utc(secs: i64) -> String {
+    format!("{} (UTC)", date(secs))
+}
+
+/// When the plan renews or ends: "Renews on 12 May 2026 (UTC)", "Ends on …" (cancelled at the
+/// period's end), "Ended on …"; empty without a subscription.
+pub fn plan_period(e: &Entitlement) -> String {
+    let sub = e.subscription.as_ref();
+    match (sub, e.status()) {
+        (Some(s), Some(SubscriptionStatus::Canceled)) => {
+            s.ended_at.or(s.canceled_at).map(|t| format!("Ended on {}", date_utc(t))).unwrap_or_default()
+        }
+        (Some(s), _) if s.cancel_at_period_end || s.cancel_at.is_some() => {
+            s.cancel_at.or(s.period_end).map(|t| format!("Ends on {}", date_utc(t))).unwrap_or_default()
+        }
+        (Some(s), Some(st)) if st.grants_access() => {
+            s.period_end.map(|t| format!("Renews on {}", date_utc(t))).unwrap_or_default()
+        }
+        _ => String::new(),
+    }
 }
 
 pub struct OfferView {
@@ -179,7 +204,10 @@ pub struct BillingPage {
     pub past_due: bool,
     pub notices: Vec<String>,
     pub balance: i64,
+    /// This page of the ledger (the shared partial reads `ledger`).
     pub ledger: Vec<LedgerView>,
+    /// This page of the payments, and the links to the other pages of both lists.
+    pub history: History,
     pub has_customer: bool,
 }
 
@@ -188,25 +216,14 @@ impl BillingPage {
         layout: Layout,
         e: &Entitlement,
         balance: i64,
-        ledger: &[LedgerEntry],
+        mut history: History,
         checkouts: &[Checkout],
         unsettled: &[(String, i64, String)],
         has_customer: bool,
     ) -> BillingPage {
         let sub = e.subscription.as_ref();
         let status = e.status();
-        let period = match (sub, status) {
-            (Some(s), Some(SubscriptionStatus::Canceled)) => {
-                s.ended_at.or(s.canceled_at).map(|t| format!("Ended on {}", date(t))).unwrap_or_default()
-            }
-            (Some(s), _) if s.cancel_at_period_end || s.cancel_at.is_some() => {
-                s.cancel_at.or(s.period_end).map(|t| format!("Ends on {}", date(t))).unwrap_or_default()
-            }
-            (Some(s), Some(st)) if st.grants_access() => {
-                s.period_end.map(|t| format!("Renews on {}", date(t))).unwrap_or_default()
-            }
-            _ => String::new(),
-        };
+        let period = plan_period(e);
         let plan_name = match (e.plan, sub) {
             (Plan::Free, Some(s)) if s.plan != "other" => {
                 format!("Free (your {} plan is not active)", Plan::parse(&s.plan).name())
@@ -242,7 +259,8 @@ impl BillingPage {
             past_due: e.is_past_due() || !unsettled.is_empty(),
             notices,
             balance,
-            ledger: ledger_views(ledger),
+            ledger: std::mem::take(&mut history.ledger),
+            history,
             has_customer,
         }
     }

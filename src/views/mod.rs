@@ -13,8 +13,10 @@ pub mod mail;
 pub mod mail_account;
 pub mod notice_mail;
 pub mod pages;
+pub mod payments;
 pub mod refer;
 pub mod tools;
+pub mod usage;
 
 use crate::config::Config;
 use crate::security::CspSources;

@@ -18,6 +18,8 @@ pub struct AgentWritePage {
     pub notice: Option<String>,
     pub balance: i64,
     pub result: Option<GenerationView>,
+    /// Why running tools is held (suspended, or a disputed payment), if it is.
+    pub hold: Option<&'static str>,
 }
 
 /// A saved generation as the page shows it.
@@ -61,6 +63,10 @@ pub struct PodScribePage {
     pub notice: Option<String>,
     pub balance: i64,
     pub max_bytes: u64,
+    /// Why running tools is held (suspended, or a disputed payment), if it is.
+    pub hold: Option<&'static str>,
+    /// In parts, with the page's script.
+    pub max_episode_bytes: u64,
 }
 
 #[derive(Template)]
@@ -144,6 +150,7 @@ mod tests {
             notice: None,
             balance: 3,
             result,
+            hold: None,
         })
     }
 

@@ -328,6 +328,33 @@ test("a transcript page follows a run in progress in place, without reloading", 
   assertClean(problems);
 });
 
+test("an episode over 25 MB goes up in parts, a dropped part is sent again, and the run is followed", async () => {
+  assert.ok(results.email, "runs after the sign-up journey (the customer has credits)");
+  // The first try of part 2 loses its connection: Chromium reports that failed request.
+  const dropped = (text) => /ERR_CONNECTION_RESET/.test(text) && /\/parts\/2\b/.test(text);
+  const { context, problems } = await watchedContext({ expected: dropped });
+  const page = await context.newPage();
+  await signInByEmail(page, results.email);
+  const tries = { 2: 0 };
+  await page.route(/\/api\/tools\/podscribe\/uploads\/[0-9a-f]{32}\/parts\/2$/, (route) => {
+    tries[2] += 1;
+    return tries[2] === 1 ? route.abort("connectionreset") : route.continue();
+  });
+  await page.goto(`${env.base}/tools/podscribe`);
+  await page.getByLabel(/Episode/).setInputFiles({
+    name: `long-interview-fake-audio-ok-${process.pid}${Date.now()}.wav`,
+    mimeType: "audio/wav",
+    buffer: wav(3300), // 26.4 MB: over what one request may carry, so four parts of 8 MB
+  });
+  await page.getByRole("button", { name: "Upload and transcribe" }).click();
+  await page.waitForURL(/\/tools\/podscribe\/[0-9a-f]{32}$/, { timeout: 90000 });
+  assert.equal(tries[2], 2, "part 2 was sent again after its connection dropped");
+  await page.locator('#ps-status[data-status="done"]').waitFor({ timeout: 90000 });
+  assert.match(await page.locator("main").innerText(), /55:00 of audio · 55 credits/);
+  await context.close();
+  assertClean(problems);
+});
+
 test("a customer changes their email address and confirms it from the new inbox", async () => {
   const { context, problems } = await watchedContext();
   const page = await context.newPage();

@@ -27,6 +27,8 @@ const ERASED: &[&str] = &[
     "affiliates",
     "customer_notices",
     "email_changes",
+    // Uploads in parts name their file (unfinished ones are aborted in R2 first).
+    "episode_uploads",
     "generations",
     "oauth_accounts",
     "sessions",
@@ -39,6 +41,8 @@ const KEPT: &[&str] = &[
     "admin_audit",
     "billing_customers",
     "charge_reversals",
+    // Charges keep amount and date; the receipt's link (Stripe's page names the payer) goes.
+    "charges",
     "checkout_sessions",
     "disputes",
     "credit_balances",
@@ -176,6 +180,16 @@ async fn deletion_leaves_nothing_personal_in_any_table(s: &'static Stack) {
         .unwrap()
         .get(0);
     assert!(kept >= 3, "the ledger's rows stay for accounting");
+    let links: i64 = sql
+        .query_one(
+            "SELECT (SELECT count(*) FROM charges WHERE user_id = $1 AND receipt_url IS NOT NULL)
+                  + (SELECT count(*) FROM invoices WHERE user_id = $1 AND hosted_invoice_url IS NOT NULL)",
+            &[&user.user_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(links, 0, "no link to Stripe's pages of the payer's invoices and receipts");
     assert_eq!(tables_mentioning(s, &marker).await, Vec::<String>::new(), "nothing names the content");
     assert_eq!(tables_mentioning(s, &user.email).await, Vec::<String>::new(), "nothing holds the address");
 }

@@ -62,6 +62,8 @@ async fn buying_a_credit_pack_sends_stripe_exactly_the_expected_checkout_fields(
         ("allow_promotion_codes", "true".to_string()),
         ("metadata[user_id]", id.clone()),
         ("payment_intent_data[metadata][user_id]", id.clone()),
+        ("invoice_creation[enabled]", "true".to_string()),
+        ("invoice_creation[invoice_data][metadata][user_id]", id.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

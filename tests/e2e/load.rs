@@ -267,8 +267,9 @@ async fn many_users_doing_the_whole_journey_at_once_leave_every_ledger_equal_to_
         ),
         ("a checkout left unpaid", "SELECT count(*) FROM checkout_sessions WHERE status <> 'paid'"),
         (
-            "a paid invoice without exactly one allowance",
-            "SELECT count(*) FROM invoices i WHERE i.status = 'paid' AND (SELECT count(*) FROM credit_ledger l
+            "a paid plan invoice without exactly one allowance",
+            "SELECT count(*) FROM invoices i WHERE i.status = 'paid' AND i.subscription_id IS NOT NULL
+                AND (SELECT count(*) FROM credit_ledger l
                 WHERE l.reason = 'subscription_allowance' AND l.reference = i.id) <> 1",
         ),
         ("a webhook event not applied", "SELECT count(*) FROM stripe_events WHERE outcome NOT IN ('applied', 'ignored')"),
@@ -305,8 +306,15 @@ async fn many_users_doing_the_whole_journey_at_once_leave_every_ledger_equal_to_
     let allowances =
         scalar(s, "SELECT count(*) FROM credit_ledger WHERE reason = 'subscription_allowance'").await;
     assert_eq!(allowances, t.subscriptions.len() as i64, "every plan's first allowance granted once");
-    let invoices = scalar(s, "SELECT count(*) FROM invoices WHERE status = 'paid'").await;
+    let invoices =
+        scalar(s, "SELECT count(*) FROM invoices WHERE status = 'paid' AND subscription_id IS NOT NULL")
+            .await;
     assert_eq!(invoices, t.subscriptions.len() as i64, "each plan's first invoice recorded once");
+    let pack_invoices =
+        scalar(s, "SELECT count(*) FROM invoices WHERE status = 'paid' AND subscription_id IS NULL").await;
+    assert_eq!(pack_invoices, t.purchases.len() as i64, "each pack's invoice recorded once");
+    let receipts = scalar(s, "SELECT count(*) FROM charges WHERE receipt_url IS NOT NULL").await;
+    assert_eq!(receipts, (t.purchases.len() + t.subscriptions.len()) as i64, "each payment's receipt once");
     let plans = scalar(s, "SELECT count(*) FROM subscriptions WHERE status = 'active'").await;
     assert_eq!(plans, t.subscriptions.len() as i64, "one active subscription per plan bought");
     let runs = scalar(s, "SELECT count(*) FROM generations").await;

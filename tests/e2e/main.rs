@@ -19,14 +19,17 @@ mod auth_resilience;
 mod billing_allowance;
 mod billing_checkout;
 mod billing_events;
+mod billing_invoices;
 mod billing_notices;
 mod billing_pages;
 mod billing_refunds;
 mod billing_webhook;
 mod browser;
+mod browser_billing;
 mod browser_google;
 mod config;
 mod credits;
+mod dashboard_usage;
 mod dev_standins;
 mod faults;
 mod faults_database;
@@ -36,6 +39,7 @@ mod load;
 mod migrations;
 mod operations;
 mod pages;
+mod podscribe_parts;
 mod rate_limit;
 mod rate_limit_tools;
 mod refer;
@@ -79,14 +83,17 @@ fn main() {
         billing_allowance::tests(),
         billing_checkout::tests(),
         billing_events::tests(),
+        billing_invoices::tests(),
         billing_notices::tests(),
         billing_pages::tests(),
         billing_refunds::tests(),
         billing_webhook::tests(),
         browser::tests(),
+        browser_billing::tests(),
         browser_google::tests(),
         config::tests(),
         credits::tests(),
+        dashboard_usage::tests(),
         dev_standins::tests(),
         faults::tests(),
         faults_database::tests(),
@@ -96,6 +103,7 @@ fn main() {
         migrations::tests(),
         operations::tests(),
         pages::tests(),
+        podscribe_parts::tests(),
         rate_limit::tests(),
         rate_limit_tools::tests(),
         refer::tests(),

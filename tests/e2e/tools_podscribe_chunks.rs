@@ -202,10 +202,9 @@ async fn a_format_that_cannot_be_cut_is_refused_above_the_chunk_limit_before_any
     m4a.extend(mp4_box(b"moov", &mp4_box(b"mvhd", &mvhd)));
     let name = format!("long-{}.m4a", unique());
     let res = upload(s, &user, "/tools/podscribe", &name, m4a, "audio/mp4").await;
-    assert_eq!(res.status(), 413);
+    assert_eq!(res.status(), 415);
     let page = res.text().await.unwrap();
-    assert!(page.contains("be cut into pieces without re-encoding them"), "{page}");
-    assert!(page.contains("That m4a file is larger than 0.1 MB"), "{page}");
+    assert!(page.contains("Episodes over 0.1 MB must be MP3 or WAV"), "{page}");
     assert_eq!(transcripts_of(s, user.user_id).await, 0, "no run recorded");
     assert!(tool_ledger(s, user.user_id).await.is_empty(), "nothing charged");
     assert_eq!(balance(s, user.user_id).await, 10);

@@ -4,13 +4,14 @@
 
 use super::{item_id, limit, relay, ToolKind};
 use crate::ctx::Ctx;
-use crate::db::{credits, generations};
+use crate::db::generations;
 use crate::domain::brief::{BriefForm, FieldError, ProductBrief};
 use crate::domain::tool::RunStatus;
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
 use crate::services::agentwrite::{self, CutShort, Event};
+use crate::services::billing::reversals;
 use crate::services::runs::{failure_message, failure_status};
 use crate::views::render;
 use crate::views::tools::{when, AgentWritePage, GenerationView};
@@ -115,9 +116,9 @@ async fn page(
     notice: Option<String>,
     result: Option<GenerationView>,
 ) -> Result<Reply, AppError> {
-    let balance = credits::balance(cx.db().await?, user_id).await?;
+    let (balance, hold) = reversals::balance_and_notice(cx.db().await?, user_id).await?;
     let layout = crate::routes::layout(cx, "AgentWrite · GhostTools").await;
-    Ok(Reply::html(render(&AgentWritePage { layout, form, errors, notice, balance, result })))
+    Ok(Reply::html(render(&AgentWritePage { layout, form, errors, notice, balance, result, hold })))
 }
 
 /// A saved description with its brief in the form, ready to regenerate.

@@ -3,6 +3,7 @@
 
 pub mod agentwrite;
 pub mod podscribe;
+pub mod podscribe_parts;
 pub mod upload;
 
 use crate::ctx::Ctx;

@@ -8,13 +8,14 @@ use super::upload::{self, Episode, Refused};
 use super::{item_id, limit, relay, ToolKind};
 use crate::clients::openai::{Failure, OpenAi};
 use crate::ctx::Ctx;
-use crate::db::{credits, generations::Deleted, transcripts};
-use crate::domain::audio::MAX_BYTES;
+use crate::db::{generations::Deleted, transcripts};
+use crate::domain::audio::{MAX_BYTES, MAX_EPISODE_BYTES};
 use crate::domain::tool::RunStatus;
 use crate::domain::transcript::{self, clock};
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
+use crate::services::billing::reversals;
 use crate::services::podscribe::{self, Stage};
 use crate::services::run_queue::{self, RunMessage};
 use crate::services::runs::failure_message;
@@ -40,9 +41,16 @@ pub async fn form(cx: &Ctx) -> Result<Reply, AppError> {
 }
 
 async fn upload_page(cx: &Ctx, user_id: i64, notice: Option<String>) -> Result<Reply, AppError> {
-    let balance = credits::balance(cx.db().await?, user_id).await?;
+    let (balance, hold) = reversals::balance_and_notice(cx.db().await?, user_id).await?;
     let layout = crate::routes::layout(cx, "PodScribe · GhostTools").await;
-    Ok(Reply::html(render(&PodScribePage { layout, notice, balance, max_bytes: MAX_BYTES })))
+    Ok(Reply::html(render(&PodScribePage {
+        layout,
+        notice,
+        balance,
+        max_bytes: MAX_BYTES,
+        max_episode_bytes: MAX_EPISODE_BYTES,
+        hold,
+    })))
 }
 
 /// The upload refused before anything was kept, in the form the caller understands.

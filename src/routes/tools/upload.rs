@@ -12,6 +12,7 @@
 
 use crate::ctx::Ctx;
 use crate::domain::audio::{AudioUpload, UploadError, MAX_BYTES};
+use crate::domain::audio_split;
 use crate::error::{js_message, AppError};
 use crate::routes::input::declared_length;
 use std::ops::Range;
@@ -30,24 +31,7 @@ pub struct Episode {
     pub file: Blob,
 }
 
-/// An upload refused before anything was kept: the status, a code and what to do instead.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl From<UploadError> for Refused {
-    fn from(e: UploadError) -> Refused {
-        let (status, code) = match e {
-            UploadError::TooLarge | UploadError::Unsplittable { .. } => (413, "payload_too_large"),
-            UploadError::Missing => (400, "bad_request"),
-            UploadError::UnsupportedExtension | UploadError::NotAudio => (415, "unsupported_media_type"),
-        };
-        Refused { status, code, message: e.message() }
-    }
-}
+pub use crate::services::episode_upload::Refused;
 
 /// Reads the upload form (its CSRF token verified) and judges its file.
 pub async fn receive(req: &mut Request, cx: &Ctx) -> Result<Result<Episode, Refused>, AppError> {
@@ -82,7 +66,7 @@ pub async fn receive(req: &mut Request, cx: &Ctx) -> Result<Result<Episode, Refu
     let judged =
         AudioUpload::inspect_file(&file.name(), size, async |range| read(&file, range).await).await?;
     let chunk_bytes = cx.config.tools.transcribe_chunk_bytes;
-    let judged = judged.and_then(|audio| audio.check_splittable(chunk_bytes).map(|()| audio));
+    let judged = judged.and_then(|audio| audio_split::check(&audio, chunk_bytes).map(|()| audio));
     Ok(judged.map(|audio| Episode { audio, file: file.into() }).map_err(Refused::from))
 }
 

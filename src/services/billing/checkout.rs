@@ -60,7 +60,7 @@ pub fn checkout_form(
         CheckoutMode::Subscription => ("subscription", "subscription_data"),
         CheckoutMode::Payment => ("payment", "payment_intent_data"),
     };
-    StripeForm::new()
+    let form = StripeForm::new()
         .field(&["mode"], mode)
         .field(&["customer"], customer_id)
         .field(&["line_items", "0", "price"], &offer.price_id)
@@ -70,7 +70,15 @@ pub fn checkout_form(
         .field(&["allow_promotion_codes"], true)
         .field(&["metadata", "user_id"], user_id)
         .field(&[metadata_on, "metadata", "user_id"], user_id)
-        .optional(&["client_reference_id"], referral.map(Referral::as_str))
+        .optional(&["client_reference_id"], referral.map(Referral::as_str));
+    // A pack gets an invoice too (a subscription's come by themselves; Stripe refuses
+    // `invoice_creation` outside payment mode), so the billing page can link both alike.
+    match offer.mode() {
+        CheckoutMode::Payment => form
+            .field(&["invoice_creation", "enabled"], true)
+            .field(&["invoice_creation", "invoice_data", "metadata", "user_id"], user_id),
+        CheckoutMode::Subscription => form,
+    }
 }
 
 /// Starts buying `offer`: Checkout, or the portal when a plan is chosen by someone who already
@@ -154,14 +162,15 @@ mod tests {
     }
 
     #[test]
-    fn a_credit_pack_is_a_payment_with_metadata_on_the_payment_intent() {
+    fn a_credit_pack_is_a_payment_with_metadata_on_the_payment_intent_and_an_invoice() {
         let form = checkout_form(&offer(OfferKind::CreditPack), "cus_1", 42, None, &site());
         assert_eq!(
             form.encode(),
             "mode=payment&customer=cus_1&line_items[0][price]=price_1&line_items[0][quantity]=1\
              &success_url=https%3A%2F%2Fghosttools.test%2Fbilling%2Fsuccess%3Fsession_id%3D%7BCHECKOUT_SESSION_ID%7D\
              &cancel_url=https%3A%2F%2Fghosttools.test%2Fpricing%3Fcheckout%3Dcancelled\
-             &allow_promotion_codes=true&metadata[user_id]=42&payment_intent_data[metadata][user_id]=42"
+             &allow_promotion_codes=true&metadata[user_id]=42&payment_intent_data[metadata][user_id]=42\
+             &invoice_creation[enabled]=true&invoice_creation[invoice_data][metadata][user_id]=42"
         );
     }
 
@@ -174,6 +183,7 @@ mod tests {
         assert!(pairs.contains(&("mode".into(), "subscription".into())));
         assert!(pairs.contains(&("subscription_data[metadata][user_id]".into(), "42".into())));
         assert!(!pairs.iter().any(|(k, _)| k.starts_with("payment_intent_data")));
+        assert!(!pairs.iter().any(|(k, _)| k.starts_with("invoice_creation")), "payment mode only");
         assert_eq!(pairs.last().unwrap(), &("client_reference_id".into(), "ref-123".into()));
     }
 

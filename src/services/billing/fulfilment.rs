@@ -88,9 +88,9 @@ pub async fn apply(db: &Db, p: &Prepared) -> Result<Fulfilment, AppError> {
     let granted = match row.mode {
         CheckoutMode::Payment => {
             // What paid for it: a refund or dispute names the payment intent; revenue counts
-            // the amount after discounts.
-            let pi = session.payment_intent.as_deref();
-            rows::record_checkout_payment(db, &row.id, pi, session.amount_total).await?;
+            // the amount after discounts; the billing page links the invoice Checkout made.
+            let (pi, invoice) = (session.payment_intent.as_deref(), session.invoice.as_deref());
+            rows::record_checkout_payment(db, &row.id, pi, session.amount_total, invoice).await?;
             let note = Some(row.item_name.as_str());
             match credits::grant(db, row.user_id, row.credits, Reason::Purchase, &session.id, note).await? {
                 Granted::Now { balance } => Some(balance),

@@ -189,12 +189,23 @@ pub const ON_HOLD: &str = "Paid features are on hold while a payment of yours is
 pub const SUSPENDED: &str = "Your account is suspended: you can sign in and read your work, but not run \
                              tools or buy. Write to support and we will sort it out.";
 
-/// Why the account's paid features are held (what the user reads), if they are.
-pub async fn hold_notice(db: &Db, user_id: i64) -> Result<Option<&'static str>, AppError> {
-    Ok(reversals::hold(db, user_id).await?.map(|hold| match hold {
+/// What the user reads about a hold.
+pub fn notice(hold: Hold) -> &'static str {
+    match hold {
         Hold::Suspended => SUSPENDED,
         Hold::Dispute => ON_HOLD,
-    }))
+    }
+}
+
+/// Why the account's paid features are held (what the user reads), if they are.
+pub async fn hold_notice(db: &Db, user_id: i64) -> Result<Option<&'static str>, AppError> {
+    Ok(reversals::hold(db, user_id).await?.map(notice))
+}
+
+/// The balance, and why paid features are held if they are (one statement: the tool pages).
+pub async fn balance_and_notice(db: &Db, user_id: i64) -> Result<(i64, Option<&'static str>), AppError> {
+    let (balance, hold) = reversals::balance_and_hold(db, user_id).await?;
+    Ok((balance, hold.map(notice)))
 }
 
 /// Refuses paid features (running a tool, buying) while a dispute or a suspension holds the

@@ -7,6 +7,7 @@
 
 use super::allowance::{self, AllowanceGrant, InvoiceAllowance};
 use super::fulfilment::{self, Prepared};
+use super::receipts;
 use super::reversals::{self, Reversed};
 use super::subscriptions::{self, Synced};
 use crate::clients::stripe::Stripe;
@@ -14,6 +15,7 @@ use crate::clients::stripe_charges::{Charge, Dispute};
 use crate::clients::stripe_objects::{CheckoutSession, Event, Invoice, Subscription};
 use crate::config::Config;
 use crate::db::billing::{self as rows, InvoiceRecord};
+use crate::db::payments::ChargeRow;
 use crate::db::stripe_events::{self as events, EventMeta};
 use crate::db::Db;
 use crate::domain::billing::{Checkout, CheckoutStatus, InvoiceStatus};
@@ -21,7 +23,7 @@ use crate::error::AppError;
 use crate::services::notices;
 
 /// The events this endpoint acts on (configure the Stripe endpoint for these).
-pub const HANDLED: [&str; 11] = [
+pub const HANDLED: [&str; 13] = [
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
@@ -30,6 +32,8 @@ pub const HANDLED: [&str; 11] = [
     "customer.subscription.deleted",
     "invoice.payment_succeeded",
     "invoice.payment_failed",
+    "invoice.paid",
+    "charge.succeeded",
     "charge.refunded",
     "charge.dispute.created",
     "charge.dispute.closed",
@@ -69,6 +73,8 @@ enum Action {
     Subscription(Synced),
     Invoice { invoice: Box<Invoice>, paid: bool, synced: Synced, allowance: Option<InvoiceAllowance> },
     Reversal(Box<Reversed>),
+    PackInvoice { record: InvoiceRecord, invoice: Box<Invoice> },
+    Charge(ChargeRow),
 }
 
 /// Applies `event` once. Errors are recorded on the event (outcome `failed`) and returned.
@@ -179,6 +185,26 @@ async fn prepare(
             };
             Action::Invoice { invoice: Box::new(invoice), paid, synced, allowance }
         }
+        // Subscription invoices are recorded from `invoice.payment_succeeded` (sent alongside).
+        "invoice.paid" => {
+            let invoice: Invoice = object(event)?;
+            if invoice.subscription_id().is_some() {
+                return Ok(Action::Ignore(
+                    "a subscription invoice: invoice.payment_succeeded records it".into(),
+                ));
+            }
+            match receipts::prepare_pack_invoice(db, &invoice).await? {
+                Some(record) => Action::PackInvoice { record, invoice: Box::new(invoice) },
+                None => not_ours("invoice"),
+            }
+        }
+        "charge.succeeded" => {
+            let charge: Charge = object(event)?;
+            match receipts::prepare_charge(db, stripe, charge).await? {
+                Some(row) => Action::Charge(row),
+                None => not_ours("charge"),
+            }
+        }
         "charge.refunded" => {
             let charge: Charge = object(event)?;
             match reversals::prepare_refund(db, stripe, charge, (now_ms / 1000) as i64).await? {
@@ -212,6 +238,10 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
             applied(format!("checkout {}: {detail}", row.id), row.user_id)
         }
         Action::Subscription(synced) => applied(save_subscription(db, synced).await?, synced.record.user_id),
+        Action::PackInvoice { record, invoice } => {
+            applied(receipts::record_pack_invoice(db, record, invoice).await?, record.user_id)
+        }
+        Action::Charge(row) => applied(receipts::record_charge(db, row).await?, row.user_id),
         Action::Reversal(reversed) => {
             let (detail, user_id) = reversals::apply(db, reversed).await?;
             applied(detail, user_id)
@@ -231,6 +261,7 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
                 period_end: invoice.period_end,
             };
             let changed = rows::record_invoice(db, &record).await?;
+            receipts::save_details(db, invoice).await?;
             if !*paid && changed {
                 let r = &synced.record;
                 let (amount, currency) = (invoice.amount_due, &invoice.currency);

@@ -117,6 +117,21 @@ async fn every_post_over_its_limit_is_a_413_and_writes_nothing(s: &'static Stack
                 assert_eq!(res.status(), 413, "{what}");
                 assert_hardened(&res, &what);
             }
+            Body::Bytes => {
+                // One byte over a part: refused on its declared length alone.
+                let limit = ghosttools::domain::episode_parts::PART_BYTES as usize;
+                let res = who
+                    .client
+                    .post(s.url(&path))
+                    .header("content-type", "application/octet-stream")
+                    .header("x-csrf-token", &who.csrf)
+                    .body(vec![b'x'; limit + 1])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 413, "{what}");
+                assert_hardened(&res, &what);
+            }
             Body::Nothing => unreachable!(),
         }
         assert_eq!(footprint(s, fx.user.user_id, &fx.user.email).await, before, "{what} wrote something");

@@ -98,6 +98,15 @@ async fn every_state_changing_post_refuses_a_missing_forged_foreign_or_cross_sit
                 req = req.header(*k, v);
             }
             match route.sends {
+                // A part of an upload: raw bytes, the token in its header.
+                Body::Bytes => {
+                    let req = req.header("content-type", "application/octet-stream");
+                    let req = match token {
+                        Some(t) => req.header("x-csrf-token", t),
+                        None => req,
+                    };
+                    req.body(vec![0u8; 16])
+                }
                 Body::Multipart => {
                     let part = reqwest::multipart::Part::bytes(wav(2))
                         .file_name("e.wav")

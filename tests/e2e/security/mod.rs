@@ -78,6 +78,9 @@ fn example(method: &str, pattern: &str) -> String {
             (_, ":status") => "404",
             (_, ":policy") => "pages",
             (_, ":file") => "transcript.srt",
+            // An upload in parts nobody opened (a well-formed id), and its first part.
+            ("uploads", ":id") => "0123456789abcdef0123456789abcdef",
+            ("parts", ":n") => "1",
             (_, name) if name.starts_with(':') => {
                 panic!("{pattern}: no example for {name}: add one in tests/e2e/security/mod.rs")
             }
@@ -109,10 +112,10 @@ impl Route {
         self.method == "POST"
     }
 
-    /// A POST that must carry the CSRF token (every form; not Stripe's webhook, nor the debug
+    /// A POST that must carry the CSRF token (every form and upload; not Stripe's webhook, nor the debug
     /// limiter check, which has no body and spends only the caller's own quota).
     pub fn needs_csrf(&self) -> bool {
-        self.is_post() && matches!(self.sends, Body::Form | Body::Multipart)
+        self.is_post() && matches!(self.sends, Body::Form | Body::Multipart | Body::Bytes)
     }
 }
 
