@@ -2,6 +2,7 @@
 //! The end-to-end suite drives them (tests/e2e/support/fakes re-exports them); `make dev` runs
 //! them as stand-ins (src/bin/standins.rs) when no Stripe, OpenAI or Google keys are set.
 
+pub mod audio_secs;
 pub mod google;
 mod google_page;
 pub mod multipart;

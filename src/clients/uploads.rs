@@ -63,6 +63,20 @@ impl Uploads {
         blob.dyn_into::<Blob>().map(Some).map_err(|e| failed("blob", e))
     }
 
+    /// Keeps a small text (a chunk's transcript, while its run is under way) at `key`.
+    pub async fn put_text(&self, key: &str, text: &str) -> Result<(), AppError> {
+        Self::call(&self.bucket, "put", &[key.into(), text.into()]).await.map(|_| ())
+    }
+
+    /// The text kept at `key`, or None.
+    pub async fn get_text(&self, key: &str) -> Result<Option<String>, AppError> {
+        let object = Self::call(&self.bucket, "get", &[key.into()]).await?;
+        if object.is_null() || object.is_undefined() {
+            return Ok(None);
+        }
+        Ok(Self::call(&object, "text", &[]).await?.as_string())
+    }
+
     /// The stored episode's size in bytes, or None when there is none.
     pub async fn size(&self, key: &str) -> Result<Option<u64>, AppError> {
         let object = Self::call(&self.bucket, "head", &[key.into()]).await?;

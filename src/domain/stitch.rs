@@ -4,9 +4,11 @@
 //! by `transcript`, which numbers cues from 1 and keeps them in order across chunk edges.
 
 use super::transcript::{transcribed_secs, Segment};
+use serde::{Deserialize, Serialize};
 
-/// A chunk's transcript, and where and how long its audio is.
-#[derive(Debug, Clone, PartialEq)]
+/// A chunk's transcript, and where and how long its audio is (kept as JSON between deliveries
+/// of its run, so a retried run resumes at the chunk that failed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Part {
     /// Where the chunk starts in the episode.
     pub start: f64,

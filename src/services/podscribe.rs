@@ -158,16 +158,10 @@ fn transient(failure: &Failure) -> bool {
     matches!(failure, Failure::Busy(_) | Failure::TimedOut | Failure::Interrupted(_))
 }
 
-/// One attempt at a run: transcribes `audio` (whole, or in chunks), settles exactly once, writes show notes. A
-/// transient failure leaves the run `transcribing` (with its code noted) for the queue to retry;
+/// One attempt at a run: transcribes `audio` (whole or in chunks), settles exactly once, writes
+/// show notes. A transient failure leaves the run `transcribing` (with its code noted) for the queue to retry;
 /// any other outcome ends in the database.
-pub async fn run(
-    job: &JobEnv,
-    started: &Run,
-    upload_name: &str,
-    media_type: &str,
-    audio: &Audio<'_>,
-) -> Ending {
+pub async fn run(job: &JobEnv, started: &Run, upload_name: &str, media_type: &str, audio: &Audio) -> Ending {
     let Run { id, user_id, reserved } = started;
     let openai = match OpenAi::new(&job.config, job.request_id()) {
         Ok(o) => o,

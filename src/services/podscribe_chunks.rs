@@ -4,6 +4,8 @@
 //! (`domain::stitch`), each chunk's place in the episode computed from its audio. The episode is
 //! read from R2 in ranges: a few KB around each cut, then one chunk at a time (a Blob in the
 //! runtime; only an MP3 chunk's frame headers pass through WebAssembly, a window at a time).
+//! Each chunk's transcript is kept beside the episode until the run ends, so a delivery retried
+//! after a chunk failed (or after the consumer's time ran out) resumes at that chunk.
 
 use super::runs::JobEnv;
 use crate::clients::openai::{Failure, OpenAi, Transcription};
@@ -61,18 +63,29 @@ impl Audio<'_> {
         let n = plan.chunks.len();
         let mut parts: Vec<Part> = Vec::with_capacity(n);
         for (k, chunk) in plan.chunks.iter().enumerate() {
+            let start = parts.last().map_or(0.0, |p| p.start + p.secs);
+            let kept = part_key(key, k, chunk);
+            if let Some(part) = kept_part(store, &kept, start).await {
+                parts.push(part);
+                continue;
+            }
             job.log("info", &format!("transcribing chunk {} of {n} ({} bytes)", k + 1, chunk.len()));
             let (file, secs) = chunk_file(store, key, &plan, chunk).await.map_err(storage)?;
             let t = openai.transcribe(model, upload_name, media_type, &file).await?;
-            let start = parts.last().map_or(0.0, |p| p.start + p.secs);
-            parts.push(Part {
+            let part = Part {
                 start,
                 secs,
                 text: t.text,
                 language: t.language,
                 duration: t.duration,
                 segments: t.segments,
-            });
+            };
+            // Kept until the run ends, so a retried delivery starts at the chunk that failed.
+            let json = serde_json::to_string(&part).unwrap_or_default();
+            if let Err(e) = store.put_text(&kept, &json).await {
+                job.log("warn", &format!("chunk {} of {n} not kept: {e}", k + 1));
+            }
+            parts.push(part);
         }
         let whole = stitch(&parts);
         Ok(Transcription {
@@ -82,6 +95,24 @@ impl Audio<'_> {
             segments: whole.segments,
         })
     }
+}
+
+/// Where a chunk's transcript is kept while its run is under way: beside the episode, named by
+/// the bytes it covers (a plan cut differently — another chunk limit — finds nothing kept).
+fn part_key(episode: &str, k: usize, chunk: &Chunk) -> String {
+    format!("{episode}/chunk-{k}-{}-{}", chunk.range.start, chunk.range.end)
+}
+
+/// A chunk's transcript kept by an earlier delivery, placed at `start`.
+async fn kept_part(store: &Uploads, key: &str, start: f64) -> Option<Part> {
+    let json = store.get_text(key).await.ok()??;
+    let part: Part = serde_json::from_str(&json).ok()?;
+    Some(Part { start, ..part })
+}
+
+/// Deletes what `transcribe` kept of the run's chunks (its run has ended).
+pub async fn forget_chunks(store: &Uploads, episode: &str) -> Result<u32, AppError> {
+    store.delete_older_than(&format!("{episode}/"), f64::MAX).await
 }
 
 /// A chunk as a file of its own (its header, then its bytes of the episode), and its audio's

@@ -7,7 +7,7 @@
 
 use super::notices;
 use super::podscribe::{self, Ending, Run};
-use super::podscribe_chunks::Audio;
+use super::podscribe_chunks::{self, Audio};
 use super::runs::JobEnv;
 use crate::clients::uploads::{self, Uploads};
 use crate::db::transcripts;
@@ -169,8 +169,12 @@ pub async fn schedule_ready_mail(job: &JobEnv, id: &ItemId, after_secs: u64) {
 /// Deletes the run's episode (its run has ended); a failure is logged, and the sweep removes
 /// what is left over.
 async fn forget_episode(job: &JobEnv, id: &ItemId) {
+    let key = uploads::key(id.as_str());
     let deleted = match Uploads::of(&job.env) {
-        Ok(store) => store.delete(&uploads::key(id.as_str())).await,
+        Ok(store) => match store.delete(&key).await {
+            Ok(()) => podscribe_chunks::forget_chunks(&store, &key).await.map(|_| ()),
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     if let Err(e) = deleted {

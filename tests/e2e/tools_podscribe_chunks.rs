@@ -1,7 +1,8 @@
 //! Episodes larger than one transcription request carries: MP3 and WAV are cut into chunks that
 //! are each a file of their own (WAV: a fresh header; MP3: whole frames), transcribed in turn and
 //! stitched, with timestamps continuous across chunk edges and one charge for the whole episode;
-//! a chunk that keeps failing for a while is retried by the queue and the run still settles once;
+//! a chunk that keeps failing for a while is retried by the queue, which resumes at that chunk,
+//! and the run still settles once (what was kept of it gone from R2 afterwards);
 //! a format that cannot be cut is refused at upload above the limit, before anything is charged.
 //!
 //! On a stack of its own whose `TRANSCRIBE_CHUNK_BYTES` is 200 004 (so episodes of a few hundred
@@ -23,7 +24,7 @@ pub fn tests() -> Vec<Trial> {
     trials![
         a_wav_larger_than_a_request_is_sent_in_valid_chunks_and_stitched_into_one_transcript_charged_once,
         an_mp3_larger_than_a_request_is_cut_between_frames_and_stitched_with_continuous_timestamps,
-        a_chunk_that_fails_for_a_while_is_retried_and_the_run_settles_once,
+        a_chunk_that_fails_for_a_while_is_retried_from_that_chunk_and_the_run_settles_once,
         a_format_that_cannot_be_cut_is_refused_above_the_chunk_limit_before_any_charge,
     ]
 }
@@ -159,16 +160,18 @@ async fn an_mp3_larger_than_a_request_is_cut_between_frames_and_stitched_with_co
     r2_is_emptied(s).await;
 }
 
-async fn a_chunk_that_fails_for_a_while_is_retried_and_the_run_settles_once(_: &'static Stack) {
+async fn a_chunk_that_fails_for_a_while_is_retried_from_that_chunk_and_the_run_settles_once(
+    _: &'static Stack,
+) {
     let s = chunks_stack().await;
     let user = s.sign_in_new("ch-retry").await;
     grant(s, user.user_id, 3).await;
     // Two chunks are transcribed, then the third fails all of its client's three attempts: the
-    // queue delivers the run again, which transcribes all six chunks.
+    // queue delivers the run again, which resumes at the third chunk (the first two were kept).
     let name = format!("fake-audio-500after2-{}.wav", unique());
     let id = id_from_location(&upload(s, &user, "/tools/podscribe", &name, wav(130), "audio/wav").await);
     assert_eq!(status_of(s, &id).await.0, "done");
-    assert_eq!(chunks_sent(s, &name).len(), 2 + 3 + 6);
+    assert_eq!(chunks_sent(s, &name).len(), 2 + 3 + 4, "the first two chunks are not sent again");
     assert!(s.worker.log_text().contains(&format!("transcription {id} will be retried")));
     let cues = subtitles(s, &user, &id).await;
     assert_eq!(continuous(&cues, 130_000).len(), 6, "each chunk once in the transcript");
