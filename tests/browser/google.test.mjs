@@ -13,23 +13,36 @@ if (!provider) throw new Error("GT_OIDC_URL is not set (cargo test --test e2e --
 const results = {};
 journeysSharingOneBrowser(results);
 
+/// Where the page stands, for a failure message: its address and the start of its text.
+async function whereThePageIs(page) {
+  const text = await page.locator("body").innerText({ timeout: 2000 }).catch(() => "");
+  return `${page.url()}: ${text.slice(0, 400)}`;
+}
+
 /// From our sign-in page through the provider's account chooser; answers the authorization
-/// request the browser sent the provider.
+/// request the browser sent the provider. Each step waits up to a minute (a CI machine with two
+/// cores runs the rest of the suite alongside) and a step that fails says where the page was.
 async function continueWithGoogle(page, email) {
-  const authorization = page.waitForRequest((r) => r.url().startsWith(`${provider}/auth?`));
-  await page.goto(`${env.base}/signin?next=%2Fbilling`);
-  await page.getByRole("button", { name: "Continue with Google" }).click();
-  const request = new URL((await authorization).url());
-  await page.getByRole("heading", { name: "Choose an account" }).waitFor();
+  await page.goto(`${env.base}/signin?next=%2Fbilling`, { timeout: 60000 });
+  const button = page.getByRole("button", { name: "Continue with Google" });
+  await button.waitFor({ timeout: 10000 }).catch(async () => {
+    // The page leaves the button out for a minute after a failed discovery.
+    throw new Error(`no "Continue with Google" button on ${await whereThePageIs(page)}`);
+  });
+  const authorization = page.waitForRequest((r) => r.url().startsWith(`${provider}/auth?`), { timeout: 60000 });
+  await button.click();
+  const sent = await authorization.catch(async () => {
+    throw new Error(`the Google button did not lead to ${provider}/auth; the page is ${await whereThePageIs(page)}`);
+  });
+  await page.getByRole("heading", { name: "Choose an account" }).waitFor({ timeout: 60000 });
   await page.getByLabel("Email or phone").fill(email);
   await page.getByRole("button", { name: "Next" }).click();
-  return request.searchParams;
+  return new URL(sent.url()).searchParams;
 }
 
 async function expectSignedInOnBilling(page, email) {
-  await page.waitForURL(`${env.base}/billing`, { timeout: 15000 }).catch(async () => {
-    const text = await page.locator("body").innerText().catch(() => "");
-    throw new Error(`Google sign-in as ${email} stopped at ${page.url()}: ${text.slice(0, 400)}`);
+  await page.waitForURL(`${env.base}/billing`, { timeout: 60000 }).catch(async () => {
+    throw new Error(`Google sign-in as ${email} stopped at ${await whereThePageIs(page)}`);
   });
   await page.goto(`${env.base}/account`);
   await page.getByText(email).first().waitFor();

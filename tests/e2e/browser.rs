@@ -6,7 +6,7 @@
 //! Screenshots land in target/e2e/screenshots/<journey file>/ (desktop 1280 px and phone 360 px).
 
 use crate::support::fakes::rewardful::PARTNER_TOKEN;
-use crate::support::process::{root, work_dir, ChildGuard};
+use crate::support::process::{root, tail, work_dir, ChildGuard};
 use crate::support::smtp::SmtpSink;
 use crate::support::{Stack, ADMIN_EMAIL};
 use crate::trials;
@@ -103,10 +103,25 @@ pub async fn run_journeys(
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let report = output(&log);
-    assert!(status.success(), "{file} failed ({status}):\n{report}");
-    assert!(report.contains(&format!("pass {passes}")) && report.contains("fail 0"), "{report}");
+    let passed = status.success() && report.contains(&format!("pass {passes}")) && report.contains("fail 0");
+    assert!(passed, "{file} failed ({status}):\n{report}\n{}", worker_log_tail(base));
     let results = std::fs::read_to_string(&results).expect("results file");
     (serde_json::from_str(&results).unwrap(), shots)
+}
+
+/// The end of the log of the Worker that serves `base` (the wrangler log that says it is ready
+/// there), so that a failed journey shows what the server did at the time.
+fn worker_log_tail(base: &str) -> String {
+    let ready = format!("Ready on {}", base.trim_end_matches('/'));
+    let logs = std::fs::read_dir(work_dir().join("logs")).into_iter().flatten().flatten();
+    let log = logs.map(|e| e.path()).find(|p| {
+        p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("wrangler-"))
+            && std::fs::read_to_string(p).is_ok_and(|t| t.contains(&ready))
+    });
+    match log {
+        Some(log) => format!("the Worker's log ({}), its end:\n{}", log.display(), tail(&log, 60)),
+        None => format!("(no Worker log says `{ready}`)"),
+    }
 }
 
 async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_or_csp_violations(
