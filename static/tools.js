@@ -132,6 +132,7 @@
     show($("aw-output"), false);
     live.textContent = "";
     show(live, true);
+    $("aw-result").removeAttribute("data-live");
     $("aw-status").textContent = "Writing…";
     var failed = function (message) {
       notice.textContent = message;
@@ -274,4 +275,48 @@
     };
     xhr.send(new FormData(form));
   }
+
+  // ---- A run in progress: the part of the page marked data-live follows it -----------------
+  // It fetches this page again and swaps that part in place (no reload: scroll and focus stay),
+  // announcing the new status, until the part is no longer live. Without JavaScript, the page
+  // shows a plain link to refresh instead.
+  function followLive(id) {
+    var say = $("live-say");
+    var wait = 2000;
+    var statusOf = function (el) {
+      var s = el.querySelector("[data-live-status]");
+      return s ? s.textContent.replace(/\s+/g, " ").trim() : "";
+    };
+    var tick = function () {
+      var current = $(id);
+      if (!current || !current.hasAttribute("data-live")) { return; }
+      fetch(window.location.href, { headers: { Accept: "text/html" }, credentials: "same-origin", cache: "no-store" })
+        .then(function (res) {
+          if (!res.ok) { throw new Error("HTTP " + res.status); }
+          return res.text();
+        })
+        .then(function (html) {
+          var next = new DOMParser().parseFromString(html, "text/html").getElementById(id);
+          current = $(id);
+          if (!current || !current.hasAttribute("data-live")) { return; }
+          // Signed out, or the run is gone: the page itself says what happened.
+          if (!next) { window.location.reload(); return; }
+          var before = statusOf(current);
+          next = document.adoptNode(next);
+          current.replaceWith(next);
+          enableCopyButtons(next);
+          var after = statusOf(next);
+          if (say && after && after !== before) { say.textContent = after; }
+          wait = 2000;
+          if (next.hasAttribute("data-live")) { setTimeout(tick, wait); }
+        })
+        .catch(function () {
+          // Offline or busy: ask again, less often.
+          wait = Math.min(wait * 2, 30000);
+          setTimeout(tick, wait);
+        });
+    };
+    setTimeout(tick, wait);
+  }
+  document.querySelectorAll("[data-live][id]").forEach(function (el) { followLive(el.id); });
 })();

@@ -14,7 +14,7 @@
 //! nothing happened), `filter` / `length` (that finish_reason), `long` (an answer of thousands
 //! of words ending `stop`, as a server that ignores `max_tokens` would write),
 //! `hang` (no answer for a minute), and for audio also `400` (unreadable), `json` (no segments),
-//! `durN` (report N seconds).
+//! `durN` (report N seconds), `slow` (the answer after 4 s, long enough to watch a page follow it).
 
 pub use crate::multipart::multipart;
 use crate::recorder::{FakeServer, Recorded};
@@ -380,6 +380,7 @@ async fn transcribe(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
     }
     match m.behaviour.as_str() {
         "hang" => tokio::time::sleep(Duration::from_secs(60)).await,
+        "slow" => tokio::time::sleep(Duration::from_secs(4)).await,
         "400" => {
             return error(
                 StatusCode::BAD_REQUEST,

@@ -25,6 +25,9 @@ pub struct ToolsConfig {
     pub timeout_secs: u64,
     /// Longest wait for a transcription.
     pub transcribe_timeout_secs: u64,
+    /// How long after a transcript is done its owner is mailed, unless they have seen it
+    /// (`READY_MAIL_DELAY_SECS`).
+    pub ready_mail_delay_secs: u64,
 }
 
 pub fn openai(read: Read) -> Setting<OpenAiConfig> {
@@ -48,6 +51,7 @@ pub fn tools(read: Read) -> (ToolsConfig, Option<ConfigProblem>) {
     };
     let timeout_secs = secs("OPENAI_TIMEOUT_SECS", 60);
     let transcribe_timeout_secs = secs("OPENAI_TRANSCRIBE_TIMEOUT_SECS", 600);
+    let ready_mail_delay_secs = secs("READY_MAIL_DELAY_SECS", 120);
     let tools = ToolsConfig {
         chat_model: read(&["OPENAI_MODEL"]).map(|(_, v)| v).unwrap_or_else(|| "gpt-4o-mini".into()),
         transcribe_model: read(&["OPENAI_TRANSCRIBE_MODEL"])
@@ -56,6 +60,7 @@ pub fn tools(read: Read) -> (ToolsConfig, Option<ConfigProblem>) {
         podscribe_enabled: read(&["PODSCRIBE_ENABLED"]).is_some_and(|(_, v)| v == "true" || v == "1"),
         timeout_secs,
         transcribe_timeout_secs,
+        ready_mail_delay_secs,
     };
     (tools, problem)
 }

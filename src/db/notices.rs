@@ -1,6 +1,7 @@
-//! Billing mail owed to customers (`customer_notices`): recorded in the transaction that handles
-//! a Stripe event (once per invoice and kind), then claimed by a sender, and marked sent, failed
-//! or dropped. The address is read from `users` at claim time, never stored here.
+//! Mail owed to customers (`customer_notices`): billing notices recorded in the transaction that
+//! handles a Stripe event (once per invoice and kind), "transcript ready" recorded as a PodScribe
+//! run finishes (once per transcript, due a while later); then claimed by a sender, and marked
+//! sent, failed or dropped. The address is read from `users` at claim time, never stored here.
 
 use super::Db;
 use crate::error::AppError;
@@ -11,6 +12,8 @@ use tokio_postgres::types::Type;
 pub enum NoticeKind {
     PaymentFailed,
     PlanRenewed,
+    /// A transcript finished (`about` is its id).
+    TranscriptReady,
 }
 
 impl NoticeKind {
@@ -18,11 +21,14 @@ impl NoticeKind {
         match self {
             NoticeKind::PaymentFailed => "payment_failed",
             NoticeKind::PlanRenewed => "plan_renewed",
+            NoticeKind::TranscriptReady => "transcript_ready",
         }
     }
 
     pub fn parse(s: &str) -> Option<NoticeKind> {
-        [NoticeKind::PaymentFailed, NoticeKind::PlanRenewed].into_iter().find(|k| k.as_str() == s)
+        [NoticeKind::PaymentFailed, NoticeKind::PlanRenewed, NoticeKind::TranscriptReady]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -51,6 +57,9 @@ pub struct Due {
     pub notice: Notice,
     pub attempts: i32,
     pub email: Option<String>,
+    /// For "transcript ready": the transcript's file name and whether its owner has seen it
+    /// (`None`: it was deleted).
+    pub transcript: Option<(String, bool)>,
 }
 
 /// How long a sender holds a claimed notice: longer than one SMTP conversation may take.
@@ -85,7 +94,7 @@ pub async fn record(db: &Db, n: &Notice) -> Result<bool, AppError> {
     Ok(row.is_some())
 }
 
-/// Takes up to `limit` unsent notices (oldest first) that no other sender holds, for
+/// Takes up to `limit` unsent notices that are due (oldest first) and no other sender holds, for
 /// `HOLD_SECS`, counting the attempt. Notices past `MAX_ATTEMPTS` or `MAX_AGE_HOURS` are not
 /// taken (`drop_stale` marks them).
 pub async fn claim_due(db: &Db, limit: i64) -> Result<Vec<Due>, AppError> {
@@ -94,13 +103,17 @@ pub async fn claim_due(db: &Db, limit: i64) -> Result<Vec<Due>, AppError> {
             "UPDATE customer_notices n
              SET claimed_until = now() + make_interval(secs => $2), attempts = n.attempts + 1
              FROM (SELECT id FROM customer_notices
-                   WHERE sent_at IS NULL AND dropped_at IS NULL
+                   WHERE sent_at IS NULL AND dropped_at IS NULL AND due_at <= now()
                      AND (claimed_until IS NULL OR claimed_until < now())
                      AND attempts < $3 AND created_at > now() - make_interval(hours => $4::int)
                    ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED) due, users u
              WHERE n.id = due.id AND u.id = n.user_id
              RETURNING n.id, n.kind, n.about, n.user_id, n.plan, n.amount, n.currency, n.credits,
-                       n.balance, n.period_end, n.attempts, u.email",
+                       n.balance, n.period_end, n.attempts, u.email,
+                       (SELECT t.file_name FROM transcripts t
+                        WHERE n.kind = 'transcript_ready' AND t.id = n.about AND t.user_id = n.user_id),
+                       (SELECT t.seen_at IS NOT NULL FROM transcripts t
+                        WHERE n.kind = 'transcript_ready' AND t.id = n.about AND t.user_id = n.user_id)",
             &[
                 (&limit, Type::INT8),
                 (&(HOLD_SECS as f64), Type::FLOAT8),
@@ -129,6 +142,9 @@ pub async fn claim_due(db: &Db, limit: i64) -> Result<Vec<Due>, AppError> {
             },
             attempts: r.get(10),
             email: r.get(11),
+            transcript: r
+                .get::<_, Option<String>>(12)
+                .map(|name| (name, r.get::<_, Option<bool>>(13) == Some(true))),
         });
     }
     Ok(due)

@@ -110,20 +110,31 @@ pub async fn store_text(db: &Db, id: &str, t: &Transcribed<'_>) -> Result<Option
     Ok(row.map(|r| r.get(0)))
 }
 
-/// Show notes written (or why not): the transcript is `done` either way.
+/// Show notes written (or why not): the transcript is `done` either way. With `ready_mail`, a
+/// "transcript ready" notice due that many seconds later is recorded in the same statement
+/// (once per transcript; a sender drops it if the owner has seen the transcript by then).
 pub async fn store_notes(
     db: &Db,
     id: &str,
     notes: Option<&ShowNotes>,
     notes_error: Option<&str>,
+    ready_mail: Option<u64>,
 ) -> Result<bool, AppError> {
     let notes = notes.map(serde_json::to_string).transpose().map_err(AppError::internal)?;
+    let after = ready_mail.map(|secs| secs as f64);
     let rows = db
         .query(
-            "UPDATE transcripts SET status = 'done', notes = coalesce($2::jsonb, notes), notes_error = $3,
-                    finished_at = coalesce(finished_at, now())
-             WHERE id = $1 AND status IN ('writing_notes', 'done') RETURNING id",
-            &[(&id, Type::TEXT), (&notes, Type::TEXT), (&notes_error, Type::TEXT)],
+            "WITH done AS (
+                 UPDATE transcripts SET status = 'done', notes = coalesce($2::jsonb, notes), notes_error = $3,
+                        finished_at = coalesce(finished_at, now())
+                 WHERE id = $1 AND status IN ('writing_notes', 'done') RETURNING id, user_id, seen_at),
+             mail AS (
+                 INSERT INTO customer_notices (kind, about, user_id, plan, due_at)
+                 SELECT 'transcript_ready', id, user_id, '', now() + make_interval(secs => $4)
+                 FROM done WHERE $4::float8 IS NOT NULL AND seen_at IS NULL
+                 ON CONFLICT ON CONSTRAINT customer_notices_once DO NOTHING)
+             SELECT id FROM done",
+            &[(&id, Type::TEXT), (&notes, Type::TEXT), (&notes_error, Type::TEXT), (&after, Type::FLOAT8)],
         )
         .await?;
     Ok(!rows.is_empty())
@@ -191,7 +202,11 @@ pub async fn state(db: &Db, user_id: i64, id: &str) -> Result<Option<(RunStatus,
 pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Transcript>, AppError> {
     let row = db
         .query_opt(
-            "SELECT id, status, file_name, size_bytes, duration_secs, model, credits, credits_refunded,
+            // Showing a finished transcript to its owner is seeing it (no "ready" mail then):
+            // marked in the same statement, so the page costs no extra round trip.
+            "WITH seen AS (UPDATE transcripts SET seen_at = now()
+                           WHERE id = $1 AND user_id = $2 AND status = 'done' AND seen_at IS NULL)
+             SELECT id, status, file_name, size_bytes, duration_secs, model, credits, credits_refunded,
                     language, text, segments::text, notes::text, notes_error, error,
                     (extract(epoch FROM created_at) * 1000)::int8, cut_at_secs
              FROM transcripts WHERE id = $1 AND user_id = $2",

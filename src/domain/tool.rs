@@ -109,7 +109,7 @@ impl RunStatus {
         RunStatus::Failed,
     ];
 
-    /// Still being worked on (a page showing it refreshes itself).
+    /// Still being worked on (a page showing it follows it).
     pub fn in_progress(self) -> bool {
         matches!(self, RunStatus::Running | RunStatus::Transcribing | RunStatus::WritingNotes)
     }

@@ -8,6 +8,11 @@
 //! `MAX_ATTEMPTS` times within `MAX_AGE_HOURS`, then dropped (logged, and `dropped_at` set). A sender claims what it sends for `HOLD_SECS`,
 //! so concurrent senders never mail the same notice twice.
 //!
+//! "Transcript ready" is recorded as a run ends, due `READY_MAIL_DELAY_SECS` later; the queue
+//! consumer sends it then (a delayed message), and drops it if the owner saw the transcript in
+//! the meantime (its page or a download: the upload page's script and the form without it both
+//! end on the transcript's page).
+//!
 //! The deletion mail is sent as the account is erased, from the address in memory (the
 //! request's): it is kept nowhere, so when the mail server is down it is logged and dropped.
 
@@ -120,7 +125,21 @@ async fn deliver(job: &JobEnv, db: &Db, postman: &Postman, due: Due, now_ms: u64
         job.log("info", &format!("{what} dropped: the account was deleted"));
         return Ok(());
     };
-    let mail = postman.mail_of(&due.notice);
+    let mail = match (due.notice.kind, &due.transcript) {
+        (NoticeKind::TranscriptReady, Some((_, true))) => {
+            notices::mark_dropped(db, due.id, "seen before it was due").await?;
+            return Ok(());
+        }
+        (NoticeKind::TranscriptReady, None) => {
+            notices::mark_dropped(db, due.id, "the transcript was deleted").await?;
+            return Ok(());
+        }
+        (NoticeKind::TranscriptReady, Some((file_name, false))) => CustomerMail::TranscriptReady {
+            file_name: file_name.clone(),
+            link: postman.site.join(&format!("/tools/podscribe/{}", due.notice.about)),
+        },
+        _ => postman.mail_of(&due.notice),
+    };
     match postman.send(to, &mail, now_ms).await {
         Ok(()) => {
             notices::mark_sent(db, due.id).await?;
@@ -178,6 +197,10 @@ impl Postman {
         match n.kind {
             NoticeKind::PaymentFailed => {
                 CustomerMail::PaymentFailed { plan, amount, billing_link: self.site.join("/billing") }
+            }
+            // Built in `deliver`, which reads the transcript.
+            NoticeKind::TranscriptReady => {
+                CustomerMail::TranscriptReady { file_name: String::new(), link: String::new() }
             }
             NoticeKind::PlanRenewed => CustomerMail::PlanRenewed {
                 plan,

@@ -200,15 +200,18 @@ pub async fn run(job: &JobEnv, started: &Run, upload_name: &str, media_type: &st
     if let Err(failure) = &notes {
         job.report_operator_failure(failure).await;
     }
+    let mail_after = job.config.tools.ready_mail_delay_secs;
     let saved = job
         .with_db(async |db| match &notes {
-            Ok(n) => transcripts::store_notes(db, id.as_str(), Some(n), None).await,
-            Err(f) => transcripts::store_notes(db, id.as_str(), None, Some(f.code())).await,
+            Ok(n) => transcripts::store_notes(db, id.as_str(), Some(n), None, Some(mail_after)).await,
+            Err(f) => transcripts::store_notes(db, id.as_str(), None, Some(f.code()), Some(mail_after)).await,
         })
         .await;
-    if let Err(e) = saved {
+    match saved {
+        Ok(true) => super::run_queue::schedule_ready_mail(job, id, mail_after).await,
+        Ok(false) => {}
         // The transcript is stored; the sweep marks it done later.
-        job.reporter.report_now(&e).await;
+        Err(e) => job.reporter.report_now(&e).await,
     }
     Ending::Finished
 }

@@ -1,5 +1,6 @@
 //! The mail a paying customer gets about their account: a failed payment (with the way to
-//! update the card), a renewal (with the allowance granted) and the deletion of the account.
+//! update the card), a renewal (with the allowance granted), a transcript finished after they
+//! left, and the deletion of the account.
 //! Text and HTML alternatives from templates/mail/notice.{txt,html}; pure, so tested natively.
 
 use super::mail::compose;
@@ -20,6 +21,8 @@ pub enum CustomerMail {
         renews: Option<String>,
         link: String,
     },
+    /// A transcript finished while its owner was away: its file name and page.
+    TranscriptReady { file_name: String, link: String },
     /// Sent as the account is erased, to the address it had (which is kept nowhere after).
     AccountDeleted { email: String },
 }
@@ -33,6 +36,7 @@ impl CustomerMail {
             CustomerMail::PlanRenewed { plan, credits, .. } => {
                 format!("Your GhostTools {plan} plan renewed: {credits} credits added")
             }
+            CustomerMail::TranscriptReady { .. } => "Your transcript is ready".into(),
             CustomerMail::AccountDeleted { .. } => "Your GhostTools account is deleted".into(),
         }
     }
@@ -49,6 +53,7 @@ struct Fields<'a> {
     renews: &'a str,
     link: &'a str,
     email: &'a str,
+    file_name: &'a str,
     contact: &'a str,
     site: &'a str,
 }
@@ -97,6 +102,9 @@ pub fn customer_message(
             link,
             ..base
         },
+        CustomerMail::TranscriptReady { file_name, link } => {
+            Fields { kind: "transcript_ready", file_name, link, ..base }
+        }
         CustomerMail::AccountDeleted { email } => Fields { kind: "account_deleted", email, ..base },
     };
     let text = NoticeText { f: &fields }.render().map_err(|e| e.to_string())?;
@@ -154,6 +162,24 @@ mod tests {
             assert!(part.contains("500 credits") && part.contains("612"), "{part}");
             assert!(part.contains("2027-01-04") && part.contains("$29.00"), "{part}");
         }
+    }
+
+    #[test]
+    fn a_ready_transcript_names_its_file_escaped_in_html_and_links_its_page() {
+        let mail = CustomerMail::TranscriptReady {
+            file_name: "ep<1>.mp3".into(),
+            link: "https://ghosttools.test/tools/podscribe/tr_abc".into(),
+        };
+        let (subject, text, html) = parts(&mail);
+        assert_eq!(subject, "Your transcript is ready");
+        assert!(
+            text.contains("ep<1>.mp3") && text.contains("https://ghosttools.test/tools/podscribe/tr_abc")
+        );
+        assert!(
+            !html.contains("ep<1>") && html.contains("ep&#60;1&#62;.mp3") || html.contains("ep&lt;1&gt;.mp3"),
+            "{html}"
+        );
+        assert!(html.contains("href=\"https://ghosttools.test/tools/podscribe/tr_abc\""), "{html}");
     }
 
     #[test]

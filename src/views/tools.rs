@@ -52,9 +52,6 @@ impl AgentWritePage {
     pub fn languages(&self) -> &'static [(&'static str, &'static str)] {
         &LANGUAGES
     }
-    pub fn refresh(&self) -> bool {
-        self.result.as_ref().is_some_and(|r| r.running)
-    }
 }
 
 #[derive(Template)]

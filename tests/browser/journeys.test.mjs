@@ -288,6 +288,46 @@ test("a customer transcribes a small audio file and downloads the SRT", async ()
   assertClean(problems);
 });
 
+test("a transcript page follows a run in progress in place, without reloading", async () => {
+  assert.ok(results.email, "runs after the sign-up journey (the customer has credits)");
+  const { context, problems } = await watchedContext();
+  const page = await context.newPage();
+  await signInByEmail(page, results.email);
+  await page.goto(`${env.base}/tools/podscribe`);
+  // The upload starts from the page (the browser is the client); the page then leaves for the
+  // transcript while OpenAI (the fake's `slow` audio) takes four seconds.
+  const name = `slow-fake-audio-slow-${process.pid}${Date.now()}.wav`;
+  const url = await page.evaluate(async ({ bytes, name }) => {
+    const form = new FormData();
+    form.append("csrf", document.querySelector('input[name="csrf"]').value);
+    form.append("file", new File([new Uint8Array(bytes)], name, { type: "audio/wav" }));
+    const res = await fetch("/api/tools/podscribe/upload", { method: "POST", body: form, headers: { Accept: "application/x-ndjson" } });
+    const reader = res.body.getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    return JSON.parse(text.split("\n")[0]).url;
+  }, { bytes: Array.from(wav(5)), name });
+  await page.goto(`${env.base}${url}`);
+  assert.equal(await page.locator('meta[http-equiv="refresh"]').count(), 0, "no meta refresh");
+  await page.locator("#ps-transcript[data-live]").waitFor();
+  assert.match(await page.locator("#ps-status").innerText(), /This page updates by itself/);
+  assert.ok(!(await page.getByRole("link", { name: "Refresh" }).isVisible()), "the no-JS link is hidden with JavaScript");
+  await audit(page, "transcript-in-progress");
+  await page.evaluate(() => { window.__gtSamePage = "yes"; });
+  await page.locator('#ps-status[data-status="done"]').waitFor({ timeout: 30000 });
+  assert.equal(await page.evaluate(() => window.__gtSamePage), "yes", "the page was not reloaded");
+  assert.equal(await page.locator("#ps-transcript[data-live]").count(), 0, "it stops following");
+  assert.ok(await page.getByRole("link", { name: "Subtitles (.srt)" }).isVisible(), "the result is shown");
+  assert.match(await page.locator("#live-say").innerText(), /\S/, "the new status is announced");
+  await shoot(page, "transcript-followed");
+  await context.close();
+  assertClean(problems);
+});
+
 test("a customer changes their email address and confirms it from the new inbox", async () => {
   const { context, problems } = await watchedContext();
   const page = await context.newPage();

@@ -127,7 +127,7 @@ fn worker_log_tail(base: &str) -> String {
 async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_or_csp_violations(
     s: &'static Stack,
 ) {
-    let (r, shots) = run_journeys("tests/browser/journeys.test.mjs", &s.url(""), &s.fakes.smtp, &[], 8).await;
+    let (r, shots) = run_journeys("tests/browser/journeys.test.mjs", &s.url(""), &s.fakes.smtp, &[], 9).await;
     // axe-core audited every page shot (and the sign-in pages), light and dark.
     let audits = r["audits"].as_u64().unwrap_or(0);
     assert!(audits >= 20, "accessibility audits run: {audits}");
@@ -150,8 +150,8 @@ async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_o
     let reasons: Vec<(i64, &str)> = ledger.iter().map(|(d, r, _)| (*d, r.as_str())).collect();
     assert_eq!(
         reasons,
-        [(100, "subscription_allowance"), (5, "admin_grant"), (-1, "agentwrite"), (-1, "podscribe")],
-        "the plan's allowance, the operator's grant, one description and one started minute: {ledger:?}"
+        [(100, "subscription_allowance"), (5, "admin_grant"), (-1, "agentwrite"), (-1, "podscribe"), (-1, "podscribe")],
+        "the plan's allowance, the operator's grant, one description and two episodes of a started minute each: {ledger:?}"
     );
     // The address change the browser confirmed: the account has the new address, not the old.
     let (from, to) = (r["email_change"]["from"].as_str().unwrap(), r["email_change"]["to"].as_str().unwrap());

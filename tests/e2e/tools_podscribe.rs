@@ -5,7 +5,8 @@
 
 use crate::support::fakes::openai::{multipart, API_KEY};
 use crate::support::tools::{
-    assert_ledger_matches_balance, balance, grant, tool_ledger, unique, upload, valid_srt, valid_vtt, wav,
+    assert_ledger_matches_balance, balance, grant, tool_ledger, unique, upload, upload_and_leave, valid_srt,
+    valid_vtt, wav,
 };
 use crate::support::{Options, Stack, CHAT_MODEL};
 use crate::trials;
@@ -16,6 +17,7 @@ pub fn tests() -> Vec<Trial> {
     trials![
         an_episode_is_transcribed_with_segments_and_show_notes_for_a_credit_per_started_minute,
         the_upload_reports_its_progress_to_the_page_script,
+        a_transcript_in_progress_is_followed_by_script_and_offers_a_refresh_link_without_it,
         an_episode_shorter_than_its_file_says_is_refunded_the_difference,
         a_picture_renamed_mp3_is_refused_and_nothing_is_kept,
         an_upload_over_25_mb_is_refused_with_413_and_nothing_is_kept,
@@ -398,4 +400,32 @@ async fn podscribe_is_off_unless_enabled(_: &'static Stack) {
     assert_eq!(res.status(), 404);
     let dashboard = user.client.get(s.url("/dashboard")).send().await.unwrap().text().await.unwrap();
     assert!(dashboard.contains("/tools/agentwrite") && !dashboard.contains("/tools/podscribe"));
+}
+
+/// The page of a run under way never reloads itself (`<meta refresh>` fails WCAG 2.2.1 and loses
+/// the reader's place): it marks the part that follows the run for the page script, and offers a
+/// plain link to refresh when there is no script. Once done, nothing follows any more.
+async fn a_transcript_in_progress_is_followed_by_script_and_offers_a_refresh_link_without_it(
+    s: &'static Stack,
+) {
+    let user = s.sign_in_new("ps-follow").await;
+    grant(s, user.user_id, 2).await;
+    // The fake takes four seconds over a `slow` episode.
+    let id = upload_and_leave(s, &user, &format!("fake-audio-slow-{}.wav", unique())).await;
+    let page = s.url(&format!("/tools/podscribe/{id}"));
+    let html = user.client.get(&page).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("data-status=\"transcribing\""), "still under way: {html}");
+    assert!(!html.contains("http-equiv=\"refresh\""), "no page that reloads itself");
+    assert!(html.contains("id=\"ps-transcript\" data-live"), "the part the script follows");
+    assert!(html.contains(&format!("<a href=\"/tools/podscribe/{id}\">Refresh</a>")), "{html}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let done = loop {
+        let html = user.client.get(&page).send().await.unwrap().text().await.unwrap();
+        if html.contains("data-status=\"done\"") {
+            break html;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    assert!(!done.contains("id=\"ps-transcript\" data-live") && !done.contains(">Refresh</a>"), "{done}");
 }

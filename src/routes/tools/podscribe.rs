@@ -83,6 +83,7 @@ pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, Ap
         run: id.to_string(),
         upload_name: audio.upload_name,
         media_type: audio.kind.media_type().into(),
+        mail_due: false,
     };
     if let Err(e) = run_queue::submit(&cx.env, message, &file).await {
         // Not stored or not enqueued: failed and refunded at once (the page says so).
@@ -107,7 +108,8 @@ pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, Ap
     }
 }
 
-/// A transcript: its progress while it is made (the page refreshes itself), then the result.
+/// A transcript: its progress while it is made (the page follows it), then the result. Showing
+/// it done marks it seen (no "ready" mail).
 pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
@@ -181,10 +183,10 @@ pub async fn retry_notes(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply,
         podscribe::write_notes(&openai, &cx.config.tools.chat_model, text, &t.segments, t.duration_secs)
             .await;
     match &notes {
-        Ok(n) => transcripts::store_notes(db, id.as_str(), Some(n), None).await?,
+        Ok(n) => transcripts::store_notes(db, id.as_str(), Some(n), None, None).await?,
         Err(f) => {
             super::job_env(cx).report_operator_failure(f).await;
-            transcripts::store_notes(db, id.as_str(), None, Some(f.code())).await?
+            transcripts::store_notes(db, id.as_str(), None, Some(f.code()), None).await?
         }
     };
     Ok(Reply::redirect(format!("/tools/podscribe/{id}")))

@@ -162,6 +162,8 @@ impl Stack {
         set("OPENAI_MODEL", CHAT_MODEL.into());
         set("OPENAI_TRANSCRIBE_MODEL", "whisper-1".into());
         set("PODSCRIBE_ENABLED", "true".into());
+        // Runs the tests leave unseen mail nobody during the suite (runs_queue.rs sets 4 s).
+        set("READY_MAIL_DELAY_SECS", "3600".into());
         set("NEXT_PUBLIC_REWARDFUL_ID", fakes::rewardful::PUBLIC_ID.into());
         set("REWARDFUL_API_KEY", fakes::rewardful::API_KEY.into());
         set("REWARDFUL_API_BASE", fakes.rewardful.url());

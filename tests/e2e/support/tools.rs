@@ -209,6 +209,33 @@ pub async fn upload(
     user.client.post(s.url(path)).multipart(form).send().await.unwrap()
 }
 
+/// Uploads through the progress API and closes the connection as soon as the run is accepted
+/// (the tab is closed): answers the run's id.
+pub async fn upload_and_leave(s: &Stack, user: &SignedIn, file_name: &str) -> String {
+    let part = reqwest::multipart::Part::bytes(wav(70))
+        .file_name(file_name.to_string())
+        .mime_str("audio/wav")
+        .unwrap();
+    let mut res = user
+        .client
+        .post(s.url("/api/tools/podscribe/upload"))
+        .header("accept", "application/x-ndjson")
+        .header("x-csrf-token", &user.csrf)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    let mut first = Vec::new();
+    while !first.contains(&b'\n') {
+        first.extend_from_slice(&res.chunk().await.unwrap().expect("the accepted line"));
+    }
+    let line = first.split(|b| *b == b'\n').next().unwrap();
+    let accepted: serde_json::Value = serde_json::from_slice(line).unwrap();
+    assert_eq!(accepted["status"], "accepted");
+    drop(res);
+    accepted["id"].as_str().unwrap().to_string()
+}
+
 /// Parses `HH:MM:SS<sep>mmm` into milliseconds, or panics naming the bad line.
 fn cue_time(t: &str, sep: char) -> u64 {
     let (hms, ms) = t.split_once(sep).unwrap_or_else(|| panic!("bad timestamp {t:?}"));
