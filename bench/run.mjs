@@ -232,8 +232,10 @@ async function probeAgentWrite(t) {
     ["length", chosen("length")],
     ["keywords", "ultralight tent"],
   ];
-  agentWriteRequests = users.map((u) =>
-    rawRequest("POST", form[1], { Cookie: u.cookie, "CF-Connecting-IP": ips[0], "Content-Type": "application/x-www-form-urlencoded", Origin: fx.SITE, Accept: "text/event-stream" },
+  // Each user from an address of its own: from one address the per-IP flood guard
+  // (tool_flood_per_ip, 120 a minute) would answer nearly every request 429.
+  agentWriteRequests = users.map((u, i) =>
+    rawRequest("POST", form[1], { Cookie: u.cookie, "CF-Connecting-IP": ips[i % ips.length], "Content-Type": "application/x-www-form-urlencoded", Origin: fx.SITE, Accept: "text/event-stream" },
       new URLSearchParams([["csrf", u.csrf], ...fields]).toString()),
   );
   const res = await send(t, agentWriteRequests[0]);

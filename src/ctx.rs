@@ -35,7 +35,8 @@ pub struct Ctx {
     /// Every rate-limit decision taken for this request (their headers go on the response).
     limits: RefCell<Vec<Decision>>,
     /// Database and limiter work of this request (the `Server-Timing` header).
-    pub timing: Timing,
+    /// Shared with a run the request waits for, whose own connection counts too (`JobEnv`).
+    pub timing: Rc<Timing>,
     worker_ctx: Context,
     headers: worker::Headers,
     cookies: OnceCell<Vec<(String, String)>>,
@@ -66,7 +67,7 @@ impl Ctx {
             now_ms,
             subject: Subject::ip(None),
             limits: RefCell::new(Vec::new()),
-            timing: Timing::new(now_ms),
+            timing: Rc::new(Timing::new(now_ms)),
             worker_ctx,
             headers: req.headers(),
             cookies: OnceCell::new(),
@@ -268,6 +269,20 @@ impl Ctx {
             Some(claims) => self.load_session_user(&claims).await?,
         };
         Ok(self.user.get_or_init(|| user).as_ref())
+    }
+
+    /// The signed-in user and `reads` of the account the session token names, sent together
+    /// with the session check: one round trip. The reads go out before the session is known to
+    /// be live, so they must only read; their answer is dropped unless the session holds for
+    /// that very account.
+    pub async fn user_with<T>(
+        &self,
+        reads: impl AsyncFnOnce(&Db, i64) -> Result<T, AppError>,
+    ) -> Result<Option<(&User, T)>, AppError> {
+        let Some(user_id) = self.session_user_id() else { return Ok(None) };
+        let db = self.db().await?;
+        let (user, read) = futures_util::future::try_join(self.user(), reads(db, user_id)).await?;
+        Ok(user.filter(|u| u.id == user_id).map(|u| (u, read)))
     }
 
     /// The signed-in user, or `AppError::Unauthenticated` (pages redirect to sign-in).

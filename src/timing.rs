@@ -5,8 +5,10 @@
 //! Server-Timing: db;dur=4;desc="1 connection, 2 round trips", limiter;dur=0;desc="0 calls", total;dur=5
 //! ```
 //!
-//! A round trip is one statement sent and answered (`query_typed` sends parse, bind and execute
-//! together; `BEGIN`/`COMMIT` are one each); opening the connection is counted apart. Limiter
+//! A round trip is one exchange with the database: a statement sent and answered
+//! (`query_typed` sends parse, bind and execute together), or several sent together without
+//! waiting (a pipeline, a transaction's `BEGIN` with its first statement, joined reads; see
+//! `db`); opening the connection is counted apart. Limiter
 //! calls are those the request waited for; reports sent after the response are "in background".
 //! Durations come from the runtime's clock, which advances only across I/O: whole
 //! milliseconds, and CPU time shows up in none of them but `total`.

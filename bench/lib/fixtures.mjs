@@ -28,8 +28,8 @@ export function sessionToken(userId, sessionVersion, sid, nowSecs = Math.floor(D
 export const csrfToken = (sid) => createHmac("sha256", SESSION_SECRET).update(`csrf:sid:${sid}`).digest("hex");
 
 /**
- * `n` users with a session each, and credits for the tools: what `s.sign_in_new` does in the
- * e2e harness, in bulk. Returns [{ id, sid, cookie, csrf }].
+ * `n` users with a session each (a row in `sessions` and its token), and credits for the tools:
+ * what `s.sign_in_new` does in the e2e harness, in bulk. Returns [{ id, sid, cookie, csrf }].
  */
 export async function seedUsers(databaseUrl, n) {
   const db = new pg.Client({ connectionString: databaseUrl });
@@ -52,10 +52,18 @@ export async function seedUsers(databaseUrl, n) {
       `INSERT INTO credit_balances (user_id, balance) SELECT unnest($1::bigint[]), 1000000`,
       [rows.map((r) => r.id)],
     );
-    return rows.map((r) => {
+    const users = rows.map((r) => {
       const sid = `bench-${r.id}-${randomBytes(6).toString("hex")}`;
       return { id: r.id, sid, cookie: `__Host-gt_session=${sessionToken(r.id, r.session_version, sid)}`, csrf: csrfToken(sid) };
     });
+    // A token counts only while its session row exists (migrations/V10__sessions.sql): without
+    // one, every signed-in probe would measure the redirect to /signin.
+    await db.query(
+      `INSERT INTO sessions (sid, user_id, browser, place)
+       SELECT unnest($1::text[]), unnest($2::bigint[]), 'make bench', 'Benchland'`,
+      [users.map((u) => u.sid), users.map((u) => u.id)],
+    );
+    return users;
   } finally {
     await db.end();
   }

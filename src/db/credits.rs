@@ -70,6 +70,27 @@ INSERT INTO credit_ledger (user_id, delta, reason, reference, note)
 SELECT $1, -$2, $3, $4, $5 FROM charged
 RETURNING (SELECT balance FROM charged)";
 
+/// Makes sure user `$1` has a balance row (0 if new), so that `SPEND_CHECKED_SQL` finds one.
+pub const BALANCE_ROW_SQL: &str =
+    "INSERT INTO credit_balances (user_id, balance) VALUES ($1, 0) ON CONFLICT (user_id) DO NOTHING";
+
+/// Takes `$2` credits, unguarded: when the balance does not cover them, the balance's CHECK
+/// (`credit_balances_non_negative`) refuses the statement and with it the whole transaction.
+/// For pipelined transactions (`Db::atomically`), where no answer can be looked at before
+/// `COMMIT`; run after `BALANCE_ROW_SQL` (without a row nothing would be taken).
+pub const SPEND_CHECKED_SQL: &str = "\
+WITH charged AS (
+    UPDATE credit_balances SET balance = balance - $2, updated_at = now()
+    WHERE user_id = $1
+    RETURNING balance
+)
+INSERT INTO credit_ledger (user_id, delta, reason, reference, note)
+SELECT $1, -$2, $3, $4, $5 FROM charged
+RETURNING (SELECT balance FROM charged)";
+
+/// The CHECK that keeps balances at or above zero.
+pub const NON_NEGATIVE: &str = "credit_balances_non_negative";
+
 /// What a grant did: the new balance, or nothing because it was applied before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Granted {
@@ -77,10 +98,11 @@ pub enum Granted {
     Already,
 }
 
+/// User `$1`'s balance row (none: 0).
+pub const BALANCE_SQL: &str = "SELECT balance FROM credit_balances WHERE user_id = $1";
+
 pub async fn balance(db: &Db, user_id: i64) -> Result<i64, AppError> {
-    let row = db
-        .query_opt("SELECT balance FROM credit_balances WHERE user_id = $1", &[(&user_id, Type::INT8)])
-        .await?;
+    let row = db.query_opt(BALANCE_SQL, &[(&user_id, Type::INT8)]).await?;
     Ok(row.map(|r| r.get(0)).unwrap_or(0))
 }
 

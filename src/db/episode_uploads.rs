@@ -26,6 +26,11 @@ impl EpisodeUpload {
     }
 }
 
+/// How many uploads one account may have unfinished at once: each may hold 500 MB in R2 until
+/// the sweep drops it, so an account (or a script using one) cannot pile them up.
+pub const MAX_OPEN: i64 = 3;
+
+/// Records a new upload unless the owner has `MAX_OPEN` unfinished already: false then.
 pub async fn insert(
     db: &Db,
     id: &str,
@@ -34,22 +39,26 @@ pub async fn insert(
     size: u64,
     part_bytes: u64,
     r2_upload_id: &str,
-) -> Result<(), AppError> {
+) -> Result<bool, AppError> {
     let (size, part_bytes) = (size as i64, part_bytes as i32);
-    db.execute(
-        "INSERT INTO episode_uploads (id, user_id, file_name, size_bytes, part_bytes, r2_upload_id)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            (&id, Type::TEXT),
-            (&user_id, Type::INT8),
-            (&file_name, Type::TEXT),
-            (&size, Type::INT8),
-            (&part_bytes, Type::INT4),
-            (&r2_upload_id, Type::TEXT),
-        ],
-    )
-    .await?;
-    Ok(())
+    let row = db
+        .query_opt(
+            "INSERT INTO episode_uploads (id, user_id, file_name, size_bytes, part_bytes, r2_upload_id)
+             SELECT $1, $2, $3, $4, $5, $6
+             WHERE (SELECT count(*) FROM episode_uploads WHERE user_id = $2 AND completed_at IS NULL) < $7
+             RETURNING id",
+            &[
+                (&id, Type::TEXT),
+                (&user_id, Type::INT8),
+                (&file_name, Type::TEXT),
+                (&size, Type::INT8),
+                (&part_bytes, Type::INT4),
+                (&r2_upload_id, Type::TEXT),
+                (&MAX_OPEN, Type::INT8),
+            ],
+        )
+        .await?;
+    Ok(row.is_some())
 }
 
 pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<EpisodeUpload>, AppError> {

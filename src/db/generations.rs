@@ -1,8 +1,9 @@
 //! AgentWrite generations. A row leaves `running` exactly once (every transition is guarded by
 //! `status = 'running'`), so a late finisher and the stale-run sweep can never both settle it.
 
+use super::runs::{self, StaleAfter};
 use super::states::{column, Stored};
-use super::Db;
+use super::{credits, reversals, Db, Param};
 use crate::domain::brief::ProductBrief;
 use crate::domain::copy::ProductCopy;
 use crate::domain::tool::{RunStatus, Tool};
@@ -43,33 +44,76 @@ pub enum Deleted {
     NotFound,
 }
 
-pub async fn insert(
-    db: &Db,
-    id: &str,
-    user_id: i64,
-    brief: &ProductBrief,
-    model: &str,
-    credits: i32,
-) -> Result<(), AppError> {
-    let brief_json = serde_json::to_string(brief).map_err(AppError::internal)?;
-    let name = brief.product_name();
-    db.execute(
-        "INSERT INTO generations (id, user_id, status, brief, product_name, model, credits)
-         VALUES ($1, $2, 'running', $3::jsonb, $4, $5, $6)",
-        &[
-            (&id, Type::TEXT),
-            (&user_id, Type::INT8),
-            (&brief_json, Type::TEXT),
-            (&name, Type::TEXT),
-            (&model, Type::TEXT),
-            (&credits, Type::INT4),
-        ],
-    )
-    .await?;
-    Ok(())
+/// Why `start` wrote nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The account is on hold (`reversals::hold` says why).
+    OnHold,
+    /// The balance does not cover the run.
+    Credits { balance: i64 },
 }
 
-/// `running` → `done` with what was written (and why it is short, when it is); false when it had already left `running`.
+/// A run to record: its id, owner, brief, model, price and the ledger note of its spend.
+pub struct NewRun<'a> {
+    pub id: &'a str,
+    pub user_id: i64,
+    pub brief: &'a ProductBrief,
+    pub model: &'a str,
+    pub credits: i32,
+    pub note: &'a str,
+}
+
+/// Records a run and reserves its credits as one transaction in one round trip (`atomically`):
+/// refused when the account is on hold (`reversals::hold_guard_sql`); the user's abandoned runs
+/// are settled (`runs::SWEEP_SQL`), then the run is inserted and its credits spent. Not enough
+/// credits: the balance's CHECK refuses the spend. A refusal writes nothing.
+pub async fn start(db: &Db, run: &NewRun<'_>, stale: StaleAfter) -> Result<Result<(), Refusal>, AppError> {
+    let brief_json = serde_json::to_string(run.brief).map_err(AppError::internal)?;
+    let name = run.brief.product_name();
+    let amount = i64::from(run.credits);
+    let reason = credits::Reason::AgentWrite.as_str();
+    let owner = Some(run.user_id);
+    let sweep = runs::sweep_params(&owner, &stale);
+    let user: [Param; 1] = [(&run.user_id, Type::INT8)];
+    let row: [Param; 6] = [
+        (&run.id, Type::TEXT),
+        (&run.user_id, Type::INT8),
+        (&brief_json, Type::TEXT),
+        (&name, Type::TEXT),
+        (&run.model, Type::TEXT),
+        (&run.credits, Type::INT4),
+    ];
+    let spend: [Param; 5] = [
+        (&run.user_id, Type::INT8),
+        (&amount, Type::INT8),
+        (&reason, Type::TEXT),
+        (&run.id, Type::TEXT),
+        (&run.note, Type::TEXT),
+    ];
+    let insert = "INSERT INTO generations (id, user_id, status, brief, product_name, model, credits)
+         VALUES ($1, $2, 'running', $3::jsonb, $4, $5, $6)";
+    let hold_guard = reversals::hold_guard_sql();
+    let done = db
+        .atomically(&[
+            (&hold_guard, &user),
+            (&runs::SWEEP_SQL, &sweep),
+            (credits::BALANCE_ROW_SQL, &user),
+            (insert, &row),
+            (credits::SPEND_CHECKED_SQL, &spend),
+        ])
+        .await;
+    match done {
+        Ok(_) => Ok(Ok(())),
+        Err(refused) if refused.index == Some(0) => Ok(Err(Refusal::OnHold)),
+        Err(refused) if refused.constraint.as_deref() == Some(credits::NON_NEGATIVE) => {
+            Ok(Err(Refusal::Credits { balance: credits::balance(db, run.user_id).await? }))
+        }
+        Err(refused) => Err(refused.into()),
+    }
+}
+
+/// `running` → `done` with what was written (and why it is short, when it is), and the owner's
+/// balance, in one statement; false when it had already left `running`.
 pub async fn finish(
     db: &Db,
     id: &str,
@@ -77,13 +121,18 @@ pub async fn finish(
     copy: &ProductCopy,
     usage: Option<&str>,
     cut_short: Option<&str>,
-) -> Result<bool, AppError> {
+) -> Result<(bool, i64), AppError> {
     let bullets = serde_json::to_string(&copy.bullets).map_err(AppError::internal)?;
-    let rows = db
-        .query(
-            "UPDATE generations SET status = 'done', output = $2, title = $3, description = $4,
-                    bullets = $5::jsonb, usage = $6::jsonb, cut_short = $7, finished_at = now()
-             WHERE id = $1 AND status = 'running' RETURNING id",
+    let row = db
+        .query_one(
+            "WITH done AS (
+                UPDATE generations SET status = 'done', output = $2, title = $3, description = $4,
+                       bullets = $5::jsonb, usage = $6::jsonb, cut_short = $7, finished_at = now()
+                WHERE id = $1 AND status = 'running' RETURNING id
+             )
+             SELECT EXISTS (SELECT 1 FROM done),
+                    coalesce((SELECT b.balance FROM credit_balances b JOIN generations g ON b.user_id = g.user_id
+                              WHERE g.id = $1), 0)",
             &[
                 (&id, Type::TEXT),
                 (&output, Type::TEXT),
@@ -95,7 +144,7 @@ pub async fn finish(
             ],
         )
         .await?;
-    Ok(!rows.is_empty())
+    Ok((row.get(0), row.get(1)))
 }
 
 /// `running` → `failed`; the owner and the credits to give back, or None when it had already
@@ -111,39 +160,14 @@ pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(i64, i32)>, A
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
-/// Marks runs older than `secs` that are still `running` as abandoned (their Worker died before
-/// settling) and returns them with their owners, for refunds in the same transaction: one user's
-/// (`Some`, when they open their history) or anyone's (`None`, the scheduled sweep), at most
-/// `limit` at a time so one sweep stays short.
-pub async fn abandon_stale(
-    db: &Db,
-    user_id: Option<i64>,
-    secs: i64,
-    limit: i64,
-) -> Result<Vec<(i64, String, i32)>, AppError> {
-    let rows = db
-        .query(
-            &format!(
-                "UPDATE generations SET status = 'failed', error = 'abandoned', finished_at = now()
-                 WHERE {} RETURNING user_id, id, credits",
-                super::stale_runs("generations", "running")
-            ),
-            &[(&user_id, Type::INT8), (&secs, Type::INT8), (&limit, Type::INT8)],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
-}
+const FIND_SQL: &str =
+    "SELECT id, status, brief::text, model, credits, title, description, bullets::text, error,
+            (extract(epoch FROM created_at) * 1000)::int8, cut_short
+     FROM generations WHERE id = $1 AND user_id = $2";
 
 /// The user's generation with this id (another user's is `None`, like a missing one).
 pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Generation>, AppError> {
-    let row = db
-        .query_opt(
-            "SELECT id, status, brief::text, model, credits, title, description, bullets::text, error,
-                    (extract(epoch FROM created_at) * 1000)::int8, cut_short
-             FROM generations WHERE id = $1 AND user_id = $2",
-            &[(&id, Type::TEXT), (&user_id, Type::INT8)],
-        )
-        .await?;
+    let row = db.query_opt(FIND_SQL, &[(&id, Type::TEXT), (&user_id, Type::INT8)]).await?;
     row.map(|r| from_row(&r)).transpose()
 }
 

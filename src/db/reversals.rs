@@ -130,6 +130,19 @@ pub fn on_hold_sql(user: &str) -> String {
     )
 }
 
+/// A statement for pipelined transactions (`Db::atomically`) that fails when user `$1` is on
+/// hold (suspended, or a payment disputed), and with it the whole transaction; no row when not.
+/// Plain SQL cannot raise an error, so it casts a text naming the account to int (SQLSTATE
+/// 22P02): a column in the text keeps the planner from folding it, so it is evaluated only for
+/// a row that matched. The cause is read afterwards with `hold`, on that path only.
+pub fn hold_guard_sql() -> String {
+    format!(
+        "SELECT ('account on hold: ' || u.id)::int FROM users u
+         WHERE u.id = $1 AND (u.suspended_at IS NOT NULL OR {})",
+        on_hold_sql("u.id")
+    )
+}
+
 /// Why an account's paid features (running tools, buying) are held, if they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hold {

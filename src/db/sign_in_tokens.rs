@@ -1,8 +1,9 @@
 //! Emailed sign-in links. Only the SHA-256 of a token is stored; a token is spent by one
 //! conditional UPDATE, so two clicks racing each other cannot both sign in.
 
+use super::users::{user, USER_COLUMNS};
 use super::Db;
-use crate::domain::{EmailAddress, NextPath};
+use crate::domain::{EmailAddress, NextPath, User};
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -102,6 +103,39 @@ pub async fn spend(db: &Db, token_hash: &[u8]) -> Result<Option<Spent>, AppError
     let email = EmailAddress::parse(&email)
         .map_err(|e| AppError::internal(format!("stored sign-in address does not parse: {e}")))?;
     Ok(Some(Spent { email, next: NextPath::parse_or_default(row.get::<_, Option<&str>>(1)) }))
+}
+
+/// `spend`, `users::sign_in_by_email` and `retire_pending` as one statement (one round trip),
+/// for an address that has an account already: the link is spent only when that account
+/// exists, and the account is marked verified as `sign_in_by_email` does. `None` when the link
+/// cannot be spent or the address has no account yet (then the caller takes the long way,
+/// which creates it; nothing was written).
+pub async fn spend_for_account(db: &Db, token_hash: &[u8]) -> Result<Option<(User, NextPath)>, AppError> {
+    let row = db
+        .query_opt(
+            &format!(
+                "WITH link AS (
+                     SELECT email FROM email_sign_in_tokens
+                     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+                 ), account AS (
+                     UPDATE users SET email_verified_at = COALESCE(email_verified_at, now()), updated_at = now()
+                     WHERE email = (SELECT email FROM link)
+                     RETURNING {USER_COLUMNS}
+                 ), spent AS (
+                     UPDATE email_sign_in_tokens SET used_at = now()
+                     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+                       AND EXISTS (SELECT 1 FROM account)
+                     RETURNING email, next_path
+                 ), retired AS (
+                     DELETE FROM email_sign_in_tokens
+                     WHERE email IN (SELECT email FROM spent) AND used_at IS NULL AND token_hash <> $1
+                 )
+                 SELECT account.*, spent.next_path FROM account, spent"
+            ),
+            &[(&token_hash, Type::BYTEA)],
+        )
+        .await?;
+    Ok(row.map(|r| (user(&r), NextPath::parse_or_default(r.get::<_, Option<&str>>(3)))))
 }
 
 /// Other links still pending for the address stop working once one of them was used.

@@ -51,6 +51,24 @@ pub async fn claim(db: &Db, e: &EventMeta<'_>) -> Result<bool, AppError> {
     Ok(!rows.is_empty())
 }
 
+/// Claims an event we do not act on and records it `ignored`, in one statement (nothing else
+/// is written, so no transaction is needed); `false` means it was handled before.
+pub async fn claim_ignored(db: &Db, e: &EventMeta<'_>, detail: &str) -> Result<bool, AppError> {
+    let rows = db
+        .query(
+            "INSERT INTO stripe_events (id, type, object_id, stripe_created_at, livemode, outcome, detail,
+                                        processed_at)
+             VALUES ($1, $2, $3, to_timestamp($4), $5, 'ignored', $6, now())
+             ON CONFLICT (id) DO UPDATE SET outcome = 'ignored', detail = EXCLUDED.detail,
+                 attempts = stripe_events.attempts + 1, processed_at = now()
+             WHERE stripe_events.outcome = 'failed'
+             RETURNING id",
+            &with_detail(e, &detail),
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
 /// Writes the outcome of a claimed event (inside the claiming transaction).
 pub async fn finish(
     db: &Db,
@@ -76,17 +94,22 @@ pub async fn record_failure(db: &Db, e: &EventMeta<'_>, detail: &str) -> Result<
          VALUES ($1, $2, $3, to_timestamp($4), $5, 'failed', $6)
          ON CONFLICT (id) DO UPDATE SET detail = EXCLUDED.detail, attempts = stripe_events.attempts + 1
          WHERE stripe_events.outcome = 'failed'",
-        &[
-            (&e.id, Type::TEXT),
-            (&e.kind, Type::TEXT),
-            (&e.object_id, Type::TEXT),
-            (&e.created, Type::INT8),
-            (&e.livemode, Type::BOOL),
-            (&detail, Type::TEXT),
-        ],
+        &with_detail(e, &detail),
     )
     .await?;
     Ok(())
+}
+
+/// The event's columns, then `detail` (`$1`…`$6`).
+fn with_detail<'a>(e: &'a EventMeta<'_>, detail: &'a &str) -> [super::Param<'a>; 6] {
+    [
+        (&e.id, Type::TEXT),
+        (&e.kind, Type::TEXT),
+        (&e.object_id, Type::TEXT),
+        (&e.created, Type::INT8),
+        (&e.livemode, Type::BOOL),
+        (detail, Type::TEXT),
+    ]
 }
 
 /// Whether the event's last attempt failed (what may be replayed).

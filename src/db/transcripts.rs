@@ -199,37 +199,6 @@ pub async fn state(db: &Db, user_id: i64, id: &str) -> Result<Option<(RunStatus,
     row.map(|r| Ok((column(&r, 0)?, r.get(1)))).transpose()
 }
 
-/// Runs a dead Worker left behind: still `transcribing` → failed (returned with their owners, to
-/// refund); stuck in `writing_notes` → done without notes (the transcript was delivered and
-/// charged). One user's (`Some`) or anyone's (`None`, the scheduled sweep), `limit` at a time.
-pub async fn abandon_stale(
-    db: &Db,
-    user_id: Option<i64>,
-    secs: i64,
-    limit: i64,
-) -> Result<Vec<(i64, String, i32)>, AppError> {
-    let params: [super::Param; 3] = [(&user_id, Type::INT8), (&secs, Type::INT8), (&limit, Type::INT8)];
-    db.execute(
-        &format!(
-            "UPDATE transcripts SET status = 'done', notes_error = 'abandoned', finished_at = now() WHERE {}",
-            super::stale_runs("transcripts", "writing_notes")
-        ),
-        &params,
-    )
-    .await?;
-    let rows = db
-        .query(
-            &format!(
-                "UPDATE transcripts SET status = 'failed', error = 'abandoned', finished_at = now()
-                 WHERE {} RETURNING user_id, id, credits",
-                super::stale_runs("transcripts", "transcribing")
-            ),
-            &params,
-        )
-        .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
-}
-
 pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Transcript>, AppError> {
     let row = db
         .query_opt(

@@ -74,14 +74,18 @@ impl AccountForms {
 pub(super) async fn account_page(cx: &Ctx, forms: AccountForms) -> Result<String, AppError> {
     let user = cx.require_user().await?;
     let db = cx.db().await?;
-    let google_email = users::provider_email(db, user.id, GOOGLE).await?;
-    let pending_email = crate::db::email_changes::pending(db, user.id)
-        .await?
-        .map(|p| (p.new_email, crate::sign_in::email_link::clock_time(p.expires_at_ms as u64)));
     let lifetime = ABSOLUTE_LIFETIME_SECS as f64;
+    // Independent reads, sent together (one round trip).
+    let (google_email, pending_email, sessions) = futures_util::future::try_join3(
+        users::provider_email(db, user.id, GOOGLE),
+        crate::db::email_changes::pending(db, user.id),
+        sessions::active(db, user.id, lifetime),
+    )
+    .await?;
+    let pending_email =
+        pending_email.map(|p| (p.new_email, crate::sign_in::email_link::clock_time(p.expires_at_ms as u64)));
     let current = cx.session_id();
-    let sessions = sessions::active(db, user.id, lifetime)
-        .await?
+    let sessions = sessions
         .into_iter()
         .map(|s| SessionView {
             id: s.id,

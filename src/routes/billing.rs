@@ -16,6 +16,7 @@ use crate::services::billing::{catalog, fulfilment, plan_for};
 use crate::views::billing::{BillingPage, PricingPage, SuccessPage};
 use crate::views::payments::{history, LEDGER_PER_PAGE, PAYMENTS_PER_PAGE};
 use crate::views::render;
+use futures_util::future::{try_join, try_join3, try_join4};
 use worker::Request;
 
 fn query(req: &Request, name: &str) -> Option<String> {
@@ -39,15 +40,19 @@ pub async fn pricing(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
 /// who already has a subscription and picks a plan.
 pub async fn start_checkout(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     let form = Form::read(req, cx).await?;
-    let Some(user) = cx.user().await? else { return Ok(Reply::redirect("/signin?next=%2Fpricing")) };
+    // The buyer's standing is read with the session check (one round trip).
+    let Some((user, standing)) = cx.user_with(checkout::Standing::read).await? else {
+        return Ok(Reply::redirect("/signin?next=%2Fpricing"));
+    };
     cx.limit(Policy::CheckoutCreation, &cx.subject).await?;
     let price = form.get("price").map(str::trim).filter(|p| !p.is_empty());
     let price = price.ok_or_else(|| AppError::bad_request("price", "Choose a plan or a credit pack."))?;
     let referral = Referral::parse(form.get("referral"))?;
     let offer = catalog::find(&cx.config, cx.now_ms, price, &|m| cx.log("warn", m)).await?;
     let stripe = Stripe::from_config(&cx.config)?;
+    let buyer = checkout::Buyer { user, standing };
     let started =
-        checkout::start(cx.db().await?, &stripe, cx.site()?, user, &offer, referral.as_ref()).await?;
+        checkout::start(cx.db().await?, &stripe, cx.site()?, buyer, &offer, referral.as_ref()).await?;
     Ok(match started {
         Started::Checkout { url, session_id } => {
             if !url.starts_with(&cx.config.endpoints.stripe_checkout) {
@@ -72,12 +77,13 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
     let id = CheckoutSessionId::parse(query(req, "session_id").as_deref())?;
     let id = id.as_str();
     let db = cx.db().await?;
-    let ours = match rows::checkout(db, id).await? {
+    // The balance is read with the checkout (one round trip): a paid one needs nothing else.
+    let (ours, balance) = try_join(rows::checkout(db, id), credits::balance(db, user.id)).await?;
+    let ours = match ours {
         Some(row) if row.user_id == user.id => row,
         _ => return Err(AppError::NotFound),
     };
     let confirming = async |ours: &Checkout| -> Result<Reply, AppError> {
-        let balance = credits::balance(db, user.id).await?;
         let title = if ours.status == CheckoutStatus::Paid { "Thank you" } else { "Confirming your payment" };
         let layout = super::layout(cx, format!("{title} · GhostTools")).await;
         Ok(Reply::html(render(&SuccessPage::confirming(layout, ours, balance))))
@@ -109,9 +115,9 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
         cx.log("warn", &format!("checkout {id}: Stripe's metadata names another user"));
         return Err(AppError::NotFound);
     };
-    // Re-read: a failure recorded by the webhook shows here too.
-    let status = rows::checkout(db, id).await?.map_or(CheckoutStatus::Open, |r| r.status);
-    let balance = credits::balance(db, user.id).await?;
+    // Re-read (together): a failure recorded by the webhook shows here too.
+    let (status, balance) = try_join(rows::checkout(db, id), credits::balance(db, user.id)).await?;
+    let status = status.map_or(CheckoutStatus::Open, |r| r.status);
     let layout = super::layout(cx, "Thank you · GhostTools").await;
     Ok(Reply::html(render(&SuccessPage::new(layout, &row, outcome, status, balance))))
 }
@@ -126,18 +132,27 @@ pub async fn overview(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
     let ledger = Keyset::from_query(&pairs, LEDGER_PARAMS, ledger_key).map_err(bad)?;
     let user = cx.require_user().await?;
     let db = cx.db().await?;
-    let entitlement = plan_for(db, user.id, cx.now_ms).await?;
-    let balance = credits::balance(db, user.id).await?;
-    let read =
-        payments::pages(db, user.id, (&payments, PAYMENTS_PER_PAGE), (&ledger, LEDGER_PER_PAGE)).await?;
+    // Independent reads, sent together (one round trip).
+    let ((entitlement, balance, read, checkouts), (unsettled, customer, hold)) = try_join(
+        try_join4(
+            plan_for(db, user.id, cx.now_ms),
+            credits::balance(db, user.id),
+            payments::pages(db, user.id, (&payments, PAYMENTS_PER_PAGE), (&ledger, LEDGER_PER_PAGE)),
+            rows::checkouts_to_mention(db, user.id),
+        ),
+        try_join3(
+            rows::unsettled_invoices(db, user.id),
+            rows::customer_of(db, user.id),
+            reversals::hold_notice(db, user.id),
+        ),
+    )
+    .await?;
     let history = history(read, &payments, &ledger);
-    let checkouts = rows::checkouts_to_mention(db, user.id).await?;
-    let unsettled = rows::unsettled_invoices(db, user.id).await?;
-    let has_customer = rows::customer_of(db, user.id).await?.is_some();
     let layout = super::layout(cx, "Billing · GhostTools").await;
+    let has_customer = customer.is_some();
     let mut page =
         BillingPage::new(layout, &entitlement, balance, history, &checkouts, &unsettled, has_customer);
-    if let Some(why) = reversals::hold_notice(db, user.id).await? {
+    if let Some(why) = hold {
         page.notices.insert(0, why.to_string());
     }
     Ok(Reply::html(render(&page)))

@@ -5,7 +5,7 @@ use crate::ctx::Ctx;
 use crate::db::history;
 use crate::error::AppError;
 use crate::reply::Reply;
-use crate::services::runs::sweep_abandoned;
+use crate::services::runs::STALE_AFTER;
 use crate::views::history::{HistoryPage, HistoryRow};
 use crate::views::render;
 use worker::Request;
@@ -21,9 +21,10 @@ pub async fn list(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
         .unwrap_or(1)
         .clamp(1, 10_000);
     let db = cx.db().await?;
-    db.transaction(async |db| sweep_abandoned(db, Some(user_id)).await).await?;
-    // One more than a page tells whether there is a next one.
-    let mut items = history::page(db, user_id, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE).await?;
+    // One more than a page tells whether there is a next one; runs a dead Worker left are
+    // settled first, in the same round trip.
+    let mut items =
+        history::page_after_sweep(db, user_id, PAGE_SIZE + 1, (page - 1) * PAGE_SIZE, STALE_AFTER).await?;
     let has_next = items.len() as i64 > PAGE_SIZE;
     items.truncate(PAGE_SIZE as usize);
     let rows = items.into_iter().map(HistoryRow::of).collect();

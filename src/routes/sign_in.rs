@@ -109,11 +109,12 @@ pub async fn confirm(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     let form = Form::read(req, cx).await?;
     let token = form.text("token");
     if form.get("switch") != Some("yes") {
-        if let (Some(user), LinkState::Usable { email }) =
-            (cx.user().await?, email_link::inspect(cx, token).await?)
-        {
-            if user.email != email {
-                return Ok(confirm_form(cx, token.to_string(), email).await?.with_status(409));
+        // Only a browser signed in already may be switching accounts: look at the link then.
+        if let Some(user) = cx.user().await? {
+            if let LinkState::Usable { email } = email_link::inspect(cx, token).await? {
+                if user.email != email {
+                    return Ok(confirm_form(cx, token.to_string(), email).await?.with_status(409));
+                }
             }
         }
     }

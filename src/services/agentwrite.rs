@@ -9,10 +9,11 @@
 //! empty answer, a call that failed before its first piece) or that OpenAI itself broke off (an
 //! error in the stream, malformed data, a stall: nothing a brief can cause) is refunded.
 
-use super::runs::{failure_message, new_id, sweep_abandoned, JobEnv};
+use super::runs::{failure_message, new_id, JobEnv, STALE_AFTER};
 use crate::clients::openai::{Failure, OpenAi};
 use crate::db::credits::{self, Reason};
-use crate::db::{generations, Db};
+use crate::db::generations::{self, NewRun, Refusal};
+use crate::db::Db;
 use crate::domain::brief::ProductBrief;
 use crate::domain::copy::ProductCopy;
 use crate::domain::item_id::ItemId;
@@ -112,24 +113,29 @@ impl CutShort {
     }
 }
 
-/// Reserves the credit and records the run (after settling any run a dead Worker left).
-/// `InsufficientCredits` when the balance does not cover it: then nothing is written.
+/// Reserves the credit and records the run (after settling any run a dead Worker left), as one
+/// transaction in one round trip. Refused, with nothing written, while the account is on hold
+/// (`Forbidden`, saying why) or when the balance does not cover it (`InsufficientCredits`).
 pub async fn start(db: &Db, user_id: i64, brief: &ProductBrief, model: &str) -> Result<ItemId, AppError> {
     let id = new_id();
-    db.transaction(async |db| {
-        sweep_abandoned(db, Some(user_id)).await?;
-        generations::insert(db, id.as_str(), user_id, brief, model, CREDITS).await?;
-        let note = format!("AgentWrite: {}", brief.product_name());
-        credits::spend(db, user_id, i64::from(CREDITS), Reason::AgentWrite, id.as_str(), Some(&note)).await?;
-        Ok(())
-    })
-    .await?;
-    Ok(id)
+    let note = format!("AgentWrite: {}", brief.product_name());
+    let run = NewRun { id: id.as_str(), user_id, brief, model, credits: CREDITS, note: &note };
+    match generations::start(db, &run, STALE_AFTER).await? {
+        Ok(()) => Ok(id),
+        Err(Refusal::OnHold) => {
+            super::billing::reversals::ensure_not_on_hold(db, user_id).await?;
+            // Released between the two statements: refuse this once all the same.
+            Err(AppError::Forbidden("Your account is on hold. Please try again.".into()))
+        }
+        Err(Refusal::Credits { balance }) => {
+            Err(AppError::InsufficientCredits { needed: i64::from(CREDITS), balance })
+        }
+    }
 }
 
 /// Writes the description, relaying each piece to `events`, then settles. Never fails: every
 /// outcome ends in the database and as a last event (listeners that left are ignored).
-pub async fn run(job: JobEnv, id: ItemId, user_id: i64, brief: ProductBrief, events: UnboundedSender<Event>) {
+pub async fn run(job: JobEnv, id: ItemId, brief: ProductBrief, events: UnboundedSender<Event>) {
     let send = |event: Event| {
         let _ = events.unbounded_send(event);
     };
@@ -165,19 +171,9 @@ pub async fn run(job: JobEnv, id: ItemId, user_id: i64, brief: ProductBrief, eve
             let usage = completion.usage.as_ref().map(|u| u.to_string());
             let saved = job
                 .with_db(async |db| {
-                    db.transaction(async |db| {
-                        let finished = generations::finish(
-                            db,
-                            id.as_str(),
-                            &completion.content,
-                            &copy,
-                            usage.as_deref(),
-                            cut_short.map(CutShort::as_str),
-                        )
-                        .await?;
-                        Ok((finished, credits::balance(db, user_id).await?))
-                    })
-                    .await
+                    let (output, usage, cut_short) =
+                        (&completion.content, usage.as_deref(), cut_short.map(CutShort::as_str));
+                    generations::finish(db, id.as_str(), output, &copy, usage, cut_short).await
                 })
                 .await;
             match saved {

@@ -78,9 +78,20 @@ pub async fn begin(
         return Ok(Err(e.into()));
     }
     let name: String = file_name.chars().filter(|c| !c.is_control()).take(200).collect();
+    // An account on hold (suspended, a disputed payment) may not run tools: no upload either.
+    super::billing::reversals::ensure_not_on_hold(db, user_id).await?;
     let id = new_id();
-    let r2 = Uploads::of(env)?.create_multipart(&uploads::key(id.as_str())).await?;
-    episode_uploads::insert(db, id.as_str(), user_id, name.trim(), size, PART_BYTES, &r2).await?;
+    let store = Uploads::of(env)?;
+    let key = uploads::key(id.as_str());
+    let r2 = store.create_multipart(&key).await?;
+    if !episode_uploads::insert(db, id.as_str(), user_id, name.trim(), size, PART_BYTES, &r2).await? {
+        let _ = store.abort_multipart(&key, &r2).await;
+        let message = format!(
+            "You have {} uploads unfinished. Finish one (choose its file again to continue), or wait a day for them to be dropped.",
+            episode_uploads::MAX_OPEN
+        );
+        return Ok(Err(Refused::new(429, "too_many_requests", message)));
+    }
     Ok(Ok(Progress {
         id: id.to_string(),
         part_bytes: PART_BYTES,

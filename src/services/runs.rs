@@ -4,12 +4,12 @@
 
 use crate::clients::openai::Failure;
 use crate::config::Config;
-use crate::db::credits::{self, Reason};
-use crate::db::{generations, transcripts, Db};
+use crate::db::runs::{self, StaleAfter};
+use crate::db::Db;
 use crate::domain::item_id::ItemId;
-use crate::domain::tool::Tool;
 use crate::error::AppError;
 use crate::telemetry::Reporter;
+use crate::timing::Timing;
 use std::rc::Rc;
 use std::time::Duration;
 use worker::{Delay, Env};
@@ -31,6 +31,10 @@ pub struct JobEnv {
     pub env: Env,
     pub config: Rc<Config>,
     pub reporter: Reporter,
+    /// The `Server-Timing` figures of a request that waits for this job (the AgentWrite form
+    /// without JavaScript): the job's own connection is counted there too. None when nothing
+    /// waits (a stream, the queue consumer, the sweep).
+    pub timing: Option<Rc<Timing>>,
 }
 
 impl JobEnv {
@@ -41,7 +45,12 @@ impl JobEnv {
         let mut id = [0u8; 12];
         crate::security::fill_random(&mut id);
         let reporter = config.reporter(crate::security::token(&id), "SCHEDULED".into(), what.into());
-        JobEnv { env, config, reporter }
+        JobEnv { env, config, reporter, timing: None }
+    }
+
+    /// This job, its database work counted in the `Server-Timing` of the request waiting for it.
+    pub fn counted_in(self, timing: &Rc<Timing>) -> JobEnv {
+        JobEnv { timing: Some(timing.clone()), ..self }
     }
 
     pub fn request_id(&self) -> &str {
@@ -58,6 +67,7 @@ impl JobEnv {
         &self,
         work: impl AsyncFnOnce(&Db) -> Result<T, AppError>,
     ) -> Result<T, AppError> {
+        let started = crate::telemetry::now_ms();
         let db = match Db::connect(&self.env).await {
             Ok(db) => db,
             Err(first) => {
@@ -66,8 +76,15 @@ impl JobEnv {
                 Db::connect(&self.env).await?
             }
         };
+        if let Some(timing) = &self.timing {
+            timing.db_connected(crate::telemetry::now_ms().saturating_sub(started));
+        }
         let result = work(&db).await;
+        let (round_trips, waited) = db.usage();
         db.close().await;
+        if let Some(timing) = &self.timing {
+            timing.db_used(round_trips, waited);
+        }
         result
     }
 
@@ -80,34 +97,16 @@ impl JobEnv {
     }
 }
 
-/// How many stranded runs of each tool one sweep settles: a backlog is worked off over the next
-/// sweeps rather than in one long transaction.
-const SWEEP_BATCH: i64 = 200;
+/// When runs count as abandoned: (generations, transcriptions).
+pub const STALE_AFTER: StaleAfter = (GENERATION_STALE_SECS, TRANSCRIPT_STALE_SECS);
 
 /// Settles runs that a dead Worker left unfinished — one user's (`Some`) or anyone's (`None`, the
 /// scheduled sweep), every tool's: failed and refunded (generations, transcriptions), or done
 /// without notes (transcripts stuck writing notes). Returns how many runs were refunded and the
-/// credits given back. Call inside a transaction: a run is marked and refunded together or not
-/// at all.
+/// credits given back. One statement (`db::runs::SWEEP_SQL`): a run is marked and refunded
+/// together or not at all, in one round trip.
 pub async fn sweep_abandoned(db: &Db, user_id: Option<i64>) -> Result<(usize, i64), AppError> {
-    let (mut runs, mut refunded) = (0, 0);
-    for tool in Tool::ALL {
-        let abandoned = match tool {
-            Tool::AgentWrite => {
-                generations::abandon_stale(db, user_id, GENERATION_STALE_SECS, SWEEP_BATCH).await?
-            }
-            Tool::PodScribe => {
-                transcripts::abandon_stale(db, user_id, TRANSCRIPT_STALE_SECS, SWEEP_BATCH).await?
-            }
-        };
-        let note = format!("{} run abandoned by its worker", tool.name());
-        for (owner, id, amount) in abandoned {
-            credits::grant(db, owner, i64::from(amount), Reason::ToolRefund, &id, Some(&note)).await?;
-            runs += 1;
-            refunded += i64::from(amount);
-        }
-    }
-    Ok((runs, refunded))
+    runs::sweep_abandoned(db, user_id, STALE_AFTER).await
 }
 
 /// What the user reads when a run fails (credits were refunded when `refunded`).

@@ -27,10 +27,9 @@ pub struct Swept {
     pub uploads_abandoned: usize,
 }
 
-/// One sweep: the refunds in one transaction, then the housekeeping in the database and R2.
+/// One sweep: the refunds in one statement, then the housekeeping in the database and R2.
 pub async fn sweep(db: &Db, uploads: &Uploads, now_ms: f64) -> Result<Swept, AppError> {
-    let (runs_refunded, credits_refunded) =
-        db.transaction(async |db| sweep_abandoned(db, None).await).await?;
+    let (runs_refunded, credits_refunded) = sweep_abandoned(db, None).await?;
     let (sign_in_tokens, email_changes, sessions) =
         db::sweep::forget_expired(db, ABSOLUTE_LIFETIME_SECS as f64).await?;
     let episodes = uploads.delete_older_than(RUNS_PREFIX, now_ms - EPISODE_MAX_AGE_MS).await?;

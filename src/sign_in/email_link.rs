@@ -113,6 +113,10 @@ pub async fn spend(cx: &Ctx, token: &str) -> Result<Result<(User, NextPath), Lin
     }
     let token_hash = hash(token);
     let db = cx.db().await?;
+    // An address with an account: one statement. A first sign-in takes the transaction below.
+    if let Some(done) = sign_in_tokens::spend_for_account(db, &token_hash).await? {
+        return Ok(Ok(done));
+    }
     let signed_in = db
         .transaction(async |db| {
             let Some(spent) = sign_in_tokens::spend(db, &token_hash).await? else {

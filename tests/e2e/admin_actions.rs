@@ -10,7 +10,7 @@ use crate::support::billing::{
 };
 use crate::support::fakes::stripe::{Fault, PACK, STARTER};
 use crate::support::session::SignedIn;
-use crate::support::tools::{brief, unique};
+use crate::support::tools::{brief, generations_of, unique};
 use crate::support::Stack;
 use crate::trials;
 use libtest_mimic::Trial;
@@ -167,6 +167,9 @@ async fn a_suspended_account_reads_but_cannot_run_tools_or_buy_and_is_told_why_u
     let (status, body, asked) = run_agentwrite(s, &user).await;
     assert_eq!((status, asked), (403, false), "no tool runs while suspended");
     assert!(body.contains("Your account is suspended"), "the refusal says why");
+    // The hold is checked inside the start's transaction: the refusal leaves no run behind.
+    let runs = generations_of(s, user.user_id).await;
+    assert_eq!(runs, 0, "a refused start records nothing");
     let res = checkout(s, &user, PACK, "").await;
     assert_eq!(res.status(), 403, "no buying either");
     assert!(res.text().await.unwrap().contains("Your account is suspended"));

@@ -18,6 +18,7 @@ pub fn tests() -> Vec<Trial> {
         a_subscriber_choosing_another_plan_is_sent_to_the_portal,
         checkout_refuses_unknown_products_malformed_referrals_and_missing_csrf,
         a_visitor_is_asked_to_sign_in_before_buying,
+        a_token_whose_session_ended_buys_nothing,
         stripe_conflicts_and_server_errors_are_retried_with_the_same_idempotency_key,
         stripe_should_retry_false_stops_retries_and_the_user_gets_a_clear_error,
         a_card_error_reaches_the_customer_but_other_stripe_messages_do_not,
@@ -201,6 +202,27 @@ async fn a_visitor_is_asked_to_sign_in_before_buying(s: &'static Stack) {
     let res = s.get("/billing").await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/signin?next=%2Fbilling");
+}
+
+/// The buyer's standing is read together with the session check (one round trip): a token
+/// that is still validly signed but whose session was ended (a copy kept after sign-out) must
+/// still be sent to sign in, with nothing bought, no customer made, no checkout recorded.
+async fn a_token_whose_session_ended_buys_nothing(s: &'static Stack) {
+    let user = s.sign_in_new("ended-buyer").await;
+    let sql = s.sql().await;
+    sql.execute("DELETE FROM sessions WHERE sid = $1", &[&user.sid]).await.unwrap();
+    let res = checkout(s, &user, PACK, "").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/signin?next=%2Fpricing");
+    let row = sql
+        .query_one(
+            "SELECT (SELECT count(*) FROM checkout_sessions WHERE user_id = $1),
+                    (SELECT count(*) FROM billing_customers WHERE user_id = $1)",
+            &[&user.user_id],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (0, 0), "nothing bought, no customer made");
 }
 
 async fn stripe_conflicts_and_server_errors_are_retried_with_the_same_idempotency_key(s: &'static Stack) {

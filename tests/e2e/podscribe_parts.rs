@@ -22,6 +22,7 @@ pub fn tests() -> Vec<Trial> {
         another_users_upload_is_not_found_and_a_part_without_the_form_token_is_refused,
         without_credits_the_upload_is_kept_and_completes_once_credits_are_bought,
         deleting_the_account_or_a_day_passing_ends_an_unfinished_upload,
+        an_account_keeps_three_uploads_unfinished_at_most_and_a_suspended_one_none,
     ]
 }
 
@@ -313,4 +314,26 @@ async fn deleting_the_account_or_a_day_passing_ends_an_unfinished_upload(s: &'st
         .unwrap();
     assert!(res.status().is_redirection() || res.status().is_success(), "{}", res.status());
     assert_eq!(uploads_of(s, leaving.user_id).await, 0);
+}
+
+async fn an_account_keeps_three_uploads_unfinished_at_most_and_a_suspended_one_none(s: &'static Stack) {
+    let user = s.sign_in_new("parts-pile").await;
+    for n in 0..3 {
+        opened(s, &user, &format!("show-{n}.mp3"), 30 * 1024 * 1024).await;
+    }
+    let fourth = json_of(begin(s, &user, "show-3.mp3", 30 * 1024 * 1024).await, 429, "a fourth").await;
+    assert!(fourth["error"]["message"].as_str().unwrap().contains("3 uploads unfinished"), "{fourth}");
+    assert_eq!(uploads_of(s, user.user_id).await, 3);
+    let held = s.sign_in_new("parts-held").await;
+    s.sql()
+        .await
+        .execute(
+            "UPDATE users SET suspended_at = now(), suspended_reason = 'test' WHERE id = $1",
+            &[&held.user_id],
+        )
+        .await
+        .unwrap();
+    let res = begin(s, &held, "show.mp3", 30 * 1024 * 1024).await;
+    assert_eq!(res.status(), 403, "a suspended account uploads nothing");
+    assert_eq!(uploads_of(s, held.user_id).await, 0);
 }

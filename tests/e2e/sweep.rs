@@ -22,15 +22,27 @@ async fn fire_cron(s: &Stack) {
 
 /// A PodScribe run still `transcribing`, written straight into the database.
 async fn insert_stranded_transcript(s: &Stack, user_id: i64, minutes_ago: i64, credits: i32) -> String {
+    insert_transcript_in(s, user_id, "transcribing", minutes_ago, credits).await
+}
+
+/// A PodScribe run in `status` (its transcript written once past `transcribing`).
+async fn insert_transcript_in(
+    s: &Stack,
+    user_id: i64,
+    status: &str,
+    minutes_ago: i64,
+    credits: i32,
+) -> String {
     let id = format!("{:032x}", rand_id());
+    let text = (status != "transcribing").then_some("Hello there.");
     s.sql()
         .await
         .execute(
             "INSERT INTO transcripts (id, user_id, status, file_name, media_type, size_bytes, model, credits,
-                                      created_at)
-             VALUES ($1, $2, 'transcribing', 'episode.mp3', 'audio/mpeg', 1000, 'whisper-1', $3,
+                                      text, created_at)
+             VALUES ($1, $2, $5, 'episode.mp3', 'audio/mpeg', 1000, 'whisper-1', $3, $6,
                      now() - $4::int8 * interval '1 minute')",
-            &[&id, &user_id, &credits, &minutes_ago],
+            &[&id, &user_id, &credits, &minutes_ago, &status, &text],
         )
         .await
         .unwrap();
@@ -50,6 +62,11 @@ async fn status_of(s: &Stack, table: &str, id: &str) -> (String, Option<String>)
         .await
         .unwrap();
     (row.get(0), row.get(1))
+}
+
+async fn notes_error_of(s: &Stack, id: &str) -> Option<String> {
+    let sql = s.sql().await;
+    sql.query_one("SELECT notes_error FROM transcripts WHERE id = $1", &[&id]).await.unwrap().get(0)
 }
 
 async fn refunds_of(s: &Stack, reference: &str) -> i64 {
@@ -74,6 +91,8 @@ async fn the_sweep_refunds_stranded_runs_of_owners_who_never_come_back_once(s: &
     let young = insert_generation(s, writer.user_id, "running", 2).await;
     let stranded_episode = insert_stranded_transcript(s, podcaster.user_id, 50, 3).await;
     let young_episode = insert_stranded_transcript(s, podcaster.user_id, 30, 3).await;
+    // Its transcript delivered (and charged), the notes never written: done without them.
+    let noteless = insert_transcript_in(s, podcaster.user_id, "writing_notes", 50, 2).await;
 
     fire_cron(s).await;
     assert_eq!(status_of(s, "generations", &stranded).await, ("failed".into(), Some("abandoned".into())));
@@ -83,6 +102,9 @@ async fn the_sweep_refunds_stranded_runs_of_owners_who_never_come_back_once(s: &
     );
     assert_eq!(balance(s, writer.user_id).await, 4 + 1, "the generation's credit is given back");
     assert_eq!(balance(s, podcaster.user_id).await, 4 + 3, "the transcription's credits are given back");
+    assert_eq!(status_of(s, "transcripts", &noteless).await, ("done".into(), None));
+    assert_eq!(notes_error_of(s, &noteless).await.as_deref(), Some("abandoned"));
+    assert_eq!(refunds_of(s, &noteless).await, 0, "a delivered transcript is not refunded");
     // Runs that may still be working are left alone (15 min for AgentWrite, 45 for PodScribe).
     assert_eq!(status_of(s, "generations", &young).await.0, "running");
     assert_eq!(status_of(s, "transcripts", &young_episode).await.0, "transcribing");

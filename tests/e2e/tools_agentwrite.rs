@@ -4,7 +4,8 @@
 
 use crate::support::fakes::openai::API_KEY;
 use crate::support::tools::{
-    assert_ledger_matches_balance, balance, brief, grant, post_form, read_events, tool_ledger, unique,
+    assert_ledger_matches_balance, balance, brief, generations_of, grant, post_form, read_events,
+    tool_ledger, unique,
 };
 use crate::support::{Stack, CHAT_MODEL};
 use crate::trials;
@@ -230,13 +231,7 @@ async fn two_generations_with_one_credit_left_only_one_is_written(s: &'static St
     assert_eq!(ledger.len(), 1, "exactly one charge, no refund: {ledger:?}");
     assert_eq!(ledger[0].0, -1);
     assert_eq!(balance(s, user.user_id).await, 0);
-    let rows: i64 = s
-        .sql()
-        .await
-        .query_one("SELECT count(*) FROM generations WHERE user_id = $1", &[&user.user_id])
-        .await
-        .unwrap()
-        .get(0);
+    let rows = generations_of(s, user.user_id).await;
     assert_eq!(rows, 1, "the refused run left nothing behind");
     assert_eq!(s.fakes.openai.chats_mentioning(&name).len(), 1);
 }
@@ -298,13 +293,7 @@ async fn without_credits_nothing_is_sent_to_openai(s: &'static Stack) {
     assert!(html.contains("This needs 1 credit and you have 0"), "{html}");
     assert!(html.contains(&format!("value=\"{name}\"")), "the input is kept");
     assert!(s.fakes.openai.chats_mentioning(&name).is_empty());
-    let rows: i64 = s
-        .sql()
-        .await
-        .query_one("SELECT count(*) FROM generations WHERE user_id = $1", &[&user.user_id])
-        .await
-        .unwrap()
-        .get(0);
+    let rows = generations_of(s, user.user_id).await;
     assert_eq!(rows, 0);
 }
 

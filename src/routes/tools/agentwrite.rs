@@ -2,7 +2,7 @@
 //! answered when the run is done), writing streamed to the page (`POST
 //! /api/tools/agentwrite/stream`, server-sent events), a saved result, its download, deleting it.
 
-use super::{item_id, limit, relay, ToolKind};
+use super::{item_id, rate_limit, relay, ToolKind};
 use crate::ctx::Ctx;
 use crate::db::generations;
 use crate::domain::brief::{BriefForm, FieldError, ProductBrief};
@@ -22,7 +22,7 @@ use worker::Request;
 
 pub async fn form(cx: &Ctx) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
-    page(cx, user_id, BriefForm::blank(), Vec::new(), None, None).await
+    page(cx, user_id, None, BriefForm::blank(), Vec::new(), None, None).await
 }
 
 /// Without JavaScript: the page waits for the whole description, then shows it (303 to the
@@ -33,13 +33,13 @@ pub async fn generate(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
     let form = brief_form(&Form::read(req, cx).await?);
     let brief = match ProductBrief::parse(&form) {
         Ok(b) => b,
-        Err(errors) => return Ok(page(cx, user_id, form, errors, None, None).await?.with_status(400)),
+        Err(errors) => return Ok(page(cx, user_id, None, form, errors, None, None).await?.with_status(400)),
     };
-    limit(cx, ToolKind::AgentWrite).await?;
-    let mut events = match start(cx, user_id, brief).await {
+    rate_limit(cx, ToolKind::AgentWrite).await?;
+    let mut events = match start(cx, user_id, brief, Waits::Yes).await {
         Ok(events) => events,
         Err(e @ AppError::InsufficientCredits { .. }) => {
-            return Ok(page(cx, user_id, form, Vec::new(), Some(e.public_message()), None)
+            return Ok(page(cx, user_id, None, form, Vec::new(), Some(e.public_message()), None)
                 .await?
                 .with_status(402));
         }
@@ -49,7 +49,7 @@ pub async fn generate(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
         match event {
             Event::Done { id, .. } => return Ok(Reply::redirect(format!("/tools/agentwrite/{id}"))),
             Event::Failed { code, message } => {
-                let reply = page(cx, user_id, form, Vec::new(), Some(message), None).await?;
+                let reply = page(cx, user_id, None, form, Vec::new(), Some(message), None).await?;
                 return Ok(reply.with_status(failure_status(code)));
             }
             Event::Started { .. } | Event::Delta { .. } => {}
@@ -68,18 +68,33 @@ pub async fn stream(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
         Ok(b) => b,
         Err(errors) => return Ok(field_errors(&errors)),
     };
-    limit(cx, ToolKind::AgentWrite).await?;
-    let events = start(cx, user_id, brief).await?;
+    rate_limit(cx, ToolKind::AgentWrite).await?;
+    let events = start(cx, user_id, brief, Waits::No).await?;
     Ok(relay("text/event-stream; charset=utf-8", events, Event::to_sse, b": keep-alive\n\n"))
+}
+
+/// Whether the request waits for the run (then the run's connection counts in its
+/// `Server-Timing`).
+#[derive(PartialEq)]
+enum Waits {
+    Yes,
+    No,
 }
 
 /// Reserves the credit and starts the run detached from this request (so it settles even if
 /// the browser leaves); returns its events.
-async fn start(cx: &Ctx, user_id: i64, brief: ProductBrief) -> Result<UnboundedReceiver<Event>, AppError> {
+async fn start(
+    cx: &Ctx,
+    user_id: i64,
+    brief: ProductBrief,
+    waits: Waits,
+) -> Result<UnboundedReceiver<Event>, AppError> {
     let id = agentwrite::start(cx.db().await?, user_id, &brief, &cx.config.tools.chat_model).await?;
     let (tx, rx) = mpsc::unbounded();
     let _ = tx.unbounded_send(Event::Started { id: id.clone() });
-    cx.wait_until(agentwrite::run(super::job_env(cx), id, user_id, brief, tx));
+    let job = super::job_env(cx);
+    let job = if waits == Waits::Yes { job.counted_in(&cx.timing) } else { job };
+    cx.wait_until(agentwrite::run(job, id, brief, tx));
     Ok(rx)
 }
 
@@ -108,15 +123,21 @@ fn brief_form(form: &Form) -> BriefForm {
     }
 }
 
+/// The form page; the balance and the hold when the caller read them already (else here).
+#[allow(clippy::too_many_arguments)]
 async fn page(
     cx: &Ctx,
     user_id: i64,
+    known: Option<(i64, Option<&'static str>)>,
     form: BriefForm,
     errors: Vec<FieldError>,
     notice: Option<String>,
     result: Option<GenerationView>,
 ) -> Result<Reply, AppError> {
-    let (balance, hold) = reversals::balance_and_notice(cx.db().await?, user_id).await?;
+    let (balance, hold) = match known {
+        Some(known) => known,
+        None => reversals::balance_and_notice(cx.db().await?, user_id).await?,
+    };
     let layout = crate::routes::layout(cx, "AgentWrite · GhostTools").await;
     Ok(Reply::html(render(&AgentWritePage { layout, form, errors, notice, balance, result, hold })))
 }
@@ -125,7 +146,14 @@ async fn page(
 pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
-    let g = generations::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
+    let db = cx.db().await?;
+    // Sent together: one round trip.
+    let (g, known) = futures_util::future::try_join(
+        generations::find(db, user_id, id.as_str()),
+        reversals::balance_and_notice(db, user_id),
+    )
+    .await?;
+    let g = g.ok_or(AppError::NotFound)?;
     let notice = (g.status == RunStatus::Failed)
         .then(|| failure_message("AgentWrite", g.error.as_deref().unwrap_or("unavailable"), true));
     let view = GenerationView {
@@ -136,7 +164,7 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
         cut_short: g.cut_short.as_deref().and_then(CutShort::parse).map(CutShort::message),
     };
     let result = (g.status != RunStatus::Failed).then_some(view);
-    page(cx, user_id, g.brief.to_form(), Vec::new(), notice, result).await
+    page(cx, user_id, Some(known), g.brief.to_form(), Vec::new(), notice, result).await
 }
 
 pub async fn download(cx: &Ctx, id: &str) -> Result<Reply, AppError> {

@@ -45,21 +45,28 @@ pub async fn flood(cx: &Ctx) -> Result<(), AppError> {
 /// Over the limit it answers `AppError::TooManyRequests`. An account on hold (a payment
 /// dispute, or suspended by an operator) is refused here too (`AppError::Forbidden`).
 pub async fn limit(cx: &Ctx, kind: ToolKind) -> Result<(), AppError> {
-    let policy = match kind {
-        ToolKind::AgentWrite | ToolKind::ShowNotes => Policy::AiGeneration,
-        ToolKind::PodScribe => Policy::TranscriptionUpload,
-    };
-    cx.limit(policy, &cx.subject).await?;
+    rate_limit(cx, kind).await?;
     if let Some(user) = cx.user().await? {
         reversals::ensure_not_on_hold(cx.db().await?, user.id).await?;
     }
     Ok(())
 }
 
+/// `limit` without the hold check, for a tool whose start checks the hold in its own
+/// transaction (AgentWrite: one round trip fewer).
+pub async fn rate_limit(cx: &Ctx, kind: ToolKind) -> Result<(), AppError> {
+    let policy = match kind {
+        ToolKind::AgentWrite | ToolKind::ShowNotes => Policy::AiGeneration,
+        ToolKind::PodScribe => Policy::TranscriptionUpload,
+    };
+    cx.limit(policy, &cx.subject).await?;
+    Ok(())
+}
+
 /// The id in a URL; anything that is not one of ours is simply not found.
 /// What a run needs once its request may be gone: the run outlives the handler that starts it.
 pub fn job_env(cx: &Ctx) -> JobEnv {
-    JobEnv { env: cx.env.clone(), config: cx.config.clone(), reporter: cx.reporter() }
+    JobEnv { env: cx.env.clone(), config: cx.config.clone(), reporter: cx.reporter(), timing: None }
 }
 
 pub fn item_id(segment: &str) -> Result<ItemId, AppError> {

@@ -11,7 +11,7 @@ use super::catalog::Offer;
 use crate::clients::stripe::{random_idempotency_key, Stripe};
 use crate::clients::stripe_form::StripeForm;
 use crate::config::SiteUrl;
-use crate::db::billing::{self as rows, NewCheckout};
+use crate::db::billing::{self as rows, NewCheckout, SubscriptionRecord};
 use crate::db::Db;
 use crate::domain::billing::{CheckoutMode, Referral};
 use crate::domain::User;
@@ -27,10 +27,36 @@ pub enum Started {
     Portal { url: String },
 }
 
-/// The user's Stripe customer id, created at Stripe (with our user id in metadata) the first
-/// time and stored.
-pub async fn ensure_customer(db: &Db, stripe: &Stripe, user: &User) -> Result<String, AppError> {
-    if let Some(id) = rows::customer_of(db, user.id).await? {
+/// What a checkout needs to know of the buyer before it starts: whether the account is on
+/// hold (and why), its subscriptions (a plan is not bought twice), its Stripe customer.
+pub struct Standing {
+    pub hold: Option<&'static str>,
+    pub subscriptions: Vec<SubscriptionRecord>,
+    pub customer: Option<String>,
+}
+
+impl Standing {
+    /// Read with independent statements sent together (one round trip).
+    pub async fn read(db: &Db, user_id: i64) -> Result<Standing, AppError> {
+        let (hold, subscriptions, customer) = futures_util::future::try_join3(
+            super::reversals::hold_notice(db, user_id),
+            rows::subscriptions_of(db, user_id),
+            rows::customer_of(db, user_id),
+        )
+        .await?;
+        Ok(Standing { hold, subscriptions, customer })
+    }
+}
+
+/// The user's Stripe customer id (`known`, when stored already), created at Stripe (with our
+/// user id in metadata) the first time and stored.
+pub async fn ensure_customer(
+    db: &Db,
+    stripe: &Stripe,
+    user: &User,
+    known: Option<String>,
+) -> Result<String, AppError> {
+    if let Some(id) = known {
         return Ok(id);
     }
     let form = StripeForm::new().field(&["email"], &user.email).field(&["metadata", "user_id"], user.id);
@@ -81,25 +107,31 @@ pub fn checkout_form(
     }
 }
 
+/// The buyer: the account and its `Standing` (read before, with the session check).
+pub struct Buyer<'a> {
+    pub user: &'a User,
+    pub standing: Standing,
+}
+
 /// Starts buying `offer`: Checkout, or the portal when a plan is chosen by someone who already
-/// has a live subscription. The session is recorded (with the credits it is worth) before the
-/// user is sent to Stripe.
+/// has a live subscription; refused while the account is on hold. The session is recorded (with
+/// the credits it is worth) before the user is sent to Stripe.
 pub async fn start(
     db: &Db,
     stripe: &Stripe,
     site: &SiteUrl,
-    user: &User,
+    buyer: Buyer<'_>,
     offer: &Offer,
     referral: Option<&Referral>,
 ) -> Result<Started, AppError> {
-    super::reversals::ensure_not_on_hold(db, user.id).await?;
-    if offer.plan().is_some() {
-        let subscriptions = rows::subscriptions_of(db, user.id).await?;
-        if super::live_subscription(&subscriptions).is_some() {
-            return Ok(Started::Portal { url: portal_url(db, stripe, site, user.id).await? });
-        }
+    let Buyer { user, standing } = buyer;
+    if let Some(why) = standing.hold {
+        return Err(AppError::Forbidden(why.into()));
     }
-    let customer = ensure_customer(db, stripe, user).await?;
+    if offer.plan().is_some() && super::live_subscription(&standing.subscriptions).is_some() {
+        return Ok(Started::Portal { url: portal_url(db, stripe, site, user.id).await? });
+    }
+    let customer = ensure_customer(db, stripe, user, standing.customer).await?;
     let form = checkout_form(offer, &customer, user.id, referral, site);
     let session = stripe.create_checkout_session(&form, &random_idempotency_key("gt-checkout")).await?;
     let url = session.url.clone().ok_or_else(|| AppError::Upstream {

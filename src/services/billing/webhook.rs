@@ -112,6 +112,11 @@ async fn process(
     now_ms: u64,
 ) -> Result<Outcome, AppError> {
     let action = prepare(db, stripe, config, event, now_ms).await?;
+    if let Action::Ignore(why) = &action {
+        // Nothing to apply: the claim is the record (one round trip instead of a transaction).
+        let claimed = events::claim_ignored(db, meta, why).await?;
+        return Ok(if claimed { Outcome::Ignored { detail: why.clone() } } else { Outcome::Duplicate });
+    }
     db.transaction(async |db| {
         if !events::claim(db, meta).await? {
             return Ok(Outcome::Duplicate);

@@ -32,6 +32,16 @@ pub async fn balance(s: &Stack, user_id: i64) -> i64 {
         .get(0)
 }
 
+/// How many AgentWrite runs the user has, in any state.
+pub async fn generations_of(s: &Stack, user_id: i64) -> i64 {
+    s.sql()
+        .await
+        .query_one("SELECT count(*) FROM generations WHERE user_id = $1", &[&user_id])
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// Waits (up to 20 s) until none of the user's AI runs is still under way, and returns how many
 /// they have: what a run charges or refunds is written by then, so a balance read after it is
 /// final, not a guess after a sleep.
