@@ -161,7 +161,13 @@ fn transient(failure: &Failure) -> bool {
 /// One attempt at a run: transcribes `audio` (whole or in chunks), settles exactly once, writes
 /// show notes. A transient failure leaves the run `transcribing` (with its code noted) for the queue to retry;
 /// any other outcome ends in the database.
-pub async fn run(job: &JobEnv, started: &Run, upload_name: &str, media_type: &str, audio: &Audio) -> Ending {
+pub async fn run(
+    job: &JobEnv,
+    started: &Run,
+    upload_name: &str,
+    media_type: &str,
+    audio: &Audio<'_>,
+) -> Ending {
     let Run { id, user_id, reserved } = started;
     let openai = match OpenAi::new(&job.config, job.request_id()) {
         Ok(o) => o,
