@@ -8,7 +8,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 pub struct Cookie {
@@ -81,7 +81,7 @@ impl Cookie {
     fn mac(&self, secret: &str, data: &[u8]) -> Hmac<Sha256> {
         // HMAC takes keys of any length: `new_from_slice` cannot fail.
         let mut m =
-            <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+            <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
         m.update(self.purpose.as_bytes());
         m.update(b":");
         m.update(data);

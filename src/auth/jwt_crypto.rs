@@ -4,7 +4,7 @@
 //! RS256 ID tokens are checked by WebCrypto instead (`clients::webcrypto`). Natively (tests,
 //! fuzzing) other algorithms fall through to `rust_crypto`, which signs the test tokens.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{ErrorKind, Result};
 use jsonwebtoken::signature::{Error as SignatureError, Signer, Verifier};
@@ -15,7 +15,7 @@ struct Hs256(Hmac<Sha256>);
 
 impl Hs256 {
     fn new(secret: &[u8]) -> Result<Hs256> {
-        Ok(Hs256(Hmac::new_from_slice(secret).map_err(|_| ErrorKind::InvalidKeyFormat)?))
+        Ok(Hs256(<Hmac<Sha256> as KeyInit>::new_from_slice(secret).map_err(|_| ErrorKind::InvalidKeyFormat)?))
     }
 }
 

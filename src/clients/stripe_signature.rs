@@ -3,7 +3,7 @@
 //! match any configured secret (Stripe sends one per active secret while one is being rolled);
 //! comparison is constant-time; a timestamp more than the tolerance away from now is refused.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 /// Stripe's libraries default to five minutes.
@@ -83,7 +83,8 @@ pub fn sign(secret: &str, timestamp: u64, payload: &[u8]) -> String {
 
 fn mac(secret: &str, timestamp: &str, payload: &[u8]) -> Hmac<Sha256> {
     // HMAC takes keys of any length: `new_from_slice` cannot fail.
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    let mut m =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
     m.update(timestamp.as_bytes());
     m.update(b".");
     m.update(payload);
@@ -95,7 +96,7 @@ mod tests {
     use super::*;
 
     fn raw_hmac(key: &str, message: &[u8]) -> String {
-        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes()).unwrap();
+        let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
         m.update(message);
         hex::encode(m.finalize().into_bytes())
     }

@@ -11,7 +11,7 @@ use crate::db::welcome::{self, Refusal};
 use crate::db::Db;
 use crate::domain::EmailAddress;
 use crate::error::AppError;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 /// What a new account got.
@@ -25,7 +25,8 @@ pub enum Welcome {
 /// (domain-separated), so the table holds no address and cannot be reversed by guessing
 /// addresses without the secret.
 pub fn identity(secret: &str, email: &EmailAddress) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap_or_else(|_| unreachable!());
     mac.update(b"ghosttools welcome v1\0");
     mac.update(email.person_key().as_bytes());
     mac.finalize().into_bytes().into()
