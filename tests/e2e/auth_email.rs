@@ -23,6 +23,7 @@ pub fn tests() -> Vec<Trial> {
         too_many_links_for_one_address_are_refused_until_one_expires,
         every_sign_in_form_needs_its_csrf_token,
         using_one_link_retires_the_others_for_that_address,
+        an_address_on_an_internationalised_domain_is_mailed_at_its_ascii_form_and_is_one_account,
     ]
 }
 
@@ -390,4 +391,41 @@ async fn using_one_link_retires_the_others_for_that_address(s: &'static Stack) {
     let page = s.get(&format!("/signin/confirm?token={first}")).await;
     assert_eq!(page.status(), 404, "the older link stopped working");
     assert_eq!(pending_tokens(s, &email).await, 0);
+}
+
+async fn an_address_on_an_internationalised_domain_is_mailed_at_its_ascii_form_and_is_one_account(
+    s: &'static Stack,
+) {
+    let local = unique_email("idn").replace("@example.test", "");
+    let ascii = format!("{local}@xn--bcher-kva.example");
+    let browser = s.browser();
+    // The mail goes to the punycode form, which is the address the account is kept under.
+    let res = request_link(s, &browser, &format!("{local}@bücher.example"), None).await;
+    assert_eq!(res.status(), 200);
+    let mail = s.fakes.smtp.wait_for_mail_to(&ascii).await.expect("a sign-in mail to the ASCII form");
+    assert_eq!(confirm(s, &browser, &token_of(&link_in(&mail))).await.status(), 303);
+    // Spelled with capitals, or already in ASCII, it is the same account.
+    for spelled in [format!("{local}@BÜCHER.example"), ascii.clone()] {
+        let again = s.browser();
+        let before = s.fakes.smtp.mails_to(&ascii).len();
+        assert_eq!(request_link(s, &again, &spelled, None).await.status(), 200, "{spelled}");
+        let mut mails = s.fakes.smtp.mails_to(&ascii);
+        for _ in 0..200 {
+            if mails.len() > before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            mails = s.fakes.smtp.mails_to(&ascii);
+        }
+        let mail = mails.get(before).unwrap_or_else(|| panic!("no mail for {spelled} reached {ascii}"));
+        assert_eq!(confirm(s, &again, &token_of(&link_in(mail))).await.status(), 303, "{spelled}");
+    }
+    let users: i64 = s
+        .sql()
+        .await
+        .query_one("SELECT count(*) FROM users WHERE email = $1", &[&ascii])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(users, 1, "one account under the ASCII form");
 }
