@@ -253,7 +253,9 @@
         if (!line.trim()) { return; }
         try { last = JSON.parse(line); } catch (e) { return; }
         if (last.status === "failed") { stage.textContent = last.message; }
-        else if (STAGES[last.status]) { stage.textContent = STAGES[last.status]; }
+        else if (last.status === "transcribing" && last.chunks) {
+          stage.textContent = "Transcribing… " + last.chunks_done + " of " + last.chunks + " parts transcribed.";
+        } else if (STAGES[last.status]) { stage.textContent = STAGES[last.status]; }
       });
     };
     xhr.open("POST", form.getAttribute("data-upload"));

@@ -7,7 +7,7 @@ use super::states::{column, Stored};
 use super::Db;
 use crate::domain::show_notes::ShowNotes;
 use crate::domain::tool::{RunStatus, Tool};
-use crate::domain::transcript::Segment;
+use crate::domain::transcript::{Chunks, Segment};
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -30,6 +30,14 @@ pub struct Transcript {
     pub notes_error: Option<String>,
     pub error: Option<String>,
     pub created_at_ms: i64,
+    /// Chunks transcribed and in all, while an episode in chunks is transcribed.
+    pub chunks: Option<Chunks>,
+}
+
+/// The chunk columns as progress (both set, neither negative).
+fn chunks_of(done: Option<i16>, total: Option<i16>) -> Option<Chunks> {
+    let (done, total) = (u16::try_from(done?).ok()?, u16::try_from(total?).ok()?);
+    Some(Chunks { done, total })
 }
 
 /// PodScribe's rows in a user's history (`$1`; see db::history).
@@ -188,15 +196,28 @@ pub async fn note_attempt(db: &Db, id: &str, code: &str) -> Result<(), AppError>
     Ok(())
 }
 
-/// The run's status and failure code (its owner's only), for the progress relay.
-pub async fn state(db: &Db, user_id: i64, id: &str) -> Result<Option<(RunStatus, Option<String>)>, AppError> {
+/// Notes that `done` of the episode's `total` chunks are transcribed (while it is transcribed).
+pub async fn note_chunks(db: &Db, id: &str, done: i16, total: i16) -> Result<(), AppError> {
+    db.execute(
+        "UPDATE transcripts SET chunks_done = $2, chunks_total = $3 WHERE id = $1 AND status = 'transcribing'",
+        &[(&id, Type::TEXT), (&done, Type::INT2), (&total, Type::INT2)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A run's state as its progress is relayed: status, failure code, chunks transcribed.
+pub type State = (RunStatus, Option<String>, Option<Chunks>);
+
+/// The run's state (its owner's only), for the progress relay.
+pub async fn state(db: &Db, user_id: i64, id: &str) -> Result<Option<State>, AppError> {
     let row = db
         .query_opt(
-            "SELECT status, error FROM transcripts WHERE id = $1 AND user_id = $2",
+            "SELECT status, error, chunks_done, chunks_total FROM transcripts WHERE id = $1 AND user_id = $2",
             &[(&id, Type::TEXT), (&user_id, Type::INT8)],
         )
         .await?;
-    row.map(|r| Ok((column(&r, 0)?, r.get(1)))).transpose()
+    row.map(|r| Ok((column(&r, 0)?, r.get(1), chunks_of(r.get(2), r.get(3))))).transpose()
 }
 
 pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Transcript>, AppError> {
@@ -208,7 +229,7 @@ pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Transcript>,
                            WHERE id = $1 AND user_id = $2 AND status = 'done' AND seen_at IS NULL)
              SELECT id, status, file_name, size_bytes, duration_secs, model, credits, credits_refunded,
                     language, text, segments::text, notes::text, notes_error, error,
-                    (extract(epoch FROM created_at) * 1000)::int8, cut_at_secs
+                    (extract(epoch FROM created_at) * 1000)::int8, cut_at_secs, chunks_done, chunks_total
              FROM transcripts WHERE id = $1 AND user_id = $2",
             &[(&id, Type::TEXT), (&user_id, Type::INT8)],
         )
@@ -233,6 +254,7 @@ pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Transcript>,
         notes_error: r.get(12),
         error: r.get(13),
         created_at_ms: r.get(14),
+        chunks: chunks_of(r.get(16), r.get(17)),
     }))
 }
 

@@ -123,6 +123,20 @@ pub fn timed_text(text: &str, segments: &[Segment]) -> String {
     txt(text, segments)
 }
 
+/// How far a transcription in chunks has come: `done` of `total` chunks transcribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunks {
+    pub done: u16,
+    pub total: u16,
+}
+
+impl Chunks {
+    /// "2 of 5 parts transcribed", as the page says it.
+    pub fn describe(&self) -> String {
+        format!("{} of {} parts transcribed", self.done, self.total)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ use crate::domain::audio::{credits_for, AudioUpload};
 use crate::domain::item_id::ItemId;
 use crate::domain::show_notes::{self, ShowNotes};
 use crate::domain::tool::RunStatus;
-use crate::domain::transcript::{self, tidy, Segment};
+use crate::domain::transcript::{self, tidy, Chunks, Segment};
 use crate::error::AppError;
 use futures_channel::mpsc::UnboundedSender;
 use serde_json::json;
@@ -33,7 +33,7 @@ const NOTES_MAX_TOKENS: u32 = 900;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stage {
     Accepted { id: ItemId, credits: i32 },
-    Transcribing,
+    Transcribing { chunks: Option<Chunks> },
     WritingNotes,
     Done { id: ItemId },
     Failed { id: ItemId, code: &'static str, message: String },
@@ -46,7 +46,10 @@ impl Stage {
             Stage::Accepted { id, credits } => {
                 json!({ "status": "accepted", "id": id.as_str(), "url": page(id), "credits": credits })
             }
-            Stage::Transcribing => json!({ "status": "transcribing" }),
+            Stage::Transcribing { chunks: None } => json!({ "status": "transcribing" }),
+            Stage::Transcribing { chunks: Some(c) } => {
+                json!({ "status": "transcribing", "chunks_done": c.done, "chunks": c.total })
+            }
             Stage::WritingNotes => json!({ "status": "writing_notes" }),
             Stage::Done { id } => json!({ "status": "done", "url": page(id) }),
             Stage::Failed { id, code, message } => {
@@ -56,16 +59,16 @@ impl Stage {
         format!("{value}\n").into_bytes()
     }
 
-    /// The stage a run's stored status and failure code stand for (failures were refunded).
-    pub fn of(id: &ItemId, status: RunStatus, error: Option<&str>) -> Stage {
+    /// The stage a run's stored state stands for (failures were refunded).
+    pub fn of(id: &ItemId, (status, error, chunks): transcripts::State) -> Stage {
         match status {
             RunStatus::WritingNotes => Stage::WritingNotes,
             RunStatus::Done => Stage::Done { id: id.clone() },
             RunStatus::Failed => {
-                let code = known_code(error.unwrap_or("unavailable"));
+                let code = known_code(error.as_deref().unwrap_or("unavailable"));
                 Stage::Failed { id: id.clone(), code, message: failure_message("PodScribe", code, true) }
             }
-            RunStatus::Running | RunStatus::Transcribing => Stage::Transcribing,
+            RunStatus::Running | RunStatus::Transcribing => Stage::Transcribing { chunks },
         }
     }
 
@@ -177,26 +180,28 @@ pub async fn run(
         }
     };
     let model = job.config.tools.transcribe_model.clone();
-    let transcription = match audio.transcribe(job, &openai, &model, upload_name, media_type).await {
-        Ok(t) if !t.text.is_empty() => t,
-        Ok(_) => {
-            fail(job, id, Failure::Unreadable("empty transcription".into())).await;
-            return Ending::Finished;
-        }
-        Err(failure) if transient(&failure) => {
-            job.log("warn", &format!("transcription {id} will be retried: {}", failure.detail()));
-            if let Err(e) =
-                job.with_db(async |db| transcripts::note_attempt(db, id.as_str(), failure.code()).await).await
-            {
-                job.reporter.report_now(&e).await;
+    let transcription =
+        match audio.transcribe(job, id.as_str(), &openai, &model, upload_name, media_type).await {
+            Ok(t) if !t.text.is_empty() => t,
+            Ok(_) => {
+                fail(job, id, Failure::Unreadable("empty transcription".into())).await;
+                return Ending::Finished;
             }
-            return Ending::Retry;
-        }
-        Err(failure) => {
-            fail(job, id, failure).await;
-            return Ending::Finished;
-        }
-    };
+            Err(failure) if transient(&failure) => {
+                job.log("warn", &format!("transcription {id} will be retried: {}", failure.detail()));
+                if let Err(e) = job
+                    .with_db(async |db| transcripts::note_attempt(db, id.as_str(), failure.code()).await)
+                    .await
+                {
+                    job.reporter.report_now(&e).await;
+                }
+                return Ending::Retry;
+            }
+            Err(failure) => {
+                fail(job, id, failure).await;
+                return Ending::Finished;
+            }
+        };
     let stored = job
         .with_db(async |db| {
             db.transaction(async |db| settle(db, id, *user_id, *reserved, &transcription).await).await
@@ -270,7 +275,7 @@ pub async fn watch(job: JobEnv, user_id: i64, id: ItemId, stages: UnboundedSende
         }
         if let Ok(state) = job.with_db(async |db| transcripts::state(db, user_id, id.as_str()).await).await {
             let stage = match state {
-                Some((status, error)) => Stage::of(&id, status, error.as_deref()),
+                Some(state) => Stage::of(&id, state),
                 None => Stage::Failed {
                     id: id.clone(),
                     code: "deleted",

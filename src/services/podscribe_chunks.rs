@@ -10,6 +10,7 @@
 use super::runs::JobEnv;
 use crate::clients::openai::{Failure, OpenAi, Transcription};
 use crate::clients::uploads::Uploads;
+use crate::db::transcripts;
 use crate::domain::audio_kind::AudioKind;
 use crate::domain::audio_split::{self, Chunk, Plan, SplitError};
 use crate::domain::stitch::{stitch, Part};
@@ -37,6 +38,7 @@ impl Audio<'_> {
     pub async fn transcribe(
         &self,
         job: &JobEnv,
+        run: &str,
         openai: &OpenAi,
         model: &str,
         upload_name: &str,
@@ -70,6 +72,7 @@ impl Audio<'_> {
                 continue;
             }
             job.log("info", &format!("transcribing chunk {} of {n} ({} bytes)", k + 1, chunk.len()));
+            note_progress(job, run, k, n).await;
             let (file, secs) = chunk_file(store, key, &plan, chunk).await.map_err(storage)?;
             let t = openai.transcribe(model, upload_name, media_type, &file).await?;
             let part = Part {
@@ -94,6 +97,14 @@ impl Audio<'_> {
             duration: whole.duration,
             segments: whole.segments,
         })
+    }
+}
+
+/// Tells the run's page how far it has come; a failure costs only the progress shown.
+async fn note_progress(job: &JobEnv, run: &str, done: usize, total: usize) {
+    let (Ok(done), Ok(total)) = (i16::try_from(done), i16::try_from(total)) else { return };
+    if let Err(e) = job.with_db(async |db| transcripts::note_chunks(db, run, done, total).await).await {
+        job.log("warn", &format!("chunk progress not noted: {e}"));
     }
 }
 

@@ -6,6 +6,7 @@ use crate::domain::brief::{BriefForm, FieldError, Length, Tone, LANGUAGES};
 use crate::domain::copy::ProductCopy;
 use crate::domain::show_notes::ShowNotes;
 use crate::domain::tool::{RunStatus, Tool};
+use crate::domain::transcript::Chunks;
 use askama::Template;
 
 #[derive(Template)]
@@ -94,9 +95,15 @@ pub struct TranscriptView {
     /// Why the transcription failed (a message for the user).
     pub failure: Option<String>,
     pub created: String,
+    /// How far its chunks have come, while an episode in chunks is transcribed.
+    pub chunks: Option<Chunks>,
 }
 
 impl TranscriptView {
+    /// "2 of 5 parts transcribed" while an episode in chunks is transcribed, else empty.
+    pub fn chunk_progress(&self) -> String {
+        self.chunks.map(|c| c.describe()).unwrap_or_default()
+    }
     pub fn in_progress(&self) -> bool {
         self.status.in_progress()
     }

@@ -26,7 +26,7 @@ pub fn tests() -> Vec<Trial> {
     ]
 }
 
-const PART: usize = 8 * 1024 * 1024;
+pub(crate) const PART: usize = 8 * 1024 * 1024;
 const BASE: &str = "/api/tools/podscribe/uploads";
 
 /// 3300 s of 8 kHz 8-bit mono: 26.4 MB, four parts (the last 1.2 MB), 55 started minutes.
@@ -44,14 +44,14 @@ async fn begin(s: &Stack, user: &SignedIn, name: &str, size: usize) -> reqwest::
         .unwrap()
 }
 
-async fn json_of(res: reqwest::Response, status: u16, what: &str) -> Value {
+pub(crate) async fn json_of(res: reqwest::Response, status: u16, what: &str) -> Value {
     let got = res.status().as_u16();
     let text = res.text().await.unwrap();
     assert_eq!(got, status, "{what}: {text}");
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("{what}: not JSON: {text}"))
 }
 
-async fn opened(s: &Stack, user: &SignedIn, name: &str, size: usize) -> String {
+pub(crate) async fn opened(s: &Stack, user: &SignedIn, name: &str, size: usize) -> String {
     let u = json_of(begin(s, user, name, size).await, 200, "begin").await;
     assert_eq!(u["part_bytes"], PART as u64);
     assert_eq!(u["parts"], size.div_ceil(PART) as u64);
@@ -59,7 +59,13 @@ async fn opened(s: &Stack, user: &SignedIn, name: &str, size: usize) -> String {
     u["id"].as_str().unwrap().to_string()
 }
 
-async fn send_part(s: &Stack, user: &SignedIn, id: &str, n: usize, bytes: Vec<u8>) -> reqwest::Response {
+pub(crate) async fn send_part(
+    s: &Stack,
+    user: &SignedIn,
+    id: &str,
+    n: usize,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
     user.client
         .post(s.url(&format!("{BASE}/{id}/parts/{n}")))
         .header("content-type", "application/octet-stream")
@@ -70,11 +76,11 @@ async fn send_part(s: &Stack, user: &SignedIn, id: &str, n: usize, bytes: Vec<u8
         .unwrap()
 }
 
-fn part_of(file: &[u8], n: usize) -> Vec<u8> {
+pub(crate) fn part_of(file: &[u8], n: usize) -> Vec<u8> {
     file[(n - 1) * PART..(n * PART).min(file.len())].to_vec()
 }
 
-async fn complete(s: &Stack, user: &SignedIn, id: &str) -> reqwest::Response {
+pub(crate) async fn complete(s: &Stack, user: &SignedIn, id: &str) -> reqwest::Response {
     user.client
         .post(s.url(&format!("{BASE}/{id}/complete")))
         .form(&[("csrf", user.csrf.as_str())])

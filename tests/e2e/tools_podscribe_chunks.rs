@@ -26,6 +26,8 @@ pub fn tests() -> Vec<Trial> {
         an_mp3_larger_than_a_request_is_cut_between_frames_and_stitched_with_continuous_timestamps,
         a_chunk_that_fails_for_a_while_is_retried_from_that_chunk_and_the_run_settles_once,
         a_format_that_cannot_be_cut_is_refused_above_the_chunk_limit_before_any_charge,
+        a_100_mb_mp3_goes_up_in_parts_and_is_transcribed_in_chunks_under_the_api_limit,
+        the_progress_and_the_page_say_how_many_chunks_are_transcribed,
     ]
 }
 
@@ -53,7 +55,7 @@ pub fn shutdown() {
 }
 
 /// The files OpenAI was sent for `name`, in order.
-fn chunks_sent(s: &Stack, name: &str) -> Vec<Vec<u8>> {
+pub(crate) fn chunks_sent(s: &Stack, name: &str) -> Vec<Vec<u8>> {
     s.fakes
         .openai
         .transcriptions_mentioning(name)
@@ -68,7 +70,11 @@ fn chunks_sent(s: &Stack, name: &str) -> Vec<Vec<u8>> {
 }
 
 /// The transcript's SRT and VTT, checked valid, as their cues.
-async fn subtitles(s: &Stack, user: &crate::support::session::SignedIn, id: &str) -> Vec<(u64, u64, String)> {
+pub(crate) async fn subtitles(
+    s: &Stack,
+    user: &crate::support::session::SignedIn,
+    id: &str,
+) -> Vec<(u64, u64, String)> {
     let get = |file: &str| user.client.get(s.url(&format!("/tools/podscribe/{id}/{file}"))).send();
     let srt = valid_srt(&get("transcript.srt").await.unwrap().text().await.unwrap());
     let vtt = valid_vtt(&get("transcript.vtt").await.unwrap().text().await.unwrap());
@@ -78,7 +84,7 @@ async fn subtitles(s: &Stack, user: &crate::support::session::SignedIn, id: &str
 
 /// Cues that follow each other without a gap or an overlap, from 0 to `end_ms`; answers where
 /// each chunk's first cue ("Welcome to the show", as the fake begins every transcription) starts.
-fn continuous(cues: &[(u64, u64, String)], end_ms: u64) -> Vec<u64> {
+pub(crate) fn continuous(cues: &[(u64, u64, String)], end_ms: u64) -> Vec<u64> {
     assert_eq!(cues[0].0, 0);
     for pair in cues.windows(2) {
         assert_eq!(pair[1].0, pair[0].1, "no gap or overlap between cues: {pair:?}");
@@ -212,4 +218,100 @@ async fn a_format_that_cannot_be_cut_is_refused_above_the_chunk_limit_before_any
     assert!(tool_ledger(s, user.user_id).await.is_empty(), "nothing charged");
     assert_eq!(balance(s, user.user_id).await, 10);
     assert!(s.fakes.openai.transcriptions_mentioning(&name).is_empty(), "nothing sent");
+}
+
+/// The whole way at full size, on the shared stack with the production chunk limit (24 MiB):
+/// 105.6 MB in 13 parts of 8 MiB, judged once whole, then cut into five chunks each under
+/// OpenAI's 25 MB, stitched, charged once for its 440 minutes.
+async fn a_100_mb_mp3_goes_up_in_parts_and_is_transcribed_in_chunks_under_the_api_limit(s: &'static Stack) {
+    use crate::podscribe_parts::{complete, json_of, opened, part_of, send_part, PART};
+    let user = s.sign_in_new("ch-100mb").await;
+    grant(s, user.user_id, 450).await;
+    let name = format!("full-length-{}.mp3", unique());
+    // 1 100 000 frames of 24 ms: 26 400 s (440 minutes) in 105 602 010 bytes.
+    let episode = mp3(1_100_000);
+    let id = opened(s, &user, &name, episode.len()).await;
+    let parts = episode.len().div_ceil(PART);
+    assert_eq!(parts, 13);
+    for n in 1..=parts {
+        json_of(send_part(s, &user, &id, n, part_of(&episode, n)).await, 200, &format!("part {n}")).await;
+    }
+    let accepted = json_of(complete(s, &user, &id).await, 200, "complete").await;
+    // Reserved for what its size could hold at MP3's lowest bit rate (105 602 010 bytes at
+    // 4000 a second: 26 400.5 s, 441 started minutes); charged for the 440 it holds.
+    assert_eq!(accepted["credits"], 441);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while status_of(s, &id).await.0 == "transcribing" {
+        assert!(std::time::Instant::now() < deadline, "the run never ended");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(status_of(s, &id).await, ("done".to_string(), None));
+
+    let sent = chunks_sent(s, &name);
+    assert_eq!(sent.len(), 5, "{:?}", sent.iter().map(Vec::len).collect::<Vec<_>>());
+    assert!(sent.concat() == episode, "the chunks are the episode, cut, nothing added or lost");
+    let mut starts = vec![0u64];
+    for chunk in &sent {
+        assert!(chunk.len() <= 24 * 1024 * 1024, "a chunk of {} bytes, over the limit", chunk.len());
+        let secs = mp3_secs(chunk).expect("whole frames from start to end");
+        starts.push(starts.last().unwrap() + (secs * 1000.0).round() as u64);
+    }
+    let cues = subtitles(s, &user, &id).await;
+    assert_eq!(continuous(&cues, 26_400_000), starts[..5]);
+    assert_eq!(balance(s, user.user_id).await, 10, "one credit per started minute of 440, charged once");
+    assert_ledger_matches_balance(s, user.user_id).await;
+    let page =
+        user.client.get(s.url(&format!("/tools/podscribe/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("440 credits (1 refunded"), "{page}");
+}
+
+/// Three chunks of four seconds each (the fake's `slow`): the upload's progress lines and the
+/// transcript's page, while it is made, count the chunks done.
+async fn the_progress_and_the_page_say_how_many_chunks_are_transcribed(_: &'static Stack) {
+    let s = chunks_stack().await;
+    let user = s.sign_in_new("ch-progress").await;
+    grant(s, user.user_id, 1).await;
+    let part = reqwest::multipart::Part::bytes(wav(60))
+        .file_name(format!("fake-audio-slow-{}.wav", unique()))
+        .mime_str("audio/wav")
+        .unwrap();
+    let mut res = user
+        .client
+        .post(s.url("/api/tools/podscribe/upload"))
+        .header("accept", "application/x-ndjson")
+        .header("x-csrf-token", &user.csrf)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (mut text, mut pages) = (String::new(), Vec::new());
+    while let Some(bytes) = res.chunk().await.unwrap() {
+        text.push_str(std::str::from_utf8(&bytes).unwrap());
+        // While it is transcribed, the page says how far (the first line names the run).
+        if let Some(id) = text.lines().next().and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        {
+            let url = s.url(&format!("/tools/podscribe/{}", id["id"].as_str().unwrap()));
+            pages.push(user.client.get(url).send().await.unwrap().text().await.unwrap());
+        }
+    }
+    let lines: Vec<serde_json::Value> =
+        text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let counted: Vec<(u64, u64)> = lines
+        .iter()
+        .filter(|l| l["status"] == "transcribing" && l["chunks"].is_u64())
+        .map(|l| (l["chunks_done"].as_u64().unwrap(), l["chunks"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(counted, [(0, 3), (1, 3), (2, 3)], "{text}");
+    assert_eq!(lines.last().unwrap()["status"], "done", "{text}");
+    for said in ["1 of 3 parts transcribed", "2 of 3 parts transcribed"] {
+        assert!(
+            pages.iter().any(|p| p.contains(said) && p.contains("<progress id=\"ps-chunks\"")),
+            "no page said {said:?}"
+        );
+    }
+    let id = lines[0]["id"].as_str().unwrap();
+    let done =
+        user.client.get(s.url(&format!("/tools/podscribe/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(!done.contains("parts transcribed"), "a finished transcript says nothing of chunks");
 }

@@ -142,6 +142,7 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
         notes_error,
         failure,
         created: when(t.created_at_ms),
+        chunks: t.chunks.filter(|_| t.status == RunStatus::Transcribing),
     };
     let layout = crate::routes::layout(cx, format!("{} · PodScribe", t.file_name)).await;
     Ok(Reply::html(render(&TranscriptPage { layout, t: view })))
