@@ -209,7 +209,23 @@ impl Ctx {
 
     /// Work that may finish after the response (Sentry reports): never delays the user.
     pub fn wait_until(&self, work: impl Future<Output = ()> + 'static) {
-        self.worker_ctx.wait_until(work);
+        let Some(secs) = self.config.wait_until_cutoff_secs else {
+            return self.worker_ctx.wait_until(work);
+        };
+        // The harness's imitation of production's cut-off (see `Config::wait_until_cutoff_secs`).
+        let request_id = self.request_id.clone();
+        self.worker_ctx.wait_until(async move {
+            let cut = worker::Delay::from(std::time::Duration::from_secs(secs));
+            if let futures_util::future::Either::Right(_) =
+                futures_util::future::select(Box::pin(work), cut).await
+            {
+                log_line(
+                    "warn",
+                    &request_id,
+                    &format!("waitUntil work cut off after {secs} s (as production would)"),
+                );
+            }
+        });
     }
 
     pub fn log(&self, level: &str, message: &str) {

@@ -6,7 +6,8 @@
 //! inside the request. Chat requests look for `fake-chat-<behaviour>[-<unique>]` in the messages
 //! (tests put it in the product name; a transcript carries its file name into the show-notes
 //! prompt); transcriptions look for `fake-audio-<behaviour>[-<unique>]` in the file name.
-//! Behaviours: `ok` (default), `slow` (pieces 300 ms apart), `chars` (pieces of three characters,
+//! Behaviours: `ok` (default), `slow` (pieces 300 ms apart), `crawlxN` (pieces a second apart
+//! on the first N calls per marker, then as usual), `chars` (pieces of three characters,
 //! 15 ms apart, so markers split: `TIT`, `LE:`), `429xN` / `500xN` (fail N times per
 //! marker, then succeed; without N: always), `quota` (429 insufficient_quota), `401`, `403`,
 //! `midstream` (an error event after a few pieces), `garbled` (malformed JSON: a 200 whose body
@@ -238,7 +239,12 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         return (StatusCode::OK, [("content-type", "application/json")], body.to_string()).into_response();
     }
     let usage = req["stream_options"]["include_usage"] == json!(true);
+    // `crawlxN`: the first N calls per marker crawl (counted by `failure`, which ran first).
+    let calls = shared.counts.lock().unwrap().get(&m.token).copied().unwrap_or(1);
+    let crawls =
+        m.behaviour.strip_prefix("crawlx").and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| calls <= n);
     let delay = Duration::from_millis(match m.behaviour.as_str() {
+        _ if crawls => 1000,
         "slow" => 300,
         "chars" => 15,
         _ => 120,

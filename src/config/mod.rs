@@ -146,6 +146,11 @@ pub struct Config {
     /// `stripe,openai,google`): every page says so in a banner. Never in production: there the
     /// variable is a problem (`/api/health`, preflight) and no banner is shown.
     pub dev_standins: Setting<Vec<String>>,
+    /// Work handed to `waitUntil` is dropped this many seconds after it was handed over
+    /// (`WAIT_UNTIL_CUTOFF_SECS`): the e2e harness imitates production, which cuts such work off
+    /// about 30 s after the response ends, and `wrangler dev` never does. Ignored in production,
+    /// where the platform does it.
+    pub wait_until_cutoff_secs: Option<u64>,
 }
 
 impl Config {
@@ -189,6 +194,9 @@ impl Config {
             welcome_credits: tools::welcome_credits(read),
             stripe_timeout_ms: stripe::timeout_ms(read),
             dev_standins: site::standins(read, environment),
+            wait_until_cutoff_secs: read(&["WAIT_UNTIL_CUTOFF_SECS"])
+                .and_then(|(_, v)| v.parse().ok())
+                .filter(|_| environment != Environment::Production),
             server_timing: match read(&["SERVER_TIMING"]) {
                 Some((_, v)) => v == "true" || v == "1",
                 None => environment != Environment::Production,

@@ -30,6 +30,10 @@ pub struct ToolsConfig {
     /// How long after a transcript is done its owner is mailed, unless they have seen it
     /// (`READY_MAIL_DELAY_SECS`).
     pub ready_mail_delay_secs: u64,
+    /// How long after it starts an AgentWrite run is looked at by the queue consumer, which
+    /// writes it again if it is still running (its request is gone: `AGENTWRITE_BACKSTOP_SECS`,
+    /// default 300, well past any stream its request could still be relaying).
+    pub agentwrite_backstop_secs: u64,
     /// The most one transcription request carries; larger MP3 and WAV episodes are cut into
     /// chunks of at most this (`TRANSCRIBE_CHUNK_BYTES`).
     pub transcribe_chunk_bytes: u64,
@@ -61,6 +65,7 @@ pub fn tools(read: Read) -> (ToolsConfig, Option<ConfigProblem>) {
     let timeout_secs = secs("OPENAI_TIMEOUT_SECS", 60);
     let transcribe_timeout_secs = secs("OPENAI_TRANSCRIBE_TIMEOUT_SECS", 600);
     let ready_mail_delay_secs = secs("READY_MAIL_DELAY_SECS", 120);
+    let agentwrite_backstop_secs = secs("AGENTWRITE_BACKSTOP_SECS", 300);
     let transcribe_chunk_bytes = match read(&["TRANSCRIBE_CHUNK_BYTES"]) {
         None => DEFAULT_CHUNK_BYTES,
         Some((_, v)) => match v.parse::<u64>() {
@@ -83,6 +88,7 @@ pub fn tools(read: Read) -> (ToolsConfig, Option<ConfigProblem>) {
         timeout_secs,
         transcribe_timeout_secs,
         ready_mail_delay_secs,
+        agentwrite_backstop_secs,
         transcribe_chunk_bytes,
     };
     (tools, problem)

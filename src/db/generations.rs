@@ -160,6 +160,21 @@ pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(i64, i32)>, A
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
+/// The brief of a run still `running`; None once it has left `running` (or is gone).
+pub async fn running_brief(db: &Db, id: &str) -> Result<Option<ProductBrief>, AppError> {
+    let row = db
+        .query_opt(
+            "SELECT brief::text FROM generations WHERE id = $1 AND status = 'running'",
+            &[(&id, Type::TEXT)],
+        )
+        .await?;
+    row.map(|r| {
+        let brief: String = r.get(0);
+        serde_json::from_str(&brief).map_err(|e| AppError::internal(format!("stored brief: {e}")))
+    })
+    .transpose()
+}
+
 const FIND_SQL: &str =
     "SELECT id, status, brief::text, model, credits, title, description, bullets::text, error,
             (extract(epoch FROM created_at) * 1000)::int8, cut_short

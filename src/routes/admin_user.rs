@@ -16,8 +16,8 @@ use crate::reply::Reply;
 use crate::services::billing::webhook::Outcome;
 use crate::services::operator::{self as ops, Deducted};
 use crate::views::admin::{ActionForm, UserPage};
-use crate::views::billing::ledger_views;
 use crate::views::flash::FlashKind;
+use crate::views::ledger::ledger_views;
 use crate::views::render;
 use worker::Request;
 

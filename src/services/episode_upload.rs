@@ -213,7 +213,7 @@ pub async fn accept(
         run: id.to_string(),
         upload_name: audio.upload_name,
         media_type: audio.kind.media_type().into(),
-        mail_due: false,
+        ..RunMessage::default()
     };
     if let Err(e) = run_queue::enqueue(&job.env, message).await {
         // Not enqueued: failed and refunded at once (its page says so); the episode goes too.

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod agentwrite;
+pub mod agentwrite_backstop;
 pub mod billing;
 pub mod episode_upload;
 pub mod notices;
@@ -9,6 +10,7 @@ pub mod operator;
 pub mod podscribe;
 pub mod podscribe_chunks;
 pub mod referrals;
+pub mod run_message;
 pub mod run_queue;
 pub mod runs;
 pub mod sweep;

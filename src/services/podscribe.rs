@@ -237,7 +237,7 @@ pub async fn run(
         })
         .await;
     match saved {
-        Ok(true) => super::run_queue::schedule_ready_mail(job, id, mail_after).await,
+        Ok(true) => super::run_message::schedule_ready_mail(job, id, mail_after).await,
         Ok(false) => {}
         // The transcript is stored; the sweep marks it done later.
         Err(e) => job.reporter.report_now(&e).await,

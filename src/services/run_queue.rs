@@ -3,32 +3,21 @@
 //! minutes). The request keeps the episode in R2 and enqueues the run; the consumer transcribes
 //! and settles it; a run whose retries ran out reaches the dead-letter queue, whose consumer
 //! refunds it. Delivery is at least once: settlement is guarded by the run's status, so a
-//! message delivered twice charges once. See docs/durable-runs.md.
+//! message delivered twice charges once. The same queue carries AgentWrite runs' backstops
+//! (`agentwrite_backstop`) and transcript-ready mails that came due. See docs/durable-runs.md.
 
+use super::agentwrite_backstop;
 use super::notices;
 use super::podscribe::{self, Ending, Run};
 use super::podscribe_chunks::{self, Audio};
+pub use super::run_message::RunMessage;
 use super::runs::JobEnv;
 use crate::clients::uploads::{self, Uploads};
 use crate::db::transcripts;
 use crate::domain::item_id::ItemId;
 use crate::error::AppError;
-use serde::{Deserialize, Serialize};
 use worker::web_sys::Blob;
-use worker::{Env, MessageBatch, MessageBuilder, MessageExt};
-
-/// One run to execute: which, and what OpenAI is told about the file. With `mail_due`, not a
-/// run: the run's "transcript ready" mail has come due (sent with a delay when the run ended).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RunMessage {
-    pub run: String,
-    #[serde(default)]
-    pub upload_name: String,
-    #[serde(default)]
-    pub media_type: String,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub mail_due: bool,
-}
+use worker::{Env, MessageBatch, MessageExt};
 
 /// Keeps the episode in R2 and enqueues its run (reserved and recorded already). On failure
 /// nothing is left in R2; the caller fails and refunds the run.
@@ -75,6 +64,18 @@ pub async fn consume(batch: MessageBatch<RunMessage>, env: Env) {
             // Whatever is due goes (the sweep sends what this misses); never retried.
             notices::send_due(job, worker::Date::now().as_millis()).await;
             message.ack();
+            continue;
+        }
+        if message.body().agentwrite {
+            let resumed = match ItemId::parse(&message.body().run) {
+                // Given up: the sweep refunds a run still left `running`.
+                Some(id) if !dead => agentwrite_backstop::resume(job, id).await,
+                _ => Ok(()),
+            };
+            match resumed {
+                Ok(()) => message.ack(),
+                Err(()) => message.retry(),
+            }
             continue;
         }
         let ending = match ItemId::parse(&message.body().run) {
@@ -146,24 +147,6 @@ async fn attempt(job: &JobEnv, id: &ItemId, message: &RunMessage) -> Ending {
         forget_episode(job, id).await;
     }
     ending
-}
-
-/// Asks the consumer to send the run's "transcript ready" mail once it is due, `after_secs`
-/// from now. A failure is logged: the scheduled sweep sends due notices too, only later.
-pub async fn schedule_ready_mail(job: &JobEnv, id: &ItemId, after_secs: u64) {
-    let message = RunMessage { run: id.as_str().to_string(), mail_due: true, ..RunMessage::default() };
-    // One second past due, so the notice is due when the message arrives.
-    let delay = u32::try_from(after_secs + 1).unwrap_or(u32::MAX);
-    let sent = match job.env.queue("RUNS") {
-        Ok(queue) => queue
-            .send(MessageBuilder::new(message).delay_seconds(delay).build())
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = sent {
-        job.log("warn", &format!("ready mail of {id} not scheduled (the sweep sends it): {e}"));
-    }
 }
 
 /// Deletes the run's episode (its run has ended); a failure is logged, and the sweep removes

@@ -1,7 +1,7 @@
 //! Pages of a signed-in user: the dashboard and the account page (and the goodbye page after
 //! deleting an account).
 
-use super::billing::LedgerView;
+use super::ledger::LedgerView;
 use super::tools::when;
 use super::usage::{AllowanceView, SpendingView};
 use super::Layout;

@@ -1,7 +1,7 @@
 //! The operator console page.
 
-use super::billing::LedgerView;
 use super::chart::{bar_chart, BarChart};
+use super::ledger::LedgerView;
 use super::Layout;
 use crate::db::admin::{EventRow, ReversalRow, UsageRow, UserRow};
 use crate::db::admin_user::{PurchaseRow, RunRow};

@@ -1,26 +1,16 @@
 //! Billing pages: pricing, the checkout success page, and the billing overview. Pure: built from
 //! plain rows and offers so they render natively in tests.
 
+use super::dates::date_utc;
+use super::ledger::LedgerView;
 use super::payments::History;
 use super::Layout;
-use crate::db::credits::LedgerEntry;
 use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus, Plan, SubscriptionStatus};
 use crate::domain::money::format_amount;
 use crate::services::billing::catalog::{Offer, OfferKind};
 use crate::services::billing::fulfilment::Fulfilment;
 use crate::services::billing::Entitlement;
 use askama::Template;
-
-/// "12 May 2026" (UTC) from Unix seconds; where it is shown, a column header or `date_utc`
-/// names the time zone.
-pub fn date(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0).map(|t| t.format("%-d %B %Y").to_string()).unwrap_or_default()
-}
-
-/// "12 May 2026 (UTC)".
-pub fn date_utc(secs: i64) -> String {
-    format!("{} (UTC)", date(secs))
-}
 
 /// When the plan renews or ends: "Renews on 12 May 2026 (UTC)", "Ends on …" (cancelled at the
 /// period's end), "Ended on …"; empty without a subscription.
@@ -151,45 +141,6 @@ impl SuccessPage {
             balance,
             problem: false,
         }
-    }
-}
-
-pub struct LedgerView {
-    pub date: String,
-    pub what: String,
-    pub delta: String,
-    pub balance_after: i64,
-}
-
-/// Ledger rows as the billing page and the dashboard show them.
-pub fn ledger_views(ledger: &[LedgerEntry]) -> Vec<LedgerView> {
-    ledger
-        .iter()
-        .map(|l| LedgerView {
-            date: date(l.created_at_ms / 1000),
-            what: match &l.note {
-                Some(note) if !note.is_empty() => format!("{} · {note}", reason_label(&l.reason)),
-                _ => reason_label(&l.reason).to_string(),
-            },
-            delta: if l.delta > 0 { format!("+{}", l.delta) } else { l.delta.to_string() },
-            balance_after: l.balance_after,
-        })
-        .collect()
-}
-
-pub fn reason_label(reason: &str) -> &'static str {
-    match reason {
-        "purchase" => "Credit pack",
-        "subscription_allowance" => "Plan allowance",
-        "allowance_expiry" => "Allowance expired",
-        "admin_grant" => "Granted by GhostTools",
-        "agentwrite" => "AgentWrite",
-        "podscribe" => "PodScribe",
-        "tool_refund" => "Refund",
-        "welcome" => "Welcome credits",
-        "payment_refunded" => "Payment refunded",
-        "dispute_lost" => "Chargeback",
-        _ => "Adjustment",
     }
 }
 

@@ -1,7 +1,8 @@
 //! The billing page's history: payments (with their invoice and receipt at Stripe) and the
 //! credit ledger, a keyset page of each, with links to the older and newer pages. Pure.
 
-use super::billing::{date, ledger_views, LedgerView};
+use super::dates::date;
+use super::ledger::{ledger_views, LedgerView};
 use crate::db::payments::{Pages, PaymentRow};
 use crate::domain::billing::{CheckoutMode, CheckoutStatus};
 use crate::domain::keyset::{page_of, Keyset};

@@ -53,6 +53,7 @@ mod site;
 mod sweep;
 mod timing;
 mod tools_agentwrite;
+mod tools_agentwrite_backstop;
 mod tools_agentwrite_cut;
 mod tools_agentwrite_format;
 mod tools_failures;
@@ -108,6 +109,7 @@ fn main() {
         rate_limit_tools::tests(),
         refer::tests(),
         runs_queue::tests(),
+        tools_agentwrite_backstop::tests(),
         security::tests(),
         security_headers::tests(),
         sentry::tests(),
@@ -139,6 +141,7 @@ fn main() {
         rate_limit::shutdown();
         welcome::shutdown();
         runs_queue::shutdown();
+        tools_agentwrite_backstop::shutdown();
         tools_podscribe_chunks::shutdown();
         support::stop_shared();
     }

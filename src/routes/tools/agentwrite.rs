@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
 use crate::services::agentwrite::{self, CutShort, Event};
+use crate::services::agentwrite_backstop;
 use crate::services::billing::reversals;
 use crate::services::runs::{failure_message, failure_status};
 use crate::views::render;
@@ -94,7 +95,7 @@ async fn start(
     let _ = tx.unbounded_send(Event::Started { id: id.clone() });
     let job = super::job_env(cx);
     let job = if waits == Waits::Yes { job.counted_in(&cx.timing) } else { job };
-    cx.wait_until(agentwrite::run(job, id, brief, tx));
+    cx.wait_until(agentwrite_backstop::run(job, id, brief, tx));
     Ok(rx)
 }
 

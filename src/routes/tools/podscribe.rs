@@ -91,7 +91,7 @@ pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, Ap
         run: id.to_string(),
         upload_name: audio.upload_name,
         media_type: audio.kind.media_type().into(),
-        mail_due: false,
+        ..RunMessage::default()
     };
     if let Err(e) = run_queue::submit(&cx.env, message, &file).await {
         // Not stored or not enqueued: failed and refunded at once (the page says so).

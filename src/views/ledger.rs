@@ -1,0 +1,43 @@
+//! The credit ledger as pages show it (billing, the account page, the operator's user page).
+
+use super::dates::date;
+use crate::db::credits::LedgerEntry;
+
+pub struct LedgerView {
+    pub date: String,
+    pub what: String,
+    pub delta: String,
+    pub balance_after: i64,
+}
+
+/// Ledger rows as the billing page and the dashboard show them.
+pub fn ledger_views(ledger: &[LedgerEntry]) -> Vec<LedgerView> {
+    ledger
+        .iter()
+        .map(|l| LedgerView {
+            date: date(l.created_at_ms / 1000),
+            what: match &l.note {
+                Some(note) if !note.is_empty() => format!("{} · {note}", reason_label(&l.reason)),
+                _ => reason_label(&l.reason).to_string(),
+            },
+            delta: if l.delta > 0 { format!("+{}", l.delta) } else { l.delta.to_string() },
+            balance_after: l.balance_after,
+        })
+        .collect()
+}
+
+pub fn reason_label(reason: &str) -> &'static str {
+    match reason {
+        "purchase" => "Credit pack",
+        "subscription_allowance" => "Plan allowance",
+        "allowance_expiry" => "Allowance expired",
+        "admin_grant" => "Granted by GhostTools",
+        "agentwrite" => "AgentWrite",
+        "podscribe" => "PodScribe",
+        "tool_refund" => "Refund",
+        "welcome" => "Welcome credits",
+        "payment_refunded" => "Payment refunded",
+        "dispute_lost" => "Chargeback",
+        _ => "Adjustment",
+    }
+}
