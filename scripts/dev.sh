@@ -38,7 +38,8 @@ dev_var() {
     sed -E "s/[[:space:]]+\$//; s/^\"(.*)\"\$/\\1/; s/^'(.*)'\$/\\1/"
 }
 
-environment="$(dev_var ENVIRONMENT)"
+# An ENVIRONMENT exported in the shell wins over $DEV_VARS (production makes the stand-ins refuse).
+environment="${ENVIRONMENT:-$(dev_var ENVIRONMENT)}"
 environment="${environment:-development}"
 
 started_pg=0
@@ -87,7 +88,7 @@ rm -f "$standin_vars"
 if [ "${#standin_args[@]}" -gt 0 ]; then
   say "local stand-ins"
   cargo build --quiet -p ghosttools-fakes --bin standins
-  ENVIRONMENT="$environment" target/debug/standins "${standin_args[@]}" --vars-out "$standin_vars" &
+  ENVIRONMENT="$environment" "${CARGO_TARGET_DIR:-target}/debug/standins" "${standin_args[@]}" --vars-out "$standin_vars" &
   pids+=($!)
   for _ in $(seq 1 100); do
     [ -f "$standin_vars" ] && break
@@ -105,7 +106,7 @@ worker_vars="$DEV_STATE/dev-vars.env"
 (
   umask 077
   {
-    echo "ENVIRONMENT=development"
+    echo "ENVIRONMENT=$environment"
     echo "NEXTAUTH_URL=$SITE"
     echo "NEXTAUTH_SECRET=dev-only-secret-change-me-0123456789abcdef"
     echo "EMAIL_SERVER=smtp://dev:dev@127.0.0.1:$MAIL_SMTP_PORT"

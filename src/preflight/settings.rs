@@ -261,6 +261,17 @@ fn openai_and_endpoints(f: &mut Findings) {
             f.bad(var, "looks truncated (OpenAI keys are longer); copy it again");
         }
     }
+    // Reports sent to a Sentry on this machine (the e2e stack's fake) would be lost.
+    for var in ["NEXT_PUBLIC_SENTRY_DSN", "SENTRY_DSN"] {
+        if let Some((var, raw)) = first_value(f, &[var]) {
+            if Url::parse(&raw).is_ok_and(|u| loopback_host(u.host_str().unwrap_or(""))) {
+                f.bad(
+                    var,
+                    "points at this machine (loopback: a test fake); production reports to the real Sentry",
+                );
+            }
+        }
+    }
     for var in OUTSIDE_SERVICE_URLS {
         if let Some((var, raw)) = first_value(f, &[var]) {
             if Url::parse(&raw).is_ok_and(|u| loopback_host(u.host_str().unwrap_or(""))) {

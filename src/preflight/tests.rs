@@ -254,6 +254,17 @@ fn no_outside_service_may_point_at_loopback() {
             );
         }
     }
+    // The Sentry DSN too: the same hosts, with a key and a project.
+    for var in ["NEXT_PUBLIC_SENTRY_DSN", "SENTRY_DSN"] {
+        for url in hosts {
+            let dsn = url.replace("https://", "https://publickey@") + "/42";
+            let p = only_problem(&manifest(|m| m), &file(&[(var, &dsn)], &[]));
+            assert!(
+                p.what.starts_with(&format!("{var}: ")) && p.what.contains("loopback"),
+                "{var}={dsn}: {p:?}"
+            );
+        }
+    }
     // A public https service is fine.
     let ok = check(
         &manifest(|m| m),

@@ -66,9 +66,15 @@ export function journeysSharingOneBrowser(results) {
 /// A fresh browser context (its own cookies) whose pages are watched: every console error and
 /// every CSP violation is kept in `problems` (a test asserts it is empty at the end).
 /// `expected(msg)` may excuse console errors a journey causes on purpose (an error page's status).
-export async function watchedContext({ expected = () => false } = {}) {
+/// `offline`: every request a page makes to a host off this machine is a problem too.
+export async function watchedContext({ expected = () => false, offline = false } = {}) {
   const context = await browser.newContext({ viewport: DESKTOP, colorScheme: "light" });
   const problems = [];
+  if (offline) {
+    context.on("request", (req) => {
+      if (!onThisMachine(req.url())) problems.push(`request off this machine: ${req.method()} ${req.url()}`);
+    });
+  }
   await context.exposeBinding("__gtCspViolation", (_source, v) => {
     problems.push(`CSP violation on ${v.page}: ${v.directive} blocked ${v.blocked || "(inline)"} ${v.sample || ""}`);
   });
@@ -81,6 +87,13 @@ export async function watchedContext({ expected = () => false } = {}) {
   });
   context.on("page", (page) => watchPage(page, problems, expected));
   return { context, problems };
+}
+
+/// data:, blob: and about: stay in the browser; http(s) and ws(s) must reach loopback only.
+export function onThisMachine(url) {
+  const u = new URL(url);
+  if (!/^(https?|wss?):$/.test(u.protocol)) return true;
+  return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/.test(u.hostname);
 }
 
 function watchPage(page, problems, expected) {

@@ -1,13 +1,28 @@
 // `make dev` on a fresh machine with no keys: the whole product through the local stand-ins of
 // Stripe, OpenAI and Google, in a real headless Chromium, under the console-error and CSP watch,
-// with screenshots. Run by tests/e2e/dev_standins.rs, which starts scripts/dev.sh itself (the
+// with screenshots, all offline: a request to any host off this machine fails the journey. Run by tests/e2e/dev_standins.rs, which starts scripts/dev.sh itself (the
 // sign-in mail is read from its maildev inbox: GT_MAILDEV_URL).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail, wav } from "./browser.mjs";
+import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail, wav, onThisMachine } from "./browser.mjs";
 
 const results = {};
 journeysSharingOneBrowser(results);
+
+// The watch for requests off this machine knows one when it sees one.
+assert.ok(onThisMachine("http://localhost:8787/") && onThisMachine("http://127.0.0.1:12111/x") && onThisMachine("data:,x"));
+assert.ok(!onThisMachine("https://api.stripe.com/v1") && !onThisMachine("http://192.0.2.1/") && !onThisMachine("wss://example.com"));
+
+// The 404 page answers with its status on purpose; Chromium logs that as a console error.
+const notFoundOnPurpose = (text) => /status of 404/.test(text) && /\/no\/such\/page/.test(text);
+const BANNER = /Local stand-ins:.*Stripe, OpenAI and Google sign-in/s;
+
+/// Opens `path` and checks it carries the "local stand-ins" banner.
+async function bannerOn(page, path, status = 200) {
+  const res = await page.goto(env.base + path);
+  assert.equal(res.status(), status, path);
+  assert.match(await page.locator("#standins").textContent(), BANNER, `${path} says these are stand-ins`);
+}
 
 const balance = async (page) => Number(await page.locator("#balance").textContent());
 
@@ -23,19 +38,21 @@ async function until(page, path, selector, text) {
   }
 }
 
-test("a newcomer signs in, buys a pack, writes, transcribes, subscribes and cancels, all on local stand-ins", async () => {
-  const { context, problems } = await watchedContext();
+test("a newcomer signs in, buys a pack, writes, transcribes, subscribes, switches plan and cancels, all on local stand-ins", async () => {
+  const { context, problems } = await watchedContext({ expected: notFoundOnPurpose, offline: true });
   const page = await context.newPage();
   const email = uniqueEmail("newcomer");
   results.email = email;
 
   // Every page says these are stand-ins, so nobody mistakes this for production.
-  await page.goto(env.base + "/");
-  assert.match(await page.locator("#standins").textContent(), /Local stand-ins:.*Stripe, OpenAI and Google sign-in/s);
+  await bannerOn(page, "/");
   await shoot(page, "landing-standins");
 
   await signInByEmail(page, email);
   assert.equal(new URL(page.url()).pathname, "/dashboard");
+  for (const path of ["/pricing", "/tools/agentwrite"]) await bannerOn(page, path);
+  await bannerOn(page, "/no/such/page", 404);
+  await bannerOn(page, "/dashboard");
   const start = await balance(page);
 
   // A pack through the stand-in checkout: a declined card first, then one that pays.
@@ -97,10 +114,19 @@ test("a newcomer signs in, buys a pack, writes, transcribes, subscribes and canc
   await page.waitForURL(/\/billing\/success\?session_id=/);
   await until(page, "/billing", "#plan", "Starter");
 
-  // Cancels in the portal; the billing page then says when the plan ends.
+  // Switches to Pro in the portal; back on the site, the billing page says Pro.
   await page.getByRole("button", { name: "Manage subscription" }).click();
   await page.waitForURL(/\/portal\/bps_/);
   await shoot(page, "portal");
+  await page.getByRole("button", { name: /^Switch to Pro\b/ }).click();
+  await page.getByRole("button", { name: /^Switch to Starter\b/ }).waitFor();
+  await page.getByRole("link", { name: /Return to the site/ }).click();
+  await page.waitForURL(`${env.base}/billing`);
+  await until(page, "/billing", "#plan", "Pro");
+
+  // Cancels in the portal; the billing page then says when the plan ends.
+  await page.getByRole("button", { name: "Manage subscription" }).click();
+  await page.waitForURL(/\/portal\/bps_/);
   await page.getByRole("button", { name: "Cancel plan" }).click();
   await page.getByText(/Cancels on \d{4}-\d\d-\d\d/).waitFor();
   await shoot(page, "portal-canceled");
@@ -113,7 +139,7 @@ test("a newcomer signs in, buys a pack, writes, transcribes, subscribes and canc
 });
 
 test("a newcomer signs in through the Google stand-in's account chooser", async () => {
-  const { context, problems } = await watchedContext();
+  const { context, problems } = await watchedContext({ offline: true });
   const page = await context.newPage();
   const email = uniqueEmail("google-newcomer");
   results.google_email = email;

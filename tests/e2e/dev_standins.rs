@@ -1,8 +1,11 @@
-//! `make dev` as a newcomer meets it: scripts/dev.sh (what the target runs) from a fresh state —
-//! an empty `.dev.vars`, a new Postgres cluster, no Worker storage — on free ports beside the
-//! e2e stack; then tests/browser/dev_standins.test.mjs in headless Chromium through the local
-//! stand-ins of Stripe, OpenAI and Google, all offline; then what it did, checked in the dev
-//! database; then everything stopped, and nothing left listening.
+//! `make dev` as a newcomer meets it: a fresh `git clone` of this checkout's HEAD, no
+//! `.dev.vars` (make dev copies `.dev.vars.example`, which holds no keys), `make dev` on free
+//! ports beside the e2e stack; first with `ENVIRONMENT=production` exported, where the
+//! stand-ins refuse and make dev stops; then for real, with tests/browser/dev_standins.test.mjs
+//! in headless Chromium through the local stand-ins of Stripe, OpenAI and Google, all offline;
+//! then what it did, checked in the dev database; then everything stopped, nothing left
+//! listening. The clone borrows the checkout's node_modules and target dir (no new installs,
+//! no rebuild of every dependency).
 
 use crate::browser::run_journeys;
 use crate::support::postgres::connect;
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 
 pub fn tests() -> Vec<Trial> {
     trials![
-        make_dev_with_an_empty_dev_vars_runs_the_whole_product_on_local_stand_ins_in_a_real_browser,
+        make_dev_in_a_fresh_clone_runs_the_whole_product_on_local_stand_ins_in_a_real_browser,
         the_stand_ins_refuse_to_start_in_production,
     ]
 }
@@ -37,50 +40,115 @@ fn listening(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300)).is_ok()
 }
 
-async fn make_dev_with_an_empty_dev_vars_runs_the_whole_product_on_local_stand_ins_in_a_real_browser(
+/// A fresh clone of the committed HEAD in `dir/clone`, sharing node_modules and target/.
+fn fresh_clone(dir: &Path) -> std::path::PathBuf {
+    let clone = dir.join("clone");
+    let head = run("git rev-parse", Command::new("git").current_dir(root()).args(["rev-parse", "HEAD"]));
+    run(
+        "git clone",
+        Command::new("git")
+            .args(["clone", "--quiet", "--no-hardlinks", "--no-checkout"])
+            .arg(root())
+            .arg(&clone),
+    );
+    run(
+        "git checkout",
+        Command::new("git").current_dir(&clone).args(["checkout", "--quiet", "--detach", head.trim()]),
+    );
+    assert!(!clone.join(".dev.vars").exists() && !clone.join("target").exists(), "a fresh clone");
+    std::os::unix::fs::symlink(root().join("node_modules"), clone.join("node_modules")).unwrap();
+    // The clone's package-lock.json is newer than the shared node_modules: `make setup` would
+    // `npm ci` into the checkout's node_modules. The same lock file, so it keeps its age.
+    let lock = clone.join("package-lock.json");
+    assert_eq!(std::fs::read(&lock).unwrap(), std::fs::read(root().join("package-lock.json")).unwrap());
+    run(
+        "touch",
+        Command::new("touch").arg("-r").arg(root().join("node_modules/.package-lock.json")).arg(&lock),
+    );
+    clone
+}
+
+/// `make dev` in `clone` on `ports` (app, pg, smtp, web, stripe, openai, google).
+fn make_dev(clone: &Path, p: &[u16]) -> Command {
+    let mut cmd = Command::new("make");
+    cmd.current_dir(clone)
+        .arg("dev")
+        .env("APP_PORT", p[0].to_string())
+        .env("PG_PORT", p[1].to_string())
+        .env("MAIL_SMTP_PORT", p[2].to_string())
+        .env("MAIL_WEB_PORT", p[3].to_string())
+        .env("STRIPE_STANDIN_PORT", p[4].to_string())
+        .env("OPENAI_STANDIN_PORT", p[5].to_string())
+        .env("GOOGLE_STANDIN_PORT", p[6].to_string())
+        .env("CARGO_TARGET_DIR", root().join("target"))
+        .env("PG_FAST", "1")
+        .env("NO_COLOR", "1")
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env_remove("ENVIRONMENT")
+        .env_remove("NODE_ENV")
+        .env_remove("DEV_VARS")
+        .env_remove("PG_DIR")
+        .env_remove("DEV_STATE")
+        .env_remove("CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB");
+    cmd
+}
+
+fn assert_nothing_listens(p: &[u16], log: &Path) {
+    let left: Vec<u16> = p.iter().copied().filter(|p| listening(*p)).collect();
+    assert!(left.is_empty(), "still listening after make dev stopped: {left:?}\n{}", tail(log, 30));
+}
+
+async fn make_dev_in_a_fresh_clone_runs_the_whole_product_on_local_stand_ins_in_a_real_browser(
     _: &'static Stack,
 ) {
     let dir = work_dir().join(format!("dev-standins-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("dev.vars"), "").unwrap();
+    let clone = fresh_clone(&dir);
     let p = ports(7);
-    let (app, pg, smtp, web, stripe, openai, google) = (p[0], p[1], p[2], p[3], p[4], p[5], p[6]);
+    let (app, pg, web, stripe, openai, google) = (p[0], p[1], p[3], p[4], p[5], p[6]);
     let log = work_dir().join("logs").join("make-dev.log");
     let _ = std::fs::remove_file(&log);
-    let mut cmd = Command::new("bash");
-    cmd.current_dir(root())
-        .arg("scripts/dev.sh")
-        .env("APP_PORT", app.to_string())
-        .env("PG_PORT", pg.to_string())
-        .env("MAIL_SMTP_PORT", smtp.to_string())
-        .env("MAIL_WEB_PORT", web.to_string())
-        .env("STRIPE_STANDIN_PORT", stripe.to_string())
-        .env("OPENAI_STANDIN_PORT", openai.to_string())
-        .env("GOOGLE_STANDIN_PORT", google.to_string())
-        .env("DEV_VARS", dir.join("dev.vars"))
-        .env("PG_DIR", dir.join("pg"))
-        .env("DEV_STATE", dir.join("state"))
-        .env("PG_FAST", "1")
-        .env("NO_COLOR", "1")
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env_remove("CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB");
-    // wrangler's [build] step (`make -s wasm`) is a no-op after `make test`'s build; a stale
-    // Worker is built here first, so the wait below is for make dev alone.
-    run("make wasm", Command::new("make").current_dir(root()).args(["-s", "wasm"]));
-    let mut dev = ChildGuard::spawn("make dev (scripts/dev.sh)", cmd, &log);
 
-    // Up when the Worker answers (setup, a new cluster, migrations, the stand-ins' build).
+    // ENVIRONMENT=production exported in the shell wins over .dev.vars: the stand-ins refuse.
+    let mut cmd = make_dev(&clone, &p);
+    cmd.env("ENVIRONMENT", "production");
+    let mut refused = ChildGuard::spawn("make dev (production)", cmd, &log);
+    let deadline = Instant::now() + Duration::from_secs(420);
+    let status = loop {
+        if let Some(status) = refused.try_wait() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "make dev in production still running:\n{}", tail(&log, 60));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let printed = std::fs::read_to_string(&log).unwrap();
+    assert!(!status.success(), "make dev must stop in production:\n{printed}");
+    assert!(printed.contains("refusing to start: ENVIRONMENT=production"), "{printed}");
+    drop(refused);
+    assert_nothing_listens(&p, &log);
+    // A fresh clone's .dev.vars is the example, and the example holds no keys.
+    let vars = std::fs::read_to_string(clone.join(".dev.vars")).expect("make dev created .dev.vars");
+    assert_eq!(vars, std::fs::read_to_string(clone.join(".dev.vars.example")).unwrap());
+    for key in ["STRIPE_SECRET_KEY", "OPENAI_API_KEY", "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"] {
+        let set = vars
+            .lines()
+            .any(|l| l.trim_start().starts_with(&format!("{key}=")) && l.trim().len() > key.len() + 1);
+        assert!(!set, "{key} is set in .dev.vars.example");
+    }
+
+    let mut dev = ChildGuard::spawn("make dev", make_dev(&clone, &p), &log);
+    // Up when the Worker answers (a new cluster, migrations, the Worker's build in the clone).
     let client = reqwest::Client::new();
     let health = format!("http://127.0.0.1:{app}/api/health");
-    let deadline = Instant::now() + Duration::from_secs(420);
+    let deadline = Instant::now() + Duration::from_secs(600);
     let res = loop {
         dev.assert_running(&log);
         if let Ok(res) = client.get(&health).timeout(Duration::from_secs(5)).send().await {
             assert!(res.headers().contains_key("x-request-id"), "port {app} answered by something else");
             break res;
         }
-        assert!(Instant::now() < deadline, "make dev not up in 420 s:\n{}", tail(&log, 60));
+        assert!(Instant::now() < deadline, "make dev not up in 600 s:\n{}", tail(&log, 60));
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let body = res.text().await.unwrap();
@@ -108,33 +176,30 @@ async fn make_dev_with_an_empty_dev_vars_runs_the_whole_product_on_local_stand_i
         .await
         .unwrap();
     let ledger: Vec<(i64, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    for entry in [(50, "purchase"), (-1, "agentwrite"), (-1, "podscribe"), (100, "subscription_allowance")] {
+    for entry in [(50, "purchase"), (-1, "agentwrite"), (-1, "podscribe")] {
         assert!(ledger.iter().any(|(d, r)| (*d, r.as_str()) == entry), "{entry:?} in {ledger:?}");
     }
     let packs = ledger.iter().filter(|(d, r)| (*d, r.as_str()) == (50, "purchase")).count();
     assert_eq!(packs, 2, "a pack by card and one by bank transfer: {ledger:?}");
-    let canceling: bool = db
-        .query_one("SELECT cancel_at_period_end FROM subscriptions WHERE user_id = $1", &[&user])
+    // Starter's 100 credits, then the switch to Pro tops the period up to Pro's 500, once.
+    let allowance: Vec<i64> =
+        ledger.iter().filter(|(_, r)| r == "subscription_allowance").map(|(d, _)| *d).collect();
+    assert_eq!(allowance, [100, 400], "Starter's allowance, then the upgrade's difference: {ledger:?}");
+    let sub = db
+        .query_one("SELECT plan, cancel_at_period_end FROM subscriptions WHERE user_id = $1", &[&user])
         .await
-        .unwrap()
-        .get(0);
-    assert!(canceling, "the plan ends with its period, as canceled in the portal");
+        .unwrap();
+    assert_eq!(sub.get::<_, String>(0), "pro", "switched to Pro in the portal");
+    assert!(sub.get::<_, bool>(1), "the plan ends with its period, as canceled in the portal");
     drop(db);
     let shots_taken = std::fs::read_dir(&shots).unwrap().count();
     assert!(shots_taken >= 16, "screenshots at both widths: {shots_taken}");
 
     // Ctrl-C stops everything make dev started.
     dev.stop();
-    let _ = Command::new("bash")
-        .current_dir(root())
-        .arg("scripts/pg.sh")
-        .arg("stop")
-        .arg(dir.join("pg"))
-        .output();
+    let _ = Command::new("bash").current_dir(&clone).arg("scripts/pg.sh").arg("stop").arg(".pg").output();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let left: Vec<u16> =
-        [app, pg, smtp, web, stripe, openai, google].into_iter().filter(|p| listening(*p)).collect();
-    assert!(left.is_empty(), "still listening after make dev stopped: {left:?}\n{}", tail(&log, 30));
+    assert_nothing_listens(&p, &log);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
