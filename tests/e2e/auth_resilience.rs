@@ -29,7 +29,7 @@ async fn usable_tokens(s: &Stack, email: &str) -> i64 {
         .get(0)
 }
 
-async fn assert_try_again(s: &Stack, email: &str) {
+pub(crate) async fn assert_try_again(s: &Stack, email: &str) {
     let res = request_link(s, &s.browser(), email, None).await;
     assert_eq!(res.status(), 503);
     let html = res.text().await.unwrap();

@@ -36,6 +36,7 @@ mod faults_database;
 mod health;
 mod hyperdrive;
 mod load;
+mod mail_transport;
 mod migrations;
 mod operations;
 mod pages;
@@ -81,6 +82,7 @@ fn main() {
         auth_google::tests(),
         auth_redirects::tests(),
         auth_resilience::tests(),
+        mail_transport::tests(),
         billing_allowance::tests(),
         billing_checkout::tests(),
         billing_events::tests(),

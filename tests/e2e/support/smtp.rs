@@ -1,7 +1,8 @@
 //! An SMTP sink on 127.0.0.1 that records every message it accepts: EHLO, AUTH PLAIN/LOGIN,
 //! MAIL, RCPT, DATA (dot-unstuffed), RSET, NOOP, QUIT. No STARTTLS (not advertised), so the
 //! Worker's plaintext path is what runs here. `Mode::RefuseAuth` answers 535 to AUTH;
-//! `Mode::NoAuth` offers no AUTH at all, like the dev inbox.
+//! `Mode::NoAuth` offers no AUTH at all, like the dev inbox. A recipient whose address starts
+//! with `rejected.` is refused with a 550 that names it, as real servers do.
 
 use base64::Engine;
 use std::net::SocketAddr;
@@ -45,6 +46,8 @@ pub struct SmtpSink {
     stalled: Arc<AtomicBool>,
     /// While set, the sink greets with 421 and hangs up (a mail server that is down).
     refusing: Arc<AtomicBool>,
+    /// Every command's verb as it arrived (EHLO, AUTH, MAIL…), from every connection.
+    verbs: Arc<Mutex<Vec<String>>>,
 }
 
 pub const USER: &str = "e2e-user";
@@ -57,11 +60,11 @@ impl SmtpSink {
         let mails = Arc::new(Mutex::new(Vec::new()));
         let stalled = Arc::new(AtomicBool::new(false));
         let refusing = Arc::new(AtomicBool::new(false));
-        let (store, stall, refuse) = (mails.clone(), stalled.clone(), refusing.clone());
+        let verbs = Arc::new(Mutex::new(Vec::new()));
+        let (store, stall, refuse, heard) = (mails.clone(), stalled.clone(), refusing.clone(), verbs.clone());
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
-                let store = store.clone();
-                let stall = stall.clone();
+                let (store, stall, heard) = (store.clone(), stall.clone(), heard.clone());
                 if refuse.load(Ordering::SeqCst) {
                     let _ = stream.write_all(b"421 4.3.2 sink.e2e is down for the test\r\n").await;
                     continue;
@@ -73,11 +76,11 @@ impl SmtpSink {
                         drop(stream);
                         return;
                     }
-                    let _ = session(stream, mode, store).await;
+                    let _ = session(stream, mode, store, heard).await;
                 });
             }
         });
-        SmtpSink { addr, mails, stalled, refusing }
+        SmtpSink { addr, mails, stalled, refusing, verbs }
     }
 
     /// From now on, new connections are refused at once (421), or, with `false`, work again.
@@ -93,6 +96,11 @@ impl SmtpSink {
     /// The `EMAIL_SERVER` value that points the Worker here.
     pub fn url(&self) -> String {
         format!("smtp://{USER}:{PASS}@127.0.0.1:{}", self.addr.port())
+    }
+
+    /// The verbs of every command received so far (e.g. whether AUTH was ever sent).
+    pub fn verbs(&self) -> Vec<String> {
+        self.verbs.lock().unwrap().clone()
     }
 
     pub fn mails(&self) -> Vec<Mail> {
@@ -138,7 +146,12 @@ fn b64(s: &str) -> String {
         .into_owned()
 }
 
-async fn session(stream: TcpStream, mode: Mode, store: Arc<Mutex<Vec<Mail>>>) -> std::io::Result<()> {
+async fn session(
+    stream: TcpStream,
+    mode: Mode,
+    store: Arc<Mutex<Vec<Mail>>>,
+    verbs: Arc<Mutex<Vec<String>>>,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut line = String::new();
@@ -156,6 +169,7 @@ async fn session(stream: TcpStream, mode: Mode, store: Arc<Mutex<Vec<Mail>>>) ->
     loop {
         let cmd = read_line!();
         let upper = cmd.to_ascii_uppercase();
+        verbs.lock().unwrap().push(upper.split(' ').next().unwrap_or_default().to_string());
         let reply: String = if upper.starts_with("EHLO") && mode == Mode::NoAuth {
             "250-sink.e2e\r\n250-8BITMIME\r\n250 SIZE 10485760".into()
         } else if upper.starts_with("AUTH") && mode == Mode::NoAuth {
@@ -187,8 +201,16 @@ async fn session(stream: TcpStream, mode: Mode, store: Arc<Mutex<Vec<Mail>>>) ->
             to.clear();
             "250 2.1.0 OK".into()
         } else if upper.starts_with("RCPT TO:") {
-            to.push(addr_of(&cmd[8..]));
-            "250 2.1.5 OK".into()
+            let rcpt = addr_of(&cmd[8..]);
+            if rcpt.starts_with("rejected.") {
+                // As real servers do, the refusal names the address (which must not reach a log).
+                format!(
+                    "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown in virtual mailbox table"
+                )
+            } else {
+                to.push(rcpt);
+                "250 2.1.5 OK".into()
+            }
         } else if upper == "DATA" {
             write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;
             let mut data = String::new();
