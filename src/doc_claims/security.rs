@@ -68,6 +68,34 @@ fn every_end_to_end_test_security_md_names_exists() {
     assert!(checked > 40, "only {checked} tests checked");
 }
 
+/// `module::tests::name` (or `module::tests`): a unit test in `src/module.rs` or
+/// `src/module/mod.rs`. A test moved to another module must take its citation along.
+#[test]
+fn every_unit_test_security_md_names_is_in_the_module_it_names() {
+    let mut checked = 0;
+    for span in backticked(&security()) {
+        let Some((module, rest)) = span.split_once("::tests") else { continue };
+        if module.contains(' ') || !(rest.is_empty() || rest.starts_with("::")) {
+            continue;
+        }
+        let dir = module.replace("::", "/");
+        let file = [format!("src/{dir}.rs"), format!("src/{dir}/mod.rs")]
+            .into_iter()
+            .find(|f| exists(f))
+            .unwrap_or_else(|| panic!("SECURITY.md names {span}, but there is no module {module}"));
+        let code = read(&file);
+        assert!(code.contains("mod tests"), "SECURITY.md names {span}, but {file} has no tests");
+        if let Some(name) = rest.strip_prefix("::") {
+            assert!(
+                code.contains(&format!("fn {name}(")),
+                "SECURITY.md names {span}, which is not in {file}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 2, "only {checked} unit tests checked");
+}
+
 #[test]
 fn every_variable_security_md_names_is_one_the_worker_reads() {
     let read_vars = variables();

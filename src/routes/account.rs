@@ -63,6 +63,8 @@ pub struct AccountForms {
     pub delete: Option<String>,
     /// The address typed into "change your address" and why it was refused.
     pub email: Option<(String, String)>,
+    /// Why Google was not unlinked.
+    pub google: Option<String>,
 }
 
 impl AccountForms {
@@ -107,6 +109,7 @@ pub(super) async fn account_page(cx: &Ctx, forms: AccountForms) -> Result<String
         email_typed: email_typed.unwrap_or_default(),
         email_error,
         delete_error: forms.delete,
+        google_error: forms.google,
         sessions,
     }))
 }
@@ -141,11 +144,16 @@ pub async fn end_listed_session(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     Ok(Reply::redirect("/account"))
 }
 
-/// `POST /account/google/unlink`: forgets the linked Google account. Always allowed: the account's
-/// address is verified (by a link or by Google), so an emailed sign-in link still reaches it.
-/// Signing in with Google again with that address links it again.
+/// `POST /account/google/unlink`: forgets the linked Google account. The account's address is
+/// verified (by a link or by Google), so an emailed sign-in link still reaches it; when no mail
+/// is configured no link can be sent, and unlinking is refused (409) rather than locking the
+/// account out. Signing in with Google again with that address links it again.
 pub async fn unlink_google(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
+    if let Some(refusal) = account::google_unlink_refusal(&cx.config) {
+        let forms = AccountForms { google: Some(refusal.to_string()), ..AccountForms::default() };
+        return Ok(Reply::html(account_page(cx, forms).await?).with_status(409));
+    }
     if users::unlink_provider(cx.db().await?, user.id, GOOGLE).await? {
         cx.log("info", &format!("account {}: Google unlinked", user.id));
     }

@@ -49,6 +49,15 @@ pub async fn delete(
     Ok(Deletion::Deleted { stripe_customer, erased })
 }
 
+/// Why Google cannot be unlinked, if it cannot: without it the account signs in only by an
+/// emailed link, and with no mail settings no link can be sent, so it would be locked out.
+pub fn google_unlink_refusal(config: &Config) -> Option<&'static str> {
+    config.email.is_err().then_some(
+        "Google can't be unlinked: this site can't email sign-in links (no mail server is set up), \
+         so Google is your only way to sign in.",
+    )
+}
+
 /// Deletes the user's Stripe customer, if they have one (a customer already gone counts as
 /// deleted); answers which.
 async fn close_billing(db: &Db, config: &Config, user_id: i64) -> Result<Option<String>, AppError> {
@@ -64,4 +73,31 @@ pub async fn sign_out_everywhere(db: &Db, user_id: i64) -> Result<(), AppError> 
     users::bump_session_version(db, user_id).await?;
     sessions::end_all(db, user_id).await?;
     email_changes::cancel_all(db, user_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let map: std::collections::HashMap<&str, &str> = pairs.iter().copied().collect();
+        Config::from_lookup(|k| map.get(k).map(|v| v.to_string()))
+    }
+
+    const SITE: [(&str, &str); 2] = [
+        ("NEXTAUTH_URL", "https://ghosttools.test"),
+        ("NEXTAUTH_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    #[test]
+    fn google_is_not_unlinked_when_no_sign_in_link_could_be_emailed() {
+        let refusal = google_unlink_refusal(&config(&SITE)).expect("refused without mail settings");
+        assert!(refusal.contains("only way to sign in"), "{refusal}");
+        let mut with_mail = SITE.to_vec();
+        with_mail.extend([
+            ("EMAIL_SERVER", "smtp://mail.test:587"),
+            ("EMAIL_FROM", "GhostTools <no@ghosttools.test>"),
+        ]);
+        assert_eq!(google_unlink_refusal(&config(&with_mail)), None, "allowed once links can be mailed");
+    }
 }

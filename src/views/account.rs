@@ -77,6 +77,8 @@ pub struct Account {
     pub email_error: Option<String>,
     /// Why the deletion was refused (the typed confirmation did not match).
     pub delete_error: Option<String>,
+    /// Why Google was not unlinked (no other way to sign in).
+    pub google_error: Option<String>,
     /// The live sessions, most recently seen first.
     pub sessions: Vec<SessionView>,
 }

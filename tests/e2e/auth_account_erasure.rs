@@ -4,6 +4,7 @@
 //! table added later cannot be forgotten.
 
 use crate::auth_account::delete_account;
+use crate::podscribe_parts::{complete, json_of, opened, send_part};
 use crate::support::billing::subscribe;
 use crate::support::fakes::stripe::PRO;
 use crate::support::session::{csrf_in, SignedIn};
@@ -19,6 +20,7 @@ pub fn tests() -> Vec<Trial> {
         deletion_leaves_nothing_personal_in_any_table,
         the_privacy_page_says_what_deletion_keeps_and_erases,
         a_deleted_account_gets_one_goodbye_mail_even_when_deleted_twice_at_once,
+        a_deleted_accounts_assembled_and_unfinished_uploads_leave_nothing_in_r2,
     ]
 }
 
@@ -53,7 +55,7 @@ const KEPT: &[&str] = &[
 ];
 
 /// Every (table, column) that references `users`: by foreign key, or by a column named like one.
-async fn user_references(s: &Stack) -> Vec<(String, String)> {
+pub(crate) async fn user_references(s: &Stack) -> Vec<(String, String)> {
     let rows = s
         .sql()
         .await
@@ -235,4 +237,56 @@ async fn a_deleted_account_gets_one_goodbye_mail_even_when_deleted_twice_at_once
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(s.fakes.smtp.mails_about(&user.email, "account is deleted").len(), 1, "one goodbye");
     assert_eq!(tables_mentioning(s, &user.email).await, Vec::<String>::new(), "the address is kept nowhere");
+}
+
+/// `audio` with `marker` written into its samples (any byte is a valid 8-bit sample).
+fn marked(mut audio: Vec<u8>, marker: &str) -> Vec<u8> {
+    audio[100..100 + marker.len()].copy_from_slice(marker.as_bytes());
+    audio
+}
+
+/// How many objects or parts in this stack's R2 hold `marker`. Miniflare keeps each as one file
+/// of its raw bytes under a random name, so other tests' objects are told apart by content; only
+/// files of one of `sizes` are read (the shared stack may hold large episodes of others).
+fn r2_blobs_holding(s: &Stack, marker: &str, sizes: &[usize]) -> usize {
+    let blobs = s.worker.state_dir().join("v3/r2/ghosttools-uploads/blobs");
+    let Ok(dir) = std::fs::read_dir(blobs) else { return 0 };
+    dir.filter_map(Result::ok)
+        .filter(|f| f.metadata().is_ok_and(|m| sizes.contains(&(m.len() as usize))))
+        .filter_map(|f| std::fs::read(f.path()).ok())
+        .filter(|bytes| bytes.windows(marker.len()).any(|w| w == marker.as_bytes()))
+        .count()
+}
+
+async fn a_deleted_accounts_assembled_and_unfinished_uploads_leave_nothing_in_r2(s: &'static Stack) {
+    let user = s.sign_in_new("erase-r2").await;
+    grant(s, user.user_id, 1).await;
+    let (joined, partial) = (format!("joined-{}", unique()), format!("partial-{}", unique()));
+    // Assembled and judged an episode, but not accepted: one credit is too few for 3 minutes.
+    let episode = marked(wav(150), &joined);
+    let id = opened(s, &user, &format!("fake-audio-ok-{joined}.wav"), episode.len()).await;
+    json_of(send_part(s, &user, &id, 1, episode.clone()).await, 200, "the part").await;
+    json_of(complete(s, &user, &id).await, 402, "assembled, not accepted").await;
+    // Unfinished: its first part sent, the rest never.
+    let long = marked(wav(3300), &partial);
+    let id = opened(s, &user, &format!("{partial}.wav"), long.len()).await;
+    let first = long[..crate::podscribe_parts::PART].to_vec();
+    json_of(send_part(s, &user, &id, 1, first).await, 200, "a part").await;
+    let sizes = [episode.len(), crate::podscribe_parts::PART];
+    for marker in [&joined, &partial] {
+        assert!(r2_blobs_holding(s, marker, &sizes) > 0, "R2 holds {marker} before the deletion");
+    }
+
+    assert_eq!(delete_account(s, &user).await.status(), 200, "deleted");
+    // Miniflare may drop a blob a moment after the call that removed it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left: Vec<&String> =
+            [&joined, &partial].into_iter().filter(|m| r2_blobs_holding(s, m, &sizes) > 0).collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "R2 still holds the uploads {left:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

@@ -1,6 +1,7 @@
 //! `POST /account/export`: everything we hold about the user as one JSON file, only for the
 //! signed-in user's own form, limited per user.
 
+use crate::auth_account_erasure::user_references;
 use crate::support::billing::subscribe;
 use crate::support::fakes::stripe::PRO;
 use crate::support::session::SignedIn;
@@ -15,6 +16,8 @@ pub fn tests() -> Vec<Trial> {
         an_export_holds_everything_we_keep_about_the_user_and_nothing_of_others,
         an_export_needs_the_forms_token_from_this_site_and_a_post,
         exports_are_limited_per_user,
+        every_table_that_references_a_user_is_exported_or_says_why_not,
+        an_export_holds_suspension_refunds_disputes_notices_uploads_operator_notes_and_the_stripe_customer,
     ]
 }
 
@@ -120,4 +123,133 @@ async fn exports_are_limited_per_user(s: &'static Stack) {
     assert!(res.headers().get("retry-after").is_some());
     let other = s.sign_in_new("export-limit-other").await;
     assert_eq!(export(s, &other).await.status(), 200, "counted per user");
+}
+
+/// Every (table, column) referencing `users` that the export reads, with the key it lands under.
+const EXPORTED: &[(&str, &str, &str)] = &[
+    ("admin_audit", "user_id", "account_actions"),
+    ("affiliates", "user_id", "affiliate"),
+    ("billing_customers", "user_id", "stripe_customer"),
+    ("charge_reversals", "user_id", "refunds"),
+    ("charges", "user_id", "charges"),
+    ("checkout_sessions", "user_id", "purchases"),
+    ("credit_balances", "user_id", "credit_balance"),
+    ("credit_ledger", "user_id", "credit_ledger"),
+    ("customer_notices", "user_id", "billing_notices"),
+    ("disputes", "user_id", "disputes"),
+    ("email_changes", "user_id", "pending_email_changes"),
+    ("episode_uploads", "user_id", "uploads"),
+    ("generations", "user_id", "generations"),
+    ("invoices", "user_id", "invoices"),
+    ("oauth_accounts", "user_id", "linked_accounts"),
+    ("sessions", "user_id", "sessions"),
+    ("subscriptions", "user_id", "subscriptions"),
+    ("transcripts", "user_id", "transcripts"),
+];
+/// References the export does not follow, each with the reason.
+const NOT_EXPORTED: &[(&str, &str)] = &[
+    // What an operator did to other accounts: it describes those people, and each of them gets
+    // it in their own export (`account_actions`).
+    ("admin_audit", "admin_id"),
+    // Stripe's webhook deliveries as received, a processing log: what they changed is exported
+    // (purchases, subscriptions, invoices, charges, refunds, disputes).
+    ("stripe_events", "user_id"),
+];
+
+async fn every_table_that_references_a_user_is_exported_or_says_why_not(s: &'static Stack) {
+    let source = include_str!("../../src/db/export.rs");
+    let references = user_references(s).await;
+    assert!(references.len() >= EXPORTED.len(), "the discovery finds the references: {references:?}");
+    for (table, column) in &references {
+        let exported = EXPORTED.iter().any(|(t, c, _)| t == table && c == column);
+        let excused = NOT_EXPORTED.iter().any(|(t, c)| t == table && c == column);
+        assert!(
+            exported || excused,
+            "{table}.{column} references users: add it to db::export (and EXPORTED here), or to \
+             NOT_EXPORTED with the reason"
+        );
+    }
+    let user = s.sign_in_new("export-tables").await;
+    let data: Value = serde_json::from_str(&export(s, &user).await.text().await.unwrap()).unwrap();
+    for (table, column, key) in EXPORTED {
+        assert!(
+            source.contains(&format!("FROM {table} WHERE {column} = $1")),
+            "db::export reads {table} by {column}"
+        );
+        assert!(!data[key].is_null(), "the export has {key} (from {table}): {data}");
+    }
+}
+
+async fn an_export_holds_suspension_refunds_disputes_notices_uploads_operator_notes_and_the_stripe_customer(
+    s: &'static Stack,
+) {
+    let m = format!("xs{}", unique());
+    let user = s.sign_in_new("export-parts").await;
+    let other = s.sign_in_new("export-parts-other").await;
+    let sql = s.sql().await;
+    let (id, other_id) = (&user.user_id, &other.user_id);
+    for (statement, what) in [
+        (
+            "UPDATE users SET suspended_at = now(), suspended_reason = 'held: ' || $2 WHERE id = $1",
+            "suspension",
+        ),
+        (
+            "INSERT INTO admin_audit (admin_id, admin_email, action, user_id, detail)
+             VALUES ($3, 'operator@example.test', 'suspend', $1, 'held: ' || $2)",
+            "an operator's note",
+        ),
+        (
+            "INSERT INTO charge_reversals (charge_id, user_id, purchase, amount, currency, amount_refunded)
+             VALUES ('ch_' || $2, $1, 'cs_' || $2, 900, 'eur', 450)",
+            "a refund",
+        ),
+        (
+            "INSERT INTO disputes (id, charge_id, user_id, amount, currency, status)
+             VALUES ('du_' || $2, 'ch_' || $2, $1, 900, 'eur', 'needs_response')",
+            "a dispute",
+        ),
+        (
+            "INSERT INTO customer_notices (user_id, kind, about, plan, amount, currency, sent_at)
+             VALUES ($1, 'payment_failed', 'in_' || $2, 'Pro', 1900, 'eur', now())",
+            "a billing notice",
+        ),
+        (
+            "INSERT INTO episode_uploads (id, user_id, file_name, size_bytes, part_bytes, r2_upload_id)
+             VALUES ('up' || $2, $1, 'unfinished-' || $2 || '.mp3', 30000000, 8388608, 'r2-' || $2)",
+            "an unfinished upload",
+        ),
+        (
+            "INSERT INTO billing_customers (user_id, stripe_customer_id) VALUES ($1, 'cus_' || $2)",
+            "the Stripe customer",
+        ),
+    ] {
+        let params: &[&(dyn tokio_postgres::types::ToSql + Sync)] =
+            if statement.contains("$3") { &[id, &m, other_id] } else { &[id, &m] };
+        assert_eq!(sql.execute(statement, params).await.unwrap(), 1, "{what} seeded");
+    }
+    // The operator's own note about another account stays out of this export.
+    sql.execute(
+        "INSERT INTO admin_audit (admin_id, admin_email, action, user_id, detail)
+         VALUES ($1, 'operator@example.test', 'grant', $1, 'not yours ' || $2)",
+        &[other_id, &m],
+    )
+    .await
+    .unwrap();
+
+    let text = export(s, &user).await.text().await.unwrap();
+    assert!(!text.contains(&format!("not yours {m}")) && !text.contains("operator@example.test"));
+    let data: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(data["account"]["suspended_reason"], format!("held: {m}").as_str());
+    assert!(data["account"]["suspended_at"].is_string(), "when it was suspended");
+    assert_eq!(data["account_actions"][0]["action"], "suspend");
+    assert_eq!(data["account_actions"][0]["note"], format!("held: {m}").as_str());
+    assert_eq!(data["refunds"][0]["charge_id"], format!("ch_{m}").as_str());
+    assert_eq!(data["refunds"][0]["amount_refunded"], 450);
+    assert_eq!(data["disputes"][0]["id"], format!("du_{m}").as_str());
+    assert_eq!(data["disputes"][0]["status"], "needs_response");
+    assert_eq!(data["billing_notices"][0]["kind"], "payment_failed");
+    assert_eq!(data["billing_notices"][0]["about"], format!("in_{m}").as_str());
+    assert_eq!(data["uploads"][0]["file_name"], format!("unfinished-{m}.mp3").as_str());
+    assert!(data["uploads"][0]["completed_at"].is_null(), "unfinished");
+    assert_eq!(data["stripe_customer"][0]["stripe_customer_id"], format!("cus_{m}").as_str());
 }

@@ -121,10 +121,29 @@ async fn the_account_page_lists_live_sessions_with_browser_and_place(s: &'static
     let email = unique_email("listed");
     let (browser, _) = signed_in_firefox(s, &email).await;
     let other = s.sign_in_as(&email).await;
+    // The place comes from Cloudflare's request data, which `wrangler dev` leaves empty: seed
+    // one, and a last-seen time the page must show as it is stored.
+    let last_seen: String = s
+        .sql()
+        .await
+        .query_one(
+            "UPDATE sessions SET place = 'Porto, PT', last_seen_at = now() - interval '3 hours'
+             WHERE sid = $1
+             RETURNING to_char(last_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC'",
+            &[&other.sid],
+        )
+        .await
+        .unwrap()
+        .get(0);
     let html = browser.get(s.url("/account")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Firefox on Linux"), "the browser is named: {html}");
     assert!(html.contains("(this browser)"), "this browser's session is marked");
     assert!(html.contains("Test browser"), "the other session is listed");
+    assert!(
+        html.contains("Test browser</strong> · Porto, PT · signed in "),
+        "the other session's coarse place is shown: {html}"
+    );
+    assert!(html.contains(&format!("· last seen {last_seen}")), "when it was last seen: {html}");
     let other_id = session_id(s, &other.sid).await;
     assert!(html.contains(&format!("action=\"/account/sessions/{other_id}/end\"")), "it can be ended");
     assert_eq!(html.matches("End this session").count(), 1, "only the other session has the button");
