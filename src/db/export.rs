@@ -12,8 +12,9 @@ use super::Db;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
-/// Each part: its key and the rows it lists (`$1` is the user), oldest first.
-const PARTS: [(&str, &str); 18] = [
+/// Each part: its key and the rows it lists (`$1` is the user), oldest first. Public so the
+/// e2e test can check that every table referencing a user is read here.
+pub const PARTS: [(&str, &str); 18] = [
     ("linked_accounts", "SELECT provider, email, created_at AS linked_at FROM oauth_accounts WHERE user_id = $1 ORDER BY created_at"),
     ("pending_email_changes", "SELECT new_email, created_at AS requested_at, expires_at FROM email_changes WHERE user_id = $1 AND used_at IS NULL AND expires_at > now() ORDER BY created_at"),
     ("sessions", "SELECT browser, place, created_at AS signed_in_at, last_seen_at FROM sessions WHERE user_id = $1 ORDER BY created_at"),
