@@ -72,8 +72,32 @@ impl Worker {
     }
 }
 
-/// Runs `wrangler dev` with the config in `dir` and waits until `/api/health` answers.
+/// Runs `wrangler dev` with the config in `dir` and waits until `/api/health` answers. A
+/// runtime that fails to start is started again, twice at most: seen once in a run beside
+/// another checkout's suite, with no reason given (a port taken between our check and workerd's
+/// bind is the likely one; the inspector port is chosen afresh each time).
 async fn launch(name: &str, port: u16, dir: &std::path::Path, log: &std::path::Path) -> ChildGuard {
+    for attempt in 1.. {
+        match launch_once(name, port, dir, log).await {
+            Ok(guard) => return guard,
+            Err(mut failed) if attempt < 3 && tail(log, 60).contains("Workers runtime failed to start") => {
+                failed.stop();
+                eprintln!("wrangler dev ({name}): the runtime failed to start; starting it again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(mut failed) => failed.assert_running(log),
+        }
+    }
+    unreachable!()
+}
+
+/// One start of `wrangler dev`: Err(the exited process) when it ends before it is ready.
+async fn launch_once(
+    name: &str,
+    port: u16,
+    dir: &std::path::Path,
+    log: &std::path::Path,
+) -> Result<ChildGuard, ChildGuard> {
     let config_path = dir.join("wrangler.toml");
     let mut cmd = Command::new(root().join("node_modules/.bin/wrangler"));
     cmd.current_dir(dir)
@@ -93,7 +117,9 @@ async fn launch(name: &str, port: u16, dir: &std::path::Path, log: &std::path::P
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
-        guard.assert_running(log);
+        if guard.try_wait().is_some() {
+            return Err(guard);
+        }
         let url = format!("http://127.0.0.1:{port}/api/health");
         if let Ok(res) = client.get(&url).timeout(Duration::from_secs(5)).send().await {
             // Only our Worker stamps a request id: anything else on the port is a collision.
@@ -103,7 +129,7 @@ async fn launch(name: &str, port: u16, dir: &std::path::Path, log: &std::path::P
         assert!(Instant::now() < deadline, "wrangler dev ({name}) not ready in 90 s:\n{}", tail(log, 60));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    guard
+    Ok(guard)
 }
 
 fn config(
