@@ -9,7 +9,7 @@
 //! `tally::MIN_LIMIT` (64) are decided exactly even for batched classes; the shared stack keeps
 //! the production limits, where pages and the API are counted in batches.
 
-use crate::support::{runtime, Options, Stack};
+use crate::support::{own_stack, Options, Stack};
 use crate::trials;
 use futures_util::future::join_all;
 use libtest_mimic::Trial;
@@ -91,19 +91,13 @@ const SMALL_LIMITS: &str = "pages=5/60s, checkout_creation=4/60s, ai_generation=
 
 static SMALL: OnceCell<Stack> = OnceCell::const_new();
 
-/// The isolated stack with small limits, started by the first test that needs it. It starts on
-/// a runtime worker thread because child processes die with the thread that spawned them
-/// (PDEATHSIG) and test threads finish early; `shutdown` stops it after the suite.
+/// The isolated stack with small limits (`support::own_stack`).
 pub async fn small_limits() -> &'static Stack {
-    SMALL
-        .get_or_init(|| async {
-            let opts = Options {
-                vars: vec![("RATE_LIMITS", Some(SMALL_LIMITS.into()))],
-                ..Options::named("ratelimits")
-            };
-            runtime().spawn(Stack::start(opts)).await.expect("start the small-limits stack")
-        })
-        .await
+    own_stack(
+        &SMALL,
+        Options { vars: vec![("RATE_LIMITS", Some(SMALL_LIMITS.into()))], ..Options::named("ratelimits") },
+    )
+    .await
 }
 
 pub fn shutdown() {

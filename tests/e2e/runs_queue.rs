@@ -12,7 +12,7 @@ use crate::support::sign_in::{html_of, text_of};
 use crate::support::tools::{
     assert_ledger_matches_balance, balance, grant, tool_ledger, unique, upload, upload_and_leave, wav,
 };
-use crate::support::{runtime, Options, Stack};
+use crate::support::{own_stack, Options, Stack};
 use crate::trials;
 use libtest_mimic::Trial;
 use std::time::{Duration, Instant};
@@ -34,16 +34,15 @@ const READY: &str = "Your transcript is ready";
 static QUEUE_STACK: OnceCell<Stack> = OnceCell::const_new();
 
 async fn queue_stack() -> &'static Stack {
-    QUEUE_STACK
-        .get_or_init(|| async {
-            let opts = Options {
-                run_retries: RETRIES,
-                vars: vec![("READY_MAIL_DELAY_SECS", Some(MAIL_DELAY_SECS.to_string()))],
-                ..Options::named("runs-queue")
-            };
-            runtime().spawn(Stack::start(opts)).await.expect("start the runs-queue stack")
-        })
-        .await
+    own_stack(
+        &QUEUE_STACK,
+        Options {
+            run_retries: RETRIES,
+            vars: vec![("READY_MAIL_DELAY_SECS", Some(MAIL_DELAY_SECS.to_string()))],
+            ..Options::named("runs-queue")
+        },
+    )
+    .await
 }
 
 pub fn shutdown() {

@@ -8,7 +8,7 @@
 use crate::support::tools::{
     assert_ledger_matches_balance, balance, brief, grant, post_form, read_events, tool_ledger, unique,
 };
-use crate::support::{runtime, Options, Stack};
+use crate::support::{own_stack, Options, Stack};
 use crate::trials;
 use libtest_mimic::Trial;
 use std::time::{Duration, Instant};
@@ -21,18 +21,17 @@ pub fn tests() -> Vec<Trial> {
 static BACKSTOP_STACK: OnceCell<Stack> = OnceCell::const_new();
 
 async fn backstop_stack() -> &'static Stack {
-    BACKSTOP_STACK
-        .get_or_init(|| async {
-            let opts = Options {
-                vars: vec![
-                    ("WAIT_UNTIL_CUTOFF_SECS", Some("3".into())),
-                    ("AGENTWRITE_BACKSTOP_SECS", Some("5".into())),
-                ],
-                ..Options::named("backstop")
-            };
-            runtime().spawn(Stack::start(opts)).await.expect("start the backstop stack")
-        })
-        .await
+    own_stack(
+        &BACKSTOP_STACK,
+        Options {
+            vars: vec![
+                ("WAIT_UNTIL_CUTOFF_SECS", Some("3".into())),
+                ("AGENTWRITE_BACKSTOP_SECS", Some("5".into())),
+            ],
+            ..Options::named("backstop")
+        },
+    )
+    .await
 }
 
 pub fn shutdown() {

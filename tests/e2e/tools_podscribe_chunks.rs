@@ -14,7 +14,7 @@ use crate::support::tools::{
     assert_ledger_matches_balance, balance, grant, mp3, tool_ledger, unique, upload, valid_srt, valid_vtt,
     wav,
 };
-use crate::support::{runtime, Options, Stack};
+use crate::support::{own_stack, Options, Stack};
 use crate::tools_podscribe::transcripts_of;
 use crate::trials;
 use libtest_mimic::Trial;
@@ -36,16 +36,15 @@ const CHUNK_BYTES: usize = 200_004;
 static CHUNKS_STACK: OnceCell<Stack> = OnceCell::const_new();
 
 async fn chunks_stack() -> &'static Stack {
-    CHUNKS_STACK
-        .get_or_init(|| async {
-            let opts = Options {
-                run_retries: 2,
-                vars: vec![("TRANSCRIBE_CHUNK_BYTES", Some(CHUNK_BYTES.to_string()))],
-                ..Options::named("chunks")
-            };
-            runtime().spawn(Stack::start(opts)).await.expect("start the chunks stack")
-        })
-        .await
+    own_stack(
+        &CHUNKS_STACK,
+        Options {
+            run_retries: 2,
+            vars: vec![("TRANSCRIBE_CHUNK_BYTES", Some(CHUNK_BYTES.to_string()))],
+            ..Options::named("chunks")
+        },
+    )
+    .await
 }
 
 pub fn shutdown() {

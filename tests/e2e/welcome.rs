@@ -12,7 +12,7 @@ use crate::support::billing::{balance, ledger};
 use crate::support::fakes::google::Account;
 use crate::support::session::{csrf_in, unique_email};
 use crate::support::sign_in::{confirm, emailed_token, google_authorize_url, google_consent};
-use crate::support::{runtime, Options, Stack, ADMIN_EMAIL, SESSION_SECRET};
+use crate::support::{own_stack, Options, Stack, ADMIN_EMAIL, SESSION_SECRET};
 use crate::trials;
 use futures_util::future::join_all;
 use ghosttools::domain::EmailAddress;
@@ -43,23 +43,18 @@ const PER_IP_PER_DAY: usize = 10;
 
 static WELCOME_STACK: OnceCell<Stack> = OnceCell::const_new();
 
-/// The stack with welcome credits on (the defaults), started by the first test that needs it on
-/// a runtime worker thread (children die with the thread that spawned them); `shutdown` stops it.
+/// The stack with welcome credits on (the defaults; `support::own_stack`).
 async fn welcome_stack() -> &'static Stack {
-    WELCOME_STACK
-        .get_or_init(|| async {
-            let opts = Options {
-                // The defaults: WELCOME_CREDITS unset; every limit as shipped except the per-IP
-                // sign-in email limit (one test sends 12 links from one client).
-                vars: vec![
-                    ("WELCOME_CREDITS", None),
-                    ("RATE_LIMITS", Some("signin_email_per_ip=off".into())),
-                ],
-                ..Options::named("welcome")
-            };
-            runtime().spawn(Stack::start(opts)).await.expect("start the welcome stack")
-        })
-        .await
+    own_stack(
+        &WELCOME_STACK,
+        Options {
+            // The defaults: WELCOME_CREDITS unset; every limit as shipped except the per-IP
+            // sign-in email limit (one test sends 12 links from one client).
+            vars: vec![("WELCOME_CREDITS", None), ("RATE_LIMITS", Some("signin_email_per_ip=off".into()))],
+            ..Options::named("welcome")
+        },
+    )
+    .await
 }
 
 pub fn shutdown() {

@@ -252,6 +252,17 @@ static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
 static SHARED: OnceLock<Stack> = OnceLock::new();
 static SHARED_CLUSTER_PORT: OnceLock<u16> = OnceLock::new();
 
+/// A module's stack of its own, started by the first test that needs it. It starts on a runtime
+/// worker thread because child processes die with the thread that spawned them (PDEATHSIG) and
+/// test threads finish early; the module's `shutdown` stops it after the suite.
+pub async fn own_stack(cell: &'static tokio::sync::OnceCell<Stack>, opts: Options) -> &'static Stack {
+    cell.get_or_init(|| async {
+        let name = opts.name;
+        runtime().spawn(Stack::start(opts)).await.unwrap_or_else(|e| panic!("start the {name} stack: {e}"))
+    })
+    .await
+}
+
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     RUNTIME.get_or_init(|| tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime"))
 }
