@@ -2,7 +2,7 @@
 //! the one place they are converted: the states are `ToSql`/`FromSql` (text) and deserialize
 //! from JSON rows (db::dashboard). Above db/ nobody compares these words.
 
-use crate::domain::billing::{CheckoutMode, CheckoutStatus, InvoiceStatus};
+use crate::domain::billing::{CheckoutMode, CheckoutStatus, InvoiceStatus, Plan, SubscriptionStatus};
 use crate::domain::tool::{RunStatus, Tool};
 use crate::error::AppError;
 use std::error::Error;
@@ -49,6 +49,26 @@ impl Stored for InvoiceStatus {
             InvoiceStatus::Paid => "paid",
             InvoiceStatus::PaymentFailed => "payment_failed",
         }
+    }
+}
+
+/// A subscription's plan: a price that is none of ours (`other`) grants nothing beyond Free.
+impl Stored for Plan {
+    const ALL: &'static [Self] = &Plan::ALL;
+    fn stored(self) -> &'static str {
+        match self {
+            Plan::Free => "other",
+            Plan::Starter => "starter",
+            Plan::Pro => "pro",
+        }
+    }
+}
+
+/// Stripe's own words.
+impl Stored for SubscriptionStatus {
+    const ALL: &'static [Self] = &SubscriptionStatus::ALL;
+    fn stored(self) -> &'static str {
+        self.as_str()
     }
 }
 
@@ -108,7 +128,7 @@ macro_rules! stored_as_text {
     )*};
 }
 
-stored_as_text!(CheckoutMode, CheckoutStatus, InvoiceStatus, RunStatus, Tool);
+stored_as_text!(CheckoutMode, CheckoutStatus, InvoiceStatus, Plan, SubscriptionStatus, RunStatus, Tool);
 
 fn unknown(what: &str, word: &str) -> String {
     format!("unknown {what} {word:?} in the database")
@@ -168,6 +188,12 @@ mod tests {
     #[test]
     fn invoice_statuses_are_the_check_constraints_words() {
         assert_eq!(stored::<InvoiceStatus>(), check_list(BILLING, "invoices_status_known"));
+    }
+
+    #[test]
+    fn subscription_plans_and_statuses_are_the_check_constraints_words() {
+        assert_eq!(stored::<Plan>(), check_list(BILLING, "subscriptions_plan_known"));
+        assert_eq!(stored::<SubscriptionStatus>(), check_list(BILLING, "subscriptions_status_known"));
     }
 
     #[test]
