@@ -3,6 +3,7 @@
 //! from JSON rows (db::dashboard). Above db/ nobody compares these words.
 
 use crate::domain::billing::{CheckoutMode, CheckoutStatus, InvoiceStatus, Plan, SubscriptionStatus};
+use crate::domain::ledger::Reason;
 use crate::domain::tool::{RunStatus, Tool};
 use crate::error::AppError;
 use std::error::Error;
@@ -85,7 +86,26 @@ impl Stored for RunStatus {
     }
 }
 
-/// A tool's word: its history rows' `kind`, and its ledger reason (`credits::Reason`).
+impl Stored for Reason {
+    const ALL: &'static [Self] = &Reason::ALL;
+    fn stored(self) -> &'static str {
+        match self {
+            Reason::Purchase => "purchase",
+            Reason::SubscriptionAllowance => "subscription_allowance",
+            Reason::AllowanceExpiry => "allowance_expiry",
+            Reason::AdminGrant => "admin_grant",
+            Reason::AgentWrite => "agentwrite",
+            Reason::PodScribe => "podscribe",
+            Reason::ToolRefund => "tool_refund",
+            Reason::Adjustment => "adjustment",
+            Reason::Welcome => "welcome",
+            Reason::PaymentRefunded => "payment_refunded",
+            Reason::DisputeLost => "dispute_lost",
+        }
+    }
+}
+
+/// A tool's word: its history rows' `kind`, and its ledger reason (`Reason`).
 impl Stored for Tool {
     const ALL: &'static [Self] = &Tool::ALL;
     fn stored(self) -> &'static str {
@@ -128,7 +148,16 @@ macro_rules! stored_as_text {
     )*};
 }
 
-stored_as_text!(CheckoutMode, CheckoutStatus, InvoiceStatus, Plan, SubscriptionStatus, RunStatus, Tool);
+stored_as_text!(
+    CheckoutMode,
+    CheckoutStatus,
+    InvoiceStatus,
+    Plan,
+    SubscriptionStatus,
+    Reason,
+    RunStatus,
+    Tool
+);
 
 fn unknown(what: &str, word: &str) -> String {
     format!("unknown {what} {word:?} in the database")
@@ -204,6 +233,11 @@ mod tests {
         both.sort();
         both.dedup();
         assert_eq!(stored::<RunStatus>(), both);
+    }
+
+    #[test]
+    fn ledger_reasons_are_the_check_constraints_words() {
+        assert_eq!(stored::<Reason>(), check_list(REASONS, "credit_ledger_reason_known"));
     }
 
     #[test]

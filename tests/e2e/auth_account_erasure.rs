@@ -123,7 +123,7 @@ async fn a_user_with_content(s: &Stack, marker: &str) -> SignedIn {
         &[
             &user.user_id,
             &5i64,
-            &Reason::AdminGrant.as_str(),
+            &Reason::AdminGrant,
             &format!("erase-grant-{}", unique()),
             &Some(format!("for episode-{marker}.wav")),
         ],
