@@ -37,12 +37,28 @@ impl Recorded {
     }
 }
 
+/// Every request, and for each whether the fake is done with it (a delayed one may finish long
+/// after the Worker gave up on it).
 #[derive(Clone, Default)]
-pub struct Recorder(Arc<Mutex<Vec<Recorded>>>);
+pub struct Recorder(Arc<Mutex<Vec<(Recorded, bool)>>>);
 
 impl Recorder {
     pub fn all(&self) -> Vec<Recorded> {
-        self.0.lock().unwrap().clone()
+        self.0.lock().unwrap().iter().map(|(r, _)| r.clone()).collect()
+    }
+
+    /// Waits (up to `timeout`) until the fake is done with every request matching `pred`
+    /// (answered, or dropped when the client went away): what they did to its state is done.
+    /// `false` on timeout.
+    pub async fn wait_done(&self, timeout: Duration, pred: impl Fn(&Recorded) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.0.lock().unwrap().iter().any(|(r, done)| !done && pred(r)) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        true
     }
 
     pub fn matching(&self, pred: impl Fn(&Recorded) -> bool) -> Vec<Recorded> {
@@ -64,8 +80,18 @@ impl Recorder {
         }
     }
 
-    fn push(&self, r: Recorded) {
-        self.0.lock().unwrap().push(r);
+    /// Keeps `r`, not yet done; returns its place.
+    fn push(&self, r: Recorded) -> usize {
+        let mut all = self.0.lock().unwrap();
+        all.push((r, false));
+        all.len() - 1
+    }
+
+    fn done(&self, at: usize) {
+        // Not `unwrap`: this runs in a drop, perhaps while a panic unwinds.
+        if let Ok(mut all) = self.0.lock() {
+            all[at].1 = true;
+        }
     }
 }
 
@@ -103,12 +129,22 @@ impl FakeServer {
 async fn record(State(recorder): State<Recorder>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, 64 * 1024 * 1024).await.unwrap_or_default();
-    recorder.push(Recorded {
+    let at = recorder.push(Recorded {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().map(str::to_string),
         headers: parts.headers.clone(),
         body: bytes.clone(),
     });
+    let _done = Done(recorder, at);
     next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+/// Marks its request done when dropped: after the answer, or when the handler is dropped.
+struct Done(Recorder, usize);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.done(self.1);
+    }
 }

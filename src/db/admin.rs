@@ -3,7 +3,10 @@
 //! Read-only; granting credits goes through `db::credits::grant` like every other change.
 
 use super::reversals::on_hold_sql;
+use super::states::{words, Stored};
 use super::Db;
+use crate::domain::ledger::Reason;
+use crate::domain::tool::Tool;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -228,45 +231,76 @@ pub async fn active_subscriptions(db: &Db) -> Result<Vec<(String, i64)>, AppErro
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
+/// One tool's runs and the credits they charged, on one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolUsage {
+    pub tool: Tool,
+    pub runs: i64,
+    pub credits: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageRow {
     pub day: String,
-    pub agentwrite_runs: i64,
-    pub agentwrite_credits: i64,
-    pub podscribe_runs: i64,
-    pub podscribe_credits: i64,
+    /// One per tool, in `Tool::ALL`'s order (zero when it was not used that day).
+    pub tools: Vec<ToolUsage>,
     /// Credits given back for failed runs that day.
     pub refunded: i64,
 }
 
 /// AI usage per day (UTC) over the last `days` days, newest first: what the tools charged.
+/// A PodScribe run's second charge (reference `<id>:extra`) is not another run.
 pub async fn usage_per_day(db: &Db, days: i64) -> Result<Vec<UsageRow>, AppError> {
+    let mut reasons = words(&Tool::ALL);
+    reasons.push(Reason::ToolRefund.stored().to_string());
     let rows = db
         .read(
-            "SELECT to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day,
-                    count(*) FILTER (WHERE reason = 'agentwrite'),
-                    coalesce(-sum(delta) FILTER (WHERE reason = 'agentwrite'), 0)::int8,
-                    count(*) FILTER (WHERE reason = 'podscribe' AND reference NOT LIKE '%:extra'),
-                    coalesce(-sum(delta) FILTER (WHERE reason = 'podscribe'), 0)::int8,
-                    coalesce(sum(delta) FILTER (WHERE reason = 'tool_refund'), 0)::int8
+            "SELECT to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day, reason,
+                    count(*) FILTER (WHERE reference NOT LIKE '%:extra'), coalesce(sum(delta), 0)::int8
              FROM credit_ledger
-             WHERE reason IN ('agentwrite', 'podscribe', 'tool_refund')
-               AND created_at > now() - make_interval(days => $1::int4)
-             GROUP BY 1 ORDER BY 1 DESC",
-            &[(&(days as i32), Type::INT4)],
+             WHERE reason = ANY($2) AND created_at > now() - make_interval(days => $1::int4)
+             GROUP BY 1, 2 ORDER BY 1 DESC",
+            &[(&(days as i32), Type::INT4), (&reasons, Type::TEXT_ARRAY)],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| UsageRow {
-            day: r.get(0),
-            agentwrite_runs: r.get(1),
-            agentwrite_credits: r.get(2),
-            podscribe_runs: r.get(3),
-            podscribe_credits: r.get(4),
-            refunded: r.get(5),
-        })
-        .collect())
+    Ok(usage_rows(rows.iter().map(|r| (r.get(0), Tool::from_stored(r.get(1)), r.get(2), r.get(3)))))
+}
+
+/// Pure: (day, tool or `None` for a refund, runs, sum of deltas) per day and reason, days
+/// grouped together → one row per day.
+fn usage_rows(rows: impl Iterator<Item = (String, Option<Tool>, i64, i64)>) -> Vec<UsageRow> {
+    let mut out: Vec<UsageRow> = Vec::new();
+    for (day, tool, runs, sum) in rows {
+        if out.last().is_none_or(|u| u.day != day) {
+            let tools = Tool::ALL.iter().map(|&tool| ToolUsage { tool, runs: 0, credits: 0 }).collect();
+            out.push(UsageRow { day, tools, refunded: 0 });
+        }
+        let Some(row) = out.last_mut() else { continue };
+        match tool.and_then(|t| row.tools.iter_mut().find(|u| u.tool == t)) {
+            Some(u) => (u.runs, u.credits) = (runs, -sum),
+            None => row.refunded = sum,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_is_one_row_per_day_with_every_tool() {
+        let rows = vec![
+            ("2026-05-12".to_string(), Some(Tool::PodScribe), 1, -7),
+            ("2026-05-12".to_string(), None, 2, 4),
+            ("2026-05-11".to_string(), Some(Tool::AgentWrite), 2, -5),
+        ];
+        let usage = usage_rows(rows.into_iter());
+        assert_eq!(usage.len(), 2);
+        let counts = |u: &UsageRow| u.tools.iter().map(|t| (t.runs, t.credits)).collect::<Vec<_>>();
+        assert_eq!((counts(&usage[0]), usage[0].refunded), (vec![(0, 0), (1, 7)], 4));
+        assert_eq!((counts(&usage[1]), usage[1].refunded), (vec![(2, 5), (0, 0)], 0));
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,9 @@
 
 use super::states::{column, words};
 use super::Db;
-use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus, InvoiceStatus};
+use crate::domain::billing::{
+    Checkout, CheckoutMode, CheckoutStatus, InvoiceStatus, Plan, SubscriptionStatus,
+};
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
@@ -197,9 +199,9 @@ pub struct SubscriptionRecord {
     pub user_id: i64,
     pub customer_id: String,
     pub price_id: String,
-    /// `starter`, `pro` or `other`.
-    pub plan: String,
-    pub status: String,
+    /// `Free`: the price is none of our plans (stored as `other`).
+    pub plan: Plan,
+    pub status: SubscriptionStatus,
     pub cancel_at_period_end: bool,
     pub period_start: Option<i64>,
     pub period_end: Option<i64>,
@@ -262,14 +264,14 @@ const SUBSCRIPTION_COLUMNS: &str =
     extract(epoch FROM ended_at)::int8 AS ended_at, extract(epoch FROM stripe_created_at)::int8 AS created,
     synced_at_ms";
 
-fn subscription_row(r: &Row) -> SubscriptionRecord {
-    SubscriptionRecord {
+fn subscription_row(r: &Row) -> Result<SubscriptionRecord, AppError> {
+    Ok(SubscriptionRecord {
         id: r.get(0),
         user_id: r.get(1),
         customer_id: r.get(2),
         price_id: r.get(3),
-        plan: r.get(4),
-        status: r.get(5),
+        plan: column(r, 4)?,
+        status: column(r, 5)?,
         cancel_at_period_end: r.get(6),
         period_start: r.get(7),
         period_end: r.get(8),
@@ -278,7 +280,7 @@ fn subscription_row(r: &Row) -> SubscriptionRecord {
         ended_at: r.get(11),
         created: r.get(12),
         synced_at_ms: r.get(13),
-    }
+    })
 }
 
 /// The subscriptions of user `$1`, newest first (`SUBSCRIPTION_COLUMNS`).
@@ -292,12 +294,12 @@ pub fn subscriptions_of_sql() -> String {
 /// The user's subscriptions, newest first.
 pub async fn subscriptions_of(db: &Db, user_id: i64) -> Result<Vec<SubscriptionRecord>, AppError> {
     let sql = subscriptions_of_sql();
-    Ok(db.read(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(subscription_row).collect())
+    db.read(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(subscription_row).collect()
 }
 
 pub async fn subscription(db: &Db, id: &str) -> Result<Option<SubscriptionRecord>, AppError> {
     let sql = format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1");
-    Ok(db.query_opt(&sql, &[(&id, Type::TEXT)]).await?.as_ref().map(subscription_row))
+    db.query_opt(&sql, &[(&id, Type::TEXT)]).await?.as_ref().map(subscription_row).transpose()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

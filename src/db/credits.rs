@@ -4,45 +4,13 @@
 //!
 //! The statements are public so the e2e suite can drive the exact SQL under real concurrency.
 
+use super::states::column;
 use super::Db;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    Purchase,
-    SubscriptionAllowance,
-    AllowanceExpiry,
-    AdminGrant,
-    AgentWrite,
-    PodScribe,
-    ToolRefund,
-    Adjustment,
-    /// A new account's welcome credits (reference `user:<id>`).
-    Welcome,
-    /// Taken back: the purchase was refunded.
-    PaymentRefunded,
-    /// Taken back: a chargeback was lost.
-    DisputeLost,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Purchase => "purchase",
-            Reason::SubscriptionAllowance => "subscription_allowance",
-            Reason::AllowanceExpiry => "allowance_expiry",
-            Reason::AdminGrant => "admin_grant",
-            Reason::AgentWrite => "agentwrite",
-            Reason::PodScribe => "podscribe",
-            Reason::ToolRefund => "tool_refund",
-            Reason::Adjustment => "adjustment",
-            Reason::Welcome => "welcome",
-            Reason::PaymentRefunded => "payment_refunded",
-            Reason::DisputeLost => "dispute_lost",
-        }
-    }
-}
+// Moved to the domain; named here too, where grants and spends take it.
+pub use crate::domain::ledger::Reason;
 
 /// Adds `$2` credits once per (reason, reference): the ledger insert waits for a concurrent
 /// insert of the same key and then does nothing, so the balance moves only with a new row.
@@ -130,7 +98,6 @@ pub async fn grant(
     if amount <= 0 {
         return Err(AppError::internal(format!("credit grant of {amount} for {reference}")));
     }
-    let reason = reason.as_str();
     let row = db
         .query_opt(
             GRANT_SQL,
@@ -161,14 +128,13 @@ pub async fn spend(
     if amount <= 0 {
         return Err(AppError::internal(format!("credit spend of {amount} for {reference}")));
     }
-    let reason_text = reason.as_str();
     let row = db
         .query_opt(
             SPEND_SQL,
             &[
                 (&user_id, Type::INT8),
                 (&amount, Type::INT8),
-                (&reason_text, Type::TEXT),
+                (&reason, Type::TEXT),
                 (&reference, Type::TEXT),
                 (&note, Type::TEXT),
             ],
@@ -184,7 +150,7 @@ pub async fn spend(
 pub struct LedgerEntry {
     pub id: i64,
     pub delta: i64,
-    pub reason: String,
+    pub reason: Reason,
     pub reference: String,
     pub note: Option<String>,
     pub created_at_ms: i64,
@@ -203,16 +169,17 @@ pub const RECENT_SQL: &str = "SELECT id, delta, reason, reference, note,
 /// The newest `limit` ledger entries of a user, newest first, with running balances.
 pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<LedgerEntry>, AppError> {
     let rows = db.read(RECENT_SQL, &[(&user_id, Type::INT8), (&limit, Type::INT8)]).await?;
-    Ok(rows
-        .iter()
-        .map(|r| LedgerEntry {
-            id: r.get(0),
-            delta: r.get(1),
-            reason: r.get(2),
-            reference: r.get(3),
-            note: r.get(4),
-            created_at_ms: r.get(5),
-            balance_after: r.get(6),
+    rows.iter()
+        .map(|r| {
+            Ok(LedgerEntry {
+                id: r.get(0),
+                delta: r.get(1),
+                reason: column(r, 2)?,
+                reference: r.get(3),
+                note: r.get(4),
+                created_at_ms: r.get(5),
+                balance_after: r.get(6),
+            })
         })
-        .collect())
+        .collect()
 }

@@ -71,7 +71,7 @@ pub async fn start(db: &Db, run: &NewRun<'_>, stale: StaleAfter) -> Result<Resul
     let brief_json = serde_json::to_string(run.brief).map_err(AppError::internal)?;
     let name = run.brief.product_name();
     let amount = i64::from(run.credits);
-    let reason = credits::Reason::AgentWrite.as_str();
+    let reason = credits::Reason::AgentWrite;
     let owner = Some(run.user_id);
     let sweep = runs::sweep_params(&owner, &stale);
     let user: [Param; 1] = [(&run.user_id, Type::INT8)];

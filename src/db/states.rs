@@ -2,7 +2,8 @@
 //! the one place they are converted: the states are `ToSql`/`FromSql` (text) and deserialize
 //! from JSON rows (db::dashboard). Above db/ nobody compares these words.
 
-use crate::domain::billing::{CheckoutMode, CheckoutStatus, InvoiceStatus};
+use crate::domain::billing::{CheckoutMode, CheckoutStatus, InvoiceStatus, Plan, SubscriptionStatus};
+use crate::domain::ledger::Reason;
 use crate::domain::tool::{RunStatus, Tool};
 use crate::error::AppError;
 use std::error::Error;
@@ -52,6 +53,26 @@ impl Stored for InvoiceStatus {
     }
 }
 
+/// A subscription's plan: a price that is none of ours (`other`) grants nothing beyond Free.
+impl Stored for Plan {
+    const ALL: &'static [Self] = &Plan::ALL;
+    fn stored(self) -> &'static str {
+        match self {
+            Plan::Free => "other",
+            Plan::Starter => "starter",
+            Plan::Pro => "pro",
+        }
+    }
+}
+
+/// Stripe's own words.
+impl Stored for SubscriptionStatus {
+    const ALL: &'static [Self] = &SubscriptionStatus::ALL;
+    fn stored(self) -> &'static str {
+        self.as_str()
+    }
+}
+
 impl Stored for RunStatus {
     const ALL: &'static [Self] = &RunStatus::ALL;
     fn stored(self) -> &'static str {
@@ -65,7 +86,26 @@ impl Stored for RunStatus {
     }
 }
 
-/// A tool's word: its history rows' `kind`, and its ledger reason (`credits::Reason`).
+impl Stored for Reason {
+    const ALL: &'static [Self] = &Reason::ALL;
+    fn stored(self) -> &'static str {
+        match self {
+            Reason::Purchase => "purchase",
+            Reason::SubscriptionAllowance => "subscription_allowance",
+            Reason::AllowanceExpiry => "allowance_expiry",
+            Reason::AdminGrant => "admin_grant",
+            Reason::AgentWrite => "agentwrite",
+            Reason::PodScribe => "podscribe",
+            Reason::ToolRefund => "tool_refund",
+            Reason::Adjustment => "adjustment",
+            Reason::Welcome => "welcome",
+            Reason::PaymentRefunded => "payment_refunded",
+            Reason::DisputeLost => "dispute_lost",
+        }
+    }
+}
+
+/// A tool's word: its history rows' `kind`, and its ledger reason (`Reason`).
 impl Stored for Tool {
     const ALL: &'static [Self] = &Tool::ALL;
     fn stored(self) -> &'static str {
@@ -108,7 +148,16 @@ macro_rules! stored_as_text {
     )*};
 }
 
-stored_as_text!(CheckoutMode, CheckoutStatus, InvoiceStatus, RunStatus, Tool);
+stored_as_text!(
+    CheckoutMode,
+    CheckoutStatus,
+    InvoiceStatus,
+    Plan,
+    SubscriptionStatus,
+    Reason,
+    RunStatus,
+    Tool
+);
 
 fn unknown(what: &str, word: &str) -> String {
     format!("unknown {what} {word:?} in the database")
@@ -171,6 +220,12 @@ mod tests {
     }
 
     #[test]
+    fn subscription_plans_and_statuses_are_the_check_constraints_words() {
+        assert_eq!(stored::<Plan>(), check_list(BILLING, "subscriptions_plan_known"));
+        assert_eq!(stored::<SubscriptionStatus>(), check_list(BILLING, "subscriptions_status_known"));
+    }
+
+    #[test]
     fn run_statuses_are_the_words_of_both_tools_check_constraints() {
         let generations = check_list(RUNS, "generations_status_known");
         let transcripts = check_list(RUNS, "transcripts_status_known");
@@ -178,6 +233,11 @@ mod tests {
         both.sort();
         both.dedup();
         assert_eq!(stored::<RunStatus>(), both);
+    }
+
+    #[test]
+    fn ledger_reasons_are_the_check_constraints_words() {
+        assert_eq!(stored::<Reason>(), check_list(REASONS, "credit_ledger_reason_known"));
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub enum Plan {
 }
 
 impl Plan {
+    pub const ALL: [Plan; 3] = [Plan::Free, Plan::Starter, Plan::Pro];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Plan::Free => "free",
@@ -51,6 +53,17 @@ pub enum SubscriptionStatus {
 }
 
 impl SubscriptionStatus {
+    pub const ALL: [SubscriptionStatus; 8] = [
+        SubscriptionStatus::Incomplete,
+        SubscriptionStatus::IncompleteExpired,
+        SubscriptionStatus::Trialing,
+        SubscriptionStatus::Active,
+        SubscriptionStatus::PastDue,
+        SubscriptionStatus::Canceled,
+        SubscriptionStatus::Unpaid,
+        SubscriptionStatus::Paused,
+    ];
+
     pub fn parse(s: &str) -> Option<SubscriptionStatus> {
         use SubscriptionStatus::*;
         Some(match s {

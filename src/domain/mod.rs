@@ -20,6 +20,7 @@ pub mod episode_parts;
 pub mod excerpt;
 pub mod item_id;
 pub mod keyset;
+pub mod ledger;
 pub mod live_copy;
 pub mod money;
 pub mod mp3_frame;

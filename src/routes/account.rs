@@ -42,7 +42,7 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
         on_paid_plan: entitlement.plan != Plan::Free,
         past_due: entitlement.is_past_due(),
         recent_work,
-        welcomed: ledger.iter().any(|l| l.reason == crate::db::credits::Reason::Welcome.as_str()),
+        welcomed: ledger.iter().any(|l| l.reason == crate::domain::ledger::Reason::Welcome),
         ledger: ledger_views(&ledger),
         hold: data.hold.map(reversals::notice),
         allowance: usage::allowance(&entitlement, &data.periods, balance),

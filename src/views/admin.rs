@@ -8,6 +8,7 @@ use crate::db::admin_user::{PurchaseRow, RunRow};
 use crate::db::audit::AuditRow;
 use crate::db::welcome::Counts as WelcomeCounts;
 use crate::domain::money::format_amount;
+use crate::domain::tool::Tool;
 use askama::Template;
 
 /// The grant form as typed (re-shown with its error when refused).
@@ -122,6 +123,11 @@ pub struct UserPage {
 }
 
 impl Console {
+    /// The usage table's columns: every tool.
+    pub fn tools() -> [Tool; Tool::ALL.len()] {
+        Tool::ALL
+    }
+
     /// A value for a query string.
     pub fn encode(value: &str) -> String {
         url::form_urlencoded::byte_serialize(value.as_bytes()).collect()

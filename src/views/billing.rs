@@ -176,8 +176,8 @@ impl BillingPage {
         let status = e.status();
         let period = plan_period(e);
         let plan_name = match (e.plan, sub) {
-            (Plan::Free, Some(s)) if s.plan != "other" => {
-                format!("Free (your {} plan is not active)", Plan::parse(&s.plan).name())
+            (Plan::Free, Some(s)) if s.plan != Plan::Free => {
+                format!("Free (your {} plan is not active)", s.plan.name())
             }
             (plan, _) => plan.name().to_string(),
         };

@@ -2,6 +2,7 @@
 
 use super::dates::date;
 use crate::db::credits::LedgerEntry;
+use crate::domain::ledger::Reason;
 
 pub struct LedgerView {
     pub date: String,
@@ -17,8 +18,8 @@ pub fn ledger_views(ledger: &[LedgerEntry]) -> Vec<LedgerView> {
         .map(|l| LedgerView {
             date: date(l.created_at_ms / 1000),
             what: match &l.note {
-                Some(note) if !note.is_empty() => format!("{} · {note}", reason_label(&l.reason)),
-                _ => reason_label(&l.reason).to_string(),
+                Some(note) if !note.is_empty() => format!("{} · {note}", reason_label(l.reason)),
+                _ => reason_label(l.reason).to_string(),
             },
             delta: if l.delta > 0 { format!("+{}", l.delta) } else { l.delta.to_string() },
             balance_after: l.balance_after,
@@ -26,18 +27,18 @@ pub fn ledger_views(ledger: &[LedgerEntry]) -> Vec<LedgerView> {
         .collect()
 }
 
-pub fn reason_label(reason: &str) -> &'static str {
+pub fn reason_label(reason: Reason) -> &'static str {
     match reason {
-        "purchase" => "Credit pack",
-        "subscription_allowance" => "Plan allowance",
-        "allowance_expiry" => "Allowance expired",
-        "admin_grant" => "Granted by GhostTools",
-        "agentwrite" => "AgentWrite",
-        "podscribe" => "PodScribe",
-        "tool_refund" => "Refund",
-        "welcome" => "Welcome credits",
-        "payment_refunded" => "Payment refunded",
-        "dispute_lost" => "Chargeback",
-        _ => "Adjustment",
+        Reason::Purchase => "Credit pack",
+        Reason::SubscriptionAllowance => "Plan allowance",
+        Reason::AllowanceExpiry => "Allowance expired",
+        Reason::AdminGrant => "Granted by GhostTools",
+        Reason::AgentWrite => "AgentWrite",
+        Reason::PodScribe => "PodScribe",
+        Reason::ToolRefund => "Refund",
+        Reason::Welcome => "Welcome credits",
+        Reason::PaymentRefunded => "Payment refunded",
+        Reason::DisputeLost => "Chargeback",
+        Reason::Adjustment => "Adjustment",
     }
 }

@@ -145,7 +145,7 @@ async fn deleting_the_account_removes_personal_data_ends_sessions_and_keeps_the_
     sql.execute("UPDATE users SET name = 'Ada Lovelace' WHERE id = $1", &[&user_id]).await.unwrap();
     sql.query_one(
         ghosttools::db::credits::GRANT_SQL,
-        &[&user_id, &50i64, &Reason::AdminGrant.as_str(), &format!("delete-test-{user_id}"), &None::<String>],
+        &[&user_id, &50i64, &Reason::AdminGrant, &format!("delete-test-{user_id}"), &None::<String>],
     )
     .await
     .unwrap();

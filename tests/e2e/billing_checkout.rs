@@ -305,8 +305,13 @@ async fn a_slow_stripe_is_abandoned_after_the_timeout_and_retried(s: &'static St
     assert_eq!(attempts.len(), 2);
     assert_eq!(attempts[0].header("idempotency-key"), attempts[1].header("idempotency-key"));
     // The abandoned attempt finishes at the fake later and is answered from the idempotency
-    // record: still one customer.
-    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    // record: once the fake is done with both, still one customer, there and here.
+    let both = |r: &Recorded| for_user(r, "/v1/customers", user.user_id);
+    assert!(s.stripe().server.recorder.wait_done(std::time::Duration::from_secs(10), both).await);
+    let id = user.user_id.to_string();
+    let ours = |c: &&serde_json::Value| c.pointer("/metadata/user_id").and_then(|v| v.as_str()) == Some(&id);
+    let at_stripe = s.stripe().state.lock().unwrap().customers.values().filter(ours).count();
+    assert_eq!(at_stripe, 1, "one customer at Stripe");
     let n: i64 = s
         .sql()
         .await

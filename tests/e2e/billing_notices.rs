@@ -7,7 +7,7 @@
 use crate::auth_account::delete_account;
 use crate::support::billing::{balance, deliver_ok, location, page, post_form, subscribe};
 use crate::support::fakes::stripe::STARTER;
-use crate::support::sign_in::{html_of, text_of};
+use crate::support::sign_in::{html_of, mail_settled, text_of};
 use crate::support::smtp::{Mode, SmtpSink};
 use crate::support::{Fakes, Options, Stack};
 use crate::trials;
@@ -31,9 +31,29 @@ async fn fire_cron(s: &Stack) {
     assert_eq!(res.status(), 200, "scheduled event ran");
 }
 
-/// Lets a mail that should not come have its chance to arrive.
-async fn settle() {
-    tokio::time::sleep(Duration::from_secs(2)).await;
+/// Returns once no notice of `user_id` is still due or held by a sender, and every mail sent
+/// before has reached the sink: then a second mail that came would be counted.
+async fn settle(s: &Stack, user_id: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let open: i64 = s
+            .sql()
+            .await
+            .query_one(
+                "SELECT count(*) FROM customer_notices WHERE user_id = $1
+                 AND ((sent_at IS NULL AND dropped_at IS NULL) OR claimed_until > now())",
+                &[&user_id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if open == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open} notices of user {user_id} never settled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    mail_settled(s).await;
 }
 
 async fn notice_row(s: &Stack, kind: &str, invoice_id: &str) -> (i32, Option<String>, bool) {
@@ -75,7 +95,7 @@ async fn a_failed_payment_mails_the_customer_once_with_the_way_to_update_the_car
     // same invoice: no second mail.
     assert_eq!(deliver_ok(s, &failed).await["outcome"], "duplicate");
     deliver_ok(s, &s.stripe().event("invoice.payment_failed", invoice.clone())).await;
-    settle().await;
+    settle(s, user.user_id).await;
     assert_eq!(s.fakes.smtp.mails_about(&user.email, FAILED).len(), 1, "one mail per failed invoice");
     assert_eq!(notice_row(s, "payment_failed", invoice["id"].as_str().unwrap()).await, (1, None, true));
 }
@@ -97,7 +117,7 @@ async fn a_renewal_mails_the_allowance_granted_once_and_a_first_payment_mails_no
     // Redelivered, and another event about the same invoice: still one mail.
     assert_eq!(deliver_ok(s, &paid).await["outcome"], "duplicate");
     deliver_ok(s, &s.stripe().event("invoice.payment_succeeded", renewal)).await;
-    settle().await;
+    settle(s, user.user_id).await;
     assert_eq!(s.fakes.smtp.mails_about(&user.email, RENEWED).len(), 1, "one mail per renewal");
     assert!(s.fakes.smtp.mails_about(&user.email, FAILED).is_empty());
     // The subscription's first payment (subscribe above) is not a renewal: it mailed nothing.
@@ -144,7 +164,7 @@ async fn a_mail_server_that_hangs_or_is_down_never_delays_the_webhook_and_the_no
     let mail =
         s.fakes.smtp.wait_for_mail_about(&user.email, FAILED, 15).await.expect("sent after the later event");
     assert!(text_of(&mail).contains(&s.url("/billing")));
-    settle().await;
+    settle(&s, user.user_id).await;
     assert_eq!(s.fakes.smtp.mails_about(&user.email, FAILED).len(), 1);
     assert_eq!(notice_row(&s, "payment_failed", id).await, (2, None, true));
     // The mail server is down (refusing) when the renewal is paid; no later event comes: the
@@ -163,7 +183,7 @@ async fn a_mail_server_that_hangs_or_is_down_never_delays_the_webhook_and_the_no
     let mail = s.fakes.smtp.wait_for_mail_about(&user.email, RENEWED, 15).await.expect("sent by the sweep");
     assert!(text_of(&mail).contains("100 credits"));
     fire_cron(&s).await;
-    settle().await;
+    settle(&s, user.user_id).await;
     assert_eq!(s.fakes.smtp.mails_about(&user.email, RENEWED).len(), 1, "sent once");
     // Deleting the account while the mail server hangs: the answer does not wait for the
     // goodbye mail, which is dropped (the address is kept nowhere to try again with).

@@ -26,7 +26,7 @@ pub struct Entitlement {
 
 impl Entitlement {
     pub fn status(&self) -> Option<SubscriptionStatus> {
-        self.subscription.as_ref().and_then(|s| SubscriptionStatus::parse(&s.status))
+        self.subscription.as_ref().map(|s| s.status)
     }
 
     /// Whether Stripe is waiting for a payment (past due or unpaid): the app says so.
@@ -44,12 +44,11 @@ pub async fn plan_for(db: &Db, user_id: i64, now_ms: u64) -> Result<Entitlement,
 /// Pure: picks the subscription that matters and whether it grants its plan at `now` (secs).
 pub fn entitlement(records: Vec<SubscriptionRecord>, now: u64) -> Entitlement {
     let now = now as i64;
-    let live =
-        |s: &SubscriptionRecord| SubscriptionStatus::parse(&s.status).is_some_and(|st| !st.is_terminal());
+    let live = |s: &SubscriptionRecord| !s.status.is_terminal();
     let granting = records.iter().find(|s| grants_access(s, now)).cloned();
     let shown =
         granting.clone().or_else(|| records.iter().find(|s| live(s)).cloned()).or(records.first().cloned());
-    let plan = granting.map(|s| Plan::parse(&s.plan)).unwrap_or(Plan::Free);
+    let plan = granting.map(|s| s.plan).unwrap_or(Plan::Free);
     Entitlement { plan, subscription: shown }
 }
 
@@ -57,8 +56,7 @@ pub fn entitlement(records: Vec<SubscriptionRecord>, now: u64) -> Entitlement {
 /// status `canceled`); a cancellation scheduled for the period's end keeps access until that
 /// end, and stops it then even if the deletion event is late.
 pub fn grants_access(s: &SubscriptionRecord, now: i64) -> bool {
-    let Some(status) = SubscriptionStatus::parse(&s.status) else { return false };
-    if !status.grants_access() || s.plan == "other" {
+    if !s.status.grants_access() || s.plan == Plan::Free {
         return false;
     }
     if s.ended_at.is_some_and(|t| t <= now) {
@@ -81,7 +79,7 @@ pub fn allowance_note(plan: &str) -> String {
 /// A live subscription (not canceled or expired) that a second purchase of a plan would
 /// duplicate: the user is sent to the portal to change it instead.
 pub fn live_subscription(records: &[SubscriptionRecord]) -> Option<&SubscriptionRecord> {
-    records.iter().find(|s| SubscriptionStatus::parse(&s.status).is_some_and(|st| !st.is_terminal()))
+    records.iter().find(|s| !s.status.is_terminal())
 }
 
 #[cfg(test)]
@@ -96,8 +94,8 @@ mod tests {
             user_id: 1,
             customer_id: "cus_1".into(),
             price_id: "price_1".into(),
-            plan: plan.into(),
-            status: status.into(),
+            plan: Plan::parse(plan),
+            status: SubscriptionStatus::parse(status).unwrap(),
             cancel_at_period_end: false,
             period_start: Some(NOW - 100),
             period_end: Some(NOW + 100),

@@ -9,7 +9,7 @@ use crate::clients::stripe_objects::Subscription;
 use crate::config::Config;
 use crate::db::billing::{self as rows, SubscriptionRecord};
 use crate::db::Db;
-use crate::domain::billing::SubscriptionStatus;
+use crate::domain::billing::{Plan, SubscriptionStatus};
 use crate::error::AppError;
 
 /// A subscription as read from Stripe, with its owner. (What an invoice grants comes from the
@@ -73,8 +73,8 @@ pub fn from_stripe(
             user_id,
             customer_id: s.customer.clone().unwrap_or_default(),
             price_id: price.id.clone(),
-            plan: plan_of_price(config, &price.id).to_string(),
-            status: status.as_str().to_string(),
+            plan: Plan::parse(plan_of_price(config, &price.id)),
+            status,
             cancel_at_period_end: s.cancel_at_period_end,
             period_start,
             period_end,

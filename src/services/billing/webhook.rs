@@ -16,6 +16,8 @@ use crate::clients::stripe_objects::{CheckoutSession, Event, Invoice, Subscripti
 use crate::config::Config;
 use crate::db::billing::{self as rows, InvoiceRecord};
 use crate::db::payments::ChargeRow;
+// The plan and status words a notice and the event log keep (as stored).
+use crate::db::states::Stored;
 use crate::db::stripe_events::{self as events, EventMeta};
 use crate::db::Db;
 use crate::domain::billing::{Checkout, CheckoutStatus, InvoiceStatus};
@@ -270,7 +272,7 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
             if !*paid && changed {
                 let r = &synced.record;
                 let (amount, currency) = (invoice.amount_due, &invoice.currency);
-                notices::payment_failed(db, user_id, &invoice.id, &r.plan, amount, currency).await?;
+                notices::payment_failed(db, user_id, &invoice.id, r.plan.stored(), amount, currency).await?;
             }
             let subscription = save_subscription(db, synced).await?;
             let mut detail = format!(
@@ -294,7 +296,7 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
 async fn save_subscription(db: &Db, synced: &Synced) -> Result<String, AppError> {
     let r = &synced.record;
     Ok(if subscriptions::save(db, synced).await? {
-        format!("subscription {} {} ({})", r.id, r.status, r.plan)
+        format!("subscription {} {} ({})", r.id, r.status.stored(), r.plan.stored())
     } else {
         format!("subscription {}: a newer or final state is stored", r.id)
     })
