@@ -26,7 +26,7 @@ pub async fn run(job: JobEnv, id: ItemId, brief: ProductBrief, events: Unbounded
 
 /// Sends the run's backstop, due `AGENTWRITE_BACKSTOP_SECS` from now. A failure is logged: the
 /// scheduled sweep still refunds a run left `running`, only later and without a description.
-pub async fn schedule(job: &JobEnv, id: &ItemId) {
+async fn schedule(job: &JobEnv, id: &ItemId) {
     let message = RunMessage { run: id.as_str().to_string(), agentwrite: true, ..RunMessage::default() };
     if let Err(e) = send_later(&job.env, message, job.config.tools.agentwrite_backstop_secs).await {
         job.log("warn", &format!("AgentWrite backstop of {id} not scheduled (the sweep refunds it): {e}"));
