@@ -76,6 +76,9 @@ async fn check_access(cx: &Ctx, access: Access) -> std::result::Result<(), AppEr
         Access::SignedIn => {
             cx.require_user().await?;
         }
+        Access::Payer => {
+            crate::routes::tools::payer(cx).await?;
+        }
         Access::Operator => {
             crate::routes::admin::require_admin(cx).await?;
         }

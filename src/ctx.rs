@@ -45,6 +45,9 @@ pub struct Ctx {
     extra_headers: RefCell<Vec<(String, String)>>,
     pub(crate) session: OnceCell<Option<Claims>>,
     pub(crate) user: OnceCell<Option<User>>,
+    /// The signed-in account's balance and hold, when read with the session check
+    /// (`routes::tools::payer`).
+    pub(crate) standing: OnceCell<(i64, Option<&'static str>)>,
     pub(crate) pre_session: OnceCell<String>,
 }
 
@@ -75,6 +78,7 @@ impl Ctx {
             extra_headers: RefCell::new(Vec::new()),
             session: OnceCell::new(),
             user: OnceCell::new(),
+            standing: OnceCell::new(),
             pre_session: OnceCell::new(),
         }
     }

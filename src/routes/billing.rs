@@ -158,10 +158,12 @@ pub async fn overview(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
     Ok(Reply::html(render(&page)))
 }
 
-/// POST /billing/portal: 303 to a Stripe billing portal session for the user's customer.
+/// POST /billing/portal: 303 to a Stripe billing portal session for the user's customer;
+/// refused while the account is on hold.
 pub async fn open_portal(cx: &Ctx) -> Result<Reply, AppError> {
-    let user = cx.require_user().await?;
+    // The standing (hold, customer) is read with the session check (one round trip).
+    let (_, standing) = cx.user_with(checkout::Standing::read).await?.ok_or(AppError::Unauthenticated)?;
     let stripe = Stripe::from_config(&cx.config)?;
-    let url = checkout::portal_url(cx.db().await?, &stripe, cx.site()?, user.id).await?;
+    let url = checkout::portal(&stripe, cx.site()?, &standing).await?;
     Ok(Reply::redirect(url))
 }

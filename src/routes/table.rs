@@ -27,6 +27,9 @@ pub enum Access {
     Public,
     /// A signed-in user: pages send others to sign in (303 `/signin?next=…`), APIs answer 401.
     SignedIn,
+    /// A signed-in user whose balance and hold are read with the session check (the AI tools'
+    /// starts: what they would refuse is refused before the account's limit is counted).
+    Payer,
     /// Operators (`ADMIN_EMAILS`) only; everyone else gets the 404 of an unknown path.
     Operator,
     /// Operators' checks, each behind its `DEBUG_*_ROUTE` switch (see `routes::debug`).
@@ -170,7 +173,7 @@ impl Route {
     }
 }
 
-use Access::{Debug as DebugCheck, Operator, Public, SignedIn};
+use Access::{Debug as DebugCheck, Operator, Payer, Public, SignedIn};
 use Body::{Bytes, Form, Json, Multipart, Nothing};
 
 #[rustfmt::skip]
@@ -224,18 +227,18 @@ pub static ROUTES: &[Route] = &[
     post("/api/debug/rate-limit/:policy", DebugCheck, Nothing, API, |_, cx, p| Box::pin(debug::rate_limit_check(cx, p[0]))).when(Switch::DebugRateLimit),
     // The AI tools, and their history.
     get("/tools/agentwrite", SignedIn, PAGES, |_, cx, _| Box::pin(agentwrite::form(cx))),
-    post("/tools/agentwrite", SignedIn, Form, TOOL_PAGE, |r, cx, _| Box::pin(agentwrite::generate(r, cx))),
-    post("/api/tools/agentwrite/stream", SignedIn, Form, TOOL_API, |r, cx, _| Box::pin(agentwrite::stream(r, cx))),
+    post("/tools/agentwrite", Payer, Form, TOOL_PAGE, |r, cx, _| Box::pin(agentwrite::generate(r, cx))),
+    post("/api/tools/agentwrite/stream", Payer, Form, TOOL_API, |r, cx, _| Box::pin(agentwrite::stream(r, cx))),
     get("/tools/agentwrite/:id", SignedIn, PAGES, |_, cx, p| Box::pin(agentwrite::show(cx, p[0]))),
     get("/tools/agentwrite/:id/download", SignedIn, PAGES, |_, cx, p| Box::pin(agentwrite::download(cx, p[0]))),
     post("/tools/agentwrite/:id/delete", SignedIn, Form, PAGES, |r, cx, p| Box::pin(agentwrite::delete(r, cx, p[0]))),
     get("/tools/podscribe", SignedIn, PAGES, |_, cx, _| Box::pin(podscribe::form(cx))).when(Switch::PodScribe),
-    post("/tools/podscribe", SignedIn, Multipart, TOOL_PAGE, |r, cx, _| Box::pin(podscribe::upload(r, cx, podscribe::Mode::Page))).when(Switch::PodScribe),
-    post("/api/tools/podscribe/upload", SignedIn, Multipart, TOOL_API, |r, cx, _| Box::pin(podscribe::upload(r, cx, podscribe::Mode::Progress))).when(Switch::PodScribe),
+    post("/tools/podscribe", Payer, Multipart, TOOL_PAGE, |r, cx, _| Box::pin(podscribe::upload(r, cx, podscribe::Mode::Page))).when(Switch::PodScribe),
+    post("/api/tools/podscribe/upload", Payer, Multipart, TOOL_API, |r, cx, _| Box::pin(podscribe::upload(r, cx, podscribe::Mode::Progress))).when(Switch::PodScribe),
     form("/api/tools/podscribe/uploads", SignedIn, TOOL_API, |f, cx, _| Box::pin(podscribe_parts::begin(f, cx))).when(Switch::PodScribe),
     get("/api/tools/podscribe/uploads/:id", SignedIn, API, |_, cx, p| Box::pin(podscribe_parts::status(cx, p[0]))).when(Switch::PodScribe),
     post("/api/tools/podscribe/uploads/:id/parts/:n", SignedIn, Bytes, API, |r, cx, p| Box::pin(podscribe_parts::part(r, cx, p[0], p[1]))).when(Switch::PodScribe),
-    form("/api/tools/podscribe/uploads/:id/complete", SignedIn, TOOL_API, |_, cx, p| Box::pin(podscribe_parts::complete(cx, p[0]))).when(Switch::PodScribe),
+    form("/api/tools/podscribe/uploads/:id/complete", Payer, TOOL_API, |_, cx, p| Box::pin(podscribe_parts::complete(cx, p[0]))).when(Switch::PodScribe),
     get("/tools/podscribe/:id", SignedIn, PAGES, |_, cx, p| Box::pin(podscribe::show(cx, p[0]))).when(Switch::PodScribe),
     post("/tools/podscribe/:id/notes", SignedIn, Form, TOOL_PAGE, |r, cx, p| Box::pin(podscribe::retry_notes(r, cx, p[0]))).when(Switch::PodScribe),
     post("/tools/podscribe/:id/delete", SignedIn, Form, PAGES, |r, cx, p| Box::pin(podscribe::delete(r, cx, p[0]))).when(Switch::PodScribe),

@@ -240,6 +240,21 @@ test("a customer generates a product description and watches it stream", async (
   assert.ok((await page.locator("#aw-bullets li").count()) > 0, "bullet points");
   assert.equal(Number(await page.locator("#aw-balance").textContent()), before - 1, "one credit spent");
   await shoot(page, "agentwrite", { dark: true });
+  // Pages no other step audits: the saved result by its URL, the history with this run in it,
+  // the empty upload form, and the public pages as a signed-in customer sees them.
+  const saved = page.url();
+  assert.match(saved, /\/tools\/agentwrite\/[0-9a-f]{32}$/, "the address names the saved result");
+  await page.goto(saved);
+  await shoot(page, "agentwrite-saved", { dark: true });
+  await page.goto(`${env.base}/history`);
+  assert.ok((await page.locator("main tbody tr").count()) > 0, "the run is in the history");
+  await shoot(page, "history", { dark: true });
+  await page.goto(`${env.base}/tools/podscribe`);
+  await shoot(page, "podscribe-form", { dark: true });
+  for (const [path, name] of [["/", "landing-signed-in"], ["/terms", "terms-signed-in"], ["/privacy", "privacy-signed-in"]]) {
+    await page.goto(`${env.base}${path}`);
+    await shoot(page, name);
+  }
   await context.close();
   assertClean(problems);
 });

@@ -161,6 +161,8 @@ async fn a_suspended_account_reads_but_cannot_run_tools_or_buy_and_is_told_why_u
     let ops = admin(s).await;
     let user = s.sign_in_new("suspended").await;
     with_credits(s, &user, 20).await;
+    // A billing account from before: the portal (which switches plans) would open.
+    start_checkout(s, &user, PACK).await;
     let path = format!("/admin/users/{}/suspend", user.user_id);
     let res = post_form(s, &ops, &path, &[("reason", "Card testing from this account")]).await;
     assert_eq!(res.status(), 303);
@@ -172,6 +174,9 @@ async fn a_suspended_account_reads_but_cannot_run_tools_or_buy_and_is_told_why_u
     assert_eq!(runs, 0, "a refused start records nothing");
     let res = checkout(s, &user, PACK, "").await;
     assert_eq!(res.status(), 403, "no buying either");
+    assert!(res.text().await.unwrap().contains("Your account is suspended"));
+    let res = post_form(s, &user, "/billing/portal", &[]).await;
+    assert_eq!(res.status(), 403, "nor changing plan in the portal");
     assert!(res.text().await.unwrap().contains("Your account is suspended"));
     for read in ["/dashboard", "/history", "/account"] {
         let res = user.client.get(s.url(read)).send().await.unwrap();
@@ -193,6 +198,7 @@ async fn a_suspended_account_reads_but_cannot_run_tools_or_buy_and_is_told_why_u
     assert_eq!((status, asked), (303, true), "tools work again");
     assert!(!page(s, &user, "/billing").await.contains("Your account is suspended"));
     start_checkout(s, &user, PACK).await;
+    assert_eq!(post_form(s, &user, "/billing/portal", &[]).await.status(), 303, "the portal opens again");
     let actions: Vec<String> = audit_rows(s, user.user_id).await.into_iter().map(|a| a.1).collect();
     assert_eq!(actions, vec!["suspend", "restore"], "the second suspension was not an action");
     let res = post_form(s, &ops, &path, &[("reason", "")]).await;

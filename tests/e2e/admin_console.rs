@@ -44,6 +44,7 @@ async fn the_console_pages_through_every_user_not_only_a_search(s: &'static Stac
     let first = page(s, &ops, &format!("/admin?q={tag}")).await;
     let rows = table(&first, "users").matches("<tr>").count();
     assert_eq!(rows, 50, "a page holds 50 users");
+    assert!(first.contains("<th scope=\"col\">Signed up (UTC)</th>"), "dates name their time zone");
     assert!(first.contains(&format!("{tag}-60@")) && !first.contains(&format!("{tag}-10@")), "newest first");
     assert!(first.contains(&format!("href=\"/admin?q={tag}&amp;page=2#users-heading\" rel=\"next\"")));
     assert!(!first.contains("rel=\"prev\""));

@@ -1,7 +1,7 @@
 //! The AI tools count only accepted work against an account's limits: a refused form, a
-//! refused file or a visitor who is not signed in spends nothing of `ai_generation` or
-//! `transcription_upload`; a coarse per-IP flood limit (`tool_flood_per_ip`) stands in front of
-//! everything. Played on the small-limits stack (ai_generation=3/4s, tool_flood_per_ip=6/60s).
+//! refused file, a refusal for lack of credits or a visitor who is not signed in spends nothing
+//! of `ai_generation` or `transcription_upload`; a coarse per-IP flood limit
+//! (`tool_flood_per_ip`) stands in front of everything. Played on the small-limits stack (ai_generation=3/4s, tool_flood_per_ip=6/60s).
 
 use crate::rate_limit::{fresh_ip, small_limits};
 use crate::support::session::SignedIn;
@@ -14,6 +14,7 @@ use libtest_mimic::Trial;
 pub fn tests() -> Vec<Trial> {
     trials![
         refused_forms_do_not_use_up_the_accounts_ai_generations,
+        refusals_for_lack_of_credits_do_not_use_up_the_accounts_ai_generations,
         a_refused_file_does_not_use_up_an_upload,
         a_client_flooding_the_tools_is_refused_per_ip_before_anything_is_read,
     ]
@@ -32,6 +33,17 @@ async fn post(
     user.client.post(s.url(path)).header("CF-Connecting-IP", ip).form(&all).send().await.unwrap()
 }
 
+/// Three AgentWrite starts sent together; their statuses (each answer read to its end).
+async fn three_at_once(s: &Stack, user: &SignedIn, ip: &str, brief: &[(&str, String)]) -> Vec<u16> {
+    let answers = join_all((0..3).map(|_| post(s, user, "/api/tools/agentwrite/stream", ip, brief))).await;
+    let mut codes = Vec::new();
+    for res in answers {
+        codes.push(res.status().as_u16());
+        let _ = res.bytes().await;
+    }
+    codes
+}
+
 async fn refused_forms_do_not_use_up_the_accounts_ai_generations(_: &'static Stack) {
     let s = small_limits().await;
     let user = s.sign_in_new("ai-refused-forms").await;
@@ -47,17 +59,29 @@ async fn refused_forms_do_not_use_up_the_accounts_ai_generations(_: &'static Sta
     // …and the account still has its three generations in this window.
     let name = format!("Accepted {}", unique());
     let good = brief(&name);
-    let answers = join_all((0..3).map(|_| post(s, &user, "/api/tools/agentwrite/stream", &ip, &good))).await;
-    let mut codes = Vec::new();
-    for res in answers {
-        codes.push(res.status().as_u16());
-        let _ = res.bytes().await;
-    }
+    let codes = three_at_once(s, &user, &ip, &good).await;
     assert_eq!(codes, [200, 200, 200], "refused forms cost no generation");
     let fourth = post(s, &user, "/api/tools/agentwrite/stream", &fresh_ip(), &good).await;
     assert_eq!(fourth.status(), 429, "accepted work is still counted per account");
     assert_eq!(runs_settled(s, user.user_id).await, 3, "the refused one started no run");
     assert_eq!(balance(s, user.user_id).await, 7);
+}
+
+async fn refusals_for_lack_of_credits_do_not_use_up_the_accounts_ai_generations(_: &'static Stack) {
+    let s = small_limits().await;
+    let user = s.sign_in_new("ai-no-credits").await;
+    let ip = fresh_ip();
+    let good = brief(&format!("Unpaid {}", unique()));
+    // ai_generation=3/4s: three refusals for lack of credits first…
+    for _ in 0..3 {
+        let res = post(s, &user, "/api/tools/agentwrite/stream", &ip, &good).await;
+        assert_eq!(res.status(), 402, "not enough credits");
+    }
+    // …and once credited, the account still has its three generations in this window.
+    grant(s, user.user_id, 3).await;
+    let codes = three_at_once(s, &user, &ip, &good).await;
+    assert_eq!(codes, [200, 200, 200], "refusals for credits cost no generation");
+    assert_eq!(runs_settled(s, user.user_id).await, 3);
 }
 
 async fn a_refused_file_does_not_use_up_an_upload(_: &'static Stack) {

@@ -2,7 +2,7 @@
 //! answered when the run is done), writing streamed to the page (`POST
 //! /api/tools/agentwrite/stream`, server-sent events), a saved result, its download, deleting it.
 
-use super::{item_id, rate_limit, relay, ToolKind};
+use super::{item_id, relay, ToolKind};
 use crate::ctx::Ctx;
 use crate::db::generations;
 use crate::domain::brief::{BriefForm, FieldError, ProductBrief};
@@ -29,15 +29,14 @@ pub async fn form(cx: &Ctx) -> Result<Reply, AppError> {
 /// Without JavaScript: the page waits for the whole description, then shows it (303 to the
 /// saved result), or shows the form again, values kept, with what went wrong.
 pub async fn generate(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    let user_id = cx.require_user().await?.id;
+    let (user_id, standing) = super::payer(cx).await?;
     cx.config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?;
     let form = brief_form(&Form::read(req, cx).await?);
     let brief = match ProductBrief::parse(&form) {
         Ok(b) => b,
         Err(errors) => return Ok(page(cx, user_id, None, form, errors, None, None).await?.with_status(400)),
     };
-    rate_limit(cx, ToolKind::AgentWrite).await?;
-    let mut events = match start(cx, user_id, brief, Waits::Yes).await {
+    let mut events = match start(cx, (user_id, standing), brief, Waits::Yes).await {
         Ok(events) => events,
         Err(e @ AppError::InsufficientCredits { .. }) => {
             return Ok(page(cx, user_id, None, form, Vec::new(), Some(e.public_message()), None)
@@ -62,15 +61,14 @@ pub async fn generate(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
 /// With JavaScript: the description as server-sent events (`start`, `delta`…, then `done` or
 /// `error`); each `delta` carries what it changes in the formatted copy (`view`). Problems found before writing starts are JSON errors (fields named for the form).
 pub async fn stream(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
-    let user_id = cx.require_user().await?.id;
+    let (user_id, standing) = super::payer(cx).await?;
     cx.config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?;
     let form = brief_form(&Form::read(req, cx).await?);
     let brief = match ProductBrief::parse(&form) {
         Ok(b) => b,
         Err(errors) => return Ok(field_errors(&errors)),
     };
-    rate_limit(cx, ToolKind::AgentWrite).await?;
-    let events = start(cx, user_id, brief, Waits::No).await?;
+    let events = start(cx, (user_id, standing), brief, Waits::No).await?;
     Ok(relay("text/event-stream; charset=utf-8", events, Event::to_sse, b": keep-alive\n\n"))
 }
 
@@ -82,14 +80,16 @@ enum Waits {
     No,
 }
 
-/// Reserves the credit and starts the run detached from this request (so it settles even if
-/// the browser leaves); returns its events.
+/// Counts the generation against the account's limit (unless it would be refused for its hold
+/// or credits), reserves the credit and starts the run detached from this request (so it
+/// settles even if the browser leaves); returns its events.
 async fn start(
     cx: &Ctx,
-    user_id: i64,
+    (user_id, standing): (i64, (i64, Option<&'static str>)),
     brief: ProductBrief,
     waits: Waits,
 ) -> Result<UnboundedReceiver<Event>, AppError> {
+    super::pay_and_limit(cx, ToolKind::AgentWrite, standing, i64::from(agentwrite::CREDITS)).await?;
     let id = agentwrite::start(cx.db().await?, user_id, &brief, &cx.config.tools.chat_model).await?;
     let (tx, rx) = mpsc::unbounded();
     let _ = tx.unbounded_send(Event::Started { id: id.clone() });

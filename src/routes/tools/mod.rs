@@ -52,6 +52,29 @@ pub async fn limit(cx: &Ctx, kind: ToolKind) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The signed-in account's id, with its balance and hold read alongside the session check (one
+/// round trip; `Access::Payer`) and kept for the request, for `pay_and_limit`.
+pub async fn payer(cx: &Ctx) -> Result<(i64, (i64, Option<&'static str>)), AppError> {
+    if let (Some(Some(user)), Some(standing)) = (cx.user.get(), cx.standing.get()) {
+        return Ok((user.id, *standing));
+    }
+    let (user, standing) =
+        cx.user_with(reversals::balance_and_notice).await?.ok_or(AppError::Unauthenticated)?;
+    Ok((user.id, *cx.standing.get_or_init(|| standing)))
+}
+
+/// `rate_limit` once the account (`standing`, from `payer`) is not on hold and has `needed`
+/// credits: a start refused for either would otherwise spend a unit of the account's limit.
+pub async fn pay_and_limit(
+    cx: &Ctx,
+    kind: ToolKind,
+    standing: (i64, Option<&'static str>),
+    needed: i64,
+) -> Result<(), AppError> {
+    reversals::ensure_can_pay(standing, needed)?;
+    rate_limit(cx, kind).await
+}
+
 /// `limit` without the hold check, for a tool whose start checks the hold in its own
 /// transaction (AgentWrite: one round trip fewer).
 pub async fn rate_limit(cx: &Ctx, kind: ToolKind) -> Result<(), AppError> {

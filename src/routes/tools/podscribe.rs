@@ -9,7 +9,7 @@ use super::{item_id, limit, relay, ToolKind};
 use crate::clients::openai::{Failure, OpenAi};
 use crate::ctx::Ctx;
 use crate::db::{generations::Deleted, transcripts};
-use crate::domain::audio::{MAX_BYTES, MAX_EPISODE_BYTES};
+use crate::domain::audio::{credits_for, MAX_BYTES, MAX_EPISODE_BYTES};
 use crate::domain::tool::RunStatus;
 use crate::domain::transcript::{self, clock};
 use crate::error::AppError;
@@ -65,15 +65,18 @@ async fn refuse(cx: &Ctx, mode: Mode, user_id: i64, refused: Refused) -> Result<
 }
 
 pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, AppError> {
-    let user_id = cx.require_user().await?.id;
+    let (user_id, standing) = super::payer(cx).await?;
     cx.config.openai.as_ref().map_err(|p| AppError::from(p.clone()))?;
     let Episode { audio, file } = match upload::receive(req, cx).await? {
         Ok(episode) => episode,
         Err(refused) => return refuse(cx, mode, user_id, refused).await,
     };
-    // Only an accepted file counts against the account's uploads.
-    limit(cx, ToolKind::PodScribe).await?;
-    let started = podscribe::start(cx.db().await?, user_id, &audio, &cx.config.tools.transcribe_model).await;
+    // Only an accepted file the account can pay for counts against its uploads.
+    let needed = credits_for(audio.reserved_secs());
+    let started = match super::pay_and_limit(cx, ToolKind::PodScribe, standing, needed).await {
+        Ok(()) => podscribe::start(cx.db().await?, user_id, &audio, &cx.config.tools.transcribe_model).await,
+        Err(e) => Err(e),
+    };
     let (id, reserved) = match started {
         Ok(s) => s,
         Err(e @ AppError::InsufficientCredits { .. }) => {

@@ -5,8 +5,9 @@
 //! form) judges the whole file and starts its run. Answers are JSON; refusals name what was
 //! wrong and nothing is charged for them.
 
-use super::{item_id, job_env, limit, ToolKind};
+use super::{item_id, job_env, pay_and_limit, ToolKind};
 use crate::ctx::Ctx;
+use crate::domain::audio::credits_for;
 use crate::domain::episode_parts::PART_BYTES;
 use crate::error::{js_message, AppError};
 use crate::reply::Reply;
@@ -90,7 +91,7 @@ pub async fn part(req: &mut Request, cx: &Ctx, id: &str, n: &str) -> Result<Repl
 /// `POST /api/tools/podscribe/uploads/:id/complete`: judged, then counted against the account's
 /// uploads, charged and enqueued; the transcript's page follows the run.
 pub async fn complete(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
-    let user_id = cx.require_user().await?.id;
+    let (user_id, standing) = super::payer(cx).await?;
     podscribe_ready(cx)?;
     let id = item_id(id)?;
     let db = cx.db().await?;
@@ -101,9 +102,13 @@ pub async fn complete(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
             Err(r) => return Ok(refused(r)),
             Ok(Assembled::AlreadyAccepted) => None,
             Ok(Assembled::Judged(audio)) => {
-                // Only an accepted file counts against the account's uploads.
-                limit(cx, ToolKind::PodScribe).await?;
-                match episode_upload::accept(&job_env(cx), db, user_id, &id, audio).await {
+                // Only an accepted file the account can pay for counts against its uploads.
+                let needed = credits_for(audio.reserved_secs());
+                let accepted = match pay_and_limit(cx, ToolKind::PodScribe, standing, needed).await {
+                    Ok(()) => episode_upload::accept(&job_env(cx), db, user_id, &id, audio).await,
+                    Err(e) => Err(e),
+                };
+                match accepted {
                     Ok(credits) => credits,
                     Err(e @ AppError::InsufficientCredits { .. }) => {
                         let message = format!(

@@ -129,7 +129,7 @@ pub async fn start(
         return Err(AppError::Forbidden(why.into()));
     }
     if offer.plan().is_some() && super::live_subscription(&standing.subscriptions).is_some() {
-        return Ok(Started::Portal { url: portal_url(db, stripe, site, user.id).await? });
+        return Ok(Started::Portal { url: portal(stripe, site, &standing).await? });
     }
     let customer = ensure_customer(db, stripe, user, standing.customer).await?;
     let form = checkout_form(offer, &customer, user.id, referral, site);
@@ -155,14 +155,17 @@ pub async fn start(
     Ok(Started::Checkout { url, session_id: session.id })
 }
 
-/// A billing portal session for the user's customer, returning to /billing.
-pub async fn portal_url(db: &Db, stripe: &Stripe, site: &SiteUrl, user_id: i64) -> Result<String, AppError> {
-    let customer = rows::customer_of(db, user_id).await?.ok_or_else(|| AppError::BadRequest {
+/// A billing portal session for the buyer's customer, returning to /billing; refused while the
+/// account is on hold, as Checkout is (the portal switches plans).
+pub async fn portal(stripe: &Stripe, site: &SiteUrl, standing: &Standing) -> Result<String, AppError> {
+    if let Some(why) = standing.hold {
+        return Err(AppError::Forbidden(why.into()));
+    }
+    let customer = standing.customer.as_deref().ok_or_else(|| AppError::BadRequest {
         field: None,
         message: "You have no billing account yet: choose a plan or a credit pack first.".into(),
     })?;
-    let form =
-        StripeForm::new().field(&["customer"], &customer).field(&["return_url"], site.join("/billing"));
+    let form = StripeForm::new().field(&["customer"], customer).field(&["return_url"], site.join("/billing"));
     let session = stripe.create_portal_session(&form, &random_idempotency_key("gt-portal")).await?;
     Ok(session.url)
 }

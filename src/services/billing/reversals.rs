@@ -208,6 +208,19 @@ pub async fn balance_and_notice(db: &Db, user_id: i64) -> Result<(i64, Option<&'
     Ok((balance, hold.map(notice)))
 }
 
+/// What a tool's start would refuse, from `balance_and_notice` read earlier: on hold, or fewer
+/// credits than `needed`. Checked before the account's AI limit is counted, so a refusal spends
+/// none of it; the start checks both again in its transaction.
+pub fn ensure_can_pay((balance, hold): (i64, Option<&'static str>), needed: i64) -> Result<(), AppError> {
+    if let Some(why) = hold {
+        return Err(AppError::Forbidden(why.into()));
+    }
+    if balance < needed {
+        return Err(AppError::InsufficientCredits { needed, balance });
+    }
+    Ok(())
+}
+
 /// Refuses paid features (running a tool, buying) while a dispute or a suspension holds the
 /// account, saying which.
 pub async fn ensure_not_on_hold(db: &Db, user_id: i64) -> Result<(), AppError> {
@@ -229,6 +242,16 @@ mod tests {
             credits_taken: 0,
             credits_unrecovered: 0,
         }
+    }
+
+    #[test]
+    fn a_start_is_refused_on_hold_or_short_of_credits_and_allowed_otherwise() {
+        assert!(ensure_can_pay((5, None), 5).is_ok());
+        assert!(matches!(
+            ensure_can_pay((4, None), 5),
+            Err(AppError::InsufficientCredits { needed: 5, balance: 4 })
+        ));
+        assert!(matches!(ensure_can_pay((50, Some(SUSPENDED)), 5), Err(AppError::Forbidden(_))));
     }
 
     #[test]
