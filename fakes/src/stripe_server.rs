@@ -76,7 +76,18 @@ pub async fn post_event(
     if let Some(sig) = signature {
         req = req.header("stripe-signature", sig);
     }
-    let res = req.send().await.expect("deliver event");
+    // A delivery that got no answer at all (the connection dropped) is delivered again, as
+    // Stripe does; seen locally while Postgres stops, when workerd's Hyperdrive passthrough can
+    // drop a request (tests/e2e/faults_database.rs).
+    let again = req.try_clone().expect("an event body is bytes");
+    let res = match req.send().await {
+        Ok(res) => res,
+        Err(e) if e.is_request() || e.is_connect() => {
+            eprintln!("deliver event: no answer ({e}); delivered again, as Stripe would");
+            again.send().await.expect("deliver event (again)")
+        }
+        Err(e) => panic!("deliver event: {e}"),
+    };
     (res.status().as_u16(), res.text().await.unwrap_or_default())
 }
 
