@@ -11,8 +11,8 @@
 use crate::runs_queue::{id_from_location, r2_is_emptied, status_of};
 use crate::support::fakes::openai::{mp3_secs, multipart};
 use crate::support::tools::{
-    assert_ledger_matches_balance, balance, grant, mp3, tool_ledger, unique, upload, valid_srt, valid_vtt,
-    wav,
+    assert_ledger_matches_balance, balance, grant, mp3, progress_upload, tool_ledger, unique, upload,
+    valid_srt, valid_vtt, wav,
 };
 use crate::support::{own_stack, Options, Stack};
 use crate::tools_podscribe::transcripts_of;
@@ -270,19 +270,7 @@ async fn the_progress_and_the_page_say_how_many_chunks_are_transcribed(_: &'stat
     let s = chunks_stack().await;
     let user = s.sign_in_new("ch-progress").await;
     grant(s, user.user_id, 1).await;
-    let part = reqwest::multipart::Part::bytes(wav(60))
-        .file_name(format!("fake-audio-slow-{}.wav", unique()))
-        .mime_str("audio/wav")
-        .unwrap();
-    let mut res = user
-        .client
-        .post(s.url("/api/tools/podscribe/upload"))
-        .header("accept", "application/x-ndjson")
-        .header("x-csrf-token", &user.csrf)
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
+    let mut res = progress_upload(s, &user, &format!("fake-audio-slow-{}.wav", unique()), wav(60)).await;
     assert_eq!(res.status(), 200);
     let (mut text, mut pages) = (String::new(), Vec::new());
     while let Some(bytes) = res.chunk().await.unwrap() {

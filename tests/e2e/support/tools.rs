@@ -228,22 +228,32 @@ pub async fn upload(
     user.client.post(s.url(path)).multipart(form).send().await.unwrap()
 }
 
-/// Uploads through the progress API and closes the connection as soon as the run is accepted
-/// (the tab is closed): answers the run's id.
-pub async fn upload_and_leave(s: &Stack, user: &SignedIn, file_name: &str) -> String {
-    let part = reqwest::multipart::Part::bytes(wav(70))
+/// Uploads a WAV through the progress API (as the page's script does): the answer streams
+/// JSON lines of the run's stages.
+pub async fn progress_upload(
+    s: &Stack,
+    user: &SignedIn,
+    file_name: &str,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
+    let part = reqwest::multipart::Part::bytes(bytes)
         .file_name(file_name.to_string())
         .mime_str("audio/wav")
         .unwrap();
-    let mut res = user
-        .client
+    user.client
         .post(s.url("/api/tools/podscribe/upload"))
         .header("accept", "application/x-ndjson")
         .header("x-csrf-token", &user.csrf)
         .multipart(reqwest::multipart::Form::new().part("file", part))
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Uploads through the progress API and closes the connection as soon as the run is accepted
+/// (the tab is closed): answers the run's id.
+pub async fn upload_and_leave(s: &Stack, user: &SignedIn, file_name: &str) -> String {
+    let mut res = progress_upload(s, user, file_name, wav(70)).await;
     let mut first = Vec::new();
     while !first.contains(&b'\n') {
         first.extend_from_slice(&res.chunk().await.unwrap().expect("the accepted line"));
