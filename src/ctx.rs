@@ -8,7 +8,7 @@ use crate::config::{Config, SiteUrl};
 use crate::cookie::Cookie;
 use crate::db::{sessions, Db};
 use crate::domain::device::browser_label;
-use crate::domain::User;
+use crate::domain::{User, UserId};
 use crate::error::AppError;
 use crate::rate_limit::{Decision, Limiter, Policy, Subject};
 use crate::telemetry::{log_line, now_ms, Reporter};
@@ -273,7 +273,7 @@ impl Ctx {
 
     /// The user id of a validly signed, unexpired session token — without checking the
     /// database (for rate-limit subjects; authorization must use `user()`).
-    pub fn session_user_id(&self) -> Option<i64> {
+    pub fn session_user_id(&self) -> Option<UserId> {
         self.session_claims().ok().flatten().and_then(|c| c.user_id())
     }
 
@@ -297,7 +297,7 @@ impl Ctx {
     /// that very account.
     pub async fn user_with<T>(
         &self,
-        reads: impl AsyncFnOnce(&Db, i64) -> Result<T, AppError>,
+        reads: impl AsyncFnOnce(&Db, UserId) -> Result<T, AppError>,
     ) -> Result<Option<(&User, T)>, AppError> {
         let Some(user_id) = self.session_user_id() else { return Ok(None) };
         let db = self.db().await?;

@@ -9,6 +9,7 @@
 //! bound to it too.
 
 use crate::cookie::Cookie;
+use crate::domain::UserId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +34,7 @@ pub struct Claims {
 }
 
 impl Claims {
-    pub fn new(user_id: i64, session_version: i32, sid: String, now_secs: u64) -> Claims {
+    pub fn new(user_id: UserId, session_version: i32, sid: String, now_secs: u64) -> Claims {
         Claims {
             sub: user_id.to_string(),
             sid,
@@ -43,7 +44,7 @@ impl Claims {
         }
     }
 
-    pub fn user_id(&self) -> Option<i64> {
+    pub fn user_id(&self) -> Option<UserId> {
         self.sub.parse().ok()
     }
 
@@ -94,13 +95,13 @@ mod tests {
     const NOW: u64 = 1_800_000_000;
 
     fn token() -> String {
-        encode(SECRET, &Claims::new(42, 3, "sid1".into(), NOW)).unwrap()
+        encode(SECRET, &Claims::new(UserId::new(42), 3, "sid1".into(), NOW)).unwrap()
     }
 
     #[test]
     fn a_fresh_token_round_trips() {
         let c = decode(SECRET, &token(), NOW + 10).unwrap();
-        assert_eq!((c.user_id(), c.sv, c.sid.as_str()), (Some(42), 3, "sid1"));
+        assert_eq!((c.user_id(), c.sv, c.sid.as_str()), (Some(UserId::new(42)), 3, "sid1"));
     }
 
     #[test]
@@ -128,13 +129,14 @@ mod tests {
     fn alg_none_is_rejected() {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
-        let claims = b64.encode(serde_json::to_string(&Claims::new(42, 3, "s".into(), NOW)).unwrap());
+        let claims =
+            b64.encode(serde_json::to_string(&Claims::new(UserId::new(42), 3, "s".into(), NOW)).unwrap());
         assert!(decode(SECRET, &format!("{header}.{claims}."), NOW).is_none());
     }
 
     #[test]
     fn renewal_keeps_the_session_and_extends_it() {
-        let c = Claims::new(42, 3, "sid1".into(), NOW);
+        let c = Claims::new(UserId::new(42), 3, "sid1".into(), NOW);
         assert!(!c.needs_renewal(NOW + 60));
         assert!(c.needs_renewal(NOW + RENEW_AFTER_SECS));
         let r = c.renewed(NOW + RENEW_AFTER_SECS);

@@ -7,12 +7,13 @@ use super::states::{words, Stored};
 use super::Db;
 use crate::domain::ledger::Reason;
 use crate::domain::tool::Tool;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
 #[derive(Debug, Clone)]
 pub struct UserRow {
-    pub id: i64,
+    pub id: UserId,
     /// `None` for a deleted (anonymized) account.
     pub email: Option<String>,
     /// "2026-05-12".
@@ -56,7 +57,7 @@ const MONEY: &str = "money AS (
 #[derive(Debug, Clone, Copy)]
 pub enum Users<'a> {
     Matching { query: &'a str, limit: i64, offset: i64 },
-    One(i64),
+    One(UserId),
 }
 
 /// Users, newest first: a page of those matching a search (one more than `limit` is read, so
@@ -173,7 +174,7 @@ pub async fn unrecovered_credits(db: &Db) -> Result<i64, AppError> {
 }
 
 /// The id of the active account with this (lower-cased) address.
-pub async fn user_id_by_email(db: &Db, email: &str) -> Result<Option<i64>, AppError> {
+pub async fn user_id_by_email(db: &Db, email: &str) -> Result<Option<UserId>, AppError> {
     let row = db
         .query_opt("SELECT id FROM users WHERE email = $1 AND deleted_at IS NULL", &[(&email, Type::TEXT)])
         .await?;
@@ -315,7 +316,7 @@ pub struct EventRow {
 }
 
 /// The newest Stripe events (of one account, or of all), newest first.
-pub async fn recent_events(db: &Db, user_id: Option<i64>, limit: i64) -> Result<Vec<EventRow>, AppError> {
+pub async fn recent_events(db: &Db, user_id: Option<UserId>, limit: i64) -> Result<Vec<EventRow>, AppError> {
     let rows = db
         .read(
             "SELECT id, type, outcome, coalesce(detail, ''), attempts,

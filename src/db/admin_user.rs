@@ -4,6 +4,7 @@
 use super::states::column;
 use super::Db;
 use crate::domain::tool::Tool;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -22,7 +23,7 @@ pub struct RunRow {
 }
 
 /// The account's runs of every tool (db::history's rows), newest first.
-pub async fn runs(db: &Db, user_id: i64, limit: i64) -> Result<Vec<RunRow>, AppError> {
+pub async fn runs(db: &Db, user_id: UserId, limit: i64) -> Result<Vec<RunRow>, AppError> {
     let sql = format!(
         "SELECT tool, id, title, status, credits,
                 to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')
@@ -60,7 +61,7 @@ pub struct PurchaseRow {
     pub at: String,
 }
 
-pub async fn purchases(db: &Db, user_id: i64, limit: i64) -> Result<Vec<PurchaseRow>, AppError> {
+pub async fn purchases(db: &Db, user_id: UserId, limit: i64) -> Result<Vec<PurchaseRow>, AppError> {
     let rows = db
         .query(
             "SELECT id, what, amount, currency, status,

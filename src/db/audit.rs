@@ -2,6 +2,7 @@
 //! (suspension). Every write here runs inside the transaction of the action it records.
 
 use super::Db;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -30,7 +31,7 @@ impl Action {
 /// Who did it: the operator's id and address at the time.
 #[derive(Debug, Clone, Copy)]
 pub struct Operator<'a> {
-    pub id: i64,
+    pub id: UserId,
     pub email: &'a str,
 }
 
@@ -38,7 +39,7 @@ pub async fn record(
     db: &Db,
     by: Operator<'_>,
     action: Action,
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
     detail: &str,
 ) -> Result<(), AppError> {
     db.execute(
@@ -61,14 +62,14 @@ pub struct AuditRow {
     pub at: String,
     pub operator: String,
     pub action: String,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     /// The account's email, "(deleted account #id)", or "" for none.
     pub account: String,
     pub detail: String,
 }
 
 /// The newest operator actions (on one account, or on all), newest first.
-pub async fn recent(db: &Db, user_id: Option<i64>, limit: i64) -> Result<Vec<AuditRow>, AppError> {
+pub async fn recent(db: &Db, user_id: Option<UserId>, limit: i64) -> Result<Vec<AuditRow>, AppError> {
     let rows = db
         .query(
             "SELECT to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), a.admin_email, a.action,
@@ -94,7 +95,7 @@ pub async fn recent(db: &Db, user_id: Option<i64>, limit: i64) -> Result<Vec<Aud
 }
 
 /// Suspends a live account; `false` when it was suspended already (or is deleted).
-pub async fn suspend(db: &Db, user_id: i64, reason: &str) -> Result<bool, AppError> {
+pub async fn suspend(db: &Db, user_id: UserId, reason: &str) -> Result<bool, AppError> {
     let rows = db
         .query(
             "UPDATE users SET suspended_at = now(), suspended_reason = $2, updated_at = now()
@@ -106,7 +107,7 @@ pub async fn suspend(db: &Db, user_id: i64, reason: &str) -> Result<bool, AppErr
 }
 
 /// Lifts a suspension; `false` when the account was not suspended.
-pub async fn restore(db: &Db, user_id: i64) -> Result<bool, AppError> {
+pub async fn restore(db: &Db, user_id: UserId) -> Result<bool, AppError> {
     let rows = db
         .query(
             "UPDATE users SET suspended_at = NULL, suspended_reason = NULL, updated_at = now()

@@ -7,11 +7,12 @@ use super::Db;
 use crate::domain::billing::{
     Checkout, CheckoutMode, CheckoutStatus, InvoiceStatus, Plan, SubscriptionStatus,
 };
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 
-pub async fn customer_of(db: &Db, user_id: i64) -> Result<Option<String>, AppError> {
+pub async fn customer_of(db: &Db, user_id: UserId) -> Result<Option<String>, AppError> {
     let row = db
         .query_opt(
             "SELECT stripe_customer_id FROM billing_customers WHERE user_id = $1",
@@ -31,7 +32,7 @@ pub async fn customer_of(db: &Db, user_id: i64) -> Result<Option<String>, AppErr
 /// Hyperdrive's cache (a separate read after the insert could be). A conflict with a row
 /// committed while this statement waited is not in its snapshot: then the statement runs once
 /// more, and sees it.
-pub async fn save_customer(db: &Db, user_id: i64, customer_id: &str) -> Result<String, AppError> {
+pub async fn save_customer(db: &Db, user_id: UserId, customer_id: &str) -> Result<String, AppError> {
     const SAVE: &str = "WITH inserted AS (
              INSERT INTO billing_customers (user_id, stripe_customer_id) VALUES ($1, $2)
              ON CONFLICT DO NOTHING RETURNING stripe_customer_id)
@@ -48,7 +49,7 @@ pub async fn save_customer(db: &Db, user_id: i64, customer_id: &str) -> Result<S
     Err(AppError::internal(format!("customer {customer_id} is stored for another user than {user_id}")))
 }
 
-pub async fn user_of_customer(db: &Db, customer_id: &str) -> Result<Option<i64>, AppError> {
+pub async fn user_of_customer(db: &Db, customer_id: &str) -> Result<Option<UserId>, AppError> {
     let row = db
         .query_opt(
             "SELECT user_id FROM billing_customers WHERE stripe_customer_id = $1",
@@ -59,13 +60,13 @@ pub async fn user_of_customer(db: &Db, customer_id: &str) -> Result<Option<i64>,
 }
 
 /// Whether a user row exists (deleted accounts included: their payments still belong to them).
-pub async fn user_exists(db: &Db, user_id: i64) -> Result<bool, AppError> {
+pub async fn user_exists(db: &Db, user_id: UserId) -> Result<bool, AppError> {
     Ok(db.query_opt("SELECT 1 FROM users WHERE id = $1", &[(&user_id, Type::INT8)]).await?.is_some())
 }
 
 pub struct NewCheckout<'a> {
     pub id: &'a str,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub mode: CheckoutMode,
     pub price_id: &'a str,
     pub item_name: &'a str,
@@ -159,7 +160,7 @@ pub async fn record_checkout_payment(
 }
 
 /// The paid pack checkout that `payment_intent` paid for: (session id, user id).
-pub async fn checkout_paid_by(db: &Db, payment_intent: &str) -> Result<Option<(String, i64)>, AppError> {
+pub async fn checkout_paid_by(db: &Db, payment_intent: &str) -> Result<Option<(String, UserId)>, AppError> {
     let row = db
         .query_opt(
             "SELECT id, user_id FROM checkout_sessions WHERE payment_intent = $1 AND status = 'paid'",
@@ -171,7 +172,7 @@ pub async fn checkout_paid_by(db: &Db, payment_intent: &str) -> Result<Option<(S
 
 /// The owner of a paid subscription invoice we recorded (a pack's invoice is not the purchase:
 /// its checkout is).
-pub async fn paid_invoice_owner(db: &Db, id: &str) -> Result<Option<i64>, AppError> {
+pub async fn paid_invoice_owner(db: &Db, id: &str) -> Result<Option<UserId>, AppError> {
     let row = db
         .query_opt(
             "SELECT user_id FROM invoices WHERE id = $1 AND status = 'paid' AND subscription_id IS NOT NULL",
@@ -183,7 +184,7 @@ pub async fn paid_invoice_owner(db: &Db, id: &str) -> Result<Option<i64>, AppErr
 
 /// The user's checkouts that need a word on the billing page (awaiting or failed payment),
 /// newest first, from the last 30 days.
-pub async fn checkouts_to_mention(db: &Db, user_id: i64) -> Result<Vec<Checkout>, AppError> {
+pub async fn checkouts_to_mention(db: &Db, user_id: UserId) -> Result<Vec<Checkout>, AppError> {
     let sql = format!(
         "SELECT {CHECKOUT_COLUMNS} FROM checkout_sessions
          WHERE user_id = $1 AND status IN ('awaiting_payment', 'payment_failed')
@@ -196,7 +197,7 @@ pub async fn checkouts_to_mention(db: &Db, user_id: i64) -> Result<Vec<Checkout>
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct SubscriptionRecord {
     pub id: String,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub customer_id: String,
     pub price_id: String,
     /// `Free`: the price is none of our plans (stored as `other`).
@@ -292,7 +293,7 @@ pub fn subscriptions_of_sql() -> String {
 }
 
 /// The user's subscriptions, newest first.
-pub async fn subscriptions_of(db: &Db, user_id: i64) -> Result<Vec<SubscriptionRecord>, AppError> {
+pub async fn subscriptions_of(db: &Db, user_id: UserId) -> Result<Vec<SubscriptionRecord>, AppError> {
     let sql = subscriptions_of_sql();
     db.read(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(subscription_row).collect()
 }
@@ -305,7 +306,7 @@ pub async fn subscription(db: &Db, id: &str) -> Result<Option<SubscriptionRecord
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoiceRecord {
     pub id: String,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub subscription_id: Option<String>,
     pub billing_reason: Option<String>,
     pub status: InvoiceStatus,
@@ -347,7 +348,7 @@ pub async fn record_invoice(db: &Db, i: &InvoiceRecord) -> Result<bool, AppError
 
 /// Failed invoices of the user's live subscriptions that no later payment has settled:
 /// (invoice id, amount due, currency).
-pub async fn unsettled_invoices(db: &Db, user_id: i64) -> Result<Vec<(String, i64, String)>, AppError> {
+pub async fn unsettled_invoices(db: &Db, user_id: UserId) -> Result<Vec<(String, i64, String)>, AppError> {
     let rows = db
         .read(
             "SELECT f.id, f.amount_due, f.currency FROM invoices f

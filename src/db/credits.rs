@@ -6,6 +6,7 @@
 
 use super::states::column;
 use super::Db;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -69,14 +70,14 @@ pub enum Granted {
 /// User `$1`'s balance row (none: 0).
 pub const BALANCE_SQL: &str = "SELECT balance FROM credit_balances WHERE user_id = $1";
 
-pub async fn balance(db: &Db, user_id: i64) -> Result<i64, AppError> {
+pub async fn balance(db: &Db, user_id: UserId) -> Result<i64, AppError> {
     let row = db.query_opt(BALANCE_SQL, &[(&user_id, Type::INT8)]).await?;
     Ok(row.map(|r| r.get(0)).unwrap_or(0))
 }
 
 /// The balance, its row locked until the transaction ends (so what it says can be spent).
 /// Call inside a transaction.
-pub async fn balance_locked(db: &Db, user_id: i64) -> Result<i64, AppError> {
+pub async fn balance_locked(db: &Db, user_id: UserId) -> Result<i64, AppError> {
     let row = db
         .query_opt(
             "SELECT balance FROM credit_balances WHERE user_id = $1 FOR UPDATE",
@@ -89,7 +90,7 @@ pub async fn balance_locked(db: &Db, user_id: i64) -> Result<i64, AppError> {
 /// Adds credits (amount > 0), once per (reason, reference).
 pub async fn grant(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     amount: i64,
     reason: Reason,
     reference: &str,
@@ -119,7 +120,7 @@ pub async fn grant(
 /// Takes credits (amount > 0) or answers `InsufficientCredits` and changes nothing.
 pub async fn spend(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     amount: i64,
     reason: Reason,
     reference: &str,
@@ -167,7 +168,7 @@ pub const RECENT_SQL: &str = "SELECT id, delta, reason, reference, note,
      ORDER BY id DESC LIMIT $2";
 
 /// The newest `limit` ledger entries of a user, newest first, with running balances.
-pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<LedgerEntry>, AppError> {
+pub async fn recent(db: &Db, user_id: UserId, limit: i64) -> Result<Vec<LedgerEntry>, AppError> {
     let rows = db.read(RECENT_SQL, &[(&user_id, Type::INT8), (&limit, Type::INT8)]).await?;
     rows.iter()
         .map(|r| {

@@ -17,6 +17,7 @@ use super::reversals::{on_hold_sql, Hold};
 use super::states::words;
 use super::Db;
 use crate::domain::tool::{RunSummary, Tool};
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -75,7 +76,7 @@ const CHART_DAYS: &str = "chart_days AS (
 )";
 
 /// The dashboard of `user_id`, with `shown` ledger entries and tool runs.
-pub async fn load(db: &Db, user_id: i64, shown: i64) -> Result<DashboardData, AppError> {
+pub async fn load(db: &Db, user_id: UserId, shown: i64) -> Result<DashboardData, AppError> {
     // $1: the user; $2: how many ledger entries and history items; $3: the history offset;
     // $4: the tools' ledger reasons.
     let sql = format!(

@@ -4,6 +4,7 @@
 
 use super::Db;
 use crate::domain::EmailAddress;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -12,7 +13,7 @@ use tokio_postgres::types::Type;
 pub enum ChangeState {
     /// It can be confirmed: it moves `user_id`'s account to `new_email`.
     Usable {
-        user_id: i64,
+        user_id: UserId,
         new_email: String,
     },
     Used,
@@ -53,7 +54,7 @@ pub struct Changed {
 pub async fn insert(
     db: &Db,
     token_hash: &[u8],
-    user_id: i64,
+    user_id: UserId,
     new_email: &EmailAddress,
     ttl_minutes: u32,
 ) -> Result<(), AppError> {
@@ -79,13 +80,13 @@ pub async fn delete(db: &Db, token_hash: &[u8]) -> Result<(), AppError> {
 }
 
 /// Cancels every change of the user ("sign out everywhere": whoever asked for it is signed out).
-pub async fn cancel_all(db: &Db, user_id: i64) -> Result<(), AppError> {
+pub async fn cancel_all(db: &Db, user_id: UserId) -> Result<(), AppError> {
     db.execute("DELETE FROM email_changes WHERE user_id = $1", &[(&user_id, Type::INT8)]).await?;
     Ok(())
 }
 
 /// The user's change waiting for its link, if any.
-pub async fn pending(db: &Db, user_id: i64) -> Result<Option<Pending>, AppError> {
+pub async fn pending(db: &Db, user_id: UserId) -> Result<Option<Pending>, AppError> {
     let row = db
         .query_opt(
             "SELECT new_email, (extract(epoch FROM expires_at) * 1000)::int8 FROM email_changes
@@ -121,7 +122,7 @@ pub async fn state(db: &Db, token_hash: &[u8]) -> Result<ChangeState, AppError> 
 pub async fn confirm(
     db: &Db,
     token_hash: &[u8],
-    user_id: i64,
+    user_id: UserId,
     keep_sid: &str,
 ) -> Result<Result<Changed, Refused>, AppError> {
     // Locks the link's row: two confirmations of one link run one after the other.
@@ -136,7 +137,7 @@ pub async fn confirm(
         None => return Ok(Err(Refused::Link(ChangeState::Unknown))),
         Some(r) if r.get::<_, bool>(0) => return Ok(Err(Refused::Link(ChangeState::Used))),
         Some(r) if r.get::<_, bool>(1) => return Ok(Err(Refused::Link(ChangeState::Expired))),
-        Some(r) if r.get::<_, i64>(2) != user_id => return Ok(Err(Refused::OtherAccount)),
+        Some(r) if r.get::<_, UserId>(2) != user_id => return Ok(Err(Refused::OtherAccount)),
         Some(r) => r.get(3),
     };
     let email = new_email.as_str();

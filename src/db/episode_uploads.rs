@@ -4,6 +4,7 @@
 //! upload is as missing as one that never was.
 
 use super::Db;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -34,7 +35,7 @@ pub const MAX_OPEN: i64 = 3;
 pub async fn insert(
     db: &Db,
     id: &str,
-    user_id: i64,
+    user_id: UserId,
     file_name: &str,
     size: u64,
     part_bytes: u64,
@@ -61,7 +62,7 @@ pub async fn insert(
     Ok(row.is_some())
 }
 
-pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<EpisodeUpload>, AppError> {
+pub async fn find(db: &Db, user_id: UserId, id: &str) -> Result<Option<EpisodeUpload>, AppError> {
     let row = db
         .query_opt(
             "SELECT id, file_name, size_bytes, r2_upload_id, parts::text, assembled_at IS NOT NULL,
@@ -90,7 +91,7 @@ pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<EpisodeUploa
 
 /// Records part `n`'s etag (a part sent again replaces it): false when the upload is no longer
 /// taking parts (assembled) or is not this owner's.
-pub async fn record_part(db: &Db, user_id: i64, id: &str, n: u32, etag: &str) -> Result<bool, AppError> {
+pub async fn record_part(db: &Db, user_id: UserId, id: &str, n: u32, etag: &str) -> Result<bool, AppError> {
     let n = n.to_string();
     let n = n.as_str();
     let row = db
@@ -110,7 +111,7 @@ pub async fn mark_assembled(db: &Db, id: &str) -> Result<(), AppError> {
 
 /// Ends the upload as its run is accepted, in the caller's transaction: false when it already
 /// was (a second "complete" must not start a second run).
-pub async fn complete(db: &Db, user_id: i64, id: &str) -> Result<bool, AppError> {
+pub async fn complete(db: &Db, user_id: UserId, id: &str) -> Result<bool, AppError> {
     let row = db
         .query_opt(
             "UPDATE episode_uploads SET completed_at = now()
@@ -131,7 +132,7 @@ pub async fn delete(db: &Db, id: &str) -> Result<(), AppError> {
 /// removed, answered with what R2 must be told (id, R2 upload id, assembled).
 pub async fn take_abandoned(
     db: &Db,
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
     hours: i32,
     limit: i64,
 ) -> Result<Vec<(String, String, bool)>, AppError> {

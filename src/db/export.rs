@@ -9,6 +9,7 @@
 //! not exported.
 
 use super::Db;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -37,7 +38,7 @@ pub const PARTS: [(&str, &str); 18] = [
 ];
 
 /// The user's data as JSON text, keys in the order above (`None` for a user who does not exist).
-pub async fn everything(db: &Db, user_id: i64, exported_at_ms: i64) -> Result<Option<String>, AppError> {
+pub async fn everything(db: &Db, user_id: UserId, exported_at_ms: i64) -> Result<Option<String>, AppError> {
     let parts: Vec<String> = PARTS
         .iter()
         .map(|(key, sql)| format!("'{key}', COALESCE((SELECT json_agg(p) FROM ({sql}) p), '[]'::json)"))

@@ -7,6 +7,7 @@ use super::{credits, reversals, Db, Param};
 use crate::domain::brief::ProductBrief;
 use crate::domain::copy::ProductCopy;
 use crate::domain::tool::{RunStatus, Tool};
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
@@ -56,7 +57,7 @@ pub enum Refusal {
 /// A run to record: its id, owner, brief, model, price and the ledger note of its spend.
 pub struct NewRun<'a> {
     pub id: &'a str,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub brief: &'a ProductBrief,
     pub model: &'a str,
     pub credits: i32,
@@ -149,7 +150,7 @@ pub async fn finish(
 
 /// `running` → `failed`; the owner and the credits to give back, or None when it had already
 /// left `running` (then there is nothing to refund here).
-pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(i64, i32)>, AppError> {
+pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(UserId, i32)>, AppError> {
     let row = db
         .query_opt(
             "UPDATE generations SET status = 'failed', error = $2, finished_at = now()
@@ -181,7 +182,7 @@ const FIND_SQL: &str =
      FROM generations WHERE id = $1 AND user_id = $2";
 
 /// The user's generation with this id (another user's is `None`, like a missing one).
-pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Generation>, AppError> {
+pub async fn find(db: &Db, user_id: UserId, id: &str) -> Result<Option<Generation>, AppError> {
     let row = db.query_opt(FIND_SQL, &[(&id, Type::TEXT), (&user_id, Type::INT8)]).await?;
     row.map(|r| from_row(&r)).transpose()
 }
@@ -208,7 +209,7 @@ fn from_row(r: &Row) -> Result<Generation, AppError> {
     })
 }
 
-pub async fn delete(db: &Db, user_id: i64, id: &str) -> Result<Deleted, AppError> {
+pub async fn delete(db: &Db, user_id: UserId, id: &str) -> Result<Deleted, AppError> {
     let row = db
         .query_opt(
             "WITH target AS (SELECT id, status FROM generations WHERE id = $1 AND user_id = $2),

@@ -5,6 +5,7 @@ use super::runs::{self, StaleAfter};
 use super::states::column;
 use super::{generations, transcripts, Db, Param};
 use crate::domain::tool::{RunSummary, Tool};
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
@@ -37,7 +38,7 @@ pub fn page_sql() -> String {
 
 /// Up to `limit` runs after skipping `offset`, newest first (ties broken by id, so pages
 /// never repeat or skip one).
-pub async fn page(db: &Db, user_id: i64, limit: i64, offset: i64) -> Result<Vec<RunSummary>, AppError> {
+pub async fn page(db: &Db, user_id: UserId, limit: i64, offset: i64) -> Result<Vec<RunSummary>, AppError> {
     let sql = page_sql();
     let rows = db.read(&sql, &[(&user_id, Type::INT8), (&limit, Type::INT8), (&offset, Type::INT8)]).await?;
     summaries(&rows)
@@ -47,7 +48,7 @@ pub async fn page(db: &Db, user_id: i64, limit: i64, offset: i64) -> Result<Vec<
 /// trip. The page is read after the sweep, so it shows what the sweep settled.
 pub async fn page_after_sweep(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     limit: i64,
     offset: i64,
     stale: StaleAfter,

@@ -22,6 +22,7 @@ pub mod affiliates;
 pub mod allowance;
 pub mod audit;
 pub mod billing;
+pub mod columns;
 pub mod credits;
 pub mod dashboard;
 pub mod email_changes;

@@ -4,6 +4,7 @@
 //! sent, failed or dropped. The address is read from `users` at claim time, never stored here.
 
 use super::Db;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -38,7 +39,7 @@ pub struct Notice {
     pub kind: NoticeKind,
     /// The Stripe invoice it is about.
     pub about: String,
-    pub user_id: i64,
+    pub user_id: UserId,
     /// `starter`, `pro` or `other`.
     pub plan: String,
     pub amount: i64,

@@ -7,6 +7,7 @@ use super::credits::LedgerEntry;
 use super::Db;
 use crate::domain::billing::{CheckoutMode, CheckoutStatus};
 use crate::domain::keyset::Keyset;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -14,7 +15,7 @@ use tokio_postgres::types::Type;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargeRow {
     pub id: String,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub payment_intent: Option<String>,
     /// The invoice it paid, when it paid one.
     pub invoice_id: Option<String>,
@@ -155,7 +156,7 @@ pub struct Pages {
 
 pub async fn pages(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     payments: (&Keyset<(i64, String)>, i64),
     ledger: (&Keyset<i64>, i64),
 ) -> Result<Pages, AppError> {

@@ -4,6 +4,7 @@
 //! lost dispute stays lost, and a closed dispute is never reopened.
 
 use super::Db;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -11,7 +12,7 @@ use tokio_postgres::types::Type;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargeRecord {
     pub charge_id: String,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub purchase: String,
     pub amount: i64,
     pub currency: String,
@@ -92,7 +93,7 @@ pub async fn credits_granted(db: &Db, purchase: &str) -> Result<i64, AppError> {
 pub struct DisputeRecord<'a> {
     pub id: &'a str,
     pub charge_id: &'a str,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub amount: i64,
     pub currency: &'a str,
     pub status: &'a str,
@@ -153,12 +154,12 @@ pub enum Hold {
 }
 
 /// The one check behind both causes of a hold; a suspension is named first.
-pub async fn hold(db: &Db, user_id: i64) -> Result<Option<Hold>, AppError> {
+pub async fn hold(db: &Db, user_id: UserId) -> Result<Option<Hold>, AppError> {
     Ok(balance_and_hold(db, user_id).await?.1)
 }
 
 /// The balance and the hold in one statement (the tool pages show both).
-pub async fn balance_and_hold(db: &Db, user_id: i64) -> Result<(i64, Option<Hold>), AppError> {
+pub async fn balance_and_hold(db: &Db, user_id: UserId) -> Result<(i64, Option<Hold>), AppError> {
     let sql = format!(
         "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND suspended_at IS NOT NULL), {},
                 coalesce((SELECT balance FROM credit_balances WHERE user_id = $1), 0)",

@@ -8,6 +8,7 @@
 
 use super::{stale_runs, Db, Param};
 use crate::domain::tool::Tool;
+use crate::domain::UserId;
 use crate::error::AppError;
 use std::sync::LazyLock;
 use tokio_postgres::types::Type;
@@ -78,7 +79,7 @@ pub const SWEEP_BATCH: i64 = 200;
 pub type StaleAfter = (i64, i64);
 
 /// The parameters of `SWEEP_SQL`.
-pub fn sweep_params<'a>(user_id: &'a Option<i64>, stale: &'a StaleAfter) -> [Param<'a>; 4] {
+pub fn sweep_params<'a>(user_id: &'a Option<UserId>, stale: &'a StaleAfter) -> [Param<'a>; 4] {
     [(user_id, Type::INT8), (&SWEEP_BATCH, Type::INT8), (&stale.0, Type::INT8), (&stale.1, Type::INT8)]
 }
 
@@ -86,7 +87,7 @@ pub fn sweep_params<'a>(user_id: &'a Option<i64>, stale: &'a StaleAfter) -> [Par
 /// credits given back.
 pub async fn sweep_abandoned(
     db: &Db,
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
     stale: StaleAfter,
 ) -> Result<(usize, i64), AppError> {
     let row = db.query_one(&SWEEP_SQL, &sweep_params(&user_id, &stale)).await?;

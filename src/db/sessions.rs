@@ -4,6 +4,7 @@
 use super::users::{user, USER_COLUMNS};
 use super::Db;
 use crate::domain::User;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -21,7 +22,7 @@ pub struct ActiveSession {
 /// Records a new sign-in (and forgets this user's sessions past their lifetime).
 pub async fn start(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     sid: &str,
     browser: &str,
     place: &str,
@@ -46,7 +47,12 @@ pub async fn start(
 
 /// The active user of the live session `sid`, in one statement, which also notes when the
 /// session was last seen (at most every five minutes, so most requests write nothing).
-pub async fn user_of(db: &Db, user_id: i64, sid: &str, lifetime_secs: f64) -> Result<Option<User>, AppError> {
+pub async fn user_of(
+    db: &Db,
+    user_id: UserId,
+    sid: &str,
+    lifetime_secs: f64,
+) -> Result<Option<User>, AppError> {
     let row = db
         .query_opt(
             &format!(
@@ -67,7 +73,7 @@ pub async fn user_of(db: &Db, user_id: i64, sid: &str, lifetime_secs: f64) -> Re
 }
 
 /// The user's live sessions, most recently seen first.
-pub async fn active(db: &Db, user_id: i64, lifetime_secs: f64) -> Result<Vec<ActiveSession>, AppError> {
+pub async fn active(db: &Db, user_id: UserId, lifetime_secs: f64) -> Result<Vec<ActiveSession>, AppError> {
     let rows = db
         .query(
             "SELECT id, sid, browser, place, extract(epoch FROM created_at)::int8,
@@ -98,7 +104,7 @@ pub async fn end(db: &Db, sid: &str) -> Result<(), AppError> {
 
 /// Ends one of the user's sessions by its listed id ("end this session"): false when the user
 /// has no such session (another user's id ends nothing).
-pub async fn end_listed(db: &Db, user_id: i64, id: i64) -> Result<bool, AppError> {
+pub async fn end_listed(db: &Db, user_id: UserId, id: i64) -> Result<bool, AppError> {
     // `execute` counts returned rows (see `Db`): RETURNING makes the deleted row count.
     let ended = db
         .query_opt(
@@ -110,7 +116,7 @@ pub async fn end_listed(db: &Db, user_id: i64, id: i64) -> Result<bool, AppError
 }
 
 /// Ends every session of the user ("sign out everywhere", account deletion).
-pub async fn end_all(db: &Db, user_id: i64) -> Result<(), AppError> {
+pub async fn end_all(db: &Db, user_id: UserId) -> Result<(), AppError> {
     db.execute("DELETE FROM sessions WHERE user_id = $1", &[(&user_id, Type::INT8)]).await?;
     Ok(())
 }

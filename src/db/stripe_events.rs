@@ -6,6 +6,7 @@
 //! attempt is written afterwards as `failed`, which a later delivery may claim again.
 
 use super::Db;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -75,7 +76,7 @@ pub async fn finish(
     id: &str,
     outcome: &str,
     detail: &str,
-    user_id: Option<i64>,
+    user_id: Option<UserId>,
 ) -> Result<(), AppError> {
     db.execute(
         "UPDATE stripe_events SET outcome = $2, detail = $3, user_id = coalesce($4, user_id),
@@ -121,7 +122,7 @@ pub async fn failed(db: &Db, id: &str) -> Result<bool, AppError> {
 }
 
 /// The account an event was applied to, if it named one.
-pub async fn user_of(db: &Db, id: &str) -> Result<Option<i64>, AppError> {
+pub async fn user_of(db: &Db, id: &str) -> Result<Option<UserId>, AppError> {
     let row = db.query_opt("SELECT user_id FROM stripe_events WHERE id = $1", &[(&id, Type::TEXT)]).await?;
     Ok(row.and_then(|r| r.get(0)))
 }

@@ -8,6 +8,7 @@ use super::Db;
 use crate::domain::show_notes::ShowNotes;
 use crate::domain::tool::{RunStatus, Tool};
 use crate::domain::transcript::{Chunks, Segment};
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -52,7 +53,7 @@ pub fn history_sql() -> String {
 
 pub struct NewTranscript<'a> {
     pub id: &'a str,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub file_name: &'a str,
     pub media_type: &'a str,
     pub size_bytes: i64,
@@ -95,7 +96,7 @@ pub struct Transcribed<'a> {
 }
 
 /// `transcribing` → `writing_notes`; the owner, or None when it had already left `transcribing`.
-pub async fn store_text(db: &Db, id: &str, t: &Transcribed<'_>) -> Result<Option<i64>, AppError> {
+pub async fn store_text(db: &Db, id: &str, t: &Transcribed<'_>) -> Result<Option<UserId>, AppError> {
     let segments = serde_json::to_string(t.segments).map_err(AppError::internal)?;
     let row = db
         .query_opt(
@@ -149,7 +150,7 @@ pub async fn store_notes(
 }
 
 /// `transcribing` → `failed`: the owner and the credits to give back, or None.
-pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(i64, i32)>, AppError> {
+pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(UserId, i32)>, AppError> {
     let row = db
         .query_opt(
             "UPDATE transcripts SET status = 'failed', error = $2, finished_at = now()
@@ -162,7 +163,7 @@ pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(i64, i32)>, A
 
 /// A run waiting for the queue consumer: its owner and the credits reserved (None once it has
 /// left `transcribing`, or was deleted).
-pub async fn pending(db: &Db, id: &str) -> Result<Option<(i64, i32)>, AppError> {
+pub async fn pending(db: &Db, id: &str) -> Result<Option<(UserId, i32)>, AppError> {
     let row = db
         .query_opt(
             "SELECT user_id, credits FROM transcripts WHERE id = $1 AND status = 'transcribing'",
@@ -174,7 +175,7 @@ pub async fn pending(db: &Db, id: &str) -> Result<Option<(i64, i32)>, AppError> 
 
 /// `transcribing` → `failed` when its retries ran out, with the code the last attempt noted
 /// (`unavailable` when none did): the owner, the credits to give back and the code, or None.
-pub async fn give_up(db: &Db, id: &str) -> Result<Option<(i64, i32, String)>, AppError> {
+pub async fn give_up(db: &Db, id: &str) -> Result<Option<(UserId, i32, String)>, AppError> {
     let row = db
         .query_opt(
             "UPDATE transcripts SET status = 'failed', error = coalesce(error, 'unavailable'), finished_at = now()
@@ -210,7 +211,7 @@ pub async fn note_chunks(db: &Db, id: &str, done: i16, total: i16) -> Result<(),
 pub type State = (RunStatus, Option<String>, Option<Chunks>);
 
 /// The run's state (its owner's only), for the progress relay.
-pub async fn state(db: &Db, user_id: i64, id: &str) -> Result<Option<State>, AppError> {
+pub async fn state(db: &Db, user_id: UserId, id: &str) -> Result<Option<State>, AppError> {
     let row = db
         .query_opt(
             "SELECT status, error, chunks_done, chunks_total FROM transcripts WHERE id = $1 AND user_id = $2",
@@ -220,7 +221,7 @@ pub async fn state(db: &Db, user_id: i64, id: &str) -> Result<Option<State>, App
     row.map(|r| Ok((column(&r, 0)?, r.get(1), chunks_of(r.get(2), r.get(3))))).transpose()
 }
 
-pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Transcript>, AppError> {
+pub async fn find(db: &Db, user_id: UserId, id: &str) -> Result<Option<Transcript>, AppError> {
     let row = db
         .query_opt(
             // Showing a finished transcript to its owner is seeing it (no "ready" mail then):
@@ -258,7 +259,7 @@ pub async fn find(db: &Db, user_id: i64, id: &str) -> Result<Option<Transcript>,
     }))
 }
 
-pub async fn delete(db: &Db, user_id: i64, id: &str) -> Result<Deleted, AppError> {
+pub async fn delete(db: &Db, user_id: UserId, id: &str) -> Result<Deleted, AppError> {
     let row = db
         .query_opt(
             "WITH target AS (SELECT id, status FROM transcripts WHERE id = $1 AND user_id = $2),

@@ -4,6 +4,7 @@
 use super::Db;
 use crate::domain::EmailAddress;
 use crate::domain::User;
+use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
@@ -50,7 +51,7 @@ pub async fn sign_in_by_email(
 }
 
 /// The id of the account that has `email`, if one does.
-pub async fn owner_of(db: &Db, email: &EmailAddress) -> Result<Option<i64>, AppError> {
+pub async fn owner_of(db: &Db, email: &EmailAddress) -> Result<Option<UserId>, AppError> {
     let email = email.as_str();
     let row = db.query_opt("SELECT id FROM users WHERE email = $1", &[(&email, Type::TEXT)]).await?;
     Ok(row.map(|r| r.get(0)))
@@ -73,7 +74,7 @@ pub async fn find_by_provider(db: &Db, provider: &str, account_id: &str) -> Resu
 /// Links a provider account to a user (a no-op when that provider account is linked already).
 pub async fn link_provider(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     provider: &str,
     account_id: &str,
     email: &EmailAddress,
@@ -89,7 +90,7 @@ pub async fn link_provider(
 }
 
 /// The address of the user's linked account at `provider`, if any.
-pub async fn provider_email(db: &Db, user_id: i64, provider: &str) -> Result<Option<String>, AppError> {
+pub async fn provider_email(db: &Db, user_id: UserId, provider: &str) -> Result<Option<String>, AppError> {
     let row = db
         .query_opt(
             "SELECT email FROM oauth_accounts WHERE user_id = $1 AND provider = $2 ORDER BY created_at LIMIT 1",
@@ -100,7 +101,7 @@ pub async fn provider_email(db: &Db, user_id: i64, provider: &str) -> Result<Opt
 }
 
 /// Forgets the user's linked account at `provider`; whether there was one.
-pub async fn unlink_provider(db: &Db, user_id: i64, provider: &str) -> Result<bool, AppError> {
+pub async fn unlink_provider(db: &Db, user_id: UserId, provider: &str) -> Result<bool, AppError> {
     let n = db
         .execute(
             "DELETE FROM oauth_accounts WHERE user_id = $1 AND provider = $2 RETURNING 1",
@@ -111,7 +112,7 @@ pub async fn unlink_provider(db: &Db, user_id: i64, provider: &str) -> Result<bo
 }
 
 /// "Sign out everywhere": every session token issued before carries an older version.
-pub async fn bump_session_version(db: &Db, user_id: i64) -> Result<(), AppError> {
+pub async fn bump_session_version(db: &Db, user_id: UserId) -> Result<(), AppError> {
     db.execute(
         "UPDATE users SET session_version = session_version + 1, updated_at = now() WHERE id = $1",
         &[(&user_id, Type::INT8)],
@@ -133,7 +134,7 @@ pub async fn bump_session_version(db: &Db, user_id: i64) -> Result<(), AppError>
 /// Run it inside a transaction. A table added later with a user reference must be handled
 /// here: `auth_account_erasure::deletion_leaves_nothing_personal_in_any_table` finds every such
 /// table through `information_schema` and fails until it is.
-pub async fn anonymize(db: &Db, user_id: i64) -> Result<bool, AppError> {
+pub async fn anonymize(db: &Db, user_id: UserId) -> Result<bool, AppError> {
     let id = [(&user_id as &(dyn tokio_postgres::types::ToSql + Sync), Type::INT8)];
     db.execute("DELETE FROM email_sign_in_tokens WHERE email = (SELECT email FROM users WHERE id = $1)", &id)
         .await?;

@@ -1,6 +1,7 @@
 //! The business words of billing: plans, Stripe subscription statuses and what they allow, the
 //! states of our checkouts and invoices, and the referral id that follows a visitor into Checkout.
 
+use crate::domain::UserId;
 use crate::error::AppError;
 
 /// What a user has bought access to. `Free` is everybody without a current subscription.
@@ -187,7 +188,7 @@ impl InvoiceStatus {
 pub struct Checkout {
     /// `cs_…`.
     pub id: String,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub mode: CheckoutMode,
     pub price_id: String,
     pub item_name: String,

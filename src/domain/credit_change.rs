@@ -1,6 +1,7 @@
 //! A change of credits an operator asks for (a grant or a deduction): how many, why, and the
 //! form's reference that makes sending it twice act once.
 
+use crate::domain::UserId;
 use crate::error::AppError;
 
 /// The most credits one change may move (a typo guard, not a policy).
@@ -43,7 +44,7 @@ impl CreditChange {
 
     /// The ledger's reference for this change made by operator `operator_id` (the form's
     /// reference is only unique per operator).
-    pub fn ledger_reference(&self, operator_id: i64) -> String {
+    pub fn ledger_reference(&self, operator_id: UserId) -> String {
         format!("admin:{operator_id}:{}", self.reference)
     }
 }
@@ -69,7 +70,7 @@ mod tests {
         let r = Some("0123456789abcdef0123");
         let change = CreditChange::parse("50", "Refund for outage", r).unwrap();
         assert_eq!(
-            (change.amount, change.ledger_reference(7).as_str()),
+            (change.amount, change.ledger_reference(UserId::new(7)).as_str()),
             (50, "admin:7:0123456789abcdef0123")
         );
         let field = |amount: &str, reason: &str, r: Option<&str>| {

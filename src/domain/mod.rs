@@ -6,7 +6,7 @@ pub mod person;
 
 pub use email::{EmailAddress, EmailError, Mailbox};
 pub use next_path::NextPath;
-pub use user::User;
+pub use user::{User, UserId};
 pub mod audio;
 pub mod audio_duration;
 pub mod audio_kind;

@@ -1,6 +1,7 @@
 //! Who a limit is counted for. A subject's key names one Durable Object instance
 //! (`id_from_name`), so each user, IP or address has its own limiter and load spreads out.
 
+use crate::domain::UserId;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::net::IpAddr;
@@ -10,14 +11,14 @@ pub struct Subject(String);
 
 impl Subject {
     /// The request's subject: the signed-in user when there is one, otherwise the client IP.
-    pub fn of_request(user_id: Option<i64>, client_ip: Option<&str>) -> Subject {
+    pub fn of_request(user_id: Option<UserId>, client_ip: Option<&str>) -> Subject {
         match user_id {
             Some(id) => Subject::user(id),
             None => Subject::ip(client_ip),
         }
     }
 
-    pub fn user(id: i64) -> Subject {
+    pub fn user(id: UserId) -> Subject {
         Subject(format!("user:{id}"))
     }
 
@@ -50,7 +51,7 @@ impl Subject {
 
     /// One user's one Checkout Session (the success page's questions to Stripe about it).
     /// Session ids are checked to be `cs_` and ASCII letters, digits and `_` before this.
-    pub fn checkout(user_id: i64, session_id: &str) -> Subject {
+    pub fn checkout(user_id: UserId, session_id: &str) -> Subject {
         Subject(format!("checkout:{user_id}:{session_id}"))
     }
 
@@ -72,7 +73,7 @@ mod tests {
 
     #[test]
     fn a_signed_in_user_is_counted_as_the_user_wherever_they_come_from() {
-        assert_eq!(Subject::of_request(Some(42), Some("203.0.113.9")).key(), "user:42");
+        assert_eq!(Subject::of_request(Some(UserId::new(42)), Some("203.0.113.9")).key(), "user:42");
         assert_eq!(Subject::of_request(None, Some("203.0.113.9")).key(), "ip:203.0.113.9");
     }
 

@@ -190,7 +190,8 @@ mod tests {
     #[test]
     fn only_configured_addresses_are_operators() {
         let config = Config::from_lookup(|k| (k == "ADMIN_EMAILS").then(|| "ops@example.test".to_string()));
-        let user = |email: &str| User { id: 1, email: email.into(), session_version: 1 };
+        let user =
+            |email: &str| User { id: crate::domain::UserId::new(1), email: email.into(), session_version: 1 };
         assert!(is_admin(&config, &user("ops@example.test")));
         assert!(!is_admin(&config, &user("someone@example.test")));
         assert!(!is_admin(&config, &user("")));

@@ -11,6 +11,7 @@ use crate::ctx::Ctx;
 use crate::db::admin::{self as rows, Users};
 use crate::db::{admin_user, audit, credits};
 use crate::domain::credit_change::{parse_reason, CreditChange};
+use crate::domain::UserId;
 use crate::error::AppError;
 use crate::reply::Reply;
 use crate::services::billing::webhook::Outcome;
@@ -22,11 +23,11 @@ use crate::views::render;
 use worker::Request;
 
 /// The account's id in the URL; anything else is simply not found.
-fn user_id(segment: &str) -> Result<i64, AppError> {
-    segment.parse::<i64>().ok().filter(|id| *id > 0).ok_or(AppError::NotFound)
+fn user_id(segment: &str) -> Result<UserId, AppError> {
+    segment.parse::<UserId>().ok().filter(|id| id.get() > 0).ok_or(AppError::NotFound)
 }
 
-fn page_of(id: i64) -> String {
+fn page_of(id: UserId) -> String {
     format!("/admin/users/{id}")
 }
 
@@ -38,7 +39,7 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
 
 async fn user_page(
     cx: &Ctx,
-    id: i64,
+    id: UserId,
     mut deduct: ActionForm,
     mut suspend: ActionForm,
 ) -> Result<String, AppError> {
@@ -70,7 +71,7 @@ async fn user_page(
 /// Re-shows the page with the refused form's error, as a 400.
 async fn refuse(
     cx: &Ctx,
-    id: i64,
+    id: UserId,
     e: AppError,
     which: &str,
     mut form: ActionForm,

@@ -4,6 +4,7 @@
 use crate::clients::stripe::Stripe;
 use crate::config::Config;
 use crate::db::{billing, email_changes, sessions, users, Db};
+use crate::domain::UserId;
 use crate::error::AppError;
 
 /// How a deletion went.
@@ -26,7 +27,7 @@ pub enum Deletion {
 pub async fn delete(
     db: &Db,
     config: &Config,
-    user_id: i64,
+    user_id: UserId,
     email: &str,
     confirmation: &str,
     uploads: Option<&crate::clients::uploads::Uploads>,
@@ -60,7 +61,7 @@ pub fn google_unlink_refusal(config: &Config) -> Option<&'static str> {
 
 /// Deletes the user's Stripe customer, if they have one (a customer already gone counts as
 /// deleted); answers which.
-async fn close_billing(db: &Db, config: &Config, user_id: i64) -> Result<Option<String>, AppError> {
+async fn close_billing(db: &Db, config: &Config, user_id: UserId) -> Result<Option<String>, AppError> {
     let Some(customer) = billing::customer_of(db, user_id).await? else { return Ok(None) };
     Stripe::from_config(config)?.delete_customer(&customer).await?;
     Ok(Some(customer))
@@ -69,7 +70,7 @@ async fn close_billing(db: &Db, config: &Config, user_id: i64) -> Result<Option<
 /// Ends every session of the user: the session version moves on (so a signed cookie issued
 /// before is refused even without its row) and every session row goes. A pending address change
 /// is cancelled: whoever asked for it is signed out too.
-pub async fn sign_out_everywhere(db: &Db, user_id: i64) -> Result<(), AppError> {
+pub async fn sign_out_everywhere(db: &Db, user_id: UserId) -> Result<(), AppError> {
     users::bump_session_version(db, user_id).await?;
     sessions::end_all(db, user_id).await?;
     email_changes::cancel_all(db, user_id).await

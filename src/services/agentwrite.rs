@@ -18,6 +18,7 @@ use crate::domain::brief::ProductBrief;
 use crate::domain::copy::ProductCopy;
 use crate::domain::item_id::ItemId;
 use crate::domain::live_copy::{Change, LiveCopy};
+use crate::domain::UserId;
 use crate::error::AppError;
 use futures_channel::mpsc::UnboundedSender;
 use serde_json::json;
@@ -116,7 +117,7 @@ impl CutShort {
 /// Reserves the credit and records the run (after settling any run a dead Worker left), as one
 /// transaction in one round trip. Refused, with nothing written, while the account is on hold
 /// (`Forbidden`, saying why) or when the balance does not cover it (`InsufficientCredits`).
-pub async fn start(db: &Db, user_id: i64, brief: &ProductBrief, model: &str) -> Result<ItemId, AppError> {
+pub async fn start(db: &Db, user_id: UserId, brief: &ProductBrief, model: &str) -> Result<ItemId, AppError> {
     let id = new_id();
     let note = format!("AgentWrite: {}", brief.product_name());
     let run = NewRun { id: id.as_str(), user_id, brief, model, credits: CREDITS, note: &note };

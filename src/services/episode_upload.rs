@@ -15,6 +15,7 @@ use crate::domain::audio::{AudioUpload, UploadError, MAX_EPISODE_BYTES};
 use crate::domain::audio_split;
 use crate::domain::episode_parts::{missing, part_len, parts_for, PART_BYTES};
 use crate::domain::item_id::ItemId;
+use crate::domain::UserId;
 use crate::error::AppError;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
@@ -70,7 +71,7 @@ impl Progress {
 pub async fn begin(
     env: &Env,
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     file_name: &str,
     size: u64,
 ) -> Result<Result<Progress, Refused>, AppError> {
@@ -101,7 +102,7 @@ pub async fn begin(
 }
 
 /// Where the owner's upload `id` stands (what to send again after a dropped connection).
-pub async fn progress(db: &Db, user_id: i64, id: &ItemId) -> Result<Progress, AppError> {
+pub async fn progress(db: &Db, user_id: UserId, id: &ItemId) -> Result<Progress, AppError> {
     let up = episode_uploads::find(db, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
     Ok(Progress::of(&up))
 }
@@ -110,7 +111,7 @@ pub async fn progress(db: &Db, user_id: i64, id: &ItemId) -> Result<Progress, Ap
 pub async fn put_part(
     env: &Env,
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     id: &ItemId,
     n: u32,
     part: &JsValue,
@@ -153,7 +154,7 @@ pub enum Assembled {
 pub async fn assemble(
     env: &Env,
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     id: &ItemId,
     chunk_bytes: u64,
 ) -> Result<Result<Assembled, Refused>, AppError> {
@@ -198,7 +199,7 @@ pub async fn assemble(
 pub async fn accept(
     job: &JobEnv,
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     id: &ItemId,
     audio: AudioUpload,
 ) -> Result<Option<i32>, AppError> {
@@ -226,7 +227,7 @@ pub async fn accept(
 
 /// Aborts uploads never completed: one user's (their account is being deleted) or anyone's
 /// started over a day ago (the sweep). Answers how many.
-pub async fn abandon(store: &Uploads, db: &Db, user_id: Option<i64>) -> Result<usize, AppError> {
+pub async fn abandon(store: &Uploads, db: &Db, user_id: Option<UserId>) -> Result<usize, AppError> {
     let taken = episode_uploads::take_abandoned(db, user_id, 24, 100).await?;
     for (id, r2_upload_id, assembled) in &taken {
         let key = uploads::key(id);

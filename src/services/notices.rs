@@ -24,6 +24,7 @@ use crate::db::Db;
 use crate::domain::billing::Plan;
 use crate::domain::money::format_amount;
 use crate::domain::Mailbox;
+use crate::domain::UserId;
 use crate::error::AppError;
 use crate::views::notice_mail::{customer_message, CustomerMail, Sender};
 
@@ -33,7 +34,7 @@ const BATCH: i64 = 10;
 /// Records a failed payment of `invoice_id` (once per invoice).
 pub async fn payment_failed(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     invoice_id: &str,
     plan: &str,
     amount: i64,
@@ -58,7 +59,7 @@ pub async fn payment_failed(
 
 /// What a renewal granted.
 pub struct Renewal<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub invoice_id: &'a str,
     pub plan: &'a str,
     pub amount: i64,

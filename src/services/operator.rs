@@ -11,6 +11,7 @@ use crate::db::credits::{self, Granted, Reason};
 use crate::db::stripe_events;
 use crate::db::Db;
 use crate::domain::credit_change::CreditChange;
+use crate::domain::UserId;
 use crate::error::AppError;
 use crate::services::billing::webhook::{self, Outcome};
 
@@ -18,7 +19,7 @@ use crate::services::billing::webhook::{self, Outcome};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
     Now {
-        user_id: i64,
+        user_id: UserId,
         balance: i64,
         reference: String,
     },
@@ -64,7 +65,7 @@ pub enum Deducted {
 pub async fn deduct(
     db: &Db,
     by: Operator<'_>,
-    user_id: i64,
+    user_id: UserId,
     change: &CreditChange,
 ) -> Result<Deducted, AppError> {
     let CreditChange { amount, reason, .. } = change;
@@ -87,7 +88,7 @@ pub async fn deduct(
 }
 
 /// Suspends the account (tools and buying refused); `false` when it was suspended already.
-pub async fn suspend(db: &Db, by: Operator<'_>, user_id: i64, reason: &str) -> Result<bool, AppError> {
+pub async fn suspend(db: &Db, by: Operator<'_>, user_id: UserId, reason: &str) -> Result<bool, AppError> {
     db.transaction(async |db| {
         let done = audit::suspend(db, user_id, reason).await?;
         if done {
@@ -99,7 +100,7 @@ pub async fn suspend(db: &Db, by: Operator<'_>, user_id: i64, reason: &str) -> R
 }
 
 /// Lifts a suspension; `false` when the account was not suspended.
-pub async fn restore(db: &Db, by: Operator<'_>, user_id: i64) -> Result<bool, AppError> {
+pub async fn restore(db: &Db, by: Operator<'_>, user_id: UserId) -> Result<bool, AppError> {
     db.transaction(async |db| {
         let done = audit::restore(db, user_id).await?;
         if done {

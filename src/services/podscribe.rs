@@ -23,6 +23,7 @@ use crate::domain::item_id::ItemId;
 use crate::domain::show_notes::{self, ShowNotes};
 use crate::domain::tool::RunStatus;
 use crate::domain::transcript::{self, tidy, Chunks, Segment};
+use crate::domain::UserId;
 use crate::error::AppError;
 use futures_channel::mpsc::UnboundedSender;
 use serde_json::json;
@@ -99,7 +100,7 @@ fn page(id: &ItemId) -> String {
 /// Reserves the credits and records the transcript; `InsufficientCredits` writes nothing.
 pub async fn start(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     upload: &AudioUpload,
     model: &str,
 ) -> Result<(ItemId, i32), AppError> {
@@ -113,7 +114,7 @@ pub async fn start(
 /// "complete" never starts (or charges) a second run.
 pub async fn start_run(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     upload: &AudioUpload,
     model: &str,
     id: &ItemId,
@@ -266,7 +267,7 @@ pub async fn give_up(job: &JobEnv, id: &ItemId) {
 
 /// Relays the run's progress to `stages` as the database tells it (the run itself happens in
 /// the queue consumer), until it ends, nobody listens any more, or 20 minutes have passed.
-pub async fn watch(job: JobEnv, user_id: i64, id: ItemId, stages: UnboundedSender<Stage>) {
+pub async fn watch(job: JobEnv, user_id: UserId, id: ItemId, stages: UnboundedSender<Stage>) {
     const EVERY: std::time::Duration = std::time::Duration::from_millis(500);
     let mut last: Option<Stage> = None;
     for _ in 0..(20 * 60 * 2) {
@@ -298,7 +299,7 @@ pub async fn watch(job: JobEnv, user_id: i64, id: ItemId, stages: UnboundedSende
 #[derive(Debug, Clone)]
 pub struct Run {
     pub id: ItemId,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub reserved: i32,
 }
 
@@ -333,7 +334,7 @@ impl Charge {
 async fn settle(
     db: &Db,
     id: &ItemId,
-    user_id: i64,
+    user_id: UserId,
     reserved: i32,
     t: &Transcription,
 ) -> Result<Option<Transcription>, AppError> {
@@ -391,7 +392,7 @@ pub async fn fail(job: &JobEnv, id: &ItemId, failure: Failure) {
 }
 
 /// Gives a failed run's credits back (keyed by the run: once, whoever gets there first).
-async fn refund(db: &Db, id: &ItemId, user_id: i64, amount: i32, code: &str) -> Result<(), AppError> {
+async fn refund(db: &Db, id: &ItemId, user_id: UserId, amount: i32, code: &str) -> Result<(), AppError> {
     let note = format!("PodScribe failed: {code}");
     credits::grant(db, user_id, i64::from(amount), Reason::ToolRefund, id.as_str(), Some(&note)).await?;
     Ok(())

@@ -10,6 +10,7 @@ use crate::db::credits::{self, Reason};
 use crate::db::welcome::{self, Refusal};
 use crate::db::Db;
 use crate::domain::EmailAddress;
+use crate::domain::UserId;
 use crate::error::AppError;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -37,7 +38,7 @@ pub fn identity(secret: &str, email: &EmailAddress) -> [u8; 32] {
 /// inside the transaction that created the account, with `credits > 0`.
 pub async fn greet(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     identity: &[u8; 32],
     credits: u32,
     admit: impl AsyncFnOnce() -> Result<bool, AppError>,

@@ -10,6 +10,7 @@ use super::email_link::{clock_time, hash, new_token, well_formed};
 use super::outbox::Outbox;
 use crate::ctx::Ctx;
 use crate::db::email_changes::{self, ChangeState, Changed, Refused};
+use crate::domain::UserId;
 use crate::domain::{EmailAddress, User};
 use crate::error::AppError;
 use crate::views::mail_account::{self as mails, ChangeMail};
@@ -113,7 +114,7 @@ pub async fn confirm(
 /// Tells Stripe the new address of the user's customer, if they have one (receipts and the
 /// billing portal use it). The change has happened already: should Stripe not answer, the
 /// failure is reported and the customer keeps the old address until the next change.
-pub async fn update_billing_email(cx: &Ctx, user_id: i64, email: &str) -> Result<(), AppError> {
+pub async fn update_billing_email(cx: &Ctx, user_id: UserId, email: &str) -> Result<(), AppError> {
     let Some(customer) = crate::db::billing::customer_of(cx.db().await?, user_id).await? else {
         return Ok(());
     };

@@ -224,7 +224,7 @@ mod tests {
     fn pack(status: CheckoutStatus) -> Checkout {
         Checkout {
             id: "cs_test_1".into(),
-            user_id: 1,
+            user_id: crate::domain::UserId::new(1),
             mode: CheckoutMode::Payment,
             price_id: "price_1".into(),
             item_name: "50 credit pack".into(),

@@ -140,7 +140,7 @@ mod tests {
     fn entitlement(plan: Plan, cancel_at_period_end: bool) -> Entitlement {
         let sub = SubscriptionRecord {
             id: "sub_1".into(),
-            user_id: 1,
+            user_id: crate::domain::UserId::new(1),
             customer_id: "cus_1".into(),
             price_id: "price_1".into(),
             plan: crate::domain::billing::Plan::Starter,

@@ -6,6 +6,7 @@ use crate::support::Stack;
 use crate::trials;
 use base64::Engine;
 use ghosttools::auth::session::{Claims, RENEW_AFTER_SECS};
+use ghosttools::domain::UserId;
 use libtest_mimic::Trial;
 
 pub fn tests() -> Vec<Trial> {
@@ -52,7 +53,7 @@ async fn a_tampered_session_cookie_is_signed_out_and_cleared(s: &'static Stack) 
     let user = s.sign_in_new("tamper").await;
     let other = s.sign_in_new("tamper-victim").await;
     // Take a valid token and swap in another user's id without re-signing.
-    let claims = Claims::new(user.user_id, 1, "sid".into(), now_secs());
+    let claims = Claims::new(UserId::new(user.user_id), 1, "sid".into(), now_secs());
     let token = ghosttools::auth::session::encode(crate::support::SESSION_SECRET, &claims).unwrap();
     let parts: Vec<&str> = token.split('.').collect();
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -66,14 +67,14 @@ async fn an_unsigned_alg_none_session_is_signed_out(s: &'static Stack) {
     let user = s.sign_in_new("algnone").await;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
-    let claims = Claims::new(user.user_id, 1, "sid".into(), now_secs());
+    let claims = Claims::new(UserId::new(user.user_id), 1, "sid".into(), now_secs());
     let token = format!("{header}.{}.", b64.encode(serde_json::to_string(&claims).unwrap()));
     assert_signed_out(s, &forged_cookie_client(s, &token), "an unsigned session").await;
 }
 
 async fn an_expired_session_is_signed_out(s: &'static Stack) {
     let user = s.sign_in_new("expired").await;
-    let mut claims = Claims::new(user.user_id, 1, "sid".into(), now_secs() - 40 * 24 * 3600);
+    let mut claims = Claims::new(UserId::new(user.user_id), 1, "sid".into(), now_secs() - 40 * 24 * 3600);
     claims.exp = now_secs() - 1;
     let expired = s.signed_in_with(user.user_id, &user.email, &claims).await;
     assert_signed_out(s, &expired.client, "an expired session").await;
@@ -81,7 +82,7 @@ async fn an_expired_session_is_signed_out(s: &'static Stack) {
 
 async fn a_session_signed_with_another_key_is_signed_out(s: &'static Stack) {
     let user = s.sign_in_new("otherkey").await;
-    let claims = Claims::new(user.user_id, 1, "sid".into(), now_secs());
+    let claims = Claims::new(UserId::new(user.user_id), 1, "sid".into(), now_secs());
     let token =
         ghosttools::auth::session::encode("a-different-secret-that-is-long-enough!!", &claims).unwrap();
     assert_signed_out(s, &forged_cookie_client(s, &token), "a session signed with another key").await;
@@ -100,7 +101,8 @@ async fn signing_out_everywhere_ends_sessions_issued_before(s: &'static Stack) {
 
 async fn an_active_session_is_renewed(s: &'static Stack) {
     let user = s.sign_in_new("renew").await;
-    let old = Claims::new(user.user_id, 1, "sid-renew".into(), now_secs() - RENEW_AFTER_SECS - 60);
+    let old =
+        Claims::new(UserId::new(user.user_id), 1, "sid-renew".into(), now_secs() - RENEW_AFTER_SECS - 60);
     let client = s.signed_in_with(user.user_id, &user.email, &old).await;
     let res = client.client.get(s.url("/dashboard")).send().await.unwrap();
     assert_eq!(res.status(), 200);

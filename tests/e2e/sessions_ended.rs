@@ -7,6 +7,7 @@ use crate::support::sign_in::{confirm, emailed_token, session_cookie_set};
 use crate::support::Stack;
 use crate::trials;
 use ghosttools::auth::session::Claims;
+use ghosttools::domain::UserId;
 use libtest_mimic::Trial;
 
 pub fn tests() -> Vec<Trial> {
@@ -84,7 +85,7 @@ async fn a_session_older_than_ninety_days_is_refused_however_often_renewed(s: &'
     age(91).await;
     assert_signed_out(s, &user.client, "91 days after sign-in").await;
     // A freshly minted token for the same session does not revive it either.
-    let renewed = Claims::new(user.user_id, 1, user.sid.clone(), now_secs());
+    let renewed = Claims::new(UserId::new(user.user_id), 1, user.sid.clone(), now_secs());
     let again = s.token_client(user.user_id, &user.email, &renewed);
     assert_signed_out(s, &again.client, "a fresh token for a session that has ended").await;
 }

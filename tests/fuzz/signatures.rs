@@ -7,6 +7,7 @@ use crate::config;
 use crate::strategies::{bytes, mutate_ascii, text};
 use ghosttools::auth::{csrf, oauth_state, session};
 use ghosttools::clients::stripe_signature::{sign, verify, SignatureError, TOLERANCE_SECS};
+use ghosttools::domain::UserId;
 use ghosttools::sign_in::email_link;
 use ghosttools::views::flash::{self, Flash, FlashKind};
 use proptest::prelude::*;
@@ -144,7 +145,7 @@ proptest! {
         user_id in any::<i64>(), sv in any::<i32>(), sid in any::<String>(), iat in 0..NOW, age in 0..session::LIFETIME_SECS,
         at in any::<usize>(), to in any::<u8>(),
     ) {
-        let claims = session::Claims::new(user_id, sv, sid, iat);
+        let claims = session::Claims::new(UserId::new(user_id), sv, sid, iat);
         let token = session::encode(SECRET, &claims).unwrap();
         let now = iat + age;
         prop_assert_eq!(session::decode(SECRET, &token, now), Some(claims.clone()));

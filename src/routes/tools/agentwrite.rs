@@ -7,6 +7,7 @@ use crate::ctx::Ctx;
 use crate::db::generations;
 use crate::domain::brief::{BriefForm, FieldError, ProductBrief};
 use crate::domain::tool::RunStatus;
+use crate::domain::UserId;
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
@@ -85,7 +86,7 @@ enum Waits {
 /// settles even if the browser leaves); returns its events.
 async fn start(
     cx: &Ctx,
-    (user_id, standing): (i64, (i64, Option<&'static str>)),
+    (user_id, standing): (UserId, (i64, Option<&'static str>)),
     brief: ProductBrief,
     waits: Waits,
 ) -> Result<UnboundedReceiver<Event>, AppError> {
@@ -128,7 +129,7 @@ fn brief_form(form: &Form) -> BriefForm {
 #[allow(clippy::too_many_arguments)]
 async fn page(
     cx: &Ctx,
-    user_id: i64,
+    user_id: UserId,
     known: Option<(i64, Option<&'static str>)>,
     form: BriefForm,
     errors: Vec<FieldError>,

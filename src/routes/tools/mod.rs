@@ -8,6 +8,7 @@ pub mod upload;
 
 use crate::ctx::Ctx;
 use crate::domain::item_id::ItemId;
+use crate::domain::UserId;
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::{Body, Reply};
@@ -54,7 +55,7 @@ pub async fn limit(cx: &Ctx, kind: ToolKind) -> Result<(), AppError> {
 
 /// The signed-in account's id, with its balance and hold read alongside the session check (one
 /// round trip; `Access::Payer`) and kept for the request, for `pay_and_limit`.
-pub async fn payer(cx: &Ctx) -> Result<(i64, (i64, Option<&'static str>)), AppError> {
+pub async fn payer(cx: &Ctx) -> Result<(UserId, (i64, Option<&'static str>)), AppError> {
     if let (Some(Some(user)), Some(standing)) = (cx.user.get(), cx.standing.get()) {
         return Ok((user.id, *standing));
     }

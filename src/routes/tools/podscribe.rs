@@ -12,6 +12,7 @@ use crate::db::{generations::Deleted, transcripts};
 use crate::domain::audio::{credits_for, MAX_BYTES, MAX_EPISODE_BYTES};
 use crate::domain::tool::RunStatus;
 use crate::domain::transcript::{self, clock};
+use crate::domain::UserId;
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
 use crate::routes::input::Form;
@@ -40,7 +41,7 @@ pub async fn form(cx: &Ctx) -> Result<Reply, AppError> {
     upload_page(cx, user_id, None).await
 }
 
-async fn upload_page(cx: &Ctx, user_id: i64, notice: Option<String>) -> Result<Reply, AppError> {
+async fn upload_page(cx: &Ctx, user_id: UserId, notice: Option<String>) -> Result<Reply, AppError> {
     let (balance, hold) = reversals::balance_and_notice(cx.db().await?, user_id).await?;
     let layout = crate::routes::layout(cx, "PodScribe · GhostTools").await;
     Ok(Reply::html(render(&PodScribePage {
@@ -54,7 +55,7 @@ async fn upload_page(cx: &Ctx, user_id: i64, notice: Option<String>) -> Result<R
 }
 
 /// The upload refused before anything was kept, in the form the caller understands.
-async fn refuse(cx: &Ctx, mode: Mode, user_id: i64, refused: Refused) -> Result<Reply, AppError> {
+async fn refuse(cx: &Ctx, mode: Mode, user_id: UserId, refused: Refused) -> Result<Reply, AppError> {
     let Refused { status, code, message } = refused;
     match mode {
         Mode::Progress => Ok(Reply::json(&json!({ "error": { "code": code, "message": message } }))

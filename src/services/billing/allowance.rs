@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::allowance as periods;
 use crate::db::credits::{self, Granted, Reason};
 use crate::db::Db;
+use crate::domain::UserId;
 use crate::error::AppError;
 
 /// The allowance an invoice pays for.
@@ -83,7 +84,7 @@ impl AllowanceGrant {
 /// allowance, granting the difference keyed by `invoice_id`. Call inside a transaction.
 pub async fn grant(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     subscription_id: &str,
     period_end: Option<i64>,
     target: i64,

@@ -15,6 +15,7 @@ use crate::db::billing::{self as rows, NewCheckout, SubscriptionRecord};
 use crate::db::Db;
 use crate::domain::billing::{CheckoutMode, Referral};
 use crate::domain::User;
+use crate::domain::UserId;
 use crate::error::AppError;
 use sha2::{Digest, Sha256};
 
@@ -37,7 +38,7 @@ pub struct Standing {
 
 impl Standing {
     /// Read with independent statements sent together (one round trip).
-    pub async fn read(db: &Db, user_id: i64) -> Result<Standing, AppError> {
+    pub async fn read(db: &Db, user_id: UserId) -> Result<Standing, AppError> {
         let (hold, subscriptions, customer) = futures_util::future::try_join3(
             super::reversals::hold_notice(db, user_id),
             rows::subscriptions_of(db, user_id),
@@ -66,7 +67,7 @@ pub async fn ensure_customer(
 
 /// Same user and email → same key (Stripe refuses one key with different parameters, so the
 /// email is part of it).
-pub fn customer_key(user_id: i64, email: &str) -> String {
+pub fn customer_key(user_id: UserId, email: &str) -> String {
     let digest = Sha256::digest(email.as_bytes());
     format!("gt-customer-{user_id}-{}", &hex::encode(digest)[..16])
 }
@@ -77,7 +78,7 @@ pub fn customer_key(user_id: i64, email: &str) -> String {
 pub fn checkout_form(
     offer: &Offer,
     customer_id: &str,
-    user_id: i64,
+    user_id: UserId,
     referral: Option<&Referral>,
     site: &SiteUrl,
 ) -> StripeForm {
@@ -198,7 +199,7 @@ mod tests {
 
     #[test]
     fn a_credit_pack_is_a_payment_with_metadata_on_the_payment_intent_and_an_invoice() {
-        let form = checkout_form(&offer(OfferKind::CreditPack), "cus_1", 42, None, &site());
+        let form = checkout_form(&offer(OfferKind::CreditPack), "cus_1", UserId::new(42), None, &site());
         assert_eq!(
             form.encode(),
             "mode=payment&customer=cus_1&line_items[0][price]=price_1&line_items[0][quantity]=1\
@@ -213,7 +214,7 @@ mod tests {
     fn a_plan_is_a_subscription_with_metadata_on_the_subscription_and_the_referral() {
         let plan = OfferKind::Plan { plan: Plan::Pro, interval: "month".into(), interval_count: 1 };
         let referral = Referral::parse(Some("ref-123")).unwrap().unwrap();
-        let form = checkout_form(&offer(plan), "cus_1", 42, Some(&referral), &site());
+        let form = checkout_form(&offer(plan), "cus_1", UserId::new(42), Some(&referral), &site());
         let pairs = form.pairs();
         assert!(pairs.contains(&("mode".into(), "subscription".into())));
         assert!(pairs.contains(&("subscription_data[metadata][user_id]".into(), "42".into())));
@@ -224,9 +225,9 @@ mod tests {
 
     #[test]
     fn customer_keys_are_stable_per_user_and_email() {
-        assert_eq!(customer_key(7, "a@x.test"), customer_key(7, "a@x.test"));
-        assert_ne!(customer_key(7, "a@x.test"), customer_key(7, "b@x.test"));
-        assert_ne!(customer_key(7, "a@x.test"), customer_key(8, "a@x.test"));
-        assert!(!customer_key(7, "a@x.test").contains("a@x.test"));
+        assert_eq!(customer_key(UserId::new(7), "a@x.test"), customer_key(UserId::new(7), "a@x.test"));
+        assert_ne!(customer_key(UserId::new(7), "a@x.test"), customer_key(UserId::new(7), "b@x.test"));
+        assert_ne!(customer_key(UserId::new(7), "a@x.test"), customer_key(UserId::new(8), "a@x.test"));
+        assert!(!customer_key(UserId::new(7), "a@x.test").contains("a@x.test"));
     }
 }

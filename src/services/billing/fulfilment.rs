@@ -15,6 +15,7 @@ use crate::db::billing as rows;
 use crate::db::credits::{self, Granted, Reason};
 use crate::db::Db;
 use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus};
+use crate::domain::UserId;
 use crate::error::AppError;
 
 /// Everything `apply` needs, read beforehand.
@@ -62,7 +63,7 @@ pub async fn prepare(
     now_ms: u64,
 ) -> Result<Option<Prepared>, AppError> {
     let Some(row) = rows::checkout(db, &session.id).await? else { return Ok(None) };
-    let named = session.metadata.get("user_id").and_then(|v| v.parse::<i64>().ok());
+    let named = session.metadata.get("user_id").and_then(|v| v.parse::<UserId>().ok());
     if named.is_some_and(|id| id != row.user_id) {
         return Ok(None);
     }

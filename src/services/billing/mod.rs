@@ -14,6 +14,7 @@ pub mod webhook;
 use crate::db::billing::{subscriptions_of, SubscriptionRecord};
 use crate::db::Db;
 use crate::domain::billing::{Plan, SubscriptionStatus};
+use crate::domain::UserId;
 use crate::error::AppError;
 
 /// A user's plan right now, and the subscription it comes from (if any).
@@ -36,7 +37,7 @@ impl Entitlement {
 }
 
 /// The plan `user_id` may use at `now_ms`. Tools and pages ask this; nothing else decides.
-pub async fn plan_for(db: &Db, user_id: i64, now_ms: u64) -> Result<Entitlement, AppError> {
+pub async fn plan_for(db: &Db, user_id: UserId, now_ms: u64) -> Result<Entitlement, AppError> {
     let records = subscriptions_of(db, user_id).await?;
     Ok(entitlement(records, now_ms / 1000))
 }
@@ -91,7 +92,7 @@ mod tests {
     fn sub(id: &str, plan: &str, status: &str) -> SubscriptionRecord {
         SubscriptionRecord {
             id: id.into(),
-            user_id: 1,
+            user_id: UserId::new(1),
             customer_id: "cus_1".into(),
             price_id: "price_1".into(),
             plan: Plan::parse(plan),

@@ -12,6 +12,7 @@ use crate::db::billing::{self as rows, InvoiceRecord};
 use crate::db::payments::{self, ChargeRow};
 use crate::db::Db;
 use crate::domain::billing::InvoiceStatus;
+use crate::domain::UserId;
 use crate::error::AppError;
 
 /// The charge to store, with its owner and the invoice it paid; `None`: not one of our
@@ -51,7 +52,7 @@ pub async fn prepare_pack_invoice(db: &Db, invoice: &Invoice) -> Result<Option<I
     };
     let user_id = match by_customer {
         Some(id) => Some(id),
-        None => match invoice.metadata.get("user_id").and_then(|v| v.parse::<i64>().ok()) {
+        None => match invoice.metadata.get("user_id").and_then(|v| v.parse::<UserId>().ok()) {
             Some(id) if rows::user_exists(db, id).await? => Some(id),
             _ => None,
         },

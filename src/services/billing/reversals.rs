@@ -14,6 +14,7 @@ use crate::db::credits::{self, Reason};
 use crate::db::reversals::{self, ChargeRecord, DisputeRecord, Hold, Reversal};
 use crate::db::Db;
 use crate::domain::money::format_amount;
+use crate::domain::UserId;
 use crate::error::AppError;
 
 #[derive(Debug, Clone)]
@@ -69,7 +70,7 @@ async fn link(
     charge: &Charge,
     now_secs: i64,
 ) -> Result<Option<ChargeRecord>, AppError> {
-    let record = |purchase: String, user_id: i64| ChargeRecord {
+    let record = |purchase: String, user_id: UserId| ChargeRecord {
         charge_id: charge.id.clone(),
         user_id,
         purchase,
@@ -103,7 +104,7 @@ async fn link(
 }
 
 /// Applies a refund or dispute; answers the detail for the event record and the user.
-pub async fn apply(db: &Db, reversed: &Reversed) -> Result<(String, i64), AppError> {
+pub async fn apply(db: &Db, reversed: &Reversed) -> Result<(String, UserId), AppError> {
     match reversed {
         Reversed::Refund { charge, amount_refunded } => {
             let r = reversals::record(db, charge, *amount_refunded, false).await?;
@@ -198,12 +199,12 @@ pub fn notice(hold: Hold) -> &'static str {
 }
 
 /// Why the account's paid features are held (what the user reads), if they are.
-pub async fn hold_notice(db: &Db, user_id: i64) -> Result<Option<&'static str>, AppError> {
+pub async fn hold_notice(db: &Db, user_id: UserId) -> Result<Option<&'static str>, AppError> {
     Ok(reversals::hold(db, user_id).await?.map(notice))
 }
 
 /// The balance, and why paid features are held if they are (one statement: the tool pages).
-pub async fn balance_and_notice(db: &Db, user_id: i64) -> Result<(i64, Option<&'static str>), AppError> {
+pub async fn balance_and_notice(db: &Db, user_id: UserId) -> Result<(i64, Option<&'static str>), AppError> {
     let (balance, hold) = reversals::balance_and_hold(db, user_id).await?;
     Ok((balance, hold.map(notice)))
 }
@@ -223,7 +224,7 @@ pub fn ensure_can_pay((balance, hold): (i64, Option<&'static str>), needed: i64)
 
 /// Refuses paid features (running a tool, buying) while a dispute or a suspension holds the
 /// account, saying which.
-pub async fn ensure_not_on_hold(db: &Db, user_id: i64) -> Result<(), AppError> {
+pub async fn ensure_not_on_hold(db: &Db, user_id: UserId) -> Result<(), AppError> {
     match hold_notice(db, user_id).await? {
         Some(why) => Err(AppError::Forbidden(why.into())),
         None => Ok(()),

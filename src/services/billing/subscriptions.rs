@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::db::billing::{self as rows, SubscriptionRecord};
 use crate::db::Db;
 use crate::domain::billing::{Plan, SubscriptionStatus};
+use crate::domain::UserId;
 use crate::error::AppError;
 
 /// A subscription as read from Stripe, with its owner. (What an invoice grants comes from the
@@ -44,13 +45,13 @@ pub async fn read(
 
 /// Whose subscription it is: the user we created the customer for, or (a customer made
 /// elsewhere) the user id our Checkout put in the subscription's metadata.
-pub async fn owner(db: &Db, s: &Subscription) -> Result<Option<i64>, AppError> {
+pub async fn owner(db: &Db, s: &Subscription) -> Result<Option<UserId>, AppError> {
     if let Some(customer) = &s.customer {
         if let Some(user) = rows::user_of_customer(db, customer).await? {
             return Ok(Some(user));
         }
     }
-    match s.metadata.get("user_id").and_then(|v| v.parse::<i64>().ok()) {
+    match s.metadata.get("user_id").and_then(|v| v.parse::<UserId>().ok()) {
         Some(id) if rows::user_exists(db, id).await? => Ok(Some(id)),
         _ => Ok(None),
     }
@@ -59,7 +60,7 @@ pub async fn owner(db: &Db, s: &Subscription) -> Result<Option<i64>, AppError> {
 /// Pure: Stripe's subscription → our record.
 pub fn from_stripe(
     s: &Subscription,
-    user_id: i64,
+    user_id: UserId,
     config: &Config,
     synced_at_ms: i64,
 ) -> Result<Synced, AppError> {
@@ -119,13 +120,13 @@ mod tests {
                 "current_period_start": 10, "current_period_end": 20 } ] }
         }))
         .unwrap();
-        let synced = from_stripe(&s, 9, &config, 1234).unwrap();
+        let synced = from_stripe(&s, UserId::new(9), &config, 1234).unwrap();
         let r = synced.record;
-        assert_eq!((r.plan.as_str(), r.status.as_str(), r.user_id), ("pro", "past_due", 9));
+        assert_eq!((r.plan.as_str(), r.status.as_str(), r.user_id), ("pro", "past_due", UserId::new(9)));
         assert_eq!((r.period_start, r.period_end, r.synced_at_ms), (Some(10), Some(20), 1234));
         assert!(r.cancel_at_period_end);
         let mut odd = s.clone();
         odd.status = "exploded".into();
-        assert!(from_stripe(&odd, 9, &config, 0).is_err());
+        assert!(from_stripe(&odd, UserId::new(9), &config, 0).is_err());
     }
 }

@@ -16,6 +16,7 @@ use crate::clients::stripe_objects::{CheckoutSession, Event, Invoice, Subscripti
 use crate::config::Config;
 use crate::db::billing::{self as rows, InvoiceRecord};
 use crate::db::payments::ChargeRow;
+use crate::domain::UserId;
 // The plan and status words a notice and the event log keep (as stored).
 use crate::db::states::Stored;
 use crate::db::stripe_events::{self as events, EventMeta};
@@ -49,7 +50,7 @@ const ALLOWANCE_REASONS: [&str; 3] = ["subscription_create", "subscription_cycle
 pub enum Outcome {
     Applied {
         detail: String,
-        user_id: Option<i64>,
+        user_id: Option<UserId>,
     },
     Ignored {
         detail: String,
@@ -231,7 +232,7 @@ async fn prepare(
 }
 
 async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
-    let applied = |detail: String, user_id: i64| Outcome::Applied { detail, user_id: Some(user_id) };
+    let applied = |detail: String, user_id: UserId| Outcome::Applied { detail, user_id: Some(user_id) };
     Ok(match action {
         Action::Ignore(why) => Outcome::Ignored { detail: why.clone() },
         Action::Fulfil(prepared) => {

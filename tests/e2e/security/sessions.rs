@@ -10,6 +10,7 @@ use crate::support::sign_in::{emailed_token, google_consent, session_cookie_set}
 use crate::support::{Stack, SESSION_SECRET};
 use crate::trials;
 use ghosttools::auth::session::{self, Claims};
+use ghosttools::domain::UserId;
 use libtest_mimic::Trial;
 
 pub fn tests() -> Vec<Trial> {
@@ -23,7 +24,7 @@ pub fn tests() -> Vec<Trial> {
 /// The attacker's own valid session token (what they would plant in a victim's browser).
 async fn attackers_token(s: &Stack) -> (SignedIn, String) {
     let attacker = s.sign_in_new("sec-fix-attacker").await;
-    let claims = Claims::new(attacker.user_id, 1, attacker.sid.clone(), now_secs());
+    let claims = Claims::new(UserId::new(attacker.user_id), 1, attacker.sid.clone(), now_secs());
     let token = session::encode(SESSION_SECRET, &claims).unwrap();
     (attacker, token)
 }
@@ -50,7 +51,11 @@ async fn assert_fresh_session(
     let token = value_of(&set);
     assert_ne!(token, planted, "the planted token is not kept");
     let claims = session::decode(SESSION_SECRET, &token, now_secs()).expect("a valid session");
-    assert_eq!(claims.user_id(), Some(user_id_of(s, victim).await), "the session is the victim's");
+    assert_eq!(
+        claims.user_id(),
+        Some(UserId::new(user_id_of(s, victim).await)),
+        "the session is the victim's"
+    );
     assert_ne!(claims.sid, attacker_sid, "a new session id");
     assert!(claims.sid.len() >= 22, "the session id carries at least 128 random bits");
     claims
@@ -113,9 +118,11 @@ async fn a_session_planted_before_sign_in_is_replaced_at_google_sign_in(s: &'sta
 /// session cookie; the same token under the exact name is (so the test can fail).
 async fn a_cookie_named_behind_a_raw_non_ascii_space_is_not_the_session(s: &'static Stack) {
     let victim = s.sign_in_new("sec-nbsp").await;
-    let token =
-        session::encode(SESSION_SECRET, &Claims::new(victim.user_id, 1, victim.sid.clone(), now_secs()))
-            .unwrap();
+    let token = session::encode(
+        SESSION_SECRET,
+        &Claims::new(UserId::new(victim.user_id), 1, victim.sid.clone(), now_secs()),
+    )
+    .unwrap();
     let dashboard = |cookie: Vec<u8>| async move {
         let value =
             reqwest::header::HeaderValue::from_bytes(&cookie).expect("obs-text is a valid header value");

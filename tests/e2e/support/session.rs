@@ -4,6 +4,7 @@
 
 use super::{Stack, SESSION_SECRET};
 use ghosttools::auth::{csrf, session};
+use ghosttools::domain::UserId;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -50,7 +51,7 @@ impl Stack {
             .expect("create test user");
         let (user_id, version): (i64, i32) = (row.get(0), row.get(1));
         let sid = format!("test-sid-{user_id}-{}", unique_email("s"));
-        let claims = session::Claims::new(user_id, version, sid.clone(), now_secs());
+        let claims = session::Claims::new(UserId::new(user_id), version, sid.clone(), now_secs());
         self.signed_in_with(user_id, email, &claims).await
     }
 

@@ -1,0 +1,29 @@
+//! The domain's numbers as columns, converted here and nowhere else: a `UserId` is an `int8`
+//! (`users.id` and every `user_id`). They are `ToSql`/`FromSql`, so a query passes them as
+//! typed parameters and reads them back from rows as they are. (JSON rows deserialize them
+//! through serde: they are transparent there.)
+
+use crate::domain::UserId;
+use std::error::Error;
+// The type `to_sql` writes into, as postgres-types names it for its own macro.
+use tokio_postgres::types::private::BytesMut;
+use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
+
+impl ToSql for UserId {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        self.get().to_sql(ty, out)
+    }
+    fn accepts(ty: &Type) -> bool {
+        <i64 as ToSql>::accepts(ty)
+    }
+    to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for UserId {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn Error + Sync + Send>> {
+        i64::from_sql(ty, raw).map(UserId::new)
+    }
+    fn accepts(ty: &Type) -> bool {
+        <i64 as FromSql>::accepts(ty)
+    }
+}
