@@ -1,9 +1,10 @@
-//! The domain's numbers as columns, converted here and nowhere else: a `UserId` is an `int8`
-//! (`users.id` and every `user_id`). They are `ToSql`/`FromSql`, so a query passes them as
+//! The domain's values as columns, converted here and nowhere else: a `UserId` is an `int8`
+//! (`users.id` and every `user_id`); an `EmailAddress` is read from `text` by parsing it again
+//! (an address that no longer parses is an error of the row, never a panic). They are `ToSql`/`FromSql`, so a query passes them as
 //! typed parameters and reads them back from rows as they are. (JSON rows deserialize them
 //! through serde: they are transparent there.)
 
-use crate::domain::UserId;
+use crate::domain::{EmailAddress, UserId};
 use std::error::Error;
 // The type `to_sql` writes into, as postgres-types names it for its own macro.
 use tokio_postgres::types::private::BytesMut;
@@ -25,5 +26,15 @@ impl<'a> FromSql<'a> for UserId {
     }
     fn accepts(ty: &Type) -> bool {
         <i64 as FromSql>::accepts(ty)
+    }
+}
+
+impl<'a> FromSql<'a> for EmailAddress {
+    fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn Error + Sync + Send>> {
+        let text = <&str as FromSql>::from_sql(ty, raw)?;
+        EmailAddress::parse(text).map_err(|e| format!("a stored address that does not parse: {e}").into())
+    }
+    fn accepts(ty: &Type) -> bool {
+        <&str as FromSql>::accepts(ty)
     }
 }

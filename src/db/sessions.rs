@@ -69,7 +69,7 @@ pub async fn user_of(
             &[(&user_id, Type::INT8), (&sid, Type::TEXT), (&lifetime_secs, Type::FLOAT8)],
         )
         .await?;
-    Ok(row.map(|r| user(&r)))
+    row.map(|r| user(&r)).transpose()
 }
 
 /// The user's live sessions, most recently seen first.

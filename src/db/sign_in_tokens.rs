@@ -135,7 +135,7 @@ pub async fn spend_for_account(db: &Db, token_hash: &[u8]) -> Result<Option<(Use
             &[(&token_hash, Type::BYTEA)],
         )
         .await?;
-    Ok(row.map(|r| (user(&r), NextPath::parse_or_default(r.get::<_, Option<&str>>(3)))))
+    row.map(|r| Ok((user(&r)?, NextPath::parse_or_default(r.get::<_, Option<&str>>(3))))).transpose()
 }
 
 /// Other links still pending for the address stop working once one of them was used.

@@ -1,6 +1,7 @@
 //! Queries about users: finding them for a session, creating them at first sign-in, linking
 //! sign-in providers, ending all their sessions, and anonymizing a deleted account.
 
+use super::states::column;
 use super::Db;
 use crate::domain::EmailAddress;
 use crate::domain::User;
@@ -11,8 +12,10 @@ use tokio_postgres::Row;
 
 pub(super) const USER_COLUMNS: &str = "id, email, session_version";
 
-pub(super) fn user(row: &Row) -> User {
-    User { id: row.get(0), email: row.get(1), session_version: row.get(2) }
+/// A user from the first columns of `row` (`USER_COLUMNS`); an address that no longer parses is
+/// an internal error, not a panic.
+pub(super) fn user(row: &Row) -> Result<User, AppError> {
+    Ok(User { id: column(row, 0)?, email: column(row, 1)?, session_version: column(row, 2)? })
 }
 
 /// Whether a sign-in found the account or created it.
@@ -47,7 +50,7 @@ pub async fn sign_in_by_email(
         )
         .await?;
     let account = if row.get::<_, bool>(3) { Account::Created } else { Account::Existing };
-    Ok((user(&row), account))
+    Ok((user(&row)?, account))
 }
 
 /// The id of the account that has `email`, if one does.
@@ -68,7 +71,7 @@ pub async fn find_by_provider(db: &Db, provider: &str, account_id: &str) -> Resu
             &[(&provider, Type::TEXT), (&account_id, Type::TEXT)],
         )
         .await?;
-    Ok(row.map(|r| user(&r)))
+    row.map(|r| user(&r)).transpose()
 }
 
 /// Links a provider account to a user (a no-op when that provider account is linked already).

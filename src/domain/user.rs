@@ -1,6 +1,7 @@
 //! A signed-in user, as the database knows them: who the session belongs to, and the id that
 //! names them everywhere (sessions, rows, limiter keys, Stripe metadata).
 
+use crate::domain::EmailAddress;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -42,7 +43,8 @@ impl FromStr for UserId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,
-    pub email: String,
+    /// Parsed when read (db): every stored address was parsed before it was stored.
+    pub email: EmailAddress,
     /// Bumped by "sign out everywhere": tokens issued under an older version stop working.
     pub session_version: i32,
 }

@@ -103,7 +103,7 @@ pub(super) async fn account_page(cx: &Ctx, forms: AccountForms) -> Result<String
     let (email_typed, email_error) = forms.email.unzip();
     Ok(render(&Account {
         layout,
-        email: user.email.clone(),
+        email: user.email.to_string(),
         google_email,
         pending_email,
         email_typed: email_typed.unwrap_or_default(),

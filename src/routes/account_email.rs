@@ -34,7 +34,7 @@ pub async fn request_change(req: &mut Request, cx: &Ctx) -> Result<Reply, AppErr
         Ok(email) => email,
         Err(why) => return refuse(why.to_string(), 400).await,
     };
-    if new_email.as_str() == user.email {
+    if new_email == user.email {
         return refuse("That is already your address.".into(), 400).await;
     }
     for (policy, subject) in [
@@ -84,7 +84,7 @@ pub async fn confirm_page(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
             Some(user) => {
                 let mut layout = super::layout(cx, "Confirm your new address · GhostTools").await;
                 layout.csrf = cx.csrf_token()?;
-                let old_email = user.email.clone();
+                let old_email = user.email.to_string();
                 Reply::html(render(&EmailConfirm { layout, token, old_email, new_email }))
             }
         },

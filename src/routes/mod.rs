@@ -47,7 +47,7 @@ pub fn layout_without_lookup(cx: &Ctx, title: impl Into<String>) -> Layout {
 }
 
 fn signed_in(cx: &Ctx, layout: &mut Layout, user: &crate::domain::User) {
-    layout.user_email = Some(user.email.clone());
+    layout.user_email = Some(user.email.to_string());
     layout.csrf = cx.csrf_token().unwrap_or_default();
     layout.is_admin = admin::is_admin(&cx.config, user);
 }

@@ -96,7 +96,7 @@ pub async fn confirm_page(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
 /// The confirm page for a usable link to `email`: with the question, when another account is
 /// signed in in this browser.
 async fn confirm_form(cx: &Ctx, token: String, email: String) -> Result<Reply, AppError> {
-    let signed_in_as = cx.user().await?.map(|u| u.email.clone()).filter(|current| *current != email);
+    let signed_in_as = cx.user().await?.map(|u| u.email.to_string()).filter(|current| *current != email);
     let mut layout = super::layout(cx, "Sign in · GhostTools").await;
     layout.csrf = cx.csrf_token()?;
     Ok(Reply::html(render(&Confirm { layout, token, email, signed_in_as })))
@@ -112,7 +112,7 @@ pub async fn confirm(req: &mut Request, cx: &Ctx) -> Result<Reply, AppError> {
         // Only a browser signed in already may be switching accounts: look at the link then.
         if let Some(user) = cx.user().await? {
             if let LinkState::Usable { email } = email_link::inspect(cx, token).await? {
-                if user.email != email {
+                if user.email.as_str() != email {
                     return Ok(confirm_form(cx, token.to_string(), email).await?.with_status(409));
                 }
             }

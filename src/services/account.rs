@@ -4,6 +4,7 @@
 use crate::clients::stripe::Stripe;
 use crate::config::Config;
 use crate::db::{billing, email_changes, sessions, users, Db};
+use crate::domain::EmailAddress;
 use crate::domain::UserId;
 use crate::error::AppError;
 
@@ -28,11 +29,11 @@ pub async fn delete(
     db: &Db,
     config: &Config,
     user_id: UserId,
-    email: &str,
+    email: &EmailAddress,
     confirmation: &str,
     uploads: Option<&crate::clients::uploads::Uploads>,
 ) -> Result<Deletion, AppError> {
-    if confirmation.trim().to_ascii_lowercase() != email {
+    if confirmation.trim().to_ascii_lowercase() != email.as_str() {
         return Ok(Deletion::NotConfirmed);
     }
     let stripe_customer = match close_billing(db, config, user_id).await {

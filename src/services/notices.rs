@@ -23,6 +23,7 @@ use crate::db::notices::{self, Due, Notice, NoticeKind};
 use crate::db::Db;
 use crate::domain::billing::Plan;
 use crate::domain::money::format_amount;
+use crate::domain::EmailAddress;
 use crate::domain::Mailbox;
 use crate::domain::UserId;
 use crate::error::AppError;
@@ -157,15 +158,15 @@ async fn deliver(job: &JobEnv, db: &Db, postman: &Postman, due: Due, now_ms: u64
 
 /// Mails the person whose account was just erased. Logged and dropped when it cannot be sent:
 /// their address is kept nowhere to try again with.
-pub async fn say_goodbye(job: JobEnv, to: String, now_ms: u64) {
+pub async fn say_goodbye(job: JobEnv, to: EmailAddress, now_ms: u64) {
     let sent = match Postman::of(&job.config) {
         Ok(postman) => postman
-            .send(&to, &CustomerMail::AccountDeleted { email: to.clone() }, now_ms)
+            .send(to.as_str(), &CustomerMail::AccountDeleted { email: to.to_string() }, now_ms)
             .await
             .map_err(|e| e.to_string()),
         Err(problem) => Err(problem),
     };
-    let domain = to.rsplit('@').next().unwrap_or("");
+    let domain = to.domain();
     match sent {
         Ok(()) => job.log("info", &format!("account deletion mail sent to an address at {domain}")),
         Err(e) => job.log("error", &format!("account deletion mail to {domain} not sent (dropped): {e}")),

@@ -27,10 +27,11 @@ pub async fn join(
     if let Some(id) = affiliates::affiliate_of(db, user.id).await? {
         return Ok(Joined::Already(id));
     }
-    let affiliate = match rewardful.create_affiliate(first.as_str(), last.as_str(), &user.email).await {
+    let affiliate = match rewardful.create_affiliate(first.as_str(), last.as_str(), user.email.as_str()).await
+    {
         Ok(a) => a,
         Err(e) if e.is_email_taken() => rewardful
-            .affiliate_by_email(&user.email)
+            .affiliate_by_email(user.email.as_str())
             .await?
             .ok_or_else(|| AppError::from(RewardfulError::Api { status: 422, message: e.to_string() }))?,
         Err(e) => return Err(e.into()),

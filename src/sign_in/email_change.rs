@@ -38,8 +38,7 @@ pub async fn request(
 ) -> Result<Requested, AppError> {
     let outbox = Outbox::of(cx)?;
     let site = cx.site()?;
-    let old = EmailAddress::parse(&user.email)
-        .map_err(|e| AppError::internal(format!("stored address does not parse: {e}")))?;
+    let old = user.email.clone();
     let db = cx.db().await?;
     let taken = crate::db::users::owner_of(db, new_email).await?.is_some_and(|id| id != user.id);
 

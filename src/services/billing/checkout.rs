@@ -60,8 +60,9 @@ pub async fn ensure_customer(
     if let Some(id) = known {
         return Ok(id);
     }
-    let form = StripeForm::new().field(&["email"], &user.email).field(&["metadata", "user_id"], user.id);
-    let customer = stripe.create_customer(&form, &customer_key(user.id, &user.email)).await?;
+    let form =
+        StripeForm::new().field(&["email"], user.email.as_str()).field(&["metadata", "user_id"], user.id);
+    let customer = stripe.create_customer(&form, &customer_key(user.id, user.email.as_str())).await?;
     rows::save_customer(db, user.id, &customer.id).await
 }
 
