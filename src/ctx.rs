@@ -8,6 +8,7 @@ use crate::config::{Config, SiteUrl};
 use crate::cookie::Cookie;
 use crate::db::{sessions, Db};
 use crate::domain::device::browser_label;
+use crate::domain::Credits;
 use crate::domain::{User, UserId};
 use crate::error::AppError;
 use crate::rate_limit::{Decision, Limiter, Policy, Subject};
@@ -47,7 +48,7 @@ pub struct Ctx {
     pub(crate) user: OnceCell<Option<User>>,
     /// The signed-in account's balance and hold, when read with the session check
     /// (`routes::tools::payer`).
-    pub(crate) standing: OnceCell<(i64, Option<&'static str>)>,
+    pub(crate) standing: OnceCell<(Credits, Option<&'static str>)>,
     pub(crate) pre_session: OnceCell<String>,
 }
 

@@ -7,6 +7,7 @@ use super::states::{words, Stored};
 use super::Db;
 use crate::domain::ledger::Reason;
 use crate::domain::tool::Tool;
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -18,7 +19,7 @@ pub struct UserRow {
     pub email: Option<String>,
     /// "2026-05-12".
     pub signed_up: String,
-    pub balance: i64,
+    pub balance: Credits,
     /// The plan a live subscription gives ("starter", "pro"), as `plan_for` decides it.
     pub plan: Option<String>,
     /// What the user paid, net of refunds: (currency, amount) pairs.
@@ -123,8 +124,8 @@ pub struct ReversalRow {
     pub refunded: i64,
     /// The newest dispute's status on this charge, if any.
     pub dispute: Option<String>,
-    pub credits_taken: i64,
-    pub credits_unrecovered: i64,
+    pub credits_taken: Credits,
+    pub credits_unrecovered: Credits,
     /// "2026-05-12 14:03:09" (UTC).
     pub updated: String,
 }
@@ -167,7 +168,7 @@ pub async fn reversals(db: &Db, query: &str, limit: i64) -> Result<Vec<ReversalR
 }
 
 /// Credits owed back for refunds and lost disputes that could not be taken (already spent).
-pub async fn unrecovered_credits(db: &Db) -> Result<i64, AppError> {
+pub async fn unrecovered_credits(db: &Db) -> Result<Credits, AppError> {
     let row =
         db.query_one("SELECT coalesce(sum(credits_unrecovered), 0)::int8 FROM charge_reversals", &[]).await?;
     Ok(row.get(0))
@@ -237,7 +238,7 @@ pub async fn active_subscriptions(db: &Db) -> Result<Vec<(String, i64)>, AppErro
 pub struct ToolUsage {
     pub tool: Tool,
     pub runs: i64,
-    pub credits: i64,
+    pub credits: Credits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,7 +247,7 @@ pub struct UsageRow {
     /// One per tool, in `Tool::ALL`'s order (zero when it was not used that day).
     pub tools: Vec<ToolUsage>,
     /// Credits given back for failed runs that day.
-    pub refunded: i64,
+    pub refunded: Credits,
 }
 
 /// AI usage per day (UTC) over the last `days` days, newest first: what the tools charged.
@@ -269,12 +270,13 @@ pub async fn usage_per_day(db: &Db, days: i64) -> Result<Vec<UsageRow>, AppError
 
 /// Pure: (day, tool or `None` for a refund, runs, sum of deltas) per day and reason, days
 /// grouped together → one row per day.
-fn usage_rows(rows: impl Iterator<Item = (String, Option<Tool>, i64, i64)>) -> Vec<UsageRow> {
+fn usage_rows(rows: impl Iterator<Item = (String, Option<Tool>, i64, Credits)>) -> Vec<UsageRow> {
     let mut out: Vec<UsageRow> = Vec::new();
     for (day, tool, runs, sum) in rows {
         if out.last().is_none_or(|u| u.day != day) {
-            let tools = Tool::ALL.iter().map(|&tool| ToolUsage { tool, runs: 0, credits: 0 }).collect();
-            out.push(UsageRow { day, tools, refunded: 0 });
+            let tools =
+                Tool::ALL.iter().map(|&tool| ToolUsage { tool, runs: 0, credits: Credits::ZERO }).collect();
+            out.push(UsageRow { day, tools, refunded: Credits::ZERO });
         }
         let Some(row) = out.last_mut() else { continue };
         match tool.and_then(|t| row.tools.iter_mut().find(|u| u.tool == t)) {
@@ -292,15 +294,15 @@ mod tests {
     #[test]
     fn usage_is_one_row_per_day_with_every_tool() {
         let rows = vec![
-            ("2026-05-12".to_string(), Some(Tool::PodScribe), 1, -7),
-            ("2026-05-12".to_string(), None, 2, 4),
-            ("2026-05-11".to_string(), Some(Tool::AgentWrite), 2, -5),
+            ("2026-05-12".to_string(), Some(Tool::PodScribe), 1, Credits::new(-7)),
+            ("2026-05-12".to_string(), None, 2, Credits::new(4)),
+            ("2026-05-11".to_string(), Some(Tool::AgentWrite), 2, Credits::new(-5)),
         ];
         let usage = usage_rows(rows.into_iter());
         assert_eq!(usage.len(), 2);
-        let counts = |u: &UsageRow| u.tools.iter().map(|t| (t.runs, t.credits)).collect::<Vec<_>>();
-        assert_eq!((counts(&usage[0]), usage[0].refunded), (vec![(0, 0), (1, 7)], 4));
-        assert_eq!((counts(&usage[1]), usage[1].refunded), (vec![(2, 5), (0, 0)], 0));
+        let counts = |u: &UsageRow| u.tools.iter().map(|t| (t.runs, t.credits.get())).collect::<Vec<_>>();
+        assert_eq!((counts(&usage[0]), usage[0].refunded.get()), (vec![(0, 0), (1, 7)], 4));
+        assert_eq!((counts(&usage[1]), usage[1].refunded.get()), (vec![(2, 5), (0, 0)], 0));
     }
 }
 

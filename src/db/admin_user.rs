@@ -4,6 +4,7 @@
 use super::states::column;
 use super::Db;
 use crate::domain::tool::Tool;
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -17,7 +18,7 @@ pub struct RunRow {
     /// The product's name or the file's name.
     pub what: String,
     pub status: String,
-    pub credits: i32,
+    pub credits: Credits,
     /// "2026-05-12 14:03:09" (UTC).
     pub at: String,
 }

@@ -7,6 +7,7 @@ use super::Db;
 use crate::domain::billing::{
     Checkout, CheckoutMode, CheckoutStatus, InvoiceStatus, Plan, SubscriptionStatus,
 };
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -70,7 +71,7 @@ pub struct NewCheckout<'a> {
     pub mode: CheckoutMode,
     pub price_id: &'a str,
     pub item_name: &'a str,
-    pub credits: i64,
+    pub credits: Credits,
     pub amount: i64,
     pub currency: &'a str,
 }

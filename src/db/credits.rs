@@ -6,7 +6,7 @@
 
 use super::states::column;
 use super::Db;
-use crate::domain::UserId;
+use crate::domain::{Credits, UserId};
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -63,40 +63,40 @@ pub const NON_NEGATIVE: &str = "credit_balances_non_negative";
 /// What a grant did: the new balance, or nothing because it was applied before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Granted {
-    Now { balance: i64 },
+    Now { balance: Credits },
     Already,
 }
 
 /// User `$1`'s balance row (none: 0).
 pub const BALANCE_SQL: &str = "SELECT balance FROM credit_balances WHERE user_id = $1";
 
-pub async fn balance(db: &Db, user_id: UserId) -> Result<i64, AppError> {
+pub async fn balance(db: &Db, user_id: UserId) -> Result<Credits, AppError> {
     let row = db.query_opt(BALANCE_SQL, &[(&user_id, Type::INT8)]).await?;
-    Ok(row.map(|r| r.get(0)).unwrap_or(0))
+    Ok(row.map(|r| r.get(0)).unwrap_or(Credits::ZERO))
 }
 
 /// The balance, its row locked until the transaction ends (so what it says can be spent).
 /// Call inside a transaction.
-pub async fn balance_locked(db: &Db, user_id: UserId) -> Result<i64, AppError> {
+pub async fn balance_locked(db: &Db, user_id: UserId) -> Result<Credits, AppError> {
     let row = db
         .query_opt(
             "SELECT balance FROM credit_balances WHERE user_id = $1 FOR UPDATE",
             &[(&user_id, Type::INT8)],
         )
         .await?;
-    Ok(row.map(|r| r.get(0)).unwrap_or(0))
+    Ok(row.map(|r| r.get(0)).unwrap_or(Credits::ZERO))
 }
 
 /// Adds credits (amount > 0), once per (reason, reference).
 pub async fn grant(
     db: &Db,
     user_id: UserId,
-    amount: i64,
+    amount: Credits,
     reason: Reason,
     reference: &str,
     note: Option<&str>,
 ) -> Result<Granted, AppError> {
-    if amount <= 0 {
+    if !amount.is_positive() {
         return Err(AppError::internal(format!("credit grant of {amount} for {reference}")));
     }
     let row = db
@@ -121,12 +121,12 @@ pub async fn grant(
 pub async fn spend(
     db: &Db,
     user_id: UserId,
-    amount: i64,
+    amount: Credits,
     reason: Reason,
     reference: &str,
     note: Option<&str>,
-) -> Result<i64, AppError> {
-    if amount <= 0 {
+) -> Result<Credits, AppError> {
+    if !amount.is_positive() {
         return Err(AppError::internal(format!("credit spend of {amount} for {reference}")));
     }
     let row = db
@@ -143,20 +143,23 @@ pub async fn spend(
         .await?;
     match row {
         Some(r) => Ok(r.get(0)),
-        None => Err(AppError::InsufficientCredits { needed: amount, balance: balance(db, user_id).await? }),
+        None => Err(AppError::InsufficientCredits {
+            needed: amount.get(),
+            balance: balance(db, user_id).await?.get(),
+        }),
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct LedgerEntry {
     pub id: i64,
-    pub delta: i64,
+    pub delta: Credits,
     pub reason: Reason,
     pub reference: String,
     pub note: Option<String>,
     pub created_at_ms: i64,
     /// The balance right after this entry (derived: the running sum of the user's deltas).
-    pub balance_after: i64,
+    pub balance_after: Credits,
 }
 
 /// The newest ledger entries of user `$1` (at most `$2`), newest first, with running balances;

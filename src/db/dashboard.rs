@@ -17,13 +17,14 @@ use super::reversals::{on_hold_sql, Hold};
 use super::states::words;
 use super::Db;
 use crate::domain::tool::{RunSummary, Tool};
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
 #[derive(Debug, Default)]
 pub struct DashboardData {
-    pub balance: i64,
+    pub balance: Credits,
     /// Newest first.
     pub subscriptions: Vec<SubscriptionRecord>,
     /// The newest `shown` ledger entries, newest first.
@@ -43,16 +44,16 @@ pub struct DayUsage {
     /// "2026-12-04" (UTC).
     pub day: String,
     pub tool: Tool,
-    pub credits: i64,
+    pub credits: Credits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct PeriodUsage {
     pub subscription_id: String,
     /// The highest allowance granted for the current period (0: none yet).
-    pub allowance: i64,
+    pub allowance: Credits,
     /// Credits spent on the tools since the period began, refunds netted.
-    pub spent: i64,
+    pub spent: Credits,
 }
 
 /// What the tools (`$4`: their ledger reasons) cost user `$1`, one row per ledger entry: a
@@ -124,7 +125,7 @@ pub async fn load(db: &Db, user_id: UserId, shown: i64) -> Result<DashboardData,
 fn assemble(rows: impl Iterator<Item = (String, String)>) -> Result<DashboardData, AppError> {
     #[derive(serde::Deserialize)]
     struct Balance {
-        balance: i64,
+        balance: Credits,
         #[serde(default)]
         suspended: bool,
         #[serde(default)]
@@ -201,8 +202,8 @@ mod tests {
         let d = assemble(rows.into_iter()).unwrap();
         assert_eq!(d.balance, 4);
         assert_eq!(d.hold, Some(Hold::Suspended), "a suspension is named first");
-        assert_eq!((d.usage[0].tool, d.usage[0].credits), (Tool::PodScribe, 3));
-        assert_eq!((d.periods[0].allowance, d.periods[0].spent), (100, 7));
+        assert_eq!((d.usage[0].tool, d.usage[0].credits.get()), (Tool::PodScribe, 3));
+        assert_eq!((d.periods[0].allowance.get(), d.periods[0].spent.get()), (100, 7));
         assert_eq!(d.ledger.iter().map(|l| l.id).collect::<Vec<_>>(), [9, 7]);
         assert_eq!(d.ledger[1].note, None);
         assert_eq!(d.recent_work.iter().map(|w| w.id.as_str()).collect::<Vec<_>>(), ["p1", "a1"]);

@@ -7,6 +7,7 @@ use super::{credits, reversals, Db, Param};
 use crate::domain::brief::ProductBrief;
 use crate::domain::copy::ProductCopy;
 use crate::domain::tool::{RunStatus, Tool};
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -18,7 +19,7 @@ pub struct Generation {
     pub status: RunStatus,
     pub brief: ProductBrief,
     pub model: String,
-    pub credits: i32,
+    pub credits: Credits,
     pub copy: Option<ProductCopy>,
     pub error: Option<String>,
     /// Why a delivered answer stopped short (`length`, `content_filter`), when it did.
@@ -51,7 +52,7 @@ pub enum Refusal {
     /// The account is on hold (`reversals::hold` says why).
     OnHold,
     /// The balance does not cover the run.
-    Credits { balance: i64 },
+    Credits { balance: Credits },
 }
 
 /// A run to record: its id, owner, brief, model, price and the ledger note of its spend.
@@ -60,7 +61,7 @@ pub struct NewRun<'a> {
     pub user_id: UserId,
     pub brief: &'a ProductBrief,
     pub model: &'a str,
-    pub credits: i32,
+    pub credits: Credits,
     pub note: &'a str,
 }
 
@@ -71,7 +72,7 @@ pub struct NewRun<'a> {
 pub async fn start(db: &Db, run: &NewRun<'_>, stale: StaleAfter) -> Result<Result<(), Refusal>, AppError> {
     let brief_json = serde_json::to_string(run.brief).map_err(AppError::internal)?;
     let name = run.brief.product_name();
-    let amount = i64::from(run.credits);
+    let amount = run.credits;
     let reason = credits::Reason::AgentWrite;
     let owner = Some(run.user_id);
     let sweep = runs::sweep_params(&owner, &stale);
@@ -122,7 +123,7 @@ pub async fn finish(
     copy: &ProductCopy,
     usage: Option<&str>,
     cut_short: Option<&str>,
-) -> Result<(bool, i64), AppError> {
+) -> Result<(bool, Credits), AppError> {
     let bullets = serde_json::to_string(&copy.bullets).map_err(AppError::internal)?;
     let row = db
         .query_one(
@@ -150,7 +151,7 @@ pub async fn finish(
 
 /// `running` → `failed`; the owner and the credits to give back, or None when it had already
 /// left `running` (then there is nothing to refund here).
-pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(UserId, i32)>, AppError> {
+pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(UserId, Credits)>, AppError> {
     let row = db
         .query_opt(
             "UPDATE generations SET status = 'failed', error = $2, finished_at = now()

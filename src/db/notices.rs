@@ -4,6 +4,7 @@
 //! sent, failed or dropped. The address is read from `users` at claim time, never stored here.
 
 use super::Db;
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -45,8 +46,8 @@ pub struct Notice {
     pub amount: i64,
     pub currency: String,
     /// The allowance granted (a renewal).
-    pub credits: Option<i64>,
-    pub balance: Option<i64>,
+    pub credits: Option<Credits>,
+    pub balance: Option<Credits>,
     /// When the period ends (unix seconds).
     pub period_end: Option<i64>,
 }

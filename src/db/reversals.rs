@@ -4,6 +4,7 @@
 //! lost dispute stays lost, and a closed dispute is never reopened.
 
 use super::Db;
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -24,8 +25,8 @@ pub struct Reversal {
     pub amount: i64,
     pub amount_refunded: i64,
     pub dispute_lost: bool,
-    pub credits_taken: i64,
-    pub credits_unrecovered: i64,
+    pub credits_taken: Credits,
+    pub credits_unrecovered: Credits,
 }
 
 /// Records that `amount_refunded` (cumulative) or a lost dispute came back on the charge, then
@@ -67,7 +68,12 @@ pub async fn record(
 }
 
 /// Adds to what was taken back (and what could not be) for the charge.
-pub async fn add_taken(db: &Db, charge_id: &str, taken: i64, unrecovered: i64) -> Result<(), AppError> {
+pub async fn add_taken(
+    db: &Db,
+    charge_id: &str,
+    taken: Credits,
+    unrecovered: Credits,
+) -> Result<(), AppError> {
     db.execute(
         "UPDATE charge_reversals SET credits_taken = credits_taken + $2,
              credits_unrecovered = credits_unrecovered + $3, updated_at = now()
@@ -79,7 +85,7 @@ pub async fn add_taken(db: &Db, charge_id: &str, taken: i64, unrecovered: i64) -
 }
 
 /// The credits a purchase granted: its pack grant, or its invoice's allowance grant.
-pub async fn credits_granted(db: &Db, purchase: &str) -> Result<i64, AppError> {
+pub async fn credits_granted(db: &Db, purchase: &str) -> Result<Credits, AppError> {
     let row = db
         .query_one(
             "SELECT coalesce(sum(delta), 0)::int8 FROM credit_ledger
@@ -159,7 +165,7 @@ pub async fn hold(db: &Db, user_id: UserId) -> Result<Option<Hold>, AppError> {
 }
 
 /// The balance and the hold in one statement (the tool pages show both).
-pub async fn balance_and_hold(db: &Db, user_id: UserId) -> Result<(i64, Option<Hold>), AppError> {
+pub async fn balance_and_hold(db: &Db, user_id: UserId) -> Result<(Credits, Option<Hold>), AppError> {
     let sql = format!(
         "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND suspended_at IS NOT NULL), {},
                 coalesce((SELECT balance FROM credit_balances WHERE user_id = $1), 0)",

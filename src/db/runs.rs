@@ -8,6 +8,7 @@
 
 use super::{stale_runs, Db, Param};
 use crate::domain::tool::Tool;
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use std::sync::LazyLock;
@@ -89,7 +90,7 @@ pub async fn sweep_abandoned(
     db: &Db,
     user_id: Option<UserId>,
     stale: StaleAfter,
-) -> Result<(usize, i64), AppError> {
+) -> Result<(usize, Credits), AppError> {
     let row = db.query_one(&SWEEP_SQL, &sweep_params(&user_id, &stale)).await?;
     Ok((row.get::<_, i64>(0) as usize, row.get(1)))
 }

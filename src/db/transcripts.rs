@@ -8,6 +8,7 @@ use super::Db;
 use crate::domain::show_notes::ShowNotes;
 use crate::domain::tool::{RunStatus, Tool};
 use crate::domain::transcript::{Chunks, Segment};
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -21,8 +22,8 @@ pub struct Transcript {
     pub duration_secs: Option<f64>,
     pub model: String,
     /// Credits charged: the reservation plus any extra minutes.
-    pub credits: i32,
-    pub credits_refunded: i32,
+    pub credits: Credits,
+    pub credits_refunded: Credits,
     pub cut_at_secs: Option<f64>,
     pub language: Option<String>,
     pub text: Option<String>,
@@ -59,7 +60,7 @@ pub struct NewTranscript<'a> {
     pub size_bytes: i64,
     pub duration_secs: Option<f64>,
     pub model: &'a str,
-    pub credits: i32,
+    pub credits: Credits,
 }
 
 pub async fn insert(db: &Db, t: &NewTranscript<'_>) -> Result<(), AppError> {
@@ -88,9 +89,9 @@ pub struct Transcribed<'a> {
     pub duration_secs: Option<f64>,
     pub segments: &'a [Segment],
     /// Credits given back because the audio was shorter than reserved for.
-    pub refunded: i32,
+    pub refunded: Credits,
     /// Credits charged on top of the reservation because the audio was longer.
-    pub extra: i32,
+    pub extra: Credits,
     /// Where the transcript was cut because the balance could not pay for more.
     pub cut_at_secs: Option<f64>,
 }
@@ -150,7 +151,7 @@ pub async fn store_notes(
 }
 
 /// `transcribing` → `failed`: the owner and the credits to give back, or None.
-pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(UserId, i32)>, AppError> {
+pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(UserId, Credits)>, AppError> {
     let row = db
         .query_opt(
             "UPDATE transcripts SET status = 'failed', error = $2, finished_at = now()
@@ -163,7 +164,7 @@ pub async fn fail(db: &Db, id: &str, code: &str) -> Result<Option<(UserId, i32)>
 
 /// A run waiting for the queue consumer: its owner and the credits reserved (None once it has
 /// left `transcribing`, or was deleted).
-pub async fn pending(db: &Db, id: &str) -> Result<Option<(UserId, i32)>, AppError> {
+pub async fn pending(db: &Db, id: &str) -> Result<Option<(UserId, Credits)>, AppError> {
     let row = db
         .query_opt(
             "SELECT user_id, credits FROM transcripts WHERE id = $1 AND status = 'transcribing'",
@@ -175,7 +176,7 @@ pub async fn pending(db: &Db, id: &str) -> Result<Option<(UserId, i32)>, AppErro
 
 /// `transcribing` → `failed` when its retries ran out, with the code the last attempt noted
 /// (`unavailable` when none did): the owner, the credits to give back and the code, or None.
-pub async fn give_up(db: &Db, id: &str) -> Result<Option<(UserId, i32, String)>, AppError> {
+pub async fn give_up(db: &Db, id: &str) -> Result<Option<(UserId, Credits, String)>, AppError> {
     let row = db
         .query_opt(
             "UPDATE transcripts SET status = 'failed', error = coalesce(error, 'unavailable'), finished_at = now()

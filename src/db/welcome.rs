@@ -2,6 +2,7 @@
 //! the operator console counts, and those counts.
 
 use super::Db;
+use crate::domain::Credits;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -54,7 +55,7 @@ pub async fn record_refusal(db: &Db, why: Refusal) -> Result<(), AppError> {
 pub struct Counts {
     pub granted: i64,
     pub granted_30_days: i64,
-    pub credits: i64,
+    pub credits: Credits,
     pub refused_claimed_before: i64,
     pub refused_client_limit: i64,
     pub refused_30_days: i64,

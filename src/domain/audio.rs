@@ -10,6 +10,7 @@
 use super::audio_duration;
 pub use super::audio_kind::AudioKind;
 use super::excerpt::Excerpt;
+use crate::domain::Credits;
 use std::ops::Range;
 
 /// OpenAI's limit for one transcription upload (25 MB), and ours for one request (the form).
@@ -192,12 +193,12 @@ impl AudioUpload {
 }
 
 /// One credit per started minute of audio, at least one.
-pub fn credits_for(secs: f64) -> i64 {
+pub fn credits_for(secs: f64) -> Credits {
     if !secs.is_finite() || secs <= 0.0 {
-        return 1;
+        return Credits::new(1);
     }
     // A few milliseconds over a whole minute are rounding, not a new minute.
-    ((secs - 0.01) / 60.0).ceil().max(1.0) as i64
+    Credits::new(((secs - 0.01) / 60.0).ceil().max(1.0) as i64)
 }
 
 /// The kind of audio the file is, by its leading bytes.

@@ -1,6 +1,7 @@
 //! The business words of billing: plans, Stripe subscription statuses and what they allow, the
 //! states of our checkouts and invoices, and the referral id that follows a visitor into Checkout.
 
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 
@@ -193,7 +194,7 @@ pub struct Checkout {
     pub price_id: String,
     pub item_name: String,
     /// A credit pack's credits, or a plan's allowance per period.
-    pub credits: i64,
+    pub credits: Credits,
     pub amount: i64,
     pub currency: String,
     pub status: CheckoutStatus,

@@ -1,6 +1,7 @@
 //! A change of credits an operator asks for (a grant or a deduction): how many, why, and the
 //! form's reference that makes sending it twice act once.
 
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 
@@ -10,7 +11,7 @@ pub const MAX_CHANGE: i64 = 100_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreditChange {
     /// 1–`MAX_CHANGE`.
-    pub amount: i64,
+    pub amount: Credits,
     /// The ledger's note.
     pub reason: String,
     /// Random, from the rendered form: 16–64 letters, digits, `-` or `_`.
@@ -39,7 +40,7 @@ impl CreditChange {
                 "This form is incomplete. Reload the page and try again.",
             ));
         }
-        Ok(CreditChange { amount, reason, reference: reference.to_string() })
+        Ok(CreditChange { amount: Credits::new(amount), reason, reference: reference.to_string() })
     }
 
     /// The ledger's reference for this change made by operator `operator_id` (the form's
@@ -70,7 +71,7 @@ mod tests {
         let r = Some("0123456789abcdef0123");
         let change = CreditChange::parse("50", "Refund for outage", r).unwrap();
         assert_eq!(
-            (change.amount, change.ledger_reference(UserId::new(7)).as_str()),
+            (change.amount.get(), change.ledger_reference(UserId::new(7)).as_str()),
             (50, "admin:7:0123456789abcdef0123")
         );
         let field = |amount: &str, reason: &str, r: Option<&str>| {

@@ -4,6 +4,7 @@ pub mod email;
 pub mod next_path;
 pub mod person;
 
+pub use credits::Credits;
 pub use email::{EmailAddress, EmailError, Mailbox};
 pub use next_path::NextPath;
 pub use user::{User, UserId};
@@ -15,6 +16,7 @@ pub mod billing;
 pub mod brief;
 pub mod copy;
 pub mod credit_change;
+pub mod credits;
 pub mod device;
 pub mod episode_parts;
 pub mod excerpt;

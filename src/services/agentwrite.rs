@@ -18,13 +18,14 @@ use crate::domain::brief::ProductBrief;
 use crate::domain::copy::ProductCopy;
 use crate::domain::item_id::ItemId;
 use crate::domain::live_copy::{Change, LiveCopy};
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use futures_channel::mpsc::UnboundedSender;
 use serde_json::json;
 
 /// The price of one description.
-pub const CREDITS: i32 = 1;
+pub const CREDITS: Credits = Credits::new(1);
 
 /// What a run tells whoever is listening (a streaming browser, or a form POST waiting).
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +41,7 @@ pub enum Event {
     Done {
         id: ItemId,
         copy: ProductCopy,
-        balance: i64,
+        balance: Credits,
         cut_short: Option<CutShort>,
     },
     Failed {
@@ -129,7 +130,7 @@ pub async fn start(db: &Db, user_id: UserId, brief: &ProductBrief, model: &str) 
             Err(AppError::Forbidden("Your account is on hold. Please try again.".into()))
         }
         Err(Refusal::Credits { balance }) => {
-            Err(AppError::InsufficientCredits { needed: i64::from(CREDITS), balance })
+            Err(AppError::InsufficientCredits { needed: CREDITS.get(), balance: balance.get() })
         }
     }
 }
@@ -214,8 +215,7 @@ async fn refund(job: &JobEnv, id: &ItemId, code: &'static str) -> Result<(), App
         db.transaction(async |db| {
             if let Some((user_id, amount)) = generations::fail(db, id.as_str(), code).await? {
                 let note = format!("AgentWrite failed: {code}");
-                credits::grant(db, user_id, i64::from(amount), Reason::ToolRefund, id.as_str(), Some(&note))
-                    .await?;
+                credits::grant(db, user_id, amount, Reason::ToolRefund, id.as_str(), Some(&note)).await?;
             }
             Ok(())
         })
@@ -238,9 +238,10 @@ mod tests {
         assert!(delta.contains("\"view\":{\"blocks\":[[\"title\",\"T\"]],\"from\":0}"), "{delta}");
         let copy =
             ProductCopy { title: "T".into(), description: "P1\n\nP2".into(), bullets: vec!["B".into()] };
-        let done =
-            String::from_utf8(Event::Done { id: id.clone(), copy, balance: 4, cut_short: None }.to_sse())
-                .unwrap();
+        let done = String::from_utf8(
+            Event::Done { id: id.clone(), copy, balance: Credits::new(4), cut_short: None }.to_sse(),
+        )
+        .unwrap();
         let data: serde_json::Value =
             serde_json::from_str(done.strip_prefix("event: done\ndata: ").unwrap().trim()).unwrap();
         assert_eq!(data["paragraphs"], json!(["P1", "P2"]));

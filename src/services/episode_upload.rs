@@ -15,6 +15,7 @@ use crate::domain::audio::{AudioUpload, UploadError, MAX_EPISODE_BYTES};
 use crate::domain::audio_split;
 use crate::domain::episode_parts::{missing, part_len, parts_for, PART_BYTES};
 use crate::domain::item_id::ItemId;
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use worker::wasm_bindgen::JsValue;
@@ -202,7 +203,7 @@ pub async fn accept(
     user_id: UserId,
     id: &ItemId,
     audio: AudioUpload,
-) -> Result<Option<i32>, AppError> {
+) -> Result<Option<Credits>, AppError> {
     let model = &job.config.tools.transcribe_model;
     let credits = match start_run(db, user_id, &audio, model, id, true).await {
         Ok(credits) => credits,

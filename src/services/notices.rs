@@ -23,6 +23,7 @@ use crate::db::notices::{self, Due, Notice, NoticeKind};
 use crate::db::Db;
 use crate::domain::billing::Plan;
 use crate::domain::money::format_amount;
+use crate::domain::Credits;
 use crate::domain::EmailAddress;
 use crate::domain::Mailbox;
 use crate::domain::UserId;
@@ -65,8 +66,8 @@ pub struct Renewal<'a> {
     pub plan: &'a str,
     pub amount: i64,
     pub currency: &'a str,
-    pub credits: i64,
-    pub balance: i64,
+    pub credits: Credits,
+    pub balance: Credits,
     pub period_end: Option<i64>,
 }
 
@@ -207,8 +208,8 @@ impl Postman {
             NoticeKind::PlanRenewed => CustomerMail::PlanRenewed {
                 plan,
                 amount,
-                credits: n.credits.unwrap_or(0),
-                balance: n.balance.unwrap_or(0),
+                credits: n.credits.unwrap_or(Credits::ZERO),
+                balance: n.balance.unwrap_or(Credits::ZERO),
                 renews: n.period_end.and_then(date),
                 link: self.site.join("/dashboard"),
             },

@@ -11,6 +11,7 @@ use crate::db::credits::{self, Granted, Reason};
 use crate::db::stripe_events;
 use crate::db::Db;
 use crate::domain::credit_change::CreditChange;
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use crate::services::billing::webhook::{self, Outcome};
@@ -20,7 +21,7 @@ use crate::services::billing::webhook::{self, Outcome};
 pub enum Grant {
     Now {
         user_id: UserId,
-        balance: i64,
+        balance: Credits,
         reference: String,
     },
     /// The form was sent before: nothing done again.
@@ -49,13 +50,13 @@ pub async fn grant(db: &Db, by: Operator<'_>, email: &str, change: &CreditChange
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deducted {
     Now {
-        balance: i64,
+        balance: Credits,
     },
     /// The form was sent before: nothing done again.
     Already,
     /// The balance does not cover it: nothing written.
     TooMuch {
-        balance: i64,
+        balance: Credits,
     },
 }
 

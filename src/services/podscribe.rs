@@ -23,6 +23,7 @@ use crate::domain::item_id::ItemId;
 use crate::domain::show_notes::{self, ShowNotes};
 use crate::domain::tool::RunStatus;
 use crate::domain::transcript::{self, tidy, Chunks, Segment};
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use futures_channel::mpsc::UnboundedSender;
@@ -33,7 +34,7 @@ const NOTES_MAX_TOKENS: u32 = 900;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stage {
-    Accepted { id: ItemId, credits: i32 },
+    Accepted { id: ItemId, credits: Credits },
     Transcribing { chunks: Option<Chunks> },
     WritingNotes,
     Done { id: ItemId },
@@ -103,7 +104,7 @@ pub async fn start(
     user_id: UserId,
     upload: &AudioUpload,
     model: &str,
-) -> Result<(ItemId, i32), AppError> {
+) -> Result<(ItemId, Credits), AppError> {
     let id = new_id();
     let credits = start_run(db, user_id, upload, model, &id, false).await?;
     Ok((id, credits))
@@ -119,8 +120,8 @@ pub async fn start_run(
     model: &str,
     id: &ItemId,
     parts: bool,
-) -> Result<i32, AppError> {
-    let credits = i32::try_from(credits_for(upload.reserved_secs())).map_err(AppError::internal)?;
+) -> Result<Credits, AppError> {
+    let credits = credits_for(upload.reserved_secs());
     db.transaction(async |db| {
         if parts && !crate::db::episode_uploads::complete(db, user_id, id.as_str()).await? {
             return Err(AppError::NotFound);
@@ -141,7 +142,7 @@ pub async fn start_run(
         )
         .await?;
         let note = format!("PodScribe: {}", upload.display_name);
-        credits::spend(db, user_id, i64::from(credits), Reason::PodScribe, id.as_str(), Some(&note)).await?;
+        credits::spend(db, user_id, credits, Reason::PodScribe, id.as_str(), Some(&note)).await?;
         Ok(())
     })
     .await?;
@@ -300,7 +301,7 @@ pub async fn watch(job: JobEnv, user_id: UserId, id: ItemId, stages: UnboundedSe
 pub struct Run {
     pub id: ItemId,
     pub user_id: UserId,
-    pub reserved: i32,
+    pub reserved: Credits,
 }
 
 /// What the transcription costs against what was reserved for it, and how much of it the
@@ -308,23 +309,21 @@ pub struct Run {
 /// no timing, and the reservation stands), `balance` what is left after the reservation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Charge {
-    pub refund: i32,
-    pub extra: i32,
+    pub refund: Credits,
+    pub extra: Credits,
     /// Where the transcript must be cut: the end of the minutes paid for.
     pub cut_at_secs: Option<f64>,
 }
 
 impl Charge {
-    pub fn of(reserved: i32, transcribed_secs: Option<f64>, balance: i64) -> Charge {
-        let cost = transcribed_secs.map_or(i64::from(reserved), credits_for);
-        let reserved_wide = i64::from(reserved);
-        if cost <= reserved_wide {
-            let refund = i32::try_from(reserved_wide - cost).unwrap_or(0);
-            return Charge { refund, extra: 0, cut_at_secs: None };
+    pub fn of(reserved: Credits, transcribed_secs: Option<f64>, balance: Credits) -> Charge {
+        let cost = transcribed_secs.map_or(reserved, credits_for);
+        if cost <= reserved {
+            return Charge { refund: reserved - cost, extra: Credits::ZERO, cut_at_secs: None };
         }
-        let extra = (cost - reserved_wide).min(balance.max(0));
-        let cut_at_secs = (extra < cost - reserved_wide).then(|| (reserved_wide + extra) as f64 * 60.0);
-        Charge { refund: 0, extra: i32::try_from(extra).unwrap_or(0), cut_at_secs }
+        let extra = (cost - reserved).min(balance.max(Credits::ZERO));
+        let cut_at_secs = (extra < cost - reserved).then(|| (reserved + extra).get() as f64 * 60.0);
+        Charge { refund: Credits::ZERO, extra, cut_at_secs }
     }
 }
 
@@ -335,7 +334,7 @@ async fn settle(
     db: &Db,
     id: &ItemId,
     user_id: UserId,
-    reserved: i32,
+    reserved: Credits,
     t: &Transcription,
 ) -> Result<Option<Transcription>, AppError> {
     let balance = credits::balance_locked(db, user_id).await?;
@@ -360,13 +359,12 @@ async fn settle(
     }
     if charge.refund > 0 {
         let note = Some("PodScribe: the episode used less than was reserved");
-        credits::grant(db, user_id, i64::from(charge.refund), Reason::ToolRefund, id.as_str(), note).await?;
+        credits::grant(db, user_id, charge.refund, Reason::ToolRefund, id.as_str(), note).await?;
     }
     if charge.extra > 0 {
         let note = format!("PodScribe: {} more minutes than reserved", charge.extra);
         let reference = format!("{id}:extra");
-        credits::spend(db, user_id, i64::from(charge.extra), Reason::PodScribe, &reference, Some(&note))
-            .await?;
+        credits::spend(db, user_id, charge.extra, Reason::PodScribe, &reference, Some(&note)).await?;
     }
     Ok(Some(delivered))
 }
@@ -392,9 +390,9 @@ pub async fn fail(job: &JobEnv, id: &ItemId, failure: Failure) {
 }
 
 /// Gives a failed run's credits back (keyed by the run: once, whoever gets there first).
-async fn refund(db: &Db, id: &ItemId, user_id: UserId, amount: i32, code: &str) -> Result<(), AppError> {
+async fn refund(db: &Db, id: &ItemId, user_id: UserId, amount: Credits, code: &str) -> Result<(), AppError> {
     let note = format!("PodScribe failed: {code}");
-    credits::grant(db, user_id, i64::from(amount), Reason::ToolRefund, id.as_str(), Some(&note)).await?;
+    credits::grant(db, user_id, amount, Reason::ToolRefund, id.as_str(), Some(&note)).await?;
     Ok(())
 }
 
@@ -432,19 +430,37 @@ mod tests {
 
     #[test]
     fn a_shorter_episode_is_refunded_down_to_its_own_length() {
-        assert_eq!(Charge::of(5, Some(150.0), 0), Charge { refund: 2, extra: 0, cut_at_secs: None });
-        assert_eq!(Charge::of(2, Some(120.0), 0), Charge { refund: 0, extra: 0, cut_at_secs: None });
+        assert_eq!(
+            Charge::of(Credits::new(5), Some(150.0), Credits::new(0)),
+            Charge { refund: Credits::new(2), extra: Credits::new(0), cut_at_secs: None }
+        );
+        assert_eq!(
+            Charge::of(Credits::new(2), Some(120.0), Credits::new(0)),
+            Charge { refund: Credits::new(0), extra: Credits::new(0), cut_at_secs: None }
+        );
     }
 
     #[test]
     fn without_timing_the_reservation_stands() {
-        assert_eq!(Charge::of(5, None, 100), Charge { refund: 0, extra: 0, cut_at_secs: None });
+        assert_eq!(
+            Charge::of(Credits::new(5), None, Credits::new(100)),
+            Charge { refund: Credits::new(0), extra: Credits::new(0), cut_at_secs: None }
+        );
     }
 
     #[test]
     fn a_longer_episode_is_charged_its_extra_minutes_or_cut_where_the_balance_ends() {
-        assert_eq!(Charge::of(1, Some(240.0), 10), Charge { refund: 0, extra: 3, cut_at_secs: None });
-        assert_eq!(Charge::of(1, Some(240.0), 1), Charge { refund: 0, extra: 1, cut_at_secs: Some(120.0) });
-        assert_eq!(Charge::of(1, Some(240.0), 0), Charge { refund: 0, extra: 0, cut_at_secs: Some(60.0) });
+        assert_eq!(
+            Charge::of(Credits::new(1), Some(240.0), Credits::new(10)),
+            Charge { refund: Credits::new(0), extra: Credits::new(3), cut_at_secs: None }
+        );
+        assert_eq!(
+            Charge::of(Credits::new(1), Some(240.0), Credits::new(1)),
+            Charge { refund: Credits::new(0), extra: Credits::new(1), cut_at_secs: Some(120.0) }
+        );
+        assert_eq!(
+            Charge::of(Credits::new(1), Some(240.0), Credits::new(0)),
+            Charge { refund: Credits::new(0), extra: Credits::new(0), cut_at_secs: Some(60.0) }
+        );
     }
 }

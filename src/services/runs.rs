@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::db::runs::{self, StaleAfter};
 use crate::db::Db;
 use crate::domain::item_id::ItemId;
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use crate::telemetry::Reporter;
@@ -106,7 +107,7 @@ pub const STALE_AFTER: StaleAfter = (GENERATION_STALE_SECS, TRANSCRIPT_STALE_SEC
 /// without notes (transcripts stuck writing notes). Returns how many runs were refunded and the
 /// credits given back. One statement (`db::runs::SWEEP_SQL`): a run is marked and refunded
 /// together or not at all, in one round trip.
-pub async fn sweep_abandoned(db: &Db, user_id: Option<UserId>) -> Result<(usize, i64), AppError> {
+pub async fn sweep_abandoned(db: &Db, user_id: Option<UserId>) -> Result<(usize, Credits), AppError> {
     runs::sweep_abandoned(db, user_id, STALE_AFTER).await
 }
 

@@ -7,6 +7,7 @@
 use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
 use crate::clients::uploads::{Uploads, RUNS_PREFIX};
 use crate::db::{self, Db};
+use crate::domain::Credits;
 use crate::error::AppError;
 use crate::services::runs::{sweep_abandoned, JobEnv};
 use worker::Env;
@@ -15,7 +16,7 @@ use worker::Env;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Swept {
     pub runs_refunded: usize,
-    pub credits_refunded: i64,
+    pub credits_refunded: Credits,
     pub sign_in_tokens: i64,
     /// Address-change links (they hold the address asked for).
     pub email_changes: i64,

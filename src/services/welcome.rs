@@ -9,6 +9,7 @@
 use crate::db::credits::{self, Reason};
 use crate::db::welcome::{self, Refusal};
 use crate::db::Db;
+use crate::domain::Credits;
 use crate::domain::EmailAddress;
 use crate::domain::UserId;
 use crate::error::AppError;
@@ -18,7 +19,7 @@ use sha2::Sha256;
 /// What a new account got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Welcome {
-    Granted { credits: i64 },
+    Granted { credits: Credits },
     Refused(Refusal),
 }
 
@@ -54,7 +55,7 @@ pub async fn greet(
         welcome::record_refusal(db, Refusal::ClientLimit).await?;
         return Ok(Welcome::Refused(Refusal::ClientLimit));
     }
-    let credits = i64::from(credits);
+    let credits = Credits::new(i64::from(credits));
     credits::grant(db, user_id, credits, Reason::Welcome, &format!("user:{user_id}"), None).await?;
     Ok(Welcome::Granted { credits })
 }

@@ -6,6 +6,7 @@ use super::tools::when;
 use super::usage::{AllowanceView, SpendingView};
 use super::Layout;
 use crate::domain::tool::RunSummary;
+use crate::domain::Credits;
 use askama::Template;
 
 /// One piece of recent work on the dashboard (a generated description, a transcript), from
@@ -41,7 +42,7 @@ pub struct Dashboard {
     pub layout: Layout,
     /// PodScribe is offered only when enabled by configuration.
     pub podscribe: bool,
-    pub balance: i64,
+    pub balance: Credits,
     /// "Free", "Starter", "Pro".
     pub plan: String,
     /// Whether the user pays for a plan (next steps differ).

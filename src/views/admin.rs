@@ -9,6 +9,7 @@ use crate::db::audit::AuditRow;
 use crate::db::welcome::Counts as WelcomeCounts;
 use crate::domain::money::format_amount;
 use crate::domain::tool::Tool;
+use crate::domain::Credits;
 use askama::Template;
 
 /// The grant form as typed (re-shown with its error when refused).
@@ -36,7 +37,7 @@ pub struct Console {
     /// Refunded and disputed charges (of the searched accounts), newest first.
     pub reversals: Vec<ReversalRow>,
     /// Credits owed back that could not be taken (all accounts).
-    pub unrecovered: i64,
+    pub unrecovered: Credits,
     pub usage: Vec<UsageRow>,
     pub events: Vec<EventRow>,
     /// Welcome credits given and refused.

@@ -7,6 +7,7 @@ use super::payments::History;
 use super::Layout;
 use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus, Plan, SubscriptionStatus};
 use crate::domain::money::format_amount;
+use crate::domain::Credits;
 use crate::services::billing::catalog::{Offer, OfferKind};
 use crate::services::billing::fulfilment::Fulfilment;
 use crate::services::billing::Entitlement;
@@ -37,7 +38,7 @@ pub struct OfferView {
     pub price: String,
     /// `per month` for plans; empty for credit packs.
     pub interval: String,
-    pub credits: i64,
+    pub credits: Credits,
     pub current: bool,
 }
 
@@ -83,7 +84,7 @@ pub struct SuccessPage {
     pub layout: Layout,
     pub heading: String,
     pub message: String,
-    pub balance: i64,
+    pub balance: Credits,
     /// Whether something went wrong (the message is a warning).
     pub problem: bool,
 }
@@ -94,7 +95,7 @@ impl SuccessPage {
         row: &Checkout,
         outcome: Fulfilment,
         status: CheckoutStatus,
-        balance: i64,
+        balance: Credits,
     ) -> SuccessPage {
         let what = if row.mode == CheckoutMode::Subscription {
             format!(
@@ -127,7 +128,7 @@ impl SuccessPage {
 
     /// Stripe could not be asked about the session (down or failing): the payment is being
     /// confirmed, unless the webhook already settled it (then that is what the page says).
-    pub fn confirming(layout: Layout, row: &Checkout, balance: i64) -> SuccessPage {
+    pub fn confirming(layout: Layout, row: &Checkout, balance: Credits) -> SuccessPage {
         if row.status.is_settled() {
             return SuccessPage::new(layout, row, Fulfilment::AlreadyFulfilled, row.status, balance);
         }
@@ -154,7 +155,7 @@ pub struct BillingPage {
     pub period: String,
     pub past_due: bool,
     pub notices: Vec<String>,
-    pub balance: i64,
+    pub balance: Credits,
     /// This page of the ledger (the shared partial reads `ledger`).
     pub ledger: Vec<LedgerView>,
     /// This page of the payments, and the links to the other pages of both lists.
@@ -166,7 +167,7 @@ impl BillingPage {
     pub fn new(
         layout: Layout,
         e: &Entitlement,
-        balance: i64,
+        balance: Credits,
         mut history: History,
         checkouts: &[Checkout],
         unsettled: &[(String, i64, String)],
@@ -228,7 +229,7 @@ mod tests {
             mode: CheckoutMode::Payment,
             price_id: "price_1".into(),
             item_name: "50 credit pack".into(),
-            credits: 50,
+            credits: Credits::new(50),
             amount: 500,
             currency: "usd".into(),
             status,
@@ -238,13 +239,18 @@ mod tests {
 
     #[test]
     fn without_stripe_the_success_page_says_what_the_database_knows() {
-        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack(CheckoutStatus::Open), 0);
+        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack(CheckoutStatus::Open), Credits::ZERO);
         assert_eq!(page.heading, "Confirming your payment");
         assert!(page.message.contains("50 credit pack") && page.message.contains("no need to pay again"));
         assert!(!page.problem);
-        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack(CheckoutStatus::Paid), 50);
+        let page =
+            SuccessPage::confirming(Layout::new("t", "n"), &pack(CheckoutStatus::Paid), Credits::new(50));
         assert_eq!(page.heading, "Thank you!");
-        let page = SuccessPage::confirming(Layout::new("t", "n"), &pack(CheckoutStatus::PaymentFailed), 0);
+        let page = SuccessPage::confirming(
+            Layout::new("t", "n"),
+            &pack(CheckoutStatus::PaymentFailed),
+            Credits::ZERO,
+        );
         assert!(page.problem && page.heading.contains("did not go through"));
     }
 }

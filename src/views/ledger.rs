@@ -3,12 +3,13 @@
 use super::dates::date;
 use crate::db::credits::LedgerEntry;
 use crate::domain::ledger::Reason;
+use crate::domain::Credits;
 
 pub struct LedgerView {
     pub date: String,
     pub what: String,
     pub delta: String,
-    pub balance_after: i64,
+    pub balance_after: Credits,
 }
 
 /// Ledger rows as the billing page and the dashboard show them.

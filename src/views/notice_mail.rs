@@ -4,6 +4,7 @@
 //! Text and HTML alternatives from templates/mail/notice.{txt,html}; pure, so tested natively.
 
 use super::mail::compose;
+use crate::domain::Credits;
 use crate::domain::Mailbox;
 use askama::Template;
 
@@ -16,8 +17,8 @@ pub enum CustomerMail {
     PlanRenewed {
         plan: String,
         amount: String,
-        credits: i64,
-        balance: i64,
+        credits: Credits,
+        balance: Credits,
         renews: Option<String>,
         link: String,
     },
@@ -48,8 +49,8 @@ struct Fields<'a> {
     kind: &'a str,
     plan: &'a str,
     amount: &'a str,
-    credits: i64,
-    balance: i64,
+    credits: Credits,
+    balance: Credits,
     renews: &'a str,
     link: &'a str,
     email: &'a str,
@@ -151,8 +152,8 @@ mod tests {
         let mail = CustomerMail::PlanRenewed {
             plan: "Pro".into(),
             amount: "$29.00".into(),
-            credits: 500,
-            balance: 612,
+            credits: Credits::new(500),
+            balance: Credits::new(612),
             renews: Some("2027-01-04".into()),
             link: "https://ghosttools.test/dashboard".into(),
         };

@@ -7,6 +7,7 @@ use crate::domain::copy::ProductCopy;
 use crate::domain::show_notes::ShowNotes;
 use crate::domain::tool::{RunStatus, Tool};
 use crate::domain::transcript::Chunks;
+use crate::domain::Credits;
 use askama::Template;
 
 #[derive(Template)]
@@ -17,7 +18,7 @@ pub struct AgentWritePage {
     pub errors: Vec<FieldError>,
     /// A message about the whole form (not enough credits, OpenAI busy …).
     pub notice: Option<String>,
-    pub balance: i64,
+    pub balance: Credits,
     pub result: Option<GenerationView>,
     /// Why running tools is held (suspended, or a disputed payment), if it is.
     pub hold: Option<&'static str>,
@@ -62,7 +63,7 @@ impl AgentWritePage {
 pub struct PodScribePage {
     pub layout: Layout,
     pub notice: Option<String>,
-    pub balance: i64,
+    pub balance: Credits,
     pub max_bytes: u64,
     /// Why running tools is held (suspended, or a disputed payment), if it is.
     pub hold: Option<&'static str>,
@@ -82,8 +83,8 @@ pub struct TranscriptView {
     pub file_name: String,
     pub status: RunStatus,
     pub duration: Option<String>,
-    pub credits: i32,
-    pub credits_refunded: i32,
+    pub credits: Credits,
+    pub credits_refunded: Credits,
     /// Where the transcript was cut (M:SS) because the balance paid for no more, when it was.
     pub cut_at: Option<String>,
     /// (M:SS, text) per segment; empty when the model gave no timestamps.
@@ -130,7 +131,7 @@ impl TranscriptView {
     pub fn has_text(&self) -> bool {
         self.text.is_some()
     }
-    pub fn charged(&self) -> i32 {
+    pub fn charged(&self) -> Credits {
         self.credits - self.credits_refunded
     }
 }
@@ -155,7 +156,7 @@ mod tests {
             form,
             errors,
             notice: None,
-            balance: 3,
+            balance: Credits::new(3),
             result,
             hold: None,
         })

@@ -7,6 +7,7 @@ use super::chart::{series_class, stacked_chart, BarChart, Series};
 use crate::db::dashboard::{DayUsage, PeriodUsage};
 use crate::domain::billing::Plan;
 use crate::domain::tool::Tool;
+use crate::domain::Credits;
 use crate::services::billing::Entitlement;
 
 /// The paid plan's period: its allowance, how much of it is used and left, and its end.
@@ -14,29 +15,29 @@ use crate::services::billing::Entitlement;
 pub struct AllowanceView {
     /// "Starter".
     pub plan: String,
-    pub allowance: i64,
+    pub allowance: Credits,
     /// Credits spent on the tools this period, up to the allowance.
-    pub used: i64,
+    pub used: Credits,
     /// What is left of the allowance (never more than the balance: credits taken back for a
     /// refund leave less).
-    pub left: i64,
+    pub left: Credits,
     /// "Renews on 4 January 2027 (UTC)", "Ends on …".
     pub period: String,
 }
 
 /// This period's allowance, for a paid plan whose period has an allowance granted.
-pub fn allowance(e: &Entitlement, periods: &[PeriodUsage], balance: i64) -> Option<AllowanceView> {
+pub fn allowance(e: &Entitlement, periods: &[PeriodUsage], balance: Credits) -> Option<AllowanceView> {
     if e.plan == Plan::Free {
         return None;
     }
     let sub = e.subscription.as_ref()?;
     let p = periods.iter().find(|p| p.subscription_id == sub.id).filter(|p| p.allowance > 0)?;
-    let used = p.spent.clamp(0, p.allowance);
+    let used = p.spent.clamp(Credits::ZERO, p.allowance);
     Some(AllowanceView {
         plan: e.plan.name().to_string(),
         allowance: p.allowance,
         used,
-        left: (p.allowance - used).min(balance.max(0)),
+        left: (p.allowance - used).min(balance.max(Credits::ZERO)),
         period: plan_period(e),
     })
 }
@@ -71,7 +72,7 @@ pub fn spending(usage: &[DayUsage], today: chrono::NaiveDate, days: u64) -> Spen
         .map(|d| d.format("%Y-%m-%d").to_string())
         .collect();
     let credits = |day: &str, tool: Tool| -> i64 {
-        usage.iter().filter(|u| u.day == day && u.tool == tool).map(|u| u.credits).sum()
+        usage.iter().filter(|u| u.day == day && u.tool == tool).map(|u| u.credits.get()).sum()
     };
     let rows: Vec<DayRow> = dates
         .iter()
@@ -114,7 +115,7 @@ mod tests {
     use crate::db::billing::SubscriptionRecord;
 
     fn day(day: &str, tool: Tool, credits: i64) -> DayUsage {
-        DayUsage { day: day.into(), tool, credits }
+        DayUsage { day: day.into(), tool, credits: Credits::new(credits) }
     }
 
     #[test]
@@ -159,19 +160,28 @@ mod tests {
 
     #[test]
     fn the_allowance_is_used_up_to_its_size_and_left_never_exceeds_the_balance() {
-        let periods = [PeriodUsage { subscription_id: "sub_1".into(), allowance: 100, spent: 30 }];
-        let a = allowance(&entitlement(Plan::Starter, false), &periods, 500).unwrap();
-        assert_eq!((a.allowance, a.used, a.left), (100, 30, 70));
+        let periods = [PeriodUsage {
+            subscription_id: "sub_1".into(),
+            allowance: Credits::new(100),
+            spent: Credits::new(30),
+        }];
+        let a = allowance(&entitlement(Plan::Starter, false), &periods, Credits::new(500)).unwrap();
+        assert_eq!((a.allowance.get(), a.used.get(), a.left.get()), (100, 30, 70));
         assert_eq!(a.period, "Renews on 15 January 2027 (UTC)");
-        let a = allowance(&entitlement(Plan::Starter, true), &periods, 20).unwrap();
-        assert_eq!((a.used, a.left), (30, 20), "the balance is all that is left");
+        let a = allowance(&entitlement(Plan::Starter, true), &periods, Credits::new(20)).unwrap();
+        assert_eq!((a.used.get(), a.left.get()), (30, 20), "the balance is all that is left");
         assert!(a.period.starts_with("Ends on "));
-        let over = [PeriodUsage { subscription_id: "sub_1".into(), allowance: 100, spent: 140 }];
+        let over = [PeriodUsage {
+            subscription_id: "sub_1".into(),
+            allowance: Credits::new(100),
+            spent: Credits::new(140),
+        }];
         assert_eq!(
-            allowance(&entitlement(Plan::Starter, false), &over, 50).map(|a| (a.used, a.left)),
+            allowance(&entitlement(Plan::Starter, false), &over, Credits::new(50))
+                .map(|a| (a.used.get(), a.left.get())),
             Some((100, 0))
         );
-        assert_eq!(allowance(&entitlement(Plan::Free, false), &periods, 50), None);
-        assert_eq!(allowance(&entitlement(Plan::Starter, false), &[], 50), None);
+        assert_eq!(allowance(&entitlement(Plan::Free, false), &periods, Credits::new(50)), None);
+        assert_eq!(allowance(&entitlement(Plan::Starter, false), &[], Credits::new(50)), None);
     }
 }

@@ -7,6 +7,7 @@ use crate::ctx::Ctx;
 use crate::db::generations;
 use crate::domain::brief::{BriefForm, FieldError, ProductBrief};
 use crate::domain::tool::RunStatus;
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use crate::reply::{Body, Reply};
@@ -86,11 +87,11 @@ enum Waits {
 /// settles even if the browser leaves); returns its events.
 async fn start(
     cx: &Ctx,
-    (user_id, standing): (UserId, (i64, Option<&'static str>)),
+    (user_id, standing): (UserId, (Credits, Option<&'static str>)),
     brief: ProductBrief,
     waits: Waits,
 ) -> Result<UnboundedReceiver<Event>, AppError> {
-    super::pay_and_limit(cx, ToolKind::AgentWrite, standing, i64::from(agentwrite::CREDITS)).await?;
+    super::pay_and_limit(cx, ToolKind::AgentWrite, standing, agentwrite::CREDITS).await?;
     let id = agentwrite::start(cx.db().await?, user_id, &brief, &cx.config.tools.chat_model).await?;
     let (tx, rx) = mpsc::unbounded();
     let _ = tx.unbounded_send(Event::Started { id: id.clone() });
@@ -130,7 +131,7 @@ fn brief_form(form: &Form) -> BriefForm {
 async fn page(
     cx: &Ctx,
     user_id: UserId,
-    known: Option<(i64, Option<&'static str>)>,
+    known: Option<(Credits, Option<&'static str>)>,
     form: BriefForm,
     errors: Vec<FieldError>,
     notice: Option<String>,

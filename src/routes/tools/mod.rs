@@ -8,6 +8,7 @@ pub mod upload;
 
 use crate::ctx::Ctx;
 use crate::domain::item_id::ItemId;
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
@@ -55,7 +56,7 @@ pub async fn limit(cx: &Ctx, kind: ToolKind) -> Result<(), AppError> {
 
 /// The signed-in account's id, with its balance and hold read alongside the session check (one
 /// round trip; `Access::Payer`) and kept for the request, for `pay_and_limit`.
-pub async fn payer(cx: &Ctx) -> Result<(UserId, (i64, Option<&'static str>)), AppError> {
+pub async fn payer(cx: &Ctx) -> Result<(UserId, (Credits, Option<&'static str>)), AppError> {
     if let (Some(Some(user)), Some(standing)) = (cx.user.get(), cx.standing.get()) {
         return Ok((user.id, *standing));
     }
@@ -69,8 +70,8 @@ pub async fn payer(cx: &Ctx) -> Result<(UserId, (i64, Option<&'static str>)), Ap
 pub async fn pay_and_limit(
     cx: &Ctx,
     kind: ToolKind,
-    standing: (i64, Option<&'static str>),
-    needed: i64,
+    standing: (Credits, Option<&'static str>),
+    needed: Credits,
 ) -> Result<(), AppError> {
     reversals::ensure_can_pay(standing, needed)?;
     rate_limit(cx, kind).await

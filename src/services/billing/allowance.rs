@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::allowance as periods;
 use crate::db::credits::{self, Granted, Reason};
 use crate::db::Db;
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 
@@ -23,7 +24,7 @@ pub struct InvoiceAllowance {
     pub price_id: String,
     /// `starter`, `pro` or `other`.
     pub plan: String,
-    pub credits: i64,
+    pub credits: Credits,
     /// The end of the billing period the line covers (the period's key).
     pub period_end: Option<i64>,
 }
@@ -59,13 +60,13 @@ pub async fn of_invoice(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AllowanceGrant {
     /// `credits` added now (the whole allowance, or an upgrade's difference).
-    Granted { credits: i64, balance: i64 },
+    Granted { credits: Credits, balance: Credits },
     /// The period already holds this much or more (a downgrade, or granted before).
-    Covered { level: i64 },
+    Covered { level: Credits },
 }
 
 impl AllowanceGrant {
-    pub fn describe(&self, target: i64) -> String {
+    pub fn describe(&self, target: Credits) -> String {
         match self {
             AllowanceGrant::Granted { credits, balance } if *credits == target => {
                 format!("allowance of {credits} credits granted (balance {balance})")
@@ -87,7 +88,7 @@ pub async fn grant(
     user_id: UserId,
     subscription_id: &str,
     period_end: Option<i64>,
-    target: i64,
+    target: Credits,
     invoice_id: &str,
     note: &str,
 ) -> Result<AllowanceGrant, AppError> {

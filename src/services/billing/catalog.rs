@@ -8,6 +8,7 @@ use crate::clients::stripe_objects::Price;
 use crate::config::{Config, StripeConfig};
 use crate::domain::billing::{CheckoutMode, Plan};
 use crate::domain::money::{format_amount, format_interval};
+use crate::domain::Credits;
 use crate::error::AppError;
 use futures_util::future::join_all;
 use std::cell::RefCell;
@@ -35,7 +36,7 @@ pub struct Offer {
     pub amount: i64,
     pub currency: String,
     /// Credits per purchase (pack) or per period (plan).
-    pub credits: i64,
+    pub credits: Credits,
     pub kind: OfferKind,
 }
 
@@ -93,12 +94,13 @@ pub fn plan_of_price(config: &Config, price_id: &str) -> &'static str {
 }
 
 /// The credits a price grants, from `metadata[credits]` (a positive whole number).
-pub fn credits_of(price: &Price) -> Option<i64> {
+pub fn credits_of(price: &Price) -> Option<Credits> {
     price
         .metadata
         .get("credits")
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|n| (1..=MAX_CREDITS).contains(n))
+        .map(Credits::new)
 }
 
 /// Turns a Stripe price into an offer, or says why it cannot be sold as configured.
@@ -237,7 +239,7 @@ mod tests {
         }));
         let offer = offer_from_price(&p, Role::CreditPack).unwrap();
         assert_eq!(
-            (offer.mode(), offer.credits, offer.name.as_str()),
+            (offer.mode(), offer.credits.get(), offer.name.as_str()),
             (CheckoutMode::Payment, 50, "50 credits")
         );
         assert_eq!(offer.price_label(), "€5.00");

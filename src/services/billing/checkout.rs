@@ -193,7 +193,7 @@ mod tests {
             description: None,
             amount: 500,
             currency: "usd".into(),
-            credits: 50,
+            credits: crate::domain::Credits::new(50),
             kind,
         }
     }

@@ -15,6 +15,7 @@ use crate::db::billing as rows;
 use crate::db::credits::{self, Granted, Reason};
 use crate::db::Db;
 use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus};
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 
@@ -31,7 +32,7 @@ pub struct Prepared {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fulfilment {
     /// Credits granted by this call.
-    Granted { credits: i64, balance: i64 },
+    Granted { credits: Credits, balance: Credits },
     /// Granted before (by the webhook or the success page).
     AlreadyFulfilled,
     /// Completed with a delayed payment method: nothing until the money arrives.

@@ -14,6 +14,7 @@ use crate::db::credits::{self, Reason};
 use crate::db::reversals::{self, ChargeRecord, DisputeRecord, Hold, Reversal};
 use crate::db::Db;
 use crate::domain::money::format_amount;
+use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 
@@ -145,15 +146,15 @@ pub async fn apply(db: &Db, reversed: &Reversed) -> Result<(String, UserId), App
 /// Credits owed back for a charge: the refunded share of what the purchase granted, rounded up
 /// (a refund leaves no fraction of a credit behind); all of it for a lost dispute or a full
 /// refund.
-pub fn owed(granted: i64, r: &Reversal) -> i64 {
+pub fn owed(granted: Credits, r: &Reversal) -> Credits {
     if granted <= 0 || r.amount <= 0 {
-        return 0;
+        return Credits::ZERO;
     }
     if r.dispute_lost || r.amount_refunded >= r.amount {
         return granted;
     }
     let (refunded, amount) = (i128::from(r.amount_refunded.max(0)), i128::from(r.amount));
-    ((i128::from(granted) * refunded + amount - 1) / amount) as i64
+    Credits::new(((i128::from(granted.get()) * refunded + amount - 1) / amount) as i64)
 }
 
 /// Takes back what is owed and not yet taken (or recorded as unrecovered), never more than the
@@ -204,7 +205,10 @@ pub async fn hold_notice(db: &Db, user_id: UserId) -> Result<Option<&'static str
 }
 
 /// The balance, and why paid features are held if they are (one statement: the tool pages).
-pub async fn balance_and_notice(db: &Db, user_id: UserId) -> Result<(i64, Option<&'static str>), AppError> {
+pub async fn balance_and_notice(
+    db: &Db,
+    user_id: UserId,
+) -> Result<(Credits, Option<&'static str>), AppError> {
     let (balance, hold) = reversals::balance_and_hold(db, user_id).await?;
     Ok((balance, hold.map(notice)))
 }
@@ -212,12 +216,15 @@ pub async fn balance_and_notice(db: &Db, user_id: UserId) -> Result<(i64, Option
 /// What a tool's start would refuse, from `balance_and_notice` read earlier: on hold, or fewer
 /// credits than `needed`. Checked before the account's AI limit is counted, so a refusal spends
 /// none of it; the start checks both again in its transaction.
-pub fn ensure_can_pay((balance, hold): (i64, Option<&'static str>), needed: i64) -> Result<(), AppError> {
+pub fn ensure_can_pay(
+    (balance, hold): (Credits, Option<&'static str>),
+    needed: Credits,
+) -> Result<(), AppError> {
     if let Some(why) = hold {
         return Err(AppError::Forbidden(why.into()));
     }
     if balance < needed {
-        return Err(AppError::InsufficientCredits { needed, balance });
+        return Err(AppError::InsufficientCredits { needed: needed.get(), balance: balance.get() });
     }
     Ok(())
 }
@@ -240,29 +247,36 @@ mod tests {
             amount,
             amount_refunded: refunded,
             dispute_lost: lost,
-            credits_taken: 0,
-            credits_unrecovered: 0,
+            credits_taken: Credits::ZERO,
+            credits_unrecovered: Credits::ZERO,
         }
     }
 
     #[test]
     fn a_start_is_refused_on_hold_or_short_of_credits_and_allowed_otherwise() {
-        assert!(ensure_can_pay((5, None), 5).is_ok());
+        assert!(ensure_can_pay((Credits::new(5), None), Credits::new(5)).is_ok());
         assert!(matches!(
-            ensure_can_pay((4, None), 5),
+            ensure_can_pay((Credits::new(4), None), Credits::new(5)),
             Err(AppError::InsufficientCredits { needed: 5, balance: 4 })
         ));
-        assert!(matches!(ensure_can_pay((50, Some(SUSPENDED)), 5), Err(AppError::Forbidden(_))));
+        assert!(matches!(
+            ensure_can_pay((Credits::new(50), Some(SUSPENDED)), Credits::new(5)),
+            Err(AppError::Forbidden(_))
+        ));
     }
 
     #[test]
     fn a_refund_owes_its_share_rounded_up_and_a_loss_owes_everything() {
-        assert_eq!(owed(50, &rev(500, 250, false)), 25);
-        assert_eq!(owed(50, &rev(500, 1, false)), 1, "rounded up");
-        assert_eq!(owed(50, &rev(500, 500, false)), 50);
-        assert_eq!(owed(50, &rev(500, 0, true)), 50);
-        assert_eq!(owed(50, &rev(500, 0, false)), 0);
-        assert_eq!(owed(0, &rev(500, 500, false)), 0, "a purchase that granted nothing owes nothing");
-        assert_eq!(owed(100, &rev(300, 100, false)), 34);
+        assert_eq!(owed(Credits::new(50), &rev(500, 250, false)), 25);
+        assert_eq!(owed(Credits::new(50), &rev(500, 1, false)), 1, "rounded up");
+        assert_eq!(owed(Credits::new(50), &rev(500, 500, false)), 50);
+        assert_eq!(owed(Credits::new(50), &rev(500, 0, true)), 50);
+        assert_eq!(owed(Credits::new(50), &rev(500, 0, false)), 0);
+        assert_eq!(
+            owed(Credits::new(0), &rev(500, 500, false)),
+            0,
+            "a purchase that granted nothing owes nothing"
+        );
+        assert_eq!(owed(Credits::new(100), &rev(300, 100, false)), 34);
     }
 }
