@@ -5,31 +5,13 @@
 use super::reversals::on_hold_sql;
 use super::states::{words, Stored};
 use super::Db;
+use crate::domain::console::{EventRow, ReversalRow, ToolUsage, UsageRow, UserRow};
 use crate::domain::ledger::Reason;
 use crate::domain::tool::Tool;
 use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
-
-#[derive(Debug, Clone)]
-pub struct UserRow {
-    pub id: UserId,
-    /// `None` for a deleted (anonymized) account.
-    pub email: Option<String>,
-    /// "2026-05-12".
-    pub signed_up: String,
-    pub balance: Credits,
-    /// The plan a live subscription gives ("starter", "pro"), as `plan_for` decides it.
-    pub plan: Option<String>,
-    /// What the user paid, net of refunds: (currency, amount) pairs.
-    pub paid: Vec<(String, i64)>,
-    /// A dispute holds their paid features.
-    pub on_hold: bool,
-    /// An operator suspended the account (with this reason).
-    pub suspended: bool,
-    pub suspended_reason: String,
-}
 
 /// The plan a user has right now (the SQL twin of `services::billing::grants_access`).
 const PLAN_NOW: &str = "(SELECT s.plan FROM subscriptions s
@@ -108,26 +90,6 @@ pub async fn users(db: &Db, which: Users<'_>) -> Result<Vec<UserRow>, AppError> 
 /// `%part%` for `LIKE`, with the part's own wildcards escaped (`'%%'` for an empty query).
 fn like_pattern(query: &str) -> String {
     format!("%{}%", query.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
-}
-
-/// A refunded or disputed charge, as the operator sees it.
-#[derive(Debug, Clone)]
-pub struct ReversalRow {
-    pub charge_id: String,
-    /// The account's email, or "(deleted account #id)".
-    pub account: String,
-    /// `cs_…` (a credit pack) or `in_…` (a subscription invoice); empty for a dispute whose
-    /// charge was not refunded or lost.
-    pub purchase: String,
-    pub amount: i64,
-    pub currency: String,
-    pub refunded: i64,
-    /// The newest dispute's status on this charge, if any.
-    pub dispute: Option<String>,
-    pub credits_taken: Credits,
-    pub credits_unrecovered: Credits,
-    /// "2026-05-12 14:03:09" (UTC).
-    pub updated: String,
 }
 
 /// Refunded or disputed charges of accounts whose email contains `query`, newest first.
@@ -233,23 +195,6 @@ pub async fn active_subscriptions(db: &Db) -> Result<Vec<(String, i64)>, AppErro
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-/// One tool's runs and the credits they charged, on one day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ToolUsage {
-    pub tool: Tool,
-    pub runs: i64,
-    pub credits: Credits,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageRow {
-    pub day: String,
-    /// One per tool, in `Tool::ALL`'s order (zero when it was not used that day).
-    pub tools: Vec<ToolUsage>,
-    /// Credits given back for failed runs that day.
-    pub refunded: Credits,
-}
-
 /// AI usage per day (UTC) over the last `days` days, newest first: what the tools charged.
 /// A PodScribe run's second charge (reference `<id>:extra`) is not another run.
 pub async fn usage_per_day(db: &Db, days: i64) -> Result<Vec<UsageRow>, AppError> {
@@ -287,36 +232,6 @@ fn usage_rows(rows: impl Iterator<Item = (String, Option<Tool>, i64, Credits)>) 
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usage_is_one_row_per_day_with_every_tool() {
-        let rows = vec![
-            ("2026-05-12".to_string(), Some(Tool::PodScribe), 1, Credits::new(-7)),
-            ("2026-05-12".to_string(), None, 2, Credits::new(4)),
-            ("2026-05-11".to_string(), Some(Tool::AgentWrite), 2, Credits::new(-5)),
-        ];
-        let usage = usage_rows(rows.into_iter());
-        assert_eq!(usage.len(), 2);
-        let counts = |u: &UsageRow| u.tools.iter().map(|t| (t.runs, t.credits.get())).collect::<Vec<_>>();
-        assert_eq!((counts(&usage[0]), usage[0].refunded.get()), (vec![(0, 0), (1, 7)], 4));
-        assert_eq!((counts(&usage[1]), usage[1].refunded.get()), (vec![(2, 5), (0, 0)], 0));
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventRow {
-    pub id: String,
-    pub kind: String,
-    pub outcome: String,
-    pub detail: String,
-    pub attempts: i32,
-    /// "2026-05-12 14:03:09" (UTC).
-    pub received: String,
-}
-
 /// The newest Stripe events (of one account, or of all), newest first.
 pub async fn recent_events(db: &Db, user_id: Option<UserId>, limit: i64) -> Result<Vec<EventRow>, AppError> {
     let rows = db
@@ -339,4 +254,23 @@ pub async fn recent_events(db: &Db, user_id: Option<UserId>, limit: i64) -> Resu
             received: r.get(5),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_is_one_row_per_day_with_every_tool() {
+        let rows = vec![
+            ("2026-05-12".to_string(), Some(Tool::PodScribe), 1, Credits::new(-7)),
+            ("2026-05-12".to_string(), None, 2, Credits::new(4)),
+            ("2026-05-11".to_string(), Some(Tool::AgentWrite), 2, Credits::new(-5)),
+        ];
+        let usage = usage_rows(rows.into_iter());
+        assert_eq!(usage.len(), 2);
+        let counts = |u: &UsageRow| u.tools.iter().map(|t| (t.runs, t.credits.get())).collect::<Vec<_>>();
+        assert_eq!((counts(&usage[0]), usage[0].refunded.get()), (vec![(0, 0), (1, 7)], 4));
+        assert_eq!((counts(&usage[1]), usage[1].refunded.get()), (vec![(2, 5), (0, 0)], 0));
+    }
 }

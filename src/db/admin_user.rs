@@ -3,25 +3,11 @@
 
 use super::states::column;
 use super::Db;
+use crate::domain::console::{PurchaseRow, RunRow};
 use crate::domain::tool::Tool;
-use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
-
-/// A tool run: a product description or a transcript.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunRow {
-    /// "AgentWrite" or "PodScribe".
-    pub tool: String,
-    pub id: String,
-    /// The product's name or the file's name.
-    pub what: String,
-    pub status: String,
-    pub credits: Credits,
-    /// "2026-05-12 14:03:09" (UTC).
-    pub at: String,
-}
 
 /// The account's runs of every tool (db::history's rows), newest first.
 pub async fn runs(db: &Db, user_id: UserId, limit: i64) -> Result<Vec<RunRow>, AppError> {
@@ -46,20 +32,6 @@ pub async fn runs(db: &Db, user_id: UserId, limit: i64) -> Result<Vec<RunRow>, A
             })
         })
         .collect()
-}
-
-/// A checkout (credit pack or plan) or a subscription invoice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PurchaseRow {
-    /// `cs_…` or `in_…`.
-    pub id: String,
-    /// The item's name, or the invoice's billing reason.
-    pub what: String,
-    pub amount: i64,
-    pub currency: String,
-    pub status: String,
-    /// "2026-05-12 14:03:09" (UTC).
-    pub at: String,
 }
 
 pub async fn purchases(db: &Db, user_id: UserId, limit: i64) -> Result<Vec<PurchaseRow>, AppError> {

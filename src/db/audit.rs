@@ -2,6 +2,7 @@
 //! (suspension). Every write here runs inside the transaction of the action it records.
 
 use super::Db;
+use crate::domain::console::AuditRow;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -54,18 +55,6 @@ pub async fn record(
     )
     .await?;
     Ok(())
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRow {
-    /// "2026-05-12 14:03:09" (UTC).
-    pub at: String,
-    pub operator: String,
-    pub action: String,
-    pub user_id: Option<UserId>,
-    /// The account's email, "(deleted account #id)", or "" for none.
-    pub account: String,
-    pub detail: String,
 }
 
 /// The newest operator actions (on one account, or on all), newest first.

@@ -4,9 +4,7 @@
 
 use super::states::{column, words};
 use super::Db;
-use crate::domain::billing::{
-    Checkout, CheckoutMode, CheckoutStatus, InvoiceStatus, Plan, SubscriptionStatus,
-};
+use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus, InvoiceStatus, SubscriptionRecord};
 use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
@@ -193,25 +191,6 @@ pub async fn checkouts_to_mention(db: &Db, user_id: UserId) -> Result<Vec<Checko
          ORDER BY updated_at DESC LIMIT 5"
     );
     db.read(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(checkout_row).collect()
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct SubscriptionRecord {
-    pub id: String,
-    pub user_id: UserId,
-    pub customer_id: String,
-    pub price_id: String,
-    /// `Free`: the price is none of our plans (stored as `other`).
-    pub plan: Plan,
-    pub status: SubscriptionStatus,
-    pub cancel_at_period_end: bool,
-    pub period_start: Option<i64>,
-    pub period_end: Option<i64>,
-    pub cancel_at: Option<i64>,
-    pub canceled_at: Option<i64>,
-    pub ended_at: Option<i64>,
-    pub created: i64,
-    pub synced_at_ms: i64,
 }
 
 /// Stores a subscription state read from Stripe, unless a newer read is stored already or the

@@ -11,7 +11,7 @@ use crate::error::AppError;
 use tokio_postgres::types::Type;
 
 // Moved to the domain; named here too, where grants and spends take it.
-pub use crate::domain::ledger::Reason;
+pub use crate::domain::ledger::{LedgerEntry, Reason};
 
 /// Adds `$2` credits once per (reason, reference): the ledger insert waits for a concurrent
 /// insert of the same key and then does nothing, so the balance moves only with a new row.
@@ -148,18 +148,6 @@ pub async fn spend(
             balance: balance(db, user_id).await?.get(),
         }),
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct LedgerEntry {
-    pub id: i64,
-    pub delta: Credits,
-    pub reason: Reason,
-    pub reference: String,
-    pub note: Option<String>,
-    pub created_at_ms: i64,
-    /// The balance right after this entry (derived: the running sum of the user's deltas).
-    pub balance_after: Credits,
 }
 
 /// The newest ledger entries of user `$1` (at most `$2`), newest first, with running balances;

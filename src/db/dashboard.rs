@@ -10,13 +10,15 @@
 //! four statements would also take one round trip, but not safely through a transaction-mode
 //! pooler such as Hyperdrive.)
 
-use super::billing::{subscriptions_of_sql, SubscriptionRecord};
+use super::billing::subscriptions_of_sql;
 use super::credits::{LedgerEntry, RECENT_SQL};
 use super::history::page_sql;
 use super::reversals::{on_hold_sql, Hold};
 use super::states::words;
 use super::Db;
+use crate::domain::billing::SubscriptionRecord;
 use crate::domain::tool::{RunSummary, Tool};
+use crate::domain::usage::{DayUsage, PeriodUsage};
 use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
@@ -37,23 +39,6 @@ pub struct DashboardData {
     pub periods: Vec<PeriodUsage>,
     /// Why paid features are held (a suspension is named first), if they are.
     pub hold: Option<Hold>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct DayUsage {
-    /// "2026-12-04" (UTC).
-    pub day: String,
-    pub tool: Tool,
-    pub credits: Credits,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct PeriodUsage {
-    pub subscription_id: String,
-    /// The highest allowance granted for the current period (0: none yet).
-    pub allowance: Credits,
-    /// Credits spent on the tools since the period began, refunds netted.
-    pub spent: Credits,
 }
 
 /// What the tools (`$4`: their ledger reasons) cost user `$1`, one row per ledger entry: a

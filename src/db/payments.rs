@@ -3,10 +3,9 @@
 //! page never asks Stripe), what came back on it, and the credit ledger, a keyset page of each
 //! in one statement.
 
-use super::credits::LedgerEntry;
 use super::Db;
-use crate::domain::billing::{CheckoutMode, CheckoutStatus};
 use crate::domain::keyset::Keyset;
+use crate::domain::payment::PaymentPages;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -72,37 +71,8 @@ pub async fn save_invoice_details(
     Ok(())
 }
 
-/// One payment on the billing page.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct PaymentRow {
-    /// `in_…` (a subscription invoice) or `cs_…` (a credit pack's checkout).
-    pub id: String,
-    /// `Subscription`: a plan's invoice; `Payment`: a credit pack.
-    pub kind: CheckoutMode,
-    /// The plan (`starter`, `pro`, `other`) or the pack's name.
-    pub item: String,
-    /// An invoice's billing reason (`subscription_create`, `subscription_cycle`, …).
-    pub billing_reason: String,
-    /// Unix seconds: when the invoice was made, or the pack paid (or started).
-    pub at: i64,
-    /// What was paid (after discounts), or is due.
-    pub amount: i64,
-    /// A pack's list price (more than `amount` after a promotion code).
-    pub list_amount: i64,
-    pub currency: String,
-    /// `Paid`, `PaymentFailed` or (a pack) `AwaitingPayment` (an invoice's stored words are
-    /// a checkout's).
-    pub status: CheckoutStatus,
-    pub number: Option<String>,
-    pub invoice_url: Option<String>,
-    pub receipt_url: Option<String>,
-    /// Refunded so far (cumulative), and whether a dispute took the whole payment back.
-    pub refunded: i64,
-    pub charged_back: bool,
-}
-
 /// The payments of user `$1`; `$2`/`$3`: older than (at, id); `$4`/`$5`: newer than; `$6`: how
-/// many. Columns named like `PaymentRow`'s fields.
+/// many. Columns named like `Payment`'s fields.
 const PAYMENTS_SQL: &str = "SELECT p.*,
         coalesce((SELECT sum(r.amount_refunded) FROM charge_reversals r
                   WHERE r.purchase = p.id AND r.user_id = $1), 0)::int8 AS refunded,
@@ -146,20 +116,12 @@ const LEDGER_SQL: &str = "SELECT * FROM (
     ORDER BY CASE WHEN $8::int8 IS NULL THEN -l.id ELSE l.id END
     LIMIT $9";
 
-/// A page of payments and a page of the ledger, each read one row past its size (so the caller
-/// knows whether more follow) in the keyset's order: newest first, or oldest first after a key.
-#[derive(Debug, Default)]
-pub struct Pages {
-    pub payments: Vec<PaymentRow>,
-    pub ledger: Vec<LedgerEntry>,
-}
-
 pub async fn pages(
     db: &Db,
     user_id: UserId,
     payments: (&Keyset<(i64, String)>, i64),
     ledger: (&Keyset<i64>, i64),
-) -> Result<Pages, AppError> {
+) -> Result<PaymentPages, AppError> {
     let sql = format!(
         "SELECT 'payment', row_to_json(p)::text FROM ({PAYMENTS_SQL}) p
          UNION ALL SELECT 'ledger', row_to_json(l)::text FROM ({LEDGER_SQL}) l"
@@ -193,8 +155,8 @@ fn assemble(
     rows: impl Iterator<Item = (String, String)>,
     payments: &Keyset<(i64, String)>,
     ledger: &Keyset<i64>,
-) -> Result<Pages, AppError> {
-    let mut pages = Pages::default();
+) -> Result<PaymentPages, AppError> {
+    let mut pages = PaymentPages::default();
     for (part, json) in rows {
         let bad = |e: serde_json::Error| AppError::internal(format!("billing {part} row: {e}: {json}"));
         match part.as_str() {

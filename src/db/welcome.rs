@@ -2,7 +2,7 @@
 //! the operator console counts, and those counts.
 
 use super::Db;
-use crate::domain::Credits;
+use crate::domain::console::WelcomeCounts;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
 
@@ -50,18 +50,7 @@ pub async fn record_refusal(db: &Db, why: Refusal) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Welcome grants made and refused, all time and in the last 30 days.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub granted: i64,
-    pub granted_30_days: i64,
-    pub credits: Credits,
-    pub refused_claimed_before: i64,
-    pub refused_client_limit: i64,
-    pub refused_30_days: i64,
-}
-
-pub async fn counts(db: &Db) -> Result<Counts, AppError> {
+pub async fn counts(db: &Db) -> Result<WelcomeCounts, AppError> {
     let row = db
         .query_one(
             "SELECT
@@ -75,7 +64,7 @@ pub async fn counts(db: &Db) -> Result<Counts, AppError> {
             &[],
         )
         .await?;
-    Ok(Counts {
+    Ok(WelcomeCounts {
         granted: row.get(0),
         granted_30_days: row.get(1),
         credits: row.get(2),

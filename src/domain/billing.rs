@@ -202,6 +202,27 @@ pub struct Checkout {
     pub updated_at: i64,
 }
 
+/// A subscription as we last read it from Stripe (the newest read wins): whose, which plan,
+/// how far along, and its period in Unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct SubscriptionRecord {
+    pub id: String,
+    pub user_id: UserId,
+    pub customer_id: String,
+    pub price_id: String,
+    /// `Free`: the price is none of our plans (stored as `other`).
+    pub plan: Plan,
+    pub status: SubscriptionStatus,
+    pub cancel_at_period_end: bool,
+    pub period_start: Option<i64>,
+    pub period_end: Option<i64>,
+    pub cancel_at: Option<i64>,
+    pub canceled_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub created: i64,
+    pub synced_at_ms: i64,
+}
+
 /// A Checkout Session id as Stripe makes them (`cs_test_…`, `cs_live_…`), as the success page's
 /// query names it.
 #[derive(Debug, Clone, PartialEq, Eq)]

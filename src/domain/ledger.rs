@@ -1,4 +1,7 @@
-//! Why a balance moved: the reasons of the credit ledger (stored words in db::states).
+//! The credit ledger as its readers see it: why a balance moved (the reasons, stored words in
+//! db::states) and an entry with the balance it left.
+
+use crate::domain::Credits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
@@ -32,4 +35,17 @@ impl Reason {
         Reason::PaymentRefunded,
         Reason::DisputeLost,
     ];
+}
+
+/// One change of a balance, with the balance right after it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub delta: Credits,
+    pub reason: Reason,
+    pub reference: String,
+    pub note: Option<String>,
+    pub created_at_ms: i64,
+    /// The balance right after this entry (derived: the running sum of the user's deltas).
+    pub balance_after: Credits,
 }

@@ -2,6 +2,7 @@
 
 pub mod email;
 pub mod next_path;
+pub mod payment;
 pub mod person;
 
 pub use credits::Credits;
@@ -14,6 +15,7 @@ pub mod audio_kind;
 pub mod audio_split;
 pub mod billing;
 pub mod brief;
+pub mod console;
 pub mod copy;
 pub mod credit_change;
 pub mod credits;
@@ -30,4 +32,5 @@ pub mod show_notes;
 pub mod stitch;
 pub mod tool;
 pub mod transcript;
+pub mod usage;
 pub mod user;

@@ -3,10 +3,9 @@
 use super::chart::{bar_chart, BarChart};
 use super::ledger::LedgerView;
 use super::Layout;
-use crate::db::admin::{EventRow, ReversalRow, UsageRow, UserRow};
-use crate::db::admin_user::{PurchaseRow, RunRow};
-use crate::db::audit::AuditRow;
-use crate::db::welcome::Counts as WelcomeCounts;
+use crate::domain::console::{
+    AuditRow, EventRow, PurchaseRow, ReversalRow, RunRow, UsageRow, UserRow, WelcomeCounts,
+};
 use crate::domain::money::format_amount;
 use crate::domain::tool::Tool;
 use crate::domain::Credits;

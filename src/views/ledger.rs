@@ -1,7 +1,7 @@
 //! The credit ledger as pages show it (billing, the account page, the operator's user page).
 
 use super::dates::date;
-use crate::db::credits::LedgerEntry;
+use crate::domain::ledger::LedgerEntry;
 use crate::domain::ledger::Reason;
 use crate::domain::Credits;
 

@@ -3,10 +3,10 @@
 
 use super::dates::date;
 use super::ledger::{ledger_views, LedgerView};
-use crate::db::payments::{Pages, PaymentRow};
 use crate::domain::billing::{CheckoutMode, CheckoutStatus};
 use crate::domain::keyset::{page_of, Keyset};
 use crate::domain::money::{format_amount, format_amount_with_code};
+use crate::domain::payment::{Payment, PaymentPages};
 use crate::services::billing::allowance_note;
 
 /// Payments and ledger rows per page.
@@ -35,7 +35,7 @@ pub struct PaymentView {
     pub receipt_url: Option<String>,
 }
 
-pub fn payment_view(p: &PaymentRow) -> PaymentView {
+pub fn payment_view(p: &Payment) -> PaymentView {
     let what = match p.kind {
         CheckoutMode::Payment => p.item.clone(),
         CheckoutMode::Subscription => {
@@ -98,9 +98,9 @@ pub struct History {
 }
 
 /// The pages as read (one row past each size, in each keyset's order) → what the page shows.
-pub fn history(pages: Pages, payments: &Keyset<(i64, String)>, ledger: &Keyset<i64>) -> History {
+pub fn history(pages: PaymentPages, payments: &Keyset<(i64, String)>, ledger: &Keyset<i64>) -> History {
     let (rows, older, newer) = page_of(pages.payments, PAYMENTS_PER_PAGE as usize, payments);
-    let key = |p: &PaymentRow| format!("{}.{}", p.at, p.id);
+    let key = |p: &Payment| format!("{}.{}", p.at, p.id);
     let payments_older =
         older.then(|| rows.last().map(|p| format!("/billing?payments_before={}#payments", key(p))));
     let payments_newer = newer.then(|| match rows.first() {
@@ -128,9 +128,9 @@ pub fn history(pages: Pages, payments: &Keyset<(i64, String)>, ledger: &Keyset<i
 mod tests {
     use super::*;
 
-    fn row(kind: CheckoutMode, status: CheckoutStatus) -> PaymentRow {
+    fn row(kind: CheckoutMode, status: CheckoutStatus) -> Payment {
         let pack = kind == CheckoutMode::Payment;
-        PaymentRow {
+        Payment {
             id: "cs_1".into(),
             kind,
             item: if pack { "50 credit pack".into() } else { "starter".into() },

@@ -4,9 +4,9 @@
 
 use super::billing::plan_period;
 use super::chart::{series_class, stacked_chart, BarChart, Series};
-use crate::db::dashboard::{DayUsage, PeriodUsage};
 use crate::domain::billing::Plan;
 use crate::domain::tool::Tool;
+use crate::domain::usage::{DayUsage, PeriodUsage};
 use crate::domain::Credits;
 use crate::services::billing::Entitlement;
 
@@ -112,7 +112,7 @@ pub fn spending(usage: &[DayUsage], today: chrono::NaiveDate, days: u64) -> Spen
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::billing::SubscriptionRecord;
+    use crate::domain::billing::SubscriptionRecord;
 
     fn day(day: &str, tool: Tool, credits: i64) -> DayUsage {
         DayUsage { day: day.into(), tool, credits: Credits::new(credits) }

@@ -11,8 +11,9 @@ pub mod reversals;
 pub mod subscriptions;
 pub mod webhook;
 
-use crate::db::billing::{subscriptions_of, SubscriptionRecord};
+use crate::db::billing::subscriptions_of;
 use crate::db::Db;
+use crate::domain::billing::SubscriptionRecord;
 use crate::domain::billing::{Plan, SubscriptionStatus};
 use crate::domain::UserId;
 use crate::error::AppError;
