@@ -4,7 +4,6 @@
 use super::input::Form;
 use crate::clients::rewardful::Rewardful;
 use crate::ctx::Ctx;
-use crate::db::affiliates;
 use crate::domain::person::PersonName;
 use crate::error::AppError;
 use crate::reply::Reply;
@@ -20,7 +19,7 @@ pub async fn page(cx: &Ctx) -> Result<Reply, AppError> {
     let layout = super::layout(cx, TITLE).await;
     let mut view = ReferPage::new(layout, cx.config.rewardful.api_key.is_some());
     if let Some(user) = cx.user().await.ok().flatten() {
-        if let Some(id) = affiliates::affiliate_of(cx.db().await?, user.id).await? {
+        if let Some(id) = referrals::affiliate_of(cx.db().await?, user.id).await? {
             view.joined = true;
             let rewardful = Rewardful::from_config(&cx.config)?;
             match referrals::summary(&rewardful, &id).await {

@@ -12,7 +12,7 @@
 use super::runs::{failure_message, new_id, JobEnv, STALE_AFTER};
 use crate::clients::openai::{Failure, OpenAi};
 use crate::db::credits::{self, Reason};
-use crate::db::generations::{self, NewRun, Refusal};
+use crate::db::generations::{self, Generation, NewRun, Refusal};
 use crate::db::Db;
 use crate::domain::brief::ProductBrief;
 use crate::domain::copy::ProductCopy;
@@ -113,6 +113,34 @@ impl CutShort {
             CutShort::ContentFilter => "Cut short: the AI provider's content filter stopped the answer here. It used 1 credit, as its text was delivered.",
         }
     }
+}
+
+/// A saved run of `user_id`'s, with the balance and hold the page shows beside it: sent
+/// together, one round trip. `NotFound` when there is no such run of theirs.
+pub async fn saved(
+    db: &Db,
+    user_id: UserId,
+    id: &ItemId,
+) -> Result<(Generation, (Credits, Option<&'static str>)), AppError> {
+    let (g, standing) = futures_util::future::try_join(
+        generations::find(db, user_id, id.as_str()),
+        super::billing::reversals::balance_and_notice(db, user_id),
+    )
+    .await?;
+    Ok((g.ok_or(AppError::NotFound)?, standing))
+}
+
+/// A run of `user_id`'s, or `NotFound`.
+pub async fn find(db: &Db, user_id: UserId, id: &ItemId) -> Result<Generation, AppError> {
+    generations::find(db, user_id, id.as_str()).await?.ok_or(AppError::NotFound)
+}
+
+/// Deletes a run of `user_id`'s; one still being written is refused (it must settle first).
+pub async fn delete(db: &Db, user_id: UserId, id: &ItemId) -> Result<(), AppError> {
+    super::runs::deleted(
+        generations::delete(db, user_id, id.as_str()).await?,
+        "This description is still being written",
+    )
 }
 
 /// Reserves the credit and records the run (after settling any run a dead Worker left), as one

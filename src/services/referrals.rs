@@ -6,13 +6,18 @@ use crate::clients::rewardful::{Affiliate, Commission, Rewardful, RewardfulError
 use crate::db::{affiliates, Db};
 use crate::domain::money::format_amount;
 use crate::domain::person::PersonName;
-use crate::domain::User;
+use crate::domain::{User, UserId};
 use crate::error::AppError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Joined {
     Now(String),
     Already(String),
+}
+
+/// The Rewardful affiliate id of `user_id`, once they joined the programme.
+pub async fn affiliate_of(db: &Db, user_id: UserId) -> Result<Option<String>, AppError> {
+    affiliates::affiliate_of(db, user_id).await
 }
 
 /// Makes `user` an affiliate (their verified email is the affiliate's). A second call, or an

@@ -4,6 +4,7 @@
 
 use crate::clients::openai::Failure;
 use crate::config::Config;
+use crate::db::generations::Deleted;
 use crate::db::runs::{self, StaleAfter};
 use crate::db::Db;
 use crate::domain::item_id::ItemId;
@@ -141,6 +142,20 @@ pub fn failure_status(failure_code: &str) -> u16 {
         "filtered" | "too_long" | "unreadable" => 422,
         "timed_out" => 504,
         _ => 503,
+    }
+}
+
+/// What deleting a run came to: done, not found, or refused while it is still under way (it
+/// must settle first; `busy` says what it is doing, as in "This episode is still being
+/// transcribed").
+pub fn deleted(outcome: Deleted, busy: &str) -> Result<(), AppError> {
+    match outcome {
+        Deleted::Yes => Ok(()),
+        Deleted::NotFound => Err(AppError::NotFound),
+        Deleted::Running => Err(AppError::BadRequest {
+            field: None,
+            message: format!("{busy}. Delete it once it has finished."),
+        }),
     }
 }
 

@@ -4,7 +4,6 @@
 
 use super::{item_id, relay, ToolKind};
 use crate::ctx::Ctx;
-use crate::db::generations;
 use crate::domain::brief::{BriefForm, FieldError, ProductBrief};
 use crate::domain::tool::RunStatus;
 use crate::domain::Credits;
@@ -149,14 +148,7 @@ async fn page(
 pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
-    let db = cx.db().await?;
-    // Sent together: one round trip.
-    let (g, known) = futures_util::future::try_join(
-        generations::find(db, user_id, id.as_str()),
-        reversals::balance_and_notice(db, user_id),
-    )
-    .await?;
-    let g = g.ok_or(AppError::NotFound)?;
+    let (g, known) = agentwrite::saved(cx.db().await?, user_id, &id).await?;
     let notice = (g.status == RunStatus::Failed)
         .then(|| failure_message("AgentWrite", g.error.as_deref().unwrap_or("unavailable"), true));
     let view = GenerationView {
@@ -173,7 +165,7 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
 pub async fn download(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
-    let g = generations::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
+    let g = agentwrite::find(cx.db().await?, user_id, &id).await?;
     let copy = g.copy.filter(|_| g.status == RunStatus::Done).ok_or(AppError::NotFound)?;
     let name = file_stem(g.brief.product_name());
     Ok(Reply::new(
@@ -188,14 +180,8 @@ pub async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppE
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     Form::read(req, cx).await?;
-    match generations::delete(cx.db().await?, user_id, id.as_str()).await? {
-        generations::Deleted::Yes => Ok(Reply::redirect("/history")),
-        generations::Deleted::NotFound => Err(AppError::NotFound),
-        generations::Deleted::Running => Err(AppError::BadRequest {
-            field: None,
-            message: "This description is still being written. Delete it once it has finished.".into(),
-        }),
-    }
+    agentwrite::delete(cx.db().await?, user_id, &id).await?;
+    Ok(Reply::redirect("/history"))
 }
 
 /// A safe ASCII file name from a title.

@@ -8,7 +8,6 @@ use super::upload::{self, Episode, Refused};
 use super::{item_id, limit, relay, ToolKind};
 use crate::clients::openai::{Failure, OpenAi};
 use crate::ctx::Ctx;
-use crate::db::{generations::Deleted, transcripts};
 use crate::domain::audio::{credits_for, MAX_BYTES, MAX_EPISODE_BYTES};
 use crate::domain::tool::RunStatus;
 use crate::domain::transcript::{self, clock};
@@ -20,6 +19,7 @@ use crate::services::billing::reversals;
 use crate::services::podscribe::{self, Stage};
 use crate::services::run_queue::{self, RunMessage};
 use crate::services::runs::failure_message;
+use crate::services::transcripts;
 use crate::views::render;
 use crate::views::tools::{when, PodScribePage, TranscriptPage, TranscriptView};
 use futures_channel::mpsc;
@@ -125,7 +125,7 @@ pub async fn upload(req: &mut Request, cx: &Ctx, mode: Mode) -> Result<Reply, Ap
 pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
-    let t = transcripts::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
+    let t = transcripts::find(cx.db().await?, user_id, &id).await?;
     let failure = (t.status == RunStatus::Failed)
         .then(|| failure_message("PodScribe", t.error.as_deref().unwrap_or("unavailable"), true));
     let notes_error = t.notes_error.as_deref().map(|code| match code {
@@ -156,7 +156,7 @@ pub async fn show(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
 pub async fn download(cx: &Ctx, id: &str, file: &str) -> Result<Reply, AppError> {
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
-    let t = transcripts::find(cx.db().await?, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
+    let t = transcripts::find(cx.db().await?, user_id, &id).await?;
     let text = t.text.as_deref().ok_or(AppError::NotFound)?;
     let timed = !transcript::tidy(&t.segments).is_empty();
     let (content_type, ext, content) = match file {
@@ -184,24 +184,11 @@ pub async fn retry_notes(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply,
     let id = item_id(id)?;
     Form::read(req, cx).await?;
     let db = cx.db().await?;
-    let t = transcripts::find(db, user_id, id.as_str()).await?.ok_or(AppError::NotFound)?;
-    // Only notes that are missing are written again (they are not a free regenerate button).
-    let text = match (&t.text, t.status, &t.notes) {
-        (Some(text), RunStatus::Done, None) => text,
-        _ => return Ok(Reply::redirect(format!("/tools/podscribe/{id}"))),
-    };
-    limit(cx, ToolKind::ShowNotes).await?;
-    let openai = OpenAi::new(&cx.config, &cx.request_id)?;
-    let notes =
-        podscribe::write_notes(&openai, &cx.config.tools.chat_model, text, &t.segments, t.duration_secs)
-            .await;
-    match &notes {
-        Ok(n) => transcripts::store_notes(db, id.as_str(), Some(n), None, None).await?,
-        Err(f) => {
-            super::job_env(cx).report_operator_failure(f).await;
-            transcripts::store_notes(db, id.as_str(), None, Some(f.code()), None).await?
-        }
-    };
+    if let Some(t) = transcripts::missing_notes(db, user_id, &id).await? {
+        limit(cx, ToolKind::ShowNotes).await?;
+        let openai = OpenAi::new(&cx.config, &cx.request_id)?;
+        transcripts::write_notes_again(&super::job_env(cx), db, &openai, &t).await?;
+    }
     Ok(Reply::redirect(format!("/tools/podscribe/{id}")))
 }
 
@@ -209,12 +196,6 @@ pub async fn delete(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppE
     let user_id = cx.require_user().await?.id;
     let id = item_id(id)?;
     Form::read(req, cx).await?;
-    match transcripts::delete(cx.db().await?, user_id, id.as_str()).await? {
-        Deleted::Yes => Ok(Reply::redirect("/history")),
-        Deleted::NotFound => Err(AppError::NotFound),
-        Deleted::Running => Err(AppError::BadRequest {
-            field: None,
-            message: "This episode is still being transcribed. Delete it once it has finished.".into(),
-        }),
-    }
+    transcripts::delete(cx.db().await?, user_id, &id).await?;
+    Ok(Reply::redirect("/history"))
 }
