@@ -3,40 +3,17 @@
 //! sessions — happens in one transaction.
 
 use super::Db;
+use crate::domain::email_links::{ChangeState, Refused};
 use crate::domain::EmailAddress;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
-
-/// What an address-change link is, when someone opens it (nothing is spent).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChangeState {
-    /// It can be confirmed: it moves `user_id`'s account to `new_email`.
-    Usable {
-        user_id: UserId,
-        new_email: String,
-    },
-    Used,
-    Expired,
-    Unknown,
-}
 
 /// A change that is waiting for its link (the account page shows it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pending {
     pub new_email: String,
     pub expires_at_ms: i64,
-}
-
-/// Why a confirmed link changed nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refused {
-    /// Used, expired or unknown.
-    Link(ChangeState),
-    /// The link is another account's (the signed-in user did not ask for it).
-    OtherAccount,
-    /// Another account has had the address since the link was sent.
-    Taken,
 }
 
 /// What a confirmed change did.

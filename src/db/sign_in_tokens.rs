@@ -3,21 +3,10 @@
 
 use super::users::{user, USER_COLUMNS};
 use super::Db;
+use crate::domain::email_links::LinkState;
 use crate::domain::{EmailAddress, NextPath, User};
 use crate::error::AppError;
 use tokio_postgres::types::Type;
-
-/// A link's state when someone opens it (GET never spends it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LinkState {
-    /// It can be spent, and signs in this address (the confirm page names it).
-    Usable {
-        email: String,
-    },
-    Used,
-    Expired,
-    Unknown,
-}
 
 /// What a spent token signs in: the address it was sent to and where to go afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,6 +10,9 @@ use crate::error::AppError;
 use tokio_postgres::types::Type;
 use tokio_postgres::Row;
 
+/// Google's name in `oauth_accounts.provider`.
+pub const GOOGLE: &str = "google";
+
 pub(super) const USER_COLUMNS: &str = "id, email, session_version";
 
 /// A user from the first columns of `row` (`USER_COLUMNS`); an address that no longer parses is

@@ -1,6 +1,7 @@
 //! Parse-don't-validate types of the business. Pure: no I/O, no runtime types.
 
 pub mod email;
+pub mod email_links;
 pub mod next_path;
 pub mod payment;
 pub mod person;

@@ -2,9 +2,7 @@
 //! deleting the account.
 
 use super::input::Form;
-use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
 use crate::ctx::Ctx;
-use crate::db::{dashboard, sessions, users};
 use crate::domain::billing::Plan;
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
@@ -12,7 +10,7 @@ use crate::reply::{Body, Reply};
 use crate::services::account::{self, Deletion};
 use crate::services::billing::entitlement;
 use crate::services::billing::reversals;
-use crate::sign_in::google::PROVIDER as GOOGLE;
+use crate::services::dashboard;
 use crate::views::account::RecentWork;
 use crate::views::account::{Account, Dashboard, Deleted, SessionView};
 use crate::views::billing::plan_period;
@@ -28,7 +26,7 @@ use worker::Request;
 pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     // One statement for everything below (the session check above is the other round trip).
-    let data = dashboard::load(cx.db().await?, user.id, 5).await?;
+    let data = dashboard::load(cx.db().await?, user.id).await?;
     let (balance, ledger) = (data.balance, data.ledger);
     let entitlement = entitlement(data.subscriptions, cx.now_ms / 1000);
     let recent_work = data.recent_work.into_iter().map(RecentWork::of).collect();
@@ -76,15 +74,8 @@ impl AccountForms {
 
 pub(super) async fn account_page(cx: &Ctx, forms: AccountForms) -> Result<String, AppError> {
     let user = cx.require_user().await?;
-    let db = cx.db().await?;
-    let lifetime = ABSOLUTE_LIFETIME_SECS as f64;
-    // Independent reads, sent together (one round trip).
-    let (google_email, pending_email, sessions) = futures_util::future::try_join3(
-        users::provider_email(db, user.id, GOOGLE),
-        crate::db::email_changes::pending(db, user.id),
-        sessions::active(db, user.id, lifetime),
-    )
-    .await?;
+    let account::Settings { google_email, pending_email, sessions } =
+        account::settings(cx.db().await?, user.id).await?;
     let pending_email =
         pending_email.map(|p| (p.new_email, crate::sign_in::email_link::clock_time(p.expires_at_ms as u64)));
     let current = cx.session_id();
@@ -137,9 +128,7 @@ pub async fn sign_out_everywhere(cx: &Ctx) -> Result<Reply, AppError> {
 pub async fn end_listed_session(cx: &Ctx, id: &str) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    if !sessions::end_listed(cx.db().await?, user.id, id).await? {
-        return Err(AppError::NotFound);
-    }
+    account::end_listed_session(cx.db().await?, user.id, id).await?;
     cx.set_flash(FlashKind::Info, "That session has ended; it is signed out.");
     Ok(Reply::redirect("/account"))
 }
@@ -154,7 +143,7 @@ pub async fn unlink_google(cx: &Ctx) -> Result<Reply, AppError> {
         let forms = AccountForms { google: Some(refusal.to_string()), ..AccountForms::default() };
         return Ok(Reply::html(account_page(cx, forms).await?).with_status(409));
     }
-    if users::unlink_provider(cx.db().await?, user.id, GOOGLE).await? {
+    if account::unlink_google(cx.db().await?, user.id).await? {
         cx.log("info", &format!("account {}: Google unlinked", user.id));
     }
     cx.set_flash(
@@ -214,9 +203,7 @@ pub async fn delete(form: Form, cx: &Ctx) -> Result<Reply, AppError> {
 pub async fn export(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     cx.limit(Policy::DataExport, &Subject::user(user.id)).await?;
-    let json = crate::db::export::everything(cx.db().await?, user.id, cx.now_ms as i64)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+    let json = account::export(cx.db().await?, user.id, cx.now_ms as i64).await?;
     let date = chrono::DateTime::from_timestamp_millis(cx.now_ms as i64)
         .map(|t| t.format("%Y-%m-%d").to_string())
         .unwrap_or_default();

@@ -6,7 +6,7 @@ use super::account::{account_page, AccountForms};
 use super::input::Form;
 use super::sign_in::{coarse_origin, query};
 use crate::ctx::Ctx;
-use crate::db::email_changes::{ChangeState, Refused};
+use crate::domain::email_links::{ChangeState, Refused};
 use crate::domain::EmailAddress;
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};

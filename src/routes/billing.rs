@@ -4,19 +4,16 @@
 use super::input::Form;
 use crate::clients::stripe::Stripe;
 use crate::ctx::Ctx;
-use crate::db::{billing as rows, credits, payments};
 use crate::domain::billing::{Checkout, CheckoutSessionId, CheckoutStatus, Referral};
 use crate::domain::keyset::{ledger_key, payment_key, Keyset, LEDGER_PARAMS, PAYMENTS_PARAMS};
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::Reply;
 use crate::services::billing::checkout::{self, Started};
-use crate::services::billing::reversals;
-use crate::services::billing::{catalog, fulfilment, plan_for};
+use crate::services::billing::{catalog, fulfilment, overview, plan_for};
 use crate::views::billing::{BillingPage, PricingPage, SuccessPage};
 use crate::views::payments::{history, LEDGER_PER_PAGE, PAYMENTS_PER_PAGE};
 use crate::views::render;
-use futures_util::future::{try_join, try_join3, try_join4};
 use worker::Request;
 
 fn query(req: &Request, name: &str) -> Option<String> {
@@ -77,12 +74,7 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
     let id = CheckoutSessionId::parse(query(req, "session_id").as_deref())?;
     let id = id.as_str();
     let db = cx.db().await?;
-    // The balance is read with the checkout (one round trip): a paid one needs nothing else.
-    let (ours, balance) = try_join(rows::checkout(db, id), credits::balance(db, user.id)).await?;
-    let ours = match ours {
-        Some(row) if row.user_id == user.id => row,
-        _ => return Err(AppError::NotFound),
-    };
+    let (ours, balance) = fulfilment::recorded(db, user.id, id).await?;
     let confirming = async |ours: &Checkout| -> Result<Reply, AppError> {
         let title = if ours.status == CheckoutStatus::Paid { "Thank you" } else { "Confirming your payment" };
         let layout = super::layout(cx, format!("{title} · GhostTools")).await;
@@ -115,9 +107,8 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
         cx.log("warn", &format!("checkout {id}: Stripe's metadata names another user"));
         return Err(AppError::NotFound);
     };
-    // Re-read (together): a failure recorded by the webhook shows here too.
-    let (status, balance) = try_join(rows::checkout(db, id), credits::balance(db, user.id)).await?;
-    let status = status.map_or(CheckoutStatus::Open, |r| r.status);
+    // Re-read: a failure recorded by the webhook shows here too.
+    let (status, balance) = fulfilment::status_now(db, user.id, id).await?;
     let layout = super::layout(cx, "Thank you · GhostTools").await;
     Ok(Reply::html(render(&SuccessPage::new(layout, &row, outcome, status, balance))))
 }
@@ -131,28 +122,21 @@ pub async fn overview(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
     let payments = Keyset::from_query(&pairs, PAYMENTS_PARAMS, payment_key).map_err(bad)?;
     let ledger = Keyset::from_query(&pairs, LEDGER_PARAMS, ledger_key).map_err(bad)?;
     let user = cx.require_user().await?;
-    let db = cx.db().await?;
-    // Independent reads, sent together (one round trip).
-    let ((entitlement, balance, read, checkouts), (unsettled, customer, hold)) = try_join(
-        try_join4(
-            plan_for(db, user.id, cx.now_ms),
-            credits::balance(db, user.id),
-            payments::pages(db, user.id, (&payments, PAYMENTS_PER_PAGE), (&ledger, LEDGER_PER_PAGE)),
-            rows::checkouts_to_mention(db, user.id),
-        ),
-        try_join3(
-            rows::unsettled_invoices(db, user.id),
-            rows::customer_of(db, user.id),
-            reversals::hold_notice(db, user.id),
-        ),
-    )
-    .await?;
-    let history = history(read, &payments, &ledger);
+    let (db, now) = (cx.db().await?, cx.now_ms);
+    let o =
+        overview::read(db, user.id, now, (&payments, PAYMENTS_PER_PAGE), (&ledger, LEDGER_PER_PAGE)).await?;
+    let history = history(o.pages, &payments, &ledger);
     let layout = super::layout(cx, "Billing · GhostTools").await;
-    let has_customer = customer.is_some();
-    let mut page =
-        BillingPage::new(layout, &entitlement, balance, history, &checkouts, &unsettled, has_customer);
-    if let Some(why) = hold {
+    let mut page = BillingPage::new(
+        layout,
+        &o.entitlement,
+        o.balance,
+        history,
+        &o.checkouts,
+        &o.unsettled,
+        o.has_customer,
+    );
+    if let Some(why) = o.hold {
         page.notices.insert(0, why.to_string());
     }
     Ok(Reply::html(render(&page)))

@@ -2,7 +2,7 @@
 
 use super::input::Form;
 use crate::ctx::Ctx;
-use crate::db::sign_in_tokens::LinkState;
+use crate::domain::email_links::LinkState;
 use crate::domain::{EmailAddress, NextPath};
 use crate::error::AppError;
 use crate::reply::Reply;

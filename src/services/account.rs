@@ -1,9 +1,14 @@
-//! The account's own rules: deleting it (Stripe first, then everything personal) and signing
-//! out on every device.
+//! The account's own rules: what its page shows (linked Google account, a pending address
+//! change, live sessions), ending one session or all of them, unlinking Google, exporting
+//! everything we hold, and deleting it (Stripe first, then everything personal).
 
+use crate::auth::session::ABSOLUTE_LIFETIME_SECS;
 use crate::clients::stripe::Stripe;
 use crate::config::Config;
-use crate::db::{billing, email_changes, sessions, users, Db};
+use crate::db::email_changes::Pending;
+use crate::db::sessions::ActiveSession;
+use crate::db::users::GOOGLE;
+use crate::db::{billing, email_changes, export, sessions, users, Db};
 use crate::domain::EmailAddress;
 use crate::domain::UserId;
 use crate::error::AppError;
@@ -75,6 +80,48 @@ pub async fn sign_out_everywhere(db: &Db, user_id: UserId) -> Result<(), AppErro
     users::bump_session_version(db, user_id).await?;
     sessions::end_all(db, user_id).await?;
     email_changes::cancel_all(db, user_id).await
+}
+
+/// What the account page shows besides the address.
+pub struct Settings {
+    /// The linked Google account's address.
+    pub google_email: Option<String>,
+    pub pending_email: Option<Pending>,
+    pub sessions: Vec<ActiveSession>,
+}
+
+/// The account page's reads, independent, sent together (one round trip).
+pub async fn settings(db: &Db, user_id: UserId) -> Result<Settings, AppError> {
+    let lifetime = ABSOLUTE_LIFETIME_SECS as f64;
+    let (google_email, pending_email, sessions) = futures_util::future::try_join3(
+        users::provider_email(db, user_id, GOOGLE),
+        email_changes::pending(db, user_id),
+        sessions::active(db, user_id, lifetime),
+    )
+    .await?;
+    Ok(Settings { google_email, pending_email, sessions })
+}
+
+/// Ends one of the user's listed sessions; another user's session, or one already ended, is
+/// `NotFound` and changes nothing.
+pub async fn end_listed_session(db: &Db, user_id: UserId, id: i64) -> Result<(), AppError> {
+    if sessions::end_listed(db, user_id, id).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Forgets the linked Google account (after `google_unlink_refusal` said nothing); answers
+/// whether one was linked.
+pub async fn unlink_google(db: &Db, user_id: UserId) -> Result<bool, AppError> {
+    users::unlink_provider(db, user_id, GOOGLE).await
+}
+
+/// Everything we hold about the user, as one JSON document (one statement); `Unauthenticated`
+/// when the account is gone.
+pub async fn export(db: &Db, user_id: UserId, now_ms: i64) -> Result<String, AppError> {
+    export::everything(db, user_id, now_ms).await?.ok_or(AppError::Unauthenticated)
 }
 
 #[cfg(test)]

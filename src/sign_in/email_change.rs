@@ -9,7 +9,8 @@
 use super::email_link::{clock_time, hash, new_token, well_formed};
 use super::outbox::Outbox;
 use crate::ctx::Ctx;
-use crate::db::email_changes::{self, ChangeState, Changed, Refused};
+use crate::db::email_changes::{self, Changed};
+use crate::domain::email_links::{ChangeState, Refused};
 use crate::domain::UserId;
 use crate::domain::{EmailAddress, User};
 use crate::error::AppError;

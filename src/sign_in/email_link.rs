@@ -5,7 +5,8 @@
 
 use super::outbox::Outbox;
 use crate::ctx::Ctx;
-use crate::db::sign_in_tokens::{self, LinkState};
+use crate::db::sign_in_tokens;
+use crate::domain::email_links::LinkState;
 use crate::domain::{EmailAddress, Mailbox, NextPath, User};
 use crate::error::AppError;
 use base64::Engine;

@@ -11,7 +11,8 @@ use crate::ctx::Ctx;
 use crate::domain::{NextPath, User};
 use crate::error::AppError;
 
-pub const PROVIDER: &str = "google";
+/// The provider name its linked accounts are stored under.
+pub const PROVIDER: &str = crate::db::users::GOOGLE;
 pub const CALLBACK_PATH: &str = "/signin/google/callback";
 
 /// Why a callback did not sign anyone in. Shown as a friendly page; the detail is logged.

@@ -18,6 +18,7 @@ use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus};
 use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
+use futures_util::future::try_join;
 
 /// Everything `apply` needs, read beforehand.
 #[derive(Debug, Clone)]
@@ -140,4 +141,20 @@ pub async fn fulfil(
     let Some(prepared) = prepare(db, stripe, config, session, now_ms).await? else { return Ok(None) };
     let outcome = db.transaction(async |db| apply(db, &prepared).await).await?;
     Ok(Some((prepared.row, outcome)))
+}
+
+/// The success page's record of checkout `id`, with the balance (read together, one round
+/// trip: a paid one needs nothing else). Another user's checkout is `NotFound`.
+pub async fn recorded(db: &Db, user_id: UserId, id: &str) -> Result<(Checkout, Credits), AppError> {
+    match try_join(rows::checkout(db, id), credits::balance(db, user_id)).await? {
+        (Some(row), balance) if row.user_id == user_id => Ok((row, balance)),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Checkout `id`'s status now (`Open` when there is no record) and the balance, read together:
+/// after an eager fulfilment, a failure the webhook recorded shows too.
+pub async fn status_now(db: &Db, user_id: UserId, id: &str) -> Result<(CheckoutStatus, Credits), AppError> {
+    let (status, balance) = try_join(rows::checkout(db, id), credits::balance(db, user_id)).await?;
+    Ok((status.map_or(CheckoutStatus::Open, |r| r.status), balance))
 }

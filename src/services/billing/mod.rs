@@ -6,6 +6,7 @@ pub mod allowance;
 pub mod catalog;
 pub mod checkout;
 pub mod fulfilment;
+pub mod overview;
 pub mod receipts;
 pub mod reversals;
 pub mod subscriptions;
