@@ -5,7 +5,7 @@
 use super::reversals::on_hold_sql;
 use super::states::{words, Stored};
 use super::Db;
-use crate::domain::console::{EventRow, ReversalRow, ToolUsage, UsageRow, UserRow};
+use crate::domain::console::{EventRow, RevenueRow, ReversalRow, ToolUsage, UsageRow, UserRow};
 use crate::domain::ledger::Reason;
 use crate::domain::tool::Tool;
 use crate::domain::Credits;
@@ -142,13 +142,6 @@ pub async fn user_id_by_email(db: &Db, email: &str) -> Result<Option<UserId>, Ap
         .query_opt("SELECT id FROM users WHERE email = $1 AND deleted_at IS NULL", &[(&email, Type::TEXT)])
         .await?;
     Ok(row.map(|r| r.get(0)))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevenueRow {
-    pub currency: String,
-    pub all_time: i64,
-    pub last_30_days: i64,
 }
 
 /// Money received (`MONEY`) per currency: all time and the last 30 days.

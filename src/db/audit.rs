@@ -3,6 +3,7 @@
 
 use super::Db;
 use crate::domain::console::AuditRow;
+use crate::domain::console::Operator;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -27,13 +28,6 @@ impl Action {
             Action::Replay => "replay",
         }
     }
-}
-
-/// Who did it: the operator's id and address at the time.
-#[derive(Debug, Clone, Copy)]
-pub struct Operator<'a> {
-    pub id: UserId,
-    pub email: &'a str,
 }
 
 pub async fn record(

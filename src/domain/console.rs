@@ -1,6 +1,6 @@
 //! What the operator console shows, as values: accounts with their balance and plan, their
-//! runs and purchases, Stripe events, refunds and disputes, the tools' daily usage, the audit
-//! log and the welcome grants. db/ reads them (db::admin, admin_user, audit, welcome); the
+//! runs and purchases, Stripe events, refunds and disputes, revenue, the tools' daily usage,
+//! the audit log and the welcome grants; and who acts there (`Operator`). db/ reads them (db::admin, admin_user, audit, welcome); the
 //! console's views render them.
 
 use crate::domain::tool::Tool;
@@ -122,4 +122,18 @@ pub struct WelcomeCounts {
     pub refused_claimed_before: i64,
     pub refused_client_limit: i64,
     pub refused_30_days: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevenueRow {
+    pub currency: String,
+    pub all_time: i64,
+    pub last_30_days: i64,
+}
+
+/// Who did it: the operator's id and address at the time.
+#[derive(Debug, Clone, Copy)]
+pub struct Operator<'a> {
+    pub id: UserId,
+    pub email: &'a str,
 }

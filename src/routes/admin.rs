@@ -8,13 +8,13 @@
 use super::input::Form;
 use crate::config::Config;
 use crate::ctx::Ctx;
-use crate::db::admin::{self as rows, Users};
-use crate::db::audit::{self, Operator};
+use crate::domain::console::Operator;
 use crate::domain::credit_change::{CreditChange, MAX_CHANGE};
 use crate::domain::money::format_amount;
 use crate::domain::User;
 use crate::error::AppError;
 use crate::reply::Reply;
+use crate::services::console;
 use crate::services::operator::{self, Grant};
 use crate::views::admin::{revenue_days, Console, GrantForm};
 use crate::views::flash::FlashKind;
@@ -24,9 +24,6 @@ use worker::Request;
 pub fn is_admin(config: &Config, user: &User) -> bool {
     config.admin_emails.iter().any(|admin| admin == user.email.as_str())
 }
-
-/// Users per page of the console's list.
-const PAGE_SIZE: i64 = 50;
 
 /// The signed-in operator, or a 404 for anyone else.
 pub async fn require_admin(cx: &Ctx) -> Result<&User, AppError> {
@@ -68,21 +65,7 @@ pub async fn console(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
 }
 
 async fn console_page(cx: &Ctx, search: String, page: i64, mut grant: GrantForm) -> Result<String, AppError> {
-    let db = cx.db().await?;
-    let mut users =
-        rows::users(db, Users::Matching { query: &search, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE })
-            .await?;
-    let has_next = users.len() as i64 > PAGE_SIZE;
-    users.truncate(PAGE_SIZE as usize);
-    let revenue = rows::revenue(db).await?;
-    let per_day = rows::revenue_per_day(db, 30).await?;
-    let subscriptions = rows::active_subscriptions(db).await?;
-    let reversals = rows::reversals(db, &search, 50).await?;
-    let unrecovered = rows::unrecovered_credits(db).await?;
-    let usage = rows::usage_per_day(db, 14).await?;
-    let events = rows::recent_events(db, None, 25).await?;
-    let audit = audit::recent(db, None, 50).await?;
-    let welcome = crate::db::welcome::counts(db).await?;
+    let o = console::overview(cx.db().await?, &search, page).await?;
     // A fresh reference per rendered form: sending the same form twice grants once.
     grant.reference = crate::security::random_token();
     let today = chrono::DateTime::from_timestamp_millis(cx.now_ms as i64).unwrap_or_default().date_naive();
@@ -90,24 +73,25 @@ async fn console_page(cx: &Ctx, search: String, page: i64, mut grant: GrantForm)
     Ok(render(&Console {
         layout,
         search,
-        users,
-        revenue: revenue
+        users: o.users,
+        revenue: o
+            .revenue
             .iter()
             .map(|r| (format_amount(r.all_time, &r.currency), format_amount(r.last_30_days, &r.currency)))
             .collect(),
-        subscriptions,
-        reversals,
-        unrecovered,
-        usage,
-        events,
-        welcome,
+        subscriptions: o.subscriptions,
+        reversals: o.reversals,
+        unrecovered: o.unrecovered,
+        usage: o.usage,
+        events: o.events,
+        welcome: o.welcome,
         welcome_credits: cx.config.welcome_credits(),
         grant,
         max_grant: MAX_CHANGE,
         page,
-        has_next,
-        audit,
-        revenue_days: revenue_days(&per_day, today, 30),
+        has_next: o.has_next,
+        audit: o.audit,
+        revenue_days: revenue_days(&o.revenue_per_day, today, 30),
     }))
 }
 

@@ -8,13 +8,12 @@ use super::admin::{operator, require_admin};
 use super::input::Form;
 use crate::clients::stripe::Stripe;
 use crate::ctx::Ctx;
-use crate::db::admin::{self as rows, Users};
-use crate::db::{admin_user, audit, credits};
 use crate::domain::credit_change::{parse_reason, CreditChange};
 use crate::domain::UserId;
 use crate::error::AppError;
 use crate::reply::Reply;
 use crate::services::billing::webhook::Outcome;
+use crate::services::console;
 use crate::services::operator::{self as ops, Deducted};
 use crate::views::admin::{ActionForm, UserPage};
 use crate::views::flash::FlashKind;
@@ -43,13 +42,8 @@ async fn user_page(
     mut deduct: ActionForm,
     mut suspend: ActionForm,
 ) -> Result<String, AppError> {
-    let db = cx.db().await?;
-    let user = rows::users(db, Users::One(id)).await?.into_iter().next().ok_or(AppError::NotFound)?;
-    let runs = admin_user::runs(db, id, 50).await?;
-    let ledger = credits::recent(db, id, 50).await?;
-    let purchases = admin_user::purchases(db, id, 50).await?;
-    let events = rows::recent_events(db, Some(id), 50).await?;
-    let audit = audit::recent(db, Some(id), 50).await?;
+    let console::Account { user, runs, ledger, purchases, events, audit } =
+        console::account(cx.db().await?, id).await?;
     // A fresh reference per rendered form: sending the same form twice acts once.
     deduct.reference = crate::security::random_token();
     suspend.reference = crate::security::random_token();
@@ -102,7 +96,6 @@ pub async fn deduct(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, AppE
         Err(e) => return refuse(cx, id, e, "deduct", input).await,
     };
     let db = cx.db().await?;
-    rows::users(db, Users::One(id)).await?.first().ok_or(AppError::NotFound)?;
     let (amount, reference) = (change.amount, change.ledger_reference(admin.id));
     match ops::deduct(db, operator(admin), id, &change).await? {
         Deducted::Now { balance } => {
@@ -137,7 +130,6 @@ pub async fn suspend(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, App
         Err(e) => return refuse(cx, id, e, "suspend", input).await,
     };
     let db = cx.db().await?;
-    rows::users(db, Users::One(id)).await?.first().ok_or(AppError::NotFound)?;
     if ops::suspend(db, operator(admin), id, &reason).await? {
         cx.log("info", &format!("admin {} suspended user {id}", admin.id));
         cx.set_flash(
@@ -156,7 +148,6 @@ pub async fn restore(req: &mut Request, cx: &Ctx, id: &str) -> Result<Reply, App
     let id = user_id(id)?;
     Form::read(req, cx).await?;
     let db = cx.db().await?;
-    rows::users(db, Users::One(id)).await?.first().ok_or(AppError::NotFound)?;
     if ops::restore(db, operator(admin), id).await? {
         cx.log("info", &format!("admin {} restored user {id}", admin.id));
         cx.set_flash(FlashKind::Success, "Account restored: tools and buying work again.");

@@ -4,6 +4,7 @@ pub mod account;
 pub mod agentwrite;
 pub mod agentwrite_backstop;
 pub mod billing;
+pub mod console;
 pub mod dashboard;
 pub mod episode_upload;
 pub mod history;

@@ -1,15 +1,17 @@
 //! What an operator may do to an account from the console, each in one transaction with its
 //! audit row (`db::audit`): grant and deduct credits (a ledger row saying why; a reference per
 //! rendered form so a form sent twice acts once), suspend and restore, and replay a failed
-//! Stripe event through the same code as a delivery.
+//! Stripe event through the same code as a delivery. Acting on an account that does not exist
+//! is `NotFound`.
 
 use crate::clients::stripe::Stripe;
 use crate::config::Config;
-use crate::db::admin;
-use crate::db::audit::{self, Action, Operator};
+use crate::db::admin::{self, Users};
+use crate::db::audit::{self, Action};
 use crate::db::credits::{self, Granted, Reason};
 use crate::db::stripe_events;
 use crate::db::Db;
+use crate::domain::console::Operator;
 use crate::domain::credit_change::CreditChange;
 use crate::domain::Credits;
 use crate::domain::UserId;
@@ -69,6 +71,7 @@ pub async fn deduct(
     user_id: UserId,
     change: &CreditChange,
 ) -> Result<Deducted, AppError> {
+    ensure_account(db, user_id).await?;
     let CreditChange { amount, reason, .. } = change;
     let (amount, reference) = (*amount, change.ledger_reference(by.id));
     let reference = reference.as_str();
@@ -88,8 +91,15 @@ pub async fn deduct(
     .await
 }
 
+/// `NotFound` unless account `user_id` exists (a deleted one too: the console lists it).
+async fn ensure_account(db: &Db, user_id: UserId) -> Result<(), AppError> {
+    admin::users(db, Users::One(user_id)).await?.first().ok_or(AppError::NotFound)?;
+    Ok(())
+}
+
 /// Suspends the account (tools and buying refused); `false` when it was suspended already.
 pub async fn suspend(db: &Db, by: Operator<'_>, user_id: UserId, reason: &str) -> Result<bool, AppError> {
+    ensure_account(db, user_id).await?;
     db.transaction(async |db| {
         let done = audit::suspend(db, user_id, reason).await?;
         if done {
@@ -102,6 +112,7 @@ pub async fn suspend(db: &Db, by: Operator<'_>, user_id: UserId, reason: &str) -
 
 /// Lifts a suspension; `false` when the account was not suspended.
 pub async fn restore(db: &Db, by: Operator<'_>, user_id: UserId) -> Result<bool, AppError> {
+    ensure_account(db, user_id).await?;
     db.transaction(async |db| {
         let done = audit::restore(db, user_id).await?;
         if done {
