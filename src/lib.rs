@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod fetch;
 pub mod incoming;
+pub mod mail;
 /// The production preflight (native only: the `preflight` binary).
 #[cfg(not(target_arch = "wasm32"))]
 pub mod preflight;

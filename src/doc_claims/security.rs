@@ -124,7 +124,7 @@ fn security_md_says_mail_is_built_by_mail_builder_and_reports_go_to_the_required
     let doc = security();
     assert!(doc.contains("`mail-builder`"), "SECURITY.md names the crate that builds mail");
     assert!(read("Cargo.toml").contains("\nmail-builder ="));
-    assert!(read("src/views/mail.rs").contains("MessageBuilder"));
+    assert!(read("src/mail/mod.rs").contains("MessageBuilder"));
     assert!(!doc.contains("fill in"), "no placeholder left for an operator to fill in");
     let reporting = doc.split("## Reporting a vulnerability").nth(1).unwrap();
     assert!(reporting.contains("`CONTACT_EMAIL`"), "reports go to CONTACT_EMAIL");

@@ -5,10 +5,10 @@ use crate::ctx::Ctx;
 use crate::domain::email_links::LinkState;
 use crate::domain::{EmailAddress, NextPath};
 use crate::error::AppError;
+use crate::mail::sign_in::{self as mail, SignInMail};
 use crate::reply::Reply;
 use crate::sign_in::{abuse, email_link};
 use crate::views::auth::{CheckEmail, Confirm, Problem, SignIn};
-use crate::views::mail::{self, SignInMail};
 use crate::views::render;
 use worker::Request;
 

@@ -28,7 +28,7 @@ use crate::domain::EmailAddress;
 use crate::domain::Mailbox;
 use crate::domain::UserId;
 use crate::error::AppError;
-use crate::views::notice_mail::{customer_message, CustomerMail, Sender};
+use crate::mail::notice::{customer_message, CustomerMail, Sender};
 
 /// How many notices one sender takes at a time.
 const BATCH: i64 = 10;

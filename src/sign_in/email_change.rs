@@ -14,7 +14,7 @@ use crate::domain::email_links::{ChangeState, Refused};
 use crate::domain::UserId;
 use crate::domain::{EmailAddress, User};
 use crate::error::AppError;
-use crate::views::mail_account::{self as mails, ChangeMail};
+use crate::mail::account::{self as mails, ChangeMail};
 
 /// How long a change link works.
 pub const TTL_MINUTES: u32 = 60;

@@ -42,7 +42,7 @@ pub fn well_formed(token: &str) -> bool {
     token.len() == TOKEN_CHARS && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// What the sign-in mail must say, for the view that writes it (`views::mail`).
+/// What the sign-in mail must say, for the view that writes it (`mail::sign_in`).
 pub struct Letter<'a> {
     pub from: &'a Mailbox,
     pub to: &'a EmailAddress,

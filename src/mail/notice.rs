@@ -3,7 +3,7 @@
 //! left, and the deletion of the account.
 //! Text and HTML alternatives from templates/mail/notice.{txt,html}; pure, so tested natively.
 
-use super::mail::compose;
+use super::compose;
 use crate::domain::Credits;
 use crate::domain::Mailbox;
 use askama::Template;

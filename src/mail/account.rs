@@ -2,7 +2,7 @@
 //! to the old one, and the notice to an address that already has an account. Pure, so tested
 //! natively.
 
-use super::mail::compose;
+use super::compose;
 use crate::domain::Mailbox;
 use askama::Template;
 

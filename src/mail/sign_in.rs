@@ -1,11 +1,9 @@
-//! Email messages: the sign-in link as a MIME message (text and HTML alternatives), built with
-//! mail-builder so headers are encoded and folded correctly. Pure, so tested natively.
+//! The sign-in link's mail: text and HTML alternatives from templates/mail/sign_in.*, composed
+//! into one message. Pure, so tested natively.
 
+use super::compose;
 use crate::domain::{EmailAddress, Mailbox};
 use askama::Template;
-use mail_builder::headers::address::Address;
-use mail_builder::headers::date::Date;
-use mail_builder::MessageBuilder;
 
 /// What the sign-in email says.
 pub struct SignInMail<'a> {
@@ -73,35 +71,6 @@ pub fn sign_in_message(
     .render()
     .map_err(|e| e.to_string())?;
     compose(from, to, SIGN_IN_SUBJECT, text, html, now_secs, message_id)
-}
-
-/// A whole automated message from `from` to `to` with text and HTML alternatives (headers
-/// encoded and folded by mail-builder, CRLF line ends). `message_id` is its local part.
-pub fn compose(
-    from: &Mailbox,
-    to: &str,
-    subject: &str,
-    text: String,
-    html: String,
-    now_secs: u64,
-    message_id: &str,
-) -> Result<String, String> {
-    let from_address = match &from.name {
-        Some(name) => Address::new_address(Some(name.clone()), from.address.to_string()),
-        None => Address::new_address(None::<String>, from.address.to_string()),
-    };
-    MessageBuilder::new()
-        .from(from_address)
-        .to(to.to_string())
-        .subject(subject)
-        .message_id(format!("{message_id}@{}", from.address.domain()))
-        .date(Date::new(now_secs as i64))
-        // Automated mail: no auto-replies (RFC 3834).
-        .header("Auto-Submitted", mail_builder::headers::raw::Raw::new("auto-generated"))
-        .text_body(text)
-        .html_body(html)
-        .write_to_string()
-        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
