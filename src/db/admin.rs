@@ -5,6 +5,7 @@
 use super::reversals::on_hold_sql;
 use super::states::{words, Stored};
 use super::Db;
+use crate::domain::billing::Plan;
 use crate::domain::console::{EventRow, RevenueRow, ReversalRow, ToolUsage, UsageRow, UserRow};
 use crate::domain::ledger::Reason;
 use crate::domain::tool::Tool;
@@ -73,7 +74,7 @@ pub async fn users(db: &Db, which: Users<'_>) -> Result<Vec<UserRow>, AppError> 
             email: r.get(1),
             signed_up: r.get(2),
             balance: r.get(3),
-            plan: r.get(4),
+            plan: r.get::<_, Option<&str>>(4).and_then(Plan::from_stored).unwrap_or(Plan::Free),
             paid: r
                 .get::<_, String>(5)
                 .split(',')

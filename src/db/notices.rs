@@ -3,7 +3,9 @@
 //! run finishes (once per transcript, due a while later); then claimed by a sender, and marked
 //! sent, failed or dropped. The address is read from `users` at claim time, never stored here.
 
+use super::states::Stored;
 use super::Db;
+use crate::domain::billing::Plan;
 use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
@@ -41,8 +43,8 @@ pub struct Notice {
     /// The Stripe invoice it is about.
     pub about: String,
     pub user_id: UserId,
-    /// `starter`, `pro` or `other`.
-    pub plan: String,
+    /// Stored as its word (`starter`, `pro`, or `other` for Free).
+    pub plan: Plan,
     pub amount: i64,
     pub currency: String,
     /// The allowance granted (a renewal).
@@ -135,7 +137,8 @@ pub async fn claim_due(db: &Db, limit: i64) -> Result<Vec<Due>, AppError> {
                 kind,
                 about: r.get(2),
                 user_id: r.get(3),
-                plan: r.get(4),
+                // A word no plan stores reads as Free: the mail then says "subscription".
+                plan: Plan::from_stored(r.get(4)).unwrap_or(Plan::Free),
                 amount: r.get(5),
                 currency: r.get(6),
                 credits: r.get(7),

@@ -3,6 +3,7 @@
 //! the audit log and the welcome grants; and who acts there (`Operator`). db/ reads them (db::admin, admin_user, audit, welcome); the
 //! console's views render them.
 
+use crate::domain::billing::Plan;
 use crate::domain::tool::Tool;
 use crate::domain::{Credits, UserId};
 
@@ -14,8 +15,8 @@ pub struct UserRow {
     /// "2026-05-12".
     pub signed_up: String,
     pub balance: Credits,
-    /// The plan a live subscription gives ("starter", "pro"), as `plan_for` decides it.
-    pub plan: Option<String>,
+    /// The plan a live subscription gives, as `plan_for` decides it (Free: none).
+    pub plan: Plan,
     /// What the user paid, net of refunds: (currency, amount) pairs.
     pub paid: Vec<(String, i64)>,
     /// A dispute holds their paid features.

@@ -38,7 +38,7 @@ pub async fn payment_failed(
     db: &Db,
     user_id: UserId,
     invoice_id: &str,
-    plan: &str,
+    plan: Plan,
     amount: i64,
     currency: &str,
 ) -> Result<bool, AppError> {
@@ -48,7 +48,7 @@ pub async fn payment_failed(
             kind: NoticeKind::PaymentFailed,
             about: invoice_id.to_string(),
             user_id,
-            plan: plan.to_string(),
+            plan,
             amount,
             currency: currency.to_string(),
             credits: None,
@@ -63,7 +63,7 @@ pub async fn payment_failed(
 pub struct Renewal<'a> {
     pub user_id: UserId,
     pub invoice_id: &'a str,
-    pub plan: &'a str,
+    pub plan: Plan,
     pub amount: i64,
     pub currency: &'a str,
     pub credits: Credits,
@@ -79,7 +79,7 @@ pub async fn plan_renewed(db: &Db, r: &Renewal<'_>) -> Result<bool, AppError> {
             kind: NoticeKind::PlanRenewed,
             about: r.invoice_id.to_string(),
             user_id: r.user_id,
-            plan: r.plan.to_string(),
+            plan: r.plan,
             amount: r.amount,
             currency: r.currency.to_string(),
             credits: Some(r.credits),
@@ -195,7 +195,7 @@ impl Postman {
     }
 
     fn mail_of(&self, n: &Notice) -> CustomerMail {
-        let plan = plan_name(&n.plan);
+        let plan = plan_name(n.plan);
         let amount = format_amount(n.amount, &n.currency);
         match n.kind {
             NoticeKind::PaymentFailed => {
@@ -229,8 +229,8 @@ impl Postman {
 }
 
 /// `Starter`, `Pro`; a plan we do not sell by name is "subscription".
-fn plan_name(plan: &str) -> String {
-    match Plan::parse(plan) {
+fn plan_name(plan: Plan) -> String {
+    match plan {
         Plan::Free => "subscription".into(),
         named => named.name().into(),
     }

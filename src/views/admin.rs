@@ -144,12 +144,4 @@ impl Console {
     pub fn money(amount: &i64, currency: &str) -> String {
         format_amount(*amount, currency)
     }
-
-    pub fn plan_label(plan: &Option<String>) -> &'static str {
-        match plan.as_deref() {
-            Some("starter") => "Starter",
-            Some("pro") => "Pro",
-            _ => "Free",
-        }
-    }
 }

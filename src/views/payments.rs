@@ -3,7 +3,7 @@
 
 use super::dates::date;
 use super::ledger::{ledger_views, LedgerView};
-use crate::domain::billing::{CheckoutMode, CheckoutStatus};
+use crate::domain::billing::{CheckoutMode, CheckoutStatus, Plan};
 use crate::domain::keyset::{page_of, Keyset};
 use crate::domain::money::{format_amount, format_amount_with_code};
 use crate::domain::payment::{Payment, PaymentPages};
@@ -39,7 +39,7 @@ pub fn payment_view(p: &Payment) -> PaymentView {
     let what = match p.kind {
         CheckoutMode::Payment => p.item.clone(),
         CheckoutMode::Subscription => {
-            let plan = allowance_note(&p.item);
+            let plan = allowance_note(Plan::parse(&p.item));
             let plan = if plan == "subscription" { "Subscription".to_string() } else { plan };
             match p.billing_reason.as_str() {
                 "subscription_create" => format!("{plan}, first payment"),

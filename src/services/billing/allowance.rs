@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::db::allowance as periods;
 use crate::db::credits::{self, Granted, Reason};
 use crate::db::Db;
+use crate::domain::billing::Plan;
 use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
@@ -22,8 +23,8 @@ use crate::error::AppError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoiceAllowance {
     pub price_id: String,
-    /// `starter`, `pro` or `other`.
-    pub plan: String,
+    /// `Free`: a price that is none of our plans.
+    pub plan: Plan,
     pub credits: Credits,
     /// The end of the billing period the line covers (the period's key).
     pub period_end: Option<i64>,
@@ -48,7 +49,7 @@ pub async fn of_invoice(
         if best.as_ref().is_none_or(|b| credits > b.credits) {
             best = Some(InvoiceAllowance {
                 price_id: price.id.clone(),
-                plan: plan_of_price(config, &price.id).to_string(),
+                plan: plan_of_price(config, &price.id),
                 credits,
                 period_end: line.period_end().or(invoice.period_end),
             });

@@ -85,11 +85,11 @@ pub fn configured(stripe: &StripeConfig) -> Vec<(String, Role)> {
 }
 
 /// `starter`, `pro` or `other` for a subscription's price (stored with the subscription).
-pub fn plan_of_price(config: &Config, price_id: &str) -> &'static str {
+pub fn plan_of_price(config: &Config, price_id: &str) -> Plan {
     match config.stripe.as_ref() {
-        Ok(s) if s.starter_price_id == price_id => "starter",
-        Ok(s) if s.pro_price_id == price_id => "pro",
-        _ => "other",
+        Ok(s) if s.starter_price_id == price_id => Plan::Starter,
+        Ok(s) if s.pro_price_id == price_id => Plan::Pro,
+        _ => Plan::Free,
     }
 }
 

@@ -105,7 +105,7 @@ pub async fn apply(db: &Db, p: &Prepared) -> Result<Fulfilment, AppError> {
                 subscriptions::save(db, synced).await?;
                 // The same note and period as the invoice's grant, whichever of the two comes first.
                 let r = &synced.record;
-                let note = super::allowance_note(r.plan.as_str());
+                let note = super::allowance_note(r.plan);
                 match allowance::grant(db, r.user_id, &r.id, r.period_end, row.credits, invoice, &note)
                     .await?
                 {

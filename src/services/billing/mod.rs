@@ -72,8 +72,8 @@ pub fn grants_access(s: &SubscriptionRecord, now: i64) -> bool {
 }
 
 /// The ledger note of a plan's allowance: "Starter plan".
-pub fn allowance_note(plan: &str) -> String {
-    match Plan::parse(plan) {
+pub fn allowance_note(plan: Plan) -> String {
+    match plan {
         Plan::Free => "subscription".to_string(),
         named => format!("{} plan", named.name()),
     }

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::db::billing as rows;
 use crate::db::Db;
 use crate::domain::billing::SubscriptionRecord;
-use crate::domain::billing::{Plan, SubscriptionStatus};
+use crate::domain::billing::SubscriptionStatus;
 use crate::domain::UserId;
 use crate::error::AppError;
 
@@ -75,7 +75,7 @@ pub fn from_stripe(
             user_id,
             customer_id: s.customer.clone().unwrap_or_default(),
             price_id: price.id.clone(),
-            plan: Plan::parse(plan_of_price(config, &price.id)),
+            plan: plan_of_price(config, &price.id),
             status,
             cancel_at_period_end: s.cancel_at_period_end,
             period_start,

@@ -273,7 +273,7 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
             if !*paid && changed {
                 let r = &synced.record;
                 let (amount, currency) = (invoice.amount_due, &invoice.currency);
-                notices::payment_failed(db, user_id, &invoice.id, r.plan.stored(), amount, currency).await?;
+                notices::payment_failed(db, user_id, &invoice.id, r.plan, amount, currency).await?;
             }
             let subscription = save_subscription(db, synced).await?;
             let mut detail = format!(
@@ -318,7 +318,7 @@ async fn grant_allowance(
     let Some(bought) = bought else {
         return Ok("no allowance: no charged line has a price with metadata[credits]".into());
     };
-    let note = super::allowance_note(&bought.plan);
+    let note = super::allowance_note(bought.plan);
     let user_id = synced.record.user_id;
     let sub = &synced.record.id;
     let granted =
@@ -327,7 +327,7 @@ async fn grant_allowance(
         let renewal = notices::Renewal {
             user_id,
             invoice_id: &invoice.id,
-            plan: &bought.plan,
+            plan: bought.plan,
             amount: invoice.amount_paid,
             currency: &invoice.currency,
             credits,
