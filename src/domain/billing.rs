@@ -270,6 +270,40 @@ impl Referral {
     }
 }
 
+/// The ledger note of a plan's allowance: "Starter plan".
+pub fn allowance_note(plan: Plan) -> String {
+    match plan {
+        Plan::Free => "subscription".to_string(),
+        named => format!("{} plan", named.name()),
+    }
+}
+
+/// What fulfilling a checkout did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fulfilment {
+    /// Credits granted by this call.
+    Granted { credits: Credits, balance: Credits },
+    /// Granted before (by the webhook or the success page).
+    AlreadyFulfilled,
+    /// Completed with a delayed payment method: nothing until the money arrives.
+    AwaitingPayment,
+    /// Still open: the customer has not finished paying.
+    NotCompleted,
+}
+
+impl Fulfilment {
+    pub fn describe(&self) -> String {
+        match self {
+            Fulfilment::Granted { credits, balance } => {
+                format!("granted {credits} credits (balance {balance})")
+            }
+            Fulfilment::AlreadyFulfilled => "already fulfilled".into(),
+            Fulfilment::AwaitingPayment => "completed, awaiting a delayed payment: nothing granted".into(),
+            Fulfilment::NotCompleted => "not completed: nothing granted".into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

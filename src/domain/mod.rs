@@ -2,9 +2,12 @@
 
 pub mod email;
 pub mod email_links;
+pub mod entitlement;
 pub mod next_path;
+pub mod offer;
 pub mod payment;
 pub mod person;
+pub mod referral;
 
 pub use credits::Credits;
 pub use email::{EmailAddress, EmailError, Mailbox};

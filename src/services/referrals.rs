@@ -6,6 +6,7 @@ use crate::clients::rewardful::{Affiliate, Commission, Rewardful, RewardfulError
 use crate::db::{affiliates, Db};
 use crate::domain::money::format_amount;
 use crate::domain::person::PersonName;
+use crate::domain::referral::Summary;
 use crate::domain::{User, UserId};
 use crate::error::AppError;
 
@@ -50,19 +51,6 @@ pub async fn join(
                 .into(),
         }),
     }
-}
-
-/// What the Refer & earn page shows an affiliate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Summary {
-    pub links: Vec<String>,
-    pub visitors: i64,
-    pub leads: i64,
-    pub conversions: i64,
-    /// Commissions by state, each as money per currency ("$12.00", or "$5.00 + 4.00 CHF").
-    pub paid: String,
-    pub due: String,
-    pub pending: String,
 }
 
 pub async fn summary(rewardful: &Rewardful, affiliate_id: &str) -> Result<Summary, RewardfulError> {

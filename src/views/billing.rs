@@ -5,12 +5,12 @@ use super::dates::date_utc;
 use super::ledger::LedgerView;
 use super::payments::History;
 use super::Layout;
+use crate::domain::billing::Fulfilment;
 use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus, Plan, SubscriptionStatus};
+use crate::domain::entitlement::Entitlement;
 use crate::domain::money::format_amount;
+use crate::domain::offer::{Offer, OfferKind};
 use crate::domain::Credits;
-use crate::services::billing::catalog::{Offer, OfferKind};
-use crate::services::billing::fulfilment::Fulfilment;
-use crate::services::billing::Entitlement;
 use askama::Template;
 
 /// When the plan renews or ends: "Renews on 12 May 2026 (UTC)", "Ends on …" (cancelled at the

@@ -3,11 +3,11 @@
 
 use super::dates::date;
 use super::ledger::{ledger_views, LedgerView};
+use crate::domain::billing::allowance_note;
 use crate::domain::billing::{CheckoutMode, CheckoutStatus, Plan};
 use crate::domain::keyset::{page_of, Keyset};
 use crate::domain::money::{format_amount, format_amount_with_code};
 use crate::domain::payment::{Payment, PaymentPages};
-use crate::services::billing::allowance_note;
 
 /// Payments and ledger rows per page.
 pub const PAYMENTS_PER_PAGE: i64 = 10;

@@ -1,7 +1,7 @@
 //! The Refer & earn page: what the programme is, joining it, and an affiliate's link and stats.
 
 use super::Layout;
-use crate::services::referrals::Summary;
+use crate::domain::referral::Summary;
 use askama::Template;
 
 #[derive(Template)]

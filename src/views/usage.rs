@@ -5,10 +5,10 @@
 use super::billing::plan_period;
 use super::chart::{series_class, stacked_chart, BarChart, Series};
 use crate::domain::billing::Plan;
+use crate::domain::entitlement::Entitlement;
 use crate::domain::tool::Tool;
 use crate::domain::usage::{DayUsage, PeriodUsage};
 use crate::domain::Credits;
-use crate::services::billing::Entitlement;
 
 /// The paid plan's period: its allowance, how much of it is used and left, and its end.
 #[derive(Debug, Clone, PartialEq, Eq)]

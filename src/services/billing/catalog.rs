@@ -6,8 +6,8 @@
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_objects::Price;
 use crate::config::{Config, StripeConfig};
-use crate::domain::billing::{CheckoutMode, Plan};
-use crate::domain::money::{format_amount, format_interval};
+use crate::domain::billing::Plan;
+use crate::domain::offer::{Offer, OfferKind};
 use crate::domain::Credits;
 use crate::error::AppError;
 use futures_util::future::join_all;
@@ -19,54 +19,6 @@ const FRESH_MS: u64 = 60_000;
 const STALE_OK_MS: u64 = 3_600_000;
 /// More than this per purchase or period is surely a typo in the price's metadata.
 const MAX_CREDITS: i64 = 1_000_000;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OfferKind {
-    /// A one-time price: Checkout in `payment` mode, credits once.
-    CreditPack,
-    /// A recurring price: Checkout in `subscription` mode, credits every period.
-    Plan { plan: Plan, interval: String, interval_count: u32 },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Offer {
-    pub price_id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub amount: i64,
-    pub currency: String,
-    /// Credits per purchase (pack) or per period (plan).
-    pub credits: Credits,
-    pub kind: OfferKind,
-}
-
-impl Offer {
-    pub fn mode(&self) -> CheckoutMode {
-        match self.kind {
-            OfferKind::CreditPack => CheckoutMode::Payment,
-            OfferKind::Plan { .. } => CheckoutMode::Subscription,
-        }
-    }
-
-    pub fn plan(&self) -> Option<Plan> {
-        match self.kind {
-            OfferKind::Plan { plan, .. } => Some(plan),
-            OfferKind::CreditPack => None,
-        }
-    }
-
-    pub fn price_label(&self) -> String {
-        format_amount(self.amount, &self.currency)
-    }
-
-    /// `per month` for plans; empty for packs.
-    pub fn interval_label(&self) -> String {
-        match &self.kind {
-            OfferKind::Plan { interval, interval_count, .. } => format_interval(interval, *interval_count),
-            OfferKind::CreditPack => String::new(),
-        }
-    }
-}
 
 /// What configuration says a price is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +161,7 @@ pub async fn find(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::billing::CheckoutMode;
     use serde_json::json;
 
     fn price(v: serde_json::Value) -> Price {

@@ -7,7 +7,6 @@
 //! that action's retries: a second click is a new, harmless open session (only the one paid for
 //! counts), whereas a derived key would replay an already completed session for 24 hours.
 
-use super::catalog::Offer;
 use crate::clients::stripe::{random_idempotency_key, Stripe};
 use crate::clients::stripe_form::StripeForm;
 use crate::config::SiteUrl;
@@ -15,6 +14,7 @@ use crate::db::billing::{self as rows, NewCheckout};
 use crate::db::Db;
 use crate::domain::billing::SubscriptionRecord;
 use crate::domain::billing::{CheckoutMode, Referral};
+use crate::domain::offer::Offer;
 use crate::domain::User;
 use crate::domain::UserId;
 use crate::error::AppError;
@@ -177,7 +177,7 @@ pub async fn portal(stripe: &Stripe, site: &SiteUrl, standing: &Standing) -> Res
 mod tests {
     use super::*;
     use crate::domain::billing::Plan;
-    use crate::services::billing::catalog::OfferKind;
+    use crate::domain::offer::OfferKind;
 
     fn site() -> SiteUrl {
         let c = crate::config::Config::from_lookup(|k| match k {

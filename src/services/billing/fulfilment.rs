@@ -14,6 +14,8 @@ use crate::config::Config;
 use crate::db::billing as rows;
 use crate::db::credits::{self, Granted, Reason};
 use crate::db::Db;
+use crate::domain::billing::allowance_note;
+use crate::domain::billing::Fulfilment;
 use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus};
 use crate::domain::Credits;
 use crate::domain::UserId;
@@ -28,31 +30,6 @@ pub struct Prepared {
     pub row: Checkout,
     /// The subscription a subscription-mode session created, as Stripe has it now.
     pub subscription: Option<Synced>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fulfilment {
-    /// Credits granted by this call.
-    Granted { credits: Credits, balance: Credits },
-    /// Granted before (by the webhook or the success page).
-    AlreadyFulfilled,
-    /// Completed with a delayed payment method: nothing until the money arrives.
-    AwaitingPayment,
-    /// Still open: the customer has not finished paying.
-    NotCompleted,
-}
-
-impl Fulfilment {
-    pub fn describe(&self) -> String {
-        match self {
-            Fulfilment::Granted { credits, balance } => {
-                format!("granted {credits} credits (balance {balance})")
-            }
-            Fulfilment::AlreadyFulfilled => "already fulfilled".into(),
-            Fulfilment::AwaitingPayment => "completed, awaiting a delayed payment: nothing granted".into(),
-            Fulfilment::NotCompleted => "not completed: nothing granted".into(),
-        }
-    }
 }
 
 /// Reads what fulfilling `session` needs. `Ok(None)`: not a session GhostTools created, or one
@@ -105,7 +82,7 @@ pub async fn apply(db: &Db, p: &Prepared) -> Result<Fulfilment, AppError> {
                 subscriptions::save(db, synced).await?;
                 // The same note and period as the invoice's grant, whichever of the two comes first.
                 let r = &synced.record;
-                let note = super::allowance_note(r.plan);
+                let note = allowance_note(r.plan);
                 match allowance::grant(db, r.user_id, &r.id, r.period_end, row.credits, invoice, &note)
                     .await?
                 {

@@ -14,29 +14,11 @@ pub mod webhook;
 
 use crate::db::billing::subscriptions_of;
 use crate::db::Db;
+use crate::domain::billing::Plan;
 use crate::domain::billing::SubscriptionRecord;
-use crate::domain::billing::{Plan, SubscriptionStatus};
+use crate::domain::entitlement::Entitlement;
 use crate::domain::UserId;
 use crate::error::AppError;
-
-/// A user's plan right now, and the subscription it comes from (if any).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entitlement {
-    pub plan: Plan,
-    /// The subscription to show and manage: the newest one that is not over, else the newest.
-    pub subscription: Option<SubscriptionRecord>,
-}
-
-impl Entitlement {
-    pub fn status(&self) -> Option<SubscriptionStatus> {
-        self.subscription.as_ref().map(|s| s.status)
-    }
-
-    /// Whether Stripe is waiting for a payment (past due or unpaid): the app says so.
-    pub fn is_past_due(&self) -> bool {
-        matches!(self.status(), Some(SubscriptionStatus::PastDue | SubscriptionStatus::Unpaid))
-    }
-}
 
 /// The plan `user_id` may use at `now_ms`. Tools and pages ask this; nothing else decides.
 pub async fn plan_for(db: &Db, user_id: UserId, now_ms: u64) -> Result<Entitlement, AppError> {
@@ -71,14 +53,6 @@ pub fn grants_access(s: &SubscriptionRecord, now: i64) -> bool {
     !(s.cancel_at_period_end && s.period_end.is_some_and(|t| t <= now))
 }
 
-/// The ledger note of a plan's allowance: "Starter plan".
-pub fn allowance_note(plan: Plan) -> String {
-    match plan {
-        Plan::Free => "subscription".to_string(),
-        named => format!("{} plan", named.name()),
-    }
-}
-
 /// A live subscription (not canceled or expired) that a second purchase of a plan would
 /// duplicate: the user is sent to the portal to change it instead.
 pub fn live_subscription(records: &[SubscriptionRecord]) -> Option<&SubscriptionRecord> {
@@ -88,6 +62,7 @@ pub fn live_subscription(records: &[SubscriptionRecord]) -> Option<&Subscription
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::billing::SubscriptionStatus;
 
     const NOW: i64 = 1_800_000_000;
 

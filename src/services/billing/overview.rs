@@ -2,9 +2,10 @@
 //! checkouts and invoices that need a word, whether there is a Stripe customer (the portal),
 //! and a hold. Independent reads, sent together: one round trip.
 
-use super::{plan_for, reversals, Entitlement};
+use super::{plan_for, reversals};
 use crate::db::{billing as rows, credits, payments, Db};
 use crate::domain::billing::Checkout;
+use crate::domain::entitlement::Entitlement;
 use crate::domain::keyset::Keyset;
 use crate::domain::payment::PaymentPages;
 use crate::domain::{Credits, UserId};

@@ -16,6 +16,7 @@ use crate::clients::stripe_objects::{CheckoutSession, Event, Invoice, Subscripti
 use crate::config::Config;
 use crate::db::billing::{self as rows, InvoiceRecord};
 use crate::db::payments::ChargeRow;
+use crate::domain::billing::allowance_note;
 use crate::domain::UserId;
 // The plan and status words a notice and the event log keep (as stored).
 use crate::db::states::Stored;
@@ -318,7 +319,7 @@ async fn grant_allowance(
     let Some(bought) = bought else {
         return Ok("no allowance: no charged line has a price with metadata[credits]".into());
     };
-    let note = super::allowance_note(bought.plan);
+    let note = allowance_note(bought.plan);
     let user_id = synced.record.user_id;
     let sub = &synced.record.id;
     let granted =
