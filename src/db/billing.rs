@@ -123,40 +123,28 @@ pub async fn set_checkout_status(db: &Db, id: &str, status: CheckoutStatus) -> R
     let from = words(status.reachable_from());
     let rows = db
         .query(
-            "UPDATE checkout_sessions SET status = $2, updated_at = now(),
-                 paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END,
-                 failed_at = CASE WHEN $2 = 'payment_failed' THEN now() ELSE failed_at END
-             WHERE id = $1 AND status = ANY($3) RETURNING id",
+            SET_CHECKOUT_STATUS_SQL,
             &[(&id, Type::TEXT), (&status, Type::TEXT), (&from, Type::TEXT_ARRAY)],
         )
         .await?;
     Ok(!rows.is_empty())
 }
 
+/// `set_checkout_status`'s statement: `$1` the session, `$2` the status, `$3` the statuses it
+/// may leave (`words(status.reachable_from())`).
+pub const SET_CHECKOUT_STATUS_SQL: &str = "\
+UPDATE checkout_sessions SET status = $2, updated_at = now(),
+    paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END,
+    failed_at = CASE WHEN $2 = 'payment_failed' THEN now() ELSE failed_at END
+WHERE id = $1 AND status = ANY($3) RETURNING id";
+
 /// Records what paid for a pack checkout: the payment intent (a refund or dispute names it),
 /// the amount actually paid, after discounts, and the invoice Checkout made for it. Written
-/// once; a replay changes nothing.
-pub async fn record_checkout_payment(
-    db: &Db,
-    id: &str,
-    payment_intent: Option<&str>,
-    amount_paid: Option<i64>,
-    invoice: Option<&str>,
-) -> Result<(), AppError> {
-    db.execute(
-        "UPDATE checkout_sessions SET payment_intent = coalesce(payment_intent, $2),
-             amount_paid = coalesce(amount_paid, $3), invoice_id = coalesce(invoice_id, $4)
-         WHERE id = $1",
-        &[
-            (&id, Type::TEXT),
-            (&payment_intent, Type::TEXT),
-            (&amount_paid, Type::INT8),
-            (&invoice, Type::TEXT),
-        ],
-    )
-    .await?;
-    Ok(())
-}
+/// once; a replay changes nothing. `$1` the session, then those three.
+pub const RECORD_CHECKOUT_PAYMENT_SQL: &str = "\
+UPDATE checkout_sessions SET payment_intent = coalesce(payment_intent, $2),
+    amount_paid = coalesce(amount_paid, $3), invoice_id = coalesce(invoice_id, $4)
+WHERE id = $1";
 
 /// The paid pack checkout that `payment_intent` paid for: (session id, user id).
 pub async fn checkout_paid_by(db: &Db, payment_intent: &str) -> Result<Option<(String, i64)>, AppError> {

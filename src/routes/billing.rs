@@ -4,6 +4,7 @@
 use super::input::Form;
 use crate::clients::stripe::Stripe;
 use crate::ctx::Ctx;
+use crate::db::Db;
 use crate::db::{billing as rows, credits, payments};
 use crate::domain::billing::{Checkout, CheckoutSessionId, CheckoutStatus, Referral};
 use crate::domain::keyset::{ledger_key, payment_key, Keyset, LEDGER_PARAMS, PAYMENTS_PARAMS};
@@ -73,12 +74,17 @@ pub async fn start_checkout(req: &mut Request, cx: &Ctx) -> Result<Reply, AppErr
 /// `checkout_confirmation` times per user and session (Stripe's rate limit is the whole
 /// account's: reloads must not spend it for everyone).
 pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
-    let user = cx.require_user().await?;
-    let id = CheckoutSessionId::parse(query(req, "session_id").as_deref())?;
+    let parsed = CheckoutSessionId::parse(query(req, "session_id").as_deref());
+    // An id that is not one reads nothing; signed out goes to sign in before it is refused.
+    let id = parsed.as_ref().map_or(String::new(), |id| id.as_str().to_string());
     let id = id.as_str();
+    // The checkout and the balance are read with the session check (one round trip): a paid
+    // one needs nothing else.
+    let read =
+        async |db: &Db, user_id: i64| try_join(rows::checkout(db, id), credits::balance(db, user_id)).await;
+    let (user, (ours, balance)) = cx.user_with(read).await?.ok_or(AppError::Unauthenticated)?;
+    parsed?;
     let db = cx.db().await?;
-    // The balance is read with the checkout (one round trip): a paid one needs nothing else.
-    let (ours, balance) = try_join(rows::checkout(db, id), credits::balance(db, user.id)).await?;
     let ours = match ours {
         Some(row) if row.user_id == user.id => row,
         _ => return Err(AppError::NotFound),
@@ -111,13 +117,11 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
         }
         Err(e) => return Err(e.into()),
     };
-    let Some((row, outcome)) = fulfilment::fulfil(db, &stripe, &cx.config, session, cx.now_ms).await? else {
+    let fulfilled = fulfilment::fulfil(db, &stripe, &cx.config, session, ours, cx.now_ms).await?;
+    let Some((row, outcome, status, balance)) = fulfilled else {
         cx.log("warn", &format!("checkout {id}: Stripe's metadata names another user"));
         return Err(AppError::NotFound);
     };
-    // Re-read (together): a failure recorded by the webhook shows here too.
-    let (status, balance) = try_join(rows::checkout(db, id), credits::balance(db, user.id)).await?;
-    let status = status.map_or(CheckoutStatus::Open, |r| r.status);
     let layout = super::layout(cx, "Thank you · GhostTools").await;
     Ok(Reply::html(render(&SuccessPage::new(layout, &row, outcome, status, balance))))
 }

@@ -87,7 +87,20 @@ pub async fn receive(
     event: &Event,
     now_ms: u64,
 ) -> Result<Outcome, AppError> {
-    if events::already_handled(db, &event.id).await? {
+    // A checkout event's record is read with the already-handled check (one round trip).
+    let (handled, checkout) = match event.kind.starts_with("checkout.session.") {
+        true => {
+            let session_id = event.object_id().unwrap_or_default();
+            let (handled, row) = futures_util::future::try_join(
+                events::already_handled(db, &event.id),
+                rows::checkout(db, session_id),
+            )
+            .await?;
+            (handled, row)
+        }
+        false => (events::already_handled(db, &event.id).await?, None),
+    };
+    if handled {
         return Ok(Outcome::Duplicate);
     }
     let meta = EventMeta {
@@ -97,7 +110,7 @@ pub async fn receive(
         created: event.created,
         livemode: event.livemode,
     };
-    let result = process(db, stripe, config, event, &meta, now_ms).await;
+    let result = process(db, stripe, config, (event, checkout), &meta, now_ms).await;
     if let Err(e) = &result {
         // Best effort: the operator sees the failure; Stripe's retry may take the event over.
         let _ = events::record_failure(db, &meta, &e.to_string()).await;
@@ -109,11 +122,23 @@ async fn process(
     db: &Db,
     stripe: &Stripe,
     config: &Config,
-    event: &Event,
+    (event, checkout): (&Event, Option<Checkout>),
     meta: &EventMeta<'_>,
     now_ms: u64,
 ) -> Result<Outcome, AppError> {
-    let action = prepare(db, stripe, config, event, now_ms).await?;
+    let action = prepare(db, stripe, config, event, checkout, now_ms).await?;
+    if let Action::Fulfil(p) = &action {
+        if fulfilment::is_paid_pack(p) {
+            // Claimed, fulfilled and finished in one round trip.
+            return Ok(match fulfilment::pack(db, p, Some(meta)).await? {
+                Some((done, _, _)) => Outcome::Applied {
+                    detail: format!("checkout {}: {}", p.row.id, done.describe()),
+                    user_id: Some(p.row.user_id),
+                },
+                None => Outcome::Duplicate,
+            });
+        }
+    }
     if let Action::Ignore(why) = &action {
         // Nothing to apply: the claim is the record (one round trip instead of a transaction).
         let claimed = events::claim_ignored(db, meta, why).await?;
@@ -146,20 +171,21 @@ async fn prepare(
     stripe: &Stripe,
     config: &Config,
     event: &Event,
+    checkout: Option<Checkout>,
     now_ms: u64,
 ) -> Result<Action, AppError> {
     let not_ours = |what: &str| Action::Ignore(format!("{what} is not a GhostTools one"));
     Ok(match event.kind.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
             let session: CheckoutSession = object(event)?;
-            match fulfilment::prepare(db, stripe, config, session, now_ms).await? {
+            match fulfilment::prepare(db, stripe, config, session, checkout, now_ms).await? {
                 Some(prepared) => Action::Fulfil(Box::new(prepared)),
                 None => not_ours("checkout session"),
             }
         }
         "checkout.session.async_payment_failed" => {
             let session: CheckoutSession = object(event)?;
-            match rows::checkout(db, &session.id).await? {
+            match checkout.filter(|row| row.id == session.id) {
                 Some(row) => Action::CheckoutFailed(row),
                 None => not_ours("checkout session"),
             }
