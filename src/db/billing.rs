@@ -3,7 +3,7 @@
 //! receive out of order: each statement says what it may overwrite.
 
 use super::states::{column, words};
-use super::Db;
+use super::{Db, Param};
 use crate::domain::billing::{
     Checkout, CheckoutMode, CheckoutStatus, InvoiceStatus, Plan, SubscriptionStatus,
 };
@@ -307,30 +307,33 @@ pub struct InvoiceRecord {
 /// Records an invoice's payment outcome. A payment overrides an earlier failure (Stripe's retry
 /// succeeded); a failure never overrides a payment (it arrived late). Answers whether it changed.
 pub async fn record_invoice(db: &Db, i: &InvoiceRecord) -> Result<bool, AppError> {
-    let rows = db
-        .query(
-            "INSERT INTO invoices (id, user_id, subscription_id, billing_reason, status, amount_due,
-                 amount_paid, currency, period_start, period_end)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_timestamp($9), to_timestamp($10))
-             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, amount_due = EXCLUDED.amount_due,
-                 amount_paid = EXCLUDED.amount_paid, updated_at = now()
-             WHERE invoices.status <> 'paid' AND invoices.status <> EXCLUDED.status
-             RETURNING id",
-            &[
-                (&i.id, Type::TEXT),
-                (&i.user_id, Type::INT8),
-                (&i.subscription_id, Type::TEXT),
-                (&i.billing_reason, Type::TEXT),
-                (&i.status, Type::TEXT),
-                (&i.amount_due, Type::INT8),
-                (&i.amount_paid, Type::INT8),
-                (&i.currency, Type::TEXT),
-                (&i.period_start, Type::INT8),
-                (&i.period_end, Type::INT8),
-            ],
-        )
-        .await?;
+    let rows = db.query(RECORD_INVOICE_SQL, &record_invoice_params(i)).await?;
     Ok(!rows.is_empty())
+}
+
+/// `record_invoice`'s statement (its parameters: `record_invoice_params`).
+pub const RECORD_INVOICE_SQL: &str = "\
+INSERT INTO invoices (id, user_id, subscription_id, billing_reason, status, amount_due, amount_paid, currency,
+    period_start, period_end)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_timestamp($9), to_timestamp($10))
+ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, amount_due = EXCLUDED.amount_due,
+    amount_paid = EXCLUDED.amount_paid, updated_at = now()
+WHERE invoices.status <> 'paid' AND invoices.status <> EXCLUDED.status
+RETURNING id";
+
+pub fn record_invoice_params(i: &InvoiceRecord) -> [Param<'_>; 10] {
+    [
+        (&i.id, Type::TEXT),
+        (&i.user_id, Type::INT8),
+        (&i.subscription_id, Type::TEXT),
+        (&i.billing_reason, Type::TEXT),
+        (&i.status, Type::TEXT),
+        (&i.amount_due, Type::INT8),
+        (&i.amount_paid, Type::INT8),
+        (&i.currency, Type::TEXT),
+        (&i.period_start, Type::INT8),
+        (&i.period_end, Type::INT8),
+    ]
 }
 
 /// Failed invoices of the user's live subscriptions that no later payment has settled:

@@ -10,7 +10,7 @@
 use super::billing::{RECORD_CHECKOUT_PAYMENT_SQL, SET_CHECKOUT_STATUS_SQL};
 use super::credits::{grant_ctes, Reason, GRANT_SQL};
 use super::states::{column, words};
-use super::stripe_events::EventMeta;
+use super::stripe_events::{claim_params, EventMeta, CLAIM_OR_FAIL_SQL, EVENT_TAKEN};
 use super::{Db, Param};
 use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus};
 use crate::error::AppError;
@@ -41,20 +41,6 @@ pub struct Done {
     pub status: CheckoutStatus,
     pub balance: i64,
 }
-
-/// Takes the event (`$1`…`$5` as `stripe_events::claim`), failing the transaction when it is
-/// taken: a failed attempt's row is replaced (its attempts counted on), any other is a unique
-/// violation. A concurrent claim waits on the id's index until the other transaction ends.
-const CLAIM_OR_FAIL_SQL: &str = "\
-WITH failed AS (
-    DELETE FROM stripe_events WHERE id = $1 AND outcome = 'failed' RETURNING attempts, received_at
-)
-INSERT INTO stripe_events (id, type, object_id, stripe_created_at, livemode, outcome, attempts, received_at)
-VALUES ($1, $2, $3, to_timestamp($4), $5, 'processing',
-        coalesce((SELECT attempts FROM failed), 0) + 1, coalesce((SELECT received_at FROM failed), now()))";
-
-/// The index `CLAIM_OR_FAIL_SQL` breaks when the event is taken.
-const EVENT_TAKEN: &str = "stripe_events_pkey";
 
 /// The grant (`$1`…`$5` as `credits::GRANT_SQL`) and the event's outcome (`$6` its id, `$7`
 /// the detail when granted, `{balance}` replaced, `$8` when granted before), in one statement.
@@ -108,13 +94,7 @@ pub async fn fulfil(
     let (claim, finish): ([Param; 5], [Param; 8]);
     match event {
         Some((e, details)) => {
-            claim = [
-                (&e.id, Type::TEXT),
-                (&e.kind, Type::TEXT),
-                (&e.object_id, Type::TEXT),
-                (&e.created, Type::INT8),
-                (&e.livemode, Type::BOOL),
-            ];
+            claim = claim_params(e);
             finish = [
                 (&c.user_id, Type::INT8),
                 (&c.credits, Type::INT8),
