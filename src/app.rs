@@ -72,7 +72,8 @@ async fn route(req: &mut Incoming, cx: &Ctx, segments: &[&str]) -> std::result::
 /// operator: the 404 of an unknown path for anyone else.
 async fn check_access(cx: &Ctx, access: Access) -> std::result::Result<(), AppError> {
     match access {
-        Access::Public | Access::Debug => {}
+        // `SignedInWithReads`: the handler checks the session with its reads.
+        Access::Public | Access::Debug | Access::SignedInWithReads => {}
         Access::SignedIn => {
             cx.require_user().await?;
         }

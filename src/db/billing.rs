@@ -3,7 +3,7 @@
 //! receive out of order: each statement says what it may overwrite.
 
 use super::states::{column, words};
-use super::Db;
+use super::{Db, Param};
 use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus, InvoiceStatus, SubscriptionRecord};
 use crate::domain::Credits;
 use crate::domain::UserId;
@@ -123,40 +123,28 @@ pub async fn set_checkout_status(db: &Db, id: &str, status: CheckoutStatus) -> R
     let from = words(status.reachable_from());
     let rows = db
         .query(
-            "UPDATE checkout_sessions SET status = $2, updated_at = now(),
-                 paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END,
-                 failed_at = CASE WHEN $2 = 'payment_failed' THEN now() ELSE failed_at END
-             WHERE id = $1 AND status = ANY($3) RETURNING id",
+            SET_CHECKOUT_STATUS_SQL,
             &[(&id, Type::TEXT), (&status, Type::TEXT), (&from, Type::TEXT_ARRAY)],
         )
         .await?;
     Ok(!rows.is_empty())
 }
 
+/// `set_checkout_status`'s statement: `$1` the session, `$2` the status, `$3` the statuses it
+/// may leave (`words(status.reachable_from())`).
+pub const SET_CHECKOUT_STATUS_SQL: &str = "\
+UPDATE checkout_sessions SET status = $2, updated_at = now(),
+    paid_at = CASE WHEN $2 = 'paid' THEN now() ELSE paid_at END,
+    failed_at = CASE WHEN $2 = 'payment_failed' THEN now() ELSE failed_at END
+WHERE id = $1 AND status = ANY($3) RETURNING id";
+
 /// Records what paid for a pack checkout: the payment intent (a refund or dispute names it),
 /// the amount actually paid, after discounts, and the invoice Checkout made for it. Written
-/// once; a replay changes nothing.
-pub async fn record_checkout_payment(
-    db: &Db,
-    id: &str,
-    payment_intent: Option<&str>,
-    amount_paid: Option<i64>,
-    invoice: Option<&str>,
-) -> Result<(), AppError> {
-    db.execute(
-        "UPDATE checkout_sessions SET payment_intent = coalesce(payment_intent, $2),
-             amount_paid = coalesce(amount_paid, $3), invoice_id = coalesce(invoice_id, $4)
-         WHERE id = $1",
-        &[
-            (&id, Type::TEXT),
-            (&payment_intent, Type::TEXT),
-            (&amount_paid, Type::INT8),
-            (&invoice, Type::TEXT),
-        ],
-    )
-    .await?;
-    Ok(())
-}
+/// once; a replay changes nothing. `$1` the session, then those three.
+pub const RECORD_CHECKOUT_PAYMENT_SQL: &str = "\
+UPDATE checkout_sessions SET payment_intent = coalesce(payment_intent, $2),
+    amount_paid = coalesce(amount_paid, $3), invoice_id = coalesce(invoice_id, $4)
+WHERE id = $1";
 
 /// The paid pack checkout that `payment_intent` paid for: (session id, user id).
 pub async fn checkout_paid_by(db: &Db, payment_intent: &str) -> Result<Option<(String, UserId)>, AppError> {
@@ -300,30 +288,33 @@ pub struct InvoiceRecord {
 /// Records an invoice's payment outcome. A payment overrides an earlier failure (Stripe's retry
 /// succeeded); a failure never overrides a payment (it arrived late). Answers whether it changed.
 pub async fn record_invoice(db: &Db, i: &InvoiceRecord) -> Result<bool, AppError> {
-    let rows = db
-        .query(
-            "INSERT INTO invoices (id, user_id, subscription_id, billing_reason, status, amount_due,
-                 amount_paid, currency, period_start, period_end)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_timestamp($9), to_timestamp($10))
-             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, amount_due = EXCLUDED.amount_due,
-                 amount_paid = EXCLUDED.amount_paid, updated_at = now()
-             WHERE invoices.status <> 'paid' AND invoices.status <> EXCLUDED.status
-             RETURNING id",
-            &[
-                (&i.id, Type::TEXT),
-                (&i.user_id, Type::INT8),
-                (&i.subscription_id, Type::TEXT),
-                (&i.billing_reason, Type::TEXT),
-                (&i.status, Type::TEXT),
-                (&i.amount_due, Type::INT8),
-                (&i.amount_paid, Type::INT8),
-                (&i.currency, Type::TEXT),
-                (&i.period_start, Type::INT8),
-                (&i.period_end, Type::INT8),
-            ],
-        )
-        .await?;
+    let rows = db.query(RECORD_INVOICE_SQL, &record_invoice_params(i)).await?;
     Ok(!rows.is_empty())
+}
+
+/// `record_invoice`'s statement (its parameters: `record_invoice_params`).
+pub const RECORD_INVOICE_SQL: &str = "\
+INSERT INTO invoices (id, user_id, subscription_id, billing_reason, status, amount_due, amount_paid, currency,
+    period_start, period_end)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_timestamp($9), to_timestamp($10))
+ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, amount_due = EXCLUDED.amount_due,
+    amount_paid = EXCLUDED.amount_paid, updated_at = now()
+WHERE invoices.status <> 'paid' AND invoices.status <> EXCLUDED.status
+RETURNING id";
+
+pub fn record_invoice_params(i: &InvoiceRecord) -> [Param<'_>; 10] {
+    [
+        (&i.id, Type::TEXT),
+        (&i.user_id, Type::INT8),
+        (&i.subscription_id, Type::TEXT),
+        (&i.billing_reason, Type::TEXT),
+        (&i.status, Type::TEXT),
+        (&i.amount_due, Type::INT8),
+        (&i.amount_paid, Type::INT8),
+        (&i.currency, Type::TEXT),
+        (&i.period_start, Type::INT8),
+        (&i.period_end, Type::INT8),
+    ]
 }
 
 /// Failed invoices of the user's live subscriptions that no later payment has settled:

@@ -13,20 +13,30 @@ use tokio_postgres::types::Type;
 // Moved to the domain; named here too, where grants and spends take it.
 pub use crate::domain::ledger::{LedgerEntry, Reason};
 
-/// Adds `$2` credits once per (reason, reference): the ledger insert waits for a concurrent
-/// insert of the same key and then does nothing, so the balance moves only with a new row.
-pub const GRANT_SQL: &str = "\
-WITH entry AS (
+/// The grant as common table expressions (`entry`, then `granted`, which answers the new
+/// balance): `GRANT_SQL`, and statements that grant and write something else with it
+/// (`db::pack_payment`), share one text.
+macro_rules! grant_ctes {
+    () => {
+        "entry AS (
     INSERT INTO credit_ledger (user_id, delta, reason, reference, note)
     VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (reason, reference) DO NOTHING
     RETURNING delta
-)
-INSERT INTO credit_balances (user_id, balance)
-SELECT $1, delta FROM entry
-ON CONFLICT (user_id) DO UPDATE
-    SET balance = credit_balances.balance + EXCLUDED.balance, updated_at = now()
-RETURNING balance";
+), granted AS (
+    INSERT INTO credit_balances (user_id, balance)
+    SELECT $1, delta FROM entry
+    ON CONFLICT (user_id) DO UPDATE
+        SET balance = credit_balances.balance + EXCLUDED.balance, updated_at = now()
+    RETURNING balance
+)"
+    };
+}
+pub(crate) use grant_ctes;
+
+/// Adds `$2` credits once per (reason, reference): the ledger insert waits for a concurrent
+/// insert of the same key and then does nothing, so the balance moves only with a new row.
+pub const GRANT_SQL: &str = concat!("WITH ", grant_ctes!(), "\nSELECT balance FROM granted");
 
 /// Takes `$2` credits only when the balance covers them; no row means it did not.
 pub const SPEND_SQL: &str = "\

@@ -31,6 +31,7 @@ pub mod export;
 pub mod generations;
 pub mod history;
 pub mod notices;
+pub mod pack_payment;
 pub mod payments;
 pub mod reversals;
 pub mod runs;

@@ -3,7 +3,7 @@
 //! page never asks Stripe), what came back on it, and the credit ledger, a keyset page of each
 //! in one statement.
 
-use super::Db;
+use super::{Db, Param};
 use crate::domain::keyset::Keyset;
 use crate::domain::payment::PaymentPages;
 use crate::domain::UserId;
@@ -27,49 +27,65 @@ pub struct ChargeRow {
 
 /// Stores a charge; a repeat (or a later event about it) fills in what was missing.
 pub async fn record_charge(db: &Db, c: &ChargeRow) -> Result<(), AppError> {
-    db.execute(
-        "INSERT INTO charges (id, user_id, payment_intent, invoice_id, amount, currency, receipt_url,
-             stripe_created_at)
-         VALUES ($1, $2, $3, $4, $5, lower($6), $7, to_timestamp($8))
-         ON CONFLICT (id) DO UPDATE SET
-             payment_intent = coalesce(charges.payment_intent, EXCLUDED.payment_intent),
-             invoice_id = coalesce(charges.invoice_id, EXCLUDED.invoice_id),
-             receipt_url = coalesce(EXCLUDED.receipt_url, charges.receipt_url), updated_at = now()",
-        &[
-            (&c.id, Type::TEXT),
-            (&c.user_id, Type::INT8),
-            (&c.payment_intent, Type::TEXT),
-            (&c.invoice_id, Type::TEXT),
-            (&c.amount, Type::INT8),
-            (&c.currency, Type::TEXT),
-            (&c.receipt_url, Type::TEXT),
-            (&c.created, Type::INT8),
-        ],
-    )
-    .await?;
+    db.execute(RECORD_CHARGE_SQL, &record_charge_params(c)).await?;
     Ok(())
+}
+
+/// `record_charge`'s statement (its parameters: `record_charge_params`).
+pub const RECORD_CHARGE_SQL: &str = "\
+INSERT INTO charges (id, user_id, payment_intent, invoice_id, amount, currency, receipt_url, stripe_created_at)
+VALUES ($1, $2, $3, $4, $5, lower($6), $7, to_timestamp($8))
+ON CONFLICT (id) DO UPDATE SET
+    payment_intent = coalesce(charges.payment_intent, EXCLUDED.payment_intent),
+    invoice_id = coalesce(charges.invoice_id, EXCLUDED.invoice_id),
+    receipt_url = coalesce(EXCLUDED.receipt_url, charges.receipt_url), updated_at = now()";
+
+pub fn record_charge_params(c: &ChargeRow) -> [Param<'_>; 8] {
+    [
+        (&c.id, Type::TEXT),
+        (&c.user_id, Type::INT8),
+        (&c.payment_intent, Type::TEXT),
+        (&c.invoice_id, Type::TEXT),
+        (&c.amount, Type::INT8),
+        (&c.currency, Type::TEXT),
+        (&c.receipt_url, Type::TEXT),
+        (&c.created, Type::INT8),
+    ]
 }
 
 /// What an invoice event says about the invoice as a document: its number, when Stripe made
 /// it, and its hosted page. Written whatever the payment outcome; never blanked by an event
 /// that lacks them.
-pub async fn save_invoice_details(
-    db: &Db,
-    id: &str,
-    number: Option<&str>,
-    hosted_url: Option<&str>,
-    created: Option<i64>,
-) -> Result<(), AppError> {
-    db.execute(
-        "UPDATE invoices SET number = coalesce($2, number),
-             hosted_invoice_url = coalesce($3, hosted_invoice_url),
-             stripe_created_at = coalesce(to_timestamp($4), stripe_created_at)
-         WHERE id = $1",
-        &[(&id, Type::TEXT), (&number, Type::TEXT), (&hosted_url, Type::TEXT), (&created, Type::INT8)],
-    )
-    .await?;
+pub async fn save_invoice_details(db: &Db, d: &InvoiceDetails) -> Result<(), AppError> {
+    db.execute(SAVE_INVOICE_DETAILS_SQL, &d.params()).await?;
     Ok(())
 }
+
+/// An invoice's number, creation time (Unix seconds) and hosted page.
+pub struct InvoiceDetails {
+    pub id: String,
+    pub number: Option<String>,
+    pub hosted_url: Option<String>,
+    pub created: Option<i64>,
+}
+
+impl InvoiceDetails {
+    pub fn params(&self) -> [Param<'_>; 4] {
+        [
+            (&self.id, Type::TEXT),
+            (&self.number, Type::TEXT),
+            (&self.hosted_url, Type::TEXT),
+            (&self.created, Type::INT8),
+        ]
+    }
+}
+
+/// `save_invoice_details`' statement (its parameters: `InvoiceDetails::params`).
+pub const SAVE_INVOICE_DETAILS_SQL: &str = "\
+UPDATE invoices SET number = coalesce($2, number),
+    hosted_invoice_url = coalesce($3, hosted_invoice_url),
+    stripe_created_at = coalesce(to_timestamp($4), stripe_created_at)
+WHERE id = $1";
 
 /// The payments of user `$1`; `$2`/`$3`: older than (at, id); `$4`/`$5`: newer than; `$6`: how
 /// many. Columns named like `Payment`'s fields.

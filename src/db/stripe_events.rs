@@ -5,7 +5,7 @@
 //! transaction ends, then finds it taken (or, after a rollback, takes it itself). A failed
 //! attempt is written afterwards as `failed`, which a later delivery may claim again.
 
-use super::Db;
+use super::{Db, Param, Statement};
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -40,13 +40,7 @@ pub async fn claim(db: &Db, e: &EventMeta<'_>) -> Result<bool, AppError> {
                  attempts = stripe_events.attempts + 1
              WHERE stripe_events.outcome = 'failed'
              RETURNING id",
-            &[
-                (&e.id, Type::TEXT),
-                (&e.kind, Type::TEXT),
-                (&e.object_id, Type::TEXT),
-                (&e.created, Type::INT8),
-                (&e.livemode, Type::BOOL),
-            ],
+            &claim_params(e),
         )
         .await?;
     Ok(!rows.is_empty())
@@ -79,13 +73,66 @@ pub async fn finish(
     user_id: Option<UserId>,
 ) -> Result<(), AppError> {
     db.execute(
-        "UPDATE stripe_events SET outcome = $2, detail = $3, user_id = coalesce($4, user_id),
-             processed_at = now()
-         WHERE id = $1",
+        FINISH_SQL,
         &[(&id, Type::TEXT), (&outcome, Type::TEXT), (&detail, Type::TEXT), (&user_id, Type::INT8)],
     )
     .await?;
     Ok(())
+}
+
+const FINISH_SQL: &str = "\
+UPDATE stripe_events SET outcome = $2, detail = $3, user_id = coalesce($4, user_id), processed_at = now()
+WHERE id = $1";
+
+/// Takes the event (`claim_params`) for a pipelined transaction (`Db::atomically`), where no
+/// answer can be looked at: a failed attempt's row is replaced (its attempts counted on, its
+/// first arrival kept); any other row makes the insert a unique violation (`EVENT_TAKEN`),
+/// which fails the transaction. A concurrent claim waits on the id's index until the other
+/// transaction ends.
+pub const CLAIM_OR_FAIL_SQL: &str = "\
+WITH failed AS (
+    DELETE FROM stripe_events WHERE id = $1 AND outcome = 'failed' RETURNING attempts, received_at
+)
+INSERT INTO stripe_events (id, type, object_id, stripe_created_at, livemode, outcome, attempts, received_at)
+VALUES ($1, $2, $3, to_timestamp($4), $5, 'processing',
+        coalesce((SELECT attempts FROM failed), 0) + 1, coalesce((SELECT received_at FROM failed), now()))";
+
+/// The index `CLAIM_OR_FAIL_SQL` breaks when the event is taken.
+pub const EVENT_TAKEN: &str = "stripe_events_pkey";
+
+/// The event's columns (`$1`…`$5`), as the claims take them.
+pub fn claim_params<'a>(e: &'a EventMeta<'_>) -> [Param<'a>; 5] {
+    [
+        (&e.id, Type::TEXT),
+        (&e.kind, Type::TEXT),
+        (&e.object_id, Type::TEXT),
+        (&e.created, Type::INT8),
+        (&e.livemode, Type::BOOL),
+    ]
+}
+
+/// Claims the event, runs `writes` and records it applied with `detail`, as one transaction in
+/// one round trip (`Db::atomically`), for effects whose writes need no answer. `false`: the
+/// event was taken by someone else, and nothing was written.
+pub async fn apply_atomically(
+    db: &Db,
+    e: &EventMeta<'_>,
+    writes: &[Statement<'_>],
+    detail: &str,
+    user_id: UserId,
+) -> Result<bool, AppError> {
+    let claim = claim_params(e);
+    let user_id = Some(user_id);
+    let finish: [Param; 4] =
+        [(&e.id, Type::TEXT), (&"applied", Type::TEXT), (&detail, Type::TEXT), (&user_id, Type::INT8)];
+    let mut statements: Vec<Statement> = vec![(CLAIM_OR_FAIL_SQL, &claim)];
+    statements.extend_from_slice(writes);
+    statements.push((FINISH_SQL, &finish));
+    match db.atomically(&statements).await {
+        Ok(_) => Ok(true),
+        Err(refused) if refused.constraint.as_deref() == Some(EVENT_TAKEN) => Ok(false),
+        Err(refused) => Err(refused.into()),
+    }
 }
 
 /// Records a failed attempt (after its transaction rolled back). Never overwrites a success.

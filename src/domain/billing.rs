@@ -292,11 +292,14 @@ pub enum Fulfilment {
 }
 
 impl Fulfilment {
+    /// A grant's words, with `balance` as given (a figure, or a placeholder the database fills).
+    pub fn granted_text(credits: Credits, balance: &dyn std::fmt::Display) -> String {
+        format!("granted {credits} credits (balance {balance})")
+    }
+
     pub fn describe(&self) -> String {
         match self {
-            Fulfilment::Granted { credits, balance } => {
-                format!("granted {credits} credits (balance {balance})")
-            }
+            Fulfilment::Granted { credits, balance } => Fulfilment::granted_text(*credits, balance),
             Fulfilment::AlreadyFulfilled => "already fulfilled".into(),
             Fulfilment::AwaitingPayment => "completed, awaiting a delayed payment: nothing granted".into(),
             Fulfilment::NotCompleted => "not completed: nothing granted".into(),

@@ -70,11 +70,17 @@ pub async fn start_checkout(req: &mut Request, cx: &Ctx) -> Result<Reply, AppErr
 /// `checkout_confirmation` times per user and session (Stripe's rate limit is the whole
 /// account's: reloads must not spend it for everyone).
 pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
-    let user = cx.require_user().await?;
-    let id = CheckoutSessionId::parse(query(req, "session_id").as_deref())?;
+    let parsed = CheckoutSessionId::parse(query(req, "session_id").as_deref());
+    // An id that is not one reads nothing; signed out goes to sign in before it is refused.
+    let id = parsed.as_ref().map_or(String::new(), |id| id.as_str().to_string());
     let id = id.as_str();
+    // Our record and the balance are read with the session check (one round trip; the route
+    // is `SignedInWithReads`): a paid one needs nothing else.
+    let read = async |db: &_, user_id| fulfilment::recorded(db, user_id, id).await;
+    let (user, recorded) = cx.user_with(read).await?.ok_or(AppError::Unauthenticated)?;
+    parsed?;
+    let (ours, balance) = recorded?;
     let db = cx.db().await?;
-    let (ours, balance) = fulfilment::recorded(db, user.id, id).await?;
     let confirming = async |ours: &Checkout| -> Result<Reply, AppError> {
         let title = if ours.status == CheckoutStatus::Paid { "Thank you" } else { "Confirming your payment" };
         let layout = super::layout(cx, format!("{title} · GhostTools")).await;
@@ -103,12 +109,11 @@ pub async fn checkout_success(req: &Request, cx: &Ctx) -> Result<Reply, AppError
         }
         Err(e) => return Err(e.into()),
     };
-    let Some((row, outcome)) = fulfilment::fulfil(db, &stripe, &cx.config, session, cx.now_ms).await? else {
+    let fulfilled = fulfilment::fulfil(db, &stripe, &cx.config, session, ours, cx.now_ms).await?;
+    let Some((row, outcome, status, balance)) = fulfilled else {
         cx.log("warn", &format!("checkout {id}: Stripe's metadata names another user"));
         return Err(AppError::NotFound);
     };
-    // Re-read: a failure recorded by the webhook shows here too.
-    let (status, balance) = fulfilment::status_now(db, user.id, id).await?;
     let layout = super::layout(cx, "Thank you · GhostTools").await;
     Ok(Reply::html(render(&SuccessPage::new(layout, &row, outcome, status, balance))))
 }

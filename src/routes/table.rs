@@ -27,6 +27,10 @@ pub enum Access {
     Public,
     /// A signed-in user: pages send others to sign in (303 `/signin?next=…`), APIs answer 401.
     SignedIn,
+    /// A signed-in user, checked by the handler itself with the reads it needs, in the same
+    /// round trip (`Ctx::user_with`): checked before it, the session would cost one of its own.
+    /// The security suite holds these to `SignedIn`'s rules.
+    SignedInWithReads,
     /// A signed-in user whose balance and hold are read with the session check (the AI tools'
     /// starts: what they would refuse is refused before the account's limit is counted).
     Payer,
@@ -41,6 +45,11 @@ impl Access {
     /// what they allow: they are not revealed.
     pub fn is_hidden(self) -> bool {
         matches!(self, Access::Operator | Access::Debug)
+    }
+
+    /// Only for a signed-in user (whoever checks it).
+    pub fn is_signed_in(self) -> bool {
+        matches!(self, Access::SignedIn | Access::SignedInWithReads)
     }
 }
 
@@ -173,7 +182,7 @@ impl Route {
     }
 }
 
-use Access::{Debug as DebugCheck, Operator, Payer, Public, SignedIn};
+use Access::{Debug as DebugCheck, Operator, Payer, Public, SignedIn, SignedInWithReads};
 use Body::{Bytes, Form, Json, Multipart, Nothing};
 
 #[rustfmt::skip]
@@ -221,7 +230,7 @@ pub static ROUTES: &[Route] = &[
     get("/pricing", Public, PAGES, |r, cx, _| Box::pin(billing::pricing(r, cx))),
     get("/billing", SignedIn, PAGES, |r, cx, _| Box::pin(billing::overview(r, cx))),
     post("/billing/checkout", Public, Form, PAGES, |r, cx, _| Box::pin(billing::start_checkout(r, cx))),
-    get("/billing/success", SignedIn, PAGES, |r, cx, _| Box::pin(billing::checkout_success(r, cx))),
+    get("/billing/success", SignedInWithReads, PAGES, |r, cx, _| Box::pin(billing::checkout_success(r, cx))),
     form("/billing/portal", SignedIn, PAGES, |_, cx, _| Box::pin(billing::open_portal(cx))),
     post("/api/stripe/webhook", Public, Json, WEBHOOK, |r, cx, _| Box::pin(webhooks::stripe::receive_stripe_event(r, cx))),
     post("/api/debug/rate-limit/:policy", DebugCheck, Nothing, API, |_, cx, p| Box::pin(debug::rate_limit_check(cx, p[0]))).when(Switch::DebugRateLimit),

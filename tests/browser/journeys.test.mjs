@@ -397,3 +397,54 @@ test("a customer changes their email address and confirms it from the new inbox"
   await context.close();
   assertClean(problems);
 });
+
+test("the operator takes back credits, suspends an account (its owner is told why) and restores it", async () => {
+  // A customer of its own: the journeys above keep theirs.
+  const email = uniqueEmail("suspended");
+  const customer = await watchedContext();
+  const own = await customer.context.newPage();
+  await signInByEmail(own, email);
+  const { context, problems } = await watchedContext();
+  const page = await context.newPage();
+  await signInByEmail(page, env.adminEmail);
+  await page.goto(`${env.base}/admin`);
+  await page.getByLabel("Account email").fill(email);
+  await page.getByLabel("Credits").fill("5");
+  await page.getByLabel("Reason (goes in the ledger)").fill("Browser test: credits to take back");
+  await page.getByRole("button", { name: "Grant credits" }).click();
+  await page.locator("#flash").waitFor();
+  assert.match(await page.locator("#flash").textContent(), /Credits added: 5/);
+  await page.getByLabel("Search by email").fill(email);
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.locator("#users tbody tr", { hasText: email }).getByRole("link", { name: /^Account/ }).click();
+  await page.getByRole("heading", { level: 1, name: email }).waitFor();
+  const flash = async (pattern) => {
+    await page.locator("#flash").waitFor();
+    assert.match(await page.locator("#flash").textContent(), pattern);
+  };
+
+  await page.getByLabel("Credits to deduct").fill("2");
+  await page.locator("#deduct-reason").fill("Browser test: a grant made by mistake");
+  await page.getByRole("button", { name: "Deduct credits" }).click();
+  await flash(/Credits deducted: 2 \(balance now 3\)/);
+  assert.match(await page.locator("#user-ledger").innerText(), /Browser test: a grant made by mistake/);
+
+  await page.getByLabel("Reason for the suspension").fill("Browser test: card testing");
+  await page.getByRole("button", { name: "Suspend the account" }).click();
+  await flash(/Account suspended/);
+  assert.match(await page.locator("#user-status").innerText(), /Suspended: Browser test: card testing/);
+  await shoot(page, "admin-user-suspended", { dark: true });
+  await own.goto(`${env.base}/billing`);
+  assert.match(await own.locator("main").innerText(), /Your account is suspended/);
+  await shoot(own, "billing-suspended");
+
+  await page.getByRole("button", { name: "Restore the account" }).click();
+  await flash(/Account restored/);
+  assert.match(await page.locator("#user-status").innerText(), /Active/);
+  await own.reload();
+  assert.doesNotMatch(await own.locator("main").innerText(), /Your account is suspended/);
+  await context.close();
+  await customer.context.close();
+  assertClean(problems);
+  assertClean(customer.problems);
+});

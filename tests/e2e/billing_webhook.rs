@@ -25,6 +25,7 @@ pub fn tests() -> Vec<Trial> {
         the_same_event_delivered_20_times_at_once_has_one_effect,
         a_failure_while_processing_answers_5xx_and_writes_nothing_until_the_retry,
         a_failure_inside_the_transaction_leaves_nothing_half_written,
+        a_pack_whose_grant_fails_writes_nothing_and_its_retry_is_applied_once,
     ]
 }
 
@@ -62,7 +63,8 @@ async fn a_forged_signature_is_refused_and_nothing_is_recorded(s: &'static Stack
     // A valid signature over another body does not carry over.
     let mut tampered = event.clone();
     tampered["data"]["object"]["payment_status"] = json!("paid");
-    tampered["data"]["object"]["metadata"]["user_id"] = json!("1");
+    // Another account than the buyer's (a fixed id would be the buyer's own in a fresh database).
+    tampered["data"]["object"]["metadata"]["user_id"] = json!((user.user_id + 1).to_string());
     let header = signature_header(&body, t, &[WEBHOOK_SECRET]);
     let (status, _) = s.stripe().deliver_raw(bytes(&tampered), Some(header)).await;
     assert_eq!(status, 400);
@@ -204,19 +206,8 @@ async fn a_failure_inside_the_transaction_leaves_nothing_half_written(s: &'stati
         .unwrap()
         .to_string();
     // The allowance grant is the last write of this event's transaction: make exactly it fail.
-    let name = format!("fail_{}", invoice.to_lowercase());
     let db = s.sql().await;
-    db.batch_execute(&format!(
-        "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN IF NEW.reference = '{invoice}' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$;
-         CREATE TRIGGER {name} BEFORE INSERT ON credit_ledger FOR EACH ROW EXECUTE FUNCTION {name}();"
-    ))
-    .await
-    .unwrap();
-    let (status, _) = s.stripe().deliver(&paid).await;
-    db.batch_execute(&format!("DROP TRIGGER {name} ON credit_ledger; DROP FUNCTION {name}();"))
-        .await
-        .unwrap();
+    let status = with_failing_grant(&db, &invoice, s.stripe().deliver(&paid)).await.0;
     assert_eq!(status, 500);
     assert_eq!(subscription_row(s, &sub).await, None, "the subscription write was rolled back");
     let invoices: i64 =
@@ -227,4 +218,60 @@ async fn a_failure_inside_the_transaction_leaves_nothing_half_written(s: &'stati
     assert_eq!(deliver_ok(s, &paid).await["outcome"], "applied");
     assert_eq!(balance(s, user.user_id).await, 100);
     assert_eq!(subscription_row(s, &sub).await.unwrap().0, "active");
+}
+
+/// A paid pack is claimed, recorded, marked paid and granted as one pipelined transaction
+/// (`db::pack_payment`): a failure of its last write leaves none of the others, and Stripe's
+/// retry takes the failed event over (its attempts counted on, its first arrival kept).
+async fn a_pack_whose_grant_fails_writes_nothing_and_its_retry_is_applied_once(s: &'static Stack) {
+    let (user, session, event) = paid_pack(s, "pack-fails").await;
+    let id = event["id"].as_str().unwrap();
+    let db = s.sql().await;
+    let status = with_failing_grant(&db, &session, s.stripe().deliver(&event)).await.0;
+    assert_eq!(status, 500);
+    let row = db
+        .query_one("SELECT status, payment_intent IS NULL FROM checkout_sessions WHERE id = $1", &[&session])
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, String>(0), row.get::<_, bool>(1)), ("open".into(), true), "rolled back");
+    assert_eq!(balance(s, user.user_id).await, 0);
+    let (outcome, attempts, _) = event_row(s, id).await.unwrap();
+    assert_eq!((outcome.as_str(), attempts), ("failed", 1));
+    let first: std::time::SystemTime =
+        db.query_one("SELECT received_at FROM stripe_events WHERE id = $1", &[&id]).await.unwrap().get(0);
+    assert_eq!(deliver_ok(s, &event).await["outcome"], "applied");
+    let (outcome, attempts, detail) = event_row(s, id).await.unwrap();
+    assert_eq!((outcome.as_str(), attempts), ("applied", 2));
+    assert_eq!(
+        detail.as_deref(),
+        Some(format!("checkout {session}: granted 50 credits (balance 50)").as_str())
+    );
+    let kept: std::time::SystemTime =
+        db.query_one("SELECT received_at FROM stripe_events WHERE id = $1", &[&id]).await.unwrap().get(0);
+    assert_eq!(kept, first, "the first arrival is kept");
+    assert_eq!(deliver_ok(s, &event).await["outcome"], "duplicate");
+    assert_eq!(balance(s, user.user_id).await, 50);
+    assert_eq!(ledger(s, user.user_id).await, vec![(50, "purchase".to_string(), session)]);
+}
+
+/// Runs `delivery` while the ledger refuses any grant keyed by `reference` (a trigger that
+/// raises), and answers what it answered.
+async fn with_failing_grant<T>(
+    db: &tokio_postgres::Client,
+    reference: &str,
+    delivery: impl std::future::Future<Output = T>,
+) -> T {
+    let name = format!("fail_{}", reference.to_lowercase());
+    db.batch_execute(&format!(
+        "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.reference = '{reference}' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER {name} BEFORE INSERT ON credit_ledger FOR EACH ROW EXECUTE FUNCTION {name}();"
+    ))
+    .await
+    .unwrap();
+    let answer = delivery.await;
+    db.batch_execute(&format!("DROP TRIGGER {name} ON credit_ledger; DROP FUNCTION {name}();"))
+        .await
+        .unwrap();
+    answer
 }

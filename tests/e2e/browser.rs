@@ -128,7 +128,7 @@ async fn the_browser_journeys_pass_in_headless_chromium_without_console_errors_o
     s: &'static Stack,
 ) {
     let (r, shots) =
-        run_journeys("tests/browser/journeys.test.mjs", &s.url(""), &s.fakes.smtp, &[], 10).await;
+        run_journeys("tests/browser/journeys.test.mjs", &s.url(""), &s.fakes.smtp, &[], 11).await;
     // axe-core audited every page shot (and the sign-in pages), light and dark: 38 with the
     // saved result, history, upload form and public pages signed in.
     let audits = r["audits"].as_u64().unwrap_or(0);

@@ -5,7 +5,7 @@
 
 use crate::rate_limit::{fresh_ip, small_limits};
 use crate::support::session::SignedIn;
-use crate::support::tools::{balance, brief, grant, runs_settled, unique};
+use crate::support::tools::{balance, brief, grant, insert_transcript, runs_settled, unique};
 use crate::support::Stack;
 use crate::trials;
 use futures_util::future::join_all;
@@ -15,6 +15,7 @@ pub fn tests() -> Vec<Trial> {
     trials![
         refused_forms_do_not_use_up_the_accounts_ai_generations,
         refusals_for_lack_of_credits_do_not_use_up_the_accounts_ai_generations,
+        show_notes_refused_for_a_hold_do_not_use_up_the_accounts_ai_generations,
         a_refused_file_does_not_use_up_an_upload,
         a_client_flooding_the_tools_is_refused_per_ip_before_anything_is_read,
     ]
@@ -82,6 +83,30 @@ async fn refusals_for_lack_of_credits_do_not_use_up_the_accounts_ai_generations(
     let codes = three_at_once(s, &user, &ip, &good).await;
     assert_eq!(codes, [200, 200, 200], "refusals for credits cost no generation");
     assert_eq!(runs_settled(s, user.user_id).await, 3);
+}
+
+async fn show_notes_refused_for_a_hold_do_not_use_up_the_accounts_ai_generations(_: &'static Stack) {
+    let s = small_limits().await;
+    let user = s.sign_in_new("ai-on-hold").await;
+    let ip = fresh_ip();
+    grant(s, user.user_id, 3).await;
+    let id = insert_transcript(s, user.user_id, 0).await;
+    let db = s.sql().await;
+    db.execute("UPDATE transcripts SET notes = NULL WHERE id = $1", &[&id]).await.unwrap();
+    let hold = "UPDATE users SET suspended_at = now(), suspended_reason = 'test' WHERE id = $1";
+    db.execute(hold, &[&user.user_id]).await.unwrap();
+    // ai_generation=3/4s, which show notes share with AgentWrite: three rewrites refused for the
+    // hold first…
+    for _ in 0..3 {
+        let res = post(s, &user, &format!("/tools/podscribe/{id}/notes"), &ip, &[]).await;
+        assert_eq!(res.status(), 403, "on hold");
+        assert!(res.text().await.unwrap().contains("Your account is suspended"), "and told why");
+    }
+    // …and once restored, the account still has its three generations in this window.
+    let restore = "UPDATE users SET suspended_at = NULL, suspended_reason = NULL WHERE id = $1";
+    db.execute(restore, &[&user.user_id]).await.unwrap();
+    let codes = three_at_once(s, &user, &ip, &brief(&format!("Held {}", unique()))).await;
+    assert_eq!(codes, [200, 200, 200], "refusals for a hold cost no generation");
 }
 
 async fn a_refused_file_does_not_use_up_an_upload(_: &'static Stack) {

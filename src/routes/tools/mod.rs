@@ -45,13 +45,14 @@ pub async fn flood(cx: &Ctx) -> Result<(), AppError> {
 /// just before it is started: the rate limiter's `AiGeneration` or `TranscriptionUpload`
 /// window for this account, failing closed when the limiter is down — these calls cost money.
 /// Over the limit it answers `AppError::TooManyRequests`. An account on hold (a payment
-/// dispute, or suspended by an operator) is refused here too (`AppError::Forbidden`).
+/// dispute, or suspended by an operator) is refused here too (`AppError::Forbidden`), before
+/// the limiter is asked.
 pub async fn limit(cx: &Ctx, kind: ToolKind) -> Result<(), AppError> {
-    rate_limit(cx, kind).await?;
+    // The hold first: a refusal for it must not spend a unit of the account's limit.
     if let Some(user) = cx.user().await? {
         reversals::ensure_not_on_hold(cx.db().await?, user.id).await?;
     }
-    Ok(())
+    rate_limit(cx, kind).await
 }
 
 /// The signed-in account's id, with its balance and hold read alongside the session check (one

@@ -2,8 +2,8 @@
 //! and the billing portal for everything after.
 //!
 //! Idempotency keys: creating the customer uses a key derived from the user (id + a hash of the
-//! email sent), so two first purchases racing each other get the same customer back from
-//! Stripe. A Checkout Session or a portal session gets a random key per user action, reused by
+//! email sent), so two first purchases racing each other, or a retry of one that failed before
+//! the customer was stored, get the same customer back from Stripe. A Checkout Session or a portal session gets a random key per user action, reused by
 //! that action's retries: a second click is a new, harmless open session (only the one paid for
 //! counts), whereas a derived key would replay an already completed session for 24 hours.
 
@@ -50,21 +50,33 @@ impl Standing {
     }
 }
 
-/// The user's Stripe customer id (`known`, when stored already), created at Stripe (with our
-/// user id in metadata) the first time and stored.
-pub async fn ensure_customer(
-    db: &Db,
-    stripe: &Stripe,
-    user: &User,
-    known: Option<String>,
-) -> Result<String, AppError> {
+/// The user's Stripe customer id: `known` when stored already, otherwise created at Stripe
+/// (with our user id in metadata). The caller stores a new one (`Customer::New`) with the
+/// checkout it starts, so it needs no round trip of its own before the Checkout Session is made:
+/// the derived idempotency key gives a retry the same customer back. (Stripe keeps keys for 24
+/// hours: a first attempt that failed between the two calls and is retried later leaves an
+/// unused customer at Stripe, with no payment.)
+async fn customer(stripe: &Stripe, user: &User, known: Option<String>) -> Result<Customer, AppError> {
     if let Some(id) = known {
-        return Ok(id);
+        return Ok(Customer::Stored(id));
     }
     let form =
         StripeForm::new().field(&["email"], user.email.as_str()).field(&["metadata", "user_id"], user.id);
-    let customer = stripe.create_customer(&form, &customer_key(user.id, user.email.as_str())).await?;
-    rows::save_customer(db, user.id, &customer.id).await
+    let created = stripe.create_customer(&form, &customer_key(user.id, user.email.as_str())).await?;
+    Ok(Customer::New(created.id))
+}
+
+enum Customer {
+    Stored(String),
+    New(String),
+}
+
+impl Customer {
+    fn id(&self) -> &str {
+        match self {
+            Customer::Stored(id) | Customer::New(id) => id,
+        }
+    }
 }
 
 /// Same user and email → same key (Stripe refuses one key with different parameters, so the
@@ -134,27 +146,42 @@ pub async fn start(
     if offer.plan().is_some() && super::live_subscription(&standing.subscriptions).is_some() {
         return Ok(Started::Portal { url: portal(stripe, site, &standing).await? });
     }
-    let customer = ensure_customer(db, stripe, user, standing.customer).await?;
-    let form = checkout_form(offer, &customer, user.id, referral, site);
+    let customer = customer(stripe, user, standing.customer).await?;
+    let form = checkout_form(offer, customer.id(), user.id, referral, site);
     let session = stripe.create_checkout_session(&form, &random_idempotency_key("gt-checkout")).await?;
     let url = session.url.clone().ok_or_else(|| AppError::Upstream {
         service: "stripe",
         detail: format!("checkout session {} has no url", session.id),
     })?;
-    rows::insert_checkout(
-        db,
-        &NewCheckout {
-            id: &session.id,
-            user_id: user.id,
-            mode: offer.mode(),
-            price_id: &offer.price_id,
-            item_name: &offer.name,
-            credits: offer.credits,
-            amount: offer.amount,
-            currency: &offer.currency,
-        },
-    )
-    .await?;
+    let record = NewCheckout {
+        id: &session.id,
+        user_id: user.id,
+        mode: offer.mode(),
+        price_id: &offer.price_id,
+        item_name: &offer.name,
+        credits: offer.credits,
+        amount: offer.amount,
+        currency: &offer.currency,
+    };
+    match &customer {
+        Customer::Stored(_) => rows::insert_checkout(db, &record).await?,
+        // A new customer is stored with the checkout: sent together, one round trip.
+        Customer::New(id) => {
+            let (stored, ()) = futures_util::future::try_join(
+                rows::save_customer(db, user.id, id),
+                rows::insert_checkout(db, &record),
+            )
+            .await?;
+            if stored != *id {
+                // Another first checkout stored a different customer meanwhile (the email
+                // changed between them): this session's customer is not the account's.
+                return Err(AppError::internal(format!(
+                    "user {}: customer {stored} stored, {id} used",
+                    user.id
+                )));
+            }
+        }
+    }
     Ok(Started::Checkout { url, session_id: session.id })
 }
 

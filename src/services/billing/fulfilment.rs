@@ -4,7 +4,9 @@
 //! invoice (a plan's first allowance — the same key `invoice.payment_succeeded` uses).
 //!
 //! `prepare` does the network part (reading the subscription from Stripe) before a transaction
-//! opens; `apply` only writes, inside the caller's transaction.
+//! opens; `apply` only writes, inside the caller's transaction. A paid credit pack, the common
+//! case, takes neither transaction nor `apply`: `pack` writes it (and the webhook's event) in one
+//! round trip (`db::pack_payment`).
 
 use super::allowance::{self, AllowanceGrant};
 use super::subscriptions::{self, Synced};
@@ -12,7 +14,9 @@ use crate::clients::stripe::Stripe;
 use crate::clients::stripe_objects::CheckoutSession;
 use crate::config::Config;
 use crate::db::billing as rows;
-use crate::db::credits::{self, Granted, Reason};
+use crate::db::credits;
+use crate::db::pack_payment::{self, Details, PackPayment};
+use crate::db::stripe_events::EventMeta;
 use crate::db::Db;
 use crate::domain::billing::allowance_note;
 use crate::domain::billing::Fulfilment;
@@ -32,16 +36,18 @@ pub struct Prepared {
     pub subscription: Option<Synced>,
 }
 
-/// Reads what fulfilling `session` needs. `Ok(None)`: not a session GhostTools created, or one
+/// Reads what fulfilling `session` needs, given our record of it (`row`, read by the caller
+/// with whatever else it reads first). `Ok(None)`: not a session GhostTools created, or one
 /// whose metadata names another user than the one we recorded (logged by the caller).
 pub async fn prepare(
     db: &Db,
     stripe: &Stripe,
     config: &Config,
     session: CheckoutSession,
+    row: Option<Checkout>,
     now_ms: u64,
 ) -> Result<Option<Prepared>, AppError> {
-    let Some(row) = rows::checkout(db, &session.id).await? else { return Ok(None) };
+    let Some(row) = row.filter(|r| r.id == session.id) else { return Ok(None) };
     let named = session.metadata.get("user_id").and_then(|v| v.parse::<UserId>().ok());
     if named.is_some_and(|id| id != row.user_id) {
         return Ok(None);
@@ -67,15 +73,10 @@ pub async fn apply(db: &Db, p: &Prepared) -> Result<Fulfilment, AppError> {
     }
     let granted = match row.mode {
         CheckoutMode::Payment => {
-            // What paid for it: a refund or dispute names the payment intent; revenue counts
-            // the amount after discounts; the billing page links the invoice Checkout made.
-            let (pi, invoice) = (session.payment_intent.as_deref(), session.invoice.as_deref());
-            rows::record_checkout_payment(db, &row.id, pi, session.amount_total, invoice).await?;
-            let note = Some(row.item_name.as_str());
-            match credits::grant(db, row.user_id, row.credits, Reason::Purchase, &session.id, note).await? {
-                Granted::Now { balance } => Some(balance),
-                Granted::Already => None,
-            }
+            return Err(AppError::internal(format!(
+                "checkout {}: a paid pack is fulfilled by `pack`",
+                row.id
+            )));
         }
         CheckoutMode::Subscription => match (&session.invoice, &p.subscription) {
             (Some(invoice), Some(synced)) => {
@@ -107,26 +108,76 @@ pub async fn apply(db: &Db, p: &Prepared) -> Result<Fulfilment, AppError> {
     })
 }
 
-/// The success page's way in: read the session's needs, then `apply` in a transaction.
+/// Whether `pack` fulfils it: a credit pack, paid.
+pub fn is_paid_pack(p: &Prepared) -> bool {
+    p.row.mode == CheckoutMode::Payment && p.session.is_paid()
+}
+
+/// A paid credit pack (`is_paid_pack`) fulfilled in one round trip, for the webhook with its
+/// `event` claimed and finished in the same transaction. `None`: the event was handled by
+/// someone else. Also answers the checkout's status and the owner's balance afterwards.
+pub async fn pack(
+    db: &Db,
+    p: &Prepared,
+    event: Option<&EventMeta<'_>>,
+) -> Result<Option<(Fulfilment, CheckoutStatus, Credits)>, AppError> {
+    let (session, row) = (&p.session, &p.row);
+    let pay = PackPayment {
+        checkout: row,
+        payment_intent: session.payment_intent.as_deref(),
+        amount_paid: session.amount_total,
+        invoice: session.invoice.as_deref(),
+    };
+    let granted_detail =
+        format!("checkout {}: {}", row.id, Fulfilment::granted_text(row.credits, &"{balance}"));
+    let already_detail = format!("checkout {}: {}", row.id, Fulfilment::AlreadyFulfilled.describe());
+    let details = Details { granted: &granted_detail, already: &already_detail };
+    let Some(done) = pack_payment::fulfil(db, &pay, event.map(|e| (e, &details))).await? else {
+        return Ok(None);
+    };
+    let fulfilment = match done.granted_now {
+        true => Fulfilment::Granted { credits: row.credits, balance: Credits::new(done.balance) },
+        false => Fulfilment::AlreadyFulfilled,
+    };
+    Ok(Some((fulfilment, done.status, Credits::new(done.balance))))
+}
+
+/// The success page's way in, with our record of the session (`row`) read already: fulfils it
+/// and answers the outcome, the checkout's status and the owner's balance afterwards.
 pub async fn fulfil(
     db: &Db,
     stripe: &Stripe,
     config: &Config,
     session: CheckoutSession,
+    row: Checkout,
     now_ms: u64,
-) -> Result<Option<(Checkout, Fulfilment)>, AppError> {
-    let Some(prepared) = prepare(db, stripe, config, session, now_ms).await? else { return Ok(None) };
+) -> Result<Option<(Checkout, Fulfilment, CheckoutStatus, Credits)>, AppError> {
+    let Some(prepared) = prepare(db, stripe, config, session, Some(row), now_ms).await? else {
+        return Ok(None);
+    };
+    if is_paid_pack(&prepared) {
+        let done = pack(db, &prepared, None).await?;
+        let (outcome, status, balance) = done.ok_or_else(|| AppError::internal("no event to take"))?;
+        return Ok(Some((prepared.row, outcome, status, balance)));
+    }
     let outcome = db.transaction(async |db| apply(db, &prepared).await).await?;
-    Ok(Some((prepared.row, outcome)))
+    // Re-read: a failure recorded by the webhook shows here too.
+    let (status, balance) = status_now(db, prepared.row.user_id, &prepared.row.id).await?;
+    Ok(Some((prepared.row, outcome, status, balance)))
 }
 
-/// The success page's record of checkout `id`, with the balance (read together, one round
-/// trip: a paid one needs nothing else). Another user's checkout is `NotFound`.
-pub async fn recorded(db: &Db, user_id: UserId, id: &str) -> Result<(Checkout, Credits), AppError> {
-    match try_join(rows::checkout(db, id), credits::balance(db, user_id)).await? {
+/// The success page's record of checkout `id`, with the balance, for `Ctx::user_with` (sent
+/// with the session check, one round trip: a paid one needs nothing else). Another user's
+/// checkout is `NotFound`.
+pub async fn recorded(
+    db: &Db,
+    user_id: UserId,
+    id: &str,
+) -> Result<Result<(Checkout, Credits), AppError>, AppError> {
+    Ok(match try_join(rows::checkout(db, id), credits::balance(db, user_id)).await? {
         (Some(row), balance) if row.user_id == user_id => Ok((row, balance)),
         _ => Err(AppError::NotFound),
-    }
+    })
 }
 
 /// Checkout `id`'s status now (`Open` when there is no record) and the balance, read together:

@@ -2,15 +2,16 @@
 //! webhooks: a charge's receipt (`charge.succeeded`), a credit pack's invoice (`invoice.paid`,
 //! made by Checkout's `invoice_creation`), and every invoice's number and hosted page.
 //!
-//! `prepare_*` read (the owner; a charge's invoice from Stripe) before the transaction; the
-//! writes happen in the webhook's transaction.
+//! `prepare_*` read (the owner; a charge's invoice from Stripe); the writes need no answer, so
+//! they go with the event's claim and outcome as one transaction in one round trip.
 
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_charges::Charge;
 use crate::clients::stripe_objects::Invoice;
 use crate::db::billing::{self as rows, InvoiceRecord};
-use crate::db::payments::{self, ChargeRow};
-use crate::db::Db;
+use crate::db::payments::{self, ChargeRow, InvoiceDetails};
+use crate::db::stripe_events::{self as events, EventMeta};
+use crate::db::{Db, Statement};
 use crate::domain::billing::InvoiceStatus;
 use crate::domain::UserId;
 use crate::error::AppError;
@@ -71,26 +72,46 @@ pub async fn prepare_pack_invoice(db: &Db, invoice: &Invoice) -> Result<Option<I
     }))
 }
 
-/// Stores a pack's invoice with its number and page. Call inside the transaction.
+/// Stores a pack's invoice with its number and page, the event claimed and finished with it in
+/// one round trip (`stripe_events::apply_atomically`). `None`: the event was taken meanwhile.
 pub async fn record_pack_invoice(
     db: &Db,
+    event: &EventMeta<'_>,
     record: &InvoiceRecord,
     invoice: &Invoice,
-) -> Result<String, AppError> {
-    rows::record_invoice(db, record).await?;
-    save_details(db, invoice).await?;
-    Ok(format!("invoice {} of a credit pack recorded", invoice.id))
+) -> Result<Option<String>, AppError> {
+    let detail = format!("invoice {} of a credit pack recorded", invoice.id);
+    let details = details(invoice);
+    let (row, document) = (rows::record_invoice_params(record), details.params());
+    let writes: [Statement; 2] =
+        [(rows::RECORD_INVOICE_SQL, &row), (payments::SAVE_INVOICE_DETAILS_SQL, &document)];
+    Ok(events::apply_atomically(db, event, &writes, &detail, record.user_id).await?.then_some(detail))
 }
 
 /// The invoice's number, creation time and hosted page (after its row is written).
 pub async fn save_details(db: &Db, invoice: &Invoice) -> Result<(), AppError> {
-    let (number, url) = (invoice.number.as_deref(), invoice.hosted_invoice_url.as_deref());
-    payments::save_invoice_details(db, &invoice.id, number, url, invoice.created).await
+    payments::save_invoice_details(db, &details(invoice)).await
 }
 
-/// Stores the charge's receipt. Call inside the transaction.
-pub async fn record_charge(db: &Db, charge: &ChargeRow) -> Result<String, AppError> {
-    payments::record_charge(db, charge).await?;
+fn details(invoice: &Invoice) -> InvoiceDetails {
+    InvoiceDetails {
+        id: invoice.id.clone(),
+        number: invoice.number.clone(),
+        hosted_url: invoice.hosted_invoice_url.clone(),
+        created: invoice.created,
+    }
+}
+
+/// Stores the charge's receipt, the event claimed and finished with it in one round trip.
+/// `None`: the event was taken meanwhile.
+pub async fn record_charge(
+    db: &Db,
+    event: &EventMeta<'_>,
+    charge: &ChargeRow,
+) -> Result<Option<String>, AppError> {
     let receipt = if charge.receipt_url.is_some() { "with" } else { "without" };
-    Ok(format!("charge {} recorded {receipt} a receipt", charge.id))
+    let detail = format!("charge {} recorded {receipt} a receipt", charge.id);
+    let row = payments::record_charge_params(charge);
+    let writes: [Statement; 1] = [(payments::RECORD_CHARGE_SQL, &row)];
+    Ok(events::apply_atomically(db, event, &writes, &detail, charge.user_id).await?.then_some(detail))
 }

@@ -89,9 +89,6 @@ pub async fn receive(
     event: &Event,
     now_ms: u64,
 ) -> Result<Outcome, AppError> {
-    if events::already_handled(db, &event.id).await? {
-        return Ok(Outcome::Duplicate);
-    }
     let meta = EventMeta {
         id: &event.id,
         kind: &event.kind,
@@ -99,7 +96,20 @@ pub async fn receive(
         created: event.created,
         livemode: event.livemode,
     };
-    let result = process(db, stripe, config, event, &meta, now_ms).await;
+    // The already-handled check goes out with the preparation's first read (one round trip).
+    // Preparing only reads (here and at Stripe): for an event handled before, it is dropped.
+    let (handled, action) = futures_util::future::join(
+        events::already_handled(db, &event.id),
+        prepare(db, stripe, config, event, now_ms),
+    )
+    .await;
+    if handled? {
+        return Ok(Outcome::Duplicate);
+    }
+    let result = match action {
+        Ok(action) => process(db, event, action, &meta).await,
+        Err(e) => Err(e),
+    };
     if let Err(e) = &result {
         // Best effort: the operator sees the failure; Stripe's retry may take the event over.
         let _ = events::record_failure(db, &meta, &e.to_string()).await;
@@ -107,19 +117,33 @@ pub async fn receive(
     result
 }
 
-async fn process(
-    db: &Db,
-    stripe: &Stripe,
-    config: &Config,
-    event: &Event,
-    meta: &EventMeta<'_>,
-    now_ms: u64,
-) -> Result<Outcome, AppError> {
-    let action = prepare(db, stripe, config, event, now_ms).await?;
-    if let Action::Ignore(why) = &action {
-        // Nothing to apply: the claim is the record (one round trip instead of a transaction).
-        let claimed = events::claim_ignored(db, meta, why).await?;
-        return Ok(if claimed { Outcome::Ignored { detail: why.clone() } } else { Outcome::Duplicate });
+/// Applies what `prepare` found, the event claimed and its outcome written in the same
+/// transaction: in one round trip where no write needs another's answer (a paid pack, a charge,
+/// a pack's invoice), statement by statement otherwise.
+async fn process(db: &Db, event: &Event, action: Action, meta: &EventMeta<'_>) -> Result<Outcome, AppError> {
+    let applied = |detail: Option<String>, user_id: UserId| match detail {
+        Some(detail) => Outcome::Applied { detail, user_id: Some(user_id) },
+        None => Outcome::Duplicate,
+    };
+    match &action {
+        Action::Ignore(why) => {
+            // Nothing to apply: the claim is the record (one round trip instead of a transaction).
+            let claimed = events::claim_ignored(db, meta, why).await?;
+            return Ok(if claimed { Outcome::Ignored { detail: why.clone() } } else { Outcome::Duplicate });
+        }
+        Action::Fulfil(p) if fulfilment::is_paid_pack(p) => {
+            let done = fulfilment::pack(db, p, Some(meta)).await?;
+            let detail = done.map(|(done, _, _)| format!("checkout {}: {}", p.row.id, done.describe()));
+            return Ok(applied(detail, p.row.user_id));
+        }
+        Action::Charge(row) => {
+            return Ok(applied(receipts::record_charge(db, meta, row).await?, row.user_id))
+        }
+        Action::PackInvoice { record, invoice } => {
+            let detail = receipts::record_pack_invoice(db, meta, record, invoice).await?;
+            return Ok(applied(detail, record.user_id));
+        }
+        _ => {}
     }
     db.transaction(async |db| {
         if !events::claim(db, meta).await? {
@@ -154,7 +178,8 @@ async fn prepare(
     Ok(match event.kind.as_str() {
         "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
             let session: CheckoutSession = object(event)?;
-            match fulfilment::prepare(db, stripe, config, session, now_ms).await? {
+            let row = rows::checkout(db, &session.id).await?;
+            match fulfilment::prepare(db, stripe, config, session, row, now_ms).await? {
                 Some(prepared) => Action::Fulfil(Box::new(prepared)),
                 None => not_ours("checkout session"),
             }
@@ -247,10 +272,10 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
             applied(format!("checkout {}: {detail}", row.id), row.user_id)
         }
         Action::Subscription(synced) => applied(save_subscription(db, synced).await?, synced.record.user_id),
-        Action::PackInvoice { record, invoice } => {
-            applied(receipts::record_pack_invoice(db, record, invoice).await?, record.user_id)
+        // Applied in one round trip by `process`.
+        Action::PackInvoice { .. } | Action::Charge(_) => {
+            return Err(AppError::internal("applied by process, without a transaction"));
         }
-        Action::Charge(row) => applied(receipts::record_charge(db, row).await?, row.user_id),
         Action::Reversal(reversed) => {
             let (detail, user_id) = reversals::apply(db, reversed).await?;
             applied(detail, user_id)

@@ -68,13 +68,12 @@ async fn every_route_carries_the_security_headers_signed_in_or_not(s: &'static S
             if route.pattern != "/api/debug/error" {
                 assert!(status < 500, "{what} ({who}): {status}");
             }
-            if route.method == "GET" && route.access == Access::SignedIn && route.pattern.starts_with("/api/")
-            {
+            if route.method == "GET" && route.access.is_signed_in() && route.pattern.starts_with("/api/") {
                 // An API (an upload's progress) answers 401, not a redirect; the example's
                 // upload is nobody's, so even signed in it is not found.
                 let expected = if who == "anonymous" { 401 } else { 404 };
                 assert_eq!(status, expected, "{what} ({who})");
-            } else if route.method == "GET" && route.access == Access::SignedIn {
+            } else if route.method == "GET" && route.access.is_signed_in() {
                 if who == "anonymous" {
                     let location = res.headers()["location"].to_str().unwrap().to_string();
                     assert_eq!(status, 303, "{what}: pages ask for sign-in");
@@ -148,7 +147,7 @@ async fn every_error_status_carries_the_security_headers_and_its_own_page(s: &'s
 
 async fn private_pages_and_downloads_are_never_stored_and_public_pages_start_no_session(s: &'static Stack) {
     let fx = Fixture::new(s, "sec-cache").await;
-    for route in routes().iter().filter(|r| r.method == "GET" && r.access == Access::SignedIn) {
+    for route in routes().iter().filter(|r| r.method == "GET" && r.access.is_signed_in()) {
         let res = fx.user.client.get(s.url(&route.path(&fx))).send().await.unwrap();
         let cache = res.headers()["cache-control"].to_str().unwrap();
         assert!(cache.split(',').any(|d| d.trim() == "no-store"), "{}: {cache}", route.pattern);
