@@ -10,6 +10,7 @@ use crate::domain::console::{
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::{Credits, UserId};
 use crate::error::AppError;
+use futures_util::future::{try_join, try_join3, try_join4};
 
 /// Accounts per page of the console's list.
 pub const PAGE_SIZE: i64 = 50;
@@ -36,21 +37,41 @@ pub struct Overview {
 /// console (refunds and disputes matching `search` too).
 pub async fn overview(db: &Db, search: &str, page: i64) -> Result<Overview, AppError> {
     let matching = Users::Matching { query: search, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE };
-    let mut users = admin::users(db, matching).await?;
+    // Independent reads, sent together: one round trip, however many there are.
+    let (
+        (mut users, revenue, revenue_per_day, subscriptions),
+        (reversals, unrecovered, usage, events),
+        (audit, welcome),
+    ) = try_join3(
+        try_join4(
+            admin::users(db, matching),
+            admin::revenue(db),
+            admin::revenue_per_day(db, 30),
+            admin::active_subscriptions(db),
+        ),
+        try_join4(
+            admin::reversals(db, search, 50),
+            admin::unrecovered_credits(db),
+            admin::usage_per_day(db, 14),
+            admin::recent_events(db, None, 25),
+        ),
+        try_join(audit::recent(db, None, 50), welcome::counts(db)),
+    )
+    .await?;
     let has_next = users.len() as i64 > PAGE_SIZE;
     users.truncate(PAGE_SIZE as usize);
     Ok(Overview {
         users,
         has_next,
-        revenue: admin::revenue(db).await?,
-        revenue_per_day: admin::revenue_per_day(db, 30).await?,
-        subscriptions: admin::active_subscriptions(db).await?,
-        reversals: admin::reversals(db, search, 50).await?,
-        unrecovered: admin::unrecovered_credits(db).await?,
-        usage: admin::usage_per_day(db, 14).await?,
-        events: admin::recent_events(db, None, 25).await?,
-        audit: audit::recent(db, None, 50).await?,
-        welcome: welcome::counts(db).await?,
+        revenue,
+        revenue_per_day,
+        subscriptions,
+        reversals,
+        unrecovered,
+        usage,
+        events,
+        audit,
+        welcome,
     })
 }
 
@@ -67,13 +88,20 @@ pub struct Account {
 /// Account `id` with its newest runs, ledger entries, purchases, Stripe events and operator
 /// actions (50 of each); `NotFound` when there is no such account.
 pub async fn account(db: &Db, id: UserId) -> Result<Account, AppError> {
-    let user = admin::users(db, Users::One(id)).await?.into_iter().next().ok_or(AppError::NotFound)?;
-    Ok(Account {
-        user,
-        runs: admin_user::runs(db, id, 50).await?,
-        ledger: credits::recent(db, id, 50).await?,
-        purchases: admin_user::purchases(db, id, 50).await?,
-        events: admin::recent_events(db, Some(id), 50).await?,
-        audit: audit::recent(db, Some(id), 50).await?,
-    })
+    // Sent together (one round trip); the account's absence is known from the first.
+    let ((users, runs, ledger), (purchases, events, audit)) = try_join(
+        try_join3(
+            admin::users(db, Users::One(id)),
+            admin_user::runs(db, id, 50),
+            credits::recent(db, id, 50),
+        ),
+        try_join3(
+            admin_user::purchases(db, id, 50),
+            admin::recent_events(db, Some(id), 50),
+            audit::recent(db, Some(id), 50),
+        ),
+    )
+    .await?;
+    let user = users.into_iter().next().ok_or(AppError::NotFound)?;
+    Ok(Account { user, runs, ledger, purchases, events, audit })
 }

@@ -27,6 +27,7 @@ pub fn tests() -> Vec<Trial> {
         agentwrite_starts_in_two_round_trips_and_finishes_in_one_more,
         signing_in_again_by_email_takes_at_most_two_round_trips,
         starting_a_checkout_takes_at_most_two_round_trips,
+        the_operator_console_and_an_accounts_page_take_at_most_two_round_trips,
     ]
 }
 
@@ -222,4 +223,16 @@ async fn starting_a_checkout_takes_at_most_two_round_trips(s: &'static Stack) {
     let res = checkout(s, &user, PACK, "").await;
     assert_eq!(res.status(), 303);
     assert!(round_trips(&res) <= 2, "{}", metric(&res, "db"));
+}
+
+/// The operator's pages are signed-in pages too: the session check, then every read of the
+/// page sent together (the console reads eleven lists, an account's page six).
+async fn the_operator_console_and_an_accounts_page_take_at_most_two_round_trips(s: &'static Stack) {
+    let ops = s.sign_in_as(crate::support::ADMIN_EMAIL).await;
+    let customer = s.sign_in_new("timing-operated").await;
+    for path in ["/admin".to_string(), format!("/admin/users/{}", customer.user_id)] {
+        let res = ops.client.get(s.url(&path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(round_trips(&res) <= 2, "{path}: {}", metric(&res, "db"));
+    }
 }
