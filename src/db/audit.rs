@@ -4,6 +4,7 @@
 use super::Db;
 use crate::domain::console::AuditRow;
 use crate::domain::console::Operator;
+use crate::domain::keyset::Keyset;
 use crate::domain::UserId;
 use crate::error::AppError;
 use tokio_postgres::types::Type;
@@ -53,26 +54,45 @@ pub async fn record(
 
 /// The newest operator actions (on one account, or on all), newest first.
 pub async fn recent(db: &Db, user_id: Option<UserId>, limit: i64) -> Result<Vec<AuditRow>, AppError> {
+    page(db, user_id, &Keyset::Newest, limit).await
+}
+
+/// Up to `limit` operator actions (on one account, or on all) from where `keyset` says, in its
+/// order: newest first, or (`After`) oldest first from the key (`keyset::page_of` turns them).
+pub async fn page(
+    db: &Db,
+    user_id: Option<UserId>,
+    keyset: &Keyset<i64>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, AppError> {
+    let order = if keyset.after().is_some() { "ASC" } else { "DESC" };
+    let sql = format!(
+        "SELECT a.id, to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), a.admin_email,
+                a.action, a.user_id,
+                coalesce(u.email, CASE WHEN u.id IS NULL THEN '' ELSE '(deleted account #' || u.id || ')' END),
+                a.detail
+         FROM admin_audit a LEFT JOIN users u ON u.id = a.user_id
+         WHERE ($1::int8 IS NULL OR a.user_id = $1)
+           AND ($3::int8 IS NULL OR a.id < $3) AND ($4::int8 IS NULL OR a.id > $4)
+         ORDER BY a.id {order} LIMIT $2"
+    );
+    let (before, after) = (keyset.before(), keyset.after());
     let rows = db
-        .query(
-            "SELECT to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), a.admin_email, a.action,
-                    a.user_id, coalesce(u.email, CASE WHEN u.id IS NULL THEN '' ELSE '(deleted account #' || u.id || ')' END),
-                    a.detail
-             FROM admin_audit a LEFT JOIN users u ON u.id = a.user_id
-             WHERE ($1::int8 IS NULL OR a.user_id = $1)
-             ORDER BY a.created_at DESC, a.id DESC LIMIT $2",
-            &[(&user_id, Type::INT8), (&limit, Type::INT8)],
+        .read(
+            &sql,
+            &[(&user_id, Type::INT8), (&limit, Type::INT8), (&before, Type::INT8), (&after, Type::INT8)],
         )
         .await?;
     Ok(rows
         .iter()
         .map(|r| AuditRow {
-            at: r.get(0),
-            operator: r.get(1),
-            action: r.get(2),
-            user_id: r.get(3),
-            account: r.get(4),
-            detail: r.get(5),
+            id: r.get(0),
+            at: r.get(1),
+            operator: r.get(2),
+            action: r.get(3),
+            user_id: r.get(4),
+            account: r.get(5),
+            detail: r.get(6),
         })
         .collect())
 }

@@ -104,6 +104,8 @@ pub struct UsageRow {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
+    /// Its key in the log (ids only grow: "older" is "smaller").
+    pub id: i64,
     /// "2026-05-12 14:03:09" (UTC).
     pub at: String,
     pub operator: String,

@@ -47,6 +47,8 @@ impl<K> Keyset<K> {
 /// The query parameters of the billing page's two lists.
 pub const LEDGER_PARAMS: (&str, &str) = ("ledger_before", "ledger_after");
 pub const PAYMENTS_PARAMS: (&str, &str) = ("payments_before", "payments_after");
+/// The operator console's audit log.
+pub const AUDIT_PARAMS: (&str, &str) = ("audit_before", "audit_after");
 
 /// A ledger row's key: its id (ids only grow, so "older" is "smaller").
 pub fn ledger_key(raw: &str) -> Option<i64> {

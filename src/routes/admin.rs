@@ -10,13 +10,14 @@ use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::domain::console::Operator;
 use crate::domain::credit_change::{CreditChange, MAX_CHANGE};
+use crate::domain::keyset::{ledger_key, Keyset, AUDIT_PARAMS};
 use crate::domain::money::format_amount;
 use crate::domain::User;
 use crate::error::AppError;
 use crate::reply::Reply;
 use crate::services::console;
 use crate::services::operator::{self, Grant};
-use crate::views::admin::{revenue_days, Console, GrantForm};
+use crate::views::admin::{audit_pages, revenue_days, Console, GrantForm};
 use crate::views::flash::FlashKind;
 use crate::views::render;
 use worker::Request;
@@ -60,12 +61,23 @@ pub async fn console(req: &Request, cx: &Ctx) -> Result<Reply, AppError> {
             .filter(|n| (1..=100_000).contains(n))
             .ok_or_else(|| AppError::bad_request("page", "The page is a whole number from 1."))?,
     };
+    let pairs: Vec<(String, String)> =
+        req.url().map(|u| u.query_pairs().into_owned().collect()).unwrap_or_default();
+    let audit = Keyset::from_query(&pairs, AUDIT_PARAMS, ledger_key)
+        .map_err(|field| AppError::bad_request(field, "This page link is malformed."))?;
     let grant = GrantForm { email: query(req, "grant_to"), ..GrantForm::default() };
-    console_page(cx, search, page, grant).await.map(Reply::html)
+    console_page(cx, search, (page, &audit), grant).await.map(Reply::html)
 }
 
-async fn console_page(cx: &Ctx, search: String, page: i64, mut grant: GrantForm) -> Result<String, AppError> {
-    let o = console::overview(cx.db().await?, &search, page).await?;
+async fn console_page(
+    cx: &Ctx,
+    search: String,
+    (page, audit_page): (i64, &Keyset<i64>),
+    mut grant: GrantForm,
+) -> Result<String, AppError> {
+    let o = console::overview(cx.db().await?, &search, page, audit_page).await?;
+    let (audit, audit_older, audit_newer) =
+        audit_pages(o.audit, console::AUDIT_PER_PAGE as usize, audit_page, &search);
     // A fresh reference per rendered form: sending the same form twice grants once.
     grant.reference = crate::security::random_token();
     let today = chrono::DateTime::from_timestamp_millis(cx.now_ms as i64).unwrap_or_default().date_naive();
@@ -90,7 +102,9 @@ async fn console_page(cx: &Ctx, search: String, page: i64, mut grant: GrantForm)
         max_grant: MAX_CHANGE,
         page,
         has_next: o.has_next,
-        audit: o.audit,
+        audit,
+        audit_older,
+        audit_newer,
         revenue_days: revenue_days(&o.revenue_per_day, today, 30),
     }))
 }
@@ -145,7 +159,7 @@ pub fn parse_grant(input: &GrantForm, reference: Option<&str>) -> Result<CreditC
 async fn refuse(cx: &Ctx, mut input: GrantForm, e: AppError) -> Result<Reply, AppError> {
     input.error_field = e.field().unwrap_or_default().to_string();
     input.error = Some(e.public_message());
-    let html = console_page(cx, input.email.clone(), 1, input).await?;
+    let html = console_page(cx, input.email.clone(), (1, &Keyset::Newest), input).await?;
     Ok(Reply::html(html).with_status(400))
 }
 

@@ -7,6 +7,7 @@ use crate::db::{admin_user, audit, credits, welcome, Db};
 use crate::domain::console::{
     AuditRow, EventRow, PurchaseRow, RevenueRow, ReversalRow, RunRow, UsageRow, UserRow, WelcomeCounts,
 };
+use crate::domain::keyset::Keyset;
 use crate::domain::ledger::LedgerEntry;
 use crate::domain::{Credits, UserId};
 use crate::error::AppError;
@@ -14,6 +15,8 @@ use futures_util::future::{try_join, try_join3, try_join4};
 
 /// Accounts per page of the console's list.
 pub const PAGE_SIZE: i64 = 50;
+/// Operator actions per page of the console's audit log (one more is read: is there another?).
+pub const AUDIT_PER_PAGE: i64 = 50;
 
 /// The console's page.
 pub struct Overview {
@@ -29,13 +32,19 @@ pub struct Overview {
     pub unrecovered: Credits,
     pub usage: Vec<UsageRow>,
     pub events: Vec<EventRow>,
+    /// A page of the audit log as read: `AUDIT_PER_PAGE + 1` rows at most, in the keyset's order.
     pub audit: Vec<AuditRow>,
     pub welcome: WelcomeCounts,
 }
 
 /// Page `page` (from 1) of the accounts whose address contains `search`, and the rest of the
 /// console (refunds and disputes matching `search` too).
-pub async fn overview(db: &Db, search: &str, page: i64) -> Result<Overview, AppError> {
+pub async fn overview(
+    db: &Db,
+    search: &str,
+    page: i64,
+    audit_page: &Keyset<i64>,
+) -> Result<Overview, AppError> {
     let matching = Users::Matching { query: search, limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE };
     // Independent reads, sent together: one round trip, however many there are.
     let (
@@ -55,7 +64,7 @@ pub async fn overview(db: &Db, search: &str, page: i64) -> Result<Overview, AppE
             admin::usage_per_day(db, 14),
             admin::recent_events(db, None, 25),
         ),
-        try_join(audit::recent(db, None, 50), welcome::counts(db)),
+        try_join(audit::page(db, None, audit_page, AUDIT_PER_PAGE + 1), welcome::counts(db)),
     )
     .await?;
     let has_next = users.len() as i64 > PAGE_SIZE;

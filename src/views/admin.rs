@@ -6,6 +6,7 @@ use super::Layout;
 use crate::domain::console::{
     AuditRow, EventRow, PurchaseRow, ReversalRow, RunRow, UsageRow, UserRow, WelcomeCounts,
 };
+use crate::domain::keyset::{page_of, Keyset};
 use crate::domain::money::format_amount;
 use crate::domain::tool::Tool;
 use crate::domain::Credits;
@@ -48,8 +49,10 @@ pub struct Console {
     /// The users list's page (1-based) and whether another follows.
     pub page: i64,
     pub has_next: bool,
-    /// The newest operator actions.
+    /// A page of operator actions, newest first, and the links to the older and newer pages.
     pub audit: Vec<AuditRow>,
+    pub audit_older: Option<String>,
+    pub audit_newer: Option<String>,
     /// Revenue per day over 30 days, one chart per currency.
     pub revenue_days: Vec<RevenueDays>,
 }
@@ -144,4 +147,23 @@ impl Console {
     pub fn money(amount: &i64, currency: &str) -> String {
         format_amount(*amount, currency)
     }
+}
+
+/// A page of the audit log as read → its rows newest first and the links to the older and
+/// newer pages (the search kept).
+pub fn audit_pages(
+    rows: Vec<AuditRow>,
+    size: usize,
+    keyset: &Keyset<i64>,
+    search: &str,
+) -> (Vec<AuditRow>, Option<String>, Option<String>) {
+    let (rows, older, newer) = page_of(rows, size, keyset);
+    let link =
+        |param: &str, id: i64| format!("/admin?q={}&{param}={id}#audit-heading", Console::encode(search));
+    let older = older.then(|| rows.last().map(|a| link("audit_before", a.id))).flatten();
+    let newer = newer.then(|| match rows.first() {
+        Some(a) => link("audit_after", a.id),
+        None => format!("/admin?q={}#audit-heading", Console::encode(search)),
+    });
+    (rows, older, newer)
 }

@@ -16,6 +16,8 @@ pub fn tests() -> Vec<Trial> {
         one_accounts_page_shows_its_runs_ledger_purchases_and_events,
         an_account_that_does_not_exist_is_not_found,
         the_console_charts_revenue_per_day_with_a_table_of_the_same_figures,
+        the_audit_log_pages_through_every_action_once_and_back,
+        a_malformed_audit_page_link_is_refused,
     ]
 }
 
@@ -52,7 +54,9 @@ async fn the_console_pages_through_every_user_not_only_a_search(s: &'static Stac
     assert_eq!(table(&second, "users").matches("<tr>").count(), 10);
     assert!(second.contains(&format!("{tag}-01@")) && second.contains(&format!("{tag}-10@")));
     assert!(!second.contains(&format!("{tag}-11@")), "no user on two pages");
-    assert!(second.contains("rel=\"prev\"") && !second.contains("rel=\"next\""));
+    let users_pager =
+        second.split("aria-label=\"Pages of users\"").nth(1).unwrap().split("</nav>").next().unwrap();
+    assert!(users_pager.contains("rel=\"prev\"") && !users_pager.contains("rel=\"next\""));
     // Without a search every user is listed, page after page.
     let all = page(s, &ops, "/admin?page=2").await;
     assert!(table(&all, "users").matches("<tr>").count() >= 10, "the second page of all users");
@@ -140,4 +144,62 @@ async fn the_console_charts_revenue_per_day_with_a_table_of_the_same_figures(s: 
 pub fn today() -> String {
     let out = std::process::Command::new("date").args(["-u", "+%Y-%m-%d"]).output().unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The console's audit log shows 50 actions a page; "Older actions" walks back through every
+/// action once however many arrive meanwhile, and "Newer actions" comes back.
+async fn the_audit_log_pages_through_every_action_once_and_back(s: &'static Stack) {
+    let ops = admin(s).await;
+    let tag = format!("audit{}", unique());
+    let db = s.sql().await;
+    db.execute(
+        "INSERT INTO admin_audit (admin_id, admin_email, action, detail)
+         SELECT $1, $2, 'replay', $3 || '-' || lpad(n::text, 3, '0') FROM generate_series(1, 120) n",
+        &[&ops.user_id, &ops.email, &tag],
+    )
+    .await
+    .unwrap();
+    let ours = |html: &str| -> Vec<String> {
+        table(html, "audit")
+            .split(&format!(">{tag}-"))
+            .skip(1)
+            .map(|rest| rest.split('<').next().unwrap().to_string())
+            .collect()
+    };
+    let mut pages = vec![page(s, &ops, "/admin").await];
+    loop {
+        let html = pages.last().unwrap();
+        assert!(table(html, "audit").matches("<tr").count() <= 50, "50 a page");
+        // Another action arrives while the operator reads: the older pages do not move.
+        db.execute(
+            "INSERT INTO admin_audit (admin_id, admin_email, action, detail) VALUES ($1, $2, 'replay', 'newer')",
+            &[&ops.user_id, &ops.email],
+        )
+        .await
+        .unwrap();
+        let Some(href) = link(html, "audit-older") else { break };
+        pages.push(page(s, &ops, &href).await);
+        assert!(pages.len() < 100, "the walk ends");
+    }
+    let seen: Vec<String> = pages.iter().flat_map(|html| ours(html)).collect();
+    let expected: Vec<String> = (1..=120).rev().map(|n| format!("{n:03}")).collect();
+    assert_eq!(seen, expected, "every action once, newest first");
+    // Back: the second page's newer page is the first page as it was, whatever came since.
+    let back = page(s, &ops, &link(&pages[1], "audit-newer").expect("a newer page")).await;
+    assert_eq!(ours(&back), ours(&pages[0]), "the newer page is the one before");
+}
+
+async fn a_malformed_audit_page_link_is_refused(s: &'static Stack) {
+    let ops = admin(s).await;
+    for bad in ["audit_before=x", "audit_after=-1", "audit_before=1&audit_after=2"] {
+        let res = ops.client.get(s.url(&format!("/admin?{bad}"))).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+    }
+}
+
+/// The target of the link with `id`, as the browser reads it (askama writes `&` as `&#38;`).
+fn link(html: &str, id: &str) -> Option<String> {
+    let (before, _) = html.split_once(&format!("id=\"{id}\""))?;
+    let href = before.rsplit("href=\"").next()?.split('"').next()?;
+    Some(href.replace("&#38;", "&").replace("&amp;", "&"))
 }
