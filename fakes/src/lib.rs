@@ -15,6 +15,7 @@ pub mod stripe_documents;
 pub mod stripe_pages;
 pub mod stripe_payments;
 pub mod stripe_server;
+pub mod stripe_state;
 pub mod stripe_wire;
 
 /// Seconds since the Unix epoch.

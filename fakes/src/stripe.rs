@@ -11,83 +11,21 @@
 
 use crate::recorder::{FakeServer, Recorded};
 use crate::stripe_documents::invoice_for;
-use crate::stripe_payments::{pay_invoice, settle};
-use crate::stripe_server::{complete, event, handle, post_event, Shared};
-use crate::stripe_wire::{error, signature_header};
+use crate::stripe_payments::{change_plan, close_dispute, complete, dispute, pay_invoice, refund, settle};
+use crate::stripe_server::handle;
+use crate::stripe_state::{event, Shared};
+use crate::stripe_wire::{post_event, signature_header};
 use axum::Router;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-pub const SECRET_KEY: &str = "sk_test_e2e_0123456789abcdef";
-pub const WEBHOOK_SECRET: &str = "whsec_e2e_current_0123456789";
-pub const PREVIOUS_WEBHOOK_SECRET: &str = "whsec_e2e_previous_0123456789";
+// What the tests name from here, kept in the state's file (the lower files need it too).
+pub use crate::stripe_state::{now, Fault, MONTH, PREVIOUS_WEBHOOK_SECRET, SECRET_KEY, WEBHOOK_SECRET};
+
+/// The default catalog's prices (`StripeFake::start`).
 pub const STARTER: &str = "price_e2e_starter";
 pub const PRO: &str = "price_e2e_pro";
 pub const PACK: &str = "price_e2e_pack";
-pub const MONTH: i64 = 30 * 24 * 3600;
-
-pub fn now() -> i64 {
-    crate::now_secs() as i64
-}
-
-/// A scripted failure for requests matching `method` + `path` (and `form_field`, when set).
-#[derive(Clone, Debug)]
-pub struct Fault {
-    pub method: &'static str,
-    pub path: String,
-    pub form_field: Option<(String, String)>,
-    /// 0: only delay, then answer normally.
-    pub status: u16,
-    pub body: Value,
-    pub should_retry: Option<&'static str>,
-    pub delay_ms: u64,
-    pub times: u32,
-    /// Held until this many matching requests have arrived, then all answered at once (races).
-    pub gather: Option<std::sync::Arc<tokio::sync::Barrier>>,
-}
-
-impl Fault {
-    pub fn new(method: &'static str, path: impl Into<String>, status: u16) -> Fault {
-        Fault {
-            method,
-            path: path.into(),
-            form_field: None,
-            status,
-            body: error("api_error", None, "An unknown error occurred (fake).", None),
-            should_retry: None,
-            delay_ms: 0,
-            times: 1,
-            gather: None,
-        }
-    }
-    pub fn when_form(mut self, field: &str, value: impl ToString) -> Fault {
-        self.form_field = Some((field.to_string(), value.to_string()));
-        self
-    }
-    pub fn times(mut self, n: u32) -> Fault {
-        self.times = n;
-        self
-    }
-    pub fn body(mut self, body: Value) -> Fault {
-        self.body = body;
-        self
-    }
-    pub fn should_retry(mut self, v: &'static str) -> Fault {
-        self.should_retry = Some(v);
-        self
-    }
-    pub fn delay(mut self, ms: u64) -> Fault {
-        self.delay_ms = ms;
-        self
-    }
-    /// The next `n` matching requests wait for each other, then are answered normally together.
-    pub fn gathered(mut self, n: u32) -> Fault {
-        self.status = 0;
-        self.times = n;
-        self.gather = Some(std::sync::Arc::new(tokio::sync::Barrier::new(n as usize)));
-        self
-    }
-}
 
 pub struct StripeFake {
     pub server: FakeServer,
@@ -175,6 +113,14 @@ impl StripeFake {
         self.state.lock().unwrap().customers.get(id).cloned().unwrap_or(Value::Null)
     }
 
+    pub fn charge_object(&self, id: &str) -> Value {
+        self.state.lock().unwrap().charges.get(id).cloned().unwrap_or(Value::Null)
+    }
+
+    pub fn invoice_object(&self, id: &str) -> Value {
+        self.state.lock().unwrap().invoices.get(id).cloned().unwrap_or(Value::Null)
+    }
+
     /// Changes a subscription as Stripe would have; answers the new object.
     pub fn update_subscription(&self, id: &str, change: impl FnOnce(&mut Value)) -> Value {
         let mut st = self.state.lock().unwrap();
@@ -254,6 +200,70 @@ impl StripeFake {
             }
         }
         invoice
+    }
+
+    /// `charge.succeeded` for the charge (as Stripe sent it when the charge was made).
+    pub fn charge_succeeded(&self, charge_id: &str) -> Value {
+        let mut st = self.state.lock().unwrap();
+        let charge = st.charges.get(charge_id).cloned().expect("charge exists");
+        event(&mut st, "charge.succeeded", charge)
+    }
+
+    /// The charge that paid a pack's Checkout Session.
+    pub fn charge_of_session(&self, session_id: &str) -> String {
+        let st = self.state.lock().unwrap();
+        let pi = st.sessions[session_id]["payment_intent"].clone();
+        st.charges.values().find(|c| c["payment_intent"] == pi).expect("session was paid")["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The charge that paid an invoice.
+    pub fn charge_of_invoice(&self, invoice_id: &str) -> String {
+        let st = self.state.lock().unwrap();
+        let pi = st.invoice_payments.iter().find(|(_, i)| *i == invoice_id).expect("invoice was paid").0;
+        st.charges.values().find(|c| c["payment_intent"] == *pi).unwrap()["id"].as_str().unwrap().to_string()
+    }
+
+    /// Moves the charge's `created` back by `secs` (a charge made long ago).
+    pub fn backdate_charge(&self, charge_id: &str, secs: i64) {
+        let mut st = self.state.lock().unwrap();
+        let charge = st.charges.get_mut(charge_id).expect("charge exists");
+        charge["created"] = json!(charge["created"].as_i64().unwrap() - secs);
+    }
+
+    /// Refunds `amount` more of the charge; answers `charge.refunded` (cumulative
+    /// `amount_refunded`), undelivered.
+    pub fn refund(&self, charge_id: &str, amount: i64) -> Value {
+        refund(&mut self.state.lock().unwrap(), charge_id, amount)
+    }
+
+    /// The customer's bank disputes the whole charge: `charge.dispute.created`, undelivered.
+    pub fn dispute(&self, charge_id: &str) -> Value {
+        dispute(&mut self.state.lock().unwrap(), charge_id)
+    }
+
+    /// The dispute is decided (`won` or `lost`): `charge.dispute.closed`, undelivered.
+    pub fn close_dispute(&self, dispute_id: &str, status: &str) -> Value {
+        close_dispute(&mut self.state.lock().unwrap(), dispute_id, status)
+    }
+
+    /// A promotion code takes `discount` off an open session's total (as Checkout shows it).
+    pub fn discount_session(&self, id: &str, discount: i64) {
+        let mut st = self.state.lock().unwrap();
+        let session = st.sessions.get_mut(id).expect("session exists");
+        let total = session["amount_total"].as_i64().unwrap();
+        session["amount_total"] = json!(total - discount);
+        session["total_details"] =
+            json!({ "amount_discount": discount, "amount_shipping": 0, "amount_tax": 0 });
+    }
+
+    /// The customer switches plans in the portal mid-period: the subscription moves to
+    /// `price` and a paid proration invoice (`subscription_update`) credits the unused time on
+    /// the old price and charges the rest of the period on the new one (half a period each).
+    pub fn change_plan(&self, subscription_id: &str, price: &str) -> Value {
+        change_plan(&mut self.state.lock().unwrap(), subscription_id, price)
     }
 
     /// An event about `object`, as Stripe shapes it (not delivered).

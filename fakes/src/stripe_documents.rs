@@ -3,8 +3,7 @@
 //! `invoice_creation`, and the hosted invoice and receipt pages (the billing page links both).
 
 use crate::page::{esc, page};
-use crate::stripe::{now, StripeFake};
-use crate::stripe_server::{event, State};
+use crate::stripe_state::{now, State};
 use crate::stripe_wire::error;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -88,21 +87,4 @@ pub fn document_page(st: &State, kind: &str, id: &str) -> Response {
     let number = doc["number"].as_str().map(|n| format!("<p>Number {}</p>", esc(n))).unwrap_or_default();
     let body = format!("<section><h1>{}</h1>{number}<p>You can close this page.</p></section>", esc(&title));
     Html(page(&title, "Stripe's hosted documents", "#635bff", false, &body)).into_response()
-}
-
-impl StripeFake {
-    pub fn charge_object(&self, id: &str) -> Value {
-        self.state.lock().unwrap().charges.get(id).cloned().unwrap_or(Value::Null)
-    }
-
-    pub fn invoice_object(&self, id: &str) -> Value {
-        self.state.lock().unwrap().invoices.get(id).cloned().unwrap_or(Value::Null)
-    }
-
-    /// `charge.succeeded` for the charge (as Stripe sent it when the charge was made).
-    pub fn charge_succeeded(&self, charge_id: &str) -> Value {
-        let mut st = self.state.lock().unwrap();
-        let charge = st.charges.get(charge_id).cloned().expect("charge exists");
-        event(&mut st, "charge.succeeded", charge)
-    }
 }

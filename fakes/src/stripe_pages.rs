@@ -7,11 +7,10 @@
 //! signed, one after another, as Stripe (or `stripe listen`) delivers them.
 
 use crate::page::{esc, page};
-use crate::stripe::{now, WEBHOOK_SECRET};
 use crate::stripe_documents::document_page;
-use crate::stripe_payments::{change_plan, settle};
-use crate::stripe_server::{complete, event, post_event, Shared, State};
-use crate::stripe_wire::{parse_form, signature_header};
+use crate::stripe_payments::{change_plan, complete, settle};
+use crate::stripe_state::{event, now, Shared, State, WEBHOOK_SECRET};
+use crate::stripe_wire::{parse_form, post_event, signature_header};
 use axum::body::Bytes;
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};

@@ -1,11 +1,10 @@
 //! The fake Stripe's money movements: a charge (and its payment intent) for every payment, the
 //! invoice payments that link a payment intent to its invoice (API 2025-03-31: neither the
-//! charge nor the payment intent names the invoice any more), refunds, disputes, plan changes
-//! with their proration invoice, and discounts.
+//! charge nor the payment intent names the invoice any more), a Checkout Session completed or
+//! its delayed payment settled, refunds, disputes, and plan changes with their proration invoice.
 
-use crate::stripe::{now, StripeFake};
-use crate::stripe_documents::document;
-use crate::stripe_server::{event, State};
+use crate::stripe_documents::{document, invoice_for, pack_invoice};
+use crate::stripe_state::{event, now, State, MONTH};
 use serde_json::{json, Value};
 
 /// A successful payment of `amount` by `customer` through payment intent `pi`: its charge, with
@@ -48,87 +47,6 @@ pub fn list_invoice_payments(st: &State, form: &Value) -> (u16, Value) {
         })
         .collect();
     (200, json!({ "object": "list", "data": data, "has_more": false, "url": "/v1/invoice_payments" }))
-}
-
-impl StripeFake {
-    /// The charge that paid a pack's Checkout Session.
-    pub fn charge_of_session(&self, session_id: &str) -> String {
-        let st = self.state.lock().unwrap();
-        let pi = st.sessions[session_id]["payment_intent"].clone();
-        st.charges.values().find(|c| c["payment_intent"] == pi).expect("session was paid")["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-
-    /// The charge that paid an invoice.
-    pub fn charge_of_invoice(&self, invoice_id: &str) -> String {
-        let st = self.state.lock().unwrap();
-        let pi = st.invoice_payments.iter().find(|(_, i)| *i == invoice_id).expect("invoice was paid").0;
-        st.charges.values().find(|c| c["payment_intent"] == *pi).unwrap()["id"].as_str().unwrap().to_string()
-    }
-
-    /// Moves the charge's `created` back by `secs` (a charge made long ago).
-    pub fn backdate_charge(&self, charge_id: &str, secs: i64) {
-        let mut st = self.state.lock().unwrap();
-        let charge = st.charges.get_mut(charge_id).expect("charge exists");
-        charge["created"] = json!(charge["created"].as_i64().unwrap() - secs);
-    }
-
-    /// Refunds `amount` more of the charge; answers `charge.refunded` (cumulative
-    /// `amount_refunded`), undelivered.
-    pub fn refund(&self, charge_id: &str, amount: i64) -> Value {
-        let mut st = self.state.lock().unwrap();
-        let charge = st.charges.get_mut(charge_id).expect("charge exists");
-        let refunded = charge["amount_refunded"].as_i64().unwrap() + amount;
-        assert!(refunded <= charge["amount"].as_i64().unwrap(), "refunds more than was charged");
-        charge["amount_refunded"] = json!(refunded);
-        charge["refunded"] = json!(refunded == charge["amount"].as_i64().unwrap());
-        let charge = charge.clone();
-        event(&mut st, "charge.refunded", charge)
-    }
-
-    /// The customer's bank disputes the whole charge: `charge.dispute.created`, undelivered.
-    pub fn dispute(&self, charge_id: &str) -> Value {
-        let mut st = self.state.lock().unwrap();
-        let id = st.id("du");
-        let charge = st.charges.get_mut(charge_id).expect("charge exists");
-        charge["disputed"] = json!(true);
-        let dispute = json!({
-            "id": id, "object": "dispute", "amount": charge["amount"], "currency": charge["currency"],
-            "charge": charge_id, "payment_intent": charge["payment_intent"], "status": "needs_response",
-            "reason": "fraudulent", "is_charge_refundable": false, "created": now(), "livemode": false,
-            "metadata": {},
-        });
-        st.disputes.insert(id, dispute.clone());
-        event(&mut st, "charge.dispute.created", dispute)
-    }
-
-    /// The dispute is decided (`won` or `lost`): `charge.dispute.closed`, undelivered.
-    pub fn close_dispute(&self, dispute_id: &str, status: &str) -> Value {
-        let mut st = self.state.lock().unwrap();
-        let dispute = st.disputes.get_mut(dispute_id).expect("dispute exists");
-        dispute["status"] = json!(status);
-        let dispute = dispute.clone();
-        event(&mut st, "charge.dispute.closed", dispute)
-    }
-
-    /// A promotion code takes `discount` off an open session's total (as Checkout shows it).
-    pub fn discount_session(&self, id: &str, discount: i64) {
-        let mut st = self.state.lock().unwrap();
-        let session = st.sessions.get_mut(id).expect("session exists");
-        let total = session["amount_total"].as_i64().unwrap();
-        session["amount_total"] = json!(total - discount);
-        session["total_details"] =
-            json!({ "amount_discount": discount, "amount_shipping": 0, "amount_tax": 0 });
-    }
-
-    /// The customer switches plans in the portal mid-period: the subscription moves to
-    /// `price` and a paid proration invoice (`subscription_update`) credits the unused time on
-    /// the old price and charges the rest of the period on the new one (half a period each).
-    pub fn change_plan(&self, subscription_id: &str, price: &str) -> Value {
-        change_plan(&mut self.state.lock().unwrap(), subscription_id, price)
-    }
 }
 
 /// `StripeFake::change_plan` on the state (the portal's "Switch plan" does the same).
@@ -189,4 +107,94 @@ pub fn settle(st: &mut State, id: &str, succeeded: bool) -> Value {
         "checkout.session.async_payment_failed"
     };
     event(st, kind, session)
+}
+
+/// Completes a session: payment → paid (or awaiting a delayed payment); subscription → a new
+/// subscription with its first, paid invoice. Answers the events Stripe would send.
+pub fn complete(st: &mut State, id: &str, paid: bool) -> Result<Vec<Value>, String> {
+    let session = st.sessions.get(id).cloned().ok_or("no such session")?;
+    if session["status"] != "open" {
+        return Err(format!("session {id} is {}", session["status"]));
+    }
+    let (price_id, sub_metadata) = st.session_price.get(id).cloned().ok_or("no line item")?;
+    let price = st.prices.get(&price_id).cloned().ok_or("price vanished")?;
+    let mut events = Vec::new();
+    let mut session = session;
+    session["status"] = json!("complete");
+    if session["mode"] == "subscription" {
+        let (sub_id, item_id, invoice_id) = (st.id("sub"), st.id("si"), st.id("in"));
+        let t = now();
+        let sub = json!({
+            "id": sub_id, "object": "subscription", "customer": session["customer"], "status": "active",
+            "cancel_at_period_end": false, "cancel_at": null, "canceled_at": null, "ended_at": null,
+            "created": t, "start_date": t, "latest_invoice": invoice_id, "metadata": sub_metadata, "livemode": false,
+            "items": { "object": "list", "data": [ { "id": item_id, "object": "subscription_item", "price": price,
+                "quantity": 1, "current_period_start": t, "current_period_end": t + MONTH } ] },
+        });
+        let invoice = invoice_for(st, &invoice_id, &sub, "subscription_create", true);
+        session["subscription"] = json!(sub_id);
+        session["invoice"] = json!(invoice_id);
+        session["payment_status"] = json!("paid");
+        st.subscriptions.insert(sub_id, sub.clone());
+        st.invoices.insert(invoice_id, invoice.clone());
+        let charged = pay_invoice(st, &invoice);
+        st.sessions.insert(id.to_string(), session.clone());
+        events.push(charged);
+        events.push(event(st, "customer.subscription.created", sub));
+        events.push(event(st, "checkout.session.completed", session));
+        events.push(event(st, "invoice.payment_succeeded", invoice));
+    } else {
+        let pi = st.id("pi");
+        let mut invoice = None;
+        if paid {
+            let amount = session["amount_total"].as_i64().unwrap_or(0);
+            events.push(pay(st, &pi, &session["customer"], amount, &session["currency"]));
+            invoice = pack_invoice(st, &session);
+        }
+        session["payment_intent"] = json!(pi);
+        session["payment_status"] = json!(if paid { "paid" } else { "unpaid" });
+        if let Some(inv) = &invoice {
+            session["invoice"] = inv["id"].clone();
+        }
+        st.sessions.insert(id.to_string(), session.clone());
+        events.push(event(st, "checkout.session.completed", session));
+        if let Some(inv) = invoice {
+            events.push(event(st, "invoice.paid", inv));
+        }
+    }
+    Ok(events)
+}
+
+/// `StripeFake::refund` on the state.
+pub fn refund(st: &mut State, charge_id: &str, amount: i64) -> Value {
+    let charge = st.charges.get_mut(charge_id).expect("charge exists");
+    let refunded = charge["amount_refunded"].as_i64().unwrap() + amount;
+    assert!(refunded <= charge["amount"].as_i64().unwrap(), "refunds more than was charged");
+    charge["amount_refunded"] = json!(refunded);
+    charge["refunded"] = json!(refunded == charge["amount"].as_i64().unwrap());
+    let charge = charge.clone();
+    event(st, "charge.refunded", charge)
+}
+
+/// `StripeFake::dispute` on the state.
+pub fn dispute(st: &mut State, charge_id: &str) -> Value {
+    let id = st.id("du");
+    let charge = st.charges.get_mut(charge_id).expect("charge exists");
+    charge["disputed"] = json!(true);
+    let dispute = json!({
+        "id": id, "object": "dispute", "amount": charge["amount"], "currency": charge["currency"],
+        "charge": charge_id, "payment_intent": charge["payment_intent"], "status": "needs_response",
+        "reason": "fraudulent", "is_charge_refundable": false, "created": now(), "livemode": false,
+        "metadata": {},
+    });
+    st.disputes.insert(id, dispute.clone());
+    event(st, "charge.dispute.created", dispute)
+}
+
+/// `StripeFake::close_dispute` on the state.
+pub fn close_dispute(st: &mut State, dispute_id: &str, status: &str) -> Value {
+    let dispute = st.disputes.get_mut(dispute_id).expect("dispute exists");
+    dispute["status"] = json!(status);
+    let dispute = dispute.clone();
+    event(st, "charge.dispute.closed", dispute)
 }

@@ -1,9 +1,11 @@
-//! The fake Stripe's server side: its state, the REST API (`/v1/...`), and the hosted checkout
-//! and portal pages. Tests use it through `StripeFake` (stripe.rs).
+//! The fake Stripe's server: the REST API (`/v1/...`, with its key, scripted faults and
+//! idempotency replays), and every other path to the hosted pages (stripe_pages.rs). Tests use
+//! it through `StripeFake` (stripe.rs).
 
-use crate::stripe::{now, Fault, MONTH, SECRET_KEY};
-use crate::stripe_documents::{invoice_creation, invoice_for, pack_invoice};
-use crate::stripe_payments::{list_invoice_payments, pay, pay_invoice};
+use crate::stripe_documents::invoice_creation;
+use crate::stripe_pages::hosted;
+use crate::stripe_payments::list_invoice_payments;
+use crate::stripe_state::{now, Shared, State, SECRET_KEY};
 use crate::stripe_wire::{error, parse_form};
 use axum::body::Bytes;
 use axum::extract::State as AxState;
@@ -11,151 +13,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-#[derive(Default)]
-pub struct State {
-    pub base: String,
-    pub webhook_url: Option<String>,
-    pub next: u64,
-    pub customers: HashMap<String, Value>,
-    pub products: HashMap<String, Value>,
-    pub prices: HashMap<String, Value>,
-    pub sessions: HashMap<String, Value>,
-    /// Per session: the price bought and the metadata for the subscription it may create.
-    pub session_price: HashMap<String, (String, Value)>,
-    pub subscriptions: HashMap<String, Value>,
-    pub invoices: HashMap<String, Value>,
-    pub charges: HashMap<String, Value>,
-    /// Payment intent → the invoice it paid.
-    pub invoice_payments: HashMap<String, String>,
-    pub disputes: HashMap<String, Value>,
-    pub portal_sessions: HashMap<String, Value>,
-    /// Every event made, as `GET /v1/events/:id` answers it (Stripe keeps 30 days of them).
-    pub events: HashMap<String, Value>,
-    /// Idempotency key → (method + path + body, status, response).
-    pub idempotency: HashMap<String, (String, u16, Value)>,
-    pub faults: Vec<Fault>,
-    /// `make dev`'s stand-in: customers it has forgotten (it keeps no state across restarts)
-    /// are made again when named, delayed payments clear by themselves, and deliveries are
-    /// logged the way `stripe listen` logs them.
-    pub standin: bool,
-}
-
-impl State {
-    /// Whether `id` is a customer (the stand-in makes a forgotten one again).
-    pub fn knows_customer(&mut self, id: &str) -> bool {
-        if self.standin && id.starts_with("cus_") && !self.customers.contains_key(id) {
-            let customer = json!({ "id": id, "object": "customer", "email": null, "metadata": {},
-                "created": now(), "livemode": false });
-            self.customers.insert(id.to_string(), customer);
-        }
-        self.customers.contains_key(id)
-    }
-
-    pub fn id(&mut self, prefix: &str) -> String {
-        self.next += 1;
-        format!("{prefix}_e2e{}x{}", std::process::id(), self.next)
-    }
-}
-
-pub type Shared = Arc<Mutex<State>>;
-
-pub async fn post_event(
-    http: &reqwest::Client,
-    url: &str,
-    body: Vec<u8>,
-    signature: Option<String>,
-) -> (u16, String) {
-    let mut req = http
-        .post(url)
-        .header("content-type", "application/json; charset=utf-8")
-        .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
-        .body(body);
-    if let Some(sig) = signature {
-        req = req.header("stripe-signature", sig);
-    }
-    // A delivery that got no answer at all (the connection dropped) is delivered again, as
-    // Stripe does; seen locally while Postgres stops, when workerd's Hyperdrive passthrough can
-    // drop a request (tests/e2e/faults_database.rs).
-    let again = req.try_clone().expect("an event body is bytes");
-    let res = match req.send().await {
-        Ok(res) => res,
-        Err(e) if e.is_request() || e.is_connect() => {
-            eprintln!("deliver event: no answer ({e}); delivered again, as Stripe would");
-            again.send().await.expect("deliver event (again)")
-        }
-        Err(e) => panic!("deliver event: {e}"),
-    };
-    (res.status().as_u16(), res.text().await.unwrap_or_default())
-}
-
-pub fn event(st: &mut State, kind: &str, object: Value) -> Value {
-    let event = json!({
-        "id": st.id("evt"), "object": "event", "api_version": "2025-03-31.basil", "created": now(),
-        "data": { "object": object }, "livemode": false, "pending_webhooks": 1,
-        "request": { "id": null, "idempotency_key": null }, "type": kind,
-    });
-    st.events.insert(event["id"].as_str().unwrap().to_string(), event.clone());
-    event
-}
-
-/// Completes a session: payment → paid (or awaiting a delayed payment); subscription → a new
-/// subscription with its first, paid invoice. Answers the events Stripe would send.
-pub fn complete(st: &mut State, id: &str, paid: bool) -> Result<Vec<Value>, String> {
-    let session = st.sessions.get(id).cloned().ok_or("no such session")?;
-    if session["status"] != "open" {
-        return Err(format!("session {id} is {}", session["status"]));
-    }
-    let (price_id, sub_metadata) = st.session_price.get(id).cloned().ok_or("no line item")?;
-    let price = st.prices.get(&price_id).cloned().ok_or("price vanished")?;
-    let mut events = Vec::new();
-    let mut session = session;
-    session["status"] = json!("complete");
-    if session["mode"] == "subscription" {
-        let (sub_id, item_id, invoice_id) = (st.id("sub"), st.id("si"), st.id("in"));
-        let t = now();
-        let sub = json!({
-            "id": sub_id, "object": "subscription", "customer": session["customer"], "status": "active",
-            "cancel_at_period_end": false, "cancel_at": null, "canceled_at": null, "ended_at": null,
-            "created": t, "start_date": t, "latest_invoice": invoice_id, "metadata": sub_metadata, "livemode": false,
-            "items": { "object": "list", "data": [ { "id": item_id, "object": "subscription_item", "price": price,
-                "quantity": 1, "current_period_start": t, "current_period_end": t + MONTH } ] },
-        });
-        let invoice = invoice_for(st, &invoice_id, &sub, "subscription_create", true);
-        session["subscription"] = json!(sub_id);
-        session["invoice"] = json!(invoice_id);
-        session["payment_status"] = json!("paid");
-        st.subscriptions.insert(sub_id, sub.clone());
-        st.invoices.insert(invoice_id, invoice.clone());
-        let charged = pay_invoice(st, &invoice);
-        st.sessions.insert(id.to_string(), session.clone());
-        events.push(charged);
-        events.push(event(st, "customer.subscription.created", sub));
-        events.push(event(st, "checkout.session.completed", session));
-        events.push(event(st, "invoice.payment_succeeded", invoice));
-    } else {
-        let pi = st.id("pi");
-        let mut invoice = None;
-        if paid {
-            let amount = session["amount_total"].as_i64().unwrap_or(0);
-            events.push(pay(st, &pi, &session["customer"], amount, &session["currency"]));
-            invoice = pack_invoice(st, &session);
-        }
-        session["payment_intent"] = json!(pi);
-        session["payment_status"] = json!(if paid { "paid" } else { "unpaid" });
-        if let Some(inv) = &invoice {
-            session["invoice"] = inv["id"].clone();
-        }
-        st.sessions.insert(id.to_string(), session.clone());
-        events.push(event(st, "checkout.session.completed", session));
-        if let Some(inv) = invoice {
-            events.push(event(st, "invoice.paid", inv));
-        }
-    }
-    Ok(events)
-}
 
 fn answer(status: u16, body: Value) -> Response {
     (StatusCode::from_u16(status).unwrap(), [("request-id", "req_fake")], axum::Json(body)).into_response()
@@ -182,7 +40,7 @@ pub async fn handle(
 ) -> Response {
     let path = uri.path().to_string();
     if !path.starts_with("/v1/") {
-        return crate::stripe_pages::hosted(state, method, &path, body).await;
+        return hosted(state, method, &path, body).await;
     }
     if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {SECRET_KEY}")) {
         let msg = "Invalid API Key provided (fake).";

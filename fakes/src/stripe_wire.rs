@@ -1,6 +1,6 @@
 //! Stripe's wire format for the fake: parsing bracket-nested form bodies the way Stripe does,
-//! error bodies, and signing webhook payloads (`t=…,v1=…`) — written independently of the
-//! Worker's own code, so a mistake there cannot hide behind the same mistake here.
+//! error bodies, and signing webhook payloads (`t=…,v1=…`) and posting them as Stripe does —
+//! written independently of the Worker's own code, so a mistake there cannot hide behind the same mistake here.
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
@@ -80,4 +80,34 @@ pub fn signature_header(body: &[u8], t: u64, secrets: &[&str]) -> String {
         header.push_str(&format!(",v1={}", hmac_hex(s, &signed)));
     }
     header
+}
+
+/// POSTs a webhook event's bytes with Stripe's headers; answers the status and body.
+pub async fn post_event(
+    http: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+    signature: Option<String>,
+) -> (u16, String) {
+    let mut req = http
+        .post(url)
+        .header("content-type", "application/json; charset=utf-8")
+        .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+        .body(body);
+    if let Some(sig) = signature {
+        req = req.header("stripe-signature", sig);
+    }
+    // A delivery that got no answer at all (the connection dropped) is delivered again, as
+    // Stripe does; seen locally while Postgres stops, when workerd's Hyperdrive passthrough can
+    // drop a request (tests/e2e/faults_database.rs).
+    let again = req.try_clone().expect("an event body is bytes");
+    let res = match req.send().await {
+        Ok(res) => res,
+        Err(e) if e.is_request() || e.is_connect() => {
+            eprintln!("deliver event: no answer ({e}); delivered again, as Stripe would");
+            again.send().await.expect("deliver event (again)")
+        }
+        Err(e) => panic!("deliver event: {e}"),
+    };
+    (res.status().as_u16(), res.text().await.unwrap_or_default())
 }
