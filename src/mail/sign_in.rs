@@ -21,23 +21,13 @@ pub struct SignInMail<'a> {
 #[derive(Template)]
 #[template(path = "mail/sign_in.txt")]
 struct SignInText<'a> {
-    to: &'a str,
-    link: &'a str,
-    minutes: u32,
-    expires_at: &'a str,
-    origin: &'a str,
-    site: &'a str,
+    mail: &'a SignInMail<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "mail/sign_in.html")]
 struct SignInHtml<'a> {
-    to: &'a str,
-    link: &'a str,
-    minutes: u32,
-    expires_at: &'a str,
-    origin: &'a str,
-    site: &'a str,
+    mail: &'a SignInMail<'a>,
 }
 
 pub const SIGN_IN_SUBJECT: &str = "Your GhostTools sign-in link";
@@ -50,26 +40,8 @@ pub fn sign_in_message(
     message_id: &str,
 ) -> Result<String, String> {
     let to = mail.to.as_str();
-    let text = SignInText {
-        to,
-        link: mail.link,
-        minutes: mail.minutes,
-        expires_at: mail.expires_at,
-        origin: mail.origin,
-        site: mail.site,
-    }
-    .render()
-    .map_err(|e| e.to_string())?;
-    let html = SignInHtml {
-        to,
-        link: mail.link,
-        minutes: mail.minutes,
-        expires_at: mail.expires_at,
-        origin: mail.origin,
-        site: mail.site,
-    }
-    .render()
-    .map_err(|e| e.to_string())?;
+    let text = SignInText { mail }.render().map_err(|e| e.to_string())?;
+    let html = SignInHtml { mail }.render().map_err(|e| e.to_string())?;
     compose(from, to, SIGN_IN_SUBJECT, text, html, now_secs, message_id)
 }
 
