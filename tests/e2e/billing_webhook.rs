@@ -158,18 +158,39 @@ async fn a_replayed_event_grants_credits_once(s: &'static Stack) {
 
 async fn the_same_event_delivered_20_times_at_once_has_one_effect(s: &'static Stack) {
     let (user, session, event) = paid_pack(s, "twenty").await;
+    // Local only: under this burst workerd sometimes answers one delivery with its own 503
+    // "Your worker restarted mid-request" (seen in three full runs on 2026-12-05, its log silent
+    // on why). Stripe delivers a 5xx again, and so does this test, at most twice more; such a
+    // delivery may have applied the event before the restart, so its retry may say duplicate.
     let deliveries = (0..20).map(|_| {
         let event = event.clone();
-        tokio::spawn(async move { crate::support::shared().stripe().deliver(&event).await })
+        tokio::spawn(async move {
+            let mut restarted = false;
+            for _ in 0..3 {
+                let (status, body) = crate::support::shared().stripe().deliver(&event).await;
+                if status == 503 && body.contains("Your worker restarted mid-request") {
+                    eprintln!("twenty deliveries: workerd restarted one mid-request; delivered again");
+                    restarted = true;
+                    continue;
+                }
+                return (status, body, restarted);
+            }
+            panic!("workerd restarted the same delivery three times");
+        })
     });
     let mut outcomes = Vec::new();
+    let mut restarts = 0;
     for d in deliveries.collect::<Vec<_>>() {
-        let (status, body) = d.await.unwrap();
+        let (status, body, restarted) = d.await.unwrap();
         assert_eq!(status, 200, "{body}");
+        restarts += usize::from(restarted);
         outcomes.push(serde_json::from_str::<Value>(&body).unwrap()["outcome"].as_str().unwrap().to_string());
     }
-    assert_eq!(outcomes.iter().filter(|o| *o == "applied").count(), 1, "{outcomes:?}");
-    assert_eq!(outcomes.iter().filter(|o| *o == "duplicate").count(), 19);
+    let applied = outcomes.iter().filter(|o| *o == "applied").count();
+    assert!(applied == 1 || (applied == 0 && restarts > 0), "{outcomes:?}");
+    assert_eq!(applied + outcomes.iter().filter(|o| *o == "duplicate").count(), 20, "{outcomes:?}");
+    let (outcome, _, _) = event_row(s, event["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(outcome, "applied");
     assert_eq!(balance(s, user.user_id).await, 50);
     assert_eq!(ledger(s, user.user_id).await, vec![(50, "purchase".to_string(), session)]);
 }
