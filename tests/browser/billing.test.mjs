@@ -6,7 +6,7 @@
 // tests/e2e/browser_billing.rs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail } from "./browser.mjs";
+import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail, visit } from "./browser.mjs";
 
 const results = {};
 journeysSharingOneBrowser(results);
@@ -18,11 +18,11 @@ test("a customer buys a credit pack and finds its invoice and receipt on the bil
   results.email = email;
   await signInByEmail(page, email);
 
-  await page.goto(`${env.base}/billing`);
+  await visit(page, `${env.base}/billing`);
   await page.locator("#no-payments").waitFor();
   await shoot(page, "billing-empty");
 
-  await page.goto(`${env.base}/pricing`);
+  await visit(page, `${env.base}/pricing`);
   await page.getByRole("button", { name: "Buy 50 credits" }).click();
   await page.waitForURL(/\/checkout\/cs_test_/);
   results.session_id = new URL(page.url()).pathname.split("/").pop();
@@ -35,7 +35,7 @@ test("a customer buys a credit pack and finds its invoice and receipt on the bil
   const row = page.locator(`#payment-${results.session_id}`);
   const deadline = Date.now() + 20000;
   for (;;) {
-    await page.goto(`${env.base}/billing`);
+    await visit(page, `${env.base}/billing`);
     if ((await row.locator(".receipt-link").count()) && (await row.locator(".invoice-link").count())) break;
     assert.ok(Date.now() < deadline, "the receipt and invoice links appear");
     await page.waitForTimeout(300);
@@ -63,17 +63,17 @@ test("the customer writes a description and sees it on the dashboard's usage cha
   const { context, problems } = await watchedContext();
   const page = await context.newPage();
   await signInByEmail(page, results.email);
-  await page.goto(`${env.base}/dashboard`);
+  await visit(page, `${env.base}/dashboard`);
   await page.locator("#usage-empty").waitFor();
 
-  await page.goto(`${env.base}/tools/agentwrite`);
+  await visit(page, `${env.base}/tools/agentwrite`);
   await page.getByLabel("Product name").fill(`Billview lamp ${process.pid}${Date.now()}`);
   await page.getByLabel("Key features").fill("Warm light\nUSB-C");
   await page.getByLabel("Who is it for?").fill("Night readers");
   await page.getByRole("button", { name: /Write description/ }).click();
   await page.locator("#aw-status", { hasText: "Done" }).waitFor({ timeout: 30000 });
 
-  await page.goto(`${env.base}/dashboard`);
+  await visit(page, `${env.base}/dashboard`);
   const chart = page.locator("#usage-chart svg[role=img]");
   await chart.waitFor();
   assert.match(await chart.getAttribute("aria-label"), /Credits spent per day by tool/);

@@ -59,6 +59,7 @@ export function journeysSharingOneBrowser(results) {
     results.audits = audits;
     results.axeRules = axeRules;
     results.axeIncomplete = axeIncomplete;
+    results.stalledLoads = stalledLoads;
     writeFileSync(env.results, JSON.stringify(results, null, 2));
   });
 }
@@ -104,6 +105,22 @@ function watchPage(page, problems, expected) {
     if (!expected(text)) problems.push(`console error: ${text}`);
   });
   page.on("pageerror", (err) => problems.push(`uncaught exception on ${page.url()}: ${err.message}`));
+}
+
+const stalledLoads = [];
+/// `page.goto(url)`, loaded again once if its load stalls for 30 s, as a person would reload.
+/// Local `wrangler dev` has held a static asset (the brand image, since inlined) for a whole
+/// minute while the suite loaded the machine; production serves assets from Cloudflare's cache.
+/// Each reload is written to the results and printed by the Rust side, so none goes unseen.
+export async function visit(page, url) {
+  try {
+    return await page.goto(url, { timeout: 30000 });
+  } catch (e) {
+    if (e.name !== "TimeoutError") throw e;
+    stalledLoads.push(url);
+    console.error(`the load of ${url} stalled for 30 s; loading it again`);
+    return await page.goto(url, { timeout: 60000 });
+  }
 }
 
 export function assertClean(problems) {
@@ -214,14 +231,14 @@ async function maildevLink(email) {
 
 /// Signs in through the real form and the emailed link; ends on the page `next` leads to.
 export async function signInByEmail(page, email) {
-  await page.goto(`${env.base}/signin`);
+  await visit(page, `${env.base}/signin`);
   await page.getByLabel("Email address").fill(email);
   await page.getByRole("button", { name: "Email me a sign-in link" }).click();
   await page.getByRole("heading", { name: "Check your email" }).waitFor();
   await auditOnce(page, "check-email");
   const link = await signInLink(email);
   assert.ok(link.startsWith(env.base), `the link is on the site: ${link}`);
-  await page.goto(link);
+  await visit(page, link);
   await auditOnce(page, "confirm-sign-in");
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   try {

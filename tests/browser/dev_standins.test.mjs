@@ -4,7 +4,7 @@
 // sign-in mail is read from its maildev inbox: GT_MAILDEV_URL).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail, wav, onThisMachine } from "./browser.mjs";
+import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail, wav, onThisMachine, visit } from "./browser.mjs";
 
 const results = {};
 journeysSharingOneBrowser(results);
@@ -19,7 +19,7 @@ const BANNER = /Local stand-ins:.*Stripe, OpenAI and Google sign-in/s;
 
 /// Opens `path` and checks it carries the "local stand-ins" banner.
 async function bannerOn(page, path, status = 200) {
-  const res = await page.goto(env.base + path);
+  const res = await visit(page, env.base + path);
   assert.equal(res.status(), status, path);
   assert.match(await page.locator("#standins").textContent(), BANNER, `${path} says these are stand-ins`);
 }
@@ -30,7 +30,7 @@ const balance = async (page) => Number(await page.locator("#balance").textConten
 async function until(page, path, selector, text) {
   const deadline = Date.now() + 20000;
   for (;;) {
-    await page.goto(env.base + path);
+    await visit(page, env.base + path);
     const now = (await page.locator(selector).textContent().catch(() => "")) || "";
     if (now.includes(text)) return now;
     assert.ok(Date.now() < deadline, `${path} ${selector} never said "${text}" (last: "${now}")`);
@@ -56,7 +56,7 @@ test("a newcomer signs in, buys a pack, writes, transcribes, subscribes, switche
   const start = await balance(page);
 
   // A pack through the stand-in checkout: a declined card first, then one that pays.
-  await page.goto(`${env.base}/pricing`);
+  await visit(page, `${env.base}/pricing`);
   await page.getByRole("button", { name: /^Buy \d+ credits$/ }).first().click();
   await page.waitForURL(/\/checkout\/cs_test_/);
   await page.getByLabel("Card number").fill("4000 0000 0000 0002");
@@ -72,7 +72,7 @@ test("a newcomer signs in, buys a pack, writes, transcribes, subscribes, switche
   assert.equal(afterPack, start + 50, "the pack's 50 credits");
 
   // A second pack by bank transfer: processing at first, credited when the transfer clears.
-  await page.goto(`${env.base}/pricing`);
+  await visit(page, `${env.base}/pricing`);
   await page.getByRole("button", { name: /^Buy \d+ credits$/ }).first().click();
   await page.waitForURL(/\/checkout\/cs_test_/);
   await page.getByRole("button", { name: "Pay by bank transfer" }).click();
@@ -81,7 +81,7 @@ test("a newcomer signs in, buys a pack, writes, transcribes, subscribes, switche
   assert.equal(Number(await until(page, "/dashboard", "#balance", String(start + 100))), start + 100);
 
   // AgentWrite streams a description written from the brief.
-  await page.goto(`${env.base}/tools/agentwrite`);
+  await visit(page, `${env.base}/tools/agentwrite`);
   await page.getByLabel("Product name").fill("Lumen desk lamp");
   await page.getByLabel("Key features").fill("Warm light that never flickers\nFolds flat for travel");
   await page.getByLabel("Who is it for?").fill("Students who study late");
@@ -92,7 +92,7 @@ test("a newcomer signs in, buys a pack, writes, transcribes, subscribes, switche
   await shoot(page, "agentwrite-standin");
 
   // PodScribe transcribes an episode into segments.
-  await page.goto(`${env.base}/tools/podscribe`);
+  await visit(page, `${env.base}/tools/podscribe`);
   await page.getByLabel(/Episode/).setInputFiles({ name: "first-episode.wav", mimeType: "audio/wav", buffer: wav(25) });
   await page.getByRole("button", { name: "Upload and transcribe" }).click();
   await page.waitForURL(/\/tools\/podscribe\/[0-9a-f]{32}$/, { timeout: 30000 });
@@ -101,13 +101,13 @@ test("a newcomer signs in, buys a pack, writes, transcribes, subscribes, switche
   await shoot(page, "transcript-standin");
 
   // Subscribing: a change of mind first (cancel on the checkout page), then Starter.
-  await page.goto(`${env.base}/pricing`);
+  await visit(page, `${env.base}/pricing`);
   await page.getByRole("button", { name: "Subscribe to Pro" }).click();
   await page.waitForURL(/\/checkout\/cs_test_/);
   await shoot(page, "checkout-subscription");
   await page.getByRole("link", { name: /Cancel and go back/ }).click();
   await page.waitForURL((u) => u.origin === new URL(env.base).origin);
-  await page.goto(`${env.base}/pricing`);
+  await visit(page, `${env.base}/pricing`);
   await page.getByRole("button", { name: "Subscribe to Starter" }).click();
   await page.waitForURL(/\/checkout\/cs_test_/);
   await page.getByRole("button", { name: "Pay", exact: true }).click();
@@ -143,14 +143,14 @@ test("a newcomer signs in through the Google stand-in's account chooser", async 
   const page = await context.newPage();
   const email = uniqueEmail("google-newcomer");
   results.google_email = email;
-  await page.goto(`${env.base}/signin`);
+  await visit(page, `${env.base}/signin`);
   await page.getByRole("button", { name: "Continue with Google" }).click();
   await page.getByRole("heading", { name: "Sign in with Google" }).waitFor();
   await page.getByLabel("Email").fill(email);
   await shoot(page, "google-standin");
   await page.getByRole("button", { name: "Continue" }).click();
   await page.waitForURL(`${env.base}/dashboard`);
-  await page.goto(`${env.base}/account`);
+  await visit(page, `${env.base}/account`);
   assert.match(await page.locator("main").innerText(), new RegExp(email.replace(/[.]/g, "\\.")));
   await context.close();
   assertClean(problems);

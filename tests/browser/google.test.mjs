@@ -5,7 +5,7 @@
 // own pointed at it, and afterwards checks the accounts in Postgres.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail } from "./browser.mjs";
+import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, signInByEmail, uniqueEmail, visit } from "./browser.mjs";
 
 const provider = process.env.GT_OIDC_URL;
 if (!provider) throw new Error("GT_OIDC_URL is not set (cargo test --test e2e -- browser_google)");
@@ -23,7 +23,7 @@ async function whereThePageIs(page) {
 /// request the browser sent the provider. Each step waits up to a minute (a CI machine with two
 /// cores runs the rest of the suite alongside) and a step that fails says where the page was.
 async function continueWithGoogle(page, email) {
-  await page.goto(`${env.base}/signin?next=%2Fbilling`, { timeout: 60000 });
+  await visit(page, `${env.base}/signin?next=%2Fbilling`);
   const button = page.getByRole("button", { name: "Continue with Google" });
   await button.waitFor({ timeout: 10000 }).catch(async () => {
     // The page leaves the button out for a minute after a failed discovery.
@@ -44,7 +44,7 @@ async function expectSignedInOnBilling(page, email) {
   await page.waitForURL(`${env.base}/billing`, { timeout: 60000 }).catch(async () => {
     throw new Error(`Google sign-in as ${email} stopped at ${await whereThePageIs(page)}`);
   });
-  await page.goto(`${env.base}/account`);
+  await visit(page, `${env.base}/account`);
   await page.getByText(email).first().waitFor();
 }
 
@@ -109,7 +109,7 @@ test("an address Google has not verified is refused with a clear page", async ()
   assert.match(await page.locator("main").innerText(), /has not verified this account's email address/);
   assert.equal(new URL(page.url()).pathname, "/signin/google/callback");
   await shoot(page, "google-unverified");
-  await page.goto(`${env.base}/account`);
+  await visit(page, `${env.base}/account`);
   assert.match(page.url(), /\/signin\?next=%2Faccount/, "not signed in");
   await context.close();
   assertClean(problems);

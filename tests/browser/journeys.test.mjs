@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, audit, signInByEmail, signInLink, uniqueEmail, wav } from "./browser.mjs";
+import { env, journeysSharingOneBrowser, watchedContext, assertClean, shoot, audit, signInByEmail, signInLink, uniqueEmail, wav, visit } from "./browser.mjs";
 
 const results = {};
 journeysSharingOneBrowser(results);
@@ -30,7 +30,7 @@ test("a visitor browses every public page, light and dark, on a desktop and a ph
     ["/debug/error/503", "error-503", false],
   ];
   for (const [path, name, dark] of pages) {
-    const res = await page.goto(env.base + path);
+    const res = await visit(page, env.base + path);
     assert.ok(res, path);
     await page.getByRole("heading", { level: 1 }).first().waitFor();
     // Every control has an accessible name: a label, or text.
@@ -42,7 +42,7 @@ test("a visitor browses every public page, light and dark, on a desktop and a ph
   }
   // On a phone the navigation folds behind a Menu button that opens and closes it.
   await page.setViewportSize({ width: 360, height: 780 });
-  await page.goto(env.base + "/pricing");
+  await visit(page, env.base + "/pricing");
   const menu = page.getByRole("button", { name: "Menu" });
   await menu.waitFor();
   assert.equal(await page.getByRole("link", { name: "Sign in", exact: true }).isVisible(), false);
@@ -52,13 +52,13 @@ test("a visitor browses every public page, light and dark, on a desktop and a ph
   await page.screenshot({ path: `${env.shots}/nav-open-phone.png` });
   // No horizontal scrolling at 360 px.
   for (const path of ["/", "/pricing", "/signin", "/terms"]) {
-    await page.goto(env.base + path);
+    await visit(page, env.base + path);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `${path} scrolls sideways by ${overflow}px at 360px`);
   }
   // Keyboard users see where they are.
   await page.setViewportSize({ width: 1280, height: 900 });
-  await page.goto(env.base + "/");
+  await visit(page, env.base + "/");
   await page.keyboard.press("Tab");
   const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
   assert.notEqual(outline, "none", "the focused element has a visible outline");
@@ -69,7 +69,7 @@ test("a visitor browses every public page, light and dark, on a desktop and a ph
 test("the watch itself catches a CSP violation and a console error (so the other tests can fail)", async () => {
   const { context, problems } = await watchedContext();
   const page = await context.newPage();
-  await page.goto(env.base + "/terms");
+  await visit(page, env.base + "/terms");
   await page.evaluate(() => {
     const img = document.createElement("img");
     img.src = "http://203.0.113.9/tracker.png"; // not allowed by img-src
@@ -85,7 +85,7 @@ test("the watch itself catches a CSP violation and a console error (so the other
 test("the accessibility audit itself fails with the rule and the node (so the other tests can fail)", async () => {
   const { context, problems } = await watchedContext();
   const page = await context.newPage();
-  await page.goto(env.base + "/terms");
+  await visit(page, env.base + "/terms");
   await page.evaluate(() => {
     const b = document.createElement("button");
     b.className = "deliberately-unnamed";
@@ -108,7 +108,7 @@ test("a referred visitor signs up by magic link, buys a plan, opens the portal a
   results.email = email;
 
   // Arrives through an affiliate's link: Rewardful's script (the fake) records the referral.
-  await page.goto(`${env.base}/?via=${env.referralToken}`);
+  await visit(page, `${env.base}/?via=${env.referralToken}`);
   await page.waitForFunction(() => window.Rewardful && window.Rewardful.referral);
   const referral = await page.evaluate(() => window.Rewardful.referral);
   results.referral = referral;
@@ -120,7 +120,7 @@ test("a referred visitor signs up by magic link, buys a plan, opens the portal a
   await shoot(page, "dashboard-new", { dark: true });
 
   // Pricing: the checkout forms carry the referral; Stripe's page redirects back after paying.
-  await page.goto(`${env.base}/pricing`);
+  await visit(page, `${env.base}/pricing`);
   await page.waitForFunction(
     (r) => [...document.querySelectorAll('input[name="referral"]')].every((i) => i.value === r), referral);
   await shoot(page, "pricing-signed-in");
@@ -133,13 +133,13 @@ test("a referred visitor signs up by magic link, buys a plan, opens the portal a
   assert.equal(await page.locator("#balance").textContent(), "100");
   await shoot(page, "checkout-success");
 
-  await page.goto(`${env.base}/dashboard`);
+  await visit(page, `${env.base}/dashboard`);
   assert.equal(await page.locator("#plan").textContent(), "Starter");
   assert.equal(await page.locator("#balance").textContent(), "100");
   await shoot(page, "dashboard-starter", { dark: true });
 
   // Refer & earn: joins the programme and sees the link.
-  await page.goto(`${env.base}/refer`);
+  await visit(page, `${env.base}/refer`);
   await page.getByLabel("First name").fill("Jo");
   await page.getByLabel("Last name").fill("Journey");
   await page.getByRole("button", { name: "Join Refer & earn" }).click();
@@ -149,7 +149,7 @@ test("a referred visitor signs up by magic link, buys a plan, opens the portal a
   await shoot(page, "refer-affiliate", { dark: true });
 
   // Billing, then Stripe's portal and back.
-  await page.goto(`${env.base}/billing`);
+  await visit(page, `${env.base}/billing`);
   assert.equal(await page.locator("#plan").textContent(), "Starter");
   await shoot(page, "billing", { dark: true });
   await page.getByRole("button", { name: "Manage subscription" }).click();
@@ -157,7 +157,7 @@ test("a referred visitor signs up by magic link, buys a plan, opens the portal a
   await page.getByRole("link", { name: "Return" }).click();
   await page.waitForURL(`${env.base}/billing`);
 
-  await page.goto(`${env.base}/account`);
+  await visit(page, `${env.base}/account`);
   await shoot(page, "account", { dark: true });
 
   // Signs out from the phone menu; a flash message says so.
@@ -168,7 +168,7 @@ test("a referred visitor signs up by magic link, buys a plan, opens the portal a
   await page.waitForURL(`${env.base}/`);
   assert.equal((await page.locator("#flash").textContent()).trim(), "You are signed out.");
   await shoot(page, "signed-out-flash");
-  await page.goto(`${env.base}/dashboard`);
+  await visit(page, `${env.base}/dashboard`);
   assert.match(page.url(), /\/signin\?next=%2Fdashboard/);
   await context.close();
   assertClean(problems);
@@ -179,7 +179,7 @@ test("the operator finds the new customer and grants credits with a reason", asy
   const { context, problems } = await watchedContext();
   const page = await context.newPage();
   await signInByEmail(page, env.adminEmail);
-  await page.goto(`${env.base}/admin`);
+  await visit(page, `${env.base}/admin`);
   await page.getByLabel("Search by email").fill(results.email);
   await page.getByRole("button", { name: "Search" }).click();
   const row = page.locator("#users tbody tr", { hasText: results.email });
@@ -209,7 +209,7 @@ test("a customer generates a product description and watches it stream", async (
   const { context, problems } = await watchedContext();
   const page = await context.newPage();
   await signInByEmail(page, results.email);
-  await page.goto(`${env.base}/tools/agentwrite`);
+  await visit(page, `${env.base}/tools/agentwrite`);
   const before = Number(await page.locator("#aw-balance").textContent());
   // "slow": the fake OpenAI writes its pieces 300 ms apart, so the page can be seen growing.
   await page.getByLabel("Product name").fill(`TrailLite 2 fake-chat-slow-${process.pid}${Date.now()}`);
@@ -244,15 +244,15 @@ test("a customer generates a product description and watches it stream", async (
   // the empty upload form, and the public pages as a signed-in customer sees them.
   const saved = page.url();
   assert.match(saved, /\/tools\/agentwrite\/[0-9a-f]{32}$/, "the address names the saved result");
-  await page.goto(saved);
+  await visit(page, saved);
   await shoot(page, "agentwrite-saved", { dark: true });
-  await page.goto(`${env.base}/history`);
+  await visit(page, `${env.base}/history`);
   assert.ok((await page.locator("main tbody tr").count()) > 0, "the run is in the history");
   await shoot(page, "history", { dark: true });
-  await page.goto(`${env.base}/tools/podscribe`);
+  await visit(page, `${env.base}/tools/podscribe`);
   await shoot(page, "podscribe-form", { dark: true });
   for (const [path, name] of [["/", "landing-signed-in"], ["/terms", "terms-signed-in"], ["/privacy", "privacy-signed-in"]]) {
-    await page.goto(`${env.base}${path}`);
+    await visit(page, `${env.base}${path}`);
     await shoot(page, name);
   }
   await context.close();
@@ -280,7 +280,7 @@ test("a customer transcribes a small audio file and downloads the SRT", async ()
       setInterval(note, 10);
     });
   });
-  await page.goto(`${env.base}/tools/podscribe`);
+  await visit(page, `${env.base}/tools/podscribe`);
   await page.getByLabel(/Episode/).setInputFiles({
     name: `interview-fake-audio-ok-${process.pid}${Date.now()}.wav`,
     mimeType: "audio/wav",
@@ -308,7 +308,7 @@ test("a transcript page follows a run in progress in place, without reloading", 
   const { context, problems } = await watchedContext();
   const page = await context.newPage();
   await signInByEmail(page, results.email);
-  await page.goto(`${env.base}/tools/podscribe`);
+  await visit(page, `${env.base}/tools/podscribe`);
   // The upload starts from the page (the browser is the client); the page then leaves for the
   // transcript while OpenAI (the fake's `slow` audio) takes four seconds.
   const name = `slow-fake-audio-slow-${process.pid}${Date.now()}.wav`;
@@ -326,7 +326,7 @@ test("a transcript page follows a run in progress in place, without reloading", 
     }
     return JSON.parse(text.split("\n")[0]).url;
   }, { bytes: Array.from(wav(5)), name });
-  await page.goto(`${env.base}${url}`);
+  await visit(page, `${env.base}${url}`);
   assert.equal(await page.locator('meta[http-equiv="refresh"]').count(), 0, "no meta refresh");
   await page.locator("#ps-transcript[data-live]").waitFor();
   assert.match(await page.locator("#ps-status").innerText(), /This page updates by itself/);
@@ -355,7 +355,7 @@ test("an episode over 25 MB goes up in parts, a dropped part is sent again, and 
     tries[2] += 1;
     return tries[2] === 1 ? route.abort("connectionreset") : route.continue();
   });
-  await page.goto(`${env.base}/tools/podscribe`);
+  await visit(page, `${env.base}/tools/podscribe`);
   await page.getByLabel(/Episode/).setInputFiles({
     name: `long-interview-fake-audio-ok-${process.pid}${Date.now()}.wav`,
     mimeType: "audio/wav",
@@ -375,7 +375,7 @@ test("a customer changes their email address and confirms it from the new inbox"
   const page = await context.newPage();
   const [from, to] = [uniqueEmail("moving"), uniqueEmail("moved")];
   await signInByEmail(page, from);
-  await page.goto(`${env.base}/account`);
+  await visit(page, `${env.base}/account`);
   await page.getByLabel("New email address").fill(to);
   await page.getByRole("button", { name: "Send a confirmation link" }).click();
   await page.waitForURL(`${env.base}/account`);
@@ -385,7 +385,7 @@ test("a customer changes their email address and confirms it from the new inbox"
 
   const link = await signInLink(to);
   assert.ok(link.startsWith(`${env.base}/account/email/confirm?token=`), link);
-  await page.goto(link);
+  await visit(page, link);
   await page.getByRole("heading", { name: "Confirm your new address" }).waitFor();
   await shoot(page, "account-email-confirm", { dark: true });
   await page.getByRole("button", { name: `Use ${to}` }).click();
@@ -407,7 +407,7 @@ test("the operator takes back credits, suspends an account (its owner is told wh
   const { context, problems } = await watchedContext();
   const page = await context.newPage();
   await signInByEmail(page, env.adminEmail);
-  await page.goto(`${env.base}/admin`);
+  await visit(page, `${env.base}/admin`);
   await page.getByLabel("Account email").fill(email);
   await page.getByLabel("Credits").fill("5");
   await page.getByLabel("Reason (goes in the ledger)").fill("Browser test: credits to take back");
@@ -434,7 +434,7 @@ test("the operator takes back credits, suspends an account (its owner is told wh
   await flash(/Account suspended/);
   assert.match(await page.locator("#user-status").innerText(), /Suspended: Browser test: card testing/);
   await shoot(page, "admin-user-suspended", { dark: true });
-  await own.goto(`${env.base}/billing`);
+  await visit(own, `${env.base}/billing`);
   assert.match(await own.locator("main").innerText(), /Your account is suspended/);
   await shoot(own, "billing-suspended");
 

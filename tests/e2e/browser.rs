@@ -105,8 +105,12 @@ pub async fn run_journeys(
     let report = output(&log);
     let passed = status.success() && report.contains(&format!("pass {passes}")) && report.contains("fail 0");
     assert!(passed, "{file} failed ({status}):\n{report}\n{}", worker_log_tail(base));
-    let results = std::fs::read_to_string(&results).expect("results file");
-    (serde_json::from_str(&results).unwrap(), shots)
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).expect("results file")).unwrap();
+    if let Some(stalled) = results["stalledLoads"].as_array().filter(|s| !s.is_empty()) {
+        eprintln!("{file}: loaded again after a 30 s stall: {stalled:?}\n{}", worker_log_tail(base));
+    }
+    (results, shots)
 }
 
 /// The end of the log of the Worker that serves `base` (the wrangler log that says it is ready
