@@ -58,6 +58,23 @@ pub async fn user_of_customer(db: &Db, customer_id: &str) -> Result<Option<UserI
     Ok(row.map(|r| r.get(0)))
 }
 
+/// Whose a Stripe object is, in one statement: the user we created `customer` for, else the
+/// user `named` (our Checkout's metadata, for a customer made elsewhere) if that user exists.
+pub async fn owner(
+    db: &Db,
+    customer: Option<&str>,
+    named: Option<UserId>,
+) -> Result<Option<UserId>, AppError> {
+    let row = db
+        .query_one(
+            "SELECT coalesce((SELECT user_id FROM billing_customers WHERE stripe_customer_id = $1),
+                             (SELECT id FROM users WHERE id = $2))",
+            &[(&customer, Type::TEXT), (&named, Type::INT8)],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 /// Whether a user row exists (deleted accounts included: their payments still belong to them).
 pub async fn user_exists(db: &Db, user_id: UserId) -> Result<bool, AppError> {
     Ok(db.query_opt("SELECT 1 FROM users WHERE id = $1", &[(&user_id, Type::INT8)]).await?.is_some())
@@ -181,47 +198,56 @@ pub async fn checkouts_to_mention(db: &Db, user_id: UserId) -> Result<Vec<Checko
     db.read(&sql, &[(&user_id, Type::INT8)]).await?.iter().map(checkout_row).collect()
 }
 
-/// Stores a subscription state read from Stripe, unless a newer read is stored already or the
-/// stored state is final (canceled, incomplete_expired). Answers whether it was stored.
+/// Stores a subscription state read from Stripe (`subscription_params`), unless a newer read
+/// is stored already or the stored state is final (canceled, incomplete_expired). Answers its
+/// id when it was stored. (A macro, so that a webhook's statement can take it as a CTE.)
+macro_rules! save_subscription_sql {
+    () => {
+        "INSERT INTO subscriptions (id, user_id, stripe_customer_id, price_id, plan, status,
+    cancel_at_period_end, current_period_start, current_period_end, cancel_at, canceled_at,
+    ended_at, stripe_created_at, synced_at_ms)
+VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8), to_timestamp($9), to_timestamp($10),
+    to_timestamp($11), to_timestamp($12), to_timestamp($13), $14)
+ON CONFLICT (id) DO UPDATE SET
+    stripe_customer_id = EXCLUDED.stripe_customer_id, price_id = EXCLUDED.price_id,
+    plan = EXCLUDED.plan, status = EXCLUDED.status,
+    cancel_at_period_end = EXCLUDED.cancel_at_period_end,
+    current_period_start = EXCLUDED.current_period_start,
+    current_period_end = EXCLUDED.current_period_end, cancel_at = EXCLUDED.cancel_at,
+    canceled_at = EXCLUDED.canceled_at, ended_at = EXCLUDED.ended_at,
+    synced_at_ms = EXCLUDED.synced_at_ms, updated_at = now()
+WHERE subscriptions.synced_at_ms <= EXCLUDED.synced_at_ms
+  AND (subscriptions.status NOT IN ('canceled', 'incomplete_expired')
+       OR EXCLUDED.status IN ('canceled', 'incomplete_expired'))
+RETURNING id"
+    };
+}
+pub(crate) use save_subscription_sql;
+pub const SAVE_SUBSCRIPTION_SQL: &str = save_subscription_sql!();
+
+/// `SAVE_SUBSCRIPTION_SQL`'s `$1`…`$14`.
+pub fn subscription_params(s: &SubscriptionRecord) -> [Param<'_>; 14] {
+    [
+        (&s.id, Type::TEXT),
+        (&s.user_id, Type::INT8),
+        (&s.customer_id, Type::TEXT),
+        (&s.price_id, Type::TEXT),
+        (&s.plan, Type::TEXT),
+        (&s.status, Type::TEXT),
+        (&s.cancel_at_period_end, Type::BOOL),
+        (&s.period_start, Type::INT8),
+        (&s.period_end, Type::INT8),
+        (&s.cancel_at, Type::INT8),
+        (&s.canceled_at, Type::INT8),
+        (&s.ended_at, Type::INT8),
+        (&s.created, Type::INT8),
+        (&s.synced_at_ms, Type::INT8),
+    ]
+}
+
+/// `SAVE_SUBSCRIPTION_SQL`: answers whether it was stored.
 pub async fn save_subscription(db: &Db, s: &SubscriptionRecord) -> Result<bool, AppError> {
-    let rows = db
-        .query(
-            "INSERT INTO subscriptions (id, user_id, stripe_customer_id, price_id, plan, status,
-                 cancel_at_period_end, current_period_start, current_period_end, cancel_at, canceled_at,
-                 ended_at, stripe_created_at, synced_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8), to_timestamp($9), to_timestamp($10),
-                 to_timestamp($11), to_timestamp($12), to_timestamp($13), $14)
-             ON CONFLICT (id) DO UPDATE SET
-                 stripe_customer_id = EXCLUDED.stripe_customer_id, price_id = EXCLUDED.price_id,
-                 plan = EXCLUDED.plan, status = EXCLUDED.status,
-                 cancel_at_period_end = EXCLUDED.cancel_at_period_end,
-                 current_period_start = EXCLUDED.current_period_start,
-                 current_period_end = EXCLUDED.current_period_end, cancel_at = EXCLUDED.cancel_at,
-                 canceled_at = EXCLUDED.canceled_at, ended_at = EXCLUDED.ended_at,
-                 synced_at_ms = EXCLUDED.synced_at_ms, updated_at = now()
-             WHERE subscriptions.synced_at_ms <= EXCLUDED.synced_at_ms
-               AND (subscriptions.status NOT IN ('canceled', 'incomplete_expired')
-                    OR EXCLUDED.status IN ('canceled', 'incomplete_expired'))
-             RETURNING id",
-            &[
-                (&s.id, Type::TEXT),
-                (&s.user_id, Type::INT8),
-                (&s.customer_id, Type::TEXT),
-                (&s.price_id, Type::TEXT),
-                (&s.plan, Type::TEXT),
-                (&s.status, Type::TEXT),
-                (&s.cancel_at_period_end, Type::BOOL),
-                (&s.period_start, Type::INT8),
-                (&s.period_end, Type::INT8),
-                (&s.cancel_at, Type::INT8),
-                (&s.canceled_at, Type::INT8),
-                (&s.ended_at, Type::INT8),
-                (&s.created, Type::INT8),
-                (&s.synced_at_ms, Type::INT8),
-            ],
-        )
-        .await?;
-    Ok(!rows.is_empty())
+    Ok(!db.query(SAVE_SUBSCRIPTION_SQL, &subscription_params(s)).await?.is_empty())
 }
 
 /// Named like `SubscriptionRecord`'s fields (db::dashboard reads them as JSON).
@@ -292,15 +318,21 @@ pub async fn record_invoice(db: &Db, i: &InvoiceRecord) -> Result<bool, AppError
     Ok(!rows.is_empty())
 }
 
-/// `record_invoice`'s statement (its parameters: `record_invoice_params`).
-pub const RECORD_INVOICE_SQL: &str = "\
-INSERT INTO invoices (id, user_id, subscription_id, billing_reason, status, amount_due, amount_paid, currency,
+/// `record_invoice`'s statement (its parameters: `record_invoice_params`). (A macro, so that
+/// a webhook's statement can take it as a CTE.)
+macro_rules! record_invoice_sql {
+    () => {
+        "INSERT INTO invoices (id, user_id, subscription_id, billing_reason, status, amount_due, amount_paid, currency,
     period_start, period_end)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, to_timestamp($9), to_timestamp($10))
 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, amount_due = EXCLUDED.amount_due,
     amount_paid = EXCLUDED.amount_paid, updated_at = now()
 WHERE invoices.status <> 'paid' AND invoices.status <> EXCLUDED.status
-RETURNING id";
+RETURNING id"
+    };
+}
+pub(crate) use record_invoice_sql;
+pub const RECORD_INVOICE_SQL: &str = record_invoice_sql!();
 
 pub fn record_invoice_params(i: &InvoiceRecord) -> [Param<'_>; 10] {
     [

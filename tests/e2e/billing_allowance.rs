@@ -2,11 +2,12 @@
 //! subscription as it is when the event is processed; an upgrade mid-period grants the
 //! allowance difference at once, once per period; a downgrade grants and takes nothing.
 
-use crate::support::billing::{balance, deliver_ok, ledger, page, subscribe};
+use crate::support::billing::{balance, deliver_ok, event_row, ledger, page, subscribe};
 use crate::support::fakes::stripe::{PRO, STARTER};
 use crate::support::Stack;
 use crate::trials;
 use libtest_mimic::Trial;
+use serde_json::Value;
 
 pub fn tests() -> Vec<Trial> {
     trials![
@@ -42,19 +43,37 @@ async fn an_upgrade_grants_the_allowance_difference_once_per_period(s: &'static 
             upgraded["data"]["object"]["id"].as_str().unwrap().to_string()
         )
     );
+    let invoice = upgraded["data"]["object"]["id"].as_str().unwrap();
+    assert_eq!(
+        detail(s, &upgraded).await,
+        format!("invoice {invoice} paid; subscription {sub} active (pro); upgrade: 400 credits granted to reach 500 (balance 500)")
+    );
     // The same event again, and another event about the same invoice: nothing more.
     assert_eq!(deliver_ok(s, &upgraded).await["outcome"], "duplicate");
     deliver_ok(s, &s.stripe().event("invoice.payment_succeeded", upgraded["data"]["object"].clone())).await;
     assert_eq!(balance(s, user.user_id).await, 500);
     // Down and up again in the same period: the period already had Pro's allowance.
     deliver_ok(s, &s.stripe().change_plan(&sub, STARTER)).await;
-    deliver_ok(s, &s.stripe().change_plan(&sub, PRO)).await;
+    let again = s.stripe().change_plan(&sub, PRO);
+    deliver_ok(s, &again).await;
     assert_eq!(balance(s, user.user_id).await, 500);
+    assert!(
+        detail(s, &again)
+            .await
+            .ends_with("; the period already holds 500 credits of allowance: nothing granted for 500"),
+        "{}",
+        detail(s, &again).await
+    );
     assert_eq!(ledger(s, user.user_id).await.len(), 2);
     // The next period grants Pro's whole allowance.
-    let renewal = s.stripe().invoice(&sub, true, true);
-    deliver_ok(s, &s.stripe().event("invoice.payment_succeeded", renewal)).await;
+    let renewal = s.stripe().event("invoice.payment_succeeded", s.stripe().invoice(&sub, true, true));
+    deliver_ok(s, &renewal).await;
     assert_eq!(balance(s, user.user_id).await, 1000);
+    assert!(
+        detail(s, &renewal).await.ends_with("; allowance of 500 credits granted (balance 1000)"),
+        "{}",
+        detail(s, &renewal).await
+    );
     let pricing = page(s, &user, "/pricing").await;
     assert!(pricing.contains("an upgrade adds the difference"), "the rule is on the pricing page");
 }
@@ -70,4 +89,9 @@ async fn a_downgrade_grants_nothing_and_takes_nothing(s: &'static Stack) {
     let renewal = s.stripe().invoice(&sub, true, true);
     deliver_ok(s, &s.stripe().event("invoice.payment_succeeded", renewal)).await;
     assert_eq!(balance(s, user.user_id).await, 600);
+}
+
+/// What the event log says `event` did.
+async fn detail(s: &Stack, event: &Value) -> String {
+    event_row(s, event["id"].as_str().unwrap()).await.and_then(|(_, _, detail)| detail).unwrap_or_default()
 }

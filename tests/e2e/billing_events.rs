@@ -21,6 +21,7 @@ pub fn tests() -> Vec<Trial> {
         a_renewal_invoice_grants_the_allowance_once_per_invoice,
         a_failed_renewal_marks_the_account_past_due_until_it_is_paid,
         a_subscription_update_changes_the_plan,
+        a_subscription_update_delivered_ten_times_at_once_is_applied_once_and_says_what_it_stored,
         a_cancellation_at_period_end_keeps_the_plan_until_then,
         a_deleted_subscription_ends_plan_access,
         an_update_arriving_before_its_create_leaves_the_newest_state,
@@ -144,6 +145,53 @@ async fn a_subscription_update_changes_the_plan(s: &'static Stack) {
     deliver_ok(s, &s.stripe().event("customer.subscription.updated", updated)).await;
     assert_eq!(subscription_row(s, &sub).await.unwrap().1, "pro");
     assert!(page(s, &user, "/billing").await.contains("<strong id=\"plan\">Pro</strong>"));
+}
+
+/// A subscription's event is claimed, saved and finished in one transaction (one round trip):
+/// deliveries at once take turns on the claim, one applies it, the rest are duplicates; the
+/// event log says what was stored, or that a newer state was (the same save's answer).
+async fn a_subscription_update_delivered_ten_times_at_once_is_applied_once_and_says_what_it_stored(
+    s: &'static Stack,
+) {
+    let user = s.sign_in_new("update-ten").await;
+    let session = start_checkout(s, &user, STARTER).await;
+    let events = s.stripe().complete_session(&session, true);
+    let created = find(&events, "customer.subscription.created").clone();
+    let sub = created["data"]["object"]["id"].as_str().unwrap().to_string();
+    let pro = s.stripe().price_object(PRO);
+    let updated = s.stripe().update_subscription(&sub, |v| v["items"]["data"][0]["price"] = pro);
+    let update = s.stripe().event("customer.subscription.updated", updated);
+    let deliveries: Vec<_> = (0..10)
+        .map(|_| {
+            let update = update.clone();
+            tokio::spawn(async move { crate::support::shared().stripe().deliver(&update).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for d in deliveries {
+        let (status, body) = d.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        outcomes.push(serde_json::from_str::<serde_json::Value>(&body).unwrap()["outcome"].to_string());
+    }
+    assert_eq!(outcomes.iter().filter(|o| *o == "\"applied\"").count(), 1, "{outcomes:?}");
+    assert_eq!(outcomes.iter().filter(|o| *o == "\"duplicate\"").count(), 9, "{outcomes:?}");
+    let (outcome, attempts, detail) = event_row(s, update["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!((outcome.as_str(), attempts), ("applied", 1));
+    assert_eq!(detail.as_deref(), Some(format!("subscription {sub} active (pro)").as_str()));
+    assert_eq!(subscription_row(s, &sub).await.unwrap().1, "pro");
+    // The creation arriving later, when Stripe no longer has the subscription: only its own
+    // copy, dated by the event and older than the stored read, is left; it says so.
+    let missing =
+        error("invalid_request_error", Some("resource_missing"), "No such subscription", Some("id"));
+    s.stripe().add_fault(Fault::new("GET", format!("/v1/subscriptions/{sub}"), 404).body(missing));
+    deliver_ok(s, &created).await;
+    let (outcome, _, detail) = event_row(s, created["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(outcome, "applied");
+    assert_eq!(
+        detail.as_deref(),
+        Some(format!("subscription {sub}: a newer or final state is stored").as_str())
+    );
+    assert_eq!(subscription_row(s, &sub).await.unwrap().1, "pro");
 }
 
 async fn a_cancellation_at_period_end_keeps_the_plan_until_then(s: &'static Stack) {

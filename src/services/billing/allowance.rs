@@ -11,12 +11,8 @@ use super::catalog::{credits_of, plan_of_price};
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_objects::Invoice;
 use crate::config::Config;
-use crate::db::allowance as periods;
-use crate::db::credits::{self, Granted, Reason};
-use crate::db::Db;
 use crate::domain::billing::Plan;
 use crate::domain::Credits;
-use crate::domain::UserId;
 use crate::error::AppError;
 
 /// The allowance an invoice pays for.
@@ -58,54 +54,13 @@ pub async fn of_invoice(
     Ok(best)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AllowanceGrant {
-    /// `credits` added now (the whole allowance, or an upgrade's difference).
-    Granted { credits: Credits, balance: Credits },
-    /// The period already holds this much or more (a downgrade, or granted before).
-    Covered { level: Credits },
-}
-
-impl AllowanceGrant {
-    pub fn describe(&self, target: Credits) -> String {
-        match self {
-            AllowanceGrant::Granted { credits, balance } if *credits == target => {
-                format!("allowance of {credits} credits granted (balance {balance})")
-            }
-            AllowanceGrant::Granted { credits, balance } => {
-                format!("upgrade: {credits} credits granted to reach {target} (balance {balance})")
-            }
-            AllowanceGrant::Covered { level } => {
-                format!("the period already holds {level} credits of allowance: nothing granted for {target}")
-            }
-        }
-    }
-}
-
-/// Raises the period of `subscription_id` ending at `period_end` to `target` credits of
-/// allowance, granting the difference keyed by `invoice_id`. Call inside a transaction.
-pub async fn grant(
-    db: &Db,
-    user_id: UserId,
-    subscription_id: &str,
-    period_end: Option<i64>,
-    target: Credits,
-    invoice_id: &str,
-    note: &str,
-) -> Result<AllowanceGrant, AppError> {
-    // Without a period (never seen from Stripe) all such grants share one key: still once.
-    let period_end = period_end.unwrap_or(0);
-    let level = periods::lock_allowance_period(db, subscription_id, period_end).await?;
-    if target <= level {
-        return Ok(AllowanceGrant::Covered { level });
-    }
-    let difference = target - level;
-    let reason = Reason::SubscriptionAllowance;
-    Ok(match credits::grant(db, user_id, difference, reason, invoice_id, Some(note)).await? {
-        Granted::Now { balance } => {
-            periods::set_allowance_period(db, subscription_id, period_end, target).await?;
-            AllowanceGrant::Granted { credits: difference, balance }
-        }
-        Granted::Already => AllowanceGrant::Covered { level },
-    })
+/// What the event log says when a period is raised to `target`: granted it whole, granted the
+/// difference, or covered already; `{credits}`, `{balance}` and `{level}` stand for the numbers,
+/// filled in by the grant's own statement (`db::plan_event`).
+pub fn words(target: Credits) -> [String; 3] {
+    [
+        "allowance of {credits} credits granted (balance {balance})".into(),
+        format!("upgrade: {{credits}} credits granted to reach {target} (balance {{balance}})"),
+        format!("the period already holds {{level}} credits of allowance: nothing granted for {target}"),
+    ]
 }

@@ -1,15 +1,14 @@
-//! Fulfilment: granting what a completed Checkout Session paid for. One function (`apply`)
-//! serves both the webhook and the success page, and is safe to call any number of times, also
+//! Fulfilment: granting what a completed Checkout Session paid for. The same writes serve both
+//! the webhook and the success page, and are safe to repeat any number of times, also
 //! concurrently: the credits are a ledger grant keyed by the session (a pack) or by the first
 //! invoice (a plan's first allowance — the same key `invoice.payment_succeeded` uses).
 //!
-//! `prepare` does the network part (reading the subscription from Stripe) before a transaction
-//! opens; `apply` only writes, inside the caller's transaction. A paid credit pack, the common
-//! case, takes neither transaction nor `apply`: `pack` writes it (and the webhook's event) in one
-//! round trip (`db::pack_payment`).
+//! `prepare` does the network part (reading the subscription from Stripe) first; then one
+//! round trip writes: `pack` for a paid credit pack (`db::pack_payment`), otherwise
+//! `plan_events::checkout` (`db::plan_event`).
 
-use super::allowance::{self, AllowanceGrant};
-use super::subscriptions::{self, Synced};
+use super::plan_events;
+use super::subscriptions::{self, Lead, Synced};
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_objects::CheckoutSession;
 use crate::config::Config;
@@ -18,7 +17,6 @@ use crate::db::credits;
 use crate::db::pack_payment::{self, Details, PackPayment};
 use crate::db::stripe_events::EventMeta;
 use crate::db::Db;
-use crate::domain::billing::allowance_note;
 use crate::domain::billing::Fulfilment;
 use crate::domain::billing::{Checkout, CheckoutMode, CheckoutStatus};
 use crate::domain::Credits;
@@ -54,58 +52,11 @@ pub async fn prepare(
     }
     let subscription = match (&session.subscription, row.mode, session.is_paid()) {
         (Some(id), CheckoutMode::Subscription, true) => {
-            subscriptions::read(db, stripe, config, id, None, now_ms).await?
+            subscriptions::read(db, stripe, config, id, Lead::Buyer(row.user_id), now_ms).await?
         }
         _ => None,
     };
     Ok(Some(Prepared { session, row, subscription }))
-}
-
-/// Grants what the session paid for, once. Call inside a transaction.
-pub async fn apply(db: &Db, p: &Prepared) -> Result<Fulfilment, AppError> {
-    let (session, row) = (&p.session, &p.row);
-    if !session.is_paid() {
-        if session.status.as_deref() == Some("complete") {
-            rows::set_checkout_status(db, &row.id, CheckoutStatus::AwaitingPayment).await?;
-            return Ok(Fulfilment::AwaitingPayment);
-        }
-        return Ok(Fulfilment::NotCompleted);
-    }
-    let granted = match row.mode {
-        CheckoutMode::Payment => {
-            return Err(AppError::internal(format!(
-                "checkout {}: a paid pack is fulfilled by `pack`",
-                row.id
-            )));
-        }
-        CheckoutMode::Subscription => match (&session.invoice, &p.subscription) {
-            (Some(invoice), Some(synced)) => {
-                subscriptions::save(db, synced).await?;
-                // The same note and period as the invoice's grant, whichever of the two comes first.
-                let r = &synced.record;
-                let note = allowance_note(r.plan);
-                match allowance::grant(db, r.user_id, &r.id, r.period_end, row.credits, invoice, &note)
-                    .await?
-                {
-                    AllowanceGrant::Granted { balance, .. } => Some(balance),
-                    AllowanceGrant::Covered { .. } => None,
-                }
-            }
-            (_, synced) => {
-                if let Some(synced) = synced {
-                    subscriptions::save(db, synced).await?;
-                }
-                // No first invoice or subscription to key the allowance by:
-                // `invoice.payment_succeeded` grants it.
-                None
-            }
-        },
-    };
-    rows::set_checkout_status(db, &row.id, CheckoutStatus::Paid).await?;
-    Ok(match granted {
-        Some(balance) => Fulfilment::Granted { credits: row.credits, balance },
-        None => Fulfilment::AlreadyFulfilled,
-    })
 }
 
 /// Whether `pack` fulfils it: a credit pack, paid.
@@ -160,7 +111,8 @@ pub async fn fulfil(
         let (outcome, status, balance) = done.ok_or_else(|| AppError::internal("no event to take"))?;
         return Ok(Some((prepared.row, outcome, status, balance)));
     }
-    let outcome = db.transaction(async |db| apply(db, &prepared).await).await?;
+    let done = plan_events::checkout(db, &prepared, None).await?;
+    let (outcome, _) = done.ok_or_else(|| AppError::internal("no event to take"))?;
     // Re-read: a failure recorded by the webhook shows here too.
     let (status, balance) = status_now(db, prepared.row.user_id, &prepared.row.id).await?;
     Ok(Some((prepared.row, outcome, status, balance)))

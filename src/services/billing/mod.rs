@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod fulfilment;
 pub mod overview;
+pub mod plan_events;
 pub mod receipts;
 pub mod reversals;
 pub mod subscriptions;

@@ -21,41 +21,69 @@ pub struct Synced {
     pub record: SubscriptionRecord,
 }
 
+/// What an event says of whose a subscription is, so that the owner is looked up while Stripe
+/// is asked (the lookup goes out with whatever the caller sends first: one round trip fewer).
+pub enum Lead<'a> {
+    /// The event's own copy, dated by the event: also what is used when Stripe no longer has it.
+    EventCopy(&'a Subscription, i64),
+    /// The customer the event's object names (an invoice's).
+    Customer(Option<&'a str>),
+    /// Made by our Checkout Session: our record of it says who bought.
+    Buyer(UserId),
+}
+
 /// Reads subscription `id` from Stripe at `now_ms` (the request's clock dates the read).
-/// `fallback` (the event's copy, dated by the event) is used only when Stripe no longer has it.
 /// `Ok(None)`: not one of our users' subscriptions.
 pub async fn read(
     db: &Db,
     stripe: &Stripe,
     config: &Config,
     id: &str,
-    fallback: Option<(&Subscription, i64)>,
+    lead: Lead<'_>,
     now_ms: u64,
 ) -> Result<Option<Synced>, AppError> {
-    let (subscription, synced_at_ms) = match stripe.retrieve_subscription(id).await {
-        Ok(s) => (s, now_ms as i64),
-        Err(e) if e.is_not_found() => match fallback {
-            Some((s, event_created)) => (s.clone(), event_created * 1000),
-            None => return Ok(None),
-        },
-        Err(e) => return Err(e.into()),
+    let early_owner = async {
+        match &lead {
+            Lead::EventCopy(copy, _) => owner(db, copy).await,
+            Lead::Customer(Some(customer)) => rows::owner(db, Some(customer), None).await,
+            Lead::Customer(None) => Ok(None),
+            Lead::Buyer(user_id) => Ok(Some(*user_id)),
+        }
     };
-    let Some(user_id) = owner(db, &subscription).await? else { return Ok(None) };
+    let (early_owner, fetched) =
+        futures_util::future::join(early_owner, stripe.retrieve_subscription(id)).await;
+    let (subscription, synced_at_ms) = match (fetched, &lead) {
+        (Ok(s), _) => (s, now_ms as i64),
+        (Err(e), Lead::EventCopy(copy, event_created)) if e.is_not_found() => {
+            ((*copy).clone(), event_created * 1000)
+        }
+        (Err(e), _) if e.is_not_found() => return Ok(None),
+        (Err(e), _) => return Err(e.into()),
+    };
+    // The early answer stands when it was asked of what Stripe says now (the customer of a
+    // subscription never changes); otherwise ask again.
+    let user_id = match (early_owner?, &lead) {
+        (Some(user_id), Lead::EventCopy(copy, _)) if same_owner_fields(copy, &subscription) => Some(user_id),
+        (Some(user_id), Lead::Customer(customer)) if subscription.customer.as_deref() == *customer => {
+            Some(user_id)
+        }
+        (Some(user_id), Lead::Buyer(_)) => Some(user_id),
+        _ => owner(db, &subscription).await?,
+    };
+    let Some(user_id) = user_id else { return Ok(None) };
     Ok(Some(from_stripe(&subscription, user_id, config, synced_at_ms)?))
 }
 
+/// Whether `owner` answers the same for both (the fields it reads are equal).
+fn same_owner_fields(a: &Subscription, b: &Subscription) -> bool {
+    a.customer == b.customer && a.metadata.get("user_id") == b.metadata.get("user_id")
+}
+
 /// Whose subscription it is: the user we created the customer for, or (a customer made
-/// elsewhere) the user id our Checkout put in the subscription's metadata.
+/// elsewhere) the user id our Checkout put in the subscription's metadata. One round trip.
 pub async fn owner(db: &Db, s: &Subscription) -> Result<Option<UserId>, AppError> {
-    if let Some(customer) = &s.customer {
-        if let Some(user) = rows::user_of_customer(db, customer).await? {
-            return Ok(Some(user));
-        }
-    }
-    match s.metadata.get("user_id").and_then(|v| v.parse::<UserId>().ok()) {
-        Some(id) if rows::user_exists(db, id).await? => Ok(Some(id)),
-        _ => Ok(None),
-    }
+    let named = s.metadata.get("user_id").and_then(|v| v.parse::<UserId>().ok());
+    rows::owner(db, s.customer.as_deref(), named).await
 }
 
 /// Pure: Stripe's subscription → our record.

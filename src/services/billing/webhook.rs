@@ -5,26 +5,24 @@
 //! delivers again. Network reads (the subscription, again from Stripe; an invoice's prices; a
 //! disputed charge) happen before the transaction opens.
 
-use super::allowance::{self, AllowanceGrant, InvoiceAllowance};
+use super::allowance::{self, InvoiceAllowance};
 use super::fulfilment::{self, Prepared};
+use super::plan_events;
 use super::receipts;
 use super::reversals::{self, Reversed};
-use super::subscriptions::{self, Synced};
+use super::subscriptions::{self, Lead, Synced};
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_charges::{Charge, Dispute};
 use crate::clients::stripe_objects::{CheckoutSession, Event, Invoice, Subscription};
 use crate::config::Config;
 use crate::db::billing::{self as rows, InvoiceRecord};
 use crate::db::payments::ChargeRow;
-use crate::domain::billing::allowance_note;
-use crate::domain::UserId;
-// The plan and status words a notice and the event log keep (as stored).
-use crate::db::states::Stored;
 use crate::db::stripe_events::{self as events, EventMeta};
+use crate::db::subscription_event;
 use crate::db::Db;
-use crate::domain::billing::{Checkout, CheckoutStatus, InvoiceStatus};
+use crate::domain::billing::{Checkout, CheckoutStatus};
+use crate::domain::UserId;
 use crate::error::AppError;
-use crate::services::notices;
 
 /// The events this endpoint acts on (configure the Stripe endpoint for these).
 pub const HANDLED: [&str; 13] = [
@@ -42,10 +40,6 @@ pub const HANDLED: [&str; 13] = [
     "charge.dispute.created",
     "charge.dispute.closed",
 ];
-
-/// Invoices that may grant allowance: a new period's (create, cycle), and a plan change's
-/// proration (an upgrade grants the difference; see `allowance`).
-const ALLOWANCE_REASONS: [&str; 3] = ["subscription_create", "subscription_cycle", "subscription_update"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -118,8 +112,9 @@ pub async fn receive(
 }
 
 /// Applies what `prepare` found, the event claimed and its outcome written in the same
-/// transaction: in one round trip where no write needs another's answer (a paid pack, a charge,
-/// a pack's invoice), statement by statement otherwise.
+/// transaction: in one round trip where no write needs another's answer, or where the SQL
+/// carries the condition (a paid pack, a charge, a pack's invoice, a subscription's own event),
+/// statement by statement otherwise.
 async fn process(db: &Db, event: &Event, action: Action, meta: &EventMeta<'_>) -> Result<Outcome, AppError> {
     let applied = |detail: Option<String>, user_id: UserId| match detail {
         Some(detail) => Outcome::Applied { detail, user_id: Some(user_id) },
@@ -136,12 +131,26 @@ async fn process(db: &Db, event: &Event, action: Action, meta: &EventMeta<'_>) -
             let detail = done.map(|(done, _, _)| format!("checkout {}: {}", p.row.id, done.describe()));
             return Ok(applied(detail, p.row.user_id));
         }
+        Action::Fulfil(p) => {
+            let done = plan_events::checkout(db, p, Some(meta)).await?;
+            return Ok(applied(done.map(|(_, detail)| detail.unwrap_or_default()), p.row.user_id));
+        }
+        Action::Invoice { invoice, paid, synced, allowance } => {
+            let detail = plan_events::invoice(db, meta, invoice, *paid, synced, allowance.as_ref()).await?;
+            return Ok(applied(detail, synced.record.user_id));
+        }
         Action::Charge(row) => {
             return Ok(applied(receipts::record_charge(db, meta, row).await?, row.user_id))
         }
         Action::PackInvoice { record, invoice } => {
             let detail = receipts::record_pack_invoice(db, meta, record, invoice).await?;
             return Ok(applied(detail, record.user_id));
+        }
+        Action::Subscription(synced) => {
+            let r = &synced.record;
+            let [saved, stale] = plan_events::subscription_words(r);
+            let details = subscription_event::Details { saved: &saved, stale: &stale };
+            return Ok(applied(subscription_event::apply(db, meta, r, &details).await?, r.user_id));
         }
         _ => {}
     }
@@ -195,8 +204,8 @@ async fn prepare(
         | "customer.subscription.updated"
         | "customer.subscription.deleted" => {
             let copy: Subscription = object(event)?;
-            let fallback = Some((&copy, event.created));
-            match subscriptions::read(db, stripe, config, &copy.id, fallback, now_ms).await? {
+            let lead = Lead::EventCopy(&copy, event.created);
+            match subscriptions::read(db, stripe, config, &copy.id, lead, now_ms).await? {
                 Some(synced) => Action::Subscription(synced),
                 None => not_ours("subscription"),
             }
@@ -206,14 +215,15 @@ async fn prepare(
             let Some(subscription_id) = invoice.subscription_id().map(str::to_string) else {
                 return Ok(Action::Ignore("not a subscription invoice".into()));
             };
+            let lead = Lead::Customer(invoice.customer.as_deref());
             let Some(synced) =
-                subscriptions::read(db, stripe, config, &subscription_id, None, now_ms).await?
+                subscriptions::read(db, stripe, config, &subscription_id, lead, now_ms).await?
             else {
                 return Ok(not_ours("subscription"));
             };
             let paid = event.kind == "invoice.payment_succeeded";
             let reason = invoice.billing_reason.as_deref().unwrap_or("");
-            let allowance = match paid && ALLOWANCE_REASONS.contains(&reason) {
+            let allowance = match paid && plan_events::ALLOWANCE_REASONS.contains(&reason) {
                 true => allowance::of_invoice(stripe, config, &invoice).await?,
                 false => None,
             };
@@ -261,106 +271,23 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
     let applied = |detail: String, user_id: UserId| Outcome::Applied { detail, user_id: Some(user_id) };
     Ok(match action {
         Action::Ignore(why) => Outcome::Ignored { detail: why.clone() },
-        Action::Fulfil(prepared) => {
-            let done = fulfilment::apply(db, prepared).await?;
-            applied(format!("checkout {}: {}", prepared.row.id, done.describe()), prepared.row.user_id)
-        }
         Action::CheckoutFailed(row) => {
             let moved = rows::set_checkout_status(db, &row.id, CheckoutStatus::PaymentFailed).await?;
             let detail =
                 if moved { "delayed payment failed: the billing page says so" } else { "already settled" };
             applied(format!("checkout {}: {detail}", row.id), row.user_id)
         }
-        Action::Subscription(synced) => applied(save_subscription(db, synced).await?, synced.record.user_id),
         // Applied in one round trip by `process`.
-        Action::PackInvoice { .. } | Action::Charge(_) => {
+        Action::PackInvoice { .. }
+        | Action::Charge(_)
+        | Action::Subscription(_)
+        | Action::Fulfil(_)
+        | Action::Invoice { .. } => {
             return Err(AppError::internal("applied by process, without a transaction"));
         }
         Action::Reversal(reversed) => {
             let (detail, user_id) = reversals::apply(db, reversed).await?;
             applied(detail, user_id)
         }
-        Action::Invoice { invoice, paid, synced, allowance } => {
-            let user_id = synced.record.user_id;
-            let record = InvoiceRecord {
-                id: invoice.id.clone(),
-                user_id,
-                subscription_id: Some(synced.record.id.clone()),
-                billing_reason: invoice.billing_reason.clone(),
-                status: if *paid { InvoiceStatus::Paid } else { InvoiceStatus::PaymentFailed },
-                amount_due: invoice.amount_due,
-                amount_paid: invoice.amount_paid,
-                currency: invoice.currency.clone(),
-                period_start: invoice.period_start,
-                period_end: invoice.period_end,
-            };
-            let changed = rows::record_invoice(db, &record).await?;
-            receipts::save_details(db, invoice).await?;
-            if !*paid && changed {
-                let r = &synced.record;
-                let (amount, currency) = (invoice.amount_due, &invoice.currency);
-                notices::payment_failed(db, user_id, &invoice.id, r.plan, amount, currency).await?;
-            }
-            let subscription = save_subscription(db, synced).await?;
-            let mut detail = format!(
-                "invoice {} {}; {subscription}",
-                invoice.id,
-                match (paid, changed) {
-                    (true, _) => "paid",
-                    (false, true) => "payment failed: past due shown",
-                    (false, false) => "payment failed after it was paid: ignored",
-                }
-            );
-            if *paid {
-                detail.push_str("; ");
-                detail.push_str(&grant_allowance(db, invoice, synced, allowance.as_ref()).await?);
-            }
-            applied(detail, user_id)
-        }
     })
-}
-
-async fn save_subscription(db: &Db, synced: &Synced) -> Result<String, AppError> {
-    let r = &synced.record;
-    Ok(if subscriptions::save(db, synced).await? {
-        format!("subscription {} {} ({})", r.id, r.status.stored(), r.plan.stored())
-    } else {
-        format!("subscription {}: a newer or final state is stored", r.id)
-    })
-}
-
-/// The allowance the invoice's own lines pay for, once per invoice and per period's level
-/// (`allowance::grant`). Other invoices (manual, threshold) grant nothing.
-async fn grant_allowance(
-    db: &Db,
-    invoice: &Invoice,
-    synced: &Synced,
-    bought: Option<&InvoiceAllowance>,
-) -> Result<String, AppError> {
-    let reason = invoice.billing_reason.as_deref().unwrap_or("");
-    if !ALLOWANCE_REASONS.contains(&reason) {
-        return Ok(format!("no allowance for billing reason {reason:?}"));
-    }
-    let Some(bought) = bought else {
-        return Ok("no allowance: no charged line has a price with metadata[credits]".into());
-    };
-    let note = allowance_note(bought.plan);
-    let user_id = synced.record.user_id;
-    let sub = &synced.record.id;
-    let granted =
-        allowance::grant(db, user_id, sub, bought.period_end, bought.credits, &invoice.id, &note).await?;
-    if let (AllowanceGrant::Granted { credits, balance }, "subscription_cycle") = (granted, reason) {
-        let renewal = notices::Renewal {
-            user_id,
-            invoice_id: &invoice.id,
-            plan: bought.plan,
-            amount: invoice.amount_paid,
-            currency: &invoice.currency,
-            credits,
-            balance,
-            period_end: bought.period_end,
-        };
-        notices::plan_renewed(db, &renewal).await?;
-    }
-    Ok(granted.describe(bought.credits))
 }
