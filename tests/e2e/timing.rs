@@ -282,11 +282,14 @@ async fn refunds_and_disputes_are_counted(s: &'static Stack) {
     let session = start_checkout(s, &user, PACK).await;
     deliver_counting(s, &s.stripe().complete_session(&session, true)).await;
     let charge = s.stripe().charge_of_session(&session);
+    // Stripe slower than Postgres, as in production (a CI run counted a dispute 5 or 6 as
+    // Stripe's answer came before or after the already-handled check's).
+    s.stripe().add_fault(Fault::new("GET", format!("/v1/charges/{charge}"), 0).delay(150).times(10));
     let refund = s.stripe().refund(&charge, 100);
     let dispute = s.stripe().dispute(&charge);
     let closed = s.stripe().close_dispute(dispute["data"]["object"]["id"].as_str().unwrap(), "won");
     let counts = deliver_counting(s, &[refund, dispute, closed]).await;
     eprintln!("round trips per webhook event of a refund and a dispute: {counts:?}");
-    let ceiling = |kind: &str| if kind == "charge.refunded" { 9 } else { 5 };
+    let ceiling = |kind: &str| if kind == "charge.refunded" { 9 } else { 6 };
     assert!(counts.iter().all(|(kind, n)| *n <= ceiling(kind)), "round trips per event: {counts:?}");
 }
