@@ -158,10 +158,13 @@ async fn a_replayed_event_grants_credits_once(s: &'static Stack) {
 
 async fn the_same_event_delivered_20_times_at_once_has_one_effect(s: &'static Stack) {
     let (user, session, event) = paid_pack(s, "twenty").await;
-    // Local only: under this burst workerd sometimes answers one delivery with its own 503
-    // "Your worker restarted mid-request" (seen in three full runs on 2026-12-05, its log silent
-    // on why). Stripe delivers a 5xx again, and so does this test, at most twice more; such a
-    // delivery may have applied the event before the restart, so its retry may say duplicate.
+    // Local only: under this burst `wrangler dev` sometimes answers one delivery with its own
+    // 503 "Your worker restarted mid-request" (three full runs on 2026-12-05), though nothing
+    // restarted: its dev proxy's hop to the Worker reuses a keep-alive connection just as
+    // workerd's 5 s idle timeout closes it, retries a GET or HEAD and answers a POST with that
+    // 503 (cloudflare/workers-sdk#14641, open). Stripe delivers a 5xx again, and so does this
+    // test, at most twice more; such a delivery may have applied the event before the proxy
+    // gave up, so its retry may say duplicate.
     let deliveries = (0..20).map(|_| {
         let event = event.clone();
         tokio::spawn(async move {
