@@ -111,7 +111,8 @@ pub async fn fulfil(
         let (outcome, status, balance) = done.ok_or_else(|| AppError::internal("no event to take"))?;
         return Ok(Some((prepared.row, outcome, status, balance)));
     }
-    let done = plan_events::checkout(db, &prepared, None).await?;
+    let subscription = prepared.subscription.as_ref().map(|s| &s.record);
+    let done = plan_events::checkout(db, &prepared.session, &prepared.row, subscription, None).await?;
     let (outcome, _) = done.ok_or_else(|| AppError::internal("no event to take"))?;
     // Re-read: a failure recorded by the webhook shows here too.
     let (status, balance) = status_now(db, prepared.row.user_id, &prepared.row.id).await?;

@@ -5,9 +5,8 @@
 //! transaction; the success page fulfils a checkout with the same steps, without an event.
 
 use super::allowance::{self, InvoiceAllowance};
-use super::fulfilment::Prepared;
 use super::subscriptions::Synced;
-use crate::clients::stripe_objects::Invoice;
+use crate::clients::stripe_objects::{CheckoutSession, Invoice};
 use crate::db::billing::InvoiceRecord;
 use crate::db::payments::InvoiceDetails;
 use crate::db::plan_event::{Allowance, Steps};
@@ -15,7 +14,9 @@ use crate::db::states::{words, Stored};
 use crate::db::stripe_events::EventMeta;
 use crate::db::Db;
 use crate::domain::billing::SubscriptionRecord;
-use crate::domain::billing::{allowance_note, CheckoutMode, CheckoutStatus, Fulfilment, InvoiceStatus, Plan};
+use crate::domain::billing::{
+    allowance_note, Checkout, CheckoutMode, CheckoutStatus, Fulfilment, InvoiceStatus, Plan,
+};
 use crate::domain::ledger::Reason;
 use crate::domain::{Credits, UserId};
 use crate::error::AppError;
@@ -109,16 +110,17 @@ pub async fn invoice(
 /// A Checkout Session that is not a paid credit pack (`fulfilment::pack` writes those):
 /// completed but unpaid, or a plan's. With `event`, the webhook's (claimed and finished in the
 /// same transaction; `None` when it was taken by someone else).
+/// `row` is our record of `session`; `subscription` the one it made, as Stripe has it now.
 pub async fn checkout(
     db: &Db,
-    p: &Prepared,
+    session: &CheckoutSession,
+    row: &Checkout,
+    subscription: Option<&SubscriptionRecord>,
     event: Option<&EventMeta<'_>>,
 ) -> Result<Option<(Fulfilment, Option<String>)>, AppError> {
-    let (session, row) = (&p.session, &p.row);
     let mut steps = Steps::default();
     let (awaiting, paid) = (CheckoutStatus::AwaitingPayment, CheckoutStatus::Paid);
     let (from_awaiting, from_paid) = (words(awaiting.reachable_from()), words(paid.reachable_from()));
-    let subscription = p.subscription.as_ref().map(|s| &s.record);
     // The same note and period as the invoice's grant, whichever of the two comes first.
     let parts = match (session.is_paid(), row.mode, &session.invoice, subscription) {
         (true, CheckoutMode::Subscription, Some(_), Some(r)) => Some(AllowanceParts {

@@ -132,7 +132,8 @@ async fn process(db: &Db, event: &Event, action: Action, meta: &EventMeta<'_>) -
             return Ok(applied(detail, p.row.user_id));
         }
         Action::Fulfil(p) => {
-            let done = plan_events::checkout(db, p, Some(meta)).await?;
+            let subscription = p.subscription.as_ref().map(|s| &s.record);
+            let done = plan_events::checkout(db, &p.session, &p.row, subscription, Some(meta)).await?;
             return Ok(applied(done.map(|(_, detail)| detail.unwrap_or_default()), p.row.user_id));
         }
         Action::Invoice { invoice, paid, synced, allowance } => {
