@@ -278,8 +278,26 @@ impl StripeFake {
         self.deliver_raw(body, Some(header)).await
     }
 
-    /// Delivers exactly these bytes with this `Stripe-Signature` (or none).
+    /// Delivers exactly these bytes with this `Stripe-Signature` (or none). Local `wrangler dev`
+    /// sometimes answers a POST with its own 503 "Your worker restarted mid-request" although
+    /// nothing restarted (its proxy lost a keep-alive race with workerd's idle timeout:
+    /// cloudflare/workers-sdk#14641); that answer is delivered again, at most twice more, as
+    /// Stripe delivers any 5xx again. Our Worker's own 503s are answered as they are.
     pub async fn deliver_raw(&self, body: Vec<u8>, signature: Option<String>) -> (u16, String) {
+        for _ in 0..2 {
+            let (status, text) = self.deliver_once(body.clone(), signature.clone()).await;
+            if !is_dev_proxy_restart(status, &text) {
+                return (status, text);
+            }
+            eprintln!(
+                "stripe fake: wrangler dev's proxy answered 503 'restarted mid-request'; delivered again"
+            );
+        }
+        self.deliver_once(body, signature).await
+    }
+
+    /// `deliver_raw` without delivering the dev proxy's 503 again.
+    pub async fn deliver_once(&self, body: Vec<u8>, signature: Option<String>) -> (u16, String) {
         let url = self.state.lock().unwrap().webhook_url.clone().expect("webhook url set");
         post_event(&self.http, &url, body, signature).await
     }
@@ -287,4 +305,9 @@ impl StripeFake {
     pub fn requests(&self, pred: impl Fn(&Recorded) -> bool) -> Vec<Recorded> {
         self.server.recorder.matching(pred)
     }
+}
+
+/// The 503 local `wrangler dev`'s proxy answers itself (see `StripeFake::deliver_raw`).
+pub fn is_dev_proxy_restart(status: u16, body: &str) -> bool {
+    status == 503 && body.contains("Your worker restarted mid-request")
 }

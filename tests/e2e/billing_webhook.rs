@@ -6,7 +6,9 @@
 use crate::support::billing::{
     balance, deliver_ok, event_row, find, ledger, start_checkout, subscription_row,
 };
-use crate::support::fakes::stripe::{now, Fault, PACK, PREVIOUS_WEBHOOK_SECRET, STARTER, WEBHOOK_SECRET};
+use crate::support::fakes::stripe::{
+    is_dev_proxy_restart, now, Fault, PACK, PREVIOUS_WEBHOOK_SECRET, STARTER, WEBHOOK_SECRET,
+};
 use crate::support::fakes::stripe_wire::signature_header;
 use crate::support::Stack;
 use crate::trials;
@@ -170,8 +172,11 @@ async fn the_same_event_delivered_20_times_at_once_has_one_effect(s: &'static St
         tokio::spawn(async move {
             let mut restarted = false;
             for _ in 0..3 {
-                let (status, body) = crate::support::shared().stripe().deliver(&event).await;
-                if status == 503 && body.contains("Your worker restarted mid-request") {
+                let stripe = crate::support::shared().stripe();
+                let signed = serde_json::to_vec(&event).unwrap();
+                let header = signature_header(&signed, now() as u64, &[WEBHOOK_SECRET]);
+                let (status, body) = stripe.deliver_once(signed, Some(header)).await;
+                if is_dev_proxy_restart(status, &body) {
                     eprintln!("twenty deliveries: workerd restarted one mid-request; delivered again");
                     restarted = true;
                     continue;
