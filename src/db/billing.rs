@@ -245,11 +245,6 @@ pub fn subscription_params(s: &SubscriptionRecord) -> [Param<'_>; 14] {
     ]
 }
 
-/// `SAVE_SUBSCRIPTION_SQL`: answers whether it was stored.
-pub async fn save_subscription(db: &Db, s: &SubscriptionRecord) -> Result<bool, AppError> {
-    Ok(!db.query(SAVE_SUBSCRIPTION_SQL, &subscription_params(s)).await?.is_empty())
-}
-
 /// Named like `SubscriptionRecord`'s fields (db::dashboard reads them as JSON).
 const SUBSCRIPTION_COLUMNS: &str =
     "id, user_id, stripe_customer_id AS customer_id, price_id, plan, status, cancel_at_period_end,
@@ -311,15 +306,10 @@ pub struct InvoiceRecord {
     pub period_end: Option<i64>,
 }
 
-/// Records an invoice's payment outcome. A payment overrides an earlier failure (Stripe's retry
-/// succeeded); a failure never overrides a payment (it arrived late). Answers whether it changed.
-pub async fn record_invoice(db: &Db, i: &InvoiceRecord) -> Result<bool, AppError> {
-    let rows = db.query(RECORD_INVOICE_SQL, &record_invoice_params(i)).await?;
-    Ok(!rows.is_empty())
-}
-
-/// `record_invoice`'s statement (its parameters: `record_invoice_params`). (A macro, so that
-/// a webhook's statement can take it as a CTE.)
+/// Records an invoice's payment outcome (its parameters: `record_invoice_params`). A payment
+/// overrides an earlier failure (Stripe's retry succeeded); a failure never overrides a payment
+/// (it arrived late). Answers its id when it changed. (A macro, so that a webhook's statement
+/// can take it as a CTE.)
 macro_rules! record_invoice_sql {
     () => {
         "INSERT INTO invoices (id, user_id, subscription_id, billing_reason, status, amount_due, amount_paid, currency,

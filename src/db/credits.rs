@@ -15,21 +15,32 @@ pub use crate::domain::ledger::{LedgerEntry, Reason};
 
 /// The grant as common table expressions (`entry`, then `granted`, which answers the new
 /// balance): `GRANT_SQL`, and statements that grant and write something else with it
-/// (`db::pack_payment`), share one text.
+/// (`db::pack_payment`, `db::plan_event`), share one text. Without arguments the ledger row is
+/// `$1`…`$5` (user, credits, reason, reference, note); otherwise `rows` gives it (a `VALUES` or a
+/// `SELECT` of those five) and `user` names the user.
 macro_rules! grant_ctes {
     () => {
-        "entry AS (
+        grant_ctes!("VALUES ($1, $2, $3, $4, $5)", "$1")
+    };
+    ($rows:literal, $user:literal) => {
+        concat!(
+            "entry AS (
     INSERT INTO credit_ledger (user_id, delta, reason, reference, note)
-    VALUES ($1, $2, $3, $4, $5)
+    ",
+            $rows,
+            "
     ON CONFLICT (reason, reference) DO NOTHING
     RETURNING delta
 ), granted AS (
     INSERT INTO credit_balances (user_id, balance)
-    SELECT $1, delta FROM entry
+    SELECT ",
+            $user,
+            ", delta FROM entry
     ON CONFLICT (user_id) DO UPDATE
         SET balance = credit_balances.balance + EXCLUDED.balance, updated_at = now()
     RETURNING balance
 )"
+        )
     };
 }
 pub(crate) use grant_ctes;

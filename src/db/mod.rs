@@ -40,7 +40,6 @@ pub mod sessions;
 pub mod sign_in_tokens;
 pub mod states;
 pub mod stripe_events;
-pub mod subscription_event;
 pub mod sweep;
 pub mod transcripts;
 pub mod users;

@@ -72,32 +72,6 @@ pub const HOLD_SECS: i64 = 60;
 pub const MAX_ATTEMPTS: i32 = 5;
 pub const MAX_AGE_HOURS: i64 = 72;
 
-/// Records `notice` unless one of its kind about the same invoice exists: `true` when new.
-/// Call inside the transaction that handles the event.
-pub async fn record(db: &Db, n: &Notice) -> Result<bool, AppError> {
-    let kind = n.kind.as_str();
-    let row = db
-        .query_opt(
-            "INSERT INTO customer_notices (kind, about, user_id, plan, amount, currency, credits, balance, period_end)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT ON CONSTRAINT customer_notices_once DO NOTHING
-             RETURNING id",
-            &[
-                (&kind, Type::TEXT),
-                (&n.about, Type::TEXT),
-                (&n.user_id, Type::INT8),
-                (&n.plan, Type::TEXT),
-                (&n.amount, Type::INT8),
-                (&n.currency, Type::TEXT),
-                (&n.credits, Type::INT8),
-                (&n.balance, Type::INT8),
-                (&n.period_end, Type::INT8),
-            ],
-        )
-        .await?;
-    Ok(row.is_some())
-}
-
 /// Takes up to `limit` unsent notices that are due (oldest first) and no other sender holds, for
 /// `HOLD_SECS`, counting the attempt. Notices past `MAX_ATTEMPTS` or `MAX_AGE_HOURS` are not
 /// taken (`drop_stale` marks them).

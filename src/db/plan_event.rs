@@ -1,5 +1,6 @@
-//! A plan's payments (its invoices, its first checkout) written as one transaction in one round
-//! trip (`Db::atomically`), the webhook's event claimed and finished in the same transaction.
+//! A plan's payments (its invoices, its first checkout) and a subscription's own events written
+//! as one transaction in one round trip (`Db::atomically`), the webhook's event claimed and
+//! finished in the same transaction.
 //!
 //! These writes used to look at each other's answers (was the invoice's state new? was a newer
 //! subscription stored? did the period already hold its allowance?) to choose what to write
@@ -12,6 +13,7 @@ use super::billing::{
     record_invoice_params, record_invoice_sql, save_subscription_sql, subscription_params,
     SAVE_SUBSCRIPTION_SQL, SET_CHECKOUT_STATUS_SQL,
 };
+use super::credits::grant_ctes;
 use super::payments::{InvoiceDetails, SAVE_INVOICE_DETAILS_SQL};
 use super::stripe_events::{claim_params, EventMeta, CLAIM_OR_FAIL_SQL, EVENT_TAKEN};
 use super::{Db, Param};
@@ -66,24 +68,15 @@ VALUES ($1, to_timestamp($2), 0) ON CONFLICT DO NOTHING";
 /// locked first, so two grants for one period take turns. Words: `$12` when granted the whole
 /// target, `$13` when a difference, `$14` when covered (`{credits}`, `{balance}`, `{level}`
 /// replaced). Answers the detail's words and, when granted, the credits and the balance.
-const ALLOWANCE_SQL: &str = "\
-WITH period AS (
+const ALLOWANCE_SQL: &str = concat!(
+    "WITH period AS (
     SELECT credits AS level FROM allowance_periods
     WHERE subscription_id = $1 AND period_end = to_timestamp($2) FOR UPDATE
 ), wanted AS (
     SELECT $3 - level AS credits FROM period WHERE level < $3
-), entry AS (
-    INSERT INTO credit_ledger (user_id, delta, reason, reference, note)
-    SELECT $4, credits, $5, $6, $7 FROM wanted
-    ON CONFLICT (reason, reference) DO NOTHING
-    RETURNING delta
-), granted AS (
-    INSERT INTO credit_balances (user_id, balance)
-    SELECT $4, delta FROM entry
-    ON CONFLICT (user_id) DO UPDATE
-        SET balance = credit_balances.balance + EXCLUDED.balance, updated_at = now()
-    RETURNING balance
-), raised AS (
+), ",
+    grant_ctes!("SELECT $4, credits, $5, $6, $7 FROM wanted", "$4"),
+    ", raised AS (
     UPDATE allowance_periods SET credits = $3, updated_at = now()
     WHERE subscription_id = $1 AND period_end = to_timestamp($2) AND EXISTS (SELECT 1 FROM entry)
 ), renewal AS (
@@ -100,7 +93,11 @@ WITH period AS (
 )
 SELECT set_config('ghosttools.detail',
            concat_ws('; ', nullif(current_setting('ghosttools.detail', true), ''), (SELECT part FROM words)), true),
-       (SELECT delta FROM entry), (SELECT balance FROM granted)";
+       (SELECT delta FROM entry), (SELECT balance FROM granted)"
+);
+
+/// Every allowance is granted with this reason.
+static ALLOWANCE_REASON: Reason = Reason::SubscriptionAllowance;
 
 /// The event applied (`$1`), its account `$2`, its detail the steps' words and `$3` after them.
 const FINISH_SQL: &str = "\
@@ -109,24 +106,24 @@ UPDATE stripe_events SET outcome = 'applied', user_id = $2, processed_at = now()
 WHERE id = $1
 RETURNING detail";
 
-/// An allowance to grant (see `services::billing::allowance`).
-pub struct Allowance<'a> {
-    pub user_id: &'a UserId,
-    pub subscription_id: &'a str,
+/// An allowance to grant (see `services::billing::allowance`), keyed by the invoice that paid
+/// for it.
+pub struct Allowance {
+    pub user_id: UserId,
+    pub subscription_id: String,
     /// The period's key (0 when Stripe gave none).
-    pub period_key: &'a i64,
-    pub target: &'a Credits,
-    pub reason: &'a Reason,
-    pub invoice_id: &'a str,
-    pub note: &'a str,
+    pub period_key: i64,
+    pub target: Credits,
+    pub invoice_id: String,
+    pub note: String,
     /// A renewal's notice: its plan, amount, currency and the period's end.
-    pub renewal: &'a bool,
-    pub plan: &'a Plan,
-    pub amount: &'a i64,
-    pub currency: &'a str,
-    pub period_end: &'a Option<i64>,
+    pub renewal: bool,
+    pub plan: Plan,
+    pub amount: i64,
+    pub currency: String,
+    pub period_end: Option<i64>,
     /// Words: granted the whole target, granted a difference, covered.
-    pub words: &'a [String; 3],
+    pub words: [String; 3],
 }
 
 /// What the steps wrote, from their answers.
@@ -182,25 +179,26 @@ impl<'a> Steps<'a> {
         }
     }
 
-    pub fn allowance(&mut self, a: &'a Allowance<'a>) {
-        let period: Vec<Param> = vec![(&a.subscription_id as _, Type::TEXT), (a.period_key as _, Type::INT8)];
+    pub fn allowance(&mut self, a: &'a Allowance) {
+        let period: Vec<Param> =
+            vec![(&a.subscription_id as _, Type::TEXT), (&a.period_key as _, Type::INT8)];
         self.statements.push((PERIOD_ROW_SQL, period));
         let params: Vec<Param> = vec![
             (&a.subscription_id as _, Type::TEXT),
-            (a.period_key as _, Type::INT8),
-            (a.target as _, Type::INT8),
-            (a.user_id as _, Type::INT8),
-            (a.reason as _, Type::TEXT),
+            (&a.period_key as _, Type::INT8),
+            (&a.target as _, Type::INT8),
+            (&a.user_id as _, Type::INT8),
+            (&ALLOWANCE_REASON as _, Type::TEXT),
             (&a.invoice_id as _, Type::TEXT),
             (&a.note as _, Type::TEXT),
-            (a.plan as _, Type::TEXT),
-            (a.amount as _, Type::INT8),
+            (&a.plan as _, Type::TEXT),
+            (&a.amount as _, Type::INT8),
             (&a.currency as _, Type::TEXT),
-            (a.renewal as _, Type::BOOL),
+            (&a.renewal as _, Type::BOOL),
             (&a.words[0] as _, Type::TEXT),
             (&a.words[1] as _, Type::TEXT),
             (&a.words[2] as _, Type::TEXT),
-            (a.period_end as _, Type::INT8),
+            (&a.period_end as _, Type::INT8),
         ];
         self.allowance_at = Some(self.statements.len());
         self.statements.push((ALLOWANCE_SQL, params));
@@ -221,8 +219,7 @@ impl<'a> Steps<'a> {
         db: &Db,
         event: Option<(&'a EventMeta<'_>, &'a UserId, &'a Option<String>)>,
     ) -> Result<Option<Ran>, AppError> {
-        let Steps { mut statements, allowance_at } = self;
-        let mut allowance_at = allowance_at;
+        let Steps { mut statements, mut allowance_at } = self;
         if let Some((e, user_id, last)) = event {
             statements.insert(0, (CLAIM_OR_FAIL_SQL, claim_params(e).to_vec()));
             allowance_at = allowance_at.map(|i| i + 1);

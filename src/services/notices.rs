@@ -26,69 +26,11 @@ use crate::domain::money::format_amount;
 use crate::domain::Credits;
 use crate::domain::EmailAddress;
 use crate::domain::Mailbox;
-use crate::domain::UserId;
 use crate::error::AppError;
 use crate::mail::notice::{customer_message, CustomerMail, Sender};
 
 /// How many notices one sender takes at a time.
 const BATCH: i64 = 10;
-
-/// Records a failed payment of `invoice_id` (once per invoice).
-pub async fn payment_failed(
-    db: &Db,
-    user_id: UserId,
-    invoice_id: &str,
-    plan: Plan,
-    amount: i64,
-    currency: &str,
-) -> Result<bool, AppError> {
-    notices::record(
-        db,
-        &Notice {
-            kind: NoticeKind::PaymentFailed,
-            about: invoice_id.to_string(),
-            user_id,
-            plan,
-            amount,
-            currency: currency.to_string(),
-            credits: None,
-            balance: None,
-            period_end: None,
-        },
-    )
-    .await
-}
-
-/// What a renewal granted.
-pub struct Renewal<'a> {
-    pub user_id: UserId,
-    pub invoice_id: &'a str,
-    pub plan: Plan,
-    pub amount: i64,
-    pub currency: &'a str,
-    pub credits: Credits,
-    pub balance: Credits,
-    pub period_end: Option<i64>,
-}
-
-/// Records a renewal (once per invoice).
-pub async fn plan_renewed(db: &Db, r: &Renewal<'_>) -> Result<bool, AppError> {
-    notices::record(
-        db,
-        &Notice {
-            kind: NoticeKind::PlanRenewed,
-            about: r.invoice_id.to_string(),
-            user_id: r.user_id,
-            plan: r.plan,
-            amount: r.amount,
-            currency: r.currency.to_string(),
-            credits: Some(r.credits),
-            balance: Some(r.balance),
-            period_end: r.period_end,
-        },
-    )
-    .await
-}
 
 /// Sends the notices that are due, on a connection of its own. Never fails: what could not be
 /// sent is logged and stays due (or is dropped after its last attempt).

@@ -1,24 +1,22 @@
 //! A plan's payments applied in one round trip (`db::plan_event`): its invoices (recorded, a
 //! failed one's notice, the subscription saved, the period's allowance granted once, a
-//! renewal's notice) and a Checkout Session (its subscription saved, the first allowance
-//! granted, the checkout marked). The webhook claims and finishes its event in the same
+//! renewal's notice), a Checkout Session (its subscription saved, the first allowance granted,
+//! the checkout marked) and a subscription's own events (saved unless a newer read is stored). The webhook claims and finishes its event in the same
 //! transaction; the success page fulfils a checkout with the same steps, without an event.
 
 use super::allowance::{self, InvoiceAllowance};
+use super::receipts;
 use super::subscriptions::Synced;
 use crate::clients::stripe_objects::{CheckoutSession, Invoice};
 use crate::db::billing::InvoiceRecord;
-use crate::db::payments::InvoiceDetails;
 use crate::db::plan_event::{Allowance, Steps};
 use crate::db::states::{words, Stored};
 use crate::db::stripe_events::EventMeta;
 use crate::db::Db;
 use crate::domain::billing::SubscriptionRecord;
 use crate::domain::billing::{
-    allowance_note, Checkout, CheckoutMode, CheckoutStatus, Fulfilment, InvoiceStatus, Plan,
+    allowance_note, Checkout, CheckoutMode, CheckoutStatus, Fulfilment, InvoiceStatus,
 };
-use crate::domain::ledger::Reason;
-use crate::domain::{Credits, UserId};
 use crate::error::AppError;
 
 /// Invoices that may grant allowance: a new period's (create, cycle), and a plan change's
@@ -31,6 +29,19 @@ pub fn subscription_words(r: &SubscriptionRecord) -> [String; 2] {
         format!("subscription {} {} ({})", r.id, r.status.stored(), r.plan.stored()),
         format!("subscription {}: a newer or final state is stored", r.id),
     ]
+}
+
+/// A subscription's own event (created, updated, deleted): `None` when the event was taken by
+/// someone else; otherwise the detail written.
+pub async fn subscription(
+    db: &Db,
+    event: &EventMeta<'_>,
+    r: &SubscriptionRecord,
+) -> Result<Option<String>, AppError> {
+    let words = subscription_words(r);
+    let mut steps = Steps::default();
+    steps.subscription(r, Some(&words));
+    Ok(steps.run(db, Some((event, &r.user_id, &None))).await?.and_then(|ran| ran.detail))
 }
 
 /// A subscription invoice's event (`invoice.payment_succeeded` when `paid`, else
@@ -65,12 +76,7 @@ pub async fn invoice(
             format!("invoice {} payment failed after it was paid: ignored", invoice.id),
         ],
     };
-    let details = InvoiceDetails {
-        id: invoice.id.clone(),
-        number: invoice.number.clone(),
-        hosted_url: invoice.hosted_invoice_url.clone(),
-        created: invoice.created,
-    };
+    let details = receipts::invoice_details(invoice);
     let notify = !paid;
     let saved_words = subscription_words(r);
     let reason = invoice.billing_reason.as_deref().unwrap_or("");
@@ -83,11 +89,12 @@ pub async fn invoice(
         }
         (true, true, Some(bought)) => (Some(bought), None),
     };
-    let parts = grant.map(|bought| AllowanceParts {
+    let allowance = grant.map(|bought| Allowance {
         user_id,
         subscription_id: r.id.clone(),
         period_key: bought.period_end.unwrap_or(0),
         target: bought.credits,
+        invoice_id: invoice.id.clone(),
         note: allowance_note(bought.plan),
         renewal: reason == "subscription_cycle",
         plan: bought.plan,
@@ -96,7 +103,6 @@ pub async fn invoice(
         period_end: bought.period_end,
         words: allowance::words(bought.credits),
     });
-    let allowance = parts.as_ref().map(|p| p.allowance(&invoice.id));
     let mut steps = Steps::default();
     steps.invoice(&record, &notify, &r.plan, &invoice_words);
     steps.invoice_details(&details);
@@ -122,12 +128,13 @@ pub async fn checkout(
     let (awaiting, paid) = (CheckoutStatus::AwaitingPayment, CheckoutStatus::Paid);
     let (from_awaiting, from_paid) = (words(awaiting.reachable_from()), words(paid.reachable_from()));
     // The same note and period as the invoice's grant, whichever of the two comes first.
-    let parts = match (session.is_paid(), row.mode, &session.invoice, subscription) {
-        (true, CheckoutMode::Subscription, Some(_), Some(r)) => Some(AllowanceParts {
+    let allowance = match (session.is_paid(), row.mode, &session.invoice, subscription) {
+        (true, CheckoutMode::Subscription, Some(invoice_id), Some(r)) => Some(Allowance {
             user_id: r.user_id,
             subscription_id: r.id.clone(),
             period_key: r.period_end.unwrap_or(0),
             target: row.credits,
+            invoice_id: invoice_id.clone(),
             note: allowance_note(r.plan),
             renewal: false,
             plan: r.plan,
@@ -143,8 +150,6 @@ pub async fn checkout(
         }),
         _ => None,
     };
-    let invoice_id = session.invoice.clone().unwrap_or_default();
-    let allowance = parts.as_ref().map(|p| p.allowance(&invoice_id));
     let known = match (session.is_paid(), row.mode) {
         (false, _) if session.status.as_deref() == Some("complete") => {
             steps.checkout(&row.id, &awaiting, &from_awaiting);
@@ -182,41 +187,4 @@ pub async fn checkout(
         (None, None) => Fulfilment::AlreadyFulfilled,
     };
     Ok(Some((outcome, ran.detail)))
-}
-
-/// The values an allowance step borrows.
-struct AllowanceParts {
-    user_id: UserId,
-    subscription_id: String,
-    period_key: i64,
-    target: Credits,
-    note: String,
-    renewal: bool,
-    plan: Plan,
-    amount: i64,
-    currency: String,
-    period_end: Option<i64>,
-    words: [String; 3],
-}
-
-const ALLOWANCE_REASON: Reason = Reason::SubscriptionAllowance;
-
-impl AllowanceParts {
-    fn allowance<'a>(&'a self, invoice_id: &'a str) -> Allowance<'a> {
-        Allowance {
-            user_id: &self.user_id,
-            subscription_id: &self.subscription_id,
-            period_key: &self.period_key,
-            target: &self.target,
-            reason: &ALLOWANCE_REASON,
-            invoice_id,
-            note: &self.note,
-            renewal: &self.renewal,
-            plan: &self.plan,
-            amount: &self.amount,
-            currency: &self.currency,
-            period_end: &self.period_end,
-            words: &self.words,
-        }
-    }
 }

@@ -81,19 +81,15 @@ pub async fn record_pack_invoice(
     invoice: &Invoice,
 ) -> Result<Option<String>, AppError> {
     let detail = format!("invoice {} of a credit pack recorded", invoice.id);
-    let details = details(invoice);
+    let details = invoice_details(invoice);
     let (row, document) = (rows::record_invoice_params(record), details.params());
     let writes: [Statement; 2] =
         [(rows::RECORD_INVOICE_SQL, &row), (payments::SAVE_INVOICE_DETAILS_SQL, &document)];
     Ok(events::apply_atomically(db, event, &writes, &detail, record.user_id).await?.then_some(detail))
 }
 
-/// The invoice's number, creation time and hosted page (after its row is written).
-pub async fn save_details(db: &Db, invoice: &Invoice) -> Result<(), AppError> {
-    payments::save_invoice_details(db, &details(invoice)).await
-}
-
-fn details(invoice: &Invoice) -> InvoiceDetails {
+/// An invoice's number, creation time and hosted page, as stored.
+pub fn invoice_details(invoice: &Invoice) -> InvoiceDetails {
     InvoiceDetails {
         id: invoice.id.clone(),
         number: invoice.number.clone(),

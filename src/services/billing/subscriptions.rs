@@ -117,11 +117,6 @@ pub fn from_stripe(
     })
 }
 
-/// Stores the read unless a newer one is stored (see `db::billing::save_subscription`).
-pub async fn save(db: &Db, synced: &Synced) -> Result<bool, AppError> {
-    rows::save_subscription(db, &synced.record).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,6 @@ use crate::config::Config;
 use crate::db::billing::{self as rows, InvoiceRecord};
 use crate::db::payments::ChargeRow;
 use crate::db::stripe_events::{self as events, EventMeta};
-use crate::db::subscription_event;
 use crate::db::Db;
 use crate::domain::billing::{Checkout, CheckoutStatus};
 use crate::domain::UserId;
@@ -149,9 +148,7 @@ async fn process(db: &Db, event: &Event, action: Action, meta: &EventMeta<'_>) -
         }
         Action::Subscription(synced) => {
             let r = &synced.record;
-            let [saved, stale] = plan_events::subscription_words(r);
-            let details = subscription_event::Details { saved: &saved, stale: &stale };
-            return Ok(applied(subscription_event::apply(db, meta, r, &details).await?, r.user_id));
+            return Ok(applied(plan_events::subscription(db, meta, r).await?, r.user_id));
         }
         _ => {}
     }
