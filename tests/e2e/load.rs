@@ -5,7 +5,7 @@
 //! `LOAD_SECS` (default 20) and `LOAD_USERS` (default 16) size it; `make load` runs it longer.
 
 use crate::support::billing::{checkout, location};
-use crate::support::fakes::stripe::{PACK, STARTER};
+use crate::support::fakes::stripe::{is_dev_proxy_restart, PACK, STARTER};
 use crate::support::session::{csrf_in, unique_email, SignedIn};
 use crate::support::sign_in::{confirm, emailed_token};
 use crate::support::tools::{brief, read_events, upload, wav};
@@ -141,10 +141,19 @@ async fn write(s: &Stack, user: &SignedIn, n: u32, dice: &mut Dice, t: &Shared) 
             let res =
                 user.client.post(s.url("/api/tools/agentwrite/stream")).form(&form).send().await.unwrap();
             let status = res.status().as_u16();
-            note(t, "agentwrite stream", status, &[200], String::new);
             if status != 200 {
+                let body = res.text().await.unwrap_or_default();
+                // Local `wrangler dev`'s own 503 "restarted mid-request" (its proxy losing a
+                // keep-alive race: cloudflare/workers-sdk#14641) is not our Worker's answer; a run
+                // it may have started is settled as an abandoned one, which the ledger checks
+                // below cover. Anything else is a finding, shown with its body.
+                match is_dev_proxy_restart(status, &body) {
+                    true => note(t, "dev proxy 503", status, &[503], String::new),
+                    false => note(t, "agentwrite stream", status, &[200], || body),
+                }
                 return;
             }
+            note(t, "agentwrite stream", status, &[200], String::new);
             let abandon = roll == 1;
             let events = read_events(res, |e| {
                 e.event == "done" || e.event == "error" || (abandon && e.event == "delta")
