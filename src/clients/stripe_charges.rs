@@ -39,6 +39,9 @@ pub struct Dispute {
     pub id: String,
     #[serde(default, deserialize_with = "id_or_object")]
     pub charge: Option<String>,
+    /// The disputed charge's payment intent: a pack's checkout is found by it.
+    #[serde(default, deserialize_with = "id_or_object")]
+    pub payment_intent: Option<String>,
     #[serde(default)]
     pub amount: i64,
     #[serde(default)]

@@ -33,6 +33,7 @@ pub mod notices;
 pub mod pack_payment;
 pub mod payments;
 pub mod plan_event;
+pub mod reversal_event;
 pub mod reversals;
 pub mod runs;
 pub mod schema;

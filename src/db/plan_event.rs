@@ -21,7 +21,7 @@ use crate::domain::billing::{CheckoutStatus, Plan, SubscriptionRecord};
 use crate::domain::ledger::Reason;
 use crate::domain::{Credits, UserId};
 use crate::error::AppError;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 
 /// Appends the text expression in `{}` to the event's detail (`; ` between parts).
 macro_rules! append_detail {
@@ -99,12 +99,14 @@ SELECT set_config('ghosttools.detail',
 /// Every allowance is granted with this reason.
 static ALLOWANCE_REASON: Reason = Reason::SubscriptionAllowance;
 
-/// The event applied (`$1`), its account `$2`, its detail the steps' words and `$3` after them.
+/// The event applied (`$1`), its account `$2` (when null, the one a step found:
+/// `ghosttools.owner`), its detail the steps' words and `$3` after them.
 const FINISH_SQL: &str = "\
-UPDATE stripe_events SET outcome = 'applied', user_id = $2, processed_at = now(),
+UPDATE stripe_events SET outcome = 'applied', processed_at = now(),
+    user_id = coalesce($2, nullif(current_setting('ghosttools.owner', true), '')::int8),
     detail = concat_ws('; ', nullif(current_setting('ghosttools.detail', true), ''), $3)
 WHERE id = $1
-RETURNING detail";
+RETURNING detail, user_id";
 
 /// An allowance to grant (see `services::billing::allowance`), keyed by the invoice that paid
 /// for it.
@@ -131,18 +133,47 @@ pub struct Allowance {
 pub struct Ran {
     /// The event's detail as written (with an event).
     pub detail: Option<String>,
+    /// The event's account as written (with an event).
+    pub owner: Option<UserId>,
     /// The allowance granted now: (credits, balance after).
     pub granted: Option<(Credits, Credits)>,
 }
+
+/// How a transaction of steps ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Ran(Ran),
+    /// The event was taken by someone else: nothing was written.
+    Taken,
+    /// The guard step refused: nothing was written.
+    Guarded,
+}
+
+/// The event to claim first and finish last: its account (null: the one a step found) and
+/// the words after the steps'.
+pub type EventSteps<'a, 'e> = (&'a EventMeta<'e>, &'a (dyn ToSql + Sync), &'a Option<String>);
 
 /// The steps of one transaction, in order; `run` sends them.
 #[derive(Default)]
 pub struct Steps<'a> {
     statements: Vec<(&'static str, Vec<Param<'a>>)>,
     allowance_at: Option<usize>,
+    guard_at: Option<usize>,
 }
 
 impl<'a> Steps<'a> {
+    /// A step of another module's (its SQL carries its own condition).
+    pub fn push(&mut self, sql: &'static str, params: Vec<Param<'a>>) {
+        self.statements.push((sql, params));
+    }
+
+    /// A step that fails the transaction on purpose when what the next steps need is missing
+    /// (`Attempt::Guarded`); at most one.
+    pub fn guard(&mut self, sql: &'static str, params: Vec<Param<'a>>) {
+        self.guard_at = Some(self.statements.len());
+        self.statements.push((sql, params));
+    }
+
     /// The invoice recorded; a failed one's notice when `notify` and its state is new. `words`:
     /// when its state was new, when not.
     pub fn invoice(
@@ -214,26 +245,33 @@ impl<'a> Steps<'a> {
     /// Sends the steps as one transaction; with `event` (and its account and the words after the
     /// steps'), claimed first and finished last. `None`: the event was taken by someone else, and
     /// nothing was written.
-    pub async fn run(
-        self,
-        db: &Db,
-        event: Option<(&'a EventMeta<'_>, &'a UserId, &'a Option<String>)>,
-    ) -> Result<Option<Ran>, AppError> {
-        let Steps { mut statements, mut allowance_at } = self;
+    pub async fn run(self, db: &Db, event: Option<EventSteps<'a, '_>>) -> Result<Option<Ran>, AppError> {
+        match self.attempt(db, event).await? {
+            Attempt::Ran(ran) => Ok(Some(ran)),
+            Attempt::Taken => Ok(None),
+            Attempt::Guarded => Err(AppError::internal("a step's guard refused")),
+        }
+    }
+
+    /// `run`, telling a refusal of the guard step apart.
+    pub async fn attempt(self, db: &Db, event: Option<EventSteps<'a, '_>>) -> Result<Attempt, AppError> {
+        let Steps { mut statements, mut allowance_at, mut guard_at } = self;
         if let Some((e, user_id, last)) = event {
             statements.insert(0, (CLAIM_OR_FAIL_SQL, claim_params(e).to_vec()));
             allowance_at = allowance_at.map(|i| i + 1);
+            guard_at = guard_at.map(|i| i + 1);
             statements.push((
                 FINISH_SQL,
-                vec![(&e.id as _, Type::TEXT), (user_id as _, Type::INT8), (last as _, Type::TEXT)],
+                vec![(&e.id as _, Type::TEXT), (user_id, Type::INT8), (last as _, Type::TEXT)],
             ));
         }
         let sent: Vec<(&str, &[Param])> = statements.iter().map(|(sql, p)| (*sql, p.as_slice())).collect();
         let answers = match db.atomically(&sent).await {
             Ok(answers) => answers,
             Err(refused) if event.is_some() && refused.constraint.as_deref() == Some(EVENT_TAKEN) => {
-                return Ok(None)
+                return Ok(Attempt::Taken)
             }
+            Err(refused) if guard_at.is_some() && refused.index == guard_at => return Ok(Attempt::Guarded),
             Err(refused) => return Err(refused.into()),
         };
         let granted = match allowance_at.and_then(|i| answers.get(i)).and_then(|rows| rows.first()) {
@@ -243,10 +281,9 @@ impl<'a> Steps<'a> {
             },
             None => None,
         };
-        let detail = match event {
-            Some(_) => answers.last().and_then(|rows| rows.first()).map(|row| row.get(0)),
-            None => None,
-        };
-        Ok(Some(Ran { detail, granted }))
+        let finished = event.and_then(|_| answers.last()).and_then(|rows| rows.first());
+        let detail = finished.map(|row| row.get(0));
+        let owner = finished.and_then(|row| row.get(1));
+        Ok(Attempt::Ran(Ran { detail, owner, granted }))
     }
 }

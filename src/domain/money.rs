@@ -19,6 +19,8 @@ fn decimals(currency: &str) -> u32 {
 }
 
 /// `format_amount(900, "usd")` → `$9.00`; `format_amount(1900, "chf")` → `19.00 CHF`.
+/// Its SQL twin (`format_amount`, migration V19) words a refund's settlement; the e2e suite
+/// holds them to the same cases: change both.
 pub fn format_amount(minor: i64, currency: &str) -> String {
     let currency = currency.to_ascii_lowercase();
     let places = decimals(&currency);

@@ -4,7 +4,7 @@
 //! counts what was paid after discounts, minus refunds.
 
 use crate::support::billing::{
-    balance, checkout, deliver_ok, event_row, find, ledger, page, start_checkout, subscribe,
+    balance, checkout, deliver_ok, event_row, find, ledger, page, spend, start_checkout, subscribe,
 };
 use crate::support::fakes::stripe::{PACK, STARTER};
 use crate::support::session::SignedIn;
@@ -36,21 +36,6 @@ async fn buy_pack(s: &Stack, user: &SignedIn) -> (String, String) {
     deliver_ok(s, find(&events, "checkout.session.completed")).await;
     assert_eq!(balance(s, user.user_id).await, 50);
     (session.clone(), s.stripe().charge_of_session(&session))
-}
-
-/// Spends credits with the ledger's own statement, as a tool run does.
-async fn spend(s: &Stack, user_id: i64, amount: i64) {
-    let reference = format!("e2e-spend-{}", unique());
-    let row = s
-        .sql()
-        .await
-        .query_opt(
-            ghosttools::db::credits::SPEND_SQL,
-            &[&user_id, &amount, &"agentwrite", &reference, &None::<&str>],
-        )
-        .await
-        .unwrap();
-    assert!(row.is_some(), "spent");
 }
 
 /// (credits taken back, credits not recovered) for a charge.

@@ -23,6 +23,7 @@ mod billing_invoices;
 mod billing_notices;
 mod billing_pages;
 mod billing_refunds;
+mod billing_reversal_events;
 mod billing_webhook;
 mod browser;
 mod browser_billing;
@@ -90,6 +91,7 @@ fn main() {
         billing_notices::tests(),
         billing_pages::tests(),
         billing_refunds::tests(),
+        billing_reversal_events::tests(),
         billing_webhook::tests(),
         browser::tests(),
         browser_billing::tests(),

@@ -5,30 +5,53 @@
 //! unrecovered for the operator. While a dispute is open, or after one was lost, the account's
 //! paid features (running tools, buying) are on hold.
 //!
-//! `prepare` finds the purchase (reading from Stripe) before the transaction; `apply` writes.
+//! `prepare_*` finds the purchase before the transaction: a pack's checkout by its payment
+//! intent (read with the webhook's already-handled check), else the subscription invoice the
+//! charge paid (from Stripe). `apply` writes in one round trip (`db::reversal_event`), the
+//! invoice's owner read there too.
 
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_charges::{Charge, Dispute};
 use crate::db::billing as rows;
-use crate::db::credits::{self, Reason};
-use crate::db::reversals::{self, ChargeRecord, DisputeRecord, Hold, Reversal};
+use crate::db::plan_event::{Attempt, Steps};
+use crate::db::reversal_event::{DisputeState, Purchase, Reversal};
+use crate::db::reversals::{self, Hold};
+use crate::db::stripe_events::EventMeta;
 use crate::db::Db;
-use crate::domain::money::format_amount;
 use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
 
+/// A refund or dispute of one of our purchases, ready to apply.
 #[derive(Debug, Clone)]
-pub enum Reversed {
-    /// `amount_refunded` is cumulative over all refunds of the charge.
-    Refund {
-        charge: ChargeRecord,
-        amount_refunded: i64,
+pub struct Reversed {
+    step: Reversal,
+    /// The charge, for telling a purchase not recorded yet from one we never sold.
+    charge: Charge,
+    now_secs: i64,
+}
+
+impl Reversed {
+    /// What the event is about, for the log: "charge", or "disputed charge".
+    pub fn what(&self) -> &'static str {
+        match self.step.dispute {
+            Some(_) => "disputed charge",
+            None => "charge",
+        }
+    }
+}
+
+/// What `apply` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    Applied {
+        detail: String,
+        user_id: UserId,
     },
-    Dispute {
-        dispute: Dispute,
-        charge: ChargeRecord,
-    },
+    /// The event was taken by someone else: nothing written.
+    Taken,
+    /// No purchase of ours is recorded for the charge, and none is coming: nothing written.
+    NotOurs,
 }
 
 /// How long a charge of one of our customers may wait for its purchase to be recorded before
@@ -44,8 +67,12 @@ pub async fn prepare_refund(
     charge: Charge,
     now_secs: i64,
 ) -> Result<Option<Reversed>, AppError> {
-    let amount_refunded = charge.amount_refunded;
-    Ok(link(db, stripe, &charge, now_secs).await?.map(|charge| Reversed::Refund { charge, amount_refunded }))
+    let pack = match &charge.payment_intent {
+        Some(pi) => rows::checkout_paid_by(db, pi).await?,
+        None => None,
+    };
+    let refunded = charge.amount_refunded;
+    reversed(db, stripe, charge, pack, now_secs, |_| (refunded, None)).await
 }
 
 /// The dispute with its charge (read from Stripe) and purchase; `None`: not ours.
@@ -56,43 +83,65 @@ pub async fn prepare_dispute(
     now_secs: i64,
 ) -> Result<Option<Reversed>, AppError> {
     let Some(charge_id) = dispute.charge.clone() else { return Ok(None) };
-    let charge = stripe.retrieve_charge(&charge_id).await?;
-    Ok(link(db, stripe, &charge, now_secs).await?.map(|charge| Reversed::Dispute { dispute, charge }))
+    // The pack's checkout is looked up while Stripe is asked for the charge.
+    let by_intent = async {
+        match &dispute.payment_intent {
+            Some(pi) => rows::checkout_paid_by(db, pi).await,
+            None => Ok(None),
+        }
+    };
+    let (charge, pack) = futures_util::future::join(stripe.retrieve_charge(&charge_id), by_intent).await;
+    let (charge, mut pack) = (charge?, pack?);
+    if let (None, None, Some(pi)) = (&dispute.payment_intent, &pack, &charge.payment_intent) {
+        pack = rows::checkout_paid_by(db, pi).await?;
+    }
+    let status = &dispute.status;
+    let state = |c: &Charge| DisputeState {
+        head: format!("dispute {} on charge {}: ", dispute.id, c.id),
+        words: match dispute.is_closed() {
+            true => format!("closed ({status}): paid features back on"),
+            false => format!("{status}: paid features on hold"),
+        },
+        id: dispute.id.clone(),
+        amount: dispute.amount,
+        currency: dispute.currency.clone(),
+        status: status.clone(),
+        closed: dispute.is_closed(),
+    };
+    reversed(db, stripe, charge, pack, now_secs, |c| (0, Some(state(c)))).await
 }
 
-/// The purchase a charge paid for: a pack checkout (by payment intent, stored at fulfilment)
-/// or a subscription invoice (named by the charge in older API versions, else found through
-/// the invoice's payments). A charge of one of our customers whose purchase is not recorded
-/// yet (its own event is late) is an error, so Stripe delivers the event again later — for a
-/// day after the charge; after that it is not one of our purchases.
-async fn link(
+/// The purchase a charge paid for: a pack checkout (`pack`: by payment intent, stored at
+/// fulfilment) or a subscription invoice (named by the charge in older API versions, else found
+/// through the invoice's payments at Stripe; its owner is read in the transaction).
+async fn reversed(
     db: &Db,
     stripe: &Stripe,
-    charge: &Charge,
+    charge: Charge,
+    pack: Option<(String, UserId)>,
     now_secs: i64,
-) -> Result<Option<ChargeRecord>, AppError> {
-    let record = |purchase: String, user_id: UserId| ChargeRecord {
-        charge_id: charge.id.clone(),
-        user_id,
-        purchase,
-        amount: charge.amount,
-        currency: charge.currency.clone(),
+    what: impl FnOnce(&Charge) -> (i64, Option<DisputeState>),
+) -> Result<Option<Reversed>, AppError> {
+    let purchase = match (pack, &charge.invoice, &charge.payment_intent) {
+        (Some((id, user_id)), _, _) => Some(Purchase::Known { id, user_id }),
+        (None, Some(invoice), _) => Some(Purchase::Invoice(invoice.clone())),
+        (None, None, Some(pi)) => stripe.invoice_paid_by(pi).await?.map(Purchase::Invoice),
+        (None, None, None) => None,
     };
-    if let Some(pi) = &charge.payment_intent {
-        if let Some((session, user_id)) = rows::checkout_paid_by(db, pi).await? {
-            return Ok(Some(record(session, user_id)));
-        }
-    }
-    let invoice = match (&charge.invoice, &charge.payment_intent) {
-        (Some(id), _) => Some(id.clone()),
-        (None, Some(pi)) => stripe.invoice_paid_by(pi).await?,
-        (None, None) => None,
+    let Some(purchase) = purchase else {
+        unexplained(db, &charge, now_secs).await?;
+        return Ok(None);
     };
-    if let Some(invoice) = invoice {
-        if let Some(user_id) = rows::paid_invoice_owner(db, &invoice).await? {
-            return Ok(Some(record(invoice, user_id)));
-        }
-    }
+    let (refunded, dispute) = what(&charge);
+    let step =
+        Reversal::new(charge.id.clone(), charge.amount, charge.currency.clone(), purchase, refunded, dispute);
+    Ok(Some(Reversed { step, charge, now_secs }))
+}
+
+/// A charge of one of our customers whose purchase is not recorded yet (its own event is late)
+/// is an error, so Stripe delivers the event again later — for a day after the charge; after
+/// that, and for anyone else's charge, it is not one of our purchases (`Ok`).
+async fn unexplained(db: &Db, charge: &Charge, now_secs: i64) -> Result<(), AppError> {
     if let (Some(customer), true) = (&charge.customer, now_secs - charge.created < PURCHASE_GRACE_SECS) {
         if rows::user_of_customer(db, customer).await?.is_some() {
             return Err(AppError::internal(format!(
@@ -101,86 +150,40 @@ async fn link(
             )));
         }
     }
-    Ok(None)
+    Ok(())
 }
 
-/// Applies a refund or dispute; answers the detail for the event record and the user.
-pub async fn apply(db: &Db, reversed: &Reversed) -> Result<(String, UserId), AppError> {
-    match reversed {
-        Reversed::Refund { charge, amount_refunded } => {
-            let r = reversals::record(db, charge, *amount_refunded, false).await?;
-            let refunded = format_amount(r.amount_refunded, &charge.currency);
-            let settled = settle(db, charge, &r).await?;
-            Ok((format!("charge {} refunded {refunded} in all; {settled}", charge.charge_id), charge.user_id))
+/// Applies a refund or dispute with the event claimed and finished, in one round trip.
+pub async fn apply(db: &Db, event: &EventMeta<'_>, r: &Reversed) -> Result<Settled, AppError> {
+    let (no_owner, no_words): (Option<UserId>, Option<String>) = (None, None);
+    let mut steps = Steps::default();
+    r.step.steps(&mut steps, &event.id);
+    Ok(match steps.attempt(db, Some((event, &no_owner, &no_words))).await? {
+        Attempt::Ran(ran) => Settled::Applied {
+            detail: ran.detail.unwrap_or_default(),
+            user_id: ran.owner.ok_or_else(|| AppError::internal("a reversal applied without its account"))?,
+        },
+        Attempt::Taken => Settled::Taken,
+        Attempt::Guarded => {
+            unexplained(db, &r.charge, r.now_secs).await?;
+            Settled::NotOurs
         }
-        Reversed::Dispute { dispute, charge } => {
-            let changed = reversals::save_dispute(
-                db,
-                &DisputeRecord {
-                    id: &dispute.id,
-                    charge_id: &charge.charge_id,
-                    user_id: charge.user_id,
-                    amount: dispute.amount,
-                    currency: &dispute.currency,
-                    status: &dispute.status,
-                    closed: dispute.is_closed(),
-                },
-            )
-            .await?;
-            let mut detail = format!("dispute {} on charge {}: ", dispute.id, charge.charge_id);
-            if !changed {
-                detail.push_str("already closed: nothing changed");
-            } else if dispute.status == "lost" {
-                let r = reversals::record(db, charge, 0, true).await?;
-                detail.push_str(&format!("lost; {}", settle(db, charge, &r).await?));
-            } else if dispute.is_closed() {
-                detail.push_str(&format!("closed ({}): paid features back on", dispute.status));
-            } else {
-                detail.push_str(&format!("{}: paid features on hold", dispute.status));
-            }
-            Ok((detail, charge.user_id))
-        }
-    }
+    })
 }
 
 /// Credits owed back for a charge: the refunded share of what the purchase granted, rounded up
 /// (a refund leaves no fraction of a credit behind); all of it for a lost dispute or a full
-/// refund.
-pub fn owed(granted: Credits, r: &Reversal) -> Credits {
-    if granted <= 0 || r.amount <= 0 {
+/// refund. The settlement computes it in SQL (`credits_owed`, migration V19); this is the rule
+/// the e2e suite holds that twin to.
+pub fn owed(granted: Credits, amount: i64, refunded: i64, lost: bool) -> Credits {
+    if granted <= 0 || amount <= 0 {
         return Credits::ZERO;
     }
-    if r.dispute_lost || r.amount_refunded >= r.amount {
+    if lost || refunded >= amount {
         return granted;
     }
-    let (refunded, amount) = (i128::from(r.amount_refunded.max(0)), i128::from(r.amount));
+    let (refunded, amount) = (i128::from(refunded.max(0)), i128::from(amount));
     Credits::new(((i128::from(granted.get()) * refunded + amount - 1) / amount) as i64)
-}
-
-/// Takes back what is owed and not yet taken (or recorded as unrecovered), never more than the
-/// balance. Call inside the transaction that recorded `r` (its row is locked).
-async fn settle(db: &Db, c: &ChargeRecord, r: &Reversal) -> Result<String, AppError> {
-    let granted = reversals::credits_granted(db, &c.purchase).await?;
-    let owed = owed(granted, r);
-    let due = owed - r.credits_taken - r.credits_unrecovered;
-    if due <= 0 {
-        return Ok(format!("{owed} of {granted} credits owed back: nothing more to take"));
-    }
-    let balance = credits::balance_locked(db, c.user_id).await?;
-    let taken = due.min(balance);
-    if taken > 0 {
-        let paid = format_amount(r.amount, &c.currency);
-        let (reason, note) = if r.dispute_lost {
-            (Reason::DisputeLost, format!("payment of {paid} charged back"))
-        } else {
-            let refunded = format_amount(r.amount_refunded, &c.currency);
-            (Reason::PaymentRefunded, format!("{refunded} of {paid} refunded"))
-        };
-        let reference = format!("{}:{owed}", c.charge_id);
-        credits::spend(db, c.user_id, taken, reason, &reference, Some(&note)).await?;
-    }
-    reversals::add_taken(db, &c.charge_id, taken, due - taken).await?;
-    Ok(format!("{taken} credits taken back, {} unrecovered ({owed} of {granted} owed)", due - taken))
 }
 
 /// What the user reads while a dispute holds the account (the 403, and the billing page).
@@ -242,16 +245,6 @@ pub async fn ensure_not_on_hold(db: &Db, user_id: UserId) -> Result<(), AppError
 mod tests {
     use super::*;
 
-    fn rev(amount: i64, refunded: i64, lost: bool) -> Reversal {
-        Reversal {
-            amount,
-            amount_refunded: refunded,
-            dispute_lost: lost,
-            credits_taken: Credits::ZERO,
-            credits_unrecovered: Credits::ZERO,
-        }
-    }
-
     #[test]
     fn a_start_is_refused_on_hold_or_short_of_credits_and_allowed_otherwise() {
         assert!(ensure_can_pay((Credits::new(5), None), Credits::new(5)).is_ok());
@@ -267,16 +260,12 @@ mod tests {
 
     #[test]
     fn a_refund_owes_its_share_rounded_up_and_a_loss_owes_everything() {
-        assert_eq!(owed(Credits::new(50), &rev(500, 250, false)), 25);
-        assert_eq!(owed(Credits::new(50), &rev(500, 1, false)), 1, "rounded up");
-        assert_eq!(owed(Credits::new(50), &rev(500, 500, false)), 50);
-        assert_eq!(owed(Credits::new(50), &rev(500, 0, true)), 50);
-        assert_eq!(owed(Credits::new(50), &rev(500, 0, false)), 0);
-        assert_eq!(
-            owed(Credits::new(0), &rev(500, 500, false)),
-            0,
-            "a purchase that granted nothing owes nothing"
-        );
-        assert_eq!(owed(Credits::new(100), &rev(300, 100, false)), 34);
+        assert_eq!(owed(Credits::new(50), 500, 250, false), 25);
+        assert_eq!(owed(Credits::new(50), 500, 1, false), 1, "rounded up");
+        assert_eq!(owed(Credits::new(50), 500, 500, false), 50);
+        assert_eq!(owed(Credits::new(50), 500, 0, true), 50);
+        assert_eq!(owed(Credits::new(50), 500, 0, false), 0);
+        assert_eq!(owed(Credits::new(0), 500, 500, false), 0, "a purchase that granted nothing owes nothing");
+        assert_eq!(owed(Credits::new(100), 300, 100, false), 34);
     }
 }

@@ -9,7 +9,7 @@ use super::allowance::{self, InvoiceAllowance};
 use super::fulfilment::{self, Prepared};
 use super::plan_events;
 use super::receipts;
-use super::reversals::{self, Reversed};
+use super::reversals::{self, Reversed, Settled};
 use super::subscriptions::{self, Lead, Synced};
 use crate::clients::stripe::Stripe;
 use crate::clients::stripe_charges::{Charge, Dispute};
@@ -150,6 +150,17 @@ async fn process(db: &Db, event: &Event, action: Action, meta: &EventMeta<'_>) -
             let r = &synced.record;
             return Ok(applied(plan_events::subscription(db, meta, r).await?, r.user_id));
         }
+        Action::Reversal(r) => {
+            return match reversals::apply(db, meta, r).await? {
+                Settled::Applied { detail, user_id } => Ok(applied(Some(detail), user_id)),
+                Settled::Taken => Ok(Outcome::Duplicate),
+                Settled::NotOurs => {
+                    let why = format!("{} is not a GhostTools one", r.what());
+                    let claimed = events::claim_ignored(db, meta, &why).await?;
+                    Ok(if claimed { Outcome::Ignored { detail: why } } else { Outcome::Duplicate })
+                }
+            };
+        }
         _ => {}
     }
     db.transaction(async |db| {
@@ -280,12 +291,9 @@ async fn apply(db: &Db, action: &Action) -> Result<Outcome, AppError> {
         | Action::Charge(_)
         | Action::Subscription(_)
         | Action::Fulfil(_)
-        | Action::Invoice { .. } => {
+        | Action::Invoice { .. }
+        | Action::Reversal(_) => {
             return Err(AppError::internal("applied by process, without a transaction"));
-        }
-        Action::Reversal(reversed) => {
-            let (detail, user_id) = reversals::apply(db, reversed).await?;
-            applied(detail, user_id)
         }
     })
 }

@@ -126,3 +126,18 @@ pub async fn page(s: &Stack, user: &SignedIn, path: &str) -> String {
     assert_eq!(res.status(), 200, "GET {path}");
     res.text().await.unwrap()
 }
+
+/// Spends credits with the ledger's own statement, as a tool run does.
+pub async fn spend(s: &Stack, user_id: i64, amount: i64) {
+    let reference = format!("e2e-spend-{}", crate::support::tools::unique());
+    let row = s
+        .sql()
+        .await
+        .query_opt(
+            ghosttools::db::credits::SPEND_SQL,
+            &[&user_id, &amount, &"agentwrite", &reference, &None::<&str>],
+        )
+        .await
+        .unwrap();
+    assert!(row.is_some(), "spent");
+}
