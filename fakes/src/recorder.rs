@@ -148,3 +148,11 @@ impl Drop for Done {
         self.0.done(self.1);
     }
 }
+
+/// The fakes' HTTP client (a webhook's delivery, Stripe's page posting back): no connection
+/// kept idle past 2 s, as the e2e suite's clients (`support::client`): wrangler dev's server
+/// closes an idle keep-alive connection after 5 s, and a request sent on one as it closes
+/// fails with `IncompleteMessage`.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(2)).build().expect("http client")
+}

@@ -47,7 +47,7 @@ impl StripeFake {
         let server = FakeServer::start_on("stripe", router, port).await;
         state.lock().unwrap().base = server.url();
         state.lock().unwrap().standin = standin;
-        let fake = StripeFake { server, state, http: reqwest::Client::new() };
+        let fake = StripeFake { server, state, http: crate::recorder::client() };
         fake.create_price(STARTER, "Starter", "recurring", Some(("month", 1)), 900, "usd", Some("100"));
         fake.create_price(PRO, "Pro", "recurring", Some(("month", 1)), 2900, "usd", Some("500"));
         fake.create_price(PACK, "50 credit pack", "one_time", None, 500, "usd", Some("50"));

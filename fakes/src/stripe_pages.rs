@@ -161,7 +161,7 @@ pub fn deliver(state: Shared, events: Vec<Value>) {
     };
     let Some(url) = url else { return };
     tokio::spawn(async move {
-        let http = reqwest::Client::new();
+        let http = crate::recorder::client();
         for e in events {
             let body = serde_json::to_vec(&e).unwrap();
             let sig = signature_header(&body, now() as u64, &[WEBHOOK_SECRET]);

@@ -263,7 +263,7 @@ async fn the_hosted_checkout_page_completes_and_comes_back_to_the_success_page(s
     let res = crate::support::billing::checkout(s, &user, PACK, "").await;
     let checkout_url = location(&res);
     let session = checkout_url.rsplit('/').next().unwrap().to_string();
-    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let browser = crate::support::client().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let hosted = browser.get(&checkout_url).send().await.unwrap();
     assert_eq!(hosted.status(), 200);
     assert!(hosted.text().await.unwrap().contains(&format!("action=\"/checkout/{session}/pay\"")));

@@ -139,7 +139,7 @@ async fn make_dev_in_a_fresh_clone_runs_the_whole_product_on_local_stand_ins_in_
 
     let mut dev = ChildGuard::spawn("make dev", make_dev(&clone, &p), &log);
     // Up when the Worker answers (a new cluster, migrations, the Worker's build in the clone).
-    let client = reqwest::Client::new();
+    let client = crate::support::client().build().expect("http client");
     let health = format!("http://127.0.0.1:{app}/api/health");
     let deadline = Instant::now() + Duration::from_secs(600);
     let res = loop {

@@ -62,7 +62,7 @@ impl Dice {
 /// Signs in by the emailed link in a fresh browser; answers the user as the helpers want it.
 async fn sign_in(s: &Stack, email: &str, t: &Shared) -> SignedIn {
     let jar = Arc::new(reqwest::cookie::Jar::default());
-    let browser = reqwest::Client::builder()
+    let browser = crate::support::client()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_provider(jar.clone())
         .timeout(Duration::from_secs(30))

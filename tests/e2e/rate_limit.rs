@@ -283,7 +283,7 @@ async fn one_client_cannot_send_sign_in_links_to_more_addresses_than_its_hourly_
     .await;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("CF-Connecting-IP", fresh_ip().parse().unwrap());
-    let browser = reqwest::Client::builder()
+    let browser = crate::support::client()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .default_headers(headers)

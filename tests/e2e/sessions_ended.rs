@@ -29,7 +29,7 @@ async fn dashboard_status(client: &reqwest::Client, s: &Stack) -> u16 {
 
 /// A real sign-in by emailed link in a Firefox-like browser; the browser and its session token.
 async fn signed_in_firefox(s: &Stack, email: &str) -> (reqwest::Client, String) {
-    let browser = reqwest::Client::builder()
+    let browser = crate::support::client()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         .user_agent(FIREFOX)

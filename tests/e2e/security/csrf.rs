@@ -33,7 +33,7 @@ fn browser() -> reqwest::Client {
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("cf-connecting-ip", format!("198.19.{}.{}", n / 250 % 250, n % 250 + 1).parse().unwrap());
-    reqwest::Client::builder()
+    crate::support::client()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         .default_headers(headers)

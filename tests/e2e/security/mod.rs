@@ -143,7 +143,7 @@ pub fn anonymous() -> reqwest::Client {
     let ip = format!("198.18.{}.{}", (n / 250) % 250, n % 250 + 1);
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("cf-connecting-ip", ip.parse().unwrap());
-    reqwest::Client::builder()
+    crate::support::client()
         .redirect(reqwest::redirect::Policy::none())
         .default_headers(headers)
         .timeout(std::time::Duration::from_secs(30))

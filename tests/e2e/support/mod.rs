@@ -76,6 +76,8 @@ pub struct Options {
     /// How often the runs queue retries a run after a transient failure (0: a busy OpenAI fails
     /// the run at once, as most tests expect; tests/e2e/runs_queue.rs sets more).
     pub run_retries: u32,
+    /// The role and password the Worker logs in with (default: the suite's trusted role).
+    pub db_login: Option<(&'static str, &'static str)>,
 }
 
 impl Options {
@@ -88,6 +90,7 @@ impl Options {
             drop_config: Vec::new(),
             db_proxy: db_proxy::Mode::Relay,
             run_retries: 0,
+            db_login: None,
         }
     }
 }
@@ -176,12 +179,15 @@ impl Stack {
         }
         // The Worker reaches Postgres through a stand-in for the Hyperdrive service.
         let proxy = db_proxy::DbProxy::start(cluster.port, opts.db_proxy).await;
-        let worker_db_url = db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
+        let mut worker_db_url = db_url.replace(&format!(":{}/", cluster.port), &format!(":{}/", proxy.port));
+        if let Some((role, password)) = opts.db_login {
+            worker_db_url = worker_db_url.replace("//ghosttools:e2e@", &format!("//{role}:{password}@"));
+        }
         let worker =
             Worker::start(opts.name, port, &worker_db_url, &vars, &opts.drop_config, opts.run_retries).await;
         fakes.stripe.set_webhook_url(format!("{}/api/stripe/webhook", worker.base_url()));
         fakes.rewardful.set_campaign_url(worker.base_url());
-        let http = reqwest::Client::builder()
+        let http = crate::support::client()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
@@ -212,7 +218,7 @@ impl Stack {
 
     /// A browser-like client: keeps cookies, follows no redirects.
     pub fn browser(&self) -> reqwest::Client {
-        reqwest::Client::builder()
+        crate::support::client()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
             .timeout(Duration::from_secs(30))
@@ -225,7 +231,7 @@ impl Stack {
     pub fn browser_from(&self, ip: &str) -> reqwest::Client {
         let mut headers = reqwest::header::HeaderMap::new();
         headers.insert("cf-connecting-ip", ip.parse().expect("an IP header value"));
-        reqwest::Client::builder()
+        crate::support::client()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true)
             .default_headers(headers)
@@ -312,4 +318,12 @@ macro_rules! trials {
             |s| Box::pin($test(s)),
         )),*]
     };
+}
+
+/// Every test's HTTP client starts here: no connection kept idle past 2 s. wrangler dev's server
+/// closes a keep-alive connection after 5 s idle, and a request sent on one just as it closes
+/// fails with `IncompleteMessage` (a clean-clone run met it on a sign-in's POST), a race of the
+/// local server that no request to Cloudflare's edge meets.
+pub fn client() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(2))
 }

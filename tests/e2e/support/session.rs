@@ -90,7 +90,7 @@ impl Stack {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let url: reqwest::Url = self.url("/").parse().unwrap();
         jar.add_cookie_str(&format!("{cookie}; Path=/"), &url);
-        let client = reqwest::Client::builder()
+        let client = crate::support::client()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_provider(jar.clone())
             .timeout(std::time::Duration::from_secs(30))

@@ -114,7 +114,7 @@ async fn launch_once(
         .env("NO_COLOR", "1")
         .env_remove("CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB");
     let mut guard = ChildGuard::spawn(&format!("wrangler dev ({name})"), cmd, log);
-    let client = reqwest::Client::new();
+    let client = crate::support::client().build().expect("http client");
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if guard.try_wait().is_some() {
