@@ -102,7 +102,17 @@ mod native {
 
     async fn connect(url: &str) -> Result<Client, String> {
         let config: tokio_postgres::Config = url.parse().map_err(|e| format!("DATABASE_URL: {e}"))?;
-        let describe = |e: tokio_postgres::Error| format!("cannot connect to the database: {e}");
+        // Our SASLprep has no Unicode tables (patches/stringprep): a non-ASCII password that
+        // SASLprep would change cannot log in, here or from the Worker through Hyperdrive.
+        let hint = match config.get_password().is_some_and(|p| !stringprep::is_unchanged_ascii_bytes(p)) {
+            true => {
+                " (a password with non-ASCII characters logs in only when SASLprep leaves it \
+                      unchanged: no full-width letters, ligatures, non-ASCII spaces or invisible \
+                      characters; see patches/stringprep)"
+            }
+            false => "",
+        };
+        let describe = |e: tokio_postgres::Error| format!("cannot connect to the database: {e}{hint}");
         if config.get_ssl_mode() == SslMode::Disable {
             let (client, connection) = config.connect(tokio_postgres::NoTls).await.map_err(describe)?;
             tokio::spawn(connection);

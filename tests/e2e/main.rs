@@ -31,6 +31,7 @@ mod browser_google;
 mod config;
 mod credits;
 mod dashboard_usage;
+mod database_login;
 mod dev_standins;
 mod faults;
 mod faults_database;
@@ -98,6 +99,7 @@ fn main() {
         browser_google::tests(),
         config::tests(),
         credits::tests(),
+        database_login::tests(),
         dashboard_usage::tests(),
         dev_standins::tests(),
         faults::tests(),
