@@ -19,6 +19,7 @@ pub mod audio_kind;
 pub mod audio_split;
 pub mod billing;
 pub mod brief;
+pub mod calendar;
 pub mod console;
 pub mod copy;
 pub mod credit_change;

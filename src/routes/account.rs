@@ -4,6 +4,7 @@
 use super::input::Form;
 use crate::ctx::Ctx;
 use crate::domain::billing::Plan;
+use crate::domain::calendar::Day;
 use crate::error::AppError;
 use crate::rate_limit::{Policy, Subject};
 use crate::reply::{Body, Reply};
@@ -30,7 +31,7 @@ pub async fn dashboard(cx: &Ctx) -> Result<Reply, AppError> {
     let (balance, ledger) = (data.balance, data.ledger);
     let entitlement = entitlement(data.subscriptions, cx.now_ms / 1000);
     let recent_work = data.recent_work.into_iter().map(RecentWork::of).collect();
-    let today = chrono::DateTime::from_timestamp_millis(cx.now_ms as i64).unwrap_or_default().date_naive();
+    let today = Day::of_unix_ms(cx.now_ms as i64);
     let layout = super::layout(cx, "Dashboard · GhostTools").await;
     Ok(Reply::html(render(&Dashboard {
         layout,
@@ -204,9 +205,7 @@ pub async fn export(cx: &Ctx) -> Result<Reply, AppError> {
     let user = cx.require_user().await?;
     cx.limit(Policy::DataExport, &Subject::user(user.id)).await?;
     let json = account::export(cx.db().await?, user.id, cx.now_ms as i64).await?;
-    let date = chrono::DateTime::from_timestamp_millis(cx.now_ms as i64)
-        .map(|t| t.format("%Y-%m-%d").to_string())
-        .unwrap_or_default();
+    let date = Day::of_unix_ms(cx.now_ms as i64).iso();
     Ok(Reply::new(200, Body::Bytes { content_type: "application/json".into(), bytes: json.into_bytes() })
         .with_header("Content-Disposition", format!("attachment; filename=\"ghosttools-data-{date}.json\""))
         .no_store())

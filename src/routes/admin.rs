@@ -80,7 +80,7 @@ async fn console_page(
         audit_pages(o.audit, console::AUDIT_PER_PAGE as usize, audit_page, &search);
     // A fresh reference per rendered form: sending the same form twice grants once.
     grant.reference = crate::security::random_token();
-    let today = chrono::DateTime::from_timestamp_millis(cx.now_ms as i64).unwrap_or_default().date_naive();
+    let today = crate::domain::calendar::Day::of_unix_ms(cx.now_ms as i64);
     let layout = super::layout(cx, "Operator console · GhostTools").await;
     Ok(render(&Console {
         layout,

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::db::notices::{self, Due, Notice, NoticeKind};
 use crate::db::Db;
 use crate::domain::billing::Plan;
+use crate::domain::calendar::Day;
 use crate::domain::money::format_amount;
 use crate::domain::Credits;
 use crate::domain::EmailAddress;
@@ -180,5 +181,5 @@ fn plan_name(plan: Plan) -> String {
 
 /// `2027-01-04` (UTC).
 fn date(secs: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp(secs, 0).map(|t| t.format("%Y-%m-%d (UTC)").to_string())
+    Some(format!("{} (UTC)", Day::of_unix_secs(secs).iso()))
 }

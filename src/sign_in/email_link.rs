@@ -136,9 +136,7 @@ pub async fn spend(cx: &Ctx, token: &str) -> Result<Result<(User, NextPath), Lin
 
 /// `14:05 UTC`: when a link expires, in the mail.
 pub(crate) fn clock_time(ms: u64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms as i64)
-        .map(|t| t.format("%H:%M UTC").to_string())
-        .unwrap_or_else(|| "soon".into())
+    crate::domain::calendar::clock_utc(ms as i64)
 }
 
 #[cfg(test)]

@@ -86,9 +86,7 @@ pub fn envelope(dsn: &SentryDsn, report: &Report) -> String {
 }
 
 pub fn rfc3339(ms: u64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms as i64)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
+    crate::domain::calendar::rfc3339_ms(ms as i64)
 }
 
 /// Posts the envelope; failures are logged by the caller, never retried (best effort).

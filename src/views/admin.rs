@@ -3,6 +3,7 @@
 use super::chart::{bar_chart, BarChart};
 use super::ledger::LedgerView;
 use super::Layout;
+use crate::domain::calendar::Day;
 use crate::domain::console::{
     AuditRow, EventRow, PurchaseRow, ReversalRow, RunRow, UsageRow, UserRow, WelcomeCounts,
 };
@@ -68,15 +69,11 @@ pub struct RevenueDays {
 
 /// Revenue per day for the `days` days ending `today` ("YYYY-MM-DD" strings from the database),
 /// with the days that had none as zero.
-pub fn revenue_days(rows: &[(String, String, i64)], today: chrono::NaiveDate, days: i64) -> Vec<RevenueDays> {
+pub fn revenue_days(rows: &[(String, String, i64)], today: Day, days: i64) -> Vec<RevenueDays> {
     let mut currencies: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     currencies.sort_unstable();
     currencies.dedup();
-    let dates: Vec<String> = (0..days)
-        .rev()
-        .filter_map(|back| today.checked_sub_days(chrono::Days::new(back as u64)))
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .collect();
+    let dates: Vec<String> = (0..days).rev().map(|back| today.before(back).iso()).collect();
     currencies
         .into_iter()
         .map(|currency| {

@@ -3,7 +3,7 @@
 /// "12 May 2026" (UTC) from Unix seconds; where it is shown, a column header or `date_utc`
 /// names the time zone.
 pub fn date(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0).map(|t| t.format("%-d %B %Y").to_string()).unwrap_or_default()
+    crate::domain::calendar::Day::of_unix_secs(secs).long()
 }
 
 /// "12 May 2026 (UTC)".

@@ -138,9 +138,7 @@ impl TranscriptView {
 
 /// A time for people: `2025-01-31 14:05 UTC`.
 pub fn when(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
+    crate::domain::calendar::minute_utc(ms)
 }
 
 #[cfg(test)]

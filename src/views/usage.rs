@@ -5,6 +5,7 @@
 use super::billing::plan_period;
 use super::chart::{series_class, stacked_chart, BarChart, Series};
 use crate::domain::billing::Plan;
+use crate::domain::calendar::Day;
 use crate::domain::entitlement::Entitlement;
 use crate::domain::tool::Tool;
 use crate::domain::usage::{DayUsage, PeriodUsage};
@@ -65,12 +66,8 @@ pub struct SpendingView {
 }
 
 /// Credits spent per day for the `days` UTC days ending `today`, zero where nothing was.
-pub fn spending(usage: &[DayUsage], today: chrono::NaiveDate, days: u64) -> SpendingView {
-    let dates: Vec<String> = (0..days)
-        .rev()
-        .filter_map(|back| today.checked_sub_days(chrono::Days::new(back)))
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .collect();
+pub fn spending(usage: &[DayUsage], today: Day, days: i64) -> SpendingView {
+    let dates: Vec<String> = (0..days).rev().map(|back| today.before(back).iso()).collect();
     let credits = |day: &str, tool: Tool| -> i64 {
         usage.iter().filter(|u| u.day == day && u.tool == tool).map(|u| u.credits.get()).sum()
     };
@@ -120,7 +117,7 @@ mod tests {
 
     #[test]
     fn every_day_of_the_thirty_is_there_with_each_tools_credits() {
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+        let today = Day::of_unix_secs(1_796_342_400); // 2026-12-04
         let usage = [
             day("2026-12-04", Tool::AgentWrite, 2),
             day("2026-12-04", Tool::PodScribe, 5),
