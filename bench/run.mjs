@@ -61,6 +61,8 @@ const oursVars = {
   // BENCH_RATE_LIMITS replaces it, e.g. to see what a class's limiter costs ("pages=off").
   RATE_LIMITS: process.env.BENCH_RATE_LIMITS ?? "ai_generation=10000/1m",
   DEBUG_RATE_LIMIT_ROUTE: "true",
+  // The "pipeline" target: a 200 through our whole request path with no page and no database.
+  DEBUG_MEMORY_ROUTE: "true",
 };
 // Measured as production runs it: no Server-Timing (off in production). A second instance with
 // it on answers each target's probe, for the database and limiter columns.
@@ -164,6 +166,7 @@ const targets = [
   { name: "rust-floor", worker: "floor", note: "fixed page, Rust (bench/floor)", requests: () => get("/") },
   ...beforeToo({ name: "landing", worker: "ours", requests: () => get("/") }),
   { name: "hono.landing", worker: "hono", requests: () => get("/") },
+  { name: "pipeline", worker: "ours", note: "our request path without a page: GET /api/debug/memory (JSON)", requests: () => get("/api/debug/memory") },
   // The noise control: the ceiling again, right after landing. Ceiling / ceiling should be 1.
   { name: "ceiling.again", worker: "ceiling", note: "the ceiling again (noise control)", requests: () => get("/") },
   ...beforeToo({ name: "health", worker: "ours", requests: () => get("/api/health") }),
@@ -323,6 +326,9 @@ const ratioRows = [
   ["Hono landing / ceiling (Worker port)", "hono.landing@inner", "ceiling@inner"],
   ["Rust floor / ceiling (Worker port)", "rust-floor@inner", "ceiling@inner"],
   ["landing / Rust floor (Worker port)", "landing@inner", "rust-floor@inner"],
+  // ~1: the page itself (routing, the session lookup of a visitor, askama) costs nothing; the
+  // gap to the floor is the request path every answer takes (BENCHMARKS.md, "Landing page").
+  ["landing / our request path without a page", "landing@inner", "pipeline@inner"],
   ["health / Hono", "health@inner", "hono.health@inner"],
   ["webhook / Hono", "webhook@inner", "hono.webhook@inner"],
   ["rate-limited (exact) / landing", "rate-limited@inner", "landing@inner"],
