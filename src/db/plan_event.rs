@@ -7,6 +7,9 @@
 //! next and what the event's detail says. Here each step carries its condition in SQL, and
 //! leaves its words for the detail in a transaction-local setting (`set_config(…, true)`,
 //! gone at `COMMIT`), which the finish writes: no statement waits for another's answer.
+//!
+//! `Steps` also carries a refund's or dispute's steps (`db::reversal_event`: `push`, and a
+//! `guard` that fails the transaction on purpose when the purchase's owner is not found).
 
 use super::billing::InvoiceRecord;
 use super::billing::{

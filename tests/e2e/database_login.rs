@@ -18,6 +18,8 @@ pub fn tests() -> Vec<Trial> {
     ]
 }
 
+static HBA: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 const ROLE: &str = "scram_probe";
 const PASSWORD: &str = "Scram-probe_pw.42~";
 /// Left unchanged by SASLprep (NFC letters): the bytes as they are are right.
@@ -40,14 +42,18 @@ async fn scram_role(s: &Stack, role: &str, password: &str) {
     ))
     .await
     .unwrap();
-    let hba = s.cluster.dir.join("data/pg_hba.conf");
-    let rules = std::fs::read_to_string(&hba).unwrap();
-    let line = format!("host all {role} 127.0.0.1/32 scram-sha-256\n");
-    if !rules.contains(&line) {
-        // First match wins: the role's rule goes above the cluster's trust line.
-        std::fs::write(&hba, format!("{line}{rules}")).unwrap();
-        db.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+    {
+        // The tests run at once: one edit of the file at a time.
+        let _one = HBA.lock().unwrap_or_else(|e| e.into_inner());
+        let hba = s.cluster.dir.join("data/pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).unwrap();
+        let line = format!("host all {role} 127.0.0.1/32 scram-sha-256\n");
+        if !rules.contains(&line) {
+            // First match wins: the role's rule goes above the cluster's trust line.
+            std::fs::write(&hba, format!("{line}{rules}")).unwrap();
+        }
     }
+    db.batch_execute("SELECT pg_reload_conf()").await.unwrap();
     let wrong = url(s, role, "not-the-password");
     for _ in 0..50 {
         if tokio_postgres::connect(&wrong, tokio_postgres::NoTls).await.is_err() {
@@ -94,6 +100,7 @@ async fn a_non_ascii_password_logs_in_when_saslprep_leaves_it_unchanged_and_migr
     let stable = tokio_postgres::connect(&url(s, "scram_stable", STABLE), tokio_postgres::NoTls).await;
     assert!(stable.is_ok(), "NFC letters: {:?}", stable.err());
     scram_role(s, "scram_mapped", MAPPED).await;
+    scram_role(s, ROLE, PASSWORD).await;
     let out = migrate(&url(s, "scram_mapped", MAPPED), &["--status"]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "SASLprep would change it: {said}");

@@ -112,8 +112,9 @@ pub async fn receive(
 
 /// Applies what `prepare` found, the event claimed and its outcome written in the same
 /// transaction: in one round trip where no write needs another's answer, or where the SQL
-/// carries the condition (a paid pack, a charge, a pack's invoice, a subscription's own event),
-/// statement by statement otherwise.
+/// carries the condition (a paid pack, a charge, a pack's invoice, a plan's and a
+/// subscription's events, a refund or dispute); statement by statement otherwise (a delayed
+/// payment that failed).
 async fn process(db: &Db, event: &Event, action: Action, meta: &EventMeta<'_>) -> Result<Outcome, AppError> {
     let applied = |detail: Option<String>, user_id: UserId| match detail {
         Some(detail) => Outcome::Applied { detail, user_id: Some(user_id) },
