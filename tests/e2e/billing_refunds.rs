@@ -4,7 +4,8 @@
 //! counts what was paid after discounts, minus refunds.
 
 use crate::support::billing::{
-    balance, checkout, deliver_ok, event_row, find, ledger, page, spend, start_checkout, subscribe,
+    balance, buy_pack, checkout, deliver_ok, event_row, find, id_of, ledger, page, reversal, spend,
+    start_checkout, subscribe,
 };
 use crate::support::fakes::stripe::{PACK, STARTER};
 use crate::support::session::SignedIn;
@@ -12,7 +13,6 @@ use crate::support::tools::{brief, post_form, unique};
 use crate::support::{Stack, ADMIN_EMAIL};
 use crate::trials;
 use libtest_mimic::Trial;
-use serde_json::Value;
 
 pub fn tests() -> Vec<Trial> {
     trials![
@@ -29,33 +29,6 @@ pub fn tests() -> Vec<Trial> {
     ]
 }
 
-/// Buys the 50-credit pack ($5.00) and delivers its completion; answers (session, charge).
-async fn buy_pack(s: &Stack, user: &SignedIn) -> (String, String) {
-    let session = start_checkout(s, user, PACK).await;
-    let events = s.stripe().complete_session(&session, true);
-    deliver_ok(s, find(&events, "checkout.session.completed")).await;
-    assert_eq!(balance(s, user.user_id).await, 50);
-    (session.clone(), s.stripe().charge_of_session(&session))
-}
-
-/// (credits taken back, credits not recovered) for a charge.
-async fn reversal(s: &Stack, charge: &str) -> (i64, i64) {
-    let row = s
-        .sql()
-        .await
-        .query_one(
-            "SELECT credits_taken, credits_unrecovered FROM charge_reversals WHERE charge_id = $1",
-            &[&charge],
-        )
-        .await
-        .unwrap();
-    (row.get(0), row.get(1))
-}
-
-fn id_of(event: &Value) -> String {
-    event["data"]["object"]["id"].as_str().unwrap().to_string()
-}
-
 /// The row of `charge` in the console's refunds table (searched by the account's email).
 async fn console_row(s: &Stack, email: &str, charge: &str) -> String {
     let ops = s.sign_in_as(ADMIN_EMAIL).await;
@@ -70,7 +43,7 @@ async fn email_of(s: &Stack, user_id: i64) -> String {
 
 async fn a_refunded_pack_takes_back_its_credits(s: &'static Stack) {
     let user = s.sign_in_new("refund-whole").await;
-    let (_, charge) = buy_pack(s, &user).await;
+    let charge = buy_pack(s, &user).await;
     let refunded = s.stripe().refund(&charge, 500);
     assert_eq!(deliver_ok(s, &refunded).await["outcome"], "applied");
     assert_eq!(balance(s, user.user_id).await, 0);
@@ -86,7 +59,7 @@ async fn a_refunded_pack_takes_back_its_credits(s: &'static Stack) {
 
 async fn partial_refunds_take_back_their_share_once_in_any_order(s: &'static Stack) {
     let user = s.sign_in_new("refund-partial").await;
-    let (_, charge) = buy_pack(s, &user).await;
+    let charge = buy_pack(s, &user).await;
     let first = s.stripe().refund(&charge, 200); // $2.00 of $5.00: 20 of 50 credits
     let second = s.stripe().refund(&charge, 100); // now $3.00 in all: 30 credits
     deliver_ok(s, &second).await;
@@ -108,7 +81,7 @@ async fn a_refund_never_makes_the_balance_negative_and_the_operator_sees_what_wa
     s: &'static Stack,
 ) {
     let user = s.sign_in_new("refund-spent").await;
-    let (_, charge) = buy_pack(s, &user).await;
+    let charge = buy_pack(s, &user).await;
     spend(s, user.user_id, 45).await;
     deliver_ok(s, &s.stripe().refund(&charge, 500)).await;
     assert_eq!(balance(s, user.user_id).await, 0, "never below zero");
@@ -176,7 +149,7 @@ async fn run_agentwrite(s: &Stack, user: &SignedIn) -> (u16, bool) {
 
 async fn an_open_dispute_holds_tools_and_buying_until_it_is_won(s: &'static Stack) {
     let user = s.sign_in_new("dispute-won").await;
-    let (_, charge) = buy_pack(s, &user).await;
+    let charge = buy_pack(s, &user).await;
     let opened = s.stripe().dispute(&charge);
     assert_eq!(deliver_ok(s, &opened).await["outcome"], "applied");
     let (status, asked) = run_agentwrite(s, &user).await;
@@ -198,7 +171,7 @@ async fn an_open_dispute_holds_tools_and_buying_until_it_is_won(s: &'static Stac
 
 async fn a_lost_dispute_takes_back_the_purchase_and_keeps_the_hold(s: &'static Stack) {
     let user = s.sign_in_new("dispute-lost").await;
-    let (_, charge) = buy_pack(s, &user).await;
+    let charge = buy_pack(s, &user).await;
     spend(s, user.user_id, 10).await;
     let opened = s.stripe().dispute(&charge);
     deliver_ok(s, &opened).await;
@@ -215,7 +188,7 @@ async fn a_lost_dispute_takes_back_the_purchase_and_keeps_the_hold(s: &'static S
 
 async fn a_dispute_opened_late_after_it_was_won_stays_closed(s: &'static Stack) {
     let user = s.sign_in_new("dispute-late").await;
-    let (_, charge) = buy_pack(s, &user).await;
+    let charge = buy_pack(s, &user).await;
     let opened = s.stripe().dispute(&charge);
     let won = s.stripe().close_dispute(&id_of(&opened), "won");
     deliver_ok(s, &won).await;

@@ -3,9 +3,8 @@
 //! is owed once; and the database's own arithmetic (the share owed, amounts as people read
 //! them) agrees with the Worker's on a table of cases.
 
-use crate::support::billing::{balance, deliver_ok, event_row, find, spend, start_checkout, subscribe};
-use crate::support::fakes::stripe::{PACK, STARTER};
-use crate::support::session::SignedIn;
+use crate::support::billing::{balance, buy_pack, deliver_ok, event_row, id_of, reversal, spend, subscribe};
+use crate::support::fakes::stripe::STARTER;
 use crate::support::Stack;
 use crate::trials;
 use ghosttools::domain::money::format_amount;
@@ -24,13 +23,6 @@ pub fn tests() -> Vec<Trial> {
         a_refund_and_a_lost_dispute_of_one_charge_at_once_take_the_purchase_back_once,
         the_databases_share_owed_and_amounts_agree_with_the_workers,
     ]
-}
-
-/// Buys the 50-credit pack ($5.00); answers the charge.
-async fn buy_pack(s: &Stack, user: &SignedIn) -> String {
-    let session = start_checkout(s, user, PACK).await;
-    deliver_ok(s, find(&s.stripe().complete_session(&session, true), "checkout.session.completed")).await;
-    s.stripe().charge_of_session(&session)
 }
 
 /// Delivers `event` (expecting 200) and answers the detail the event log keeps for it.
@@ -89,7 +81,7 @@ async fn the_event_log_says_what_each_dispute_did(s: &'static Stack) {
     let user = s.sign_in_new("dispute-words").await;
     let charge = buy_pack(s, &user).await;
     let opened = s.stripe().dispute(&charge);
-    let id = opened["data"]["object"]["id"].as_str().unwrap().to_string();
+    let id = id_of(&opened);
     let on = format!("dispute {id} on charge {charge}: ");
     assert_eq!(detail(s, &opened).await, format!("{on}needs_response: paid features on hold"));
     let won = s.stripe().close_dispute(&id, "won");
@@ -101,7 +93,7 @@ async fn the_event_log_says_what_each_dispute_did(s: &'static Stack) {
     let charge = buy_pack(s, &other).await;
     spend(s, other.user_id, 10).await;
     let opened = s.stripe().dispute(&charge);
-    let id = opened["data"]["object"]["id"].as_str().unwrap().to_string();
+    let id = id_of(&opened);
     deliver_ok(s, &opened).await;
     let lost = s.stripe().close_dispute(&id, "lost");
     assert_eq!(
@@ -129,7 +121,7 @@ async fn a_lost_dispute_of_a_plan_invoice_takes_back_its_allowance(s: &'static S
     assert_eq!(balance(s, user.user_id).await, 200);
     let charge = s.stripe().charge_of_invoice(renewal["id"].as_str().unwrap());
     let opened = s.stripe().dispute(&charge);
-    let id = opened["data"]["object"]["id"].as_str().unwrap().to_string();
+    let id = id_of(&opened);
     assert_eq!(deliver_ok(s, &opened).await["outcome"], "applied");
     let lost = s.stripe().close_dispute(&id, "lost");
     assert_eq!(
@@ -196,22 +188,13 @@ async fn a_refund_and_a_lost_dispute_of_one_charge_at_once_take_the_purchase_bac
     let charge = buy_pack(s, &user).await;
     let opened = s.stripe().dispute(&charge);
     deliver_ok(s, &opened).await;
-    let lost = s.stripe().close_dispute(opened["data"]["object"]["id"].as_str().unwrap(), "lost");
+    let lost = s.stripe().close_dispute(&id_of(&opened), "lost");
     let refunded = s.stripe().refund(&charge, 500);
     deliver_at_once(s, &[lost, refunded]).await;
     assert_eq!(balance(s, user.user_id).await, 0);
     let taken: i64 = notes_taken_back(s, user.user_id).await.iter().map(|(delta, _)| delta).sum();
     assert_eq!(taken, -50, "the purchase's 50 credits, once");
-    let row = s
-        .sql()
-        .await
-        .query_one(
-            "SELECT credits_taken, credits_unrecovered FROM charge_reversals WHERE charge_id = $1",
-            &[&charge],
-        )
-        .await
-        .unwrap();
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (50, 0));
+    assert_eq!(reversal(s, &charge).await, (50, 0));
 }
 
 /// The settlement runs in the database (one round trip): its share owed and the amounts its

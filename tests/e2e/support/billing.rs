@@ -141,3 +141,31 @@ pub async fn spend(s: &Stack, user_id: i64, amount: i64) {
         .unwrap();
     assert!(row.is_some(), "spent");
 }
+
+/// Buys the 50-credit pack ($5.00) and delivers its completion; answers the charge.
+pub async fn buy_pack(s: &Stack, user: &SignedIn) -> String {
+    let session = start_checkout(s, user, super::fakes::stripe::PACK).await;
+    let events = s.stripe().complete_session(&session, true);
+    deliver_ok(s, find(&events, "checkout.session.completed")).await;
+    assert_eq!(balance(s, user.user_id).await, 50);
+    s.stripe().charge_of_session(&session)
+}
+
+/// (credits taken back, credits not recovered) for a charge.
+pub async fn reversal(s: &Stack, charge: &str) -> (i64, i64) {
+    let row = s
+        .sql()
+        .await
+        .query_one(
+            "SELECT credits_taken, credits_unrecovered FROM charge_reversals WHERE charge_id = $1",
+            &[&charge],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// The id of an event's object.
+pub fn id_of(event: &Value) -> String {
+    event["data"]["object"]["id"].as_str().unwrap().to_string()
+}
