@@ -12,7 +12,7 @@ import { rawRequest, runWrk, writeRequests } from "./lib/load.mjs";
 import { profile } from "./lib/profile.mjs";
 import { startDistance } from "./lib/distance.mjs";
 import { budget, fmt, median, parseServerTiming, ratio, spreadOf, summarize, table } from "./lib/report.mjs";
-import { PIN, projectConfig, ROOT, startupProfile, startWorker, stopAll, stopWorker, tomlString } from "./lib/workers.mjs";
+import { cpuMs, PIN, projectConfig, ROOT, startupProfile, startWorker, stopAll, stopWorker, tomlString } from "./lib/workers.mjs";
 
 const env = process.env;
 const SECONDS = Number(env.BENCH_SECONDS ?? 5);
@@ -287,8 +287,13 @@ for (const w of [ours, before, oursFar].filter(Boolean)) {
 const live = targets.filter((t) => !t.skip);
 const runOnce = async (t, seconds) => {
   const file = t.fresh ? writeRequests(reqFile(t.key), t.requests()) : t.file;
-  const port = t.port === "front" ? workers[t.worker].front : workers[t.worker].inner;
-  return runWrk({ port, file, seconds, connections: CONNECTIONS });
+  const worker = workers[t.worker];
+  const port = t.port === "front" ? worker.front : worker.inner;
+  const cpuBefore = cpuMs(worker);
+  const res = await runWrk({ port, file, seconds, connections: CONNECTIONS });
+  // CPU per request: the Worker's process only (with its local Durable Objects; not wrk, not
+  // Postgres). Through the wrangler front, wrangler's own Node process is not counted.
+  return { ...res, cpuMs: (cpuMs(worker) - cpuBefore) / res.requests };
 };
 say(`warming up (${live.length} targets)`);
 for (const t of live) await runOnce(t, 1);
@@ -298,7 +303,7 @@ for (let r = 1; r <= ROUNDS; r++) {
     const res = await runOnce(t, SECONDS);
     t.runs.push(res);
     process.stderr.write(`  ${t.key.padEnd(22)} ${fmt(res.rps).padStart(6)} req/s  p50 ${fmt(res.p50, 2).padStart(7)} ms  p99 ${fmt(res.p99, 2).padStart(7)} ms` +
-      `${res.non2xx ? `  ${res.non2xx} non-2xx` : ""}${res.socketErrors ? `  ${res.socketErrors} socket errors` : ""}\n`);
+      `  CPU ${fmt(res.cpuMs, 3)} ms/req${res.non2xx ? `  ${res.non2xx} non-2xx` : ""}${res.socketErrors ? `  ${res.socketErrors} socket errors` : ""}\n`);
   }
 }
 const endLoad = loadavg()[0];
@@ -312,9 +317,9 @@ for (const t of live) {
 // seconds apart, so the machine's slow swings (single rounds of one Worker vary by ±20% here)
 // cancel out of each pair instead of landing on one side of a ratio of medians. Its spread
 // (max − min over the median, across rounds) says how far one round can be trusted.
-const rounds = (a, b) => {
+const rounds = (a, b, field = "rps") => {
   const [x, y] = [a, b].map((key) => targets.find((t) => t.key === key)?.runs ?? []);
-  return x.length && x.length === y.length ? x.map((run, i) => ratio(run.rps, y[i].rps)) : [];
+  return x.length && x.length === y.length ? x.map((run, i) => ratio(run[field], y[i][field])) : [];
 };
 const ratioRows = [
   ["landing / ceiling with the same headers (Worker port)", "landing@inner", "ceiling.same@inner"],
@@ -344,6 +349,19 @@ const ratioRows = [
 ];
 const ratios = ratioRows.map(([label, a, b]) => {
   const each = rounds(a, b);
+  return [label, median(each), spreadOf(each), each];
+});
+// The same pairs by the Worker's CPU per request (lower is cheaper): what a request costs the
+// Worker itself, steadier than throughput where Postgres and wrk share the cores.
+const cpuRatioRows = [
+  ["landing / ceiling", "landing@inner", "ceiling@inner"],
+  ["landing / Hono", "landing@inner", "hono.landing@inner"],
+  ["health / Hono", "health@inner", "hono.health@inner"],
+  ["webhook / Hono", "webhook@inner", "hono.webhook@inner"],
+  ...(BEFORE ? ["landing", "health", "dashboard", "rate-limited"].map((n) => [`${n}: this build / before`, `${n}@inner`, `before.${n}@inner`]) : []),
+];
+const cpuRatios = cpuRatioRows.map(([label, a, b]) => {
+  const each = rounds(a, b, "cpuMs");
   return [label, median(each), spreadOf(each), each];
 });
 const ratioOf = (label) => ratios.find(([l]) => l === label)[1];
@@ -433,6 +451,9 @@ const text = [
   "ratios (throughput; median of the rounds' own ratios, then each round's, and the spread):",
   ...ratios.map(([l, v, spread, each]) => `  ${l.padEnd(56)} ${fmt(v, 2).padStart(5)}×  [${each.map((x) => fmt(x, 2)).join(" ")}]  ±${fmt(100 * spread)}%`),
   "",
+  "ratios of the Worker's CPU per request (lower is cheaper; same form):",
+  ...cpuRatios.map(([l, v, spread, each]) => `  ${l.padEnd(56)} ${fmt(v, 2).padStart(5)}×  [${each.map((x) => fmt(x, 2)).join(" ")}]  ±${fmt(100 * spread)}%`),
+  "",
   ...farTable,
   `bundle:   wasm ${fmt(bundle.rawKiB, 1)} KiB raw, ${fmt(bundle.gzipKiB, 1)} KiB gzip; total upload ${bundle.upload}`,
   `startup:  ours ${startLine("ours")}; ceiling ${startLine("ceiling")}; Hono ${startLine("hono")}; ours / ceiling ${fmt(startupRatio, 2)}×  (span of wrangler check startup's profile)`,
@@ -468,6 +489,9 @@ const markdown = [
   "",
   "| ratio | median | rounds | spread |", "| --- | --- | --- | --- |",
   ...ratios.map(([l, v, spread, each]) => `| ${l} | ${fmt(v, 2)}× | ${each.map((x) => fmt(x, 2)).join(", ")} | ±${fmt(100 * spread)}% |`),
+  "",
+  "| CPU per request (the Worker's process; lower is cheaper) | median | rounds | spread |", "| --- | --- | --- | --- |",
+  ...cpuRatios.map(([l, v, spread, each]) => `| ${l} | ${fmt(v, 2)}× | ${each.map((x) => fmt(x, 2)).join(", ")} | ±${fmt(100 * spread)}% |`),
   ...(farRows.length
     ? ["", `At distance (database ${DELAY_MS} ms away each way), p50 ms:`, "",
         "| route | ours | Hono | ours, near | round trips | their cost |", "| --- | --- | --- | --- | --- | --- |",
@@ -482,7 +506,7 @@ const markdown = [
   "",
 ].join("\n");
 writeFileSync(join(resultsDir, "latest.md"), markdown);
-writeFileSync(join(resultsDir, "latest.json"), JSON.stringify({ seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, machine, loaded, pin: PIN, delayMs: DELAY_MS, trustworthy, doubts, farRows, startupRatio, bundle, startup, cold, targets: targets.map(({ requests, probe, ...t }) => t), ratios, budgets }, null, 2));
+writeFileSync(join(resultsDir, "latest.json"), JSON.stringify({ seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, machine, loaded, pin: PIN, delayMs: DELAY_MS, trustworthy, doubts, farRows, startupRatio, cpuRatios, bundle, startup, cold, targets: targets.map(({ requests, probe, ...t }) => t), ratios, budgets }, null, 2));
 say(`results in bench/results/latest.{md,json}; fake OpenAI served ${fake.served()} requests`);
 fake.server.close();
 stopAll();

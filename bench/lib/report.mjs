@@ -21,6 +21,7 @@ export function summarize(runs) {
     rps: median(runs.map((r) => r.rps)),
     p50: median(runs.map((r) => r.p50)),
     p99: median(runs.map((r) => r.p99)),
+    cpuMs: median(runs.map((r) => r.cpuMs)),
     non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
     socketErrors: runs.reduce((a, r) => a + r.socketErrors, 0),
     spread: runs.length > 1 ? Math.max(...runs.map((r) => r.rps)) / Math.min(...runs.map((r) => r.rps)) - 1 : 0,
@@ -57,13 +58,14 @@ export function budget(name, value, limit, pass, detail) {
 }
 
 export function table(rows) {
-  const head = ["target", "port", "req/s", "p50 ms", "p99 ms", "db (conn / round trips)", "limiter calls", "notes"];
+  const head = ["target", "port", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "db (conn / round trips)", "limiter calls", "notes"];
   const body = rows.map((r) => [
     r.name,
     r.port,
     r.skip ? "skip" : fmt(r.summary.rps),
     r.skip ? "" : fmt(r.summary.p50, 2),
     r.skip ? "" : fmt(r.summary.p99, 2),
+    r.skip ? "" : fmt(r.summary.cpuMs, 3),
     r.db ?? "",
     r.limiter ?? "",
     r.skip ?? r.note ?? "",

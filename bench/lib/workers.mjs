@@ -155,6 +155,29 @@ async function findInnerPort(worker, probePath) {
   return null;
 }
 
+/**
+ * CPU time (ms, user + system, every thread) the Worker's workerd processes have used so far:
+ * read around each wrk run for the CPU each request costs. Throughput on two cores is shared
+ * with Postgres and wrk; CPU per request is what the Worker itself spends (and what Cloudflare
+ * bills), so it separates from noise what throughput cannot.
+ */
+const TICK_MS = 1000 / Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim() || 100);
+export function cpuMs(worker) {
+  worker.workerdPids ??= execFileSync("pgrep", ["-g", String(worker.pgid), "-x", "workerd"], { encoding: "utf8" }).split(/\s+/).filter(Boolean);
+  let ticks = 0;
+  for (const pid of worker.workerdPids) {
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return NaN; // gone: no figure rather than a wrong one
+    }
+  }
+  return ticks * TICK_MS;
+}
+
 export function stopWorker(worker) {
   if (!running.delete(worker)) return;
   try {

@@ -39,6 +39,7 @@ pub mod runs;
 pub mod schema;
 pub mod sessions;
 pub mod sign_in_tokens;
+mod socket;
 pub mod states;
 pub mod stripe_events;
 pub mod sweep;
@@ -48,14 +49,14 @@ pub mod welcome;
 
 use crate::error::AppError;
 use futures_util::future::{join, join3, join_all, select, Either};
+use socket::{StartTls, Tcp};
 use std::cell::Cell;
 use std::future::Future;
 use std::time::Duration;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls, Row};
-use worker::postgres_tls::PassthroughTls;
-use worker::{Delay, Env, SecureTransport, Socket};
+use worker::{Delay, Env};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -116,15 +117,12 @@ impl Db {
             .parse()
             .map_err(|e| AppError::internal(format!("Hyperdrive connection string: {e}")))?;
         let tls = config.get_ssl_mode() != SslMode::Disable;
-        let transport = if tls { SecureTransport::StartTls } else { SecureTransport::Off };
-        let socket = Socket::builder()
-            .secure_transport(transport)
-            .connect(hyperdrive.host(), hyperdrive.port())
+        let socket = Tcp::connect(&hyperdrive.host(), hyperdrive.port(), tls)
             .map_err(|e| AppError::DatabaseUnavailable(format!("socket: {e}")))?;
         let (done_tx, closed) = futures_channel::oneshot::channel();
         let connecting = async {
             if tls {
-                let (client, connection) = config.connect_raw(socket, PassthroughTls).await?;
+                let (client, connection) = config.connect_raw(socket, StartTls).await?;
                 worker::wasm_bindgen_futures::spawn_local(async move {
                     let _ = connection.await;
                     let _ = done_tx.send(());
