@@ -18,6 +18,7 @@ pub fn tests() -> Vec<Trial> {
         exports_are_limited_per_user,
         every_table_that_references_a_user_is_exported_or_says_why_not,
         an_export_holds_suspension_refunds_disputes_notices_uploads_operator_notes_and_the_stripe_customer,
+        a_long_history_reaches_the_export_whole_across_many_reads_of_the_database_socket,
     ]
 }
 
@@ -256,4 +257,43 @@ async fn an_export_holds_suspension_refunds_disputes_notices_uploads_operator_no
     assert_eq!(data["uploads"][0]["file_name"], format!("unfinished-{m}.mp3").as_str());
     assert!(data["uploads"][0]["completed_at"].is_null(), "unfinished");
     assert_eq!(data["stripe_customer"][0]["stripe_customer_id"], format!("cus_{m}").as_str());
+}
+
+/// Postgres answers a long history in many socket chunks, some larger than tokio-postgres'
+/// read buffer (`db/socket.rs` keeps the rest of such a chunk for the next read): every row
+/// arrives, in order, byte for byte, multi-byte characters split across chunks included.
+async fn a_long_history_reaches_the_export_whole_across_many_reads_of_the_database_socket(s: &'static Stack) {
+    const ROWS: i32 = 3000;
+    let m = format!("xl{}", unique());
+    let user = s.sign_in_new("export-long").await;
+    let note = |n: i32| format!("{m} row {n:04} Grüße ✓ 🎧 {}", "·".repeat((n % 97) as usize));
+    // Deltas +1/−1 in turn: the balance stays what it was.
+    let inserted = s
+        .sql()
+        .await
+        .execute(
+            "INSERT INTO credit_ledger (user_id, delta, reason, reference, note)
+             SELECT $1, CASE WHEN n % 2 = 0 THEN 1 ELSE -1 END, 'adjustment', $2 || '-' || n,
+                    $2 || ' row ' || lpad(n::text, 4, '0') || ' Grüße ✓ 🎧 ' || repeat('·', n % 97)
+             FROM generate_series(0, $3 - 1) n",
+            &[&user.user_id, &m, &ROWS],
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted, ROWS as u64);
+
+    let res = export(s, &user).await;
+    assert_eq!(res.status(), 200);
+    let data: Value = serde_json::from_str(&res.text().await.unwrap()).expect("one JSON document");
+    let notes: Vec<&str> = data["credit_ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["note"].as_str())
+        .filter(|n| n.starts_with(&m))
+        .collect();
+    assert_eq!(notes.len(), ROWS as usize, "every row of the history");
+    for (n, got) in notes.iter().enumerate() {
+        assert_eq!(*got, note(n as i32), "row {n}, byte for byte and in order");
+    }
 }
