@@ -49,6 +49,8 @@ pub struct Tcp {
     rest: Option<(Uint8Array, u32)>,
     writing: Option<JsFuture>,
     closing: Option<JsFuture>,
+    /// Our side is closed: a second shutdown is a no-op, not a second `close()`.
+    shut: bool,
 }
 
 impl Tcp {
@@ -62,7 +64,16 @@ impl Tcp {
     fn over(socket: worker_sys::Socket) -> io::Result<Tcp> {
         let reader = socket.readable().map_err(io_error)?.get_reader().unchecked_into();
         let writer = socket.writable().map_err(io_error)?.get_writer().map_err(io_error)?;
-        Ok(Tcp { socket, reader, writer, reading: None, rest: None, writing: None, closing: None })
+        Ok(Tcp {
+            socket,
+            reader,
+            writer,
+            reading: None,
+            rest: None,
+            writing: None,
+            closing: None,
+            shut: false,
+        })
     }
 
     /// Copies as much of `chunk` from `from` as `buf` takes; keeps the rest for the next read.
@@ -126,6 +137,9 @@ impl AsyncRead for Tcp {
 
 impl AsyncWrite for Tcp {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        if data.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
         ready!(self.poll_written(cx))?;
         // `from` copies: wasm memory may move or change before the stream takes the bytes.
         let chunk = Uint8Array::from(data);
@@ -139,10 +153,14 @@ impl AsyncWrite for Tcp {
 
     /// Closes our side once the last write is through (as `worker::Socket` does).
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.shut {
+            return Poll::Ready(Ok(()));
+        }
         ready!(self.poll_written(cx))?;
         let this = &mut *self;
         let closing = this.closing.get_or_insert_with(|| JsFuture::from(this.writer.close()));
         let closed = ready!(closing.poll_unpin(cx));
+        (this.closing, this.shut) = (None, true);
         Poll::Ready(closed.map(drop).map_err(io_error))
     }
 }
