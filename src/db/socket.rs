@@ -176,7 +176,8 @@ impl TlsConnect<Tcp> for StartTls {
 
     fn connect(self, plain: Tcp) -> Self::Future {
         // The streams are handed over to TLS unlocked, with nothing read or written pending
-        // (the server's one-byte answer to SSLRequest was read whole).
+        // (the server's one-byte answer to SSLRequest was read whole): what node-postgres'
+        // Cloudflare socket (pg-cloudflare) does before `startTls` too.
         plain.reader.release_lock();
         plain.writer.release_lock();
         std::future::ready(plain.socket.start_tls().map_err(io_error).and_then(Tcp::over))
