@@ -5,7 +5,7 @@
 //! What a file says about its length is the uploader's to write (an MP3 Xing header can claim
 //! one frame for twenty minutes of audio), so credits are reserved for the longer of what it
 //! says and what its size can hold at the lowest plausible bit rate for its format; the
-//! transcription's own length settles the charge (services::podscribe).
+//! transcription's own length settles the charge (services::podscribe_settle).
 
 use super::audio_duration;
 pub use super::audio_kind::AudioKind;

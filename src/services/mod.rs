@@ -12,6 +12,7 @@ pub mod notices;
 pub mod operator;
 pub mod podscribe;
 pub mod podscribe_chunks;
+pub mod podscribe_settle;
 pub mod referrals;
 pub mod run_message;
 pub mod run_queue;

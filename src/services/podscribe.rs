@@ -13,16 +13,18 @@
 //!   retried at no cost.
 
 use super::podscribe_chunks::Audio;
+use super::podscribe_settle::settle;
+pub use super::podscribe_settle::{fail, give_up, Run};
 use super::runs::{failure_message, new_id, sweep_abandoned, JobEnv};
-use crate::clients::openai::{Failure, OpenAi, Transcription};
+use crate::clients::openai::{Failure, OpenAi};
 use crate::db::credits::{self, Reason};
-use crate::db::transcripts::{self, NewTranscript, Transcribed};
+use crate::db::transcripts::{self, NewTranscript};
 use crate::db::Db;
 use crate::domain::audio::{credits_for, AudioUpload};
 use crate::domain::item_id::ItemId;
 use crate::domain::show_notes::{self, ShowNotes};
 use crate::domain::tool::RunStatus;
-use crate::domain::transcript::{self, tidy, Chunks, Segment};
+use crate::domain::transcript::{tidy, Chunks, Segment};
 use crate::domain::Credits;
 use crate::domain::UserId;
 use crate::error::AppError;
@@ -247,25 +249,6 @@ pub async fn run(
     Ending::Finished
 }
 
-/// The dead-letter consumer's answer to a run whose retries ran out: failed with the code its
-/// last attempt noted, and refunded, in one transaction.
-pub async fn give_up(job: &JobEnv, id: &ItemId) {
-    let refunded = job
-        .with_db(async |db| {
-            db.transaction(async |db| {
-                if let Some((user_id, amount, code)) = transcripts::give_up(db, id.as_str()).await? {
-                    refund(db, id, user_id, amount, &code).await?;
-                }
-                Ok(())
-            })
-            .await
-        })
-        .await;
-    if let Err(e) = &refunded {
-        job.reporter.report_now(e).await;
-    }
-}
-
 /// Relays the run's progress to `stages` as the database tells it (the run itself happens in
 /// the queue consumer), until it ends, nobody listens any more, or 20 minutes have passed.
 pub async fn watch(job: JobEnv, user_id: UserId, id: ItemId, stages: UnboundedSender<Stage>) {
@@ -296,106 +279,6 @@ pub async fn watch(job: JobEnv, user_id: UserId, id: ItemId, stages: UnboundedSe
     }
 }
 
-/// A transcription under way: its id, its owner and the credits reserved for it.
-#[derive(Debug, Clone)]
-pub struct Run {
-    pub id: ItemId,
-    pub user_id: UserId,
-    pub reserved: Credits,
-}
-
-/// What the transcription costs against what was reserved for it, and how much of it the
-/// balance pays for. Pure: `transcribed_secs` is the transcription's own length (None: it gave
-/// no timing, and the reservation stands), `balance` what is left after the reservation.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Charge {
-    pub refund: Credits,
-    pub extra: Credits,
-    /// Where the transcript must be cut: the end of the minutes paid for.
-    pub cut_at_secs: Option<f64>,
-}
-
-impl Charge {
-    pub fn of(reserved: Credits, transcribed_secs: Option<f64>, balance: Credits) -> Charge {
-        let cost = transcribed_secs.map_or(reserved, credits_for);
-        if cost <= reserved {
-            return Charge { refund: reserved - cost, extra: Credits::ZERO, cut_at_secs: None };
-        }
-        let extra = (cost - reserved).min(balance.max(Credits::ZERO));
-        let cut_at_secs = (extra < cost - reserved).then(|| (reserved + extra).get() as f64 * 60.0);
-        Charge { refund: Credits::ZERO, extra, cut_at_secs }
-    }
-}
-
-/// Settles a transcription in the caller's transaction: stores what is delivered (all of it,
-/// or the minutes paid for) and refunds or charges the difference from the reservation. The
-/// transcription as delivered, or None when the run had already left `transcribing`.
-async fn settle(
-    db: &Db,
-    id: &ItemId,
-    user_id: UserId,
-    reserved: Credits,
-    t: &Transcription,
-) -> Result<Option<Transcription>, AppError> {
-    let balance = credits::balance_locked(db, user_id).await?;
-    let charge = Charge::of(reserved, transcript::transcribed_secs(t.duration, &t.segments), balance);
-    let mut delivered = t.clone();
-    if let Some(at) = charge.cut_at_secs {
-        let total = transcript::transcribed_secs(t.duration, &t.segments).unwrap_or(at);
-        (delivered.text, delivered.segments) = transcript::cut(&t.text, &t.segments, total, at);
-        delivered.duration = Some(at);
-    }
-    let stored = Transcribed {
-        text: &delivered.text,
-        language: delivered.language.as_deref(),
-        duration_secs: t.duration,
-        segments: &delivered.segments,
-        refunded: charge.refund,
-        extra: charge.extra,
-        cut_at_secs: charge.cut_at_secs,
-    };
-    if transcripts::store_text(db, id.as_str(), &stored).await?.is_none() {
-        return Ok(None);
-    }
-    if charge.refund > 0 {
-        let note = Some("PodScribe: the episode used less than was reserved");
-        credits::grant(db, user_id, charge.refund, Reason::ToolRefund, id.as_str(), note).await?;
-    }
-    if charge.extra > 0 {
-        let note = format!("PodScribe: {} more minutes than reserved", charge.extra);
-        let reference = format!("{id}:extra");
-        credits::spend(db, user_id, charge.extra, Reason::PodScribe, &reference, Some(&note)).await?;
-    }
-    Ok(Some(delivered))
-}
-
-/// Marks the transcript failed and refunds it in one transaction.
-pub async fn fail(job: &JobEnv, id: &ItemId, failure: Failure) {
-    job.report_operator_failure(&failure).await;
-    let code = failure.code();
-    let refunded = job
-        .with_db(async |db| {
-            db.transaction(async |db| {
-                if let Some((user_id, amount)) = transcripts::fail(db, id.as_str(), code).await? {
-                    refund(db, id, user_id, amount, code).await?;
-                }
-                Ok(())
-            })
-            .await
-        })
-        .await;
-    if let Err(e) = &refunded {
-        job.reporter.report_now(e).await;
-    }
-}
-
-/// Gives a failed run's credits back (keyed by the run: once, whoever gets there first).
-async fn refund(db: &Db, id: &ItemId, user_id: UserId, amount: Credits, code: &str) -> Result<(), AppError> {
-    let note = format!("PodScribe failed: {code}");
-    credits::grant(db, user_id, amount, Reason::ToolRefund, id.as_str(), Some(&note)).await?;
-    Ok(())
-}
-
 /// Show notes from a transcript; chapters only when it has timestamps.
 pub async fn write_notes(
     openai: &OpenAi,
@@ -422,45 +305,4 @@ pub async fn write_notes(
         notes.chapters.clear();
     }
     Ok(notes)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_shorter_episode_is_refunded_down_to_its_own_length() {
-        assert_eq!(
-            Charge::of(Credits::new(5), Some(150.0), Credits::new(0)),
-            Charge { refund: Credits::new(2), extra: Credits::new(0), cut_at_secs: None }
-        );
-        assert_eq!(
-            Charge::of(Credits::new(2), Some(120.0), Credits::new(0)),
-            Charge { refund: Credits::new(0), extra: Credits::new(0), cut_at_secs: None }
-        );
-    }
-
-    #[test]
-    fn without_timing_the_reservation_stands() {
-        assert_eq!(
-            Charge::of(Credits::new(5), None, Credits::new(100)),
-            Charge { refund: Credits::new(0), extra: Credits::new(0), cut_at_secs: None }
-        );
-    }
-
-    #[test]
-    fn a_longer_episode_is_charged_its_extra_minutes_or_cut_where_the_balance_ends() {
-        assert_eq!(
-            Charge::of(Credits::new(1), Some(240.0), Credits::new(10)),
-            Charge { refund: Credits::new(0), extra: Credits::new(3), cut_at_secs: None }
-        );
-        assert_eq!(
-            Charge::of(Credits::new(1), Some(240.0), Credits::new(1)),
-            Charge { refund: Credits::new(0), extra: Credits::new(1), cut_at_secs: Some(120.0) }
-        );
-        assert_eq!(
-            Charge::of(Credits::new(1), Some(240.0), Credits::new(0)),
-            Charge { refund: Credits::new(0), extra: Credits::new(0), cut_at_secs: Some(60.0) }
-        );
-    }
 }
