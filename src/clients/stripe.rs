@@ -242,6 +242,8 @@ impl Stripe {
         self.call(Method::Post, &url, Some(form.encode()), Some(idempotency_key)).await
     }
 
+    /// The answer's JSON as `T`. Only the decoding is generic: the exchange with its retries is
+    /// one function for every object type (per type it was ~3 KB of wasm each).
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -249,16 +251,28 @@ impl Stripe {
         body: Option<String>,
         idempotency_key: Option<&str>,
     ) -> Result<T, StripeError> {
+        let body = self.exchange(method, url, body, idempotency_key).await?;
+        serde_json::from_str(&body).map_err(|e| StripeError::Decode(e.to_string()))
+    }
+
+    /// The body of a 2xx answer, after the retries Stripe allows; any other answer as its error.
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<String>,
+        idempotency_key: Option<&str>,
+    ) -> Result<String, StripeError> {
         let mut retry = 0;
         loop {
             let outcome = self.attempt(method.clone(), url, body.clone(), idempotency_key).await;
             let (status, header) = match &outcome {
-                Ok(a) if (200..300).contains(&a.status) => break parse(outcome),
+                Ok(a) if (200..300).contains(&a.status) => break success(outcome),
                 Ok(a) => (Some(a.status), a.should_retry.clone()),
                 Err(_) => (None, None),
             };
             if retry >= MAX_RETRIES || !should_retry(status, header.as_deref()) {
-                break parse(outcome);
+                break success(outcome);
             }
             retry += 1;
             let mut jitter = [0u8; 1];
@@ -301,10 +315,11 @@ impl Stripe {
     }
 }
 
-fn parse<T: DeserializeOwned>(outcome: Result<Answer, StripeError>) -> Result<T, StripeError> {
+/// A 2xx answer's body, or Stripe's error (its JSON error object when it sent one).
+fn success(outcome: Result<Answer, StripeError>) -> Result<String, StripeError> {
     let answer = outcome?;
     if (200..300).contains(&answer.status) {
-        return serde_json::from_str(&answer.body).map_err(|e| StripeError::Decode(e.to_string()));
+        return Ok(answer.body);
     }
     let error =
         serde_json::from_str::<ErrorBody>(&answer.body).map(|b| b.error).unwrap_or_else(|_| ApiError {
@@ -354,7 +369,7 @@ mod tests {
             request_id: Some("req_1".into()),
             body: body.into(),
         };
-        let card = parse::<serde_json::Value>(Ok(answer(
+        let card = success(Ok(answer(
             r#"{"error":{"type":"card_error","code":"card_declined","decline_code":"insufficient_funds","message":"Your card has insufficient funds."}}"#,
         )))
         .unwrap_err();
@@ -363,7 +378,7 @@ mod tests {
         assert_eq!(app.status(), 400);
         assert_eq!(app.public_message(), "Your card has insufficient funds.");
 
-        let invalid = parse::<serde_json::Value>(Ok(answer(
+        let invalid = success(Ok(answer(
             r#"{"error":{"type":"invalid_request_error","param":"line_items[0][price]","message":"No such price: 'price_x'"}}"#,
         )))
         .unwrap_err();
@@ -374,7 +389,7 @@ mod tests {
         assert!(invalid.to_string().contains("line_items[0][price]"));
         assert!(invalid.to_string().contains("req_1"));
 
-        let garbage = parse::<serde_json::Value>(Ok(answer("<html>bad gateway</html>"))).unwrap_err();
+        let garbage = success(Ok(answer("<html>bad gateway</html>"))).unwrap_err();
         assert!(matches!(garbage, StripeError::Api { status: 402, .. }));
     }
 

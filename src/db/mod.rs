@@ -55,7 +55,7 @@ use std::future::Future;
 use std::time::Duration;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
 use worker::{Delay, Env};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -120,22 +120,15 @@ impl Db {
         let socket = Tcp::connect(&hyperdrive.host(), hyperdrive.port(), tls)
             .map_err(|e| AppError::DatabaseUnavailable(format!("socket: {e}")))?;
         let (done_tx, closed) = futures_channel::oneshot::channel();
+        // One connector for both: with `sslmode=disable` tokio-postgres never asks it for TLS.
+        // (A second, `NoTls`, instance of the connection's code was ~15 KB of wasm.)
         let connecting = async {
-            if tls {
-                let (client, connection) = config.connect_raw(socket, StartTls).await?;
-                worker::wasm_bindgen_futures::spawn_local(async move {
-                    let _ = connection.await;
-                    let _ = done_tx.send(());
-                });
-                Ok::<_, tokio_postgres::Error>(client)
-            } else {
-                let (client, connection) = config.connect_raw(socket, NoTls).await?;
-                worker::wasm_bindgen_futures::spawn_local(async move {
-                    let _ = connection.await;
-                    let _ = done_tx.send(());
-                });
-                Ok(client)
-            }
+            let (client, connection) = config.connect_raw(socket, StartTls).await?;
+            worker::wasm_bindgen_futures::spawn_local(async move {
+                let _ = connection.await;
+                let _ = done_tx.send(());
+            });
+            Ok::<_, tokio_postgres::Error>(client)
         };
         let connecting = std::pin::pin!(connecting);
         match select(connecting, Delay::from(CONNECT_TIMEOUT)).await {
