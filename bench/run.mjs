@@ -28,7 +28,7 @@ const DELAY_MS = Number(env.BENCH_DB_DELAY_MS ?? 0);
 // A ratio whose rounds spread more than this (max − min over the median) is too noisy to judge.
 const MAX_SPREAD = Number(env.BENCH_MAX_SPREAD ?? 0.15);
 // Startup profiles per Worker: each span is ~30 ms, most of it the profiler's own, and moves
-// ±10% from one profile to the next; three (one per round) could not tell 1.2× from 1.0×.
+// ±15% from one profile to the next; three (one per round) could not tell 1.2× from 1.0×.
 const STARTUP_PROFILES = Number(env.BENCH_STARTUP_PROFILES ?? 7);
 // A folder holding an earlier build/ (a copy of build/ made at another commit): its Worker runs
 // beside ours, interleaved, for before/after ratios of a change.
