@@ -206,7 +206,8 @@ impl Stripe {
     /// account deletion that failed later on goes through.
     pub async fn delete_customer(&self, id: &str) -> Result<(), StripeError> {
         let url = format!("{}/v1/customers/{}", self.base, path_id(id));
-        match self.call::<serde_json::Value>(Method::Delete, &url, None, None).await {
+        let answer = self.exchange(Method::Delete, &url, None, None).await;
+        match answer.and_then(|body| decode::<serde_json::Value>(&body)) {
             Err(e) if !e.is_not_found() => Err(e),
             _ => Ok(()),
         }
@@ -229,7 +230,7 @@ impl Stripe {
         } else {
             format!("{}{path}?{encoded}", self.base)
         };
-        self.call(Method::Get, &url, None, None).await
+        decode(&self.exchange(Method::Get, &url, None, None).await?)
     }
 
     pub async fn post<T: DeserializeOwned>(
@@ -239,20 +240,7 @@ impl Stripe {
         idempotency_key: &str,
     ) -> Result<T, StripeError> {
         let url = format!("{}{path}", self.base);
-        self.call(Method::Post, &url, Some(form.encode()), Some(idempotency_key)).await
-    }
-
-    /// The answer's JSON as `T`. Only the decoding is generic: the exchange with its retries is
-    /// one function for every object type (one per type was 1.8 KiB more of the gzip wasm).
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        url: &str,
-        body: Option<String>,
-        idempotency_key: Option<&str>,
-    ) -> Result<T, StripeError> {
-        let body = self.exchange(method, url, body, idempotency_key).await?;
-        serde_json::from_str(&body).map_err(|e| StripeError::Decode(e.to_string()))
+        decode(&self.exchange(Method::Post, &url, Some(form.encode()), Some(idempotency_key)).await?)
     }
 
     /// The body of a 2xx answer, after the retries Stripe allows; any other answer as its error.
@@ -313,6 +301,12 @@ impl Stripe {
             body: answer.body,
         })
     }
+}
+
+/// A 2xx answer's JSON as `T`. Only this is generic: the exchange with its retries is one
+/// function for every object type (one per type was 1.8 KiB more of the gzip wasm).
+fn decode<T: DeserializeOwned>(body: &str) -> Result<T, StripeError> {
+    serde_json::from_str(body).map_err(|e| StripeError::Decode(e.to_string()))
 }
 
 /// A 2xx answer's body, or Stripe's error (its JSON error object when it sent one).
