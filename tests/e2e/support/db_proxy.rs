@@ -58,17 +58,27 @@ async fn forward(mut client: TcpStream, upstream_port: u16, hyperdrive: Option<A
     match TcpStream::connect(("127.0.0.1", upstream_port)).await {
         Ok(upstream) => match hyperdrive {
             Some(hyperdrive) => {
-                let _ = hyperdrive.serve(client, upstream).await;
+                // Also after a Terminate, and whatever else ended it: the Worker closes its
+                // socket then, and ours closing first is what crashes wrangler's proxy.
+                let _ = hyperdrive.serve(&mut client, upstream).await;
+                wait_for_hangup(&mut client).await;
             }
             None => relay(client, upstream).await,
         },
         Err(_) => {
             let _ = client.write_all(&origin_down()).await;
-            let mut sink = [0u8; 4096];
-            let drain = async { while matches!(client.read(&mut sink).await, Ok(n) if n > 0) {} };
-            let _ = tokio::time::timeout(Duration::from_secs(30), drain).await;
+            wait_for_hangup(&mut client).await;
         }
     }
+}
+
+/// Reads and discards what the Worker still sends until it hangs up (at most 30 s), so this
+/// side never closes first: wrangler's local Hyperdrive proxy crashes the whole `wrangler dev`
+/// when it writes after the peer's FIN (EPIPE), where production's pooler stays up.
+async fn wait_for_hangup(from_worker: &mut (impl AsyncReadExt + Unpin)) {
+    let mut sink = [0u8; 4096];
+    let drain = async { while matches!(from_worker.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(30), drain).await;
 }
 
 /// Relays bytes both ways, but never closes toward the Worker first. When Postgres ends a
@@ -91,9 +101,7 @@ async fn relay(client: TcpStream, upstream: TcpStream) {
         to_worker
     };
     let (mut from_worker, to_worker) = tokio::join!(up, down);
-    let mut sink = [0u8; 4096];
-    let drain = async { while matches!(from_worker.read(&mut sink).await, Ok(n) if n > 0) {} };
-    let _ = tokio::time::timeout(Duration::from_secs(30), drain).await;
+    wait_for_hangup(&mut from_worker).await;
     drop(to_worker);
 }
 

@@ -92,15 +92,16 @@ impl Hyperdrive {
         self.entries.lock().unwrap().insert(key, (Instant::now(), answer));
     }
 
-    /// Relays one client connection to `server`, answering cacheable reads from the cache.
-    pub async fn serve(&self, mut client: TcpStream, mut server: TcpStream) -> io::Result<()> {
-        if !startup(&mut client, &mut server).await? {
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    /// Relays one client connection to `server`, answering cacheable reads from the cache. The
+    /// client's side is left open: the caller holds it until the Worker hangs up.
+    pub async fn serve(&self, client: &mut TcpStream, mut server: TcpStream) -> io::Result<()> {
+        if !startup(client, &mut server).await? {
+            let _ = tokio::io::copy_bidirectional(client, &mut server).await;
             return Ok(());
         }
         let mut idle = true;
         loop {
-            let batch = read_batch(&mut client).await?;
+            let batch = read_batch(client).await?;
             let raw: Vec<u8> = batch.iter().flat_map(|m| m.raw.iter().copied()).collect();
             if batch.last().is_some_and(|m| m.tag == b'X') {
                 return server.write_all(&raw).await;
